@@ -1,0 +1,92 @@
+"""Building blocks every message shares: the envelope fields, money, identifiers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
+
+#: The newest body version this code understands. A message with a higher
+#: ``schema_version`` is rejected (and dead-lettered) rather than half-understood.
+SCHEMA_VERSION = 1
+
+
+def _reject_float(value: Any) -> Any:
+    # Floats cannot represent money exactly; the contract sends decimal strings.
+    if isinstance(value, float):
+        msg = "money must be a decimal string such as '12.50', not a JSON number"
+        raise ValueError(msg)
+    return value
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        msg = "money must be a finite amount"
+        raise ValueError(msg)
+    return value
+
+
+#: A decimal amount, validated from a string (or int) and serialised as a string.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_reject_float),
+    AfterValidator(_finite),
+    PlainSerializer(str, return_type=str, when_used="json"),
+]
+
+#: A UTC-aware instant; naive datetimes are rejected.
+Instant = AwareDatetime
+
+NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+Identifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+=-]+$"),
+]
+AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+#: Kept as a plain string: one malformed contact address must not make a whole
+#: purchase message unreadable. Consumers that send mail validate it themselves.
+EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
+
+
+class Model(BaseModel):
+    """Base of every contract model: unknown fields ignored, values immutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class Message(Model):
+    """Base of every message body: the envelope fields the brief requires."""
+
+    #: The routing key a message of this type is published with, where it has one.
+    routing_key: ClassVar[str | None] = None
+
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
+    occurred_at: Instant
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > SCHEMA_VERSION:
+            msg = (
+                f"schema_version {value} is newer than this consumer understands "
+                f"(up to {SCHEMA_VERSION}); upgrade the consumer before the publisher"
+            )
+            raise ValueError(msg)
+        return value
+
+
+class RequiredVersionMessage(Message):
+    """A message whose publisher must state ``schema_version`` (the upstream contract)."""
+
+    schema_version: int = Field(ge=1)

@@ -1,0 +1,50 @@
+"""Closed vocabularies of the contract. Values are the wire strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Provider(StrEnum):
+    AWS = "aws"
+
+
+class AwsService(StrEnum):
+    """The AWS product a commitment was bought for."""
+
+    EC2 = "ec2"
+    SAVINGS_PLANS = "savingsplans"
+    RDS = "rds"
+    ELASTICACHE = "elasticache"
+    OPENSEARCH = "opensearch"
+    REDSHIFT = "redshift"
+    MEMORYDB = "memorydb"
+
+
+class CommitmentKind(StrEnum):
+    RESERVED_INSTANCE = "reserved_instance"
+    SAVINGS_PLAN = "savings_plan"
+    RESERVED_NODE = "reserved_node"
+
+
+class ExecutionVia(StrEnum):
+    APPROVAL_EMAIL = "approval_email"
+    DIRECT_EXECUTE = "direct_execute"
+
+
+class Permission(StrEnum):
+    """Permission names checked by the gateway and re-checked by the owning service."""
+
+    REVOKE_ANY_PURCHASES = "revoke-any:purchases"
+    REVOKE_OWN_PURCHASES = "revoke-own:purchases"
+    RELEASE_ANY_ACCOUNTS = "release-any:accounts"
+    UPDATE_CONFIG = "update:config"
+
+
+class ActionPath(StrEnum):
+    """How a person reached an action: the audit trail records it."""
+
+    DASHBOARD = "dashboard"
+    EMAIL_LINK = "email-link"
+    API = "api"
+    SYSTEM = "system"
