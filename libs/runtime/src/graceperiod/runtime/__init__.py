@@ -1,0 +1,1 @@
+"""Thin runtime plumbing shared by the services: broker and Mongo factories, logging, health, clock."""

@@ -1,0 +1,195 @@
+"""RabbitMQ defaults for every service, in one place.
+
+* durable quorum queues with an explicit ``x-delivery-limit`` and a dead-letter queue each;
+* persistent messages with a ``message_id``, publisher confirms, unroutable publishes raise;
+* a bounded prefetch; nothing is acked before the handler (and so its effects) finished;
+* FastStream's per-message INFO log off unless ``LOG_MESSAGES`` is set.
+
+Every service declares the *whole* topology at start-up (it is small and idempotent), so
+an event is never published before the queue of a consumer that has not started yet exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+
+from faststream import AckPolicy
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitQueue,
+)
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from faststream.rabbit.schemas.queue import QuorumQueueArgs
+
+from graceperiod.contracts.base import Message
+from graceperiod.contracts.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    TICKS_EXCHANGE,
+    Binding,
+    QueueKind,
+    Queues,
+    dead_letter_queue,
+)
+from graceperiod.runtime.middleware import (
+    RetryPolicy,
+    current_correlation_id,
+)
+from graceperiod.runtime.settings import ServiceSettings
+
+#: Deliveries before RabbitMQ itself dead-letters a message. Part of the queue's identity:
+#: every service declares every queue, so this must not vary per deployment (a mismatch
+#: fails declaration with PRECONDITION_FAILED). Tune it with a RabbitMQ policy instead.
+DELIVERY_LIMIT: Final = 50
+#: Ticks older than the newest few are worthless: drop them instead of piling them up.
+TICK_QUEUE_MAX_LENGTH: Final = 5
+
+EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+TICKS = RabbitExchange(TICKS_EXCHANGE, type=ExchangeType.FANOUT, durable=True)
+DEAD_LETTERS = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+
+_EXCHANGES = {EVENTS_EXCHANGE: EVENTS, TICKS_EXCHANGE: TICKS}
+
+
+def exchange_for(binding: Binding) -> RabbitExchange | None:
+    return _EXCHANGES.get(binding.exchange)
+
+
+def queue_for(binding: Binding) -> RabbitQueue:
+    """The RabbitQueue (name, type and arguments) of a binding from the contracts topology."""
+    arguments: dict[str, Any] = {
+        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+        "x-dead-letter-routing-key": binding.queue,
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+    if binding.kind in (QueueKind.EVENTS, QueueKind.COMMANDS):
+        # Dead-letter at least once: a message that exhausted its deliveries is never lost
+        # on its way to the DLQ (requires reject-publish overflow).
+        arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+    elif binding.kind is QueueKind.TICKS:
+        arguments |= {"x-max-length": TICK_QUEUE_MAX_LENGTH, "x-overflow": "drop-head"}
+    return RabbitQueue(
+        binding.queue,
+        queue_type=QueueType.QUORUM,
+        routing_key=binding.routing_key,
+        arguments=cast("QuorumQueueArgs", arguments),
+    )
+
+
+def dead_letter_queue_for(binding: Binding) -> RabbitQueue:
+    return RabbitQueue(
+        dead_letter_queue(binding.queue),
+        queue_type=QueueType.QUORUM,
+        routing_key=binding.queue,
+    )
+
+
+def build_broker(
+    settings: ServiceSettings,
+    *,
+    app_id: str,
+    middlewares: Sequence[Any] = (),
+) -> RabbitBroker:
+    """A broker with the project's delivery guarantees. Subscribers inherit them."""
+    policy = RetryPolicy(
+        max_handler_errors=settings.max_handler_errors,
+        max_body_bytes=settings.max_body_bytes,
+        backoff_base_seconds=settings.retry_backoff_base_seconds,
+        backoff_cap_seconds=settings.retry_backoff_cap_seconds,
+    )
+    broker = RabbitBroker(
+        settings.amqp_url,
+        app_id=app_id,
+        default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True, on_return_raises=True),
+        # The reliability middleware decides ack / retry / dead-letter for every outcome;
+        # NACK_ON_ERROR is only the fallback should an error ever slip past it.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        middlewares=(policy.middleware(), *middlewares),
+        logger=logging.getLogger(f"graceperiod.{app_id}.broker"),
+        log_level=logging.INFO if settings.log_messages else logging.DEBUG,
+        graceful_timeout=15.0,
+    )
+    policy.broker = broker  # dead letters are published through the same connection
+    return broker
+
+
+async def declare_topology(broker: RabbitBroker) -> None:
+    """Declare every exchange, queue, binding and dead-letter queue of the system.
+
+    Idempotent; call it after ``broker.connect()`` and before subscribers start.
+    """
+    await broker.declare_exchange(EVENTS)
+    await broker.declare_exchange(TICKS)
+    dlx = await broker.declare_exchange(DEAD_LETTERS)
+    for binding in Queues.all():
+        dlq = await broker.declare_queue(dead_letter_queue_for(binding))
+        await dlq.bind(dlx, routing_key=binding.queue)
+        queue = await broker.declare_queue(queue_for(binding))
+        if exchange := exchange_for(binding):
+            await queue.bind(await broker.declare_exchange(exchange), routing_key=binding.routing_key)
+
+
+class EventSink(Protocol):
+    """Where a service's domain code sends its events (a fake in unit tests)."""
+
+    async def publish(self, event: Message, *, message_id: str) -> None: ...
+
+
+class EventPublisher:
+    """Publishes a fixed set of event types to ``graceperiod.events``.
+
+    One FastStream publisher per type, registered at construction, so the service's
+    AsyncAPI document lists what it emits. Messages are persistent, carry a deterministic
+    ``message_id`` (the consumers' idempotency key) and the correlation id of the message
+    being handled, if any.
+    """
+
+    def __init__(self, broker: RabbitBroker, events: Sequence[type[Message]]) -> None:
+        self._publishers: dict[type[Message], Any] = {}
+        for event_type in events:
+            if not event_type.routing_key:
+                msg = f"{event_type.__name__} has no routing key"
+                raise ValueError(msg)
+            self._publishers[event_type] = broker.publisher(
+                event_type.routing_key,
+                exchange=EVENTS,
+                persist=True,
+                schema=event_type,
+                title=f"{event_type.routing_key}:publish",
+                description=(event_type.__doc__ or "").strip() or None,
+            )
+
+    async def publish(self, event: Message, *, message_id: str) -> None:
+        publisher = self._publishers.get(type(event))
+        if publisher is None:
+            msg = f"{type(event).__name__} is not among this publisher's event types"
+            raise TypeError(msg)
+        await publisher.publish(
+            event,
+            message_id=message_id,
+            correlation_id=current_correlation_id() or message_id,
+            content_type="application/json",
+        )
+
+
+async def publish_tick(broker: RabbitBroker, tick: Message, *, message_id: str) -> None:
+    await broker.publish(
+        tick,
+        exchange=TICKS,
+        message_id=message_id,
+        persist=True,
+        content_type="application/json",
+    )
+
+
+def json_body(model: BaseModel) -> bytes:
+    """The wire form of a contract model (what publishers put on the queue)."""
+    return model.model_dump_json().encode()

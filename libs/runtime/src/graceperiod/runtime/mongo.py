@@ -1,0 +1,110 @@
+"""MongoDB access shared by the services: the client factory and the inbox.
+
+Works unchanged against MongoDB and FerretDB 1.x, so it uses only what both support:
+no TTL or partial indexes, no transactions. Every state change is one conditional
+single-document update; expiry is an explicit purge run on ticks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+
+
+def create_mongo_client(
+    url: str, *, appname: str, server_selection_timeout_ms: int = 3000
+) -> AsyncMongoClient[Document]:
+    """PyMongo's async client (the successor of Motor, which reached end of life on 2026-05-14).
+
+    Connects lazily; a short server-selection timeout makes readiness probes and
+    handlers fail fast (and retry) instead of hanging while the database is down.
+    """
+    return AsyncMongoClient(
+        url,
+        appname=appname,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=server_selection_timeout_ms,
+    )
+
+
+def to_document(model: BaseModel) -> Document:
+    """A contract model as a BSON-ready document: datetimes stay dates (queryable), money
+    becomes its exact decimal string (FerretDB has no Decimal128), enums their values."""
+    return _bson_safe(model.model_dump(mode="python"))  # type: ignore[no-any-return]
+
+
+def _bson_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _bson_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bson_safe(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+async def ensure_indexes(collection: AsyncCollection[Document], indexes: Sequence[IndexModel]) -> None:
+    """Create indexes idempotently (creating an existing index with the same spec is a no-op).
+
+    One ``createIndexes`` command per index: FerretDB 1.24.2 drops the connection (a
+    server-side panic) when one command names several indexes that already exist.
+    """
+    for index in indexes:
+        await collection.create_indexes([index])
+
+
+async def ping(client: AsyncMongoClient[Document]) -> bool:
+    try:
+        await client.admin.command("ping")
+    except Exception:
+        return False
+    return True
+
+
+class Inbox:
+    """Message ids a service has finished handling, so a redelivery has no second effect.
+
+    Handlers check :meth:`seen` first and :meth:`remember` last, after their effects are
+    stored and their own events published; effects are themselves idempotent (keyed by
+    natural ids), which covers a crash between the effect and :meth:`remember`.
+    """
+
+    def __init__(self, database: AsyncDatabase[Document], *, retention: timedelta, name: str = "inbox") -> None:
+        self._collection: AsyncCollection[Document] = database[name]
+        self._retention = retention
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._collection, [IndexModel([("expires_at", ASCENDING)])])
+
+    async def seen(self, message_id: str) -> bool:
+        return await self._collection.find_one({"_id": message_id}, projection={"_id": 1}) is not None
+
+    async def remember(self, message_id: str, *, now: datetime, kind: str) -> None:
+        # A concurrent replica handling the same delivery inserts the same id: same effect.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._collection.insert_one(
+                {
+                    "_id": message_id,
+                    "kind": kind,
+                    "handled_at": now,
+                    "expires_at": now + self._retention,
+                }
+            )
+
+    async def purge(self, *, now: datetime) -> int:
+        """Forget ids past their retention (run on ticks: FerretDB has no TTL indexes)."""
+        result = await self._collection.delete_many({"expires_at": {"$lte": now}})
+        return int(result.deleted_count)

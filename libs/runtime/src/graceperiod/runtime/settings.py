@@ -1,0 +1,61 @@
+"""Settings every service shares. Each service subclasses :class:`ServiceSettings`.
+
+Shared connection settings are read from unprefixed variables (``AMQP_URL``,
+``MONGODB_URL``, ``LOG_LEVEL``, ``LOG_FORMAT``) so one environment file serves the
+whole stack; a service's own settings use its prefix (``REVOCATION_HTTP_PORT``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        validation_alias="AMQP_URL",
+        description="RabbitMQ connection URL (vhost included).",
+    )
+    mongodb_url: str = Field(
+        default="mongodb://127.0.0.1:27017/",
+        validation_alias="MONGODB_URL",
+        description="MongoDB (or FerretDB) connection URL; each service uses its own database on it.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
+    log_messages: bool = Field(
+        default=False,
+        validation_alias="LOG_MESSAGES",
+        description="Log every consumed message at INFO (costs ~30% throughput; for debugging).",
+    )
+
+    # Per-service values; subclasses give them defaults and an env prefix.
+    mongodb_database: str = "graceperiod"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    prefetch: int = Field(default=32, ge=1, le=1000, description="Unacked messages in flight per queue.")
+    delivery_limit: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "Deliveries before RabbitMQ dead-letters a message that keeps failing for "
+            "infrastructure reasons. With the retry back-off (capped at 10 s) 50 deliveries "
+            "ride out several minutes of database outage."
+        ),
+    )
+    max_handler_errors: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts before a message whose handler keeps raising an unexpected error is dead-lettered.",
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger bodies are dead-lettered unread.")
+    retry_backoff_base_seconds: float = Field(default=0.2, gt=0)
+    retry_backoff_cap_seconds: float = Field(default=10.0, gt=0)
+    mongodb_server_selection_timeout_ms: int = Field(default=3000, ge=100)
+    inbox_retention_days: int = Field(default=14, ge=1, description="How long handled message ids are remembered.")

@@ -1,0 +1,94 @@
+"""The shape every message-driven service shares: a FastStream app with health,
+readiness and metrics endpoints, and the topology declared before consuming starts.
+
+A service's ``app.py`` builds its collaborators and hands them to :func:`create_worker_app`;
+``serve`` runs the result under uvicorn. Tests start the same object in-process with
+``await app.start()`` / ``await app.stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.asgi.types import Scope
+from faststream.rabbit import RabbitBroker
+from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY, make_asgi_app
+from pymongo import AsyncMongoClient
+
+from graceperiod.runtime.logs import configure_logging, get_logger
+from graceperiod.runtime.messaging import declare_topology
+from graceperiod.runtime.mongo import Document, ping
+from graceperiod.runtime.settings import ServiceSettings
+
+Hook = Callable[[], Awaitable[None]]
+
+VERSION = "0.1.0"
+
+
+def _json(status: int, body: dict[str, Any]) -> AsgiResponse:
+    return AsgiResponse(json.dumps(body).encode(), status, headers={"content-type": "application/json"})
+
+
+def health_routes(broker: RabbitBroker, mongo: AsyncMongoClient[Document]) -> list[tuple[str, Any]]:
+    @get(include_in_schema=False)
+    async def live(scope: Scope) -> AsgiResponse:
+        return _json(200, {"status": "alive"})
+
+    @get(include_in_schema=False)
+    async def ready(scope: Scope) -> AsgiResponse:
+        checks = {"broker": await broker.ping(timeout=2.0), "database": await ping(mongo)}
+        return _json(200 if all(checks.values()) else 503, {"ready": all(checks.values()), "checks": checks})
+
+    return [("/health", live), ("/ready", ready), ("/metrics", make_asgi_app(REGISTRY))]
+
+
+def create_worker_app(
+    *,
+    title: str,
+    description: str,
+    broker: RabbitBroker,
+    mongo: AsyncMongoClient[Document],
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> AsgiFastStream:
+    async def startup(**_: Any) -> None:
+        await broker.connect()
+        await declare_topology(broker)
+        for hook in on_startup:
+            await hook()
+
+    async def shutdown() -> None:
+        for hook in on_shutdown:
+            await hook()
+        await mongo.close()
+
+    return AsgiFastStream(
+        broker,
+        logger=logging.getLogger(f"graceperiod.{broker.config.app_id or 'worker'}"),
+        asgi_routes=health_routes(broker, mongo),
+        on_startup=[startup],
+        after_shutdown=[shutdown],
+        specification=AsyncAPI(title=title, version=VERSION, description=description),
+        asyncapi_path="/docs/asyncapi",
+    )
+
+
+def serve(app: Any, settings: ServiceSettings, *, name: str) -> None:
+    """Run an ASGI app (worker or gateway) until SIGTERM/SIGINT, logging as configured."""
+    configure_logging(settings.log_level, settings.log_format)
+    get_logger(f"graceperiod.{name}").info("starting", host=settings.http_host, port=settings.http_port)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=20,
+    )
