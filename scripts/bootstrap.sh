@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
+#   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
+#   and FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored).
+# Idempotent; safe to run before every `make run` / `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.8
+FERRETDB_VERSION=v1.24.2
+FERRETDB_BIN=.local/bin/ferretdb
+WITH_BROWSER=${WITH_BROWSER:-1}
+
+say() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- uv ------------------------------------------------------------------------------------
+if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
+  say "installing uv ${UV_VERSION} from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+fi
+uv() { if command -v uv >/dev/null 2>&1; then command uv "$@"; else python3 -m uv "$@"; fi; }
+
+# --- Debian packages ------------------------------------------------------------------------
+missing=()
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+if [ "$WITH_BROWSER" = 1 ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package may start a system-wide broker on 5672; Grace Period runs its own nodes.
+  if command -v service >/dev/null 2>&1; then as_root service rabbitmq-server stop >/dev/null 2>&1 || true; fi
+fi
+
+# --- FerretDB -------------------------------------------------------------------------------
+if [ ! -x "$FERRETDB_BIN" ] || ! "$FERRETDB_BIN" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then
+  command -v go >/dev/null 2>&1 || { echo "Go is required to build FerretDB" >&2; exit 1; }
+  say "building FerretDB ${FERRETDB_VERSION} into ${FERRETDB_BIN} (one-off, ~1-2 minutes)"
+  # `go install ...@version` cannot be used as is: the module archive lacks the generated
+  # build/version/version.txt, and a binary built without it panics at start. So fetch the
+  # module through the Go module proxy, write that one file into a scratch copy, and build.
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  (
+    cd "$work"
+    go mod init graceperiod-ferretdb-build >/dev/null 2>&1
+    GOFLAGS=-mod=mod go get "github.com/FerretDB/FerretDB/cmd/ferretdb@${FERRETDB_VERSION}" >/dev/null
+    src=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)
+    cp -r "$src" ferretdb-src
+    chmod -R u+w ferretdb-src
+    echo "$FERRETDB_VERSION" > ferretdb-src/build/version/version.txt
+  )
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  (cd "$work/ferretdb-src" && go build -trimpath -o "$OLDPWD/$FERRETDB_BIN" ./cmd/ferretdb)
+  "$FERRETDB_BIN" --version | head -1
+fi
+
+# --- Python environment ---------------------------------------------------------------------
+say "syncing the Python environment from uv.lock"
+uv sync --frozen --all-packages --quiet
+say "ready"

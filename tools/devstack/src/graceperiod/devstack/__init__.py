@@ -1,0 +1,1 @@
+"""Local development stack: servers for make run and the test suite. Never imported by services."""

@@ -1,0 +1,223 @@
+"""The local stack behind ``make run`` / ``make stop`` / ``make status``.
+
+Starts, in the background and on loopback: RabbitMQ, FerretDB, the SMTP sink, the AWS
+endpoint, the four services and the ticker. State, data and logs live under ``var/``.
+An explicit ``AMQP_URL``, ``MONGODB_URL``, ``SMTP_URL`` or ``AWS_ENDPOINT_URL`` replaces
+the corresponding local server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL
+from graceperiod.devstack.servers import (
+    AwsEndpointServer,
+    ChildServer,
+    FerretServer,
+    RabbitServer,
+    ServerError,
+    ServiceProcess,
+    SmtpSinkServer,
+    port_open,
+    repo_root,
+)
+
+VAR = repo_root() / "var"
+STATE_FILE = VAR / "run" / "stack.json"
+
+SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    amqp_url: str
+    management_url: str | None
+    mongodb_url: str
+    smtp_url: str
+    maildir: str | None
+    aws_endpoint_url: str
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _check_free(port: int, what: str) -> None:
+    if port_open(port):
+        msg = f"port {port} ({what}) is already in use: stop what uses it, or set the *_URL variable to use it"
+        raise ServerError(msg)
+
+
+def _save(state: dict[str, Any]) -> None:
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps(state, indent=2))
+
+
+def load_state() -> dict[str, Any]:
+    return json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
+
+
+def _record(state: dict[str, Any], server: ChildServer, **extra: Any) -> None:
+    assert server.process is not None
+    state.setdefault("processes", []).append(
+        {
+            "name": server.name,
+            "pid": server.process.pid,
+            "port": server.port,
+            "log": str(server.log_path),
+            **extra,
+        }
+    )
+    _save(state)
+
+
+def up() -> Endpoints:
+    if load_state().get("processes"):
+        msg = "the stack is already running (make status); run `make stop` first"
+        raise ServerError(msg)
+    state: dict[str, Any] = {"processes": []}
+    step = _progress()
+
+    amqp_url, management_url = os.environ.get("AMQP_URL"), os.environ.get("RABBITMQ_MANAGEMENT_URL")
+    if not amqp_url:
+        rabbit = RabbitServer(
+            data_dir=VAR / "rabbitmq",
+            port=_port("GP_RABBITMQ_PORT", 5672),
+            management_port=_port("GP_RABBITMQ_MANAGEMENT_PORT", 15672),
+        )
+        _check_free(rabbit.port, "RabbitMQ")
+        step("RabbitMQ")
+        rabbit.start(timeout=90)
+        _record(state, rabbit)
+        amqp_url, management_url = rabbit.url, rabbit.management_url
+
+    mongodb_url = os.environ.get("MONGODB_URL")
+    if not mongodb_url:
+        ferret = FerretServer(data_dir=VAR / "ferretdb", port=_port("GP_FERRETDB_PORT", 27017))
+        _check_free(ferret.port, "FerretDB")
+        step("FerretDB")
+        ferret.start()
+        _record(state, ferret)
+        mongodb_url = ferret.url
+
+    smtp_url, maildir = os.environ.get("SMTP_URL"), None
+    if not smtp_url:
+        smtp = SmtpSinkServer(data_dir=VAR / "smtp", port=_port("GP_SMTP_PORT", 2525))
+        _check_free(smtp.port, "SMTP sink")
+        step("SMTP sink")
+        smtp.start()
+        _record(state, smtp)
+        smtp_url, maildir = smtp.url, str(smtp.maildir)
+
+    aws_url = os.environ.get("AWS_ENDPOINT_URL")
+    if not aws_url:
+        aws = AwsEndpointServer(data_dir=VAR / "aws", port=_port("GP_AWS_PORT", 4566))
+        _check_free(aws.port, "AWS endpoint")
+        step("AWS endpoint")
+        aws.start()
+        _record(state, aws)
+        aws_url = aws.url
+
+    endpoints = Endpoints(amqp_url, management_url, mongodb_url, smtp_url, maildir, aws_url)
+    env = service_environment(endpoints)
+    for name, port in SERVICE_PORTS.items():
+        service = ServiceProcess(
+            name=name,
+            module=f"graceperiod.{name}",
+            data_dir=VAR / "log",
+            port=port,
+            env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
+        )
+        _check_free(port, name)
+        step(f"{name} service")
+        service.start(timeout=60)
+        _record(state, service)
+
+    ticker = ServiceProcess(name="ticker", module="graceperiod.runtime.ticker", data_dir=VAR / "log", env=env)
+    ticker.ready = lambda: True  # type: ignore[method-assign]  # it has no HTTP endpoint
+    step("ticker")
+    ticker.start()
+    _record(state, ticker)
+
+    state["endpoints"] = endpoints.__dict__
+    _save(state)
+    (VAR / "stack.env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
+    return endpoints
+
+
+def service_environment(endpoints: Endpoints) -> dict[str, str]:
+    env = {
+        "AMQP_URL": endpoints.amqp_url,
+        "MONGODB_URL": endpoints.mongodb_url,
+        "SMTP_URL": endpoints.smtp_url,
+        "AWS_ENDPOINT_URL": endpoints.aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": os.environ.get(
+            "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL", GLOBAL_NOTIFICATION_EMAIL
+        ),
+        "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
+        "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
+        "LOG_FORMAT": "json",
+    }
+    if endpoints.management_url:
+        env["RABBITMQ_MANAGEMENT_URL"] = endpoints.management_url
+    return env
+
+
+def down() -> list[str]:
+    state = load_state()
+    stopped = []
+    for entry in reversed(state.get("processes", [])):
+        pid = int(entry["pid"])
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.1)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        stopped.append(entry["name"])
+    STATE_FILE.unlink(missing_ok=True)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours still answers kill(0); check its state.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    return False
+
+
+def status() -> list[tuple[str, int, int, bool]]:
+    return [
+        (entry["name"], int(entry["pid"]), int(entry["port"]), _alive(int(entry["pid"])))
+        for entry in load_state().get("processes", [])
+    ]
+
+
+def _progress() -> Any:
+    started = time.monotonic()
+
+    def step(what: str) -> None:
+        print(
+            f"  [{time.monotonic() - started:5.1f}s] starting {what}...",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return step
