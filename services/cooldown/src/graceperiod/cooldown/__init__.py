@@ -1,0 +1,1 @@
+"""Grace Period cooldown service."""

@@ -1,0 +1,3 @@
+from graceperiod.cooldown.app import main
+
+main()

@@ -1,0 +1,39 @@
+"""Composition root of the cooldown service."""
+
+from __future__ import annotations
+
+from faststream.asgi import AsgiFastStream
+
+from graceperiod.cooldown.handlers import build_router
+from graceperiod.cooldown.service import CooldownService
+from graceperiod.cooldown.settings import CooldownSettings
+from graceperiod.cooldown.store import AccountStore
+from graceperiod.runtime.clock import Clock, SystemClock
+from graceperiod.runtime.messaging import build_broker
+from graceperiod.runtime.mongo import create_mongo_client
+from graceperiod.runtime.worker import create_worker_app, serve
+
+
+def create_app(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> AsgiFastStream:
+    settings = settings or CooldownSettings()
+    broker = build_broker(settings, app_id="cooldown")
+    mongo = create_mongo_client(
+        settings.mongodb_url,
+        appname="graceperiod-cooldown",
+        server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+    )
+    store = AccountStore(mongo[settings.mongodb_database])
+    service = CooldownService(store=store, clock=clock or SystemClock())
+    broker.include_router(build_router(service))
+    return create_worker_app(
+        title="Grace Period cooldown service",
+        description="Keeps used sandbox accounts in Cooldown until their bills have settled.",
+        broker=broker,
+        mongo=mongo,
+        on_startup=[store.ensure_indexes],
+    )
+
+
+def main() -> None:
+    settings = CooldownSettings()
+    serve(create_app(settings), settings, name="cooldown")

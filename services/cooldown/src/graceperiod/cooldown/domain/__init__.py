@@ -1,0 +1,1 @@
+"""Pure account-pool rules: statuses, transitions and the cooldown policy."""

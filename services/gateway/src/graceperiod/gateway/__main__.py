@@ -1,0 +1,3 @@
+from graceperiod.gateway.app import main
+
+main()

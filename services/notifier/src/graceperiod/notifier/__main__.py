@@ -1,0 +1,3 @@
+from graceperiod.notifier.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Adapters: mail transports and the broker."""

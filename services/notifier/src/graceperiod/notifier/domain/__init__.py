@@ -1,0 +1,1 @@
+"""Pure notification rules: who gets what, and what it says."""

@@ -1,0 +1,1 @@
+"""Grace Period revocation service."""

@@ -1,0 +1,3 @@
+from graceperiod.revocation.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure revocation rules: no I/O, every instant passed in."""
