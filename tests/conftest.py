@@ -1,0 +1,98 @@
+"""Fixtures shared by the whole suite. Servers start lazily: unit tests start none."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+
+from graceperiod.devstack import testing
+from graceperiod.devstack.servers import SmtpSinkServer
+from graceperiod.devstack.upstream import connect
+from graceperiod.runtime.mongo import Document
+
+
+@pytest.fixture(scope="session")
+def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testing.RabbitEndpoint]:
+    with testing.rabbit_endpoint(tmp_path_factory.mktemp("rabbitmq")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with testing.mongodb_endpoint(tmp_path_factory.mktemp("ferretdb")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSinkServer]:
+    with testing.smtp_sink(tmp_path_factory.mktemp("smtp")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with testing.aws_endpoint(tmp_path_factory.mktemp("aws")) as url:
+        yield url
+
+
+@pytest.fixture
+def amqp_url(rabbit: testing.RabbitEndpoint) -> Iterator[str]:
+    """A fresh vhost for this test."""
+    with testing.isolated_vhost(rabbit) as url:
+        yield url
+
+
+@pytest.fixture
+def db_prefix() -> str:
+    """Prefix for this test's database names (``<prefix>_revocation``, ...)."""
+    return testing.unique("t")
+
+
+@pytest.fixture
+async def mongo(mongodb_url: str, db_prefix: str) -> AsyncIterator[AsyncMongoClient[Document]]:
+    """A client for assertions; drops this test's databases afterwards."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    try:
+        yield client
+    finally:
+        for name in await client.list_database_names():
+            if name.startswith(db_prefix):
+                await client.drop_database(name)
+        await client.close()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpSinkServer) -> testing.Mailbox:
+    return testing.Mailbox(smtp_server.maildir)
+
+
+@pytest.fixture
+async def upstream(amqp_url: str) -> AsyncIterator[RabbitBroker]:
+    """A broker connection that publishes as the upstream systems do."""
+    broker = await connect(amqp_url)
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never let a test reach real AWS with someone's credentials."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ.get("GP_TEST_AWS_KEY", "testing"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration needs real servers: mark it so."""
+    for item in items:
+        if Path(str(item.fspath)).parts.count("integration"):
+            item.add_marker(pytest.mark.integration)
