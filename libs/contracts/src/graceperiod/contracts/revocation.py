@@ -1,11 +1,19 @@
-"""Messages owned by the revocation service: its events, commands, queries and replies."""
+"""Messages owned by the revocation service: its views, commands, queries, replies and events.
+
+Commands go to ``revocation.commands``, queries to ``revocation.queries`` (RPC); events are
+published to ``graceperiod.events`` under ``revocation.purchase.*``.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from graceperiod.contracts.base import Instant, Message, Model
+from pydantic import Field
+
+from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
+from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.rpc import Command, CommandStatus, Problem, Query
 from graceperiod.contracts.topology import RoutingKey
 from graceperiod.contracts.upstream import PurchaseExecuted
 
@@ -22,10 +30,45 @@ class Phase(StrEnum):
     CLOSED = "closed"
     """Past every window: nothing left to do."""
     REVOCATION_PENDING = "revocation-pending"
+    """We asked AWS to undo it; AWS has not confirmed yet (e.g. a Savings Plan in pending-return)."""
     REVOKED = "revoked"
+    """AWS confirmed: returned, queued purchase deleted."""
     CASE_OPEN = "case-open"
     CASE_RESOLVED = "case-resolved"
     FAILED = "failed"
+    """The last attempt failed and no other action is possible; the audit says why."""
+
+
+class RevokedVia(StrEnum):
+    SELF_SERVICE_API = "self-service-api"
+    SUPPORT_CASE_API = "support-case-api"
+
+
+class AllowedAction(StrEnum):
+    REVOKE = "revoke"
+    """Self-service undo through the AWS API."""
+    REQUEST_SUPPORT_CASE = "request-support-case"
+    """File the (editable) drafted AWS Support refund request."""
+    MARK_CASE_RESOLVED = "mark-case-resolved"
+
+
+class UnavailableReason(StrEnum):
+    NO_SUPPORT_PLAN = "no-support-plan"
+    """The account's AWS Support plan does not include the Support API (SubscriptionRequiredException)."""
+    ROLE_LACKS_ACTIONS = "role-lacks-actions"
+    """The cross-account role lacks actions revocation needs: re-apply the onboarding bundle."""
+    ROLE_NOT_ASSUMABLE = "role-not-assumable"
+    """Grace Period cannot assume the account's role (missing, wrong trust or ExternalId)."""
+    NOT_PERMITTED = "not-permitted"
+    """The person lacks revoke-own/revoke-any for this purchase."""
+
+
+class SupportPlan(StrEnum):
+    API_ACCESS = "api-access"
+    """Business Support+ / Enterprise / Unified Operations (or a legacy plan with the Support API)."""
+    NO_API_ACCESS = "no-api-access"
+    """Basic or Developer: SubscriptionRequiredException. Cases only through the console."""
+    UNKNOWN = "unknown"
 
 
 class Windows(Model):
@@ -44,6 +87,201 @@ class Windows(Model):
     closes_at: Instant | None = None
 
 
+class ActorRef(Model):
+    """Who did something, as recorded in the audit trail."""
+
+    user_id: Identifier
+    email: EmailAddress
+    name: str | None = None
+    path: ActionPath
+
+
+class Audit(Model):
+    """The audit fields the brief requires, kept on the purchase."""
+
+    revocation_window_closes_at: Instant | None = None
+    revoked_at: Instant | None = None
+    revoked_via: RevokedVia | None = None
+    support_case_id: str | None = None
+    support_case_status: str | None = None
+    actor: ActorRef | None = None
+    aws_request_ids: list[str] = Field(default_factory=list)
+    aws_response: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+class TimelineKind(StrEnum):
+    EXECUTED = "executed"
+    RECORDED = "recorded"
+    EMAILED = "emailed"
+    REVOKE_REQUESTED = "revoke-requested"
+    AWS_RESPONSE = "aws-response"
+    CASE_OPENED = "case-opened"
+    CASE_UPDATED = "case-updated"
+    CASE_RESOLVED = "case-resolved"
+    REVOKED = "revoked"
+    FAILED = "failed"
+    WINDOW_CLOSED = "window-closed"
+
+
+class TimelineEntry(Model):
+    at: Instant
+    kind: TimelineKind
+    summary: NonEmptyStr
+    actor: ActorRef | None = None
+    detail: dict[str, Any] | None = None
+
+
+class Unavailability(Model):
+    """Why the expected action cannot be offered, and what a person can do instead."""
+
+    reason: UnavailableReason
+    message: NonEmptyStr
+    manual_route: str | None = None
+
+
+class PurchaseView(Model):
+    """A purchase as the gateway shows it to one actor: allowed actions are theirs."""
+
+    purchase: PurchaseExecuted
+    windows: Windows
+    phase: Phase
+    aws_state: str | None = None
+    allowed_actions: list[AllowedAction] = Field(default_factory=list)
+    unavailable: Unavailability | None = None
+    audit: Audit = Field(default_factory=Audit)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    updated_at: Instant | None = None
+
+
+class SupportCaseDraft(Model):
+    """A pre-filled AWS Support refund request (editable before it is filed)."""
+
+    purchase_id: Identifier
+    account_id: AwsAccountId
+    subject: NonEmptyStr
+    body: Annotated[str, Field(min_length=1, max_length=8000)]
+    service_code: str = "billing"
+    category_code: str = "other-billing-questions"
+    severity_code: str = "normal"
+    issue_type: Literal["customer-service"] = "customer-service"
+    language: str = "en"
+
+
+class AccountAccess(Model):
+    """What Grace Period can do in one AWS account, from the last permission and plan probes."""
+
+    account_id: AwsAccountId
+    role_assumable: bool | None = None
+    support_plan: SupportPlan = SupportPlan.UNKNOWN
+    missing_actions: list[str] = Field(default_factory=list)
+    reapply_bundle: bool = False
+    checked_at: Instant | None = None
+    message: str | None = None
+
+
+# --- Commands (revocation.commands) --------------------------------------------------------
+
+
+class RevokePurchase(Command):
+    """Undo a purchase through the AWS API (Return / DeleteQueued). The phase is re-read from
+    AWS just before acting."""
+
+    kind: Literal["revoke-purchase"] = "revoke-purchase"
+    purchase_id: Identifier
+
+
+class SubmitSupportCase(Command):
+    """File the AWS Support refund request; subject and body default to the draft."""
+
+    kind: Literal["submit-support-case"] = "submit-support-case"
+    purchase_id: Identifier
+    subject: NonEmptyStr | None = None
+    body: Annotated[str, Field(min_length=1, max_length=8000)] | None = None
+
+
+class MarkCaseResolved(Command):
+    kind: Literal["mark-case-resolved"] = "mark-case-resolved"
+    purchase_id: Identifier
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class RegisterAccountRole(Command):
+    """Tell revocation which role to assume in an account, with its per-account ExternalId."""
+
+    kind: Literal["register-account-role"] = "register-account-role"
+    account_id: AwsAccountId
+    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+    external_id: Annotated[str, Field(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+
+
+RevocationCommand = Annotated[
+    RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole, Field(discriminator="kind")
+]
+
+
+class CommandReply(Model):
+    status: CommandStatus
+    message: NonEmptyStr
+    purchase: PurchaseView | None = None
+    problem: Problem | None = None
+
+
+# --- Queries (revocation.queries) ----------------------------------------------------------
+
+
+class ListPurchases(Query):
+    kind: Literal["list-purchases"] = "list-purchases"
+    account_id: AwsAccountId | None = None
+    phase: Phase | None = None
+    requested_by_user_id: Identifier | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: str | None = None
+
+
+class GetPurchase(Query):
+    kind: Literal["get-purchase"] = "get-purchase"
+    purchase_id: Identifier
+
+
+class GetSupportCaseDraft(Query):
+    kind: Literal["get-support-case-draft"] = "get-support-case-draft"
+    purchase_id: Identifier
+
+
+class ListAccountAccess(Query):
+    kind: Literal["list-account-access"] = "list-account-access"
+
+
+RevocationQuery = Annotated[
+    ListPurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess, Field(discriminator="kind")
+]
+
+
+class PurchaseListReply(Model):
+    items: list[PurchaseView] = Field(default_factory=list)
+    next_cursor: str | None = None
+    problem: Problem | None = None
+
+
+class PurchaseReply(Model):
+    purchase: PurchaseView | None = None
+    problem: Problem | None = None
+
+
+class SupportCaseDraftReply(Model):
+    draft: SupportCaseDraft | None = None
+    problem: Problem | None = None
+
+
+class AccountAccessReply(Model):
+    accounts: list[AccountAccess] = Field(default_factory=list)
+    problem: Problem | None = None
+
+
+# --- Events (graceperiod.events, revocation.purchase.*) ------------------------------------
+
+
 class PurchaseRecorded(Message):
     """The revocation service stored a newly executed purchase and worked out its windows.
     The notifier builds the executed-purchase email from this."""
@@ -53,3 +291,27 @@ class PurchaseRecorded(Message):
     purchase: PurchaseExecuted
     windows: Windows
     phase: Phase
+
+
+class PurchaseChangeKind(StrEnum):
+    REVOCATION_REQUESTED = "revocation-requested"
+    REVOKED = "revoked"
+    REVOCATION_FAILED = "revocation-failed"
+    SUPPORT_CASE_OPENED = "support-case-opened"
+    SUPPORT_CASE_RESOLVED = "support-case-resolved"
+    WINDOW_CLOSED = "window-closed"
+
+
+class PurchaseChanged(Message):
+    """Something happened to a purchase after it was recorded. The notifier emails the
+    outcome of revocations (revoked, failed, case opened, case resolved)."""
+
+    routing_key: ClassVar[str | None] = RoutingKey.PURCHASE_CHANGED
+
+    change: PurchaseChangeKind
+    purchase: PurchaseExecuted
+    windows: Windows
+    phase: Phase
+    audit: Audit
+    actor: ActorRef | None = None
+    summary: NonEmptyStr

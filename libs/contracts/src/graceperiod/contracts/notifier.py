@@ -1,0 +1,89 @@
+"""Messages owned by the notifier: its settings commands, delivery queries and events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from graceperiod.contracts.base import EmailAddress, Identifier, Instant, Message, Model
+from graceperiod.contracts.rpc import Command, Problem, Query
+from graceperiod.contracts.topology import RoutingKey
+
+
+class EmailKind(StrEnum):
+    PURCHASE_EXECUTED = "purchase-executed"
+    REVOCATION_OUTCOME = "revocation-outcome"
+
+
+class DeliveryStatus(StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    REJECTED = "rejected"
+    """The mail server refused it permanently (5xx): recorded, not retried."""
+
+
+class NotificationSettings(Model):
+    global_notification_email: EmailAddress | None = None
+    updated_by: EmailAddress | None = None
+    updated_at: Instant | None = None
+
+
+class DeliveryView(Model):
+    purchase_id: Identifier
+    kind: EmailKind
+    recipient: EmailAddress
+    status: DeliveryStatus
+    at: Instant
+    detail: str = ""
+
+
+# --- Commands (notifier.commands) / queries (notifier.queries) ---------------------------
+
+
+class SetNotificationSettings(Command):
+    """Change the global notification address at run time (needs ``update:config``)."""
+
+    kind: Literal["set-notification-settings"] = "set-notification-settings"
+    global_notification_email: EmailAddress | None
+
+
+NotifierCommand = Annotated[SetNotificationSettings, Field(discriminator="kind")]
+
+
+class GetNotificationSettings(Query):
+    kind: Literal["get-notification-settings"] = "get-notification-settings"
+
+
+class ListDeliveries(Query):
+    kind: Literal["list-deliveries"] = "list-deliveries"
+    purchase_id: Identifier
+
+
+NotifierQuery = Annotated[GetNotificationSettings | ListDeliveries, Field(discriminator="kind")]
+
+
+class NotificationSettingsReply(Model):
+    settings: NotificationSettings | None = None
+    problem: Problem | None = None
+
+
+class DeliveriesReply(Model):
+    items: list[DeliveryView] = Field(default_factory=list)
+    problem: Problem | None = None
+
+
+# --- Events ------------------------------------------------------------------------------
+
+
+class EmailDelivered(Message):
+    """An email was accepted by the mail server (or permanently rejected); the revocation
+    service adds it to the purchase's timeline."""
+
+    routing_key: ClassVar[str | None] = RoutingKey.EMAIL_DELIVERED
+
+    purchase_id: Identifier
+    kind: EmailKind
+    recipient: EmailAddress
+    status: DeliveryStatus
