@@ -31,6 +31,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import AMQPError
 from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, HandlerException, NackMessage
+from faststream.rabbit.response import RabbitPublishCommand
 from prometheus_client import Counter
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = structlog.stdlib.get_logger("graceperiod.messaging")
 
+_DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 _correlation_id: ContextVar[str | None] = ContextVar("graceperiod_correlation_id", default=None)
 
 DEAD_LETTERED = Counter(
@@ -168,6 +170,13 @@ class ReliabilityMiddleware(BaseMiddleware):
                 msg_ = f"content type {raw.content_type or '(none)'!r} is not application/json"
                 raise PermanentMessageError(msg_)
         return await call_next(msg)
+
+    async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
+        # An RPC reply whose caller stopped waiting is unroutable. It must be dropped, not
+        # raised: raising would fail the handler and run the command again.
+        if isinstance(cmd, RabbitPublishCommand) and cmd.destination.startswith(_DIRECT_REPLY_TO):
+            cmd.publish_options["mandatory"] = False
+        return await call_next(cmd)
 
     async def after_processed(
         self,
