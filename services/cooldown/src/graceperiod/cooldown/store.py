@@ -7,7 +7,7 @@ from datetime import datetime
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graceperiod.cooldown.domain.status import AccountStatus
+from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.runtime.mongo import Document, ensure_indexes
 
 
