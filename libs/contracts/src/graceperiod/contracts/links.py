@@ -1,0 +1,23 @@
+"""The one-click revocation link token, shared by its signer (notifier) and verifier (gateway).
+
+A compact JWS (JWT) signed with Ed25519 (``alg: EdDSA``): the notifier holds the private key,
+the gateway only public keys, selected by the ``kid`` header so keys can rotate. Claims:
+
+* ``iss`` = :data:`LINK_ISSUER`, ``aud`` = :data:`LINK_AUDIENCE`
+* ``sub`` = the recipient's email address (lower-case): the link is bound to one person
+* ``pid`` = the purchase id: the link is bound to one purchase
+* ``jti`` = a unique id: the gateway consumes it once
+* ``iat``; ``exp`` = when the purchase's last revocation window closes
+
+The link is ``{public_base_url}/api/purchases/{pid}/revoke?token=<jwt>``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+LINK_ALGORITHM: Final = "EdDSA"
+LINK_ISSUER: Final = "graceperiod-notifier"
+LINK_AUDIENCE: Final = "graceperiod:revoke-link"
+PURCHASE_CLAIM: Final = "pid"
+LINK_PATH: Final = "/api/purchases/{purchase_id}/revoke"

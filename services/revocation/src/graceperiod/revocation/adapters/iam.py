@@ -1,0 +1,30 @@
+"""The IAM actions the revocation service performs in a customer's account, through the
+cross-account role. The onboarding bundle (deploy/) must grant every one of them; a test
+checks the AWS adapters call nothing outside this set and the bundle lacks none of it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+REQUIRED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
+    {
+        # Savings Plans: read state/returnableUntil, return an active plan, delete a queued one.
+        "savingsplans:DescribeSavingsPlans",
+        "savingsplans:ReturnSavingsPlan",
+        "savingsplans:DeleteQueuedSavingsPlan",
+        # EC2 Reserved Instances: read state/start, delete a queued purchase.
+        "ec2:DescribeReservedInstances",
+        "ec2:DeleteQueuedReservedInstances",
+        # Other reserved products: read only (no cancel API exists).
+        "rds:DescribeReservedDBInstances",
+        "elasticache:DescribeReservedCacheNodes",
+        "es:DescribeReservedInstances",
+        "redshift:DescribeReservedNodes",
+        "memorydb:DescribeReservedNodes",
+        # AWS Support: plan detection, category lookup, filing and following refund requests.
+        "support:DescribeSeverityLevels",
+        "support:DescribeServices",
+        "support:CreateCase",
+        "support:DescribeCases",
+    }
+)
