@@ -1,0 +1,121 @@
+"""What every benchmark shares: the servers, progress display, statistics and results."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from graceperiod.devstack import testing
+from graceperiod.devstack.servers import ServiceProcess, SmtpSinkServer, free_port
+
+
+@dataclass(frozen=True)
+class Servers:
+    amqp_url: str
+    management_url: str | None
+    mongodb_url: str
+    smtp: SmtpSinkServer
+    aws_endpoint_url: str
+    workdir: Path
+
+
+@contextlib.contextmanager
+def servers(workdir: Path) -> Iterator[Servers]:
+    """Private servers for the run (or the ones named by AMQP_URL / MONGODB_URL / AWS_ENDPOINT_URL)."""
+    with (
+        testing.rabbit_endpoint(workdir / "rabbitmq") as rabbit,
+        testing.mongodb_endpoint(workdir / "ferretdb") as mongodb_url,
+        testing.smtp_sink(workdir / "smtp") as smtp,
+        testing.aws_endpoint(workdir / "aws") as aws_url,
+    ):
+        yield Servers(rabbit.url, rabbit.management_url, mongodb_url, smtp, aws_url, workdir)
+
+
+@contextlib.contextmanager
+def vhost(servers: Servers) -> Iterator[str]:
+    """A fresh vhost so each benchmark starts from empty queues."""
+    with testing.isolated_vhost(testing.RabbitEndpoint(servers.amqp_url, servers.management_url)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def service_processes(
+    servers: Servers, amqp_url: str, names: Sequence[str], *, db_prefix: str, extra_env: dict[str, str] | None = None
+) -> Iterator[list[ServiceProcess]]:
+    """Run Grace Period services as separate processes, as in production."""
+    env = {
+        "AMQP_URL": amqp_url,
+        "MONGODB_URL": servers.mongodb_url,
+        "SMTP_URL": servers.smtp.url,
+        "AWS_ENDPOINT_URL": servers.aws_endpoint_url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    started: list[ServiceProcess] = []
+    try:
+        for name in names:
+            prefix = name.upper()
+            process = ServiceProcess(
+                name=name,
+                module=f"graceperiod.{name}",
+                data_dir=servers.workdir / "logs",
+                port=free_port(),
+                env={**env, f"{prefix}_MONGODB_DATABASE": f"{db_prefix}_{name}"},
+            )
+            process.env[f"{prefix}_HTTP_PORT"] = str(process.port)
+            process.start(timeout=60)
+            started.append(process)
+        yield started
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("[bold blue]{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+
+
+def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
+    if not samples_ms:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
+    ordered = sorted(samples_ms)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else [ordered[0]] * 99
+    return {"p50_ms": round(cut[49], 2), "p99_ms": round(cut[98], 2), "max_ms": round(ordered[-1], 2)}
+
+
+@dataclass
+class Result:
+    name: str
+    description: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def cpu_count() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,111 @@
+"""Issue 2 step 9 at speed: purchase.executed → revocation (stores, announces) → notifier
+(claims, renders, sends) → SMTP sink. Services run as separate processes, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from pathlib import Path
+
+import aio_pika
+from rich.progress import Progress
+
+from graceperiod.devstack.bench.baseline import publish_pipelined
+from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
+from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.devstack.testing import unique
+from graceperiod.runtime.messaging import build_broker, declare_topology
+from graceperiod.runtime.settings import ServiceSettings
+
+_PURCHASE = re.compile(rb"Purchase: (pur-[0-9a-f]+)")
+RECIPIENTS = 3  # the global address, one account contact, the requester
+
+
+def _accepted(maildir: Path, since_ns: int, seen: dict[Path, tuple[str, float]]) -> None:
+    """Scan new .eml files: purchase id and acceptance time (the sink names files by time_ns)."""
+    if not maildir.exists():
+        return
+    for path in maildir.glob("*.eml"):
+        if path in seen:
+            continue
+        accepted_ns = int(path.name.split("-", 1)[0])
+        if accepted_ns < since_ns:
+            continue
+        match = _PURCHASE.search(path.read_bytes())
+        if match:
+            seen[path] = (match.group(1).decode(), accepted_ns / 1e9)
+
+
+async def run(servers: Servers, amqp_url: str, count: int, progress: Progress, *, rate: float | None) -> Result:
+    label = f"{rate:g}/s" if rate else "saturation"
+    publish_task = progress.add_task(f"pipeline ({label}): publish", total=count)
+    email_task = progress.add_task(f"pipeline ({label}): emails", total=count * RECIPIENTS)
+    db_prefix = unique("bench")
+
+    broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench")
+    async with broker:
+        await broker.connect()
+        await declare_topology(broker)
+
+    env = {"NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL}
+    with service_processes(servers, amqp_url, ["revocation", "notifier"], db_prefix=db_prefix, extra_env=env):
+        bodies = []
+        for _ in range(count):
+            payload = purchase_payload(contacts=["owner@example.com"], requester_email="alice@example.com")
+            bodies.append((payload["purchase_id"], json.dumps(payload).encode()))
+        published_at: dict[str, float] = {}
+        since_ns = time.time_ns()
+        seen: dict[Path, tuple[str, float]] = {}
+
+        connection = await aio_pika.connect_robust(amqp_url)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange("graceperiod.events")
+            started = time.perf_counter()
+            publishing = asyncio.create_task(
+                publish_pipelined(
+                    channel,
+                    exchange,
+                    bodies,
+                    "purchase.executed",
+                    rate=rate,
+                    on_published=published_at,
+                    progress=progress,
+                    task=publish_task,
+                )
+            )
+            deadline = time.monotonic() + max(120.0, count / 5)
+            while len(seen) < count * RECIPIENTS and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                before = len(seen)
+                _accepted(servers.smtp.maildir, since_ns, seen)
+                progress.advance(email_task, len(seen) - before)
+            await publishing
+            total_seconds = time.perf_counter() - started
+        finally:
+            await connection.close()
+
+    last_email: dict[str, float] = {}
+    for purchase_id, accepted in seen.values():
+        last_email[purchase_id] = max(accepted, last_email.get(purchase_id, 0.0))
+    latencies = [(last_email[p] - published_at[p]) * 1000 for p in last_email if p in published_at]
+    emails = len(seen)
+    result = Result(
+        name=f"pipeline_{'saturation' if not rate else f'{rate:g}_per_s'}",
+        description=f"purchase.executed → revocation → notifier → SMTP, {RECIPIENTS} recipients each ({label})",
+        metrics={
+            "purchases": count,
+            "offered_rate_per_s": rate,
+            "emails_expected": count * RECIPIENTS,
+            "emails_accepted": emails,
+            "purchases_per_s": round(len(last_email) / total_seconds, 1),
+            "emails_per_s": round(emails / total_seconds, 1),
+            "seconds": round(total_seconds, 2),
+            **{f"publish_to_last_email_{k}": v for k, v in percentiles(latencies).items()},
+        },
+    )
+    if emails != count * RECIPIENTS:
+        result.notes.append(f"only {emails} of {count * RECIPIENTS} emails arrived before the deadline")
+    return result
