@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
 #   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
-#   and FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored).
+#   FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored), and
+#   kustomize (for the Kubernetes manifest tests) built the same way.
 # Idempotent; safe to run before every `make run` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ cd "$(dirname "$0")/.."
 UV_VERSION=0.13.8
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=.local/bin/ferretdb
+KUSTOMIZE_VERSION=v5.8.0
+KUSTOMIZE_BIN=.local/bin/kustomize
 WITH_BROWSER=${WITH_BROWSER:-1}
 
 say() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
@@ -35,7 +38,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- FerretDB -------------------------------------------------------------------------------
-if [ ! -x "$FERRETDB_BIN" ] || ! "$FERRETDB_BIN" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then
+# (Versions are compared from captured output: `cmd | grep -q` under pipefail fails at random
+# when grep exits before cmd has written everything.)
+if [ ! -x "$FERRETDB_BIN" ] || [[ "$("$FERRETDB_BIN" --version 2>/dev/null)" != *"$FERRETDB_VERSION"* ]]; then
   command -v go >/dev/null 2>&1 || { echo "Go is required to build FerretDB" >&2; exit 1; }
   say "building FerretDB ${FERRETDB_VERSION} into ${FERRETDB_BIN} (one-off, ~1-2 minutes)"
   # `go install ...@version` cannot be used as is: the module archive lacks the generated
@@ -54,7 +59,20 @@ if [ ! -x "$FERRETDB_BIN" ] || ! "$FERRETDB_BIN" --version 2>/dev/null | grep -q
   )
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$work/ferretdb-src" && go build -trimpath -o "$OLDPWD/$FERRETDB_BIN" ./cmd/ferretdb)
-  "$FERRETDB_BIN" --version | head -1
+  version=$("$FERRETDB_BIN" --version)
+  say "built FerretDB ${version%%$'\n'*}"
+fi
+
+# --- kustomize (renders deploy/k8s in tests/deploy) ----------------------------------------
+if [ ! -x "$KUSTOMIZE_BIN" ] || [[ "$("$KUSTOMIZE_BIN" version 2>/dev/null)" != *"$KUSTOMIZE_VERSION"* ]]; then
+  command -v go >/dev/null 2>&1 || { echo "Go is required to build kustomize" >&2; exit 1; }
+  say "building kustomize ${KUSTOMIZE_VERSION} into ${KUSTOMIZE_BIN} (one-off, ~1 minute)"
+  gobin=$(mktemp -d)
+  GOBIN="$gobin" go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+  mkdir -p "$(dirname "$KUSTOMIZE_BIN")"
+  mv -f "$gobin/kustomize" "$KUSTOMIZE_BIN"
+  rmdir "$gobin"
+  "$KUSTOMIZE_BIN" version
 fi
 
 # --- Python environment ---------------------------------------------------------------------
