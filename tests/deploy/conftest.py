@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -86,5 +85,6 @@ def stages(path: Path = DEPLOY / "Dockerfile") -> dict[str, list[tuple[str, str]
 
 
 @pytest.fixture(scope="session")
-def compose() -> Iterator[dict[str, Any]]:
-    yield load_yaml(DEPLOY / "compose.yaml")
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = load_yaml(DEPLOY / "compose.yaml")
+    return document

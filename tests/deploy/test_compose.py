@@ -131,7 +131,7 @@ def test_urls_point_at_the_compose_services_and_their_ports(compose: dict[str, A
 
 
 def test_published_ports_match_the_settings_defaults(compose: dict[str, Any]) -> None:
-    gateway_port = COMPONENTS["gateway"]().http_port  # type: ignore[attr-defined]
+    gateway_port = COMPONENTS["gateway"]().http_port
     assert compose["services"]["gateway"]["ports"] == [f"127.0.0.1:{gateway_port}:{gateway_port}"]
     assert compose["x-graceperiod-env"]["NOTIFIER_PUBLIC_BASE_URL"] == f"http://127.0.0.1:{gateway_port}"
     for name in COMPONENT_OF:

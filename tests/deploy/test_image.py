@@ -86,7 +86,7 @@ def test_the_build_context_allows_exactly_what_the_dockerfile_copies() -> None:
     patterns = [line for line in lines if line and not line.startswith("#")]
     assert patterns[0] == "*", "the .dockerignore is an allow-list"
     allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
-    sources = set()
+    sources: set[str] = set()
     for keyword, rest in stages()["build"]:
         if keyword == "COPY" and not rest.startswith("--from"):
             sources.update(part.split("/")[0] for part in rest.split()[:-1])
@@ -120,7 +120,7 @@ def health_server() -> Iterator[tuple[int, list[int]]]:
             self.send_response(statuses[-1] if self.path == "/health" else 404)
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
@@ -157,6 +157,12 @@ def _build_context(target: Path) -> None:
                 shutil.copy2(source, target / source.name)
 
 
+def _uv() -> list[str]:
+    """uv as the Makefile finds it: on PATH, else the copy bootstrap installed with pip."""
+    found = shutil.which("uv")
+    return [found] if found else ["python3", "-m", "uv"]
+
+
 @pytest.mark.parametrize("service", TARGETS)
 def test_the_python_layer_builds_with_the_dockerfile_commands(service: str, tmp_path: Path) -> None:
     """Runs the Dockerfile's two `uv sync` commands for one target, as the build stage does,
@@ -178,8 +184,10 @@ def test_the_python_layer_builds_with_the_dockerfile_commands(service: str, tmp_
     for keyword, rest in stages()["build"]:
         if keyword == "RUN" and "uv sync" in rest:
             command = rest.split("uv sync", 1)[1]
-            argv = ["uv", "sync", *shlex.split(command.replace("${SERVICE}", service))]
-            result = subprocess.run(argv, cwd=context, env=env, capture_output=True, text=True, timeout=300, check=False)
+            argv = [*_uv(), "sync", *shlex.split(command.replace("${SERVICE}", service))]
+            result = subprocess.run(
+                argv, cwd=context, env=env, capture_output=True, text=True, timeout=300, check=False
+            )
             assert result.returncode == 0, result.stderr
     python = venv / "bin" / "python"
     module = "graceperiod.devstack.aws_endpoint" if service == "devstack" else f"graceperiod.{service}.app"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from subprocess import PIPE
 from typing import Any
 
 import aio_pika
@@ -36,6 +36,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
             msg = f"condition not met within {timeout}s"
             raise TimeoutError(msg)
         await asyncio.sleep(0.05)
+
+
+async def run_tool(*args: str) -> str:
+    """Run ``python -m graceperiod.runtime.dlq`` and return its output (it must succeed)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "graceperiod.runtime.dlq", *args, stdout=PIPE, stderr=PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
 
 
 @dataclass
@@ -172,24 +182,12 @@ async def test_broker_dead_letters_past_the_delivery_limit_replay_from_x_death(
     assert letter.origin == Origin(EVENTS_EXCHANGE, "lease.terminated")
 
     # The command-line tool, as an operator runs it.
-    listed = subprocess.run(
-        [sys.executable, "-m", "graceperiod.runtime.dlq", "--amqp-url", amqp_url, "list", TERMINATED.queue, "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    [summary] = [json.loads(line) for line in listed.stdout.splitlines()]
+    listed = await run_tool("--amqp-url", amqp_url, "list", TERMINATED.queue, "--json")
+    [summary] = [json.loads(line) for line in listed.splitlines()]
     assert summary["message_id"] == message_id
     assert summary["origin_routing_key"] == "lease.terminated"
-    replayed = subprocess.run(
-        [sys.executable, "-m", "graceperiod.runtime.dlq", "--amqp-url", amqp_url, "replay", f"{TERMINATED.queue}.dlq"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert "1 replayed, 0 kept" in replayed.stdout
+    replayed = await run_tool("--amqp-url", amqp_url, "replay", f"{TERMINATED.queue}.dlq")
+    assert "1 replayed, 0 kept" in replayed
 
     back = await work.get(no_ack=False, fail=False)
     assert back is not None

@@ -29,10 +29,11 @@ from graceperiod.devstack.servers import repo_root
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.runtime.settings import ServiceSettings
 from graceperiod.runtime.ticker import TickerSettings
 
 #: The processes Grace Period runs, and the settings class each reads its environment with.
-COMPONENTS: Final[Mapping[str, type[BaseSettings]]] = {
+COMPONENTS: Final[Mapping[str, type[ServiceSettings]]] = {
     "gateway": GatewaySettings,
     "revocation": RevocationSettings,
     "notifier": NotifierSettings,
@@ -175,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{DOCUMENT}: configuration reference is current")
         return 0
     if args.check:
-        print(f"{DOCUMENT}: configuration reference is out of date; run python -m graceperiod.devstack.config_reference")
+        print(
+            f"{DOCUMENT}: configuration reference is out of date; run python -m graceperiod.devstack.config_reference"
+        )
         return 1
     path.write_text(wanted)
     print(f"{DOCUMENT}: configuration reference rewritten")
