@@ -54,8 +54,9 @@ demo: ## Publish a demo purchase.executed to the running stack
 	$(RUN) python -m graceperiod.devstack demo
 
 .PHONY: docs
-docs: ## Write the AsyncAPI and OpenAPI documents into docs/
+docs: ## Write the AsyncAPI and OpenAPI documents and the configuration reference into docs/
 	$(RUN) python -m graceperiod.devstack docs
+	$(RUN) python -m graceperiod.devstack.config_reference
 
 .PHONY: bench
 bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)

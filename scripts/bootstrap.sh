@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
 #   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
-#   and FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored).
+#   FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored), and
+#   kustomize (for the Kubernetes manifest tests) built the same way.
 # Idempotent; safe to run before every `make run` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=.local/bin/ferretdb
 # Bump when the FerretDB build recipe changes, so existing builds are redone.
 FERRETDB_BUILD_ID="${FERRETDB_VERSION}+sqlite-id-index"
+KUSTOMIZE_VERSION=v5.8.0
+KUSTOMIZE_BIN=.local/bin/kustomize
 WITH_BROWSER=${WITH_BROWSER:-1}
 
 say() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
@@ -68,6 +71,18 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_BIN.build" 2>/dev/null)" != "
   version=$("$FERRETDB_BIN" --version)
   say "built FerretDB ${version%%$'\n'*}"
   echo "$FERRETDB_BUILD_ID" > "$FERRETDB_BIN.build"
+fi
+
+# --- kustomize (renders deploy/k8s in tests/deploy) ----------------------------------------
+if [ ! -x "$KUSTOMIZE_BIN" ] || [[ "$("$KUSTOMIZE_BIN" version 2>/dev/null)" != *"$KUSTOMIZE_VERSION"* ]]; then
+  command -v go >/dev/null 2>&1 || { echo "Go is required to build kustomize" >&2; exit 1; }
+  say "building kustomize ${KUSTOMIZE_VERSION} into ${KUSTOMIZE_BIN} (one-off, ~1 minute)"
+  gobin=$(mktemp -d)
+  GOBIN="$gobin" go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+  mkdir -p "$(dirname "$KUSTOMIZE_BIN")"
+  mv -f "$gobin/kustomize" "$KUSTOMIZE_BIN"
+  rmdir "$gobin"
+  "$KUSTOMIZE_BIN" version
 fi
 
 # --- Python environment ---------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""deploy/compose.yaml, checked without a Docker engine: valid against the Compose
+Specification, every image built from deploy/Dockerfile for a real target, health-gated
+start order, and the same environment variables `make run` gives the services."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from graceperiod.devstack.config_reference import COMPONENTS, is_external, variables_by_component
+from graceperiod.devstack.stack import Endpoints, service_environment
+from tests.deploy.conftest import DEPLOY, ROOT
+from tests.deploy.test_image import TARGETS
+
+COMPOSE = DEPLOY / "compose.yaml"
+#: compose service -> the Grace Period component it runs (settings it reads).
+COMPONENT_OF = {
+    "gateway": "gateway",
+    "revocation": "revocation",
+    "notifier": "notifier",
+    "cooldown": "cooldown",
+    "ticker": "ticker",
+    "dlq": "ticker",  # the DLQ tool reads AMQP_URL like the ticker; nothing else
+}
+
+
+def test_the_file_is_valid_against_the_compose_specification() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_grace_period_image_is_built_from_the_dockerfile_for_its_own_target(compose: dict[str, Any]) -> None:
+    built = {}
+    for name, service in compose["services"].items():
+        image = service["image"]
+        if not image.startswith("graceperiod/"):
+            assert "build" not in service
+            # Third-party images pinned to an exact version, never a floating tag.
+            assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+(-[\w]+)?", image), image
+            continue
+        build = service["build"]
+        assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == (DEPLOY / "Dockerfile").resolve()
+        target = build["args"]["SERVICE"]
+        assert target in TARGETS
+        assert image.split(":")[0] == f"graceperiod/{target}", name
+        built[name] = target
+    assert {built[s] for s in ("gateway", "revocation", "notifier", "cooldown")} == {
+        "gateway",
+        "revocation",
+        "notifier",
+        "cooldown",
+    }
+    assert all(built[s] == s for s in ("gateway", "revocation", "notifier", "cooldown"))
+
+
+def test_start_order_is_gated_on_health(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for name, service in services.items():
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            assert condition == {"condition": "service_healthy"}, name
+            target = services[dependency]
+            health = target.get("healthcheck")
+            if health is None:  # then the image's own HEALTHCHECK must exist
+                assert target["image"].startswith("graceperiod/")
+                assert "HEALTHCHECK" in dockerfile
+            else:
+                assert not health.get("disable"), f"{name} waits for {dependency}, which has no health check"
+    for worker in ("revocation", "notifier", "cooldown"):
+        assert {"rabbitmq", "mongodb"} <= set(services[worker]["depends_on"])
+    assert {"revocation", "notifier", "cooldown"} <= set(services["gateway"]["depends_on"])
+    assert "mailpit" in services["notifier"]["depends_on"]
+    assert "aws-endpoint" in services["revocation"]["depends_on"]
+
+
+def test_the_services_get_the_variables_make_run_gives_them(compose: dict[str, Any]) -> None:
+    endpoints = Endpoints("amqp://x/", "http://x/", "mongodb://x/", "smtp://x:1", None, "http://x:2")
+    make_run = set(service_environment(endpoints)) - {"RABBITMQ_MANAGEMENT_URL"}  # devstack/tests only
+    shared = compose["x-graceperiod-env"]
+    assert set(shared) == make_run
+    for name in COMPONENT_OF:
+        assert compose["services"][name]["environment"] == shared, name
+
+
+@pytest.mark.parametrize("name", sorted(COMPONENT_OF))
+def test_every_variable_set_exists_and_every_required_one_is_set(compose: dict[str, Any], name: str) -> None:
+    known = variables_by_component()
+    everything = {variable for variables in known.values() for variable in variables}
+    environment = compose["services"][name]["environment"]
+    unknown = [v for v in environment if v not in everything and not is_external(v)]
+    assert not unknown, f"{name} sets variables no component reads: {unknown}"
+    component = COMPONENT_OF[name]
+    required = [v for v, field in known[component].items() if field.is_required()]
+    assert not [v for v in required if v not in environment], f"{name} misses required variables"
+
+
+def test_urls_point_at_the_compose_services_and_their_ports(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    env = compose["x-graceperiod-env"]
+    expected_ports = {"AMQP_URL": 5672, "MONGODB_URL": 27017, "SMTP_URL": 1025, "AWS_ENDPOINT_URL": 4566}
+    for variable, port in expected_ports.items():
+        url = urlsplit(env[variable])
+        assert url.hostname in services, variable
+        assert url.port == port, variable
+    aws = services["aws-endpoint"]["command"]
+    assert aws[aws.index("--port") + 1] == "4566"
+    module = aws[aws.index("-m") + 1]
+    assert importlib.util.find_spec(module) is not None
+    mongo = services["mongodb"]
+    replica_set = mongo["command"][mongo["command"].index("--replSet") + 1]
+    assert f"replicaSet={replica_set}" in env["MONGODB_URL"]
+    assert f'_id: "{replica_set}"' in mongo["healthcheck"]["test"][-1]
+    rabbit = services["rabbitmq"]["environment"]
+    amqp = urlsplit(env["AMQP_URL"])
+    assert (amqp.username, amqp.password) == (rabbit["RABBITMQ_DEFAULT_USER"], rabbit["RABBITMQ_DEFAULT_PASS"])
+
+
+def test_published_ports_match_the_settings_defaults(compose: dict[str, Any]) -> None:
+    gateway_port = COMPONENTS["gateway"]().http_port
+    assert compose["services"]["gateway"]["ports"] == [f"127.0.0.1:{gateway_port}:{gateway_port}"]
+    assert compose["x-graceperiod-env"]["NOTIFIER_PUBLIC_BASE_URL"] == f"http://127.0.0.1:{gateway_port}"
+    for name in COMPONENT_OF:
+        for variable in compose["services"][name]["environment"]:
+            assert not variable.endswith("_HTTP_PORT"), "ports are the settings defaults; the health check assumes so"
+
+
+def test_processes_without_http_have_no_health_check_and_run_their_entry_points(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["ticker"]["command"] == ["graceperiod-ticker"]
+    assert services["ticker"]["healthcheck"] == {"disable": True}
+    assert services["dlq"]["entrypoint"] == ["graceperiod-dlq"]
+    scripts = (ROOT / "libs" / "runtime" / "pyproject.toml").read_text()
+    assert 'graceperiod-ticker = "graceperiod.runtime.ticker:main"' in scripts
+    assert 'graceperiod-dlq = "graceperiod.runtime.dlq:main"' in scripts
