@@ -40,15 +40,6 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8080
 
     prefetch: int = Field(default=32, ge=1, le=1000, description="Unacked messages in flight per queue.")
-    delivery_limit: int = Field(
-        default=50,
-        ge=1,
-        description=(
-            "Deliveries before RabbitMQ dead-letters a message that keeps failing for "
-            "infrastructure reasons. With the retry back-off (capped at 10 s) 50 deliveries "
-            "ride out several minutes of database outage."
-        ),
-    )
     max_handler_errors: int = Field(
         default=5,
         ge=1,
