@@ -91,7 +91,7 @@ class KeyRing:
                 "or NOTIFIER_LINK_SIGNING_KEYS to a JSON object {kid: PEM}"
             )
             raise KeyConfigurationError(msg)
-        self._keys = dict(keys)
+        self._keys = {_check_kid(kid): key for kid, key in keys.items()}
         kid = signing_kid or max(self._keys)
         if kid not in self._keys:
             msg = f"NOTIFIER_LINK_SIGNING_KID={kid!r} is not among the configured keys {sorted(self._keys)}"

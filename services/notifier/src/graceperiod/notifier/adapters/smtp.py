@@ -65,9 +65,10 @@ def _classify(exc: Exception) -> Exception:
     """The delivery error an aiosmtplib failure means for this one email."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [error.code for error in exc.recipients]
+        reason = "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
         if codes and all(500 <= code < 600 for code in codes):
-            return PermanentDeliveryError("; ".join(f"{e.code} {e.message}" for e in exc.recipients))
-        return TransientDeliveryError(str(exc))
+            return PermanentDeliveryError(reason)
+        return TransientDeliveryError(reason)
     if isinstance(exc, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPAuthenticationError):
         # Our configuration, not this recipient: retry (and dead-letter eventually) without
         # recording the recipient as rejected, so the email goes out once it is fixed.
