@@ -126,9 +126,12 @@ class NotifierService:
         if not announces(event.change):
             return
         purchase = event.purchase
-        settings = await self._settings.get()
-        told = await self._deliveries.recipients_of(purchase.purchase_id, EmailKind.PURCHASE_EXECUTED)
-        recipients = list(dict.fromkeys([*told, *resolve_recipients(purchase, settings.global_notification_email)]))
+        # The same people as the executed-purchase email, even if the global address changed
+        # since; only when none was ever sent (recorded before the notifier ran) resolve afresh.
+        recipients = await self._deliveries.recipients_of(purchase.purchase_id, EmailKind.PURCHASE_EXECUTED)
+        if not recipients:
+            settings = await self._settings.get()
+            recipients = resolve_recipients(purchase, settings.global_notification_email)
         if not recipients:
             msg = f"purchase {purchase.purchase_id} has no valid recipient address"
             raise PermanentMessageError(msg)

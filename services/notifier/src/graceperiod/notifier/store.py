@@ -149,9 +149,11 @@ class DeliveryStore:
         return [_view(doc) for doc in docs]
 
     async def recipients_of(self, purchase_id: str, kind: EmailKind) -> list[str]:
-        """Who was emailed (or is being emailed) about a purchase, oldest first."""
+        """Who was emailed (or is being emailed) about a purchase, oldest first; not those
+        whose mail server refused it."""
         docs = await self._deliveries.find(
-            {"purchase_id": purchase_id, "kind": kind}, projection={"recipient": 1, "claimed_at": 1}
+            {"purchase_id": purchase_id, "kind": kind, "status": {"$ne": DeliveryStatus.REJECTED}},
+            projection={"recipient": 1, "claimed_at": 1},
         ).to_list(None)
         return [doc["recipient"] for doc in sorted(docs, key=lambda d: d["claimed_at"])]
 

@@ -68,9 +68,15 @@ class SesTransport:
             self._session.client("sesv2", region_name=self._region, config=config)
         )
         self._stack = stack
-        await self._check_identity()
+        try:
+            await self._check_identity()
+        except BaseException:
+            await self.close()
+            raise
 
     async def _check_identity(self) -> None:
+        """Refuse to start when SES has no identity for the sender at all (every email would be
+        refused); warn when it exists but is not verified yet (DNS records may be propagating)."""
         candidates = [self._from, self._from.rpartition("@")[2]]
         for identity in candidates:
             try:
@@ -81,10 +87,18 @@ class SesTransport:
                     continue
                 log.warning("cannot check the SES identity", identity=identity, error=code)
                 return  # e.g. no ses:GetEmailIdentity permission: sending will tell
-            if answer.get("VerifiedForSendingStatus", True):
-                return
-        msg = f"SES has no verified identity for {self._from} (tried {', '.join(candidates)})"
+            if not answer.get("VerifiedForSendingStatus", False):
+                log.warning("the SES identity is not verified for sending yet", identity=identity)
+            return
+        msg = f"SES has no identity for {self._from} (tried {', '.join(candidates)}): create and verify one"
         raise SesConfigurationError(msg)
+
+    def _classify(self, code: str, message: str) -> Exception:
+        text = f"SES {code}: {message}"
+        if code == "MessageRejected" and (self._from in message or self._from.rpartition("@")[2] in message):
+            # Our sender is not (yet) allowed: a configuration problem, not this recipient's.
+            return TransientDeliveryError(text)
+        return (PermanentDeliveryError if code in PERMANENT_ERRORS else TransientDeliveryError)(text)
 
     async def close(self) -> None:
         if self._stack is not None:
@@ -108,8 +122,6 @@ class SesTransport:
                 await self._client.send_email(**request)
             except ClientError as exc:
                 error = exc.response.get("Error", {})
-                code, message = error.get("Code", "Unknown"), error.get("Message", "")
-                kind = PermanentDeliveryError if code in PERMANENT_ERRORS else TransientDeliveryError
-                raise kind(f"SES {code}: {message}") from exc
+                raise self._classify(error.get("Code", "Unknown"), error.get("Message", "")) from exc
             except (BotoCoreError, OSError, TimeoutError) as exc:
                 raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
