@@ -96,27 +96,32 @@ class NotifierService:
         subject = executed_subject(purchase, self._brand)
         dashboard = self._links.dashboard_url(purchase.purchase_id)
 
-        def compose(recipient: str) -> Email:
+        def compose(recipients: Sequence[str]) -> list[Email]:
             now = self._clock.now()
             notice = window_notice(event.windows, event.phase, now)
-            revoke_url = None
-            if notice.button is not None:
-                expires = event.windows.closes_at or purchase.executed_at + self._link_fallback_ttl
-                if expires > now:
-                    revoke_url = self._links.revoke_url(
+            expires = event.windows.closes_at or purchase.executed_at + self._link_fallback_ttl
+            with_link = notice.button is not None and expires > now
+            links = [
+                (
+                    recipient,
+                    self._links.revoke_url(
                         purchase_id=purchase.purchase_id, recipient=recipient, expires_at=expires, now=now
                     )
-            return self._renderer.executed(
-                ExecutedEmail(
-                    brand=self._brand,
-                    subject=subject,
-                    facts=facts,
-                    notice=notice,
-                    revoke_url=revoke_url,
-                    dashboard_url=dashboard,
-                    recipient=recipient,
+                    if with_link
+                    else None,
                 )
+                for recipient in recipients
+            ]
+            email = ExecutedEmail(
+                brand=self._brand,
+                subject=subject,
+                facts=facts,
+                notice=notice,
+                revoke_url=None,
+                dashboard_url=dashboard,
+                recipient="",
             )
+            return self._renderer.executed_many(email, links)
 
         keys = [DeliveryKey(EmailKind.PURCHASE_EXECUTED, purchase.purchase_id, r) for r in recipients]
         await self._deliver_all(keys, compose)
@@ -142,7 +147,7 @@ class NotifierService:
         dashboard = self._links.dashboard_url(purchase.purchase_id)
         facts = PurchaseFacts.of(purchase)
 
-        def compose(recipient: str) -> Email:
+        def compose(recipients: Sequence[str]) -> list[Email]:
             notice = window_notice(event.windows, event.phase, self._clock.now())
             what, details, next_step = outcome_story(
                 event.change,
@@ -152,21 +157,19 @@ class NotifierService:
                 occurred_at=occurred_at,
                 notice=notice,
             )
-            return self._renderer.outcome(
-                OutcomeEmail(
-                    brand=self._brand,
-                    subject=outcome_subject(event.change, purchase, self._brand),
-                    headline=OUTCOME_HEADLINES[event.change],
-                    change=event.change,
-                    what_happened=what,
-                    details=details,
-                    next_step=next_step,
-                    facts=facts,
-                    dashboard_url=dashboard,
-                    recipient=recipient,
-                ),
-                purchase_id=purchase.purchase_id,
-                occurrence=occurrence,
+            email = OutcomeEmail(
+                brand=self._brand,
+                subject=outcome_subject(event.change, purchase, self._brand),
+                headline=OUTCOME_HEADLINES[event.change],
+                change=event.change,
+                what_happened=what,
+                details=details,
+                next_step=next_step,
+                facts=facts,
+                dashboard_url=dashboard,
+            )
+            return self._renderer.outcome_many(
+                email, recipients, purchase_id=purchase.purchase_id, occurrence=occurrence
             )
 
         keys = [
@@ -214,9 +217,46 @@ class NotifierService:
 
     # --- Delivery -------------------------------------------------------------------------
 
-    async def _deliver_all(self, keys: Sequence[DeliveryKey], compose: Callable[[str], Email]) -> None:
-        outcomes = await asyncio.gather(*(self._deliver(key, compose) for key in keys), return_exceptions=True)
-        failures = [o for o in outcomes if isinstance(o, BaseException)]
+    async def _deliver_all(self, keys: Sequence[DeliveryKey], compose: Callable[[Sequence[str]], list[Email]]) -> None:
+        """Claim, send, record and announce one event's emails: the store is written once to
+        claim them all and once to record those sent, whatever the number of recipients."""
+        claims = await self._deliveries.claim_many(keys, now=self._clock.now())
+        finished: list[tuple[DeliveryKey, Delivery]] = []
+        failures: list[BaseException] = []
+        todo: list[DeliveryKey] = []
+        for key, (claim, done) in zip(keys, claims, strict=True):
+            if claim is Claim.DONE:
+                assert done is not None
+                finished.append((key, done))  # announced again: the first announcement may have been lost
+            elif claim is Claim.BUSY:
+                msg = f"another worker is sending {key.kind} email for {key.purchase_id} to {key.recipient}"
+                failures.append(TransientError(msg))
+            else:
+                todo.append(key)
+        if todo:
+            try:
+                emails = compose([key.recipient for key in todo])
+            except Exception:
+                # A bug (rendering, say): nothing was sent; let the retry take the claims at once.
+                for key in todo:
+                    await self._deliveries.release(key, now=self._clock.now(), detail="error before sending")
+                raise
+            outcomes = await asyncio.gather(*(self._send(key, e) for key, e in zip(todo, emails, strict=True)))
+            sent = [key for key, outcome in zip(todo, outcomes, strict=True) if outcome is None]
+            finished.extend(await self._finish(sent, DeliveryStatus.SENT, ""))
+            for key, outcome in zip(todo, outcomes, strict=True):
+                if isinstance(outcome, PermanentDeliveryError):
+                    finished.extend(await self._finish([key], DeliveryStatus.REJECTED, str(outcome)))
+                elif outcome is not None:
+                    failures.append(outcome)
+        await asyncio.gather(*(self._announce(key, delivery) for key, delivery in finished))
+        self._verdict(keys, finished, failures)
+
+    @staticmethod
+    def _verdict(
+        keys: Sequence[DeliveryKey], finished: list[tuple[DeliveryKey, Delivery]], failures: list[BaseException]
+    ) -> None:
+        """Ack (return), retry (TransientError) or dead-letter (PermanentMessageError) the event."""
         if failures:
             unexpected = [f for f in failures if not isinstance(f, TransientError | TransientDeliveryError)]
             if unexpected:
@@ -224,50 +264,41 @@ class NotifierService:
             # Done recipients are recorded and skipped next time; retry the rest.
             msg = f"{len(failures)} of {len(keys)} deliveries failed for now: {failures[0]}"
             raise TransientError(msg)
-        finished = [o for o in outcomes if isinstance(o, Delivery)]
-        if finished and all(d.status is DeliveryStatus.REJECTED for d in finished):
-            reasons = "; ".join(f"{k.recipient}: {d.detail}" for k, d in zip(keys, finished, strict=True))
+        if finished and all(d.status is DeliveryStatus.REJECTED for _, d in finished):
+            reasons = "; ".join(f"{k.recipient}: {d.detail}" for k, d in finished)
             msg = f"every recipient of {keys[0].kind} email for {keys[0].purchase_id} was refused: {reasons}"
             raise PermanentMessageError(msg)
 
-    async def _deliver(self, key: DeliveryKey, compose: Callable[[str], Email]) -> Delivery:
-        claim, done = await self._deliveries.claim(key, now=self._clock.now())
-        if claim is Claim.DONE:
-            assert done is not None
-            await self._announce(key, done)  # again: the first announcement may have been lost
-            return done
-        if claim is Claim.BUSY:
-            msg = f"another worker is sending {key.kind} email for {key.purchase_id} to {key.recipient}"
-            raise TransientError(msg)
+    async def _send(self, key: DeliveryKey, email: Email) -> Exception | None:
+        """None when the server accepted the email, else the failure (the claim released when
+        a retry may succeed)."""
         try:
-            email = compose(key.recipient)
             await self._transport.send(email)
-        except TransientDeliveryError as exc:
+        except PermanentDeliveryError as exc:
+            log.warning("email refused", purchase_id=key.purchase_id, recipient=key.recipient, error=str(exc))
+            return exc
+        except Exception as exc:
             await self._deliveries.release(key, now=self._clock.now(), detail=str(exc))
             log.warning("email deferred", purchase_id=key.purchase_id, recipient=key.recipient, error=str(exc))
-            raise
-        except PermanentDeliveryError as exc:
-            delivery = await self._finish(key, DeliveryStatus.REJECTED, str(exc))
-            log.warning("email refused", purchase_id=key.purchase_id, recipient=key.recipient, error=str(exc))
-        except Exception:
-            # A bug (rendering, say): nothing was sent; let the retry take the claim at once.
-            await self._deliveries.release(key, now=self._clock.now(), detail="error before sending")
-            raise
-        else:
-            delivery = await self._finish(key, DeliveryStatus.SENT, "")
-            log.debug("email sent", purchase_id=key.purchase_id, recipient=key.recipient, kind=key.kind)
-        await self._announce(key, delivery)
-        return delivery
+            return exc
+        return None
 
-    async def _finish(self, key: DeliveryKey, status: DeliveryStatus, detail: str) -> Delivery:
-        """Record a sent (or refused) email. Tried a few times: if it is never recorded, the
-        claim's lease expires and a redelivery would send the email again."""
+    async def _finish(
+        self, keys: Sequence[DeliveryKey], status: DeliveryStatus, detail: str
+    ) -> list[tuple[DeliveryKey, Delivery]]:
+        """Record sent (or refused) emails. Tried a few times: if they are never recorded, the
+        claims' lease expires and a redelivery would send them again."""
+        if not keys:
+            return []
         for attempt in range(_FINISH_ATTEMPTS):
             try:
-                return await self._deliveries.finish(key, status=status, now=self._clock.now(), detail=detail)
+                deliveries = await self._deliveries.finish_many(
+                    keys, status=status, now=self._clock.now(), detail=detail
+                )
+                return list(zip(keys, deliveries, strict=True))
             except Exception:
                 if attempt == _FINISH_ATTEMPTS - 1:
-                    log.exception("a sent email could not be recorded", purchase_id=key.purchase_id)
+                    log.exception("sent emails could not be recorded", purchase_id=keys[0].purchase_id)
                     raise
                 await asyncio.sleep(0.25 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,11 +20,13 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailKind, NotificationSettings
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.runtime.mongo import Document, ensure_indexes
+
+_DUPLICATE_KEY = 11000
 
 
 class Claim(StrEnum):
@@ -95,40 +98,55 @@ class DeliveryStore:
             ],
         )
 
+    def _claim_document(self, key: DeliveryKey, now: datetime) -> Document:
+        return {
+            "_id": key.id,
+            "kind": key.kind,
+            "occurrence": key.occurrence,
+            "change": key.change,
+            "purchase_id": key.purchase_id,
+            "recipient": key.recipient,
+            "status": DeliveryStatus.SENDING,
+            "claimed_at": now,
+            "lease_until": now + self._lease,
+            "attempts": 0,
+        }
+
     async def claim(self, key: DeliveryKey, *, now: datetime) -> tuple[Claim, Delivery | None]:
-        """Take the right to send one email (see :class:`Claim`). A BUSY claim is not acked
-        by the caller, so a claim abandoned by a crashed worker is retaken once its lease expires."""
-        lease_until = now + self._lease
+        """Take the right to send one email (see :class:`Claim`)."""
+        return (await self.claim_many([key], now=now))[0]
+
+    async def claim_many(self, keys: Sequence[DeliveryKey], *, now: datetime) -> list[tuple[Claim, Delivery | None]]:
+        """Take the right to send several emails in one round trip (one insert per new email;
+        only emails met before need a second look). A BUSY claim is not acked by the caller,
+        so a claim abandoned by a crashed worker is retaken once its lease expires."""
+        if not keys:
+            return []
         try:
-            await self._deliveries.insert_one(
-                {
-                    "_id": key.id,
-                    "kind": key.kind,
-                    "occurrence": key.occurrence,
-                    "change": key.change,
-                    "purchase_id": key.purchase_id,
-                    "recipient": key.recipient,
-                    "status": DeliveryStatus.SENDING,
-                    "claimed_at": now,
-                    "lease_until": lease_until,
-                    "attempts": 0,
-                }
-            )
-        except DuplicateKeyError:
-            taken = await self._deliveries.find_one_and_update(
-                {"_id": key.id, "status": DeliveryStatus.SENDING, "lease_until": {"$lte": now}},
-                {"$set": {"claimed_at": now, "lease_until": lease_until}},
-            )
-            if taken is not None:
-                return Claim.CLAIMED, None
-            existing = await self._deliveries.find_one(
-                {"_id": key.id}, projection={"status": 1, "finished_at": 1, "detail": 1}
-            )
-            if existing is not None and existing["status"] != DeliveryStatus.SENDING:
-                finished = Delivery(DeliveryStatus(existing["status"]), existing["finished_at"], existing["detail"])
-                return Claim.DONE, finished
-            return Claim.BUSY, None
-        return Claim.CLAIMED, None
+            await self._deliveries.insert_many([self._claim_document(k, now) for k in keys], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            seen = {int(error["index"]) for error in errors}
+            return [
+                await self._claim_existing(key, now) if index in seen else (Claim.CLAIMED, None)
+                for index, key in enumerate(keys)
+            ]
+        return [(Claim.CLAIMED, None)] * len(keys)
+
+    async def _claim_existing(self, key: DeliveryKey, now: datetime) -> tuple[Claim, Delivery | None]:
+        taken = await self._deliveries.find_one_and_update(
+            {"_id": key.id, "status": DeliveryStatus.SENDING, "lease_until": {"$lte": now}},
+            {"$set": {"claimed_at": now, "lease_until": now + self._lease}},
+        )
+        if taken is not None:
+            return Claim.CLAIMED, None
+        projection = {"status": 1, "finished_at": 1, "detail": 1}
+        existing = await self._deliveries.find_one({"_id": key.id}, projection=projection)
+        if existing is not None and existing["status"] != DeliveryStatus.SENDING:
+            return Claim.DONE, Delivery(DeliveryStatus(existing["status"]), existing["finished_at"], existing["detail"])
+        return Claim.BUSY, None
 
     async def release(self, key: DeliveryKey, *, now: datetime, detail: str = "") -> None:
         """Give up a claim after a transient failure so the retry can take it at once."""
@@ -138,11 +156,18 @@ class DeliveryStore:
         )
 
     async def finish(self, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str = "") -> Delivery:
-        await self._deliveries.update_one(
-            {"_id": key.id},
-            {"$set": {"status": status, "finished_at": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}},
-        )
-        return Delivery(status, now, detail[:2000])
+        return (await self.finish_many([key], status=status, now=now, detail=detail))[0]
+
+    async def finish_many(
+        self, keys: Sequence[DeliveryKey], *, status: DeliveryStatus, now: datetime, detail: str = ""
+    ) -> list[Delivery]:
+        """Record emails as sent (or refused), several in one write."""
+        if keys:
+            await self._deliveries.update_many(
+                {"_id": {"$in": [key.id for key in keys]}},
+                {"$set": {"status": status, "finished_at": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}},
+            )
+        return [Delivery(status, now, detail[:2000]) for _ in keys]
 
     async def for_purchase(self, purchase_id: str) -> list[DeliveryView]:
         docs = await self._deliveries.find({"purchase_id": purchase_id}).sort("claimed_at", ASCENDING).to_list(None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate, parseaddr
+import secrets
+from binascii import b2a_qp
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Protocol
 
 from graceperiod.notifier.domain.emails import Email
@@ -35,24 +36,61 @@ def envelope_address(sender: str) -> str:
     return parseaddr(sender)[1] or sender
 
 
-def to_mime(email: Email, sender: str, *, reply_to: str | None = None) -> EmailMessage:
-    """A multipart/alternative message (plain text first, then HTML), RFC 5322 headers."""
-    message = EmailMessage(policy=SMTP)
-    message["From"] = sender
-    message["To"] = email.to
-    message["Subject"] = email.subject
-    message["Message-ID"] = email.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
-    if reply_to:
-        message["Reply-To"] = reply_to
-    for name, value in email.headers:
-        message[name] = value
-    message.set_content(email.text)
-    if email.html is not None:
-        message.add_alternative(email.html, subtype="html")
-    return message
+def address_header(value: str) -> str:
+    """An address header value, its display name RFC 2047-encoded when it is not ASCII."""
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if address else value
+
+
+def _header(name: str, value: str) -> bytes:
+    if "\r" in value or "\n" in value:
+        msg = f"header {name} may not contain a line break"
+        raise ValueError(msg)
+    if value.isascii() and len(name) + len(value) < 990:
+        return f"{name}: {value}\r\n".encode("ascii")
+    folded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {folded}\r\n".encode("ascii")
+
+
+def _part(content_type: str, body: str) -> bytes:
+    encoded = b2a_qp(body.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+    ).encode("ascii") + encoded
 
 
 def to_bytes(email: Email, sender: str, *, reply_to: str | None = None) -> bytes:
-    return to_mime(email, sender, reply_to=reply_to).as_bytes()
+    """The RFC 5322 message: multipart/alternative (plain text first, then HTML), each part
+    UTF-8 in quoted-printable, CRLF line ends.
+
+    Written directly rather than through ``email.message.EmailMessage``: that API re-parses
+    every header through its header registry and costs ~10 ms per message here, the largest
+    single cost of an email; this costs well under 1 ms. The tests parse the result back with
+    the standard library parser.
+    """
+    headers = [
+        ("From", address_header(sender)),
+        ("To", email.to),
+        ("Subject", email.subject),
+        ("Date", formatdate(usegmt=True)),
+        ("Message-ID", email.message_id),
+        ("MIME-Version", "1.0"),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation auto-replies
+        *([("Reply-To", address_header(reply_to))] if reply_to else []),
+        *email.headers,
+    ]
+    head = b"".join(_header(name, str(value)) for name, value in headers)
+    if email.html is None:
+        return head + _part("text/plain", email.text)
+    boundary = f"=_gp_{secrets.token_hex(16)}"
+    return b"".join(
+        [
+            head,
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii"),
+            f"--{boundary}\r\n".encode("ascii"),
+            _part("text/plain", email.text),
+            f"\r\n--{boundary}\r\n".encode("ascii"),
+            _part("text/html", email.html),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        ]
+    )
