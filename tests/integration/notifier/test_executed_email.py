@@ -12,7 +12,7 @@ import jwt
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
-from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
+from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import Phase, Windows
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
@@ -20,6 +20,7 @@ from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import Mailbox, dead_letters, running
 from graceperiod.devstack.upstream import publish_upstream
 from graceperiod.notifier.domain.windows import iso_utc
+from graceperiod.notifier.store import DeliveryStore
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.clock import FrozenClock
@@ -174,13 +175,11 @@ async def test_a_refused_recipient_is_recorded_not_retried_and_the_others_get_th
         announced = await take(amqp_url, Queues.REVOCATION_EMAIL_DELIVERED.queue, expect=3)
 
     assert sorted(m["To"] for m in emails) == ["alice@example.com", "owner@example.com"]
-    rejected = await mongo[f"{db_prefix}_notifier"]["deliveries"].find_one(
-        {"purchase_id": pid, "recipient": "reject-owner@example.com"}
-    )
-    assert rejected is not None
-    assert rejected["status"] == "rejected"
-    assert rejected["attempts"] == 1  # refused once, never tried again
-    assert rejected["detail"].startswith("550")
+    views = await DeliveryStore(mongo[f"{db_prefix}_notifier"]).for_purchase(pid)
+    (rejected,) = [v for v in views if v.recipient == "reject-owner@example.com"]
+    assert rejected.status is DeliveryStatus.REJECTED
+    assert rejected.attempts == 1  # refused once, never tried again
+    assert rejected.detail.startswith("550")
     assert await dead_letters(amqp_url, Queues.NOTIFIER_PURCHASE_RECORDED.queue, timeout=1.0) == []
     # Every outcome is announced for the purchase's timeline, with a deterministic message id.
     events = [EmailDelivered.model_validate_json(m.body) for m in announced]
@@ -226,22 +225,22 @@ async def test_a_deferred_recipient_is_retried_while_the_others_are_not_emailed_
 ) -> None:
     event = recorded(contacts=["defer-owner@example.com"])
     pid = event.purchase.purchase_id
-    deliveries = mongo[f"{db_prefix}_notifier"]["deliveries"]
+    store = DeliveryStore(mongo[f"{db_prefix}_notifier"])
     async with running(make_notifier(smtp_url=smtp_server.url)):
         await publish_event(upstream, RECORDED, event, message_id=f"purchase-recorded:{pid}")
         await mailbox.wait_for(1, where=about(pid))
-        deferred: dict[str, Any] | None = None
+        deferred: DeliveryView | None = None
         for _ in range(100):
-            deferred = await deliveries.find_one({"purchase_id": pid, "recipient": "defer-owner@example.com"})
-            if deferred is not None and deferred["attempts"] >= 3:
+            deferred = next((v for v in await store.for_purchase(pid) if v.recipient.startswith("defer")), None)
+            if deferred is not None and deferred.attempts >= 3:
                 break
             await asyncio.sleep(0.1)
         emails = await mailbox.wait_for(1, where=about(pid))
 
     assert deferred is not None
-    assert deferred["status"] == "sending"
-    assert deferred["attempts"] >= 3
-    assert deferred["detail"].startswith("451")
+    assert deferred.status is DeliveryStatus.SENDING
+    assert deferred.attempts >= 3
+    assert deferred.detail.startswith("451")
     assert [m["To"] for m in emails] == ["alice@example.com"]  # sent once, skipped on every retry
 
 
@@ -258,7 +257,7 @@ async def test_mail_server_down_then_back_emails_arrive_late_once_each(
         mailbox = Mailbox(sink.maildir)
         event = recorded(contacts=["owner@example.com", "cfo@example.com"])
         pid = event.purchase.purchase_id
-        deliveries = mongo[f"{db_prefix}_notifier"]["deliveries"]
+        database = mongo[f"{db_prefix}_notifier"]
         async with running(make_notifier(smtp_url=sink.url, max_concurrent_sends=2)):
             # A first email warms the pool: its connections are now persistent and will break.
             warm = recorded(contacts=[])
@@ -267,7 +266,7 @@ async def test_mail_server_down_then_back_emails_arrive_late_once_each(
             sink.stop()
             await publish_event(upstream, RECORDED, event, message_id=f"purchase-recorded:{pid}")
             for _ in range(100):
-                retried = await deliveries.count_documents({"purchase_id": pid, "attempts": {"$gte": 2}})
+                retried = await database["claims"].count_documents({"purchase_id": pid, "attempts": {"$gte": 2}})
                 if retried == 3:
                     break
                 await asyncio.sleep(0.1)
@@ -276,6 +275,6 @@ async def test_mail_server_down_then_back_emails_arrive_late_once_each(
             emails = await mailbox.wait_for(3, where=about(pid), timeout=30, settle=2.0)
         assert sorted(m["To"] for m in emails) == ["alice@example.com", "cfo@example.com", "owner@example.com"]
         assert retried == 3
-        assert await deliveries.count_documents({"purchase_id": pid, "status": "sent"}) == 3
+        assert await database["deliveries"].count_documents({"purchase_id": pid, "status": "sent"}) == 3
     finally:
         sink.stop()

@@ -1,9 +1,18 @@
 """The notifier's MongoDB database (``graceperiod_notifier``).
 
-* ``deliveries``: one record per email ever sent (or refused): (kind, occurrence, purchase,
-  recipient). It is the idempotency record: an email is claimed here before it is sent, so
-  it goes out once however often its event is redelivered, and by however many replicas.
-  Records are kept (see ``purge``): deleting one would let a late redelivery send again.
+Emails are identified by (kind, occurrence, purchase, recipient) and go out once however
+often their event is redelivered, and by however many replicas:
+
+* ``claims``: inserted before an email is sent (with a lease: who is sending it, until when).
+  The unique ``_id`` makes one worker win; a redelivered event finds the claim.
+* ``deliveries``: inserted once the mail server answered: sent, or refused for good. An email
+  with a delivery is never sent again.
+
+Both are written with inserts only (one ``insert_many`` per event for each), which
+FerretDB does cheaply; the rare paths (a lease to take over, a transient failure to release)
+update a single claim by ``_id``. Records are kept (see ``purge``): deleting one would let a
+late redelivery send the email again.
+
 * ``settings``: the run-time notification settings (the global notification address).
 """
 
@@ -69,33 +78,33 @@ class Delivery:
     detail: str
 
 
-def _view(doc: Document) -> DeliveryView:
+def _view(claim: Document, delivery: Document | None) -> DeliveryView:
+    done = delivery or {}
     return DeliveryView(
-        purchase_id=doc["purchase_id"],
-        kind=doc["kind"],
-        recipient=doc["recipient"],
-        status=doc["status"],
-        at=doc.get("finished_at") or doc["claimed_at"],
-        detail=doc.get("detail", ""),
-        change=doc.get("change"),
-        attempts=doc.get("attempts", 0),
+        purchase_id=claim["purchase_id"],
+        kind=claim["kind"],
+        recipient=claim["recipient"],
+        status=done.get("status", DeliveryStatus.SENDING),
+        at=done.get("finished_at") or claim["claimed_at"],
+        detail=done.get("detail") or claim.get("detail", ""),
+        change=claim.get("change"),
+        attempts=claim.get("attempts", 0) + (1 if delivery else 0),
     )
 
 
 class DeliveryStore:
     def __init__(self, database: AsyncDatabase[Document], *, lease: timedelta = timedelta(seconds=120)) -> None:
+        self._claims = database["claims"]
         self._deliveries = database["deliveries"]
         # Longer than a send can take (waiting for a free connection + the SMTP timeout), so
         # a live claim is never taken over while its owner may still be talking to the server.
         self._lease = lease
 
     async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._claims, [IndexModel([("purchase_id", ASCENDING), ("kind", ASCENDING)])])
         await ensure_indexes(
             self._deliveries,
-            [
-                IndexModel([("purchase_id", ASCENDING), ("kind", ASCENDING)]),
-                IndexModel([("finished_at", ASCENDING)]),
-            ],
+            [IndexModel([("purchase_id", ASCENDING), ("kind", ASCENDING)]), IndexModel([("finished_at", ASCENDING)])],
         )
 
     def _claim_document(self, key: DeliveryKey, now: datetime) -> Document:
@@ -106,7 +115,6 @@ class DeliveryStore:
             "change": key.change,
             "purchase_id": key.purchase_id,
             "recipient": key.recipient,
-            "status": DeliveryStatus.SENDING,
             "claimed_at": now,
             "lease_until": now + self._lease,
             "attempts": 0,
@@ -117,13 +125,13 @@ class DeliveryStore:
         return (await self.claim_many([key], now=now))[0]
 
     async def claim_many(self, keys: Sequence[DeliveryKey], *, now: datetime) -> list[tuple[Claim, Delivery | None]]:
-        """Take the right to send several emails in one round trip (one insert per new email;
-        only emails met before need a second look). A BUSY claim is not acked by the caller,
-        so a claim abandoned by a crashed worker is retaken once its lease expires."""
+        """Take the right to send several emails in one insert; only emails met before need a
+        second look. A BUSY claim is not acked by the caller, so a claim abandoned by a crashed
+        worker is retaken once its lease expires."""
         if not keys:
             return []
         try:
-            await self._deliveries.insert_many([self._claim_document(k, now) for k in keys], ordered=False)
+            await self._claims.insert_many([self._claim_document(k, now) for k in keys], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(error.get("code") != _DUPLICATE_KEY for error in errors):
@@ -136,23 +144,25 @@ class DeliveryStore:
         return [(Claim.CLAIMED, None)] * len(keys)
 
     async def _claim_existing(self, key: DeliveryKey, now: datetime) -> tuple[Claim, Delivery | None]:
-        taken = await self._deliveries.find_one_and_update(
-            {"_id": key.id, "status": DeliveryStatus.SENDING, "lease_until": {"$lte": now}},
+        done = await self._deliveries.find_one({"_id": key.id})
+        if done is not None:
+            return Claim.DONE, Delivery(DeliveryStatus(done["status"]), done["finished_at"], done.get("detail", ""))
+        taken = await self._claims.find_one_and_update(
+            {"_id": key.id, "lease_until": {"$lte": now}},
             {"$set": {"claimed_at": now, "lease_until": now + self._lease}},
         )
-        if taken is not None:
-            return Claim.CLAIMED, None
-        projection = {"status": 1, "finished_at": 1, "detail": 1}
-        existing = await self._deliveries.find_one({"_id": key.id}, projection=projection)
-        if existing is not None and existing["status"] != DeliveryStatus.SENDING:
-            return Claim.DONE, Delivery(DeliveryStatus(existing["status"]), existing["finished_at"], existing["detail"])
-        return Claim.BUSY, None
+        if taken is None:
+            return Claim.BUSY, None
+        # Finished between the two reads? Then the lease we just took is moot.
+        done = await self._deliveries.find_one({"_id": key.id})
+        if done is not None:
+            return Claim.DONE, Delivery(DeliveryStatus(done["status"]), done["finished_at"], done.get("detail", ""))
+        return Claim.CLAIMED, None
 
     async def release(self, key: DeliveryKey, *, now: datetime, detail: str = "") -> None:
         """Give up a claim after a transient failure so the retry can take it at once."""
-        await self._deliveries.update_one(
-            {"_id": key.id, "status": DeliveryStatus.SENDING},
-            {"$set": {"lease_until": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}},
+        await self._claims.update_one(
+            {"_id": key.id}, {"$set": {"lease_until": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}}
         )
 
     async def finish(self, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str = "") -> Delivery:
@@ -161,33 +171,57 @@ class DeliveryStore:
     async def finish_many(
         self, keys: Sequence[DeliveryKey], *, status: DeliveryStatus, now: datetime, detail: str = ""
     ) -> list[Delivery]:
-        """Record emails as sent (or refused), several in one write."""
-        if keys:
-            await self._deliveries.update_many(
-                {"_id": {"$in": [key.id for key in keys]}},
-                {"$set": {"status": status, "finished_at": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}},
-            )
+        """Record emails as sent (or refused), in one insert. Recording one twice (a retry of
+        this write) keeps the first record."""
+        documents = [
+            {
+                "_id": key.id,
+                "kind": key.kind,
+                "purchase_id": key.purchase_id,
+                "recipient": key.recipient,
+                "status": status,
+                "finished_at": now,
+                "detail": detail[:2000],
+            }
+            for key in keys
+        ]
+        if documents:
+            try:
+                await self._deliveries.insert_many(documents, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
         return [Delivery(status, now, detail[:2000]) for _ in keys]
 
     async def for_purchase(self, purchase_id: str) -> list[DeliveryView]:
-        docs = await self._deliveries.find({"purchase_id": purchase_id}).sort("claimed_at", ASCENDING).to_list(None)
-        return [_view(doc) for doc in docs]
+        claims = await self._claims.find({"purchase_id": purchase_id}).to_list(None)
+        done = {d["_id"]: d for d in await self._deliveries.find({"purchase_id": purchase_id}).to_list(None)}
+        return [_view(c, done.get(c["_id"])) for c in sorted(claims, key=lambda c: (c["claimed_at"], c["_id"]))]
 
     async def recipients_of(self, purchase_id: str, kind: EmailKind) -> list[str]:
         """Who was emailed (or is being emailed) about a purchase, oldest first; not those
         whose mail server refused it."""
-        docs = await self._deliveries.find(
-            {"purchase_id": purchase_id, "kind": kind, "status": {"$ne": DeliveryStatus.REJECTED}},
-            projection={"recipient": 1, "claimed_at": 1},
+        claims = await self._claims.find(
+            {"purchase_id": purchase_id, "kind": kind}, projection={"recipient": 1, "claimed_at": 1}
         ).to_list(None)
-        return [doc["recipient"] for doc in sorted(docs, key=lambda d: d["claimed_at"])]
+        refused = await self._deliveries.find(
+            {"purchase_id": purchase_id, "kind": kind, "status": DeliveryStatus.REJECTED}, projection={"_id": 1}
+        ).to_list(None)
+        skip = {doc["_id"] for doc in refused}
+        ordered = sorted(claims, key=lambda c: (c["claimed_at"], c["_id"]))
+        return [c["recipient"] for c in ordered if c["_id"] not in skip]
 
     async def purge(self, *, finished_before: datetime) -> int:
-        """Forget finished deliveries older than the retention (run on ticks; opt-in)."""
-        result = await self._deliveries.delete_many(
-            {"finished_at": {"$lt": finished_before}, "status": {"$ne": DeliveryStatus.SENDING}}
+        """Forget deliveries finished before the retention, and their claims (run on ticks; opt-in)."""
+        old = await self._deliveries.find({"finished_at": {"$lt": finished_before}}, projection={"_id": 1}).to_list(
+            None
         )
-        return int(result.deleted_count)
+        ids = [doc["_id"] for doc in old]
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            await self._claims.delete_many({"_id": {"$in": batch}})
+            await self._deliveries.delete_many({"_id": {"$in": batch}})
+        return len(ids)
 
 
 _SETTINGS_ID = "notifications"
