@@ -92,6 +92,7 @@ class PurchaseFacts:
     term: str
     payment: str
     cost: str
+    requester: str
     requested_by: str
     execution: str
     executed_at: str
@@ -115,6 +116,7 @@ class PurchaseFacts:
             term=f"{purchase.term_months} months",
             payment=purchase.payment_option,
             cost=cost_line(purchase),
+            requester=person(purchase.requested_by),
             requested_by=f"Requested by {person(purchase.requested_by)}",
             execution=how,
             executed_at=iso_utc(purchase.executed_at),
