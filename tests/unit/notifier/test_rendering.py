@@ -283,3 +283,11 @@ def test_outcome_emails_say_what_happened_with_the_dashboard_link(
     assert f'href="{DASHBOARD}"' in email.html
     assert "/revoke?token=" not in email.text
     assert re.search(r"<style", email.html) is None
+
+
+def test_the_html_of_a_usual_email_needs_no_transfer_encoding(renderer: EmailRenderer) -> None:
+    email = executed(renderer, sample_purchase(executed_at=NOW), WINDOWS, url=URL + "x" * 330)
+    assert email.html is not None
+    assert max(len(line) for line in email.html.splitlines()) <= 998
+    parsed = message_from_bytes(to_bytes(email, "gp@example.com"), policy=policy.default)
+    assert [p["Content-Transfer-Encoding"] for p in parsed.iter_parts()] == ["7bit", "7bit"]

@@ -29,7 +29,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailKind, NotificationSettings
 from graceperiod.contracts.revocation import PurchaseChangeKind
@@ -94,6 +94,7 @@ def _view(claim: Document, delivery: Document | None) -> DeliveryView:
 
 class DeliveryStore:
     def __init__(self, database: AsyncDatabase[Document], *, lease: timedelta = timedelta(seconds=120)) -> None:
+        self._database = database
         self._claims = database["claims"]
         self._deliveries = database["deliveries"]
         # Longer than a send can take (waiting for a free connection + the SMTP timeout), so
@@ -130,18 +131,22 @@ class DeliveryStore:
         worker is retaken once its lease expires."""
         if not keys:
             return []
-        try:
-            await self._claims.insert_many([self._claim_document(k, now) for k in keys], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-                raise
-            seen = {int(error["index"]) for error in errors}
-            return [
-                await self._claim_existing(key, now) if index in seen else (Claim.CLAIMED, None)
-                for index, key in enumerate(keys)
-            ]
-        return [(Claim.CLAIMED, None)] * len(keys)
+        seen = await self._insert(self._claims.name, [self._claim_document(k, now) for k in keys])
+        return [
+            await self._claim_existing(key, now) if index in seen else (Claim.CLAIMED, None)
+            for index, key in enumerate(keys)
+        ]
+
+    async def _insert(self, collection: str, documents: list[Document]) -> set[int]:
+        """Insert documents in one unordered ``insert`` command; the indexes of those whose
+        ``_id`` already existed. (The raw command costs about half the client CPU of
+        ``insert_many``'s bulk machinery, and reports duplicates without an exception.)"""
+        reply = await self._database.command({"insert": collection, "documents": documents, "ordered": False})
+        errors = reply.get("writeErrors", [])
+        problems = [e for e in errors if e.get("code") != _DUPLICATE_KEY]
+        if problems or reply.get("writeConcernError"):
+            raise OperationFailure(f"insert into {collection} failed: {problems or reply['writeConcernError']}")
+        return {int(error["index"]) for error in errors}
 
     async def _claim_existing(self, key: DeliveryKey, now: datetime) -> tuple[Claim, Delivery | None]:
         done = await self._deliveries.find_one({"_id": key.id})
@@ -186,11 +191,7 @@ class DeliveryStore:
             for key in keys
         ]
         if documents:
-            try:
-                await self._deliveries.insert_many(documents, ordered=False)
-            except BulkWriteError as exc:
-                if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                    raise
+            await self._insert(self._deliveries.name, documents)
         return [Delivery(status, now, detail[:2000]) for _ in keys]
 
     async def for_purchase(self, purchase_id: str) -> list[DeliveryView]:

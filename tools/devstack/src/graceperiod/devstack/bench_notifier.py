@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -126,6 +127,43 @@ def latency_summary(published: dict[str, int], accepted: Iterable[tuple[str, int
     }
 
 
+# --- CPU accounting ---------------------------------------------------------------------------
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+class CpuMeter:
+    """CPU used per email by each server process (and this process) during a scenario: the
+    numbers that do not depend on what else the machine is doing."""
+
+    def __init__(self, groups: dict[str, int]) -> None:
+        self._groups = groups
+        self._start: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._start = {name: group_cpu_seconds(pgid) for name, pgid in self._groups.items()}
+        self._start["bench"] = time.process_time()
+
+    def per_email_ms(self, emails: int) -> dict[str, float]:
+        used = {name: group_cpu_seconds(pgid) - self._start[name] for name, pgid in self._groups.items()}
+        used["bench"] = time.process_time() - self._start["bench"]
+        return {name: round(seconds / emails * 1000, 2) for name, seconds in used.items()}
+
+
 # --- Scenarios --------------------------------------------------------------------------------
 
 
@@ -148,12 +186,22 @@ async def publish_purchases(broker: RabbitBroker, count: int, *, rate: float | N
 
 
 async def notifier_scenario(
-    broker: RabbitBroker, maildir: Path, *, purchases: int, rate: float | None, tag: str, timeout: float = 300.0
+    broker: RabbitBroker,
+    maildir: Path,
+    *,
+    purchases: int,
+    rate: float | None,
+    tag: str,
+    timeout: float = 300.0,
+    cpu: CpuMeter | None = None,
 ) -> dict[str, Any]:
     before = _count(maildir)
+    if cpu is not None:
+        cpu.start()
     published = await publish_purchases(broker, purchases, rate=rate, tag=tag)
     expected = purchases * RECIPIENTS_PER_PURCHASE
     await wait_for_emails(maildir, before + expected, timeout=timeout)
+    cpu_ms = cpu.per_email_ms(expected) if cpu is not None else None
     accepted = acceptances(maildir, set(published))
     first_publish, last_accept = min(published.values()), max(ns for _, ns in accepted)
     first_accept = min(ns for _, ns in accepted)
@@ -166,6 +214,8 @@ async def notifier_scenario(
         "emails_per_s_after_first": round((len(accepted) - 1) / max((last_accept - first_accept) / 1e9, 1e-9), 1),
         **latency_summary(published, accepted),
     }
+    if cpu_ms is not None:
+        result["cpu_ms_per_email"] = cpu_ms
     return result
 
 
@@ -179,10 +229,19 @@ def sample_message(maildir: Path) -> bytes:
 
 
 async def direct_blast(
-    hostname: str, port: int, message: bytes, *, emails: int, concurrency: int, maildir: Path | None = None
+    hostname: str,
+    port: int,
+    message: bytes,
+    *,
+    emails: int,
+    concurrency: int,
+    maildir: Path | None = None,
+    cpu: CpuMeter | None = None,
 ) -> dict[str, Any]:
     """The baseline: ``emails`` messages over ``concurrency`` persistent aiosmtplib connections."""
     before = _count(maildir) if maildir else 0
+    if cpu is not None:
+        cpu.start()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(emails):
         queue.put_nowait(index)
@@ -205,16 +264,28 @@ async def direct_blast(
     seconds = time.perf_counter() - start
     if maildir is not None:
         await wait_for_emails(maildir, before + emails, timeout=60)
-    return {
+    result: dict[str, Any] = {
         "emails": emails,
         "concurrency": concurrency,
         "message_bytes": len(message),
         "seconds": round(seconds, 3),
         "emails_per_s": round(emails / seconds, 1),
     }
+    if cpu is not None:
+        result["cpu_ms_per_email"] = cpu.per_email_ms(emails)
+    return result
 
 
 # --- The whole run ----------------------------------------------------------------------------
+
+
+def _pgid(server: Any) -> int:
+    assert server.process is not None
+    return int(server.process.pid)  # each server is started as the leader of its own group
+
+
+def started_by_name(rabbit: Any, ferret: Any, sink: Any, notifier: Any) -> dict[str, Any]:
+    return {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
 
 
 def _generate_keys(directory: Path) -> None:
@@ -265,13 +336,16 @@ async def run(
         )
         notifier.start(timeout=60)
         started.append(notifier)
+        groups = {name: _pgid(server) for name, server in started_by_name(rabbit, ferret, sink, notifier).items()}
         broker = await connect(rabbit.url)
         try:
             await notifier_scenario(broker, sink.maildir, purchases=20, rate=None, tag="warmup")
             fixed = await notifier_scenario(
-                broker, sink.maildir, purchases=int(rate * duration), rate=rate, tag="fixed"
+                broker, sink.maildir, purchases=int(rate * duration), rate=rate, tag="fixed", cpu=CpuMeter(groups)
             )
-            saturated = await notifier_scenario(broker, sink.maildir, purchases=burst, rate=None, tag="burst")
+            saturated = await notifier_scenario(
+                broker, sink.maildir, purchases=burst, rate=None, tag="burst", cpu=CpuMeter(groups)
+            )
         finally:
             await broker.stop()
         message = sample_message(sink.maildir)
@@ -282,7 +356,9 @@ async def run(
             emails=burst * RECIPIENTS_PER_PURCHASE,
             concurrency=concurrency,
             maildir=sink.maildir,
+            cpu=CpuMeter({"smtp_sink": groups["smtp_sink"]}),
         )
+        load = os.getloadavg()
     finally:
         for server in reversed(started):
             server.stop()
@@ -296,6 +372,7 @@ async def run(
         "saturation": saturated,
         "direct_blast": baseline,
         "saturated_vs_direct": round(ratio, 3),
+        "machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)},
         "targets": {
             "saturated_vs_direct_min": TARGET_SATURATED_RATIO,
             "p99_ms_at_fixed_rate_max": TARGET_P99_MS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from base64 import encodebytes
 from binascii import b2a_qp
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -52,16 +53,41 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: {folded}\r\n".encode("ascii")
 
 
+#: RFC 5322: at most 998 characters per line (CRLF excluded).
+_MAX_LINE = 998
+
+
 def _part(content_type: str, body: str) -> bytes:
-    encoded = b2a_qp(body.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    return (
-        f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-    ).encode("ascii") + encoded
+    """A body part. HTML is made ASCII with character references (valid HTML), plain text
+    stays as it is when it is ASCII; either is then sent as 7bit when no line is too long,
+    which costs nothing to encode. Otherwise quoted-printable (text) or base64 (HTML: several
+    times faster to encode than quoted-printable for a 15 kB email)."""
+    html = content_type == "text/html"
+    lines = body.replace("\r\n", "\n").split("\n")
+    if html:
+        ascii_body = "\r\n".join(lines).encode("ascii", "xmlcharrefreplace")
+    elif body.isascii():
+        ascii_body = "\r\n".join(lines).encode("ascii")
+    else:
+        ascii_body = b""
+    if ascii_body and max(len(line) for line in lines) <= _MAX_LINE:
+        encoding, payload = "7bit", ascii_body
+    elif html:
+        encoding, payload = "base64", b2a_base64_lines(body.encode("utf-8"))
+    else:
+        encoding = "quoted-printable"
+        payload = b2a_qp(body.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    header = f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
+    return header.encode("ascii") + payload
+
+
+def b2a_base64_lines(data: bytes) -> bytes:
+    return encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def to_bytes(email: Email, sender: str, *, reply_to: str | None = None) -> bytes:
-    """The RFC 5322 message: multipart/alternative (plain text first, then HTML), each part
-    UTF-8 in quoted-printable, CRLF line ends.
+    """The RFC 5322 message: multipart/alternative (plain text first, then HTML), UTF-8, CRLF
+    line ends.
 
     Written directly rather than through ``email.message.EmailMessage``: that API re-parses
     every header through its header registry and costs ~10 ms per message here, the largest

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from aiosmtplib.email import parse_address
 
 from graceperiod.notifier.adapters.mail import (
     PermanentDeliveryError,
@@ -147,13 +148,31 @@ class SmtpTransport:
                     candidate.close()
             if client is None:
                 client = await self._connect()
-            await client.sendmail(self._envelope_from, [email.to], message)
+            await self._transaction(client, email.to, message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
             raise _classify(exc) from exc
         finally:
             if client is not None:
-                if client.is_connected:
+                if client.is_connected:  # reusable, also after a refusal (the envelope was reset)
                     self._idle.append(client)
                 else:
                     client.close()
             self._slots.release()
+
+    async def _transaction(self, client: aiosmtplib.SMTP, recipient: str, message: bytes) -> None:
+        """MAIL, RCPT, DATA on a connection this send owns.
+
+        What ``SMTP.sendmail`` does, without its second pass over the message: our message
+        already has CRLF line ends, so its SIZE is its length (``sendmail`` normalises the
+        whole message once to size it, and the DATA command again to send it).
+        """
+        parse_address(recipient)  # refuse an address that cannot be sent safely before MAIL
+        options = [f"SIZE={len(message)}"] if client.supports_extension("size") else []
+        try:
+            await client.mail(self._envelope_from, options=options)
+            await client.rcpt(recipient)
+            await client.data(message)
+        except aiosmtplib.SMTPResponseException:
+            with contextlib.suppress(aiosmtplib.SMTPException, ConnectionError):
+                await client.rset()
+            raise
