@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
@@ -23,6 +24,7 @@ from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import Mailbox, running
+from graceperiod.notifier.keys import KeyConfigurationError
 from graceperiod.notifier.store import Claim, DeliveryKey, DeliveryStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
@@ -156,3 +158,9 @@ async def test_one_claim_wins_a_live_claim_is_busy_an_expired_one_is_retaken_a_f
     other = DeliveryKey(EmailKind.REVOCATION_OUTCOME, "pur-1", "a@example.com", "evt-2")
     assert (await store.claim(other, now=now))[0] is Claim.CLAIMED
     assert await store.purge(finished_before=now + timedelta(days=1)) == 1
+
+
+async def test_without_a_link_signing_key_the_notifier_refuses_to_start(make_notifier: NotifierFactory) -> None:
+    with pytest.raises(KeyConfigurationError, match="no link-signing key configured"):
+        async with running(make_notifier(link_keys_dir=None)):
+            pass
