@@ -43,6 +43,7 @@ from faststream.rabbit import RabbitBroker
 
 from graceperiod.devstack.samples import purchase_payload
 from graceperiod.devstack.servers import (
+    ChildServer,
     FerretServer,
     RabbitServer,
     ServiceProcess,
@@ -279,13 +280,9 @@ async def direct_blast(
 # --- The whole run ----------------------------------------------------------------------------
 
 
-def _pgid(server: Any) -> int:
+def _pgid(server: ChildServer) -> int:
     assert server.process is not None
-    return int(server.process.pid)  # each server is started as the leader of its own group
-
-
-def started_by_name(rabbit: Any, ferret: Any, sink: Any, notifier: Any) -> dict[str, Any]:
-    return {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
+    return server.process.pid  # each server is started as the leader of its own process group
 
 
 def _generate_keys(directory: Path) -> None:
@@ -336,7 +333,8 @@ async def run(
         )
         notifier.start(timeout=60)
         started.append(notifier)
-        groups = {name: _pgid(server) for name, server in started_by_name(rabbit, ferret, sink, notifier).items()}
+        servers = {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
+        groups = {name: _pgid(server) for name, server in servers.items()}
         broker = await connect(rabbit.url)
         try:
             await notifier_scenario(broker, sink.maildir, purchases=20, rate=None, tag="warmup")

@@ -139,6 +139,7 @@ class SmtpTransport:
             msg = f"no SMTP connection free within {self._acquire_timeout:g} s"
             raise TransientDeliveryError(msg) from exc
         client: aiosmtplib.SMTP | None = None
+        reusable = True
         try:
             while self._idle and client is None:
                 candidate = self._idle.pop()
@@ -150,10 +151,13 @@ class SmtpTransport:
                 client = await self._connect()
             await self._transaction(client, email.to, message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
+            # A refusal leaves the connection usable (the envelope was reset); anything else
+            # (a timeout mid-command, a dropped or closing connection) may leave it out of step.
+            reusable = isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code != 421
             raise _classify(exc) from exc
         finally:
             if client is not None:
-                if client.is_connected:  # reusable, also after a refusal (the envelope was reset)
+                if reusable and client.is_connected:
                     self._idle.append(client)
                 else:
                     client.close()
