@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from graceperiod.devstack import testing
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.upstream import connect
+from graceperiod.notifier import keys
 from graceperiod.runtime.mongo import Document
 
 
@@ -38,6 +39,14 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSinkSe
 def aws_endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with testing.aws_endpoint(tmp_path_factory.mktemp("aws")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def link_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding one Ed25519 link-signing key (``<kid>.pem``), as the notifier reads it."""
+    directory = tmp_path_factory.mktemp("link-keys")
+    keys.generate(directory, "test-key-1")
+    return directory
 
 
 @pytest.fixture

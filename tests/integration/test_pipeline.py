@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -28,7 +29,9 @@ from graceperiod.runtime.mongo import Document
 
 
 @pytest.fixture
-async def pipeline(amqp_url: str, mongodb_url: str, db_prefix: str, smtp_server: SmtpSinkServer) -> AsyncIterator[None]:
+async def pipeline(
+    amqp_url: str, mongodb_url: str, db_prefix: str, smtp_server: SmtpSinkServer, link_keys_dir: Path
+) -> AsyncIterator[None]:
     common: dict[str, Any] = {"amqp_url": amqp_url, "mongodb_url": mongodb_url, "retry_backoff_base_seconds": 0.05}
     revocation = revocation_app(RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation"))
     notifier = notifier_app(
@@ -37,6 +40,7 @@ async def pipeline(amqp_url: str, mongodb_url: str, db_prefix: str, smtp_server:
             mongodb_database=f"{db_prefix}_notifier",
             smtp_url=smtp_server.url,
             global_notification_email=GLOBAL_NOTIFICATION_EMAIL,
+            link_keys_dir=link_keys_dir,
         )
     )
     async with running(revocation, notifier):
@@ -44,7 +48,7 @@ async def pipeline(amqp_url: str, mongodb_url: str, db_prefix: str, smtp_server:
 
 
 def _about(purchase_id: str) -> Callable[[EmailMessage], bool]:
-    return lambda m: purchase_id in m.get_content()
+    return lambda m: m["X-Grace-Period-Purchase"] == purchase_id
 
 
 @pytest.mark.usefixtures("pipeline")
@@ -65,7 +69,9 @@ async def test_executed_purchase_is_stored_and_emailed_once_per_recipient(
         assert message["Subject"] == (
             f"[Grace Period] Purchase executed: aws/savingsplans {body['sku']} in Payments Production (123456789012)"
         )
-        assert "$13140.00 upfront / $0.00/mo. Total over term: $13140.00" in message.get_content()
+        text = message.get_body(("plain",))
+        assert text is not None
+        assert "$13,140.00 upfront / $0.00/mo. Total over term: $13,140.00" in text.get_content()
     stored = await mongo[f"{db_prefix}_revocation"]["purchases"].find_one({"_id": body["purchase_id"]})
     assert stored is not None
     assert stored["purchase"]["cost"]["total"] == "13140.00"

@@ -28,3 +28,8 @@ def test_smtps_means_implicit_tls_on_465_by_default() -> None:
 def test_other_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="smtp:// or smtps://"):
         SmtpConfig.from_url("http://mail.example.com")
+
+
+def test_starttls_can_be_switched_off_and_certificate_checks_relaxed() -> None:
+    config = SmtpConfig.from_url("smtp://relay.internal:25?starttls=off&verify=false&timeout=5")
+    assert (config.start_tls, config.validate_certs, config.timeout) == (False, False, 5.0)

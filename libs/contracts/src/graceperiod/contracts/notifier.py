@@ -8,13 +8,17 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from graceperiod.contracts.base import EmailAddress, Identifier, Instant, Message, Model
+from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.rpc import Command, Problem, Query
 from graceperiod.contracts.topology import RoutingKey
 
 
 class EmailKind(StrEnum):
     PURCHASE_EXECUTED = "purchase-executed"
+    """Sent once per (purchase, recipient) when a purchase is recorded, with the revoke link."""
     REVOCATION_OUTCOME = "revocation-outcome"
+    """Sent once per (purchase, recipient, change) when a revocation is done, fails, opens a
+    support case or the case resolves (``change`` says which)."""
 
 
 class DeliveryStatus(StrEnum):
@@ -37,6 +41,10 @@ class DeliveryView(Model):
     status: DeliveryStatus
     at: Instant
     detail: str = ""
+    change: PurchaseChangeKind | None = None
+    """For revocation-outcome emails: which change they announce."""
+    attempts: int = 0
+    """Delivery attempts so far (transient failures included)."""
 
 
 # --- Commands (notifier.commands) / queries (notifier.queries) ---------------------------
@@ -87,3 +95,7 @@ class EmailDelivered(Message):
     kind: EmailKind
     recipient: EmailAddress
     status: DeliveryStatus
+    change: PurchaseChangeKind | None = None
+    """For revocation-outcome emails: which change they announced."""
+    detail: str = ""
+    """The mail server's answer when it rejected the email."""

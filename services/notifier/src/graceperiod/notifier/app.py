@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream.asgi import AsgiFastStream
 
+from graceperiod.contracts.notifier import EmailDelivered
+from graceperiod.notifier.adapters.mail import MailTransport
+from graceperiod.notifier.adapters.ses import SesTransport
 from graceperiod.notifier.adapters.smtp import SmtpConfig, SmtpTransport
 from graceperiod.notifier.handlers import build_router
-from graceperiod.notifier.service import MailTransport, NotifierService
+from graceperiod.notifier.keys import KeyConfigurationError, KeyRing
+from graceperiod.notifier.links import LinkSigner
+from graceperiod.notifier.rendering import EmailRenderer
+from graceperiod.notifier.service import NotifierService
 from graceperiod.notifier.settings import NotifierSettings
-from graceperiod.notifier.store import DeliveryStore
+from graceperiod.notifier.store import DeliveryStore, SettingsStore
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.messaging import build_broker
+from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
 from graceperiod.runtime.mongo import create_mongo_client
 from graceperiod.runtime.worker import create_worker_app, serve
+
+
+def build_transport(settings: NotifierSettings) -> MailTransport:
+    if settings.email_transport == "ses":
+        return SesTransport(
+            settings.mail_from,
+            region=settings.ses_region,
+            configuration_set=settings.ses_configuration_set,
+            max_concurrency=settings.max_concurrent_sends,
+            reply_to=settings.mail_reply_to,
+        )
+    return SmtpTransport(
+        SmtpConfig.from_url(settings.smtp_url),
+        settings.mail_from,
+        pool_size=settings.max_concurrent_sends,
+        reply_to=settings.mail_reply_to,
+    )
+
+
+def load_keys(settings: NotifierSettings) -> KeyRing:
+    return KeyRing.load(
+        directory=settings.link_keys_dir, pems=settings.link_signing_keys, signing_kid=settings.link_signing_kid
+    )
+
+
+class _KeysMissing:
+    """Stands in for the key ring when none is configured, so the app can still be built
+    (e.g. to write its AsyncAPI document); starting it fails with the configuration error."""
+
+    def __init__(self, error: KeyConfigurationError) -> None:
+        self.error = error
+
+    async def check(self) -> None:
+        raise self.error
 
 
 def create_app(
@@ -20,6 +62,8 @@ def create_app(
     *,
     clock: Clock | None = None,
     transport: MailTransport | None = None,
+    keys: KeyRing | None = None,
+    events: EventSink | None = None,
 ) -> AsgiFastStream:
     settings = settings or NotifierSettings()
     broker = build_broker(settings, app_id="notifier")
@@ -28,21 +72,47 @@ def create_app(
         appname="graceperiod-notifier",
         server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
     )
-    store = DeliveryStore(mongo[settings.mongodb_database])
+    database = mongo[settings.mongodb_database]
+    deliveries = DeliveryStore(database, lease=timedelta(seconds=settings.delivery_lease_seconds))
+    settings_store = SettingsStore(database, cache_seconds=settings.settings_cache_seconds)
+    transport = transport or build_transport(settings)
+    missing: _KeysMissing | None = None
+    if keys is None:
+        try:
+            keys = load_keys(settings)
+        except KeyConfigurationError as exc:
+            missing = _KeysMissing(exc)
     service = NotifierService(
-        store=store,
-        transport=transport or SmtpTransport(SmtpConfig.from_url(settings.smtp_url), settings.mail_from),
+        deliveries=deliveries,
+        settings=settings_store,
+        transport=transport,
+        renderer=EmailRenderer(),
+        links=LinkSigner(keys, public_base_url=settings.public_base_url),
+        events=events or EventPublisher(broker, [EmailDelivered]),
         clock=clock or SystemClock(),
         brand=settings.brand,
-        global_address=settings.global_notification_email,
+        link_fallback_ttl=timedelta(days=settings.link_fallback_ttl_days),
+        delivery_retention=(
+            timedelta(days=settings.delivery_retention_days) if settings.delivery_retention_days else None
+        ),
     )
     broker.include_router(build_router(service))
+
+    async def seed_settings() -> None:
+        await settings_store.seed(settings.global_notification_email)
+
     return create_worker_app(
         title="Grace Period notifier",
         description="Emails everyone concerned when a purchase executes and when a revocation ends.",
         broker=broker,
         mongo=mongo,
-        on_startup=[store.ensure_indexes],
+        on_startup=[
+            *([missing.check] if missing else []),
+            deliveries.ensure_indexes,
+            seed_settings,
+            transport.start,
+        ],
+        on_shutdown=[transport.close],
     )
 
 

@@ -1,92 +1,316 @@
-"""The notifier's business class: handlers call it; it receives its collaborators."""
+"""The notifier's business class: handlers call it; it receives its collaborators.
+
+Every email is claimed in the delivery store before it is sent and recorded after, so a
+redelivered event finds it and sends nothing twice. Per event:
+
+* every recipient sent (now or before) or refused, at least one sent → ack;
+* some recipient failed transiently (4xx, server down) → ``TransientError``: the message is
+  retried with back-off and only the recipients not yet done are tried again;
+* every recipient refused for good (5xx) → ``PermanentMessageError``: the message goes to the
+  dead-letter queue with the reasons, never silently dropped.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
-from graceperiod.contracts.revocation import PurchaseRecorded
-from graceperiod.notifier.adapters.smtp import PermanentDeliveryError, TransientDeliveryError
-from graceperiod.notifier.domain.emails import Email, executed_email
-from graceperiod.notifier.domain.recipients import resolve_recipients
-from graceperiod.notifier.store import Claim, DeliveryStatus, DeliveryStore
+from graceperiod.contracts.enums import Permission
+from graceperiod.contracts.notifier import (
+    DeliveriesReply,
+    DeliveryStatus,
+    EmailDelivered,
+    EmailKind,
+    GetNotificationSettings,
+    ListDeliveries,
+    NotificationSettingsReply,
+    SetNotificationSettings,
+)
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
+from graceperiod.contracts.rpc import ErrorCode, Problem
+from graceperiod.notifier.adapters.mail import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from graceperiod.notifier.domain.emails import (
+    OUTCOME_HEADLINES,
+    Email,
+    ExecutedEmail,
+    OutcomeEmail,
+    PurchaseFacts,
+    announces,
+    executed_subject,
+    outcome_story,
+    outcome_subject,
+)
+from graceperiod.notifier.domain.recipients import normalise, resolve_recipients
+from graceperiod.notifier.domain.windows import iso_utc, window_notice
+from graceperiod.notifier.links import LinkSigner
+from graceperiod.notifier.rendering import EmailRenderer
+from graceperiod.notifier.store import Claim, Delivery, DeliveryKey, DeliveryStore, SettingsStore
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.messaging import EventSink
 from graceperiod.runtime.middleware import PermanentMessageError, TransientError
 
 log = get_logger("graceperiod.notifier")
 
-
-class MailTransport(Protocol):
-    async def send(self, email: Email) -> None: ...
+#: Attempts at recording a sent email before giving up (then the lease decides: see finish()).
+_FINISH_ATTEMPTS = 4
 
 
 class NotifierService:
     def __init__(
         self,
         *,
-        store: DeliveryStore,
+        deliveries: DeliveryStore,
+        settings: SettingsStore,
         transport: MailTransport,
+        renderer: EmailRenderer,
+        links: LinkSigner,
+        events: EventSink,
         clock: Clock,
         brand: str,
-        global_address: str | None,
-        max_concurrent_sends: int = 8,
+        link_fallback_ttl: timedelta = timedelta(days=7),
+        delivery_retention: timedelta | None = None,
     ) -> None:
-        self._store = store
+        self._deliveries = deliveries
+        self._settings = settings
         self._transport = transport
+        self._renderer = renderer
+        self._links = links
+        self._events = events
         self._clock = clock
         self._brand = brand
-        self._global_address = global_address
-        self._sends = asyncio.Semaphore(max_concurrent_sends)
+        self._link_fallback_ttl = link_fallback_ttl
+        self._retention = delivery_retention
+
+    # --- Events -------------------------------------------------------------------------
 
     async def on_purchase_recorded(self, event: PurchaseRecorded) -> None:
-        recipients = resolve_recipients(event.purchase, self._global_address)
+        purchase = event.purchase
+        settings = await self._settings.get()
+        recipients = resolve_recipients(purchase, settings.global_notification_email)
         if not recipients:
-            msg = f"purchase {event.purchase.purchase_id} has no valid recipient address"
+            msg = f"purchase {purchase.purchase_id} has no valid recipient address"
             raise PermanentMessageError(msg)
-        emails = [executed_email(event, r, self._brand) for r in recipients]
-        outcomes = await asyncio.gather(
-            *(self._deliver("executed", event.purchase.purchase_id, e) for e in emails),
-            return_exceptions=True,
+        facts = PurchaseFacts.of(purchase)
+        subject = executed_subject(purchase, self._brand)
+        dashboard = self._links.dashboard_url(purchase.purchase_id)
+
+        def compose(recipients: Sequence[str]) -> list[Email]:
+            now = self._clock.now()
+            notice = window_notice(event.windows, event.phase, now)
+            expires = event.windows.closes_at or purchase.executed_at + self._link_fallback_ttl
+            with_link = notice.button is not None and expires > now
+            links = [
+                (
+                    recipient,
+                    self._links.revoke_url(
+                        purchase_id=purchase.purchase_id, recipient=recipient, expires_at=expires, now=now
+                    )
+                    if with_link
+                    else None,
+                )
+                for recipient in recipients
+            ]
+            email = ExecutedEmail(
+                brand=self._brand,
+                subject=subject,
+                facts=facts,
+                notice=notice,
+                revoke_url=None,
+                dashboard_url=dashboard,
+                recipient="",
+            )
+            return self._renderer.executed_many(email, links)
+
+        keys = [DeliveryKey(EmailKind.PURCHASE_EXECUTED, purchase.purchase_id, r) for r in recipients]
+        await self._deliver_all(keys, compose)
+
+    async def on_purchase_changed(self, event: PurchaseChanged, *, message_id: str | None) -> None:
+        """Email the outcome of a revocation to the people told about the purchase."""
+        if not announces(event.change):
+            return
+        purchase = event.purchase
+        # The same people as the executed-purchase email, even if the global address changed
+        # since; only when none was ever sent (recorded before the notifier ran) resolve afresh.
+        recipients = await self._deliveries.recipients_of(purchase.purchase_id, EmailKind.PURCHASE_EXECUTED)
+        if not recipients:
+            settings = await self._settings.get()
+            recipients = resolve_recipients(purchase, settings.global_notification_email)
+        if not recipients:
+            msg = f"purchase {purchase.purchase_id} has no valid recipient address"
+            raise PermanentMessageError(msg)
+        # One email per change event: its deterministic message id tells a redelivery of the
+        # same change from a second change of the same kind (e.g. a retried revocation failing again).
+        occurrence = message_id or f"{event.change}@{event.occurred_at.isoformat()}"
+        occurred_at = iso_utc(event.occurred_at)
+        dashboard = self._links.dashboard_url(purchase.purchase_id)
+        facts = PurchaseFacts.of(purchase)
+
+        def compose(recipients: Sequence[str]) -> list[Email]:
+            notice = window_notice(event.windows, event.phase, self._clock.now())
+            what, details, next_step = outcome_story(
+                event.change,
+                summary=event.summary,
+                audit=event.audit,
+                actor=event.actor,
+                occurred_at=occurred_at,
+                notice=notice,
+            )
+            email = OutcomeEmail(
+                brand=self._brand,
+                subject=outcome_subject(event.change, purchase, self._brand),
+                headline=OUTCOME_HEADLINES[event.change],
+                change=event.change,
+                what_happened=what,
+                details=details,
+                next_step=next_step,
+                facts=facts,
+                dashboard_url=dashboard,
+            )
+            return self._renderer.outcome_many(
+                email, recipients, purchase_id=purchase.purchase_id, occurrence=occurrence
+            )
+
+        keys = [
+            DeliveryKey(EmailKind.REVOCATION_OUTCOME, purchase.purchase_id, r, occurrence, event.change)
+            for r in recipients
+        ]
+        await self._deliver_all(keys, compose)
+
+    async def on_tick(self) -> None:
+        if self._retention is None:
+            return
+        purged = await self._deliveries.purge(finished_before=self._clock.now() - self._retention)
+        if purged:
+            log.info("old deliveries purged", count=purged)
+
+    # --- Commands and queries -------------------------------------------------------------
+
+    async def set_settings(self, command: SetNotificationSettings) -> NotificationSettingsReply:
+        if not command.actor.can(Permission.UPDATE_CONFIG):
+            problem = Problem(code=ErrorCode.FORBIDDEN, message="changing notification settings needs update:config")
+            return NotificationSettingsReply(problem=problem)
+        address: str | None = None
+        if command.global_notification_email:
+            address = normalise(command.global_notification_email)
+            if address is None:
+                problem = Problem(
+                    code=ErrorCode.INVALID,
+                    message=f"{command.global_notification_email!r} is not an email address",
+                )
+                return NotificationSettingsReply(problem=problem)
+        settings = await self._settings.update(
+            global_address=address,
+            updated_by=command.actor.email,
+            now=self._clock.now(),
+            idempotency_key=command.idempotency_key,
         )
-        transient = [o for o in outcomes if isinstance(o, BaseException)]
-        if transient:
-            # Delivered recipients are recorded and skipped next time; retry the rest.
-            raise TransientError(f"{len(transient)} of {len(emails)} deliveries failed: {transient[0]}")
-        if all(o is DeliveryStatus.REJECTED for o in outcomes):
-            msg = f"every recipient of purchase {event.purchase.purchase_id} was rejected by the mail server"
+        log.info("notification settings changed", global_notification_email=address, by=command.actor.email)
+        return NotificationSettingsReply(settings=settings)
+
+    async def get_settings(self, query: GetNotificationSettings) -> NotificationSettingsReply:
+        return NotificationSettingsReply(settings=await self._settings.get())
+
+    async def list_deliveries(self, query: ListDeliveries) -> DeliveriesReply:
+        return DeliveriesReply(items=await self._deliveries.for_purchase(query.purchase_id))
+
+    # --- Delivery -------------------------------------------------------------------------
+
+    async def _deliver_all(self, keys: Sequence[DeliveryKey], compose: Callable[[Sequence[str]], list[Email]]) -> None:
+        """Claim, send, record and announce one event's emails: the store is written once to
+        claim them all and once to record those sent, whatever the number of recipients."""
+        claims = await self._deliveries.claim_many(keys, now=self._clock.now())
+        finished: list[tuple[DeliveryKey, Delivery]] = []
+        failures: list[BaseException] = []
+        todo: list[DeliveryKey] = []
+        for key, (claim, done) in zip(keys, claims, strict=True):
+            if claim is Claim.DONE:
+                assert done is not None
+                finished.append((key, done))  # announced again: the first announcement may have been lost
+            elif claim is Claim.BUSY:
+                msg = f"another worker is sending {key.kind} email for {key.purchase_id} to {key.recipient}"
+                failures.append(TransientError(msg))
+            else:
+                todo.append(key)
+        if todo:
+            try:
+                emails = compose([key.recipient for key in todo])
+            except Exception:
+                # A bug (rendering, say): nothing was sent; let the retry take the claims at once.
+                for key in todo:
+                    await self._deliveries.release(key, now=self._clock.now(), detail="error before sending")
+                raise
+            outcomes = await asyncio.gather(*(self._send(key, e) for key, e in zip(todo, emails, strict=True)))
+            sent = [key for key, outcome in zip(todo, outcomes, strict=True) if outcome is None]
+            finished.extend(await self._finish(sent, DeliveryStatus.SENT, ""))
+            for key, outcome in zip(todo, outcomes, strict=True):
+                if isinstance(outcome, PermanentDeliveryError):
+                    finished.extend(await self._finish([key], DeliveryStatus.REJECTED, str(outcome)))
+                elif outcome is not None:
+                    failures.append(outcome)
+        await asyncio.gather(*(self._announce(key, delivery) for key, delivery in finished))
+        self._verdict(keys, finished, failures)
+
+    @staticmethod
+    def _verdict(
+        keys: Sequence[DeliveryKey], finished: list[tuple[DeliveryKey, Delivery]], failures: list[BaseException]
+    ) -> None:
+        """Ack (return), retry (TransientError) or dead-letter (PermanentMessageError) the event."""
+        if failures:
+            unexpected = [f for f in failures if not isinstance(f, TransientError | TransientDeliveryError)]
+            if unexpected:
+                raise unexpected[0]
+            # Done recipients are recorded and skipped next time; retry the rest.
+            msg = f"{len(failures)} of {len(keys)} deliveries failed for now: {failures[0]}"
+            raise TransientError(msg)
+        if finished and all(d.status is DeliveryStatus.REJECTED for _, d in finished):
+            reasons = "; ".join(f"{k.recipient}: {d.detail}" for k, d in finished)
+            msg = f"every recipient of {keys[0].kind} email for {keys[0].purchase_id} was refused: {reasons}"
             raise PermanentMessageError(msg)
 
-    async def _deliver(self, kind: str, purchase_id: str, email: Email) -> DeliveryStatus | None:
-        claim = await self._store.claim(kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now())
-        if claim is Claim.DONE:
-            return None
-        if claim is Claim.BUSY:
-            msg = f"another worker is sending {kind} email for {purchase_id} to {email.to}"
-            raise TransientError(msg)
+    async def _send(self, key: DeliveryKey, email: Email) -> Exception | None:
+        """None when the server accepted the email, else the failure (the claim released when
+        a retry may succeed)."""
         try:
-            async with self._sends:
-                await self._transport.send(email)
-        except TransientDeliveryError:
-            await self._store.release(kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now())
-            raise
+            await self._transport.send(email)
         except PermanentDeliveryError as exc:
-            await self._store.finish(
-                kind=kind,
-                purchase_id=purchase_id,
-                recipient=email.to,
-                status=DeliveryStatus.REJECTED,
-                now=self._clock.now(),
-                detail=str(exc),
-            )
-            log.warning("email rejected", purchase_id=purchase_id, recipient=email.to, error=str(exc))
-            return DeliveryStatus.REJECTED
-        await self._store.finish(
-            kind=kind,
-            purchase_id=purchase_id,
-            recipient=email.to,
-            status=DeliveryStatus.SENT,
-            now=self._clock.now(),
+            log.warning("email refused", purchase_id=key.purchase_id, recipient=key.recipient, error=str(exc))
+            return exc
+        except Exception as exc:
+            await self._deliveries.release(key, now=self._clock.now(), detail=str(exc))
+            log.warning("email deferred", purchase_id=key.purchase_id, recipient=key.recipient, error=str(exc))
+            return exc
+        return None
+
+    async def _finish(
+        self, keys: Sequence[DeliveryKey], status: DeliveryStatus, detail: str
+    ) -> list[tuple[DeliveryKey, Delivery]]:
+        """Record sent (or refused) emails. Tried a few times: if they are never recorded, the
+        claims' lease expires and a redelivery would send them again."""
+        if not keys:
+            return []
+        for attempt in range(_FINISH_ATTEMPTS):
+            try:
+                deliveries = await self._deliveries.finish_many(
+                    keys, status=status, now=self._clock.now(), detail=detail
+                )
+                return list(zip(keys, deliveries, strict=True))
+            except Exception:
+                if attempt == _FINISH_ATTEMPTS - 1:
+                    log.exception("sent emails could not be recorded", purchase_id=keys[0].purchase_id)
+                    raise
+                await asyncio.sleep(0.25 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _announce(self, key: DeliveryKey, delivery: Delivery) -> None:
+        event = EmailDelivered(
+            occurred_at=delivery.finished_at,
+            purchase_id=key.purchase_id,
+            kind=key.kind,
+            recipient=key.recipient,
+            status=delivery.status,
+            change=key.change,
+            detail=delivery.detail,
         )
-        log.info("email sent", purchase_id=purchase_id, recipient=email.to, kind=kind)
-        return DeliveryStatus.SENT
+        await self._events.publish(event, message_id=key.event_id)

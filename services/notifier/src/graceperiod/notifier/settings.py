@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -13,17 +16,67 @@ class NotifierSettings(ServiceSettings):
 
     mongodb_database: str = "graceperiod_notifier"
     http_port: int = 8082
+
+    # --- What the emails say and where their links point
+    brand: str = Field(default="Grace Period", description="Shown in subjects ([<brand>] ...) and email headers.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The gateway's public URL: links are {public_base_url}/api/purchases/{id}/revoke?token=...",
+    )
+    mail_from: str = Field(
+        default="Grace Period <graceperiod@localhost>", description="From header (an SES verified identity for SES)."
+    )
+    mail_reply_to: str | None = Field(default=None, description="Reply-To header, e.g. the FinOps team's address.")
+    global_notification_email: str | None = Field(
+        default=None,
+        description=(
+            "Initial global notification address. Changeable at run time (SetNotificationSettings, "
+            "needs update:config); a run-time change wins over this value from then on."
+        ),
+    )
+    settings_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a replica reuses the stored settings before re-reading them."
+    )
+
+    # --- Transport
+    email_transport: Literal["smtp", "ses"] = Field(default="smtp", description="smtp (default) or ses (SES v2).")
     smtp_url: str = Field(
         default="smtp://127.0.0.1:2525",
         validation_alias="SMTP_URL",
         description=(
-            "smtp://[user:password@]host:port (STARTTLS when offered; add ?starttls=require to insist) "
-            "or smtps://... for implicit TLS."
+            "smtp://[user:password@]host:port (STARTTLS when offered; ?starttls=require to insist, "
+            "?starttls=off to never) or smtps://... for implicit TLS; ?verify=false skips certificate checks."
         ),
     )
-    mail_from: str = "Grace Period <graceperiod@localhost>"
-    brand: str = "Grace Period"
-    global_notification_email: str | None = Field(
-        default=None, description="Initial global notification address; changeable at run time."
+    max_concurrent_sends: int = Field(
+        default=8, ge=1, le=100, description="SMTP: persistent connections in the pool; SES: requests in flight."
     )
-    public_base_url: str = Field(default="http://127.0.0.1:8080", description="Where email links point.")
+    ses_region: str | None = Field(default=None, description="SES region (default: AWS_DEFAULT_REGION).")
+    ses_configuration_set: str | None = None
+
+    # --- Link tokens
+    link_keys_dir: Path | None = Field(
+        default=None, description="Directory of <kid>.pem Ed25519 private keys (python -m graceperiod.notifier.keys)."
+    )
+    link_signing_keys: dict[str, str] = Field(
+        default_factory=dict, description='Alternatively, the keys themselves: JSON {"<kid>": "<PEM>"}.'
+    )
+    link_signing_kid: str | None = Field(default=None, description="The key that signs (default: the last kid).")
+    link_fallback_ttl_days: int = Field(
+        default=7, ge=1, description="Link lifetime when a purchase's windows are unknown (else: when they close)."
+    )
+
+    # --- Deliveries
+    delivery_lease_seconds: float = Field(
+        default=120.0,
+        ge=30,
+        description="How long a claimed email is reserved for its sender before another worker may take it over.",
+    )
+    delivery_retention_days: int | None = Field(
+        default=None,
+        ge=90,
+        description=(
+            "Delete delivery records this long after they finished (on ticks). Unset (the default): keep them; "
+            "a deleted record lets a replayed event email again."
+        ),
+    )

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from graceperiod.devstack.servers import (
 
 VAR = repo_root() / "var"
 STATE_FILE = VAR / "run" / "stack.json"
+#: The notifier signs email links with the private keys here; the gateway trusts the JWKS.
+LINK_KEYS_DIR = VAR / "keys" / "links"
+LINK_JWKS_FILE = VAR / "keys" / "links.jwks.json"
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
 
@@ -128,6 +132,7 @@ def up() -> Endpoints:
         aws_url = aws.url
 
     endpoints = Endpoints(amqp_url, management_url, mongodb_url, smtp_url, maildir, aws_url)
+    ensure_link_keys()
     env = service_environment(endpoints)
     for name, port in SERVICE_PORTS.items():
         service = ServiceProcess(
@@ -154,6 +159,27 @@ def up() -> Endpoints:
     return endpoints
 
 
+def ensure_link_keys() -> None:
+    """A link-signing key for the local notifier (made once, kept under var/), and its public
+    JWKS for the gateway."""
+    if any(LINK_KEYS_DIR.glob("*.pem")):
+        return
+    subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "graceperiod.notifier.keys",
+            "generate",
+            "--dir",
+            str(LINK_KEYS_DIR),
+            "--jwks-out",
+            str(LINK_JWKS_FILE),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def service_environment(endpoints: Endpoints) -> dict[str, str]:
     env = {
         "AMQP_URL": endpoints.amqp_url,
@@ -167,6 +193,7 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL", GLOBAL_NOTIFICATION_EMAIL
         ),
         "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
+        "NOTIFIER_LINK_KEYS_DIR": str(LINK_KEYS_DIR),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
         "LOG_FORMAT": "json",
     }

@@ -161,7 +161,13 @@ async def running(*apps: AsgiFastStream) -> AsyncIterator[None]:
     started: list[AsgiFastStream] = []
     try:
         for app in apps:
-            await app.start()
+            try:
+                await app.start()
+            except BaseException:
+                # A start-up hook failed: release what it opened (broker, database client).
+                with contextlib.suppress(Exception):
+                    await app.stop()
+                raise
             started.append(app)
         yield
     finally:

@@ -1,11 +1,18 @@
-"""What an email says. Rendering only: no sending, no clock reads."""
+"""What an email says: subjects and the facts its templates show. No sending, no clock reads,
+no templates (``graceperiod.notifier.rendering`` turns these into HTML and text)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
 
-from graceperiod.contracts.revocation import PurchaseRecorded
+from graceperiod.contracts.enums import CommitmentKind, ExecutionVia
+from graceperiod.contracts.notifier import EmailKind
+from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind, RevokedVia
+from graceperiod.contracts.upstream import Person, PurchaseExecuted
+from graceperiod.notifier.domain.windows import WindowNotice, iso_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,40 +22,218 @@ class Email:
     text: str
     html: str | None
     message_id: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
-def stable_message_id(kind: str, purchase_id: str, recipient: str) -> str:
+def stable_message_id(kind: str, purchase_id: str, recipient: str, occurrence: str = "") -> str:
     """The same email always gets the same Message-ID, so a resend after a crash is
     recognisable as a duplicate by the receiving mail system."""
-    digest = hashlib.sha256(f"{kind}|{purchase_id}|{recipient}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{kind}|{purchase_id}|{recipient}|{occurrence}".encode()).hexdigest()[:24]
     return f"<{kind}.{digest}@graceperiod>"
 
 
-def executed_subject(event: PurchaseRecorded, brand: str) -> str:
-    p = event.purchase
-    return f"[{brand}] Purchase executed: {p.provider}/{p.service} {p.sku} in {p.account.name} ({p.account.id})"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-def executed_email(event: PurchaseRecorded, recipient: str, brand: str) -> Email:
-    p = event.purchase
-    text = "\n".join(
-        [
-            f"A commitment purchase was executed in account {p.account.name} ({p.account.id}).",
-            "",
-            f"Purchase: {p.purchase_id}",
-            f"Service: {p.provider}/{p.service}",
-            f"SKU: {p.sku}",
-            f"Region: {p.commitment.region}",
-            f"Term: {p.term_months} months, {p.payment_option}",
-            f"Cost: ${p.cost.upfront} upfront / ${p.cost.monthly}/mo. Total over term: ${p.cost.total}",
-            f"Requested by {p.requested_by.name} <{p.requested_by.email}>",
-            f"Executed at {p.executed_at.isoformat()}",
-        ]
+def one_line(text: str) -> str:
+    """Upstream strings reach mail headers: no line breaks (header injection) or control characters."""
+    return _CONTROL.sub(" ", text).strip()
+
+
+_SYMBOLS = {"USD": "$"}
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``$13,140.00``: cents always shown, more decimals kept when the amount has them."""
+    exponent = amount.as_tuple().exponent
+    shown = amount.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent >= -2 else amount
+    number = f"{shown:,f}"
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{number}" if symbol else f"{number} {currency}"
+
+
+def cost_line(purchase: PurchaseExecuted) -> str:
+    c = purchase.cost
+    return (
+        f"{money(c.upfront, c.currency)} upfront / {money(c.monthly, c.currency)}/mo. "
+        f"Total over term: {money(c.total, c.currency)}"
     )
-    return Email(
-        to=recipient,
-        subject=executed_subject(event, brand),
-        text=text + "\n",
-        html=None,
-        message_id=stable_message_id("executed", p.purchase_id, recipient),
+
+
+def person(p: Person | ActorRef) -> str:
+    return f"{p.name} <{p.email}>" if p.name else p.email
+
+
+def account_label(purchase: PurchaseExecuted) -> str:
+    return f"{purchase.account.name} ({purchase.account.id})"
+
+
+def purchase_label(purchase: PurchaseExecuted) -> str:
+    return f"{purchase.provider}/{purchase.service} {purchase.sku} in {account_label(purchase)}"
+
+
+_KIND_LABELS = {
+    CommitmentKind.SAVINGS_PLAN: "Savings Plan",
+    CommitmentKind.RESERVED_INSTANCE: "Reserved Instance",
+    CommitmentKind.RESERVED_NODE: "Reserved node",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseFacts:
+    """The purchase summary block both kinds of email show."""
+
+    purchase_id: str
+    account: str
+    service: str
+    sku: str
+    region: str
+    commitment: str
+    term: str
+    payment: str
+    cost: str
+    requester: str
+    requested_by: str
+    execution: str
+    executed_at: str
+
+    @classmethod
+    def of(cls, purchase: PurchaseExecuted) -> PurchaseFacts:
+        execution = purchase.execution
+        if execution.via is ExecutionVia.DIRECT_EXECUTE:
+            how = f"Executed without approval per {execution.permission} grant"
+        else:
+            how = "Executed after approval by email"
+        if execution.executed_by is not None:
+            how += f", by {person(execution.executed_by)}"
+        return cls(
+            purchase_id=purchase.purchase_id,
+            account=account_label(purchase),
+            service=f"{purchase.provider}/{purchase.service}",
+            sku=purchase.sku,
+            region=purchase.commitment.region,
+            commitment=f"{_KIND_LABELS[purchase.commitment.kind]} {purchase.commitment.id}",
+            term=f"{purchase.term_months} months",
+            payment=purchase.payment_option,
+            cost=cost_line(purchase),
+            requester=person(purchase.requested_by),
+            requested_by=f"Requested by {person(purchase.requested_by)}",
+            execution=how,
+            executed_at=iso_utc(purchase.executed_at),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedEmail:
+    """Everything the executed-purchase templates show to one recipient."""
+
+    brand: str
+    subject: str
+    facts: PurchaseFacts
+    notice: WindowNotice
+    revoke_url: str | None
+    dashboard_url: str
+    recipient: str
+    kind: EmailKind = EmailKind.PURCHASE_EXECUTED
+
+    @property
+    def preheader(self) -> str:
+        return f"{self.facts.cost}. {self.notice.line}"
+
+
+def executed_subject(purchase: PurchaseExecuted, brand: str) -> str:
+    return one_line(f"[{brand}] Purchase executed: {purchase_label(purchase)}")
+
+
+# --- Revocation outcome ---------------------------------------------------------------------
+
+#: Changes that are announced by email, with the subject's verb phrase.
+OUTCOME_HEADLINES: dict[PurchaseChangeKind, str] = {
+    PurchaseChangeKind.REVOKED: "Purchase revoked",
+    PurchaseChangeKind.REVOCATION_FAILED: "Revocation failed",
+    PurchaseChangeKind.SUPPORT_CASE_OPENED: "Support case opened",
+    PurchaseChangeKind.SUPPORT_CASE_RESOLVED: "Support case resolved",
+}
+
+_VIA = {
+    RevokedVia.SELF_SERVICE_API: "through the AWS API (self-service)",
+    RevokedVia.SUPPORT_CASE_API: "through an AWS Support case",
+}
+
+
+def announces(change: PurchaseChangeKind) -> bool:
+    return change in OUTCOME_HEADLINES
+
+
+def outcome_subject(change: PurchaseChangeKind, purchase: PurchaseExecuted, brand: str) -> str:
+    return one_line(f"[{brand}] {OUTCOME_HEADLINES[change]}: {purchase_label(purchase)}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeEmail:
+    """Everything a revocation-outcome template shows to one recipient."""
+
+    brand: str
+    subject: str
+    headline: str
+    change: PurchaseChangeKind
+    what_happened: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+    next_step: str = ""
+    facts: PurchaseFacts | None = None
+    dashboard_url: str = ""
+    recipient: str = ""
+    kind: EmailKind = EmailKind.REVOCATION_OUTCOME
+
+    @property
+    def preheader(self) -> str:
+        return self.what_happened
+
+
+def outcome_story(
+    change: PurchaseChangeKind,
+    *,
+    summary: str,
+    audit: Audit,
+    actor: ActorRef | None,
+    occurred_at: str,
+    notice: WindowNotice,
+) -> tuple[str, list[tuple[str, str]], str]:
+    """(what happened, detail rows, what happens next) for one announced change."""
+    details: list[tuple[str, str]] = [("Summary", summary)]
+    if actor is not None:
+        details.append(("By", f"{person(actor)} via {actor.path}"))
+    if change is PurchaseChangeKind.REVOKED:
+        when = iso_utc(audit.revoked_at) if audit.revoked_at else occurred_at
+        via = _VIA.get(audit.revoked_via, "") if audit.revoked_via else ""
+        details.append(("Revoked at", when))
+        if via:
+            details.append(("Revoked", via))
+        return (
+            "The purchase was revoked: AWS confirmed it.",
+            details,
+            "Nothing else to do. AWS refunds what the product's rules allow; the dashboard keeps the audit trail.",
+        )
+    if change is PurchaseChangeKind.REVOCATION_FAILED:
+        details.append(("Failed at", occurred_at))
+        if audit.failure:
+            details.append(("Reason", audit.failure))
+        return ("The attempt to revoke the purchase failed; the purchase is unchanged.", details, notice.line)
+    case = audit.support_case_id or "(id not recorded)"
+    details.append(("Support case", case))
+    if change is PurchaseChangeKind.SUPPORT_CASE_OPENED:
+        details.append(("Opened at", occurred_at))
+        return (
+            f"An AWS Support case ({case}) was opened to ask AWS to refund the purchase.",
+            details,
+            "AWS Support decides on refund requests case by case. You will get another email when the case "
+            "is resolved.",
+        )
+    details.append(("Resolved at", occurred_at))
+    if audit.support_case_status:
+        details.append(("Case status", audit.support_case_status))
+    return (
+        f"The AWS Support case ({case}) about this purchase was resolved.",
+        details,
+        "Read AWS's answer in the case (AWS Support Center) to see whether the refund was granted.",
     )
