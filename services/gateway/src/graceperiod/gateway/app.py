@@ -28,6 +28,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
+from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -291,6 +292,8 @@ def create_app(
         before_send=[security_headers(hsts=settings.secure_cookies)],
         exception_handlers={Exception: handle_exception},
         template_config=TemplateConfig(instance=template_engine()),
+        # Request bodies are validated strictly: "yes" is not a boolean, "5" is not a number.
+        plugins=[PydanticPlugin(validate_strict=True)],
         request_max_body_size=settings.http_max_body_bytes,
         lifespan=[lifespan],
         openapi_config=_openapi(),

@@ -211,7 +211,8 @@ class BearerVerifier:
         except jwt.MissingRequiredClaimError as exc:
             msg = f"the token lacks the {exc.claim!r} claim"
             raise BearerError(msg) from exc
-        except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError) as exc:
+        except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError, TypeError, ValueError) as exc:
+            # PyJWT raises TypeError when, say, an RS256 token names an Ed25519 key.
             msg = "the token's algorithm does not match its key"
             raise BearerError(msg) from exc
         except jwt.InvalidTokenError as exc:

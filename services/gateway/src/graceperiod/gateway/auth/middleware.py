@@ -84,10 +84,18 @@ class CsrfUnlessBearer(CSRFMiddleware):
     header. A browser never attaches that header by itself, and adding it cross-site needs a
     CORS preflight the gateway never grants, so such requests cannot be forged; and for them
     :class:`IdentityMiddleware` ignores the session cookie. Every cookie-authenticated or
-    anonymous state-changing request stays under the CSRF check."""
+    anonymous state-changing request to a public route stays under the CSRF check.
+
+    An anonymous request to a guarded route also skips it, so the guard answers 401 (not a
+    misleading 403 about a form token); it cannot change anything, since every guard of
+    this app needs a signed-in caller."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and any(name == b"authorization" for name, _ in scope["headers"]):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == ScopeType.HTTP:
+            bearer = any(name == b"authorization" for name, _ in scope["headers"])
+            handler = scope.get("route_handler")
+            anonymous_to_guarded = scope.get("user") is None and handler is not None and bool(handler.resolve_guards())
+            if bearer or anonymous_to_guarded:
+                await self.app(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)

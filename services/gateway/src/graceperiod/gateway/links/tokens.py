@@ -102,8 +102,15 @@ class LinkKeys:
             if entry.get("kty") != "OKP" or entry.get("crv") != "Ed25519" or not entry.get("kid"):
                 msg = "link keys must be Ed25519 (kty OKP, crv Ed25519) with a kid"
                 raise ValueError(msg)
-            key = jwt.PyJWK.from_dict(entry, algorithm=LINK_ALGORITHM).key
-            if entry.get("d") is not None or not isinstance(key, Ed25519PublicKey):
+            if entry.get("d") is not None:
+                msg = f"key {entry['kid']} must be a public key only"
+                raise ValueError(msg)
+            try:
+                key = jwt.PyJWK.from_dict(entry, algorithm=LINK_ALGORITHM).key
+            except jwt.PyJWKError as exc:
+                msg = f"key {entry['kid']} is not a valid Ed25519 public key: {exc}"
+                raise ValueError(msg) from exc
+            if not isinstance(key, Ed25519PublicKey):
                 msg = f"key {entry['kid']} must be a public key only"
                 raise ValueError(msg)
             keys[entry["kid"]] = key
