@@ -123,7 +123,7 @@ async def test_a_role_without_permissions_gets_403(client: AsyncTestClient[Lites
     )
     problem(
         await client.put(
-            "/api/settings/notifications", headers=bearer("alice"), json={"global_notification_email": None}
+            "/api/settings/notifications", headers=bearer("alice"), json={"global_notification_email": ""}
         ),
         403,
     )
@@ -229,8 +229,8 @@ async def test_bad_input_gets_clear_4xx(client: AsyncTestClient[Litestar], beare
         content=b"{" + b" " * 70_000 + b"}",
     )
     problem(big, 413)
-    short_key = await client.post("/api/purchases/pur-alice-sp/revocation", headers={**admin, "Idempotency-Key": "x"})
-    problem(short_key, 400)
+    odd_key = await client.post("/api/purchases/pur-alice-sp/revocation", headers={**admin, "Idempotency-Key": "a b"})
+    assert odd_key.status_code == 200  # any key works; odd ones are hashed
 
 
 async def test_a_silent_service_is_503_with_retry_after(

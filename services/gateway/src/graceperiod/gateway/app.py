@@ -45,6 +45,7 @@ from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
 from graceperiod.gateway.dashboard.pages import DashboardPages, SignInPages
 from graceperiod.gateway.links.pages import LinkPages
 from graceperiod.gateway.links.tokens import LinkKeys, LinkTokenVerifier
+from graceperiod.gateway.openapi import ClosedRequestBodies, DecimalAsString
 from graceperiod.gateway.problems import handle_exception
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import LinkStore, MongoGatewayStore
@@ -293,7 +294,7 @@ def create_app(
         exception_handlers={Exception: handle_exception},
         template_config=TemplateConfig(instance=template_engine()),
         # Request bodies are validated strictly: "yes" is not a boolean, "5" is not a number.
-        plugins=[PydanticPlugin(validate_strict=True)],
+        plugins=[DecimalAsString(), ClosedRequestBodies(), PydanticPlugin(validate_strict=True)],
         request_max_body_size=settings.http_max_body_bytes,
         lifespan=[lifespan],
         openapi_config=_openapi(),

@@ -202,9 +202,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 def problem_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI documentation of the problem responses a route can give."""
+    """OpenAPI documentation of the problem responses a route can give (400 always: any
+    malformed parameter, header or body)."""
     from litestar.openapi.datastructures import ResponseSpec  # noqa: PLC0415
 
+    statuses = tuple(sorted({400, *statuses}))
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,

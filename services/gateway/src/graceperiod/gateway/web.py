@@ -83,5 +83,21 @@ def security_headers(*, hsts: bool) -> Any:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if "cache-control" not in headers:
             headers["Cache-Control"] = "no-store"
+        if scope.get("method") == "OPTIONS" and "allow" in headers:
+            # Litestar 2.25's automatic OPTIONS answer lists only the first handler's methods
+            # of a path (GET, not the PUT beside it); list every method the path serves.
+            methods = _methods_of(scope)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
 
     return before_send
+
+
+def _methods_of(scope: Scope) -> list[str]:
+    template, app = scope.get("path_template"), scope.get("litestar_app")
+    if not template or app is None:
+        return []
+    for route in app.routes:
+        if template in (route.path_format, route.path):
+            return sorted(getattr(route, "methods", ()))
+    return []

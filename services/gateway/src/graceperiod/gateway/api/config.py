@@ -90,14 +90,12 @@ class AccountController(Controller):
         data: JSONBody[RoleRegistration],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CommandResult]:
-        if f":{account_id}:" not in data.role_arn:
-            raise ProblemException(422, "The role must belong to the account it is registered for.", code="invalid")
         reply = await actions.clients.register_account_role(
             RegisterAccountRole(
                 actor=identity.actor(ActionPath.API),
                 idempotency_key=idempotency(idempotency_key),
                 account_id=account_id,
-                role_arn=data.role_arn,
+                role_arn=data.role_arn(account_id),
                 external_id=data.external_id,
             )
         )
@@ -123,7 +121,7 @@ class AccountController(Controller):
     @put(
         "/settings/notifications",
         operation_id="setNotificationSettings",
-        summary="Change the global notification address (null: none)",
+        summary="Change the global notification address (an empty string: none)",
         guards=[requires(Permission.UPDATE_CONFIG)],
         responses=problem_responses(401, 403, 422, 502, 503),
     )

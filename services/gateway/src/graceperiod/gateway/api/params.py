@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from typing import Annotated
 
@@ -17,14 +19,21 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
-        pattern=IDENTIFIER_PATTERN,
-        min_length=8,
-        max_length=128,
         required=False,
-        description="Makes a retried action harmless: the same key never acts twice. Default: a new key.",
+        description=(
+            "Makes a retried action harmless: the same key never acts twice. Any string; keys that are not "
+            "short identifiers are hashed. Default: a new key per request."
+        ),
     ),
 ]
 
+_KEY = re.compile(IDENTIFIER_PATTERN)
+
 
 def idempotency(key: str | None) -> str:
-    return key or uuid.uuid4().hex
+    if key is None or not key.strip():
+        return uuid.uuid4().hex
+    key = key.strip()
+    if len(key) <= 128 and _KEY.match(key):
+        return key
+    return "sha256-" + hashlib.sha256(key.encode()).hexdigest()[:48]

@@ -153,8 +153,8 @@ class PurchasesController(Controller):
         reply = await actions.submit_support_case(
             identity,
             purchase_id,
-            subject=data.subject,
-            body=data.body,
+            subject=data.subject.strip() or None,
+            body=data.body.strip() or None,
             path=ActionPath.API,
             idempotency_key=idempotency(idempotency_key),
         )

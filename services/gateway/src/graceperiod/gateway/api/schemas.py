@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from graceperiod.contracts.cooldown import AccountView
 from graceperiod.contracts.enums import Permission
@@ -19,7 +19,17 @@ from graceperiod.contracts.rpc import CommandStatus
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@/+=-]+$"
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
+EMAIL_PATTERN = r"^(|[^@\s]{1,64}@[^@\s]{1,255})$"
+
+
+def _integral(value: object) -> object:
+    """JSON Schema calls 72.0 an integer; so do we (72.5 and "72" stay invalid)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_integral)]
 
 
 class RequestBody(BaseModel):
@@ -52,10 +62,10 @@ class CommandResult(BaseModel):
 
 
 class SupportCaseSubmission(RequestBody):
-    """The (edited) support-case draft to file; omitted fields keep the drafted text."""
+    """The (edited) support-case draft to file; omitted or empty fields keep the drafted text."""
 
-    subject: Annotated[str, Field(min_length=1, max_length=512)] | None = None
-    body: Annotated[str, Field(min_length=1, max_length=8000)] | None = None
+    subject: Annotated[str, Field(max_length=512)] = ""
+    body: Annotated[str, Field(max_length=8000)] = ""
 
 
 class Resolution(RequestBody):
@@ -63,8 +73,15 @@ class Resolution(RequestBody):
 
 
 class RoleRegistration(RequestBody):
-    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", max_length=2048)]
-    external_id: Annotated[str, Field(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+    """The role Grace Period assumes in the account: ``arn:<partition>:iam::<account>:role/<role_name>``."""
+
+    # StringConstraints (not Field(pattern=...)): Litestar only publishes patterns given this way.
+    role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/-]+$", max_length=512)]
+    external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+    partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
+
+    def role_arn(self, account_id: str) -> str:
+        return f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"
 
 
 class AccountAccessList(BaseModel):
@@ -96,11 +113,13 @@ class ReleaseResult(BaseModel):
 
 class PolicyUpdate(RequestBody):
     enforce_account_cooldown: bool
-    cooldown_period_hours: Annotated[int, Field(ge=0, le=720)]
+    cooldown_period_hours: Annotated[WholeNumber, Field(ge=0, le=720)]
 
 
 class NotificationSettingsUpdate(RequestBody):
-    global_notification_email: Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)] | None
+    """The global notification address; an empty string means none."""
+
+    global_notification_email: Annotated[str, StringConstraints(max_length=320, pattern=EMAIL_PATTERN)]
 
 
 class DeliveryList(BaseModel):
