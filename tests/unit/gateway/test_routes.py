@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from litestar import Litestar
@@ -91,3 +92,4 @@ def test_create_app_does_no_io() -> None:
     # No servers exist in unit tests: building the app must not try to reach any.
     app = create_app(GatewaySettings(amqp_url="amqp://nowhere.invalid:1/", mongodb_url="mongodb://nowhere.invalid:1/"))
     assert app.openapi_schema.openapi == "3.1.0"
+    json.dumps(app.openapi_schema.to_schema())  # what `make docs` writes: plain JSON

@@ -212,6 +212,7 @@ def problem_responses(*statuses: int) -> dict[int, Any]:
             data_container=ProblemDetails,
             description=_RESPONSE_TEXT.get(status, HTTPStatus(status).phrase),
             media_type=PROBLEM_JSON,
+            generate_examples=False,
         )
         for status in statuses
     }

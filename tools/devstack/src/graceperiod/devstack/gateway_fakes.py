@@ -464,7 +464,12 @@ def purchase_view(
     executed = now - executed_ago
     service = "savingsplans" if kind == "savings_plan" else "ec2"
     payload_purchase = sample_purchase(
-        purchase_id=purchase_id, executed_at=executed, account_id=account[0], kind=kind, service=service
+        purchase_id=purchase_id,
+        executed_at=executed,
+        account_id=account[0],
+        kind=kind,
+        service=service,
+        commitment_id=f"{'sp' if kind == 'savings_plan' else 'ri'}-{uuid.uuid4().hex[:17]}",
     )
     purchase = payload_purchase.model_copy(
         update={

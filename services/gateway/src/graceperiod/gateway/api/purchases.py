@@ -38,7 +38,11 @@ from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_re
 
 READ_ERRORS = problem_responses(401, 404, 429, 502, 503)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 502, 503)
-ACCEPTED = {202: ResponseSpec(data_container=CommandResult, description="Accepted; the outcome follows.")}
+ACCEPTED = {
+    202: ResponseSpec(
+        data_container=CommandResult, description="Accepted; the outcome follows.", generate_examples=False
+    )
+}
 
 
 def command_response(reply: CommandReply) -> Response[CommandResult]:
