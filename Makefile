@@ -57,6 +57,10 @@ demo: ## Publish a demo purchase.executed to the running stack
 docs: ## Write the AsyncAPI and OpenAPI documents into docs/
 	$(RUN) python -m graceperiod.devstack docs
 
+.PHONY: screenshots
+screenshots: ## Screenshots of every gateway page into docs/screenshots/ (Debian's Chromium)
+	$(RUN) python -m graceperiod.devstack.screenshots
+
 .PHONY: bench
 bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)
 	$(RUN) python -m graceperiod.devstack.bench

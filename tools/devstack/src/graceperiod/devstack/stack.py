@@ -167,6 +167,8 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL", GLOBAL_NOTIFICATION_EMAIL
         ),
         "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
+        # Local use only: the demo users on /sign-in (never set in deploy/).
+        "GATEWAY_DEV_SIGN_IN": os.environ.get("GATEWAY_DEV_SIGN_IN", "true"),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
         "LOG_FORMAT": "json",
     }
