@@ -55,7 +55,7 @@ class Actions:
     def __init__(self, clients: ServiceClients, store: LinkStore, clock: Clock) -> None:
         self.clients = clients
         self.clock = clock
-        self._store = store
+        self.store = store
 
     async def purchase(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> PurchaseView:
         reply = ensure_ok(
@@ -170,7 +170,7 @@ class Actions:
         return reply
 
     async def _audit(self, actor: Actor, action: str, target: str, status: Any, message: str) -> None:
-        await self._store.record_action(
+        await self.store.record_action(
             {
                 "request_id": current_correlation_id(),
                 "actor": {"user_id": actor.user_id, "email": actor.email, "path": str(actor.path)},

@@ -274,8 +274,6 @@ def create_app(
         route_handlers=_route_handlers(settings, dev_tokens=signer is not None),
         dependencies={
             "actions": constant(actions),
-            "clients": constant(service_clients),
-            "store": constant(link_store),
             "settings": constant(settings),
             "verifier": constant(link_verifier),
             "signer": constant(signer),

@@ -65,30 +65,36 @@ class RequestContextMiddleware:
 
 def security_headers(*, hsts: bool) -> Any:
     """A ``before_send`` hook adding the request id and the security headers to every response."""
+    fixed: list[tuple[bytes, bytes]] = [
+        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        # Email-link URLs carry a token: never leak it (or any path) to another site.
+        (b"referrer-policy", b"no-referrer"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ]
+    if hsts:
+        fixed.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
 
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        headers["X-Request-ID"] = request_id_of(scope)
-        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        # Email-link URLs carry a token: never leak it (or any path) to another site.
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        if hsts:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if "cache-control" not in headers:
-            headers["Cache-Control"] = "no-store"
-        if scope.get("method") == "OPTIONS" and "allow" in headers:
+        # Raw header tuples (appended, not looked up one by one): this runs for every response.
+        raw: list[tuple[bytes, bytes]] = list(message.get("headers") or [])
+        names = {name.lower() for name, _ in raw}
+        raw.append((b"x-request-id", request_id_of(scope).encode()))
+        raw.extend(fixed)
+        if b"cache-control" not in names:
+            raw.append((b"cache-control", b"no-store"))
+        message["headers"] = raw
+        if scope.get("method") == "OPTIONS" and b"allow" in names:
             # Litestar 2.25's automatic OPTIONS answer lists only the first handler's methods
             # of a path (GET, not the PUT beside it); list every method the path serves.
             methods = _methods_of(scope)
             if methods:
-                headers["Allow"] = ", ".join(methods)
+                MutableScopeHeaders.from_message(message)["Allow"] = ", ".join(methods)
 
     return before_send
 

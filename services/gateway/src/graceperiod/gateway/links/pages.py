@@ -46,7 +46,7 @@ from graceperiod.gateway.auth.identity import Identity, link_recipient_actor
 from graceperiod.gateway.links.tokens import LinkClaims, LinkFailure, LinkTokenError, LinkTokenVerifier
 from graceperiod.gateway.problems import STATUS_FOR_CODE, ProblemException
 from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.gateway.store import ConsumedLink, LinkOutcome, LinkStore
+from graceperiod.gateway.store import ConsumedLink, LinkOutcome
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.middleware import current_correlation_id
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
@@ -115,7 +115,6 @@ class LinkPages(Controller):
         request: Request[Any, Any, Any],
         actions: NamedDependency[Actions],
         verifier: NamedDependency[LinkTokenVerifier],
-        store: NamedDependency[LinkStore],
         purchase_id: PurchaseId,
         token: Token = None,
     ) -> Template:
@@ -128,7 +127,7 @@ class LinkPages(Controller):
             return refusal
         link_url = request.url.path + "?token=" + (token or "")
         actor = _actor(identity, claims)
-        used = await store.find(claims.jti)
+        used = await actions.store.find(claims.jti)
         try:
             view = await actions.purchase(actor, purchase_id, via_link_token=actor.email == claims.recipient)
         except ServiceUnavailable:
@@ -157,7 +156,6 @@ class LinkPages(Controller):
         request: Request[Any, Any, Any],
         actions: NamedDependency[Actions],
         verifier: NamedDependency[LinkTokenVerifier],
-        store: NamedDependency[LinkStore],
         settings: NamedDependency[GatewaySettings],
         purchase_id: PurchaseId,
         data: URLEncodedBody[LinkForm],
@@ -180,7 +178,7 @@ class LinkPages(Controller):
                 failure="form",
             )
         now = actions.clock.now()
-        earlier = await store.consume(
+        earlier = await actions.store.consume(
             claims,
             action=data.action,
             now=now,
@@ -216,14 +214,14 @@ class LinkPages(Controller):
                 message="The revocation service is busy; your request is queued and will be carried out.",
                 at=actions.clock.now(),
             )
-            await store.record_outcome(claims.jti, outcome)
+            await actions.store.record_outcome(claims.jti, outcome)
             return _page("link/progress.html", 202, outcome=outcome, refresh_url=link_url, view=None)
         except BadReply:
             outcome = LinkOutcome(status="unknown", message="The outcome is not known yet.", at=actions.clock.now())
-            await store.record_outcome(claims.jti, outcome)
+            await actions.store.record_outcome(claims.jti, outcome)
             return _page("link/progress.html", 202, outcome=outcome, refresh_url=link_url, view=None)
         outcome = _outcome(reply, actions.clock)
-        await store.record_outcome(claims.jti, outcome)
+        await actions.store.record_outcome(claims.jti, outcome)
         return _outcome_page(reply, outcome, link_url)
 
 

@@ -9,14 +9,13 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusController
 
-from graceperiod.gateway.clients import ServiceClients
-from graceperiod.gateway.store import LinkStore
+from graceperiod.gateway.actions import Actions
 
 
 class SystemController(Controller):
     tags = ["system"]  # noqa: RUF012 - Litestar reads a class attribute
 
-    @get("/health", operation_id="health", summary="Liveness: the process is up")
+    @get("/health", operation_id="health", summary="Liveness: the process is up", exclude_from_csrf=True)
     async def health(self) -> dict[str, str]:
         return {"status": "alive"}
 
@@ -24,11 +23,10 @@ class SystemController(Controller):
         "/ready",
         operation_id="ready",
         summary="Readiness: message broker and database reachable (503 otherwise)",
+        exclude_from_csrf=True,
     )
-    async def ready(
-        self, clients: NamedDependency[ServiceClients], store: NamedDependency[LinkStore]
-    ) -> Response[dict[str, Any]]:
-        broker, database = await asyncio.gather(clients.ping(), store.ping())
+    async def ready(self, *, actions: NamedDependency[Actions]) -> Response[dict[str, Any]]:
+        broker, database = await asyncio.gather(actions.clients.ping(), actions.store.ping())
         checks = {"broker": broker, "database": database}
         ok = all(checks.values())
         return Response({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
@@ -37,3 +35,4 @@ class SystemController(Controller):
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    opt = {"exclude_from_csrf": True}  # noqa: RUF012 - Litestar reads a class attribute
