@@ -18,7 +18,7 @@ from graceperiod.contracts.revocation import RevokePurchase
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.links.tokens import LinkClaims
-from graceperiod.gateway.store import MongoGatewayStore
+from graceperiod.gateway.store import LinkOutcome, MongoGatewayStore
 from graceperiod.runtime.mongo import Document
 from tests.integration.gateway.conftest import bearer, drain
 
@@ -129,7 +129,27 @@ async def test_consumed_links_and_audit_are_purged_after_their_time(
     replay = await store.consume(fresh, action="revoke", now=now, keep_until=now + timedelta(days=3), request_id=None)
     assert replay is not None
     assert replay.jti == "jti-fresh"
+    await store.record_outcome("jti-fresh", LinkOutcome(status="done", message="ok", at=now))
+    await store.release("jti-fresh")  # only a refused use is given back
+    assert await store.find("jti-fresh") is not None
     assert await store.purge(now=now) == 1
     assert await store.find("jti-old") is None
     assert await store.find("jti-fresh") is not None
     assert await store.ping() is True
+
+
+async def test_a_refused_use_is_given_back(db_prefix: str, mongo: AsyncMongoClient[Document]) -> None:
+    store = MongoGatewayStore(mongo[f"{db_prefix}_gateway"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    claims = LinkClaims("pur-3", "a@example.com", "jti-refused", now + timedelta(days=2), None, "k")
+    assert (
+        await store.consume(claims, action="revoke", now=now, keep_until=now + timedelta(days=3), request_id="r1")
+        is None
+    )
+    await store.record_outcome("jti-refused", LinkOutcome(status="rejected", message="window closed", at=now))
+    await store.release("jti-refused")
+    assert await store.find("jti-refused") is None
+    assert (
+        await store.consume(claims, action="revoke", now=now, keep_until=now + timedelta(days=3), request_id="r2")
+        is None
+    )

@@ -284,3 +284,29 @@ async def test_link_pages_are_not_cached_and_never_leak_the_token(
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+async def test_a_refused_action_changes_nothing_and_gives_the_link_back(
+    client: AsyncTestClient[Litestar], signer: LinkSigner, clients: FakeServiceClients, store: InMemoryLinkStore
+) -> None:
+    token = signer.token(purchase_id="pur-alice-sp", recipient=ALICE, issued_at=NOW)
+    _, _, csrf = await open_link(client, link("pur-alice-sp", token))
+    # Meanwhile the self-service window closed: the page the recipient sees is stale.
+    clients.purchases["pur-alice-sp"] = clients.purchases["pur-alice-sp"].model_copy(
+        update={"phase": Phase.SUPPORT_CASE}
+    )
+    refused = await client.post(link("pur-alice-sp", token), data={"action": "revoke", "_csrf_token": csrf})
+    assert refused.status_code == 409
+    assert "Nothing was changed" in refused.text
+    assert store.links == {}
+    status, text, csrf = await open_link(client, link("pur-alice-sp", token))
+    assert status == 200
+    assert "Submit support case" in text
+    filed = await client.post(
+        link("pur-alice-sp", token),
+        data={"action": "submit-support-case", "subject": "Refund", "body": "Please.", "_csrf_token": csrf},
+    )
+    assert filed.status_code == 200
+    revoke, case = clients.commands
+    assert revoke.idempotency_key != case.idempotency_key
+    assert list(store.links) != []

@@ -61,6 +61,10 @@ class LinkStore(Protocol):
 
     async def record_outcome(self, jti: str, outcome: LinkOutcome) -> None: ...
 
+    async def release(self, jti: str) -> None:
+        """Forget a use whose action was refused (nothing changed), so the link works again."""
+        ...
+
     async def record_action(self, entry: dict[str, Any], *, now: datetime) -> None:
         """Append to the audit of actions (best effort)."""
         ...
@@ -124,6 +128,9 @@ class MongoGatewayStore:
 
     async def record_outcome(self, jti: str, outcome: LinkOutcome) -> None:
         await self._links.update_one({"_id": jti}, {"$set": {"outcome": outcome.model_dump(mode="python")}})
+
+    async def release(self, jti: str) -> None:
+        await self._links.delete_one({"_id": jti, "outcome.status": "rejected"})
 
     async def record_action(self, entry: dict[str, Any], *, now: datetime) -> None:
         try:

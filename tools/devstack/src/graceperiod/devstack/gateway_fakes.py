@@ -436,6 +436,11 @@ class InMemoryLinkStore:
 
         self.links[jti] = replace(self.links[jti], outcome=outcome)
 
+    async def release(self, jti: str) -> None:
+        link = self.links.get(jti)
+        if link is not None and link.outcome is not None and link.outcome.status == "rejected":
+            del self.links[jti]
+
     async def record_action(self, entry: dict[str, Any], *, now: datetime) -> None:
         self.actions.append({**entry, "at": now})
 

@@ -93,8 +93,10 @@ def failure_page(error: LinkTokenError) -> Template:
     return _page("link/problem.html", error.failure.status, title=title, text=text, failure=error.failure.value)
 
 
-def _idempotency_key(jti: str) -> str:
-    return "link-" + hashlib.sha256(jti.encode()).hexdigest()[:40]
+def _idempotency_key(jti: str, action: str) -> str:
+    # Per action: after a refused revoke (nothing changed, link released) the same link may
+    # still file the support case, which must not be mistaken for a retry of the revoke.
+    return "link-" + hashlib.sha256(f"{jti}:{action}".encode()).hexdigest()[:40]
 
 
 class LinkPages(Controller):
@@ -193,14 +195,14 @@ class LinkPages(Controller):
         if data.action == "revoke":
             command = RevokePurchase(
                 actor=actor,
-                idempotency_key=_idempotency_key(claims.jti),
+                idempotency_key=_idempotency_key(claims.jti, data.action),
                 purchase_id=purchase_id,
                 via_link_token=via_link,
             )
         else:
             command = SubmitSupportCase(
                 actor=actor,
-                idempotency_key=_idempotency_key(claims.jti),
+                idempotency_key=_idempotency_key(claims.jti, data.action),
                 purchase_id=purchase_id,
                 subject=(data.subject or "").strip() or None,
                 body=(data.body or "").strip() or None,
@@ -222,6 +224,10 @@ class LinkPages(Controller):
             return _page("link/progress.html", 202, outcome=outcome, refresh_url=link_url, view=None)
         outcome = _outcome(reply, actions.clock)
         await actions.store.record_outcome(claims.jti, outcome)
+        if reply.status is CommandStatus.REJECTED:
+            # Refused means nothing changed: give the link back, so its recipient can still
+            # take the action the purchase allows now (the page they saw may have been stale).
+            await actions.store.release(claims.jti)
         return _outcome_page(reply, outcome, link_url)
 
 
