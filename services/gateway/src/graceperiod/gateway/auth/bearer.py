@@ -16,6 +16,7 @@ import asyncio
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +36,7 @@ log = get_logger("graceperiod.gateway.auth")
 
 _USER_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 4096
 
 
 class BearerError(Exception):
@@ -156,6 +158,9 @@ class BearerVerifier:
         self._clock = clock
         self._leeway = leeway_seconds
         self._claims = claims or ClaimNames()
+        # Verified tokens, so a client reusing its token for an hour pays for the signature
+        # check once; expiry is still checked on every use. Bounded, oldest dropped first.
+        self._verified: OrderedDict[str, tuple[Identity, float, float | None]] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -168,6 +173,10 @@ class BearerVerifier:
         if len(token) > MAX_TOKEN_LENGTH:
             msg = "the token is too long"
             raise BearerError(msg)
+        if (cached := self._verified.get(token)) is not None:
+            identity, exp, nbf = cached
+            self._check_times(exp, nbf)
+            return identity
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError as exc:
@@ -218,15 +227,26 @@ class BearerVerifier:
         except jwt.InvalidTokenError as exc:
             msg = "the token's signature is not valid"
             raise BearerError(msg) from exc
-        now = self._clock.now().timestamp()
         exp, nbf = claims.get("exp"), claims.get("nbf")
-        if not isinstance(exp, int | float) or now >= exp + self._leeway:
+        if not isinstance(exp, int | float):
             msg = "the token has expired"
             raise BearerError(msg)
-        if isinstance(nbf, int | float) and now < nbf - self._leeway:
+        nbf_value = float(nbf) if isinstance(nbf, int | float) else None
+        self._check_times(float(exp), nbf_value)
+        identity = self._identity(claims)
+        self._verified[token] = (identity, float(exp), nbf_value)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return identity
+
+    def _check_times(self, exp: float, nbf: float | None) -> None:
+        now = self._clock.now().timestamp()
+        if now >= exp + self._leeway:
+            msg = "the token has expired"
+            raise BearerError(msg)
+        if nbf is not None and now < nbf - self._leeway:
             msg = "the token is not valid yet"
             raise BearerError(msg)
-        return self._identity(claims)
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:
         sub, email = claims.get("sub"), claims.get(self._claims.email)

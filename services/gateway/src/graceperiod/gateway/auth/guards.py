@@ -20,7 +20,8 @@ def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | No
     return user if isinstance(user, Identity) else None
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # Async on purpose: Litestar runs synchronous guards in a worker thread.
     if identity_of(connection) is None:
         raise NotAuthorizedException("Sign in, or send an API token, to use this.", headers=bearer_challenge())
 
@@ -29,8 +30,8 @@ def requires(*permissions: Permission) -> Guard:
     """The caller must hold at least one of ``permissions``."""
     names = " or ".join(f"'{p}'" for p in permissions)
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        signed_in(connection, handler)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        await signed_in(connection, handler)
         identity = identity_of(connection)
         if identity is None or not any(identity.can(p) for p in permissions):
             raise PermissionDeniedException(f"This needs the {names} permission, which your role does not grant.")
