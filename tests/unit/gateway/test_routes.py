@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 
@@ -77,15 +78,9 @@ def test_default_role_table_is_the_issues() -> None:
     assert table["user"] == [Permission.REVOKE_OWN_PURCHASES]
 
 
-def test_role_table_is_configuration(monkeypatch: object) -> None:
-    import os  # noqa: PLC0415
-
-    os.environ["GATEWAY_ROLE_PERMISSIONS"] = '{"auditor": [], "finops": ["revoke-any:purchases"]}'
-    try:
-        table = GatewaySettings().role_permissions
-    finally:
-        del os.environ["GATEWAY_ROLE_PERMISSIONS"]
-    assert table == {"auditor": [], "finops": [Permission.REVOKE_ANY_PURCHASES]}
+def test_role_table_is_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_ROLE_PERMISSIONS", '{"auditor": [], "finops": ["revoke-any:purchases"]}')
+    assert GatewaySettings().role_permissions == {"auditor": [], "finops": [Permission.REVOKE_ANY_PURCHASES]}
 
 
 def test_create_app_does_no_io() -> None:
