@@ -58,6 +58,12 @@ docs: ## Write the AsyncAPI and OpenAPI documents and the configuration referenc
 	$(RUN) python -m graceperiod.devstack docs
 	$(RUN) python -m graceperiod.devstack.config_reference
 
+.PHONY: screenshots
+screenshots: ## Screenshots of every gateway page and email variant into docs/screenshots/ (Debian's Chromium)
+	$(RUN) python -m graceperiod.devstack.screenshots
+	$(RUN) python -m graceperiod.notifier.preview --out var/preview
+	$(RUN) python -m graceperiod.devstack.email_screenshots var/preview/*.html --out docs/screenshots
+
 .PHONY: bench
 bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)
 	$(RUN) python -m graceperiod.devstack.bench

@@ -7,7 +7,7 @@ from faststream.rabbit import RabbitBroker
 from playwright.async_api import async_playwright
 
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.devstack.screenshots import CHROMIUM, CHROMIUM_ARGS
+from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import Mailbox, running
 from tests.integration.notifier.helpers import LINK, NotifierFactory, about, html_of, publish_event, recorded, text_of
@@ -30,7 +30,7 @@ async def test_the_delivered_email_shows_a_real_button_to_the_revocation_link(
     assert len(message.as_bytes()) < GMAIL_CLIP_BYTES  # Gmail clips longer messages, hiding the button
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = await browser.new_context(viewport={"width": 720, "height": 900}, offline=True)
             page = await context.new_page()

@@ -189,6 +189,11 @@ class RevokePurchase(Command):
 
     kind: Literal["revoke-purchase"] = "revoke-purchase"
     purchase_id: Identifier
+    via_link_token: bool = False
+    """True only when the gateway verified an email-link token bound to this purchase
+    (``pid``) and to ``actor.email`` (``sub``), and consumed it for this request. The service
+    then treats the actor as authorised for this one purchase, whatever their permissions
+    (the brief: "the token alone authorises a logged-out recipient")."""
 
 
 class SubmitSupportCase(Command):
@@ -198,6 +203,11 @@ class SubmitSupportCase(Command):
     purchase_id: Identifier
     subject: NonEmptyStr | None = None
     body: Annotated[str, Field(min_length=1, max_length=8000)] | None = None
+    via_link_token: bool = False
+    """True only when the gateway verified an email-link token bound to this purchase
+    (``pid``) and to ``actor.email`` (``sub``), and consumed it for this request. The service
+    then treats the actor as authorised for this one purchase, whatever their permissions
+    (the brief: "the token alone authorises a logged-out recipient")."""
 
 
 class MarkCaseResolved(Command):
@@ -242,11 +252,17 @@ class ListPurchases(Query):
 class GetPurchase(Query):
     kind: Literal["get-purchase"] = "get-purchase"
     purchase_id: Identifier
+    via_link_token: bool = False
+    """True when the gateway verified an email-link token bound to this purchase and to
+    ``actor.email``: show the purchase (and its allowed actions) as that recipient may act."""
 
 
 class GetSupportCaseDraft(Query):
     kind: Literal["get-support-case-draft"] = "get-support-case-draft"
     purchase_id: Identifier
+    via_link_token: bool = False
+    """True when the gateway verified an email-link token bound to this purchase and to
+    ``actor.email``: show the purchase (and its allowed actions) as that recipient may act."""
 
 
 class ListAccountAccess(Query):

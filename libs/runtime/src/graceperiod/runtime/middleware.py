@@ -17,9 +17,10 @@ Three kinds of failure, three outcomes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,6 +72,17 @@ class TransientError(Exception):
 def current_correlation_id() -> str | None:
     """Correlation id of the message being handled (propagated into what it publishes)."""
     return _correlation_id.get()
+
+
+@contextlib.contextmanager
+def correlation_scope(correlation_id: str | None) -> Iterator[None]:
+    """Make ``correlation_id`` the current one for the enclosed code (an HTTP request, a job),
+    so the messages it publishes carry it. Restores the previous value on exit."""
+    token = _correlation_id.set(correlation_id)
+    try:
+        yield
+    finally:
+        _correlation_id.reset(token)
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (

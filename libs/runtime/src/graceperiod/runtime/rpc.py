@@ -8,24 +8,43 @@ backlog of questions nobody is waiting for.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, DeliveryMode
+from aio_pika.exceptions import AMQPError, DeliveryError
 from faststream.rabbit import RabbitBroker
+from prometheus_client import Histogram
 from pydantic import BaseModel, ValidationError
 
 from graceperiod.contracts.topology import Binding, QueueKind
+from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import current_correlation_id
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
+
+log = get_logger("graceperiod.rpc")
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+RPC_SECONDS = Histogram(
+    "graceperiod_rpc_seconds",
+    "Time from sending a command or query to its reply (or giving up), by queue and outcome.",
+    ["queue", "outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 class ServiceUnavailable(Exception):  # noqa: N818 - reads better at call sites than ...Error
     """The owning service did not answer in time (down, overloaded or unreachable)."""
 
-    def __init__(self, service: str, timeout: float) -> None:
-        super().__init__(f"the {service} service did not answer within {timeout:g} s")
+    def __init__(self, service: str, timeout: float, *, detail: str | None = None) -> None:
+        super().__init__(detail or f"the {service} service did not answer within {timeout:g} s")
         self.service = service
         self.timeout = timeout
 
@@ -66,3 +85,160 @@ async def call(
     except ValidationError as exc:
         msg = f"{binding.service} answered {binding.queue} with an unexpected body: {exc.errors()[:3]}"
         raise BadReply(msg) from exc
+
+
+@dataclass(eq=False)
+class _Lane:
+    """One channel with its direct reply-to consumer and the calls waiting on it."""
+
+    channel: AbstractChannel
+    pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = field(default_factory=dict)
+
+    async def deliver(self, message: AbstractIncomingMessage) -> None:
+        waiter = self.pending.get(message.correlation_id or "")
+        if waiter is None or waiter.done():
+            # Its caller gave up (timeout) or never existed: nobody is waiting for it.
+            log.debug("late or unknown reply dropped", correlation_id=message.correlation_id)
+            return
+        waiter.set_result(message)
+
+    def fail_all(self, *_: Any) -> None:
+        for waiter in self.pending.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("the AMQP channel closed while waiting for a reply"))
+
+
+class RpcClient:
+    """Concurrent request/reply over RabbitMQ's direct reply-to, for the gateway.
+
+    FastStream's ``broker.request`` (behind :func:`call`) holds one lock per broker for the
+    whole round trip, so one slow service stalls every other caller of the process. This
+    client keeps one reply consumer open per channel and matches replies to callers by
+    correlation id, so calls run concurrently; a reply arriving after its caller gave up
+    finds nobody waiting and is dropped. Commands go out persistent and with publisher
+    confirms (the command outlives the caller); queries without confirms and expire with
+    the caller's timeout.
+
+    The correlation id is ``<current correlation id (the HTTP request id)>.<random suffix>``:
+    the prefix lets logs and the events a service publishes be traced back to the request;
+    the suffix keeps it unique, so a late reply to an earlier call can never be taken for
+    the answer to a later call of the same request. The request id also travels unchanged
+    in the ``x-request-id`` header.
+
+    Connects lazily and reconnects on the next call after the connection was lost.
+    """
+
+    def __init__(self, url: str, *, app_id: str, connect_timeout: float = 3.0) -> None:
+        self._url = url
+        self._app_id = app_id
+        self._connect_timeout = connect_timeout
+        self._connection: AbstractConnection | None = None
+        self._lanes: dict[bool, _Lane] = {}
+        self._lock = asyncio.Lock()
+
+    async def _lane(self, *, confirms: bool) -> _Lane:
+        lane = self._lanes.get(confirms)
+        if lane is not None and not lane.channel.is_closed:
+            return lane
+        async with self._lock:
+            lane = self._lanes.get(confirms)
+            if lane is not None and not lane.channel.is_closed:
+                return lane
+            if self._connection is None or self._connection.is_closed:
+                self._lanes.clear()
+                self._connection = await aio_pika.connect(
+                    self._url,
+                    timeout=self._connect_timeout,
+                    client_properties={"connection_name": f"{self._app_id}-rpc"},
+                )
+            channel = await self._connection.channel(publisher_confirms=confirms, on_return_raises=confirms)
+            lane = _Lane(channel)
+            channel.close_callbacks.add(lane.fail_all)
+            replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
+            await replies.consume(lane.deliver, no_ack=True)
+            self._lanes[confirms] = lane
+            return lane
+
+    async def call(
+        self,
+        binding: Binding,
+        request: BaseModel,
+        reply_type: type[ReplyT],
+        *,
+        timeout: float,
+        message_id: str | None = None,
+    ) -> ReplyT:
+        """Send ``request`` to the owning service's RPC queue and return its typed reply.
+
+        Raises :class:`ServiceUnavailable` when no reply came within ``timeout`` seconds or
+        the broker cannot be reached, :class:`BadReply` when the reply is not a ``reply_type``.
+        """
+        if binding.kind not in (QueueKind.COMMANDS, QueueKind.QUERIES):
+            msg = f"{binding.queue} is not an RPC queue"
+            raise ValueError(msg)
+        is_command = binding.kind is QueueKind.COMMANDS
+        message_id = message_id or uuid.uuid4().hex
+        request_id = current_correlation_id()
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with asyncio.timeout(timeout):
+                lane = await self._lane(confirms=is_command)
+                correlation_id = f"{request_id or message_id}.{uuid.uuid4().hex[:12]}"
+                waiter: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+                lane.pending[correlation_id] = waiter
+                try:
+                    await lane.channel.default_exchange.publish(
+                        aio_pika.Message(
+                            request.model_dump_json().encode(),
+                            content_type="application/json",
+                            delivery_mode=DeliveryMode.PERSISTENT if is_command else DeliveryMode.NOT_PERSISTENT,
+                            expiration=None if is_command else timedelta(seconds=timeout),
+                            message_id=message_id,
+                            correlation_id=correlation_id,
+                            reply_to=DIRECT_REPLY_TO,
+                            app_id=self._app_id,
+                            headers={"x-request-id": request_id} if request_id else None,
+                        ),
+                        routing_key=binding.queue,
+                        mandatory=True,
+                    )
+                    response = await waiter
+                    outcome = "ok"
+                finally:
+                    lane.pending.pop(correlation_id, None)
+        except TimeoutError as exc:
+            outcome = "timeout"
+            raise ServiceUnavailable(binding.service, timeout) from exc
+        except DeliveryError as exc:
+            outcome = "unroutable"
+            detail = f"the {binding.service} service's queue {binding.queue} does not exist yet"
+            raise ServiceUnavailable(binding.service, timeout, detail=detail) from exc
+        except (AMQPError, ConnectionError, OSError) as exc:
+            outcome = "broker-unreachable"
+            detail = f"the message broker cannot be reached to ask the {binding.service} service ({exc})"
+            raise ServiceUnavailable(binding.service, timeout, detail=detail) from exc
+        finally:
+            RPC_SECONDS.labels(queue=binding.queue, outcome=outcome).observe(time.perf_counter() - started)
+        try:
+            return reply_type.model_validate_json(response.body)
+        except ValidationError as exc:
+            msg = f"{binding.service} answered {binding.queue} with an unexpected body: {exc.errors()[:3]}"
+            raise BadReply(msg) from exc
+
+    async def ping(self, timeout: float = 2.0) -> bool:
+        """Whether the broker can be reached (opens the connection if needed)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._lane(confirms=False)
+        except (TimeoutError, AMQPError, ConnectionError, OSError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        for lane in self._lanes.values():
+            lane.fail_all()
+        self._lanes.clear()
+        if connection is not None and not connection.is_closed:
+            await connection.close()

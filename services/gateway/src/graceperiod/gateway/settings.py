@@ -1,10 +1,35 @@
-"""Gateway settings (environment variables prefixed ``GATEWAY_``)."""
+"""Gateway settings (environment variables prefixed ``GATEWAY_``).
+
+Dictionaries and lists are read from JSON, e.g.
+``GATEWAY_ROLE_PERMISSIONS='{"admin": ["revoke-any:purchases"], "user": ["revoke-own:purchases"]}'``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from graceperiod.contracts.enums import Permission
 from graceperiod.runtime.settings import ServiceSettings
+
+#: The issue's defaults: admins may revoke any purchase, release accounts early and change
+#: configuration; users may revoke the purchases they requested.
+DEFAULT_ROLE_PERMISSIONS: Final[dict[str, list[Permission]]] = {
+    "admin": [Permission.REVOKE_ANY_PURCHASES, Permission.RELEASE_ANY_ACCOUNTS, Permission.UPDATE_CONFIG],
+    "user": [Permission.REVOKE_OWN_PURCHASES],
+}
+
+#: Only asymmetric algorithms: the gateway holds public keys, never a shared secret, so
+#: "none" and the HMAC family (the key-confusion attack) can never be accepted.
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+PerMinute = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class GatewaySettings(ServiceSettings):
@@ -12,3 +37,100 @@ class GatewaySettings(ServiceSettings):
 
     mongodb_database: str = "graceperiod_gateway"
     http_port: int = 8080
+
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where people reach the gateway. An https:// URL makes cookies Secure and adds HSTS.",
+    )
+
+    # --- Calls to the services (RPC over RabbitMQ) ---------------------------------------
+    query_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="How long a read waits for the owning service before answering 503."
+    )
+    command_timeout_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        le=120,
+        description=(
+            "How long an action waits for its outcome. Commands are durable: on timeout the API answers 503 "
+            "(retrying with the same Idempotency-Key is safe) and the email-link page shows 'in progress'."
+        ),
+    )
+
+    # --- API clients: Bearer JWTs ------------------------------------------------------------
+    auth_jwks_url: str | None = Field(default=None, description="JWKS URL of the identity provider.")
+    auth_public_key_file: Path | None = Field(default=None, description="A PEM public key (static-key mode).")
+    auth_issuer: str | None = Field(default=None, description="Required `iss` of API tokens.")
+    auth_audience: str = Field(default="graceperiod-api", description="Required `aud` of API tokens.")
+    auth_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    auth_jwks_cache_seconds: int = Field(default=300, ge=10)
+    auth_email_claim: str = "email"
+    auth_name_claim: str = "name"
+    auth_roles_claim: str = "roles"
+
+    role_permissions: dict[str, list[Permission]] = Field(
+        default_factory=lambda: {role: list(perms) for role, perms in DEFAULT_ROLE_PERMISSIONS.items()},
+        description="Role → permissions. Roles come from the token's roles claim or the session.",
+    )
+
+    # --- Dashboard sessions ------------------------------------------------------------------
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret the session cookie is encrypted with and CSRF tokens are signed with (any length; "
+            "at least 32 characters recommended). Unset: a random one per process, so sessions end "
+            "at restart and do not work across replicas."
+        ),
+    )
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure cookies; default: whether public_base_url is https."
+    )
+    dev_sign_in: bool = Field(
+        default=False,
+        description="Offer the seeded demo users on /sign-in (an admin, two users). Local use only.",
+    )
+
+    # --- Email links ------------------------------------------------------------------------
+    link_public_keys_dir: Path | None = Field(
+        default=None, description="Directory of Ed25519 public keys as PEM files named <kid>.pem."
+    )
+    link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public keys.")
+    link_leeway_seconds: int = Field(default=0, ge=0, le=300)
+    link_record_margin_hours: int = Field(
+        default=24, ge=1, description="Consumed-link records are kept this long past the token's expiry."
+    )
+    purge_interval_seconds: float = Field(default=600, gt=0)
+
+    # --- Protection ---------------------------------------------------------------------------
+    sign_in_rate_per_minute: PerMinute = Field(default=10, description="Per client address; 0 turns it off.")
+    public_rate_per_minute: PerMinute = Field(
+        default=60, description="Email-link pages, per client address; 0 turns it off."
+    )
+    http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    reapply_bundle_docs: str = Field(
+        default="docs/operations.md#reapply-bundle",
+        description="Where the 're-apply the onboarding bundle' instructions live.",
+    )
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        unsafe = sorted(set(value) - ASYMMETRIC_ALGORITHMS)
+        if unsafe:
+            msg = f"auth_algorithms may only name asymmetric JWS algorithms; not allowed: {unsafe}"
+            raise ValueError(msg)
+        if not value:
+            msg = "auth_algorithms must name at least one algorithm"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else self.public_base_url.startswith("https://")
+
+    def derived_key(self, purpose: str, fallback: bytes) -> bytes:
+        """A 32-byte key for one purpose (session encryption, CSRF signing) from the one secret."""
+        secret = self.session_secret.get_secret_value().encode() if self.session_secret else fallback
+        return hashlib.sha256(purpose.encode() + b"\0" + secret).digest()

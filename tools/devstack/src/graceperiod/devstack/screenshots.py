@@ -1,57 +1,120 @@
-"""Screenshots of HTML files in Debian's Chromium (headless, through Playwright), for the docs.
+"""Screenshots of every gateway page for docs/screenshots/, taken with Debian's Chromium.
 
-python -m graceperiod.notifier.preview --out var/preview
-python -m graceperiod.devstack.screenshots var/preview/*.html --out docs/screenshots
+The gateway is the real app, served on loopback; its service port is the in-memory demo
+fake (sample purchases in every phase, a pool with every status), so the pictures do not
+depend on AWS or on the services' state.
+
+    python -m graceperiod.devstack.screenshots [--out docs/screenshots]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from graceperiod.devstack.gateway_fakes import InMemoryLinkStore, demo_clients
+from graceperiod.devstack.servers import repo_root
+from graceperiod.devstack.tokens import LinkSigner
+from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS, serving
+from graceperiod.gateway.app import create_app
+from graceperiod.gateway.links.tokens import LinkKeys
+from graceperiod.gateway.settings import GatewaySettings
 
 
-async def screenshot(pages: Sequence[Path], out: Path, *, width: int = 720) -> list[Path]:
-    """One full-page PNG per HTML file, ``<out>/<stem>.png``. Pages load with the network off:
-    an email must not depend on remote resources."""
+async def _shot(page: Page, url: str, target: Path) -> None:
+    await page.goto(url)
+    await page.screenshot(path=str(target), full_page=True)
+
+
+async def take(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    now = datetime.now(UTC)
+    signer = LinkSigner()
+    app = create_app(
+        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
+        clients=demo_clients(now),
+        store=InMemoryLinkStore(),
+        link_keys=LinkKeys.from_jwks(signer.jwks()),
+    )
+
+    def link(purchase_id: str, recipient: str = "alice@example.com", *, expired: bool = False) -> str:
+        issued = now - timedelta(days=8) if expired else now
+        token = signer.token(purchase_id=purchase_id, recipient=recipient, issued_at=issued)
+        return f"/api/purchases/{purchase_id}/revoke?token={token}"
+
+    taken: list[Path] = []
+    async with serving(app) as base, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(viewport={"width": width, "height": 800}, offline=True)
+            context = await browser.new_context(viewport={"width": 1100, "height": 800})
             page = await context.new_page()
-            for source in pages:
-                await page.set_content(source.read_text(), wait_until="load")
-                target = out / f"{source.stem}.png"
-                await page.screenshot(path=str(target), full_page=True)
-                written.append(target)
+
+            async def shot(name: str, path: str) -> None:
+                target = out / f"{name}.png"
+                await _shot(page, base + path, target)
+                taken.append(target)
+
+            # Logged out: sign-in and the email-link pages.
+            await shot("sign-in", "/sign-in")
+            await shot("link-revoke", link("pur-alice-sp"))
+            await shot("link-support-case", link("pur-alice-ri"))
+            await shot("link-support-unavailable", link("pur-bob-ri", "bob@example.com"))
+            await shot("link-closed", link("pur-alice-closed", expired=True))
+            await shot("link-already-done", link("pur-bob-revoked", "bob@example.com"))
+            await shot("link-invalid", "/api/purchases/pur-alice-sp/revoke?token=not-a-token")
+
+            # Alice (a user): what someone with revoke-own sees.
+            await page.goto(base + "/sign-in")
+            await page.get_by_role("button", name="Sign in as Alice Example").click()
+            await shot("history-user", "/")
+            await page.get_by_role("button", name="Sign out").click()
+
+            # Ada (an admin): every page.
+            await page.goto(base + "/sign-in")
+            await page.get_by_role("button", name="Sign in as Ada Admin").click()
+            await shot("history-admin", "/")
+            await shot("purchase-detail", "/purchases/pur-alice-case")
+            await shot("revoke-confirm", "/purchases/pur-bob-sp/revoke")
+            await shot("support-case-draft", "/purchases/pur-alice-ri/support-case")
+            await shot("accounts", "/accounts")
+            await shot("release-confirm", "/accounts/444444444444/release")
+            await shot("settings", "/settings")
+            await shot("reapply-bundle", "/help/reapply-bundle")
+            await page.goto(base + "/purchases/pur-bob-sp/revoke")
+            await page.get_by_role("button", name="Yes, revoke it").click()
+            await page.screenshot(path=str(out / "revoke-outcome.png"), full_page=True)
+            taken.append(out / "revoke-outcome.png")
+
+            await page.get_by_role("button", name="Sign out").click()
+
+            # Logged out again: the email link acts once, then shows the outcome.
+            revoke_link = link("pur-alice-sp")
+            await page.goto(base + revoke_link)
+            await page.get_by_role("button", name="Revoke", exact=True).click()
+            await page.screenshot(path=str(out / "link-outcome.png"), full_page=True)
+            taken.append(out / "link-outcome.png")
+            await shot("link-used", revoke_link)
+
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            small = await phone.new_page()
+            await small.goto(base + "/sign-in")
+            await small.get_by_role("button", name="Sign in as Bob Example").click()
+            await _shot(small, base + "/", out / "history-phone.png")
+            taken.append(out / "history-phone.png")
         finally:
             await browser.close()
-    return written
+    return taken
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pages", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--width", type=int, default=720)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=repo_root() / "docs" / "screenshots")
     args = parser.parse_args(argv)
-    for path in asyncio.run(screenshot(args.pages, args.out, width=args.width)):
+    for path in asyncio.run(take(args.out)):
         print(path)
 
 

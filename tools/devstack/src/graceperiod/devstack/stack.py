@@ -194,6 +194,9 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
         ),
         "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
         "NOTIFIER_LINK_KEYS_DIR": str(LINK_KEYS_DIR),
+        "GATEWAY_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
+        # Local use only: the demo users on /sign-in (never set in deploy/).
+        "GATEWAY_DEV_SIGN_IN": os.environ.get("GATEWAY_DEV_SIGN_IN", "true"),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
         "LOG_FORMAT": "json",
     }

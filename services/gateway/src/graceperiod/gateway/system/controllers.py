@@ -1,40 +1,38 @@
-"""Liveness and readiness probes."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from faststream.rabbit import RabbitBroker
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from pymongo import AsyncMongoClient
+from litestar.plugins.prometheus import PrometheusController
 
-from graceperiod.runtime.mongo import Document, ping
+from graceperiod.gateway.actions import Actions
 
 
 class SystemController(Controller):
     tags = ["system"]  # noqa: RUF012 - Litestar reads a class attribute
 
-    @get(
-        "/health",
-        exclude_from_auth=True,
-        operation_id="health",
-        summary="Liveness: the process is up",
-    )
+    @get("/health", operation_id="health", summary="Liveness: the process is up", exclude_from_csrf=True)
     async def health(self) -> dict[str, str]:
         return {"status": "alive"}
 
     @get(
         "/ready",
-        exclude_from_auth=True,
         operation_id="ready",
-        summary="Readiness: broker and database reachable",
+        summary="Readiness: message broker and database reachable (503 otherwise)",
+        exclude_from_csrf=True,
     )
-    async def ready(
-        self,
-        broker: NamedDependency[RabbitBroker],
-        mongo: NamedDependency[AsyncMongoClient[Document]],
-    ) -> Response[dict[str, Any]]:
-        checks = {"broker": await broker.ping(timeout=2.0), "database": await ping(mongo)}
+    async def ready(self, *, actions: NamedDependency[Actions]) -> Response[dict[str, Any]]:
+        broker, database = await asyncio.gather(actions.clients.ping(), actions.store.ping())
+        checks = {"broker": broker, "database": database}
         ok = all(checks.values())
         return Response({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+    opt = {"exclude_from_csrf": True}  # noqa: RUF012 - Litestar reads a class attribute

@@ -1,0 +1,1 @@
+"""The JSON API under ``/api`` (OpenAPI 3.1 at ``/schema/openapi.json``)."""

@@ -1,0 +1,1 @@
+"""Who is asking: Bearer JWTs for API clients, a cookie session for the dashboard, guards."""

@@ -1,0 +1,1 @@
+"""The server-rendered dashboard: History, purchase detail, Accounts, Settings, sign-in."""

@@ -1,0 +1,1 @@
+"""The one-click email links: token verification, consumption, and their pages."""

@@ -1,0 +1,185 @@
+"""The dashboard and the email-link pages in Debian's Chromium.
+
+The gateway is real and served over HTTP; behind it, its service port is the in-memory fake
+(the revocation and cooldown services answer no RPC on this branch yet). These tests check
+what the browser shows and refuses; test_dashboard_flows.py runs the same journeys against
+the real services once they are merged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from graceperiod.devstack.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
+from graceperiod.devstack.tokens import LinkSigner
+from graceperiod.devstack.web import serving
+from graceperiod.gateway.app import create_app
+from graceperiod.gateway.explain import CLOSED_TOOLTIP
+from graceperiod.gateway.links.tokens import LinkKeys
+from graceperiod.gateway.settings import GatewaySettings
+from tests.browser.pages import Dashboard, EmailLink
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def clients() -> FakeServiceClients:
+    return demo_clients(datetime.now(UTC))
+
+
+@pytest.fixture
+def signer() -> LinkSigner:
+    return LinkSigner()
+
+
+@pytest.fixture
+async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
+    app = create_app(
+        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
+        clients=clients,
+        store=InMemoryLinkStore(),
+        link_keys=LinkKeys.from_jwks(signer.jwks()),
+    )
+    async with serving(app) as url:
+        yield url
+
+
+SEEN = {
+    # who: what the Revoke-capable purchases show them
+    "Ada Admin": {"pur-alice-sp": "Revoke purchase", "pur-bob-sp": "Revoke purchase"},
+    "Alice Example": {"pur-alice-sp": "Revoke purchase", "pur-bob-sp": "Only Bob Example"},
+    "Bob Example": {"pur-alice-sp": "Only Alice Example", "pur-bob-sp": "Revoke purchase"},
+}
+
+
+@pytest.mark.parametrize("who", list(SEEN))
+async def test_each_seeded_user_signs_in_and_sees_exactly_their_actions(
+    browser: Browser, base_url: str, who: str
+) -> None:
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as(who)
+    await expect(dashboard.page.locator("header")).to_contain_text(who)
+    for purchase_id, shown in SEEN[who].items():
+        await expect(dashboard.purchase(purchase_id)).to_contain_text(shown)
+        revoke_links = dashboard.purchase(purchase_id).get_by_role("link", name="Revoke purchase")
+        await expect(revoke_links).to_have_count(1 if shown == "Revoke purchase" else 0)
+    closed = dashboard.purchase("pur-alice-closed").get_by_role("button", name="Revoke purchase")
+    await expect(closed).to_be_disabled()
+    await expect(closed).to_have_attribute("title", CLOSED_TOOLTIP)
+    await expect(dashboard.purchase("pur-bob-ri")).to_contain_text("Support unavailable.")
+    await expect(dashboard.page.get_by_role("alert")).to_contain_text("re-apply the onboarding bundle")
+    await context.close()
+
+
+async def test_a_user_cannot_act_on_anothers_purchase_in_the_ui_or_the_api(
+    browser: Browser, base_url: str, clients: FakeServiceClients
+) -> None:
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Alice Example")
+    await expect(dashboard.purchase("pur-bob-sp").get_by_role("link", name="Revoke purchase")).to_have_count(0)
+
+    refused_page = await dashboard.open("/purchases/pur-bob-sp/revoke")
+    assert refused_page is not None
+    assert refused_page.status == 403
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Forbidden")
+
+    me = await (await context.request.get(base_url + "/api/me")).json()
+    with_session = await context.request.post(
+        base_url + "/api/purchases/pur-bob-sp/revocation", headers={"X-CSRFToken": me["csrf_token"]}
+    )
+    assert with_session.status == 403
+    assert (await with_session.json())["detail"].startswith("You may only act on purchases you requested")
+
+    token = (await (await context.request.post(base_url + "/dev/token/u-alice")).json())["access_token"]
+    with_token = await context.request.post(
+        base_url + "/api/purchases/pur-bob-sp/revocation", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert with_token.status == 403
+    assert clients.commands == []
+    await context.close()
+
+
+async def test_admin_revokes_through_the_confirm_dialog_and_files_an_edited_support_case(
+    browser: Browser, base_url: str, clients: FakeServiceClients
+) -> None:
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Ada Admin")
+    dialog_text = await dashboard.revoke("pur-bob-sp")
+    assert "AWS will return the Savings Plan (ReturnSavingsPlan)" in dialog_text
+    assert "This cannot be undone" in dialog_text
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Revocation: done")
+
+    await dashboard.open("/")
+    await dashboard.file_support_case("pur-alice-ri", subject_suffix=" (filed by Ada)")
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Support case: done")
+    assert clients.commands[-1].subject.endswith("(filed by Ada)")
+    await dashboard.page.get_by_role("link", name="See the purchase").click()
+    await expect(dashboard.page.locator("#timeline + ol")).to_contain_text("Support case case-")
+    await context.close()
+
+
+async def test_admin_releases_a_cooldown_account_and_sees_warning_and_record(browser: Browser, base_url: str) -> None:
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Ada Admin")
+    await dashboard.open("/accounts")
+    await expect(dashboard.account("444444444444")).to_contain_text(re.compile(r"\d+ h \d+ min"))
+    warning = await dashboard.release_early("444444444444", "Customer demo tomorrow")
+    assert "billing attribution may be inaccurate" in warning
+    await expect(dashboard.page.get_by_role("status")).to_contain_text("released early by admin@example.com")
+    await expect(dashboard.page.get_by_role("status")).to_contain_text("Customer demo tomorrow")
+    await context.close()
+
+
+async def test_email_link_logged_out_revokes_once_and_expired_link_is_closed(
+    browser: Browser, base_url: str, signer: LinkSigner, clients: FakeServiceClients
+) -> None:
+    context = await browser.new_context()  # no session at all
+    now = datetime.now(UTC)
+    token = signer.token(purchase_id="pur-alice-sp", recipient="alice@example.com", issued_at=now)
+    link = EmailLink(await context.new_page(), f"{base_url}/api/purchases/pur-alice-sp/revoke?token={token}")
+    opened = await link.open()
+    assert opened is not None
+    assert opened.status == 200
+    assert await link.heading() == "Revoke this purchase?"
+    done = await link.confirm_revoke()
+    assert done is not None
+    assert done.status == 200
+    assert await link.heading() == "Done"
+    again = await link.open()
+    assert again is not None
+    assert again.status == 200
+    assert await link.heading() == "This link has already been used"
+    assert len(clients.commands) == 1
+
+    expired = signer.token(
+        purchase_id="pur-alice-sp",
+        recipient="alice@example.com",
+        issued_at=now - timedelta(days=8),
+        valid_for=timedelta(days=7),
+    )
+    closed = EmailLink(link.page, f"{base_url}/api/purchases/pur-alice-sp/revoke?token={expired}")
+    response = await closed.open()
+    assert response is not None
+    assert response.status == 410
+    assert await closed.heading() == "The revocation window has closed"
+    await context.close()
+
+
+async def test_pages_fit_a_phone_screen(browser: Browser, base_url: str) -> None:
+    context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Ada Admin")
+    for path in ("/", "/purchases/pur-alice-case", "/accounts", "/settings", "/purchases/pur-bob-sp/revoke"):
+        await dashboard.open(path)
+        overflow = await dashboard.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+    await context.close()

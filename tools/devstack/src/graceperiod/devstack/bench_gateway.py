@@ -1,0 +1,285 @@
+"""Gateway load measurements (issue 5), for the lead to wire into ``make bench``.
+
+Three numbers against a running gateway, from a loopback load generator in the same run:
+
+* the baseline: ``GET /health`` — the same app, the same middleware stack, no I/O;
+* the purchases list: ``GET /api/purchases`` — one RPC to the revocation service;
+* the email-link page: ``GET /api/purchases/{id}/revoke?token=…`` at a fixed offered rate.
+
+Targets: purchases list ≥ 30% of the baseline's req/s; email-link GET p99 < 20 ms at 200 req/s.
+
+The load generator is a small HTTP/1.1 keep-alive client on raw asyncio streams (httpx costs
+about a millisecond of CPU per request, which on a two-core machine would measure the client).
+Closed loop (saturation): ``concurrency`` connections each send their next request when the
+previous answer arrived. Open loop (fixed rate): requests are *scheduled* at ``rate`` per second
+and latency counts from the scheduled instant, so a slow server cannot hide its queueing
+(no coordinated omission).
+
+Run the gateway in another process (the stack, or ``--serve-demo`` below: the gateway over the
+in-memory demo service port, for trying the tool without the stack), then::
+
+    python -m graceperiod.devstack.bench_gateway --url http://127.0.0.1:8080 \\
+        --token "$(curl -s -XPOST http://127.0.0.1:8080/dev/token/u-admin | jq -r .access_token)" \\
+        --link-path '/api/purchases/<id>/revoke?token=<link token>'
+
+The public-route rate limit must be off for the email-link scenario
+(``GATEWAY_PUBLIC_RATE_PER_MINUTE=0``); throttled answers are counted as errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    req_per_s: float
+    p50_ms: float
+    p99_ms: float
+    offered_rate: float | None = None
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that sends GETs and reads Content-Length bodies."""
+
+    def __init__(self, host: str, port: int, headers: Mapping[str, str]) -> None:
+        self._host, self._port = host, port
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self._head = f"Host: {host}:{port}\r\n{extra}Connection: keep-alive\r\n\r\n".encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self._writer is None or self._reader is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        self._writer.write(f"GET {path} HTTP/1.1\r\n".encode() + self._head)
+        await self._writer.drain()
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and value.strip().lower() == "close":
+                close = True
+            elif name.lower() == "transfer-encoding":
+                msg = "chunked responses are not supported by this load generator"
+                raise RuntimeError(msg)
+        if length:
+            await self._reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            await self._writer.wait_closed()
+        self._reader = self._writer = None
+
+
+def _result(name: str, latencies: list[float], statuses: dict[int, int], seconds: float, rate: float | None) -> Result:
+    ordered = sorted(latencies)
+    ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
+    total = sum(statuses.values())
+    return Result(
+        name=name,
+        requests=total,
+        errors=total - ok,
+        seconds=round(seconds, 3),
+        req_per_s=round(ok / seconds, 1) if seconds else 0.0,
+        p50_ms=round(_percentile(ordered, 0.50) * 1000, 2),
+        p99_ms=round(_percentile(ordered, 0.99) * 1000, 2),
+        offered_rate=rate,
+        statuses=statuses,
+    )
+
+
+async def saturate(
+    name: str,
+    base_url: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    concurrency: int = 16,
+    duration: float = 10.0,
+    warmup: float = 1.0,
+) -> Result:
+    """Closed loop: as fast as the server answers, with ``concurrency`` connections."""
+    url = urlsplit(base_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop_at = measure_from + duration
+
+    async def worker() -> None:
+        connection = _Connection(host, port, headers or {})
+        try:
+            while (now := time.perf_counter()) < stop_at:
+                status = await connection.get(path)
+                if now >= measure_from:
+                    latencies.append(time.perf_counter() - now)
+                    statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return _result(name, latencies, statuses, time.perf_counter() - measure_from, None)
+
+
+async def fixed_rate(
+    name: str,
+    base_url: str,
+    path: str,
+    *,
+    rate: float = 200.0,
+    duration: float = 10.0,
+    headers: Mapping[str, str] | None = None,
+    max_connections: int = 64,
+) -> Result:
+    """Open loop: ``rate`` requests per second, scheduled; latency from the scheduled instant."""
+    url = urlsplit(base_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    opened = 0
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    total = int(rate * duration)
+    start = time.perf_counter() + 0.2
+
+    async def one(i: int) -> None:
+        nonlocal opened
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        if idle.empty() and opened < max_connections:
+            opened += 1
+            connection = _Connection(host, port, headers or {})
+        else:
+            connection = await idle.get()
+        try:
+            status = await connection.get(path)
+        except (OSError, asyncio.IncompleteReadError):
+            status = 599
+            await connection.close()
+        latencies.append(time.perf_counter() - scheduled)
+        statuses[status] = statuses.get(status, 0) + 1
+        idle.put_nowait(connection)
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    seconds = time.perf_counter() - start
+    while not idle.empty():
+        await idle.get_nowait().close()
+    return _result(name, latencies, statuses, seconds, rate)
+
+
+async def run(
+    base_url: str,
+    *,
+    bearer_token: str,
+    link_path: str | None,
+    duration: float = 10.0,
+    concurrency: int = 16,
+    link_rate: float = 200.0,
+) -> dict[str, Any]:
+    """The issue's three measurements in one run, with the targets checked."""
+    auth = {"Authorization": f"Bearer {bearer_token}"}
+    baseline = await saturate("baseline GET /health", base_url, "/health", concurrency=concurrency, duration=duration)
+    purchases = await saturate(
+        "GET /api/purchases",
+        base_url,
+        "/api/purchases?limit=50",
+        headers=auth,
+        concurrency=concurrency,
+        duration=duration,
+    )
+    results: dict[str, Any] = {
+        "baseline": asdict(baseline),
+        "purchases_list": asdict(purchases),
+        "purchases_vs_baseline": round(purchases.req_per_s / baseline.req_per_s, 3) if baseline.req_per_s else None,
+        "targets": {"purchases_list_min_share_of_baseline": 0.30, "email_link_p99_ms_at_200_rps": 20.0},
+    }
+    if link_path:
+        link = await fixed_rate("GET email-link page", base_url, link_path, rate=link_rate, duration=duration)
+        results["email_link"] = asdict(link)
+        results["email_link_meets_target"] = link.errors == 0 and link.p99_ms < 20.0
+    results["purchases_meets_target"] = purchases.errors == 0 and (results["purchases_vs_baseline"] or 0) >= 0.30
+    return results
+
+
+def serve_demo(port: int) -> None:
+    """The gateway over the in-memory demo services (no stack needed), rate limits off."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    import uvicorn  # noqa: PLC0415
+
+    from graceperiod.devstack.gateway_fakes import InMemoryLinkStore, demo_clients  # noqa: PLC0415
+    from graceperiod.devstack.tokens import LinkSigner  # noqa: PLC0415
+    from graceperiod.gateway.app import create_app  # noqa: PLC0415
+    from graceperiod.gateway.links.tokens import LinkKeys  # noqa: PLC0415
+    from graceperiod.gateway.settings import GatewaySettings  # noqa: PLC0415
+
+    signer = LinkSigner()
+    now = datetime.now(UTC)
+    token = signer.token(purchase_id="pur-alice-sp", recipient="alice@example.com", issued_at=now)
+    print(f"link path: /api/purchases/pur-alice-sp/revoke?token={token}", flush=True)
+    app = create_app(
+        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
+        clients=demo_clients(now),
+        store=InMemoryLinkStore(),
+        link_keys=LinkKeys.from_jwks(signer.jwks()),
+    )
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Gateway load measurements (issue 5)")
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--token", help="an API token (Bearer) for /api/purchases")
+    parser.add_argument("--link-path", help="path and query of a valid email link")
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--serve-demo", type=int, metavar="PORT", help="only serve the demo gateway on PORT")
+    args = parser.parse_args(argv)
+    if args.serve_demo:
+        serve_demo(args.serve_demo)
+        return
+    if not args.token:
+        parser.error("--token is required")
+    results = asyncio.run(
+        run(
+            args.url,
+            bearer_token=args.token,
+            link_path=args.link_path,
+            duration=args.duration,
+            concurrency=args.concurrency,
+        )
+    )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,660 @@
+"""In-memory stand-ins for the gateway's ports (ServiceClients, LinkStore), with sample data.
+
+For unit tests of the gateway's controllers, guards and pages, for its browser UI tests and
+for the documentation screenshots. They mimic the services' contract (allowed actions per
+actor, phases moving on after an action, problems with error codes); they are NOT the
+services: integration tests use the real ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from graceperiod.contracts.cooldown import (
+    AccountCommandReply,
+    AccountListReply,
+    AccountReply,
+    AccountStatus,
+    AccountView,
+    Cause,
+    CooldownPolicy,
+    EarlyRelease,
+    GetAccount,
+    GetCooldownPolicy,
+    ListAccounts,
+    ListStuckAccounts,
+    PolicyReply,
+    ReleaseAccountEarly,
+    SetCooldownPolicy,
+    Transition,
+)
+from graceperiod.contracts.cooldown import (
+    ActorRef as PoolActorRef,
+)
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.notifier import (
+    DeliveriesReply,
+    DeliveryStatus,
+    DeliveryView,
+    EmailKind,
+    GetNotificationSettings,
+    ListDeliveries,
+    NotificationSettings,
+    NotificationSettingsReply,
+    SetNotificationSettings,
+)
+from graceperiod.contracts.revocation import (
+    AccountAccess,
+    AccountAccessReply,
+    ActorRef,
+    AllowedAction,
+    Audit,
+    CommandReply,
+    GetPurchase,
+    GetSupportCaseDraft,
+    ListAccountAccess,
+    ListPurchases,
+    MarkCaseResolved,
+    Phase,
+    PurchaseListReply,
+    PurchaseReply,
+    PurchaseView,
+    RegisterAccountRole,
+    RevokedVia,
+    RevokePurchase,
+    SubmitSupportCase,
+    SupportCaseDraft,
+    SupportCaseDraftReply,
+    SupportPlan,
+    TimelineEntry,
+    TimelineKind,
+    Unavailability,
+    UnavailableReason,
+    Windows,
+)
+from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
+from graceperiod.devstack.samples import sample_purchase
+from graceperiod.runtime.rpc import ServiceUnavailable
+
+Service = Literal["revocation", "cooldown", "notifier"]
+
+
+def _ref(actor: Actor) -> ActorRef:
+    return ActorRef(user_id=actor.user_id, email=actor.email, name=actor.name, path=actor.path)
+
+
+def may_act(actor: Actor, view: PurchaseView, *, via_link_token: bool = False) -> bool:
+    """The revocation service's rule: revoke-any, revoke-own on one's own purchase, or the
+    verified link token of that purchase."""
+    return (
+        via_link_token
+        or Permission.REVOKE_ANY_PURCHASES in actor.permissions
+        or (
+            Permission.REVOKE_OWN_PURCHASES in actor.permissions and view.purchase.requested_by.user_id == actor.user_id
+        )
+    )
+
+
+ACTIONS_BY_PHASE: dict[Phase, list[AllowedAction]] = {
+    Phase.SELF_SERVICE: [AllowedAction.REVOKE],
+    Phase.SUPPORT_CASE: [AllowedAction.REQUEST_SUPPORT_CASE],
+    Phase.CASE_OPEN: [AllowedAction.MARK_CASE_RESOLVED],
+}
+
+
+@dataclass
+class FakeServiceClients:
+    purchases: dict[str, PurchaseView] = field(default_factory=dict)
+    accounts: dict[str, AccountView] = field(default_factory=dict)
+    access: list[AccountAccess] = field(default_factory=list)
+    policy: CooldownPolicy = field(default_factory=CooldownPolicy)
+    notification_settings: NotificationSettings = field(default_factory=NotificationSettings)
+    deliveries: list[DeliveryView] = field(default_factory=list)
+    down: set[Service] = field(default_factory=set)
+    revoke_finishes: bool = True
+    """False: a revocation stays pending (as a Savings Plan in pending-return does)."""
+    now: datetime | None = None
+    commands: list[Any] = field(default_factory=list)
+    queries: list[Any] = field(default_factory=list)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _check(self, service: Service, message: Any) -> None:
+        if service in self.down:
+            raise ServiceUnavailable(service, 0.1)
+        (self.commands if hasattr(message, "idempotency_key") else self.queries).append(message)
+
+    def _clock(self) -> datetime:
+        assert self.now is not None, "set FakeServiceClients.now"
+        return self.now
+
+    def view_for(self, actor: Actor, view: PurchaseView, *, via_link_token: bool = False) -> PurchaseView:
+        allowed = ACTIONS_BY_PHASE.get(view.phase, [])
+        if view.unavailable is not None:
+            return view.model_copy(update={"allowed_actions": []})
+        if not may_act(actor, view, via_link_token=via_link_token):
+            unavailable = (
+                Unavailability(
+                    reason=UnavailableReason.NOT_PERMITTED,
+                    message=f"Only {view.purchase.requested_by.name}, who requested it, or an admin may act on it.",
+                )
+                if allowed
+                else None
+            )
+            return view.model_copy(update={"allowed_actions": [], "unavailable": unavailable})
+        return view.model_copy(update={"allowed_actions": list(allowed)})
+
+    def _rejected(self, code: ErrorCode, message: str) -> CommandReply:
+        return CommandReply(status=CommandStatus.REJECTED, message=message, problem=Problem(code=code, message=message))
+
+    # --- revocation ----------------------------------------------------------------------
+    async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
+        self._check("revocation", query)
+        items = [
+            self.view_for(query.actor, v)
+            for v in sorted(self.purchases.values(), key=lambda v: v.purchase.executed_at, reverse=True)
+            if (query.phase is None or v.phase is query.phase)
+            and (query.account_id is None or v.purchase.account.id == query.account_id)
+            and (query.requested_by_user_id is None or v.purchase.requested_by.user_id == query.requested_by_user_id)
+        ]
+        return PurchaseListReply(items=items[: query.limit])
+
+    async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
+        self._check("revocation", query)
+        view = self.purchases.get(query.purchase_id)
+        if view is None:
+            return PurchaseReply(problem=Problem(code=ErrorCode.NOT_FOUND, message=f"No purchase {query.purchase_id}."))
+        return PurchaseReply(purchase=self.view_for(query.actor, view, via_link_token=query.via_link_token))
+
+    async def get_support_case_draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
+        self._check("revocation", query)
+        view = self.purchases.get(query.purchase_id)
+        if view is None:
+            return SupportCaseDraftReply(problem=Problem(code=ErrorCode.NOT_FOUND, message="No such purchase."))
+        p = view.purchase
+        return SupportCaseDraftReply(
+            draft=SupportCaseDraft(
+                purchase_id=p.purchase_id,
+                account_id=p.account.id,
+                subject=f"Refund request: {p.commitment.kind.value} {p.commitment.id} bought by mistake",
+                body=(
+                    f"Hello AWS Support,\n\nOn {p.executed_at:%Y-%m-%d} we purchased {p.sku} "
+                    f"({p.commitment.id}, {p.commitment.region}) for {p.cost.upfront} {p.cost.currency} upfront. "
+                    "It was bought by mistake and we ask for a refund.\n\nThank you."
+                ),
+                category_code="reserved-instances",
+            )
+        )
+
+    async def list_account_access(self, query: ListAccountAccess) -> AccountAccessReply:
+        self._check("revocation", query)
+        return AccountAccessReply(accounts=list(self.access))
+
+    def _act(self, command: Any, *, via_link_token: bool) -> tuple[PurchaseView | None, CommandReply | None]:
+        view = self.purchases.get(command.purchase_id)
+        if view is None:
+            return None, self._rejected(ErrorCode.NOT_FOUND, f"No purchase {command.purchase_id}.")
+        if not may_act(command.actor, view, via_link_token=via_link_token):
+            return None, self._rejected(ErrorCode.FORBIDDEN, "You may not act on this purchase.")
+        return view, None
+
+    async def revoke_purchase(self, command: RevokePurchase) -> CommandReply:
+        self._check("revocation", command)
+        view, problem = self._act(command, via_link_token=command.via_link_token)
+        if problem or view is None:
+            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
+        if view.phase is not Phase.SELF_SERVICE:
+            return self._rejected(ErrorCode.CONFLICT, "This purchase can no longer be revoked through the AWS API.")
+        now = self._clock()
+        phase = Phase.REVOKED if self.revoke_finishes else Phase.REVOCATION_PENDING
+        updated = view.model_copy(
+            update={
+                "phase": phase,
+                "aws_state": "returned" if self.revoke_finishes else "pending-return",
+                "allowed_actions": [],
+                "audit": view.audit.model_copy(
+                    update={
+                        "revoked_at": now if self.revoke_finishes else None,
+                        "revoked_via": RevokedVia.SELF_SERVICE_API,
+                        "actor": _ref(command.actor),
+                    }
+                ),
+                "timeline": [
+                    *view.timeline,
+                    TimelineEntry(
+                        at=now,
+                        kind=TimelineKind.REVOKE_REQUESTED,
+                        summary="Revocation requested",
+                        actor=_ref(command.actor),
+                    ),
+                    *(
+                        [TimelineEntry(at=now, kind=TimelineKind.REVOKED, summary="AWS returned the Savings Plan")]
+                        if self.revoke_finishes
+                        else []
+                    ),
+                ],
+            }
+        )
+        self.purchases[view.purchase.purchase_id] = updated
+        return CommandReply(
+            status=CommandStatus.DONE if self.revoke_finishes else CommandStatus.IN_PROGRESS,
+            message="AWS confirmed: the purchase is revoked." if self.revoke_finishes else "AWS is returning the plan.",
+            purchase=updated,
+        )
+
+    async def submit_support_case(self, command: SubmitSupportCase) -> CommandReply:
+        self._check("revocation", command)
+        view, problem = self._act(command, via_link_token=command.via_link_token)
+        if problem or view is None:
+            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
+        if view.phase is not Phase.SUPPORT_CASE:
+            return self._rejected(ErrorCode.CONFLICT, "A support case can no longer be filed for this purchase.")
+        now = self._clock()
+        case_id = f"case-{uuid.uuid4().hex[:8]}"
+        updated = view.model_copy(
+            update={
+                "phase": Phase.CASE_OPEN,
+                "audit": view.audit.model_copy(
+                    update={
+                        "revoked_via": RevokedVia.SUPPORT_CASE_API,
+                        "support_case_id": case_id,
+                        "support_case_status": "opened",
+                        "actor": _ref(command.actor),
+                    }
+                ),
+                "timeline": [
+                    *view.timeline,
+                    TimelineEntry(
+                        at=now,
+                        kind=TimelineKind.CASE_OPENED,
+                        summary=f"Support case {case_id} opened: {command.subject or 'drafted subject'}",
+                        actor=_ref(command.actor),
+                    ),
+                ],
+            }
+        )
+        self.purchases[view.purchase.purchase_id] = updated
+        return CommandReply(status=CommandStatus.DONE, message=f"AWS Support case {case_id} opened.", purchase=updated)
+
+    async def mark_case_resolved(self, command: MarkCaseResolved) -> CommandReply:
+        self._check("revocation", command)
+        view, problem = self._act(command, via_link_token=False)
+        if problem or view is None:
+            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
+        if view.phase is not Phase.CASE_OPEN:
+            return self._rejected(ErrorCode.CONFLICT, "There is no open case.")
+        updated = view.model_copy(
+            update={
+                "phase": Phase.CASE_RESOLVED,
+                "audit": view.audit.model_copy(update={"support_case_status": "resolved"}),
+            }
+        )
+        self.purchases[view.purchase.purchase_id] = updated
+        return CommandReply(status=CommandStatus.DONE, message="Case marked resolved.", purchase=updated)
+
+    async def register_account_role(self, command: RegisterAccountRole) -> CommandReply:
+        self._check("revocation", command)
+        return CommandReply(status=CommandStatus.DONE, message=f"Role registered for {command.account_id}.")
+
+    # --- cooldown ------------------------------------------------------------------------
+    async def list_accounts(self, query: ListAccounts) -> AccountListReply:
+        self._check("cooldown", query)
+        items = [a for a in self.accounts.values() if query.status is None or a.status is query.status]
+        return AccountListReply(items=items[: query.limit])
+
+    async def list_stuck_accounts(self, query: ListStuckAccounts) -> AccountListReply:
+        self._check("cooldown", query)
+        limit = self._clock() - timedelta(hours=query.older_than_hours)
+        return AccountListReply(
+            items=[
+                a
+                for a in self.accounts.values()
+                if a.status in (AccountStatus.CLEANUP, AccountStatus.QUARANTINE) and a.status_since < limit
+            ]
+        )
+
+    async def get_account(self, query: GetAccount) -> AccountReply:
+        self._check("cooldown", query)
+        account = self.accounts.get(query.account_id)
+        if account is None:
+            return AccountReply(problem=Problem(code=ErrorCode.NOT_FOUND, message=f"No account {query.account_id}."))
+        return AccountReply(account=account)
+
+    async def release_account_early(self, command: ReleaseAccountEarly) -> AccountCommandReply:
+        self._check("cooldown", command)
+        account = self.accounts.get(command.account_id)
+        if account is None:
+            problem = Problem(code=ErrorCode.NOT_FOUND, message=f"No account {command.account_id}.")
+            return AccountCommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
+        if Permission.RELEASE_ANY_ACCOUNTS not in command.actor.permissions:
+            problem = Problem(code=ErrorCode.FORBIDDEN, message="Releasing accounts needs release-any:accounts.")
+            return AccountCommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
+        if account.status is not AccountStatus.COOLDOWN:
+            if account.early_release is not None:  # idempotent: already released
+                return AccountCommandReply(status=CommandStatus.DONE, message="Already released.", account=account)
+            problem = Problem(
+                code=ErrorCode.CONFLICT, message=f"{command.account_id} is {account.status}, not in Cooldown."
+            )
+            return AccountCommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
+        now = self._clock()
+        by = PoolActorRef(user_id=command.actor.user_id, email=command.actor.email)
+        released = account.model_copy(
+            update={
+                "status": AccountStatus.AVAILABLE,
+                "status_since": now,
+                "cooldown_until": None,
+                "early_release": EarlyRelease(by=by, at=now, reason=command.reason),
+                "history": [
+                    *account.history,
+                    Transition(
+                        from_status=AccountStatus.COOLDOWN,
+                        to_status=AccountStatus.AVAILABLE,
+                        at=now,
+                        cause=Cause.RELEASED_EARLY,
+                        actor=by,
+                        reason=command.reason,
+                    ),
+                ],
+            }
+        )
+        self.accounts[command.account_id] = released
+        return AccountCommandReply(
+            status=CommandStatus.DONE,
+            message=f"{command.account_id} released early and is Available.",
+            account=released,
+            warning="Billing attribution may be inaccurate: the last lease's costs may not have settled yet.",
+        )
+
+    async def get_cooldown_policy(self, query: GetCooldownPolicy) -> PolicyReply:
+        self._check("cooldown", query)
+        return PolicyReply(policy=self.policy)
+
+    async def set_cooldown_policy(self, command: SetCooldownPolicy) -> PolicyReply:
+        self._check("cooldown", command)
+        if Permission.UPDATE_CONFIG not in command.actor.permissions:
+            return PolicyReply(problem=Problem(code=ErrorCode.FORBIDDEN, message="Needs update:config."))
+        self.policy = CooldownPolicy(
+            enforce_account_cooldown=command.enforce_account_cooldown,
+            cooldown_period_hours=command.cooldown_period_hours,
+            updated_by=PoolActorRef(user_id=command.actor.user_id, email=command.actor.email),
+            updated_at=self._clock(),
+        )
+        return PolicyReply(policy=self.policy)
+
+    # --- notifier ------------------------------------------------------------------------
+    async def get_notification_settings(self, query: GetNotificationSettings) -> NotificationSettingsReply:
+        self._check("notifier", query)
+        return NotificationSettingsReply(settings=self.notification_settings)
+
+    async def set_notification_settings(self, command: SetNotificationSettings) -> NotificationSettingsReply:
+        self._check("notifier", command)
+        self.notification_settings = NotificationSettings(
+            global_notification_email=command.global_notification_email,
+            updated_by=command.actor.email,
+            updated_at=self._clock(),
+        )
+        return NotificationSettingsReply(settings=self.notification_settings)
+
+    async def list_deliveries(self, query: ListDeliveries) -> DeliveriesReply:
+        self._check("notifier", query)
+        return DeliveriesReply(items=[d for d in self.deliveries if d.purchase_id == query.purchase_id])
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass
+class InMemoryLinkStore:
+    """The gateway's LinkStore in memory (consume = insert-if-absent, like the unique _id)."""
+
+    links: dict[str, Any] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    async def consume(
+        self, claims: Any, *, action: Any, now: datetime, keep_until: datetime, request_id: str | None
+    ) -> Any:
+        from graceperiod.gateway.store import ConsumedLink  # noqa: PLC0415 - devstack must not need the gateway at import
+
+        if claims.jti in self.links:
+            return self.links[claims.jti]
+        self.links[claims.jti] = ConsumedLink(
+            claims.jti, claims.purchase_id, claims.recipient, action, now, request_id, None
+        )
+        return None
+
+    async def find(self, jti: str) -> Any:
+        return self.links.get(jti)
+
+    async def record_outcome(self, jti: str, outcome: Any) -> None:
+        from dataclasses import replace  # noqa: PLC0415
+
+        self.links[jti] = replace(self.links[jti], outcome=outcome)
+
+    async def release(self, jti: str) -> None:
+        link = self.links.get(jti)
+        if link is not None and link.outcome is not None and link.outcome.status == "rejected":
+            del self.links[jti]
+
+    async def record_action(self, entry: dict[str, Any], *, now: datetime) -> None:
+        self.actions.append({**entry, "at": now})
+
+    async def purge(self, *, now: datetime) -> int:
+        return 0
+
+    async def ping(self) -> bool:
+        return True
+
+
+# --- sample data -------------------------------------------------------------------------
+
+
+def purchase_view(
+    now: datetime,
+    *,
+    phase: Phase,
+    requester: tuple[str, str, str] = ("u-alice", "Alice Example", "alice@example.com"),
+    kind: str = "savings_plan",
+    executed_ago: timedelta = timedelta(hours=2),
+    account: tuple[str, str] = ("123456789012", "Payments Production"),
+    purchase_id: str | None = None,
+    unavailable: Unavailability | None = None,
+    aws_state: str | None = "active",
+) -> PurchaseView:
+    executed = now - executed_ago
+    service = "savingsplans" if kind == "savings_plan" else "ec2"
+    payload_purchase = sample_purchase(
+        purchase_id=purchase_id,
+        executed_at=executed,
+        account_id=account[0],
+        kind=kind,
+        service=service,
+        commitment_id=f"{'sp' if kind == 'savings_plan' else 'ri'}-{uuid.uuid4().hex[:17]}",
+    )
+    purchase = payload_purchase.model_copy(
+        update={
+            "requested_by": payload_purchase.requested_by.model_copy(
+                update={"user_id": requester[0], "name": requester[1], "email": requester[2]}
+            ),
+            "account": payload_purchase.account.model_copy(update={"name": account[1]}),
+        }
+    )
+    self_service_until = executed + timedelta(days=7) if phase is Phase.SELF_SERVICE else executed + timedelta(hours=1)
+    support_until = executed + timedelta(days=7)
+    windows = Windows(
+        self_service_until=self_service_until if kind == "savings_plan" else None,
+        support_case_until=support_until,
+        closes_at=max(self_service_until, support_until),
+    )
+    if phase is Phase.CLOSED:
+        windows = Windows(
+            self_service_until=executed + timedelta(hours=1),
+            support_case_until=executed + timedelta(days=7),
+            closes_at=executed + timedelta(days=7),
+        )
+    timeline = [
+        TimelineEntry(at=executed, kind=TimelineKind.EXECUTED, summary="Purchase executed"),
+        TimelineEntry(
+            at=executed + timedelta(seconds=2), kind=TimelineKind.RECORDED, summary="Recorded; windows worked out"
+        ),
+        TimelineEntry(at=executed + timedelta(seconds=5), kind=TimelineKind.EMAILED, summary="Emailed 3 recipients"),
+    ]
+    audit = Audit(revocation_window_closes_at=windows.closes_at)
+    if phase is Phase.SUPPORT_UNAVAILABLE and unavailable is None:
+        unavailable = Unavailability(
+            reason=UnavailableReason.NO_SUPPORT_PLAN,
+            message="The account's AWS Support plan (Basic) does not include the Support API.",
+            manual_route="AWS console → Support Center → Create case → Account and billing",
+        )
+    if phase is Phase.REVOKED:
+        audit = audit.model_copy(
+            update={
+                "revoked_at": executed + timedelta(minutes=30),
+                "revoked_via": RevokedVia.SELF_SERVICE_API,
+                "actor": ActorRef(
+                    user_id=requester[0], email=requester[2], name=requester[1], path=ActionPath.EMAIL_LINK
+                ),
+            }
+        )
+        timeline.append(
+            TimelineEntry(
+                at=executed + timedelta(minutes=30), kind=TimelineKind.REVOKED, summary="AWS returned the Savings Plan"
+            )
+        )
+    if phase is Phase.CASE_OPEN:
+        audit = audit.model_copy(
+            update={
+                "revoked_via": RevokedVia.SUPPORT_CASE_API,
+                "support_case_id": "case-1234567890",
+                "support_case_status": "opened",
+            }
+        )
+        timeline.append(
+            TimelineEntry(
+                at=executed + timedelta(hours=1),
+                kind=TimelineKind.CASE_OPENED,
+                summary="Support case case-1234567890 opened",
+            )
+        )
+    return PurchaseView(
+        purchase=purchase,
+        windows=windows,
+        phase=phase,
+        aws_state=aws_state,
+        unavailable=unavailable,
+        audit=audit,
+        timeline=timeline,
+        updated_at=now,
+    )
+
+
+def account_view(
+    now: datetime, account_id: str, name: str, status: AccountStatus, *, cooldown_left: timedelta | None = None
+) -> AccountView:
+    since = now - timedelta(hours=3)
+    return AccountView(
+        account_id=account_id,
+        name=name,
+        email=f"{name.lower().replace(' ', '-')}@example.com",
+        status=status,
+        status_since=since,
+        lease_id=f"lease-{account_id[-4:]}",
+        last_cleanup_completed_at=since if status in (AccountStatus.COOLDOWN, AccountStatus.AVAILABLE) else None,
+        cooldown_until=now + cooldown_left if cooldown_left is not None else None,
+    )
+
+
+ALICE = ("u-alice", "Alice Example", "alice@example.com")
+BOB = ("u-bob", "Bob Example", "bob@example.com")
+
+
+def demo_clients(now: datetime) -> FakeServiceClients:
+    """A fake with one purchase per phase (Alice's and Bob's), a pool with every status."""
+    views = [
+        purchase_view(
+            now, phase=Phase.SELF_SERVICE, requester=ALICE, purchase_id="pur-alice-sp", executed_ago=timedelta(hours=1)
+        ),
+        purchase_view(
+            now, phase=Phase.SELF_SERVICE, requester=BOB, purchase_id="pur-bob-sp", executed_ago=timedelta(hours=3)
+        ),
+        purchase_view(
+            now,
+            phase=Phase.SUPPORT_CASE,
+            requester=ALICE,
+            kind="reserved_instance",
+            purchase_id="pur-alice-ri",
+            executed_ago=timedelta(days=1),
+            aws_state="active",
+        ),
+        purchase_view(
+            now,
+            phase=Phase.SUPPORT_UNAVAILABLE,
+            requester=BOB,
+            kind="reserved_instance",
+            purchase_id="pur-bob-ri",
+            executed_ago=timedelta(days=2),
+            account=("210987654321", "Analytics"),
+        ),
+        purchase_view(
+            now,
+            phase=Phase.CASE_OPEN,
+            requester=ALICE,
+            kind="reserved_instance",
+            purchase_id="pur-alice-case",
+            executed_ago=timedelta(days=3),
+        ),
+        purchase_view(
+            now, phase=Phase.REVOKED, requester=BOB, purchase_id="pur-bob-revoked", executed_ago=timedelta(days=4)
+        ),
+        purchase_view(
+            now, phase=Phase.CLOSED, requester=ALICE, purchase_id="pur-alice-closed", executed_ago=timedelta(days=30)
+        ),
+    ]
+    accounts = [
+        account_view(now, "111111111111", "Sandbox One", AccountStatus.AVAILABLE),
+        account_view(now, "222222222222", "Sandbox Two", AccountStatus.ACTIVE),
+        account_view(now, "333333333333", "Sandbox Three", AccountStatus.CLEANUP),
+        account_view(
+            now, "444444444444", "Sandbox Four", AccountStatus.COOLDOWN, cooldown_left=timedelta(hours=17, minutes=42)
+        ),
+        account_view(now, "555555555555", "Sandbox Five", AccountStatus.QUARANTINE),
+    ]
+    return FakeServiceClients(
+        purchases={v.purchase.purchase_id: v for v in views},
+        accounts={a.account_id: a for a in accounts},
+        access=[
+            AccountAccess(
+                account_id="123456789012", role_assumable=True, support_plan=SupportPlan.API_ACCESS, checked_at=now
+            ),
+            AccountAccess(
+                account_id="210987654321",
+                role_assumable=True,
+                support_plan=SupportPlan.NO_API_ACCESS,
+                missing_actions=["savingsplans:ReturnSavingsPlan", "ec2:DeleteQueuedReservedInstances"],
+                reapply_bundle=True,
+                checked_at=now,
+            ),
+        ],
+        policy=CooldownPolicy(enforce_account_cooldown=True, cooldown_period_hours=24),
+        notification_settings=NotificationSettings(global_notification_email="finops@example.com"),
+        deliveries=[
+            DeliveryView(
+                purchase_id="pur-alice-sp",
+                kind=EmailKind.PURCHASE_EXECUTED,
+                recipient=r,
+                status=DeliveryStatus.SENT,
+                at=now - timedelta(minutes=59),
+            )
+            for r in ("alice@example.com", "finops@example.com", "owner@example.com")
+        ],
+        now=now,
+    )
+
+
+def purchase_ids(clients: FakeServiceClients) -> Iterable[str]:
+    return clients.purchases.keys()
