@@ -16,7 +16,6 @@ from playwright.async_api import async_playwright
 from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS
 
 
-
 async def screenshot(pages: Sequence[Path], out: Path, *, width: int = 720) -> list[Path]:
     """One full-page PNG per HTML file, ``<out>/<stem>.png``. Pages load with the network off:
     an email must not depend on remote resources."""
