@@ -110,7 +110,7 @@ class GatewaySettings(ServiceSettings):
     )
     http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     reapply_bundle_docs: str = Field(
-        default="docs/operations.md#reapply-bundle",
+        default="docs/operations.md#reapply-the-onboarding-bundle",
         description="Where the 're-apply the onboarding bundle' instructions live.",
     )
 
