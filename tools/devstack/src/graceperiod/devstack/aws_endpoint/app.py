@@ -152,7 +152,9 @@ class AwsEndpointApp:
         else:
             account_id, principal = em.vendor_account, f"arn:aws:iam::{em.vendor_account}:user/{access_key}"
 
-        reply = self._fault_or_denial(service, action, account_id, principal, request_id)
+        fault = em.take_fault(account_id, action)
+        slow = fault.delay_seconds if fault is not None and fault.kind == "slow-response" else 0.0
+        reply = self._fault_or_denial(service, action, account_id, principal, request_id, fault=fault)
         if reply is None:
             handler = HANDLERS[(service, operation)]
             try:
@@ -162,6 +164,8 @@ class AwsEndpointApp:
                 reply = success(service, operation, data, request_id)
             except AwsError as exc:
                 reply = error(service, exc.code, exc.message, exc.status, request_id)
+            if slow:
+                time.sleep(slow)  # the operation took effect; the answer is late (or never read)
         em.log_call(
             account=account_id,
             service=service,
@@ -181,11 +185,10 @@ class AwsEndpointApp:
         return error(service, code, f"The {what} included in the request is invalid.", 403, request_id)
 
     def _fault_or_denial(
-        self, service: str, action: str, account_id: str, principal: str, request_id: str
+        self, service: str, action: str, account_id: str, principal: str, request_id: str, *, fault: Fault | None
     ) -> Reply | None:
         em = self.emulator
-        fault = em.take_fault(account_id, action)
-        if fault is not None:
+        if fault is not None and fault.kind != "slow-response":
             if fault.delay_seconds:
                 time.sleep(fault.delay_seconds)
             if fault.kind == "throttle":
@@ -261,7 +264,7 @@ class AwsEndpointApp:
         elif request.method == "POST":
             spec = request.get_json(force=True)
             kind = spec.get("kind", "throttle")
-            if kind not in ("throttle", "server-error", "error", "delay"):
+            if kind not in ("throttle", "server-error", "error", "delay", "slow-response"):
                 return _json({"error": f"unknown fault kind {kind!r}"}, 400)
             fault = Fault(
                 action=spec["action"],

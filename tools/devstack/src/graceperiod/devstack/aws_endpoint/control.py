@@ -67,7 +67,8 @@ class EmulatorControl:
         return result
 
     async def reserved_instance(self, account_id: str, **spec: Any) -> dict[str, Any]:
-        """Seed an EC2 RI (``reservedInstancesId``, ``region``, ``state``, ``start``...)."""
+        """Seed an EC2 RI (``reservedInstancesId``, ``region``, ``state``, ``start``; ``deleteFailure``:
+        the per-id error code DeleteQueuedReservedInstances reports for it)."""
         result: dict[str, Any] = await self._call("POST", f"/accounts/{account_id}/reserved-instances", _wire(spec))
         return result
 
@@ -95,7 +96,8 @@ class EmulatorControl:
         delay_seconds: float = 0.0,
     ) -> None:
         """Make the next ``count`` calls of ``action`` (``service:Operation``, ``service:*`` or ``*``) fail:
-        ``throttle``, ``server-error``, ``error`` (with ``code``/``status``) or ``delay``."""
+        ``throttle``, ``server-error``, ``error`` (with ``code``/``status``), ``delay`` (wait, then
+        answer) or ``slow-response`` (take effect, then wait before answering)."""
         await self._call(
             "POST",
             "/faults",

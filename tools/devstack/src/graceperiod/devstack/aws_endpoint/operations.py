@@ -173,6 +173,9 @@ def delete_queued_reserved_instances(call: Call) -> dict[str, Any]:
                     "Error": {"Code": "reserved-instances-id-invalid", "Message": f"{ri_id} is not a valid ID"},
                 }
             )
+        elif ri.get("_delete_failure"):
+            code = ri["_delete_failure"]
+            failed.append({"ReservedInstancesId": ri_id, "Error": {"Code": code, "Message": f"{ri_id}: {code}"}})
         elif ri["State"] != "queued":
             failed.append(
                 {
@@ -527,6 +530,7 @@ def seed_reserved_instance(emulator: Emulator, account: Account, spec: dict[str,
         "OfferingType": spec.get("offeringType") or "All Upfront",
         "OfferingClass": spec.get("offeringClass") or "standard",
         "_region": spec.get("region") or "us-east-1",
+        "_delete_failure": spec.get("deleteFailure"),
     }
     with emulator.lock:
         account.reserved_instances[ri_id] = ri
