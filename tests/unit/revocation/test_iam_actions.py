@@ -40,7 +40,8 @@ def _calls() -> tuple[set[str], set[str]]:
                 service, operation = node.args[1], node.args[2]
                 assert isinstance(service, ast.Constant), f"{path.name}:{node.lineno}: service must be a literal"
                 assert isinstance(operation, ast.Constant), f"{path.name}:{node.lineno}: operation must be a literal"
-                via_call.add(f"{IAM_PREFIX.get(service.value, service.value)}:{operation.value}")
+                name = str(service.value)
+                via_call.add(f"{IAM_PREFIX.get(name, name)}:{operation.value!s}")
             elif node.func.attr in operations:
                 direct |= operations[node.func.attr]
     return via_call, direct
