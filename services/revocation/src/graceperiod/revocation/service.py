@@ -347,14 +347,23 @@ class RevocationService:
         return record
 
     async def _flush(self, record: PurchaseRecord) -> None:
+        """Publish the outbox, then drop the published entries (conditional replace, retried)."""
         if not record.outbox:
             return
-        sent = []
+        sent = set()
         for entry in record.outbox:
             await self._events.publish(PurchaseChanged.model_validate(entry.event), message_id=entry.message_id)
-            sent.append(entry.message_id)
-        await self._store.drop_outbox(record.purchase_id, sent)
+            sent.add(entry.message_id)
         record.outbox = [o for o in record.outbox if o.message_id not in sent]
+        for _ in range(_SAVE_ROUNDS):
+            current = await self._store.get(record.purchase_id)
+            if current is None or not any(o.message_id in sent for o in current.outbox):
+                return
+            current.outbox = [o for o in current.outbox if o.message_id not in sent]
+            if await self._store.save(current, expected_version=current.version):
+                if current.version == record.version:
+                    record.version += 1
+                return
 
     async def _update(
         self, purchase_id: str, change: Callable[[PurchaseRecord, AccountRecord | None, datetime], Awaitable[T]]
@@ -659,6 +668,8 @@ class RevocationService:
             action = rec.attempt.action if rec.attempt else None
             who = rec.attempt.actor if rec.attempt else actor
             pending = action == SelfServiceAction.RETURN_SAVINGS_PLAN or rec.aws.state in PENDING_STATES
+            if result is not None and action != SelfServiceAction.RETURN_SAVINGS_PLAN:
+                rec.aws = rec.aws.model_copy(update={"state": "queued-deleted", "read_at": now})  # AWS said 200
             if rec.aws.state in UNDONE_STATES:
                 pending = False
             ids = [*rec.audit.aws_request_ids, *([result.request_id] if result and result.request_id else [])]

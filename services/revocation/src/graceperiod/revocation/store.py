@@ -3,7 +3,9 @@
 Every state change is one conditional single-document update (FerretDB has no
 transactions): a purchase is replaced only if its ``version`` is still the one read, and the
 events a change emits are written into the same document (``outbox``) before they are
-published, so a crash between the write and the publish loses nothing.
+published, so a crash between the write and the publish loses nothing. (Published entries are
+removed by the same conditional replace: FerretDB 1.24 ignores ``$pull`` with a condition on
+embedded documents.)
 """
 
 from __future__ import annotations
@@ -237,12 +239,6 @@ class PurchaseStore:
     async def with_outbox(self, *, limit: int) -> list[str]:
         cursor = self._purchases.find({"has_outbox": True}, projection={"_id": 1}).limit(limit)
         return [doc["_id"] async for doc in cursor]
-
-    async def drop_outbox(self, purchase_id: str, message_ids: list[str]) -> None:
-        await self._purchases.update_one(
-            {"_id": purchase_id}, {"$pull": {"outbox": {"message_id": {"$in": message_ids}}}}
-        )
-        await self._purchases.update_one({"_id": purchase_id, "outbox": {"$size": 0}}, {"$set": {"has_outbox": False}})
 
     async def page(
         self,
