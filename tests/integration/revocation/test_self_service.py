@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from graceperiod.contracts.revocation import AllowedAction, Phase, RevokedVia, RevokePurchase, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus
-from tests.integration.revocation.conftest import ADMIN, ALICE, Harness, key
+from tests.integration.revocation.conftest import ADMIN, ALICE, BOB, Harness, key
 
 
 async def test_a_returnable_savings_plan_is_returned(harness: Harness) -> None:
@@ -101,8 +101,6 @@ async def test_a_queued_reserved_instance_is_deleted(harness: Harness) -> None:
 
 
 async def test_someone_elses_purchase_cannot_be_revoked_with_revoke_own(harness: Harness) -> None:
-    from tests.integration.revocation.conftest import BOB
-
     account = await harness.account()
     now = harness.clock.now()
     plan = await harness.control.savings_plan(account, start=now, returnableUntil=now + timedelta(days=1))
