@@ -153,12 +153,19 @@ class Harness:
     def changes(self, purchase_id: str) -> list[str]:
         return [e["change"] for e in self.events if e.get("change") and e["purchase"]["purchase_id"] == purchase_id]
 
-    async def wait_event(self, purchase_id: str, change: str, *, timeout: float = 20.0) -> dict[str, Any]:
+    async def wait_event(
+        self, purchase_id: str, change: str, *, timeout: float = 20.0, count: int = 1
+    ) -> dict[str, Any]:
+        """The ``count``-th distinct event of this kind (duplicates by message id are one)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for event in self.events:
-                if event.get("change") == change and event["purchase"]["purchase_id"] == purchase_id:
-                    return event
+            found = {
+                e["_message_id"]: e
+                for e in self.events
+                if e.get("change") == change and e["purchase"]["purchase_id"] == purchase_id
+            }
+            if len(found) >= count:
+                return list(found.values())[count - 1]
             await asyncio.sleep(0.05)
         msg = f"no {change} event for {purchase_id}; saw {self.changes(purchase_id)}"
         raise TimeoutError(msg)
