@@ -8,6 +8,7 @@ FrozenClock the tests move; the emulator's clock is moved with it where a test n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -94,6 +95,7 @@ class Harness:
     client: RabbitBroker
     upstream: RabbitBroker
     clock: FrozenClock
+    database: str
     events: list[dict[str, Any]] = field(default_factory=list)
 
     async def command(self, command: BaseModel, *, timeout: float = 20.0) -> CommandReply:
@@ -188,6 +190,31 @@ async def collect_events(amqp_url: str, into: list[dict[str, Any]]) -> aio_pika.
     return connection
 
 
+@contextlib.asynccontextmanager
+async def _harness(
+    amqp_url: str, mongodb_url: str, database: str, aws_endpoint_url: str, upstream: RabbitBroker, *, in_process: bool
+) -> AsyncIterator[Harness]:
+    clock = FrozenClock(datetime.now(UTC))
+    client = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="test-gateway")
+    await client.connect()
+    await declare_topology(client)
+    await client.start()
+    apps = [create_app(test_settings(amqp_url, mongodb_url, database), clock=clock)] if in_process else []
+    async with EmulatorControl(aws_endpoint_url) as control:
+        await control.configure(return_delay_seconds=0)
+        harness = Harness(amqp_url, control, client, upstream, clock, database)
+        connection = await collect_events(amqp_url, harness.events)
+        try:
+            async with running(*apps):
+                yield harness
+        finally:
+            await connection.close()
+            await client.stop()
+            await control.clear_faults()
+            await control.set_clock(real=True)
+            await control.configure(return_delay_seconds=2)
+
+
 @pytest.fixture
 async def harness(
     amqp_url: str,
@@ -197,23 +224,20 @@ async def harness(
     upstream: RabbitBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Harness]:
+    """The service in this process, on a FrozenClock."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
-    clock = FrozenClock(datetime.now(UTC))
-    app = create_app(test_settings(amqp_url, mongodb_url, f"{db_prefix}_revocation"), clock=clock)
-    client = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="test-gateway")
-    await client.connect()
-    await declare_topology(client)
-    await client.start()
-    async with EmulatorControl(aws_endpoint_url) as control:
-        await control.configure(return_delay_seconds=0)
-        harness = Harness(amqp_url, control, client, upstream, clock)
-        connection = await collect_events(amqp_url, harness.events)
-        try:
-            async with running(app):
-                yield harness
-        finally:
-            await connection.close()
-            await client.stop()
-            await control.clear_faults()
-            await control.set_clock(real=True)
-            await control.configure(return_delay_seconds=2)
+    async with _harness(
+        amqp_url, mongodb_url, f"{db_prefix}_revocation", aws_endpoint_url, upstream, in_process=True
+    ) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def bare_harness(
+    amqp_url: str, mongodb_url: str, db_prefix: str, aws_endpoint_url: str, upstream: RabbitBroker
+) -> AsyncIterator[Harness]:
+    """Everything but the service: the test runs it (as a process) itself."""
+    async with _harness(
+        amqp_url, mongodb_url, f"{db_prefix}_revocation", aws_endpoint_url, upstream, in_process=False
+    ) as harness:
+        yield harness

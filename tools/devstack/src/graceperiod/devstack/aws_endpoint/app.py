@@ -164,8 +164,6 @@ class AwsEndpointApp:
                 reply = success(service, operation, data, request_id)
             except AwsError as exc:
                 reply = error(service, exc.code, exc.message, exc.status, request_id)
-            if slow:
-                time.sleep(slow)  # the operation took effect; the answer is late (or never read)
         em.log_call(
             account=account_id,
             service=service,
@@ -176,6 +174,8 @@ class AwsEndpointApp:
             params=params,
             request_id=request_id,
         )
+        if slow:
+            time.sleep(slow)  # the operation took effect (and is logged); the answer is late
         return reply
 
     def _refuse(self, service: str, what: str, request_id: str, action: str, key: str) -> Reply:
