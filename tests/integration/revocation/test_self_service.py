@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from graceperiod.contracts.revocation import AllowedAction, Phase, RevokedVia, RevokePurchase, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus
+from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.upstream import publish_upstream, seed_demo_account
 from tests.integration.revocation.conftest import ADMIN, ALICE, BOB, Harness, key
 
 
@@ -116,3 +118,12 @@ async def test_someone_elses_purchase_cannot_be_revoked_with_revoke_own(harness:
     assert reply.problem is not None
     assert reply.problem.code == "forbidden"
     assert await harness.control.calls(account=account, action="savingsplans:ReturnSavingsPlan") == []
+
+
+async def test_the_demo_seed_makes_the_demo_purchase_revocable(harness: Harness, aws_endpoint_url: str) -> None:
+    body = purchase_payload(executed_at=harness.clock.now())
+    await seed_demo_account(aws_endpoint_url, harness.upstream, body)
+    await publish_upstream(harness.upstream, "purchase.executed", body, message_id=body["purchase_id"])
+    view = await harness.wait_for(body["purchase_id"], lambda v: True)
+    assert view.phase is Phase.SELF_SERVICE
+    assert view.allowed_actions == [AllowedAction.REVOKE]
