@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from graceperiod.contracts.revocation import Phase, RevokePurchase
+from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.servers import ServiceProcess, free_port
 from tests.integration.revocation.conftest import ADMIN, Harness, key
@@ -86,3 +86,35 @@ async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
     assert view.audit.actor.user_id == ADMIN.user_id
     revoked = {e["_message_id"] for e in harness.events if e.get("change") == "revoked"}
     assert revoked == {f"purchase-changed:{pid}:revoked:final"}
+
+
+async def test_a_kill_after_create_case_adopts_the_case_instead_of_filing_twice(
+    bare_harness: Harness, tmp_path: Path, mongodb_url: str, aws_endpoint_url: str, processes: list[ServiceProcess]
+) -> None:
+    harness = bare_harness
+    doomed = _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+    account = await harness.account()
+    ri = await harness.control.reserved_instance(account, start=harness.clock.now() - timedelta(hours=1))
+    pid = (
+        await harness.purchase(
+            account, kind="reserved_instance", service="ec2", commitment_id=ri["ReservedInstancesId"]
+        )
+    )["purchase_id"]
+    await harness.control.fault("support:CreateCase", account=account, kind="slow-response", delay_seconds=30)
+
+    reply = await harness.command(SubmitSupportCase(actor=ADMIN, idempotency_key=key(), purchase_id=pid), timeout=10)
+    assert reply.status is CommandStatus.IN_PROGRESS
+    deadline = time.monotonic() + 20
+    while not (await harness.control.get_account(account))["cases"]:
+        assert time.monotonic() < deadline, "CreateCase never reached AWS"
+        await asyncio.sleep(0.05)
+    doomed.kill()
+
+    await harness.control.clear_faults()
+    _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+
+    view = await harness.wait_for(pid, lambda v: v.phase is Phase.CASE_OPEN, timeout=40)
+    cases = (await harness.control.get_account(account))["cases"]
+    assert len(cases) == 1  # CreateCase has no client token: the case was found by its reference
+    assert view.audit.support_case_id == cases[0]["caseId"]
+    assert len(await harness.control.calls(account=account, action="support:CreateCase")) == 1

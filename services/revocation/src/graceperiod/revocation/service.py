@@ -586,7 +586,9 @@ class RevocationService:
             offer = self_service(rec.purchase.commitment.kind, rec.purchase.service, aws.snapshot())
             if offer is None or now >= offer.until:
                 return None
-            if rec.attempt is None or rec.attempt.key != key:
+            if rec.attempt is not None and rec.attempt.key == key:
+                rec.attempt = rec.attempt.model_copy(update={"lease_until": now + self._policy.attempt_lease})
+            else:
                 rec.attempt = Attempt(
                     key=key,
                     kind="revoke",
@@ -788,36 +790,42 @@ class RevocationService:
         body = command.body or draft.body
         actor = _ref(command.actor)
 
-        async def claim(rec: PurchaseRecord, account: AccountRecord | None, now: datetime) -> None:
-            if rec.attempt is None or rec.attempt.key != key:
-                rec.attempt = Attempt(
-                    key=key,
-                    kind="support-case",
-                    action="support:CreateCase",
-                    client_token=case_reference(rec.purchase_id),
-                    started_at=now,
-                    lease_until=now + self._policy.attempt_lease,
-                    actor=actor,
-                    subject=subject,
-                    body=body,
-                )
+        async def claim(rec: PurchaseRecord, account: AccountRecord | None, now: datetime) -> bool:
+            if rec.attempt is not None and rec.attempt.key == key:
+                rec.attempt = rec.attempt.model_copy(update={"lease_until": now + self._policy.attempt_lease})
+                return True
+            rec.attempt = Attempt(
+                key=key,
+                kind="support-case",
+                action="support:CreateCase",
+                client_token=case_reference(rec.purchase_id),
+                started_at=now,
+                lease_until=now + self._policy.attempt_lease,
+                actor=actor,
+                subject=subject,
+                body=body,
+            )
+            return False
 
-        await self._update(command.purchase_id, claim)
-        record = await self._run_case(command.purchase_id, role)
+        _, resuming = await self._update(command.purchase_id, claim)
+        record = await self._run_case(command.purchase_id, role, resuming=resuming)
         return await self._view_reply(record, command.actor, f"Support case {record.audit.support_case_id} opened.")
 
-    async def _run_case(self, purchase_id: str, role: Role) -> PurchaseRecord:
+    async def _run_case(self, purchase_id: str, role: Role, *, resuming: bool) -> PurchaseRecord:
         record = await self._store.get(purchase_id)
         assert record is not None
         assert record.attempt is not None
         attempt = record.attempt
         reference = case_reference(purchase_id)
         try:
-            # An attempt that died after CreateCase left a case with our reference: adopt it.
-            existing = await self._with_backoff(
-                lambda: self._aws.describe_cases(role, after=attempt.started_at - timedelta(minutes=10))
-            )
-            found = next((c for c in existing if reference in c.subject), None)
+            found = None
+            if resuming:
+                # CreateCase has no client token. An attempt that died after it left a case
+                # whose subject carries our reference: adopt that case instead of filing twice.
+                existing = await self._with_backoff(
+                    lambda: self._aws.describe_cases(role, after=attempt.started_at - timedelta(minutes=10))
+                )
+                found = next((c for c in existing if reference in c.subject), None)
             if found is not None:
                 case_id, request_id, response = found.case_id, None, None
             else:
@@ -885,6 +893,13 @@ class RevocationService:
         record, _ = await self._update(purchase_id, opened)
         await self._store.clear_use_missing(record.purchase.account.id, "support:CreateCase")
         return record
+
+    async def _renew_lease(self, purchase_id: str) -> None:
+        async def renew(rec: PurchaseRecord, account: AccountRecord | None, now: datetime) -> None:
+            if rec.attempt is not None:
+                rec.attempt = rec.attempt.model_copy(update={"lease_until": now + self._policy.attempt_lease})
+
+        await self._update(purchase_id, renew)
 
     async def _case_codes(self, role: Role, record: PurchaseRecord) -> tuple[str, str]:
         """Category and severity from what the account's Support API offers right now."""
@@ -1060,7 +1075,8 @@ class RevocationService:
                 if attempt.kind == "revoke":
                     await self._run_revoke(purchase_id, role, attempt.key, attempt.actor, None)
                 else:
-                    await self._run_case(purchase_id, role)
+                    await self._renew_lease(purchase_id)
+                    await self._run_case(purchase_id, role, resuming=True)
             except Rejected:
                 pass  # recorded as a failure on the purchase; nobody is waiting for a reply
             return
