@@ -99,6 +99,8 @@ log = get_logger("graceperiod.revocation")
 
 T = TypeVar("T")
 Reply = Callable[[CommandReply], Awaitable[None]]
+#: A purchase and its account as just read, handed on to save a round trip.
+Loaded = tuple[PurchaseRecord, AccountRecord | None]
 
 _SYSTEM = ActorRef(user_id="graceperiod", email="graceperiod@localhost", name="Grace Period", path=ActionPath.SYSTEM)
 _SAVE_ROUNDS = 20
@@ -224,7 +226,6 @@ class RevocationService:
             returnable_until=read.returnable_until,
             read_at=self._clock.now(),
             request_id=read.request_id,
-            raw=read.raw,
         )
 
     async def _with_backoff(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -355,31 +356,49 @@ class RevocationService:
             await self._events.publish(PurchaseChanged.model_validate(entry.event), message_id=entry.message_id)
             sent.add(entry.message_id)
         record.outbox = [o for o in record.outbox if o.message_id not in sent]
+        if not record.outbox and await self._store.clear_outbox(record.purchase_id, version=record.version):
+            return  # the usual case: nobody wrote since our own save
         for _ in range(_SAVE_ROUNDS):
             current = await self._store.get(record.purchase_id)
             if current is None or not any(o.message_id in sent for o in current.outbox):
                 return
             current.outbox = [o for o in current.outbox if o.message_id not in sent]
             if await self._store.save(current, expected_version=current.version):
-                if current.version == record.version:
-                    record.version += 1
                 return
 
     async def _update(
-        self, purchase_id: str, change: Callable[[PurchaseRecord, AccountRecord | None, datetime], Awaitable[T]]
+        self,
+        purchase_id: str,
+        change: Callable[[PurchaseRecord, AccountRecord | None, datetime], Awaitable[T]],
+        *,
+        loaded: Loaded | None = None,
     ) -> tuple[PurchaseRecord, T]:
-        """Read, change, write conditionally; on a concurrent change, read again and redo."""
+        record, _, result = await self._update_full(purchase_id, change, loaded=loaded)
+        return record, result
+
+    async def _update_full(
+        self,
+        purchase_id: str,
+        change: Callable[[PurchaseRecord, AccountRecord | None, datetime], Awaitable[T]],
+        *,
+        loaded: Loaded | None = None,
+    ) -> tuple[PurchaseRecord, AccountRecord | None, T]:
+        """Read (or take the ``loaded`` copy), change, write conditionally; on a concurrent
+        change, read again and redo."""
         for _ in range(_SAVE_ROUNDS):
-            record = await self._store.get(purchase_id)
-            if record is None:
-                raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
-            account = await self._store.account(record.purchase.account.id)
+            if loaded is not None:
+                (record, account), loaded = loaded, None
+            else:
+                found = await self._store.get(purchase_id)
+                if found is None:
+                    raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
+                record, account = found, await self._store.account(found.purchase.account.id)
             version = record.version
             now = self._clock.now()
             result = await change(record, account, now)
             self._refresh_derived(record, account, now)
             try:
-                return await self._save(record, version), result
+                return await self._save(record, version), account, result
             except Conflict:
                 continue
         raise TransientError(f"purchase {purchase_id} kept changing under us")
@@ -394,21 +413,20 @@ class RevocationService:
         """Carry a command out once per idempotency key. ``reply`` (None on redeliveries)
         gets the outcome if it is known within ``reply_within`` seconds, else "in progress"."""
         key = f"{command.kind}:{command.idempotency_key}"
-        seen = await self._store.command(key)
+        now = self._clock.now()
+        first = await self._store.begin_command(
+            key,
+            kind=command.kind,
+            purchase_id=getattr(command, "purchase_id", None),
+            now=now,
+            expires_at=now + self._policy.command_retention,
+        )
+        seen = None if first else await self._store.command(key)
         if seen is not None and seen.get("reply"):
             answer = CommandReply.model_validate(seen["reply"])
             if reply is not None:
                 await reply(answer)
             return answer
-        if seen is None:
-            now = self._clock.now()
-            await self._store.begin_command(
-                key,
-                kind=command.kind,
-                purchase_id=getattr(command, "purchase_id", None),
-                now=now,
-                expires_at=now + self._policy.command_retention,
-            )
         work = asyncio.create_task(self._execute(command, key))
         replied = False
         try:
@@ -549,7 +567,7 @@ class RevocationService:
     # --- revoke ----------------------------------------------------------------------------------------
 
     async def _revoke(self, command: RevokePurchase, key: str) -> CommandReply:
-        record, _, role = await self._load(command.purchase_id, command.actor)
+        record, account, role = await self._load(command.purchase_id, command.actor)
         if record.status is RevocationStatus.REVOKED:
             return await self._view_reply(record, command.actor, "Already revoked.")
         if record.status is RevocationStatus.PENDING:
@@ -562,14 +580,26 @@ class RevocationService:
                 message="Another action on this purchase is under way; its outcome follows as an event.",
                 purchase=await self._view(record, command.actor),
             )
-        return await self._run_revoke(command.purchase_id, role, key, _ref(command.actor), command.actor)
+        return await self._run_revoke(
+            command.purchase_id, role, key, _ref(command.actor), command.actor, loaded=(record, account)
+        )
 
     async def _run_revoke(
-        self, purchase_id: str, role: Role, key: str, actor: ActorRef, viewer: Actor | None
+        self,
+        purchase_id: str,
+        role: Role,
+        key: str,
+        actor: ActorRef,
+        viewer: Actor | None,
+        *,
+        loaded: Loaded | None = None,
     ) -> CommandReply:
         # 1. Re-read AWS just before acting.
-        record = await self._store.get(purchase_id)
-        assert record is not None
+        if loaded is None:
+            found = await self._store.get(purchase_id)
+            assert found is not None
+            loaded = (found, await self._store.account(found.purchase.account.id))
+        record, account = loaded
         try:
             aws = await self._read_aws(role, record.purchase)
         except AwsCallError as exc:
@@ -608,12 +638,14 @@ class RevocationService:
                 )
             return offer.action
 
-        record, action = await self._update(purchase_id, claim)
+        record, account, action = await self._update_full(purchase_id, claim, loaded=(record, account))
         if action is None:
             if record.aws.state in UNDONE_STATES or record.aws.state in PENDING_STATES:
-                record = await self._finish_revoke(purchase_id, None, actor)
+                record = await self._finish_revoke(purchase_id, None, actor, loaded=(record, account))
                 return CommandReply(
-                    status=CommandStatus.DONE, message=_done_message(record), purchase=await self._view(record, viewer)
+                    status=CommandStatus.DONE,
+                    message=_done_message(record),
+                    purchase=await self._view(record, viewer, account=account),
                 )
             closed = record.windows.self_service_until
             raise Rejected(
@@ -639,14 +671,19 @@ class RevocationService:
             if again is not None and (again.state in UNDONE_STATES or again.state in PENDING_STATES):
                 record = await self._finish_revoke(purchase_id, None, actor, aws=again)
                 return CommandReply(
-                    status=CommandStatus.DONE, message=_done_message(record), purchase=await self._view(record, viewer)
+                    status=CommandStatus.DONE,
+                    message=_done_message(record),
+                    purchase=await self._view(record, viewer, account=account),
                 )
             record = await self._fail(purchase_id, exc, actor, aws=again)
             raise Rejected(_problem_code(exc), _failure_message(exc), record=record) from exc
-        record = await self._finish_revoke(purchase_id, result, actor)
-        await self._store.clear_use_missing(record.purchase.account.id, action.value)
+        record = await self._finish_revoke(purchase_id, result, actor, loaded=(record, account))
+        if account is not None and action.value in account.use_missing:
+            await self._store.clear_use_missing(record.purchase.account.id, action.value)
         return CommandReply(
-            status=CommandStatus.DONE, message=_done_message(record), purchase=await self._view(record, viewer)
+            status=CommandStatus.DONE,
+            message=_done_message(record),
+            purchase=await self._view(record, viewer, account=account),
         )
 
     async def _act(self, role: Role, record: PurchaseRecord, action: SelfServiceAction) -> ActionResult:
@@ -659,7 +696,13 @@ class RevocationService:
         return await self._aws.delete_queued_reserved_instance(role, commitment.region, commitment.id)
 
     async def _finish_revoke(
-        self, purchase_id: str, result: ActionResult | None, actor: ActorRef, *, aws: AwsState | None = None
+        self,
+        purchase_id: str,
+        result: ActionResult | None,
+        actor: ActorRef,
+        *,
+        aws: AwsState | None = None,
+        loaded: Loaded | None = None,
     ) -> PurchaseRecord:
         async def finish(rec: PurchaseRecord, account: AccountRecord | None, now: datetime) -> None:
             if aws is not None:
@@ -714,7 +757,7 @@ class RevocationService:
             else:
                 self._mark_revoked(rec, account, now, who)
 
-        record, _ = await self._update(purchase_id, finish)
+        record, _ = await self._update(purchase_id, finish, loaded=loaded)
         return record
 
     def _mark_revoked(
@@ -1006,8 +1049,12 @@ class RevocationService:
         category = preferred if not known or preferred in known else FALLBACK_CATEGORY
         return draft_case(record.purchase, category_code=category)
 
-    async def _view(self, record: PurchaseRecord, actor: Actor | None) -> PurchaseView:
-        account = await self._store.account(record.purchase.account.id)
+    async def _view(
+        self, record: PurchaseRecord, actor: Actor | None, *, account: AccountRecord | bool | None = False
+    ) -> PurchaseView:
+        """``account``: the account record if the caller has it (None: there is none), else read."""
+        if isinstance(account, bool):
+            account = await self._store.account(record.purchase.account.id)
         now = self._clock.now()
         assessment = self._assess(record, account, now)
         actions = list(assessment.actions)

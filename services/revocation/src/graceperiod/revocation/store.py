@@ -47,7 +47,6 @@ class AwsState(_Record):
     read_at: datetime | None = None
     error: str | None = None
     request_id: str | None = None
-    raw: dict[str, Any] | None = None
 
     def snapshot(self) -> AwsSnapshot:
         return AwsSnapshot(
@@ -225,6 +224,14 @@ class PurchaseStore:
         """Take a due purchase for this replica: only one replica's update matches."""
         result = await self._purchases.update_one(
             {"_id": purchase_id, "next_check_at": due_at}, {"$set": {"next_check_at": until}}
+        )
+        return result.modified_count == 1
+
+    async def clear_outbox(self, purchase_id: str, *, version: int) -> bool:
+        """Empty the outbox if the purchase is still at ``version`` (a small update, not a
+        replace; the version stays: emptying an already-published outbox changes no state)."""
+        result = await self._purchases.update_one(
+            {"_id": purchase_id, "version": version}, {"$set": {"outbox": [], "has_outbox": False}}
         )
         return result.modified_count == 1
 

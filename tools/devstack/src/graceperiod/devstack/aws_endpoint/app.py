@@ -135,6 +135,7 @@ class AwsEndpointApp:
     ) -> Reply:
         em = self.emulator
         signing, region, access_key = scope.service, scope.region, scope.access_key
+        started = time.perf_counter()
         request_id = new_request_id()
         action = iam_action(signing, operation)
         session = em.sessions.get(access_key)
@@ -173,6 +174,7 @@ class AwsEndpointApp:
             code=_error_code(reply),
             params=params,
             request_id=request_id,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
         if slow:
             time.sleep(slow)  # the operation took effect (and is logged); the answer is late
