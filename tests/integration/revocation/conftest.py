@@ -73,7 +73,7 @@ def key() -> str:
     return f"k-{uuid.uuid4().hex}"
 
 
-def test_settings(amqp_url: str, mongodb_url: str, database: str, **overrides: Any) -> RevocationSettings:
+def service_settings(amqp_url: str, mongodb_url: str, database: str, **overrides: Any) -> RevocationSettings:
     values: dict[str, Any] = {
         "amqp_url": amqp_url,
         "mongodb_url": mongodb_url,
@@ -199,7 +199,7 @@ async def _harness(
     await client.connect()
     await declare_topology(client)
     await client.start()
-    apps = [create_app(test_settings(amqp_url, mongodb_url, database), clock=clock)] if in_process else []
+    apps = [create_app(service_settings(amqp_url, mongodb_url, database), clock=clock)] if in_process else []
     async with EmulatorControl(aws_endpoint_url) as control:
         await control.configure(return_delay_seconds=0)
         harness = Harness(amqp_url, control, client, upstream, clock, database)

@@ -3,6 +3,7 @@ gets "support unavailable"; a role missing actions is reported."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from graceperiod.contracts.revocation import (
@@ -183,3 +184,17 @@ async def test_a_role_missing_actions_is_reported(harness: Harness) -> None:
     assert active_view.phase is Phase.SUPPORT_UNAVAILABLE
     assert active_view.unavailable is not None
     assert "support:DescribeServices" in active_view.unavailable.message
+
+
+async def test_concurrent_requests_file_one_case(harness: Harness) -> None:
+    account = await harness.account()
+    pid = await _active_ri(harness, account)
+
+    replies = await asyncio.gather(
+        *(harness.command(SubmitSupportCase(actor=ADMIN, idempotency_key=key(), purchase_id=pid)) for _ in range(3))
+    )
+
+    assert {r.status for r in replies} <= {CommandStatus.DONE, CommandStatus.IN_PROGRESS}
+    assert CommandStatus.DONE in {r.status for r in replies}
+    assert len((await harness.control.get_account(account))["cases"]) == 1
+    assert (await harness.wait_for(pid, lambda v: v.phase is Phase.CASE_OPEN)).audit.support_case_id

@@ -822,10 +822,16 @@ class RevocationService:
                 f"policy, closed at {_iso(record.windows.support_case_until)})",
                 record=record,
             )
-        if record.attempt is not None and record.attempt.key != key and record.attempt.lease_until > now:
-            return CommandReply(
-                status=CommandStatus.IN_PROGRESS, message="Another action on this purchase is under way."
-            )
+        # One filing per purchase, even with concurrent requests (CreateCase has no client token).
+        lock = f"case:{record.purchase_id}"
+        if not await self._store.claim_once(lock, now=now, expires_at=now + self._policy.command_retention, owner=key):
+            holder = await self._store.claim_holder(lock)
+            if holder is not None and holder.get("owner") != key:
+                return CommandReply(
+                    status=CommandStatus.IN_PROGRESS,
+                    message="A support case request for this purchase is already under way.",
+                    purchase=await self._view(record, command.actor, account=account),
+                )
         draft = draft_case(record.purchase)
         subject = command.subject or draft.subject
         if case_reference(record.purchase_id) not in subject:
@@ -850,8 +856,12 @@ class RevocationService:
             )
             return False
 
-        _, resuming = await self._update(command.purchase_id, claim)
-        record = await self._run_case(command.purchase_id, role, resuming=resuming)
+        try:
+            _, resuming = await self._update(command.purchase_id, claim, loaded=(record, account))
+            record = await self._run_case(command.purchase_id, role, resuming=resuming)
+        except Rejected:
+            await self._store.release_claim(lock)  # AWS refused: a later request may try again
+            raise
         return await self._view_reply(record, command.actor, f"Support case {record.audit.support_case_id} opened.")
 
     async def _run_case(self, purchase_id: str, role: Role, *, resuming: bool) -> PurchaseRecord:
@@ -1089,25 +1099,33 @@ class RevocationService:
         purchase or account is claimed with a conditional update before it is worked on."""
         now = self._clock.now()
         await self._store.purge_commands(now)
+        await self._store.purge_claims(now)
         await self._inbox.purge(now=now)
         for purchase_id in await self._store.with_outbox(limit=self._policy.tick_batch):
             record = await self._store.get(purchase_id)
             if record is not None:
                 await self._flush(record)
         for purchase_id, due_at in await self._store.due(now, limit=self._policy.tick_batch):
-            if not await self._store.claim_due(purchase_id, due_at, until=now + self._policy.attempt_lease):
+            if not await self._claim(f"due:{purchase_id}:{due_at.isoformat()}", now):
                 continue
+            await self._store.postpone(purchase_id, due_at, until=now + self._policy.attempt_lease)
             try:
                 await self._follow(purchase_id)
             except Exception:  # one purchase's trouble must not stop the others; retried after the lease
                 log.exception("purchase follow-up failed", purchase_id=purchase_id)
         for account_id, due_at in await self._store.probes_due(now, limit=self._policy.tick_batch):
-            if not await self._store.claim_probe(account_id, due_at, until=now + self._policy.attempt_lease):
+            if not await self._claim(f"probe:{account_id}:{due_at.isoformat()}", now):
                 continue
+            await self._store.postpone_probe(account_id, due_at, until=now + self._policy.attempt_lease)
             try:
                 await self._probe(account_id)
             except Exception:
                 log.exception("account probe failed", account_id=account_id)
+
+    async def _claim(self, claim_id: str, now: datetime) -> bool:
+        """Exactly one replica wins a claim: a unique insert, atomic on MongoDB and FerretDB
+        alike (FerretDB 1.24's conditional updates are not atomic between connections)."""
+        return await self._store.claim_once(claim_id, now=now, expires_at=now + self._policy.command_retention)
 
     async def _follow(self, purchase_id: str) -> None:
         record = await self._store.get(purchase_id)

@@ -182,6 +182,7 @@ class PurchaseStore:
         self._purchases = database["purchases"]
         self._accounts = database["accounts"]
         self._commands = database["commands"]
+        self._claims = database["claims"]
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(
@@ -195,6 +196,7 @@ class PurchaseStore:
         )
         await ensure_indexes(self._accounts, [IndexModel([("probe_due_at", ASCENDING)])])
         await ensure_indexes(self._commands, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_indexes(self._claims, [IndexModel([("expires_at", ASCENDING)])])
 
     # --- purchases ---------------------------------------------------------------------------------
 
@@ -220,12 +222,32 @@ class PurchaseStore:
         result = await self._purchases.replace_one({"_id": record.purchase_id, "version": expected_version}, doc)
         return result.modified_count == 1
 
-    async def claim_due(self, purchase_id: str, due_at: datetime, *, until: datetime) -> bool:
-        """Take a due purchase for this replica: only one replica's update matches."""
-        result = await self._purchases.update_one(
+    async def postpone(self, purchase_id: str, due_at: datetime, *, until: datetime) -> None:
+        """Move a claimed purchase's next check on, so it is retried after ``until`` if this
+        replica dies while working on it."""
+        await self._purchases.update_one(
             {"_id": purchase_id, "next_check_at": due_at}, {"$set": {"next_check_at": until}}
         )
-        return result.modified_count == 1
+
+    async def claim_once(self, claim_id: str, *, now: datetime, expires_at: datetime, owner: str = "") -> bool:
+        """True for exactly one caller per ``claim_id`` (a unique insert)."""
+        try:
+            await self._claims.insert_one(
+                {"_id": claim_id, "owner": owner, "claimed_at": now, "expires_at": expires_at}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def release_claim(self, claim_id: str) -> None:
+        await self._claims.delete_one({"_id": claim_id})
+
+    async def claim_holder(self, claim_id: str) -> Document | None:
+        return await self._claims.find_one({"_id": claim_id})
+
+    async def purge_claims(self, now: datetime) -> int:
+        result = await self._claims.delete_many({"expires_at": {"$lte": now}})
+        return int(result.deleted_count)
 
     async def clear_outbox(self, purchase_id: str, *, version: int) -> bool:
         """Empty the outbox if the purchase is still at ``version`` (a small update, not a
@@ -297,11 +319,8 @@ class PurchaseStore:
     async def clear_use_missing(self, account_id: str, action: str) -> None:
         await self._accounts.update_one({"_id": account_id}, {"$pull": {"use_missing": action}})
 
-    async def claim_probe(self, account_id: str, due_at: datetime | None, *, until: datetime) -> bool:
-        result = await self._accounts.update_one(
-            {"_id": account_id, "probe_due_at": due_at}, {"$set": {"probe_due_at": until}}
-        )
-        return result.modified_count == 1
+    async def postpone_probe(self, account_id: str, due_at: datetime, *, until: datetime) -> None:
+        await self._accounts.update_one({"_id": account_id, "probe_due_at": due_at}, {"$set": {"probe_due_at": until}})
 
     async def probes_due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
         cursor = self._accounts.find({"probe_due_at": {"$lte": now}}, projection={"probe_due_at": 1}).limit(limit)
