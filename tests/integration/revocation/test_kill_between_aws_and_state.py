@@ -77,7 +77,10 @@ async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
     await harness.control.clear_faults()
     _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)  # the command is redelivered to it
 
-    view = await harness.wait_for(pid, lambda v: v.phase is Phase.REVOKED, timeout=40)
+    view = await harness.wait_for(
+        pid, lambda v: v.phase is Phase.REVOKED and v.audit.revoked_via is not None, timeout=40
+    )
+    await harness.wait_event(pid, "revoked", timeout=20)
     returns = await harness.control.calls(account=account, action="savingsplans:ReturnSavingsPlan")
     assert len(returns) == 1  # the resumed attempt saw AWS had done it and did not call again
     assert returns[0]["params"]["clientToken"] == f"gp-{pid}"
