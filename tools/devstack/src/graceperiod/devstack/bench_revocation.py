@@ -172,7 +172,11 @@ async def bench_revoke(
                 command = RevokePurchase(actor=_ACTOR, idempotency_key=f"bench-{purchase_id}", purchase_id=purchase_id)
                 sent = time.perf_counter()
                 future = await client.send(command.model_dump_json().encode())
-                answer = json.loads(await asyncio.wait_for(future, reply_timeout))
+                try:
+                    answer = json.loads(await asyncio.wait_for(future, reply_timeout))
+                except TimeoutError:
+                    outcomes["no-reply"] = outcomes.get("no-reply", 0) + 1
+                    return
                 latencies[purchase_id] = (time.perf_counter() - sent) * 1000
                 outcomes[answer["status"]] = outcomes.get(answer["status"], 0) + 1
 
