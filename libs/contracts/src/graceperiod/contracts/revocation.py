@@ -101,9 +101,16 @@ class Audit(Model):
 
     revocation_window_closes_at: Instant | None = None
     revoked_at: Instant | None = None
+    """When AWS accepted the self-service undo (irreversible). Not set for support cases:
+    AWS decides a refund request at its discretion, so a resolved case is not a revocation."""
     revoked_via: RevokedVia | None = None
     support_case_id: str | None = None
     support_case_status: str | None = None
+    support_case_display_id: str | None = None
+    support_case_opened_at: Instant | None = None
+    support_case_resolved_at: Instant | None = None
+    support_case_resolved_by: ActorRef | None = None
+    """Who marked the case resolved by hand; None when DescribeCases reported it."""
     actor: ActorRef | None = None
     aws_request_ids: list[str] = Field(default_factory=list)
     aws_response: dict[str, Any] | None = None
@@ -169,9 +176,14 @@ class SupportCaseDraft(Model):
 
 
 class AccountAccess(Model):
-    """What Grace Period can do in one AWS account, from the last permission and plan probes."""
+    """What Grace Period can do in one AWS account, from the last permission and plan probes.
+
+    ``missing_actions`` are IAM actions the cross-account role was refused (probed with EC2
+    ``DryRun``, read-only calls, or met when used); ``reapply_bundle`` then says the account's
+    onboarding bundle must be applied again."""
 
     account_id: AwsAccountId
+    role_arn: str | None = None
     role_assumable: bool | None = None
     support_plan: SupportPlan = SupportPlan.UNKNOWN
     missing_actions: list[str] = Field(default_factory=list)
@@ -217,11 +229,15 @@ class MarkCaseResolved(Command):
 
 
 class RegisterAccountRole(Command):
-    """Tell revocation which role to assume in an account, with its per-account ExternalId."""
+    """Tell revocation which role to assume in an account, with its per-account ExternalId.
+
+    ``role_arn`` defaults to the convention ``arn:<partition>:iam::<account>:role/<default
+    role name>`` (setting ``REVOCATION_DEFAULT_ROLE_NAME``). Needs ``update:config``."""
 
     kind: Literal["register-account-role"] = "register-account-role"
     account_id: AwsAccountId
-    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")] | None = None
+    partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
     external_id: Annotated[str, Field(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
 
 
@@ -235,6 +251,8 @@ class CommandReply(Model):
     message: NonEmptyStr
     purchase: PurchaseView | None = None
     problem: Problem | None = None
+    account: AccountAccess | None = None
+    """For RegisterAccountRole: what the first probe found."""
 
 
 # --- Queries (revocation.queries) ----------------------------------------------------------
@@ -314,8 +332,11 @@ class PurchaseChangeKind(StrEnum):
     REVOKED = "revoked"
     REVOCATION_FAILED = "revocation-failed"
     SUPPORT_CASE_OPENED = "support-case-opened"
+    SUPPORT_CASE_UPDATED = "support-case-updated"
+    """AWS Support changed the case's status (not resolved yet)."""
     SUPPORT_CASE_RESOLVED = "support-case-resolved"
     WINDOW_CLOSED = "window-closed"
+    """A window passed: the self-service one (a support case may remain) or the last one."""
 
 
 class PurchaseChanged(Message):

@@ -1,6 +1,12 @@
-"""Revocation service settings (environment variables prefixed ``REVOCATION_``)."""
+"""Revocation service settings (environment variables prefixed ``REVOCATION_``).
+
+AWS endpoints are never configured here: clients use AWS's own endpoints unless the standard
+``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -21,3 +27,39 @@ class RevocationSettings(ServiceSettings):
             "request. Not an AWS rule: AWS documents no refund window for reserved products."
         ),
     )
+    default_role_name: str = Field(
+        default="GracePeriodRevocation",
+        description="Role assumed in a customer account when RegisterAccountRole names no role ARN.",
+    )
+    role_session_name: str = "graceperiod-revocation"
+    role_session_seconds: int = Field(default=3600, ge=900, le=43200)
+    credential_refresh_margin_seconds: float = Field(
+        default=300, ge=0, description="Assume the role again this long before its credentials expire."
+    )
+    aws_retry_mode: Literal["standard", "adaptive"] = Field(
+        default="standard", description="botocore retry mode (adaptive adds client-side rate limiting)."
+    )
+    aws_max_attempts: int = Field(default=4, ge=1, description="botocore attempts per call, first one included.")
+    aws_connect_timeout_seconds: float = 5.0
+    aws_read_timeout_seconds: float = 15.0
+    aws_retry_rounds: int = Field(
+        default=3,
+        ge=1,
+        description="Our own rounds (with back-off and jitter) around an operation AWS keeps throttling.",
+    )
+    aws_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    aws_backoff_cap_seconds: float = Field(default=8.0, gt=0)
+    reply_within_seconds: float = Field(
+        default=3.0, gt=0, description="Answer a command's caller by then; later outcomes come as events."
+    )
+    attempt_lease_seconds: float = Field(
+        default=120, gt=0, description="An action under way longer than this is resumed by a tick."
+    )
+    pending_poll_seconds: float = Field(default=60, gt=0, description="How often a pending return is re-read.")
+    case_poll_seconds: float = Field(default=300, gt=0, description="How often open support cases are re-read.")
+    unknown_retry_seconds: float = Field(default=300, gt=0, description="How often AWS is re-read when it was not.")
+    probe_max_age_seconds: float = Field(
+        default=6 * 3600, gt=0, description="Support-plan and permission probes older than this are redone on ticks."
+    )
+    command_retention_days: float = Field(default=30, gt=0, description="How long idempotency keys are kept.")
+    tick_batch: int = Field(default=200, ge=1, description="Purchases and accounts looked at per tick, at most.")

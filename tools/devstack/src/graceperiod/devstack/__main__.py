@@ -13,7 +13,7 @@ from pathlib import Path
 from graceperiod.devstack import stack
 from graceperiod.devstack.samples import purchase_payload
 from graceperiod.devstack.servers import ServerError
-from graceperiod.devstack.upstream import connect, publish_upstream
+from graceperiod.devstack.upstream import connect, publish_upstream, seed_demo_account
 
 
 def _up() -> int:
@@ -69,6 +69,8 @@ async def _demo(timeout: float) -> int:
     body = purchase_payload()
     broker = await connect(endpoints["amqp_url"])
     try:
+        if any(p["name"] == "aws" for p in state.get("processes", [])):
+            await seed_demo_account(endpoints["aws_endpoint_url"], broker, body)
         await publish_upstream(broker, "purchase.executed", body, message_id=body["purchase_id"])
     finally:
         await broker.stop()

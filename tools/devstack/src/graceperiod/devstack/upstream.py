@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
+from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.topology import Queues
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.runtime.messaging import EVENTS, declare_topology
+from graceperiod.runtime.rpc import call
+
+DEMO_ROLE = "GracePeriodRevocation"
+DEMO_EXTERNAL_ID = "graceperiod-demo-external-id"
 
 
 async def connect(amqp_url: str) -> RabbitBroker:
@@ -38,3 +48,26 @@ async def publish_upstream(
         persist=True,
         headers=headers,
     )
+
+
+async def seed_demo_account(aws_endpoint_url: str, broker: RabbitBroker, purchase: dict[str, Any]) -> None:
+    """Make the local AWS endpoint know the demo purchase (a returnable Savings Plan in an
+    account with Grace Period's role and a Business support plan) and register that role."""
+    account_id = purchase["account"]["id"]
+    now = datetime.now(UTC)
+    async with EmulatorControl(aws_endpoint_url) as control:
+        await control.account(account_id, roles={DEMO_ROLE: DEMO_EXTERNAL_ID}, support_plan="business")
+        await control.savings_plan(
+            account_id,
+            savingsPlanId=purchase["commitment"]["id"],
+            start=now,
+            returnableUntil=now + timedelta(days=2),
+        )
+    admin = Actor(
+        user_id="devstack", email="devstack@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.SYSTEM
+    )
+    command = RegisterAccountRole(
+        actor=admin, idempotency_key=f"demo-{account_id}", account_id=account_id, external_id=DEMO_EXTERNAL_ID
+    )
+    await broker.start()
+    await call(broker, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=15)

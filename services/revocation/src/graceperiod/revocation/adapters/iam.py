@@ -28,3 +28,7 @@ REQUIRED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
         "support:DescribeCases",
     }
 )
+
+#: Actions of the vendor's own identity (where Grace Period runs), not of the customer role:
+#: the service's own IAM policy must allow them on the customer roles it assumes.
+VENDOR_IAM_ACTIONS: Final[frozenset[str]] = frozenset({"sts:AssumeRole"})

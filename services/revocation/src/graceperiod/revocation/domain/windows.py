@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import Phase, Windows
+from graceperiod.revocation.domain.commitments import AwsSnapshot, self_service
 
 
 def compute_windows(
@@ -14,6 +16,8 @@ def compute_windows(
     self_service_until: datetime | None = None,
     self_service_known: bool = True,
 ) -> Windows:
+    """The self-service window comes from AWS; the support window is product policy
+    (``support_window`` after execution); ``closes_at`` is the later of the two."""
     support_case_until = executed_at + support_window
     candidates = [support_case_until] + ([self_service_until] if self_service_until else [])
     return Windows(
@@ -24,7 +28,20 @@ def compute_windows(
     )
 
 
+def windows_from_aws(
+    *, kind: CommitmentKind, service: AwsService, executed_at: datetime, support_window: timedelta, aws: AwsSnapshot
+) -> Windows:
+    offer = self_service(kind, service, aws)
+    return compute_windows(
+        executed_at=executed_at,
+        support_window=support_window,
+        self_service_until=offer.until if offer else None,
+        self_service_known=aws.known,
+    )
+
+
 def phase_at(windows: Windows, now: datetime) -> Phase:
+    """The phase by time alone (no AWS state, plan or permissions): see ``phase.assess``."""
     if windows.self_service_until is not None and now < windows.self_service_until:
         return Phase.SELF_SERVICE
     if windows.support_case_until is not None and now < windows.support_case_until:

@@ -1,0 +1,83 @@
+"""What AWS says about a commitment, and which self-service undo (if any) that allows.
+
+The rules (brief, "Revocation: what AWS really allows"):
+
+* Savings Plan ``queued``: ``DeleteQueuedSavingsPlan`` until its start.
+* Savings Plan ``active``: ``ReturnSavingsPlan`` while now < ``returnableUntil`` (AWS sets it
+  equal to the start when the plan is not returnable).
+* EC2 RI ``queued``: ``DeleteQueuedReservedInstances`` until its start.
+* Anything else (an active RI, reserved nodes of RDS, ElastiCache, OpenSearch, Redshift,
+  MemoryDB): no API undo exists. ``ModifyReservedInstances`` changes an RI, it cancels nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from graceperiod.contracts.enums import AwsService, CommitmentKind
+
+
+class SelfServiceAction(StrEnum):
+    """The IAM action of each self-service undo."""
+
+    RETURN_SAVINGS_PLAN = "savingsplans:ReturnSavingsPlan"
+    DELETE_QUEUED_SAVINGS_PLAN = "savingsplans:DeleteQueuedSavingsPlan"
+    DELETE_QUEUED_RESERVED_INSTANCES = "ec2:DeleteQueuedReservedInstances"
+
+
+#: AWS states meaning the commitment is already being undone / undone.
+PENDING_STATES = frozenset({"pending-return"})
+UNDONE_STATES = frozenset({"returned", "queued-deleted"})
+#: AWS states where there is nothing to undo (never charged, or over).
+NOTHING_TO_UNDO_STATES = frozenset({"payment-failed", "retired"})
+
+
+@dataclass(frozen=True)
+class AwsSnapshot:
+    """The commitment as AWS last described it. ``known`` is false when AWS could not be read."""
+
+    known: bool
+    state: str | None = None
+    start: datetime | None = None
+    returnable_until: datetime | None = None
+    read_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SelfService:
+    action: SelfServiceAction
+    until: datetime
+
+
+def can_self_serve(kind: CommitmentKind, service: AwsService) -> bool:
+    """Whether AWS offers any API undo for this kind of product at all."""
+    return kind is CommitmentKind.SAVINGS_PLAN or (
+        kind is CommitmentKind.RESERVED_INSTANCE and service is AwsService.EC2
+    )
+
+
+def self_service(kind: CommitmentKind, service: AwsService, aws: AwsSnapshot) -> SelfService | None:
+    """The API undo AWS's own fields allow, and until when; None if there is none."""
+    if not aws.known or aws.state is None:
+        return None
+    if kind is CommitmentKind.SAVINGS_PLAN:
+        if aws.state == "queued" and aws.start is not None:
+            return SelfService(SelfServiceAction.DELETE_QUEUED_SAVINGS_PLAN, aws.start)
+        if (
+            aws.state == "active"
+            and aws.returnable_until is not None
+            and (aws.start is None or aws.returnable_until > aws.start)
+        ):
+            return SelfService(SelfServiceAction.RETURN_SAVINGS_PLAN, aws.returnable_until)
+        return None
+    if (
+        kind is CommitmentKind.RESERVED_INSTANCE
+        and service is AwsService.EC2
+        and aws.state == "queued"
+        and aws.start is not None
+    ):
+        return SelfService(SelfServiceAction.DELETE_QUEUED_RESERVED_INSTANCES, aws.start)
+    return None

@@ -1,0 +1,178 @@
+"""The phase of a purchase: a pure function of (purchase, AWS state, support plan,
+permissions, now). Every window edge is exclusive: at the instant a window closes it is closed.
+
+Order of precedence:
+
+1. What already happened: revoked, pending, a case open or resolved (ours, or seen in AWS).
+2. Nothing to undo (AWS says ``payment-failed`` / ``retired``): closed.
+3. The self-service window (from AWS's own fields) while it is open.
+4. The support window (product policy) while it is open: a support case, unless the account
+   has no Support API plan or the role lacks the support actions (support unavailable).
+5. Otherwise closed (failed, if the last attempt failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from graceperiod.contracts.enums import AwsService, CommitmentKind
+from graceperiod.contracts.revocation import (
+    AllowedAction,
+    Phase,
+    SupportPlan,
+    Unavailability,
+    UnavailableReason,
+    Windows,
+)
+from graceperiod.revocation.domain.commitments import (
+    NOTHING_TO_UNDO_STATES,
+    PENDING_STATES,
+    UNDONE_STATES,
+    AwsSnapshot,
+    SelfServiceAction,
+    can_self_serve,
+    self_service,
+)
+
+#: What filing a support case needs from the role (DescribeServices resolves the category).
+SUPPORT_ACTIONS = ("support:CreateCase", "support:DescribeServices")
+
+_CONSOLES = {
+    "aws": "https://console.aws.amazon.com/support/home#/case/create?issueType=customer-service",
+    "aws-cn": "https://console.amazonaws.cn/support/home#/case/create?issueType=customer-service",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com/support/home#/case/create?issueType=customer-service",
+}
+
+
+class RevocationStatus(StrEnum):
+    """What Grace Period has done about a purchase (stored; the phase is derived)."""
+
+    NONE = "none"
+    PENDING = "pending"
+    REVOKED = "revoked"
+    CASE_OPEN = "case-open"
+    CASE_RESOLVED = "case-resolved"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AccessFacts:
+    """The account's last probe results."""
+
+    role_assumable: bool | None = None
+    support_plan: SupportPlan = SupportPlan.UNKNOWN
+    missing_actions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PurchaseFacts:
+    kind: CommitmentKind
+    service: AwsService
+    account_id: str
+    windows: Windows
+    status: RevocationStatus = RevocationStatus.NONE
+    #: A self-service action AWS refused for good (e.g. the yearly return quota is used up).
+    blocked: SelfServiceAction | None = None
+    partition: str = "aws"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    phase: Phase
+    actions: tuple[AllowedAction, ...] = ()
+    unavailable: Unavailability | None = None
+    self_service: SelfServiceAction | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def manual_route(partition: str) -> str:
+    return _CONSOLES.get(partition, _CONSOLES["aws"])
+
+
+def assess(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts, now: datetime) -> Assessment:
+    done = _already_done(purchase.status, aws)
+    if done is not None:
+        return done
+    if aws.state in NOTHING_TO_UNDO_STATES:
+        return Assessment(Phase.CLOSED, notes=(f"AWS reports the commitment {aws.state}: nothing to undo",))
+
+    offer = self_service(purchase.kind, purchase.service, aws)
+    if offer is not None and now < offer.until and purchase.blocked is not offer.action:
+        return _self_service(purchase, access, offer.action)
+
+    support_until = purchase.windows.support_case_until
+    if support_until is not None and now < support_until:
+        return _support(purchase, aws, access)
+    if purchase.status is RevocationStatus.FAILED:
+        return Assessment(Phase.FAILED)
+    return Assessment(Phase.CLOSED)
+
+
+def _already_done(status: RevocationStatus, aws: AwsSnapshot) -> Assessment | None:
+    if status is RevocationStatus.REVOKED or aws.state in UNDONE_STATES:
+        return Assessment(Phase.REVOKED)
+    if status is RevocationStatus.PENDING or aws.state in PENDING_STATES:
+        return Assessment(Phase.REVOCATION_PENDING)
+    if status is RevocationStatus.CASE_OPEN:
+        return Assessment(Phase.CASE_OPEN, (AllowedAction.MARK_CASE_RESOLVED,))
+    if status is RevocationStatus.CASE_RESOLVED:
+        return Assessment(Phase.CASE_RESOLVED)
+    return None
+
+
+def _not_assumable(purchase: PurchaseFacts) -> Unavailability:
+    return Unavailability(
+        reason=UnavailableReason.ROLE_NOT_ASSUMABLE,
+        message=(
+            f"Grace Period cannot assume its role in account {purchase.account_id} (missing role, "
+            "wrong trust policy or ExternalId): re-apply the onboarding bundle for that account."
+        ),
+        manual_route=manual_route(purchase.partition),
+    )
+
+
+def _lacks(purchase: PurchaseFacts, actions: list[str]) -> Unavailability:
+    return Unavailability(
+        reason=UnavailableReason.ROLE_LACKS_ACTIONS,
+        message=(
+            f"The Grace Period role in account {purchase.account_id} lacks {', '.join(actions)}: "
+            "re-apply the onboarding bundle for that account."
+        ),
+        manual_route=manual_route(purchase.partition),
+    )
+
+
+def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServiceAction) -> Assessment:
+    if access.role_assumable is False:
+        return Assessment(Phase.SELF_SERVICE, unavailable=_not_assumable(purchase), self_service=action)
+    if action.value in access.missing_actions:
+        return Assessment(Phase.SELF_SERVICE, unavailable=_lacks(purchase, [action.value]), self_service=action)
+    return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,), self_service=action)
+
+
+def _support(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> Assessment:
+    # AWS could not be read: a self-service undo may still exist. Offer Revoke too; the
+    # command re-reads AWS before acting and says so if there is none.
+    extra = (AllowedAction.REVOKE,) if not aws.known and can_self_serve(purchase.kind, purchase.service) else ()
+    if access.role_assumable is False:
+        return Assessment(Phase.SUPPORT_UNAVAILABLE, unavailable=_not_assumable(purchase))
+    if access.support_plan is SupportPlan.NO_API_ACCESS:
+        return Assessment(
+            Phase.SUPPORT_UNAVAILABLE,
+            extra,
+            unavailable=Unavailability(
+                reason=UnavailableReason.NO_SUPPORT_PLAN,
+                message=(
+                    f"Account {purchase.account_id} has no AWS Support plan with API access (Business "
+                    "Support+, Enterprise or Unified Operations). Account and billing cases can still be "
+                    "opened in the AWS console, on every plan."
+                ),
+                manual_route=manual_route(purchase.partition),
+            ),
+        )
+    missing = [action for action in SUPPORT_ACTIONS if action in access.missing_actions]
+    if missing:
+        return Assessment(Phase.SUPPORT_UNAVAILABLE, extra, unavailable=_lacks(purchase, missing))
+    return Assessment(Phase.SUPPORT_CASE, (*extra, AllowedAction.REQUEST_SUPPORT_CASE))

@@ -1,0 +1,243 @@
+"""The revocation service, in-process, over a real broker, FerretDB and the AWS endpoint.
+
+The service reaches the endpoint only through ``AWS_ENDPOINT_URL`` (as in production it
+reaches AWS), talks to the test through RabbitMQ RPC as the gateway does, and runs on a
+FrozenClock the tests move; the emulator's clock is moved with it where a test needs both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import aio_pika
+import pytest
+from faststream.rabbit import RabbitBroker
+from pydantic import BaseModel
+
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import (
+    CommandReply,
+    GetPurchase,
+    PurchaseReply,
+    PurchaseView,
+    RegisterAccountRole,
+)
+from graceperiod.contracts.rpc import Actor, CommandStatus
+from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
+from graceperiod.contracts.upstream import Tick
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
+from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testing import running
+from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.revocation.app import create_app
+from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.runtime.clock import FrozenClock
+from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
+from graceperiod.runtime.rpc import call
+from graceperiod.runtime.settings import ServiceSettings
+
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
+
+ROLE_NAME = "GracePeriodRevocation"
+ADMIN = Actor(
+    user_id="u-admin",
+    email="admin@example.com",
+    permissions=[Permission.REVOKE_ANY_PURCHASES, Permission.UPDATE_CONFIG],
+    path=ActionPath.DASHBOARD,
+)
+ALICE = Actor(
+    user_id="u-alice",
+    email="alice@example.com",
+    permissions=[Permission.REVOKE_OWN_PURCHASES],
+    path=ActionPath.DASHBOARD,
+)
+BOB = Actor(
+    user_id="u-bob", email="bob@example.com", permissions=[Permission.REVOKE_OWN_PURCHASES], path=ActionPath.DASHBOARD
+)
+
+
+def new_account_id() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(12))
+
+
+def key() -> str:
+    return f"k-{uuid.uuid4().hex}"
+
+
+def service_settings(amqp_url: str, mongodb_url: str, database: str, **overrides: Any) -> RevocationSettings:
+    values: dict[str, Any] = {
+        "amqp_url": amqp_url,
+        "mongodb_url": mongodb_url,
+        "mongodb_database": database,
+        "retry_backoff_base_seconds": 0.05,
+        "retry_backoff_cap_seconds": 0.5,
+        "aws_max_attempts": 3,
+        "aws_backoff_base_seconds": 0.05,
+        "aws_backoff_cap_seconds": 0.2,
+        "reply_within_seconds": 5.0,
+    }
+    return RevocationSettings(**(values | overrides))
+
+
+@dataclass
+class Harness:
+    amqp_url: str
+    control: EmulatorControl
+    client: RabbitBroker
+    upstream: RabbitBroker
+    clock: FrozenClock
+    database: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    async def command(self, command: BaseModel, *, timeout: float = 20.0) -> CommandReply:
+        return await call(self.client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=timeout)
+
+    async def query(self, query: BaseModel, reply_type: type[ReplyT]) -> ReplyT:
+        return await call(self.client, Queues.REVOCATION_QUERIES, query, reply_type, timeout=20.0)
+
+    async def view(self, purchase_id: str, actor: Actor = ADMIN) -> PurchaseView:
+        reply = await self.query(GetPurchase(actor=actor, purchase_id=purchase_id), PurchaseReply)
+        assert reply.purchase is not None, reply.problem
+        return reply.purchase
+
+    async def account(
+        self, *, support_plan: str = "business", denied: list[str] | None = None, register: bool = True
+    ) -> str:
+        """A fresh customer account in the emulator with Grace Period's role, registered."""
+        account_id = new_account_id()
+        await self.control.account(
+            account_id, roles={ROLE_NAME: f"ext-{account_id}"}, support_plan=support_plan, denied_actions=denied or []
+        )
+        if register:
+            reply = await self.command(
+                RegisterAccountRole(
+                    actor=ADMIN, idempotency_key=key(), account_id=account_id, external_id=f"ext-{account_id}"
+                )
+            )
+            assert reply.status is CommandStatus.DONE, reply
+        return account_id
+
+    async def purchase(self, account_id: str, **kwargs: Any) -> dict[str, Any]:
+        body = purchase_payload(account_id=account_id, executed_at=self.clock.now(), **kwargs)
+        await publish_upstream(self.upstream, "purchase.executed", body, message_id=body["purchase_id"])
+        await self.wait_for(body["purchase_id"], lambda view: True)
+        return body
+
+    async def wait_for(
+        self, purchase_id: str, check: Callable[[PurchaseView], bool], *, timeout: float = 20.0
+    ) -> PurchaseView:
+        deadline = time.monotonic() + timeout
+        last: PurchaseView | None = None
+        while time.monotonic() < deadline:
+            reply = await self.query(GetPurchase(actor=ADMIN, purchase_id=purchase_id), PurchaseReply)
+            if reply.purchase is not None:
+                last = reply.purchase
+                if check(last):
+                    return last
+            await asyncio.sleep(0.1)
+        msg = f"purchase {purchase_id} did not reach the expected state; last: {last and last.phase}"
+        raise TimeoutError(msg)
+
+    async def tick(self) -> None:
+        now = self.clock.now()
+        tick = Tick(tick_id=f"tick-{uuid.uuid4().hex}", at=now, occurred_at=now)
+        await publish_tick(self.client, tick, message_id=tick.tick_id)
+
+    def changes(self, purchase_id: str) -> list[str]:
+        return [e["change"] for e in self.events if e.get("change") and e["purchase"]["purchase_id"] == purchase_id]
+
+    async def wait_event(
+        self, purchase_id: str, change: str, *, timeout: float = 20.0, count: int = 1
+    ) -> dict[str, Any]:
+        """The ``count``-th distinct event of this kind (duplicates by message id are one)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = {
+                e["_message_id"]: e
+                for e in self.events
+                if e.get("change") == change and e["purchase"]["purchase_id"] == purchase_id
+            }
+            if len(found) >= count:
+                return list(found.values())[count - 1]
+            await asyncio.sleep(0.05)
+        msg = f"no {change} event for {purchase_id}; saw {self.changes(purchase_id)}"
+        raise TimeoutError(msg)
+
+
+async def collect_events(amqp_url: str, into: list[dict[str, Any]]) -> aio_pika.abc.AbstractRobustConnection:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(exchange, routing_key="revocation.purchase.#")
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with message.process():
+            body = json.loads(message.body)
+            body["_message_id"] = message.message_id
+            into.append(body)
+
+    await queue.consume(on_message)
+    return connection
+
+
+@contextlib.asynccontextmanager
+async def _harness(
+    amqp_url: str, mongodb_url: str, database: str, aws_endpoint_url: str, upstream: RabbitBroker, *, in_process: bool
+) -> AsyncIterator[Harness]:
+    clock = FrozenClock(datetime.now(UTC))
+    client = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="test-gateway")
+    await client.connect()
+    await declare_topology(client)
+    await client.start()
+    apps = [create_app(service_settings(amqp_url, mongodb_url, database), clock=clock)] if in_process else []
+    async with EmulatorControl(aws_endpoint_url) as control:
+        await control.configure(return_delay_seconds=0)
+        harness = Harness(amqp_url, control, client, upstream, clock, database)
+        connection = await collect_events(amqp_url, harness.events)
+        try:
+            async with running(*apps):
+                yield harness
+        finally:
+            await connection.close()
+            await client.stop()
+            await control.clear_faults()
+            await control.set_clock(real=True)
+            await control.configure(return_delay_seconds=2)
+
+
+@pytest.fixture
+async def harness(
+    amqp_url: str,
+    mongodb_url: str,
+    db_prefix: str,
+    aws_endpoint_url: str,
+    upstream: RabbitBroker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Harness]:
+    """The service in this process, on a FrozenClock."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
+    async with _harness(
+        amqp_url, mongodb_url, f"{db_prefix}_revocation", aws_endpoint_url, upstream, in_process=True
+    ) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def bare_harness(
+    amqp_url: str, mongodb_url: str, db_prefix: str, aws_endpoint_url: str, upstream: RabbitBroker
+) -> AsyncIterator[Harness]:
+    """Everything but the service: the test runs it (as a process) itself."""
+    async with _harness(
+        amqp_url, mongodb_url, f"{db_prefix}_revocation", aws_endpoint_url, upstream, in_process=False
+    ) as harness:
+        yield harness

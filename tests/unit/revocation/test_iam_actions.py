@@ -1,0 +1,74 @@
+"""Every AWS operation the adapters call is an IAM action of the onboarding bundle, and every
+action of the bundle is used: read statically from the adapters' source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import botocore.session
+from botocore import xform_name
+
+from graceperiod.revocation.adapters import iam
+
+PACKAGE = Path(iam.__file__).resolve().parents[1]
+ADAPTERS = PACKAGE / "adapters"
+#: client name → IAM prefix, where they differ.
+IAM_PREFIX = {"opensearch": "es"}
+CLIENTS = ("sts", "savingsplans", "ec2", "support", "rds", "elasticache", "redshift", "memorydb", "opensearch")
+
+
+def _operation_names() -> dict[str, set[str]]:
+    session = botocore.session.get_session()
+    names: dict[str, set[str]] = {}
+    for client in CLIENTS:
+        for operation in session.get_service_model(client).operation_names:
+            names.setdefault(xform_name(operation), set()).add(f"{IAM_PREFIX.get(client, client)}:{operation}")
+    return names
+
+
+def _calls() -> tuple[set[str], set[str]]:
+    """(actions called through ``_call``, actions called directly on a client)."""
+    operations = _operation_names()
+    via_call: set[str] = set()
+    direct: set[str] = set()
+    for path in ADAPTERS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if node.func.attr == "_call":
+                service, operation = node.args[1], node.args[2]
+                assert isinstance(service, ast.Constant), f"{path.name}:{node.lineno}: service must be a literal"
+                assert isinstance(operation, ast.Constant), f"{path.name}:{node.lineno}: operation must be a literal"
+                name = str(service.value)
+                via_call.add(f"{IAM_PREFIX.get(name, name)}:{operation.value!s}")
+            elif node.func.attr in operations:
+                direct |= operations[node.func.attr]
+    return via_call, direct
+
+
+def test_adapters_call_exactly_the_required_actions() -> None:
+    via_call, direct = _calls()
+    assert via_call == iam.REQUIRED_IAM_ACTIONS, (
+        f"called but not required: {sorted(via_call - iam.REQUIRED_IAM_ACTIONS)}; "
+        f"required but never called: {sorted(iam.REQUIRED_IAM_ACTIONS - via_call)}"
+    )
+    assert direct == iam.VENDOR_IAM_ACTIONS
+
+
+def test_no_aws_sdk_outside_the_adapters() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        if ADAPTERS in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for module in modules:
+                assert not module.startswith(("aioboto3", "aiobotocore", "botocore", "boto3")), (
+                    f"{path.relative_to(PACKAGE)} imports {module}: AWS calls belong in adapters/"
+                )

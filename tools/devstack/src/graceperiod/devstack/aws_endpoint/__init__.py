@@ -1,0 +1,67 @@
+"""The local AWS endpoint: one HTTP server on one loopback port that behaves like AWS.
+
+* An emulator (this package) answers what moto lacks or gets wrong for Grace Period:
+  Savings Plans (Describe/Return/DeleteQueued with ``returnableUntil`` and the
+  ``pending-return`` → ``returned`` transition), EC2 Reserved Instances (Describe,
+  DeleteQueued with ``DryRun`` and per-id failures), AWS Support (DescribeServices,
+  DescribeSeverityLevels, CreateCase, DescribeCases, ``SubscriptionRequiredException``),
+  STS AssumeRole that enforces the role and its ExternalId, the describe calls of the
+  other reserved products, and injected AccessDenied, throttling, 5xx and delays.
+* moto's server answers everything else (SES v2 for the notifier, ...).
+
+Services find it only through the standard ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_<SERVICE>`` variables; production code never knows it exists.
+
+    python -m graceperiod.devstack.aws_endpoint --port 4566
+"""
+
+from __future__ import annotations
+
+import threading
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from graceperiod.devstack.aws_endpoint.app import AwsEndpointApp
+from graceperiod.devstack.aws_endpoint.state import DEFAULT_VENDOR_ACCOUNT, Emulator
+
+__all__ = ["AwsEndpoint", "AwsEndpointApp", "Emulator"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        """One line per request drowns the log; the control API has the call log instead."""
+
+
+class AwsEndpoint:
+    """The endpoint in a background thread (``python -m`` runs it in the foreground)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        vendor_account: str = DEFAULT_VENDOR_ACCOUNT,
+        return_delay_seconds: float = 2.0,
+    ) -> None:
+        self.emulator = Emulator(vendor_account=vendor_account, return_delay_seconds=return_delay_seconds)
+        app = AwsEndpointApp(self.emulator, DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.host}:{self._server.port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="aws-endpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)

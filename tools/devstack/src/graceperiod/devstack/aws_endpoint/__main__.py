@@ -1,0 +1,38 @@
+"""``python -m graceperiod.devstack.aws_endpoint --port N``: run the local AWS endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+
+from graceperiod.devstack.aws_endpoint import AwsEndpoint
+from graceperiod.devstack.aws_endpoint.state import DEFAULT_VENDOR_ACCOUNT
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local AWS endpoint for Grace Period development and tests")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--vendor-account", default=DEFAULT_VENDOR_ACCOUNT, help="account of keys not issued by STS")
+    parser.add_argument(
+        "--return-delay", type=float, default=2.0, help="seconds a returned Savings Plan stays pending-return"
+    )
+    args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    endpoint = AwsEndpoint(
+        args.host, args.port, vendor_account=args.vendor_account, return_delay_seconds=args.return_delay
+    )
+    endpoint.start()
+    print(f"AWS endpoint listening on {endpoint.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    endpoint.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""A client of the endpoint's control API (``/_emulator/...``), for tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+class EmulatorControl:
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/_emulator", timeout=timeout)
+
+    async def __aenter__(self) -> EmulatorControl:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = await self._client.request(method, path, json=body, params=params)
+        if response.status_code >= 400:
+            msg = f"{method} {path}: {response.status_code} {response.text}"
+            raise EmulatorError(msg)
+        return response.json()
+
+    async def account(
+        self,
+        account_id: str,
+        *,
+        support_plan: str | None = None,
+        roles: dict[str, str | None] | None = None,
+        denied_actions: list[str] | None = None,
+        billing_categories: list[str] | None = None,
+        return_quota_used: int | None = None,
+    ) -> dict[str, Any]:
+        """Create or update an account; only the arguments given change."""
+        spec = {
+            key: value
+            for key, value in {
+                "support_plan": support_plan,
+                "roles": roles,
+                "denied_actions": denied_actions,
+                "billing_categories": billing_categories,
+                "return_quota_used": return_quota_used,
+            }.items()
+            if value is not None
+        }
+        result: dict[str, Any] = await self._call("PUT", f"/accounts/{account_id}", spec)
+        return result
+
+    async def get_account(self, account_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/accounts/{account_id}")
+        return result
+
+    async def savings_plan(self, account_id: str, **spec: Any) -> dict[str, Any]:
+        """Seed a Savings Plan (``savingsPlanId``, ``state``, ``start``, ``returnableUntil``, ``commitment``...)."""
+        result: dict[str, Any] = await self._call("POST", f"/accounts/{account_id}/savings-plans", _wire(spec))
+        return result
+
+    async def reserved_instance(self, account_id: str, **spec: Any) -> dict[str, Any]:
+        """Seed an EC2 RI (``reservedInstancesId``, ``region``, ``state``, ``start``; ``deleteFailure``:
+        the per-id error code DeleteQueuedReservedInstances reports for it)."""
+        result: dict[str, Any] = await self._call("POST", f"/accounts/{account_id}/reserved-instances", _wire(spec))
+        return result
+
+    async def reserved_node(self, account_id: str, **spec: Any) -> dict[str, Any]:
+        """Seed a reserved node of ``service`` (rds, elasticache, redshift, memorydb, opensearch)."""
+        result: dict[str, Any] = await self._call("POST", f"/accounts/{account_id}/reserved-nodes", _wire(spec))
+        return result
+
+    async def set_case(self, account_id: str, case_id: str, *, status: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "PATCH", f"/accounts/{account_id}/cases/{case_id}", {"status": status}
+        )
+        return result
+
+    async def fault(
+        self,
+        action: str,
+        *,
+        kind: str = "throttle",
+        count: int = 1,
+        account: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        message: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        """Make the next ``count`` calls of ``action`` (``service:Operation``, ``service:*`` or ``*``) fail:
+        ``throttle``, ``server-error``, ``error`` (with ``code``/``status``), ``delay`` (wait, then
+        answer) or ``slow-response`` (take effect, then wait before answering)."""
+        await self._call(
+            "POST",
+            "/faults",
+            {
+                "action": action,
+                "kind": kind,
+                "count": count,
+                "account": account,
+                "code": code,
+                "status": status,
+                "message": message,
+                "delay_seconds": delay_seconds,
+            },
+        )
+
+    async def clear_faults(self) -> None:
+        await self._call("DELETE", "/faults")
+
+    async def set_clock(
+        self, *, now: datetime | None = None, offset_seconds: float | None = None, real: bool = False
+    ) -> datetime:
+        body: dict[str, Any] = {"real": real}
+        if now is not None:
+            body["now"] = now.isoformat()
+        if offset_seconds is not None:
+            body["offset_seconds"] = offset_seconds
+        result = await self._call("POST", "/clock", body)
+        return datetime.fromisoformat(result["now"])
+
+    async def configure(self, *, return_delay_seconds: float) -> None:
+        await self._call("POST", "/config", {"return_delay_seconds": return_delay_seconds})
+
+    async def calls(self, *, account: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"account": account, "action": action}.items() if v is not None}
+        result = await self._call("GET", "/calls", params=params)
+        calls: list[dict[str, Any]] = result["calls"]
+        return calls
+
+    async def reset(self) -> None:
+        await self._call("POST", "/reset")
+
+
+def _wire(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in spec.items()}
