@@ -8,9 +8,10 @@ queries queue, and runs by itself once it does. Nothing here is faked.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from litestar import Litestar
 from graceperiod.contracts.topology import Queues
 from graceperiod.cooldown.app import create_app as cooldown_app
 from graceperiod.cooldown.settings import CooldownSettings
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.samples import purchase_payload
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import running
@@ -146,25 +148,51 @@ async def test_another_users_purchase_is_refused_by_gateway_and_service(
 
 @pending_revocation
 async def test_the_email_link_revokes_once_through_the_real_service(
-    live: httpx.AsyncClient, upstream: RabbitBroker, signer: LinkSigner, idp: ApiTokenIssuer
+    live: httpx.AsyncClient, upstream: RabbitBroker, signer: LinkSigner, idp: ApiTokenIssuer, aws_endpoint_url: str
 ) -> None:
-    body = purchase_payload(requester_email="alice@example.com")
-    await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
-    token = signer.token(purchase_id=body["purchase_id"], recipient="alice@example.com", issued_at=datetime.now(UTC))
-    url = f"/api/purchases/{body['purchase_id']}/revoke?token={token}"
+    # A customer account with Grace Period's role and a returnable Savings Plan, in the AWS endpoint.
+    account_id = f"{secrets.randbelow(10**12):012d}"
+    now = datetime.now(UTC)
+    async with EmulatorControl(aws_endpoint_url) as aws:
+        await aws.account(account_id, roles={"GracePeriodRevocation": f"ext-{account_id}"}, support_plan="business")
+        plan = await aws.savings_plan(
+            account_id, start=now - timedelta(hours=1), returnableUntil=now + timedelta(days=2)
+        )
+        admin = bearer(idp, "u-admin", "admin@example.com", ["admin"])
+        role = await live.put(
+            f"/api/accounts/{account_id}/role",
+            headers=admin,
+            json={"role_name": "GracePeriodRevocation", "external_id": f"ext-{account_id}"},
+        )
+        assert role.status_code == 200, role.text
 
-    async def page() -> str | None:
-        response = await live.get(url)
-        return response.text if response.status_code == 200 else None
+        body = purchase_payload(
+            account_id=account_id, commitment_id=plan["savingsPlanId"], requester_email="alice@example.com"
+        )
+        await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
+        token = signer.token(
+            purchase_id=body["purchase_id"], recipient="alice@example.com", issued_at=datetime.now(UTC)
+        )
+        url = f"/api/purchases/{body['purchase_id']}/revoke?token={token}"
 
-    text = await eventually(page)
-    csrf = live.cookies.get("gp_csrf")
-    action = "revoke" if "Revoke this purchase?" in text else "submit-support-case"
-    first = await live.post(url, data={"action": action, "_csrf_token": csrf, "subject": "s", "body": "b"})
-    assert first.status_code in (200, 202)
-    second = await live.post(url, data={"action": action, "_csrf_token": csrf, "subject": "s", "body": "b"})
-    assert second.status_code == 409
-    assert "already been used" in second.text
+        async def page() -> str | None:
+            response = await live.get(url)  # logged out: the token alone authorises
+            return response.text if response.status_code == 200 and "Revoke this purchase?" in response.text else None
+
+        await eventually(page)
+        assert (await aws.get_account(account_id))["savings_plans"][0]["state"] == "active"  # GET changed nothing
+        csrf = live.cookies.get("gp_csrf")
+        first = await live.post(url, data={"action": "revoke", "_csrf_token": csrf})
+        assert first.status_code in (200, 202), first.text
+        second = await live.post(url, data={"action": "revoke", "_csrf_token": csrf})
+        assert second.status_code == 409
+        assert "already been used" in second.text
+
+        # AWS was asked exactly once, by the link's recipient, and the plan is on its way back.
+        state = (await aws.get_account(account_id))["savings_plans"][0]["state"]
+        assert state in ("pending-return", "returned")
+        returns = await aws.calls(account=account_id, action="savingsplans:ReturnSavingsPlan")
+        assert len(returns) == 1
 
 
 @pending_cooldown
