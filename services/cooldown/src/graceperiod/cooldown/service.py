@@ -11,7 +11,7 @@ Every change to an account follows one protocol (``store.py`` explains why):
 
 Finishing is idempotent, so any worker may finish a change another one claimed and lost.
 A trigger (message, command, schedule entry) is acknowledged only after its change's
-events were published; a redelivered trigger whose change is already stored publishes
+events were published; a *redelivered* trigger whose change is already stored publishes
 them again (same ids: consumers drop the repeat).
 """
 
@@ -207,12 +207,12 @@ class CooldownService:
 
     # --- upstream events ------------------------------------------------------------------
 
-    async def account_registered(self, event: AccountRegistered) -> Account:
-        created, account = await self._register(event.account_id, event.name, event.email)
+    async def account_registered(self, event: AccountRegistered, *, redelivered: bool = False) -> Account:
+        created, account = await self._register(event.account_id, event.name, event.email, redelivered=redelivered)
         log.info("account registered" if created else "account already registered", account_id=event.account_id)
         return account
 
-    async def lease_terminated(self, event: LeaseTerminated) -> Decision:
+    async def lease_terminated(self, event: LeaseTerminated, *, redelivered: bool = False) -> Decision:
         terminated_at = _instant(event.terminated_at)
         policy = await self._store.policy()
         decision = await self._change(
@@ -221,11 +221,14 @@ class CooldownService:
                 account, lease_id=event.lease_id, terminated_at=terminated_at, policy=policy, now=self._clock.now()
             ),
             source=f"lease-terminated:{event.lease_id}",
+            redelivered=redelivered,
         )
         self._log_decision("lease.terminated", decision, lease_id=event.lease_id)
         return decision
 
-    async def cleanup_finished(self, event: AccountCleanupSucceeded | AccountCleanupFailed) -> Decision:
+    async def cleanup_finished(
+        self, event: AccountCleanupSucceeded | AccountCleanupFailed, *, redelivered: bool = False
+    ) -> Decision:
         succeeded = isinstance(event, AccountCleanupSucceeded)
         completed_at = _instant(event.completed_at)
         error = event.error if isinstance(event, AccountCleanupFailed) else None
@@ -242,6 +245,7 @@ class CooldownService:
                 now=self._clock.now(),
             ),
             source=f"cleanup-{outcome}:{completed_at.isoformat()}",
+            redelivered=redelivered,
         )
         self._log_decision(f"account.cleanup.{outcome}", decision)
         return decision
@@ -321,6 +325,8 @@ class CooldownService:
         it, its events may be unpublished, so publish them (same ids) first."""
         entered = entry.account.cooldown_version
         assert entered is not None
+        if not await self._store.is_scheduled(entry.account.account_id, entered):
+            return  # already retired (e.g. by the change finished while loading the account)
         if account is not None:
             last = min(account.version, entered + _RETIRE_LOOKBACK)
             for version in range(entered + 1, last + 1):
@@ -347,20 +353,24 @@ class CooldownService:
 
     # --- commands -------------------------------------------------------------------------
 
-    async def execute(self, command: CooldownCommand) -> AccountCommandReply | PolicyReply:
+    async def execute(
+        self, command: CooldownCommand, *, redelivered: bool = False
+    ) -> AccountCommandReply | PolicyReply:
         if isinstance(command, SetCooldownPolicy):
             return await self.set_policy(command)
         if isinstance(command, ReleaseAccountEarly):
-            return await self.release_early(command)
+            return await self.release_early(command, redelivered=redelivered)
         if isinstance(command, AcquireAccount):
             return await self.acquire(command)
-        return await self.register(command)
+        return await self.register(command, redelivered=redelivered)
 
-    async def register(self, command: RegisterAccount) -> AccountCommandReply:
+    async def register(self, command: RegisterAccount, *, redelivered: bool = False) -> AccountCommandReply:
         if not command.actor.can(Permission.UPDATE_CONFIG):
             problem = _forbidden(command.actor, Permission.UPDATE_CONFIG)
             return AccountCommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
-        created, account = await self._register(command.account_id, command.name, command.email)
+        created, account = await self._register(
+            command.account_id, command.name, command.email, redelivered=redelivered
+        )
         log.info(
             "account registered" if created else "account already registered",
             account_id=command.account_id,
@@ -373,7 +383,7 @@ class CooldownService:
             noop=not created,
         )
 
-    async def release_early(self, command: ReleaseAccountEarly) -> AccountCommandReply:
+    async def release_early(self, command: ReleaseAccountEarly, *, redelivered: bool = False) -> AccountCommandReply:
         actor = command.actor
         if not actor.can(Permission.RELEASE_ANY_ACCOUNTS):
             problem = _forbidden(actor, Permission.RELEASE_ANY_ACCOUNTS)
@@ -390,6 +400,7 @@ class CooldownService:
                     now=self._clock.now(),
                 ),
                 source=f"release-early:{command.idempotency_key}",
+                redelivered=redelivered,
             )
         except UnknownAccount as exc:
             return _rejected(ErrorCode.NOT_FOUND, str(exc))
@@ -537,11 +548,14 @@ class CooldownService:
 
     # --- the change protocol ----------------------------------------------------------------
 
-    async def _register(self, account_id: str, name: str, email: str | None) -> tuple[bool, Account]:
+    async def _register(
+        self, account_id: str, name: str, email: str | None, *, redelivered: bool
+    ) -> tuple[bool, Account]:
         for _ in range(_CHANGE_ATTEMPTS):
             existing = await self._load(account_id)
             if existing is not None:
-                await self._republish(existing, source="register")
+                if redelivered:
+                    await self._republish(existing, source="register")
                 return False, existing
             decision = accounts.register(account_id=account_id, name=name, email=email, now=self._clock.now())
             if await self._commit(decision, source="register"):
@@ -576,14 +590,21 @@ class CooldownService:
         with contextlib.suppress(AccountBusy):
             await self._load(account_id, wait=False)
 
-    async def _change(self, account_id: str, decide: Callable[[Account], Decision], *, source: str) -> Decision:
+    async def _change(
+        self,
+        account_id: str,
+        decide: Callable[[Account], Decision],
+        *,
+        source: str,
+        redelivered: bool = False,
+    ) -> Decision:
         for _ in range(_CHANGE_ATTEMPTS):
             account = await self._load(account_id)
             if account is None:
                 raise UnknownAccount(account_id)
             decision = decide(account)
             if not decision.changed:
-                if decision.verdict is Verdict.DUPLICATE:
+                if decision.verdict is Verdict.DUPLICATE and redelivered:
                     await self._republish(account, source=source)
                 return decision
             if await self._commit(decision, source=source):
@@ -662,8 +683,10 @@ class CooldownService:
         await asyncio.gather(*(self._events.publish(e.event, message_id=e.message_id) for e in events))
 
     async def _republish(self, account: Account, *, source: str) -> None:
-        """A repeated trigger whose change is the account's last one: its worker may have
-        stopped before publishing, so publish that change's events again (same ids)."""
+        """A *redelivered* trigger (its worker stopped before acknowledging it) whose change is
+        the account's last one: that worker may have stopped between storing the change and
+        publishing its events, so publish them again (same ids). A repeat that is a new
+        delivery (an upstream duplicate, a retried command) publishes nothing."""
         record = await self._store.change(account.account_id, account.version)
         if record is not None and record.source == source and record.events:
             await self._publish(record.events)

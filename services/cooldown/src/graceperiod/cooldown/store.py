@@ -264,6 +264,10 @@ class AccountStore:
         entry_id = schedule_id(account_id, cooldown_version)
         await _retry_busy(lambda: self._schedule.delete_one({"_id": entry_id}))
 
+    async def is_scheduled(self, account_id: str, cooldown_version: int) -> bool:
+        entry_id = schedule_id(account_id, cooldown_version)
+        return await _retry_busy(lambda: self._schedule.find_one({"_id": entry_id}, projection={"_id": 1})) is not None
+
     async def due(self, now: datetime, *, after: tuple[datetime, str] | None, limit: int) -> list[ScheduledRelease]:
         """Schedule entries due at ``now``, in (cooldown_until, _id) order, after a keyset position."""
         query: Document = {"cooldown_until": {"$lte": now}}
