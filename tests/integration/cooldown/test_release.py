@@ -185,5 +185,5 @@ async def test_a_release_whose_worker_died_half_way_is_finished_after_the_grace_
     await service.release_due()
     released = await cooldown.account(account)
     assert (released.status, released.version) == (S.AVAILABLE, cooling.version + 1)
-    assert await store.due(cooldown.clock.now(), after=None, limit=10) == []
+    assert await store.due(cooldown.clock.now(), limit=10) == []
     await _released_once(cooldown, [account])

@@ -119,6 +119,11 @@ class CooldownOptions:
     stuck_limit: int = 500
 
 
+def _in_cooldown(account: Account, entry: ScheduledRelease) -> bool:
+    """Still in the Cooldown this schedule entry was made for."""
+    return account.status is AccountStatus.COOLDOWN and account.cooldown_version == entry.cooldown_version
+
+
 def _instant(value: datetime) -> datetime:
     return to_storage_precision(value.astimezone(UTC))
 
@@ -260,34 +265,29 @@ class CooldownService:
 
     async def release_due(self) -> int:
         """Release every Cooldown account whose ``cooldown_until`` has passed; the number this
-        worker released. Reads only due schedule entries, a batch at a time, in
-        (cooldown_until, id) order; concurrent passes (replicas, duplicated ticks) each
-        release a disjoint share, because each release is claimed."""
+        worker released. Reads only due schedule entries, from one cursor, a batch at a time;
+        concurrent passes (replicas, duplicated ticks) each release a disjoint share, because
+        each release is claimed."""
         started = time.monotonic()
         now = self._clock.now()
         released = 0
-        after: tuple[datetime, str] | None = None
-        batch_size = self._options.release_batch_size
-        while True:
-            entries = await self._store.due(now, after=after, limit=batch_size)
-            if not entries:
-                break
-            after = (entries[-1].cooldown_until, entries[-1].entry_id)
+        async for entries in self._store.due_batches(now, batch_size=self._options.release_batch_size):
             released += await self._release_batch(entries, now)
-            if len(entries) < batch_size:
-                break
         metrics.RELEASE_PASS.observe(time.monotonic() - started)
         if released:
             log.info("cooldowns elapsed: accounts released", count=released)
         return released
 
     async def _release_batch(self, entries: list[ScheduledRelease], now: datetime) -> int:
+        concurrency = self._options.release_concurrency
+        current = await _bounded(concurrency, [self._store.get(entry.account_id) for entry in entries])
         planned: dict[str, tuple[Decision, ChangeRecord]] = {}
-        for entry in entries:
-            decision = accounts.release_due(entry.account, now=now)
+        for entry, account in zip(entries, current, strict=True):
+            if account is None or not _in_cooldown(account, entry):
+                continue
+            decision = accounts.release_due(account, now=now)
             if decision.verdict is Verdict.APPLIED:
-                record = self._record(decision, source=f"release:{entry.entry_id}")
-                planned[entry.entry_id] = (decision, record)
+                planned[entry.entry_id] = (decision, self._record(decision, source=f"release:{entry.entry_id}"))
         won = await self._store.claim_many([record for _, record in planned.values()])
 
         async def release(entry: ScheduledRelease) -> bool:
@@ -299,19 +299,16 @@ class CooldownService:
                 return True
             return await self._release_current(entry, now)
 
-        results = await _bounded(self._options.release_concurrency, [release(entry) for entry in entries])
-        return sum(results)
+        return sum(await _bounded(concurrency, [release(entry) for entry in entries]))
 
     async def _release_current(self, entry: ScheduledRelease, now: datetime) -> bool:
-        """The entry's copy of the account is out of date (or another worker claimed it):
-        decide on the account as it is now."""
-        account_id = entry.account.account_id
+        """The entry could not be released as read (another worker changed or claimed the
+        account, or the entry is out of date): decide on the account as it is now."""
         try:
-            account = await self._load(account_id, wait=False)
+            account = await self._load(entry.account_id, wait=False)
         except AccountBusy:
             return False  # another worker is storing a change to it; that worker finishes the job
-        entered = entry.account.cooldown_version
-        if account is not None and account.status is AccountStatus.COOLDOWN and account.cooldown_version == entered:
+        if account is not None and _in_cooldown(account, entry):
             decision = accounts.release_due(account, now=now)
             return decision.verdict is Verdict.APPLIED and await self._commit(
                 decision, source=f"release:{entry.entry_id}"
@@ -323,9 +320,8 @@ class CooldownService:
         """Remove an entry whose account is no longer in that Cooldown. The entry is the outbox
         of the change that ended the Cooldown: if that change's worker stopped before removing
         it, its events may be unpublished, so publish them (same ids) first."""
-        entered = entry.account.cooldown_version
-        assert entered is not None
-        if not await self._store.is_scheduled(entry.account.account_id, entered):
+        entered = entry.cooldown_version
+        if not await self._store.is_scheduled(entry.account_id, entered):
             return  # already retired (e.g. by the change finished while loading the account)
         if account is not None:
             last = min(account.version, entered + _RETIRE_LOOKBACK)
@@ -337,7 +333,7 @@ class CooldownService:
                     return  # its worker is still finishing it and removes the entry itself
                 await self._publish(record.events)
                 break
-        await self._store.unschedule(entry.account.account_id, entered)
+        await self._store.unschedule(entry.account_id, entered)
 
     async def refresh_gauges(self, *, force: bool = True) -> dict[AccountStatus, int]:
         """Pool size per status (one aggregation over the pool)."""

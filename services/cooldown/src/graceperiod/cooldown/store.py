@@ -8,9 +8,9 @@ Collections:
   worker claims the right to change an account from version ``v`` to ``v + 1``**: the unique
   ``_id`` lets exactly one of any number of concurrent workers (replicas) succeed, on MongoDB
   and on FerretDB alike. It is also the account's history.
-* ``release_schedule`` — one entry per cooling account, ``_id`` = ``<account>:<version that
-  entered Cooldown>``, indexed on ``cooldown_until``: a tick reads only what is due. An entry
-  is removed after the release's events are published, so it doubles as their outbox.
+* ``release_schedule`` — one small entry per cooling account, ``_id`` = ``<account>:<version
+  that entered Cooldown>``, indexed on ``cooldown_until``: a tick reads only what is due. An
+  entry is removed after the release's events are published, so it doubles as their outbox.
 * ``leases`` — lease id → the account acquired for it (``_id`` = lease id): a repeated
   acquisition for one lease returns the same account.
 * ``settings`` (the policy) and ``policy_changes`` (who changed it, when, request keys).
@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -99,10 +99,21 @@ class ChangeRecord:
 
 @dataclass(frozen=True, slots=True)
 class ScheduledRelease:
+    """A release-schedule entry: kept small, because FerretDB reads every entry of the
+    schedule for a due query (the scan costs in proportion to the documents' size)."""
+
     entry_id: str
+    account_id: str
     cooldown_until: datetime
-    account: Account
-    """The account as it entered Cooldown (its version may since have moved on)."""
+    cooldown_version: int
+    """The version that entered this Cooldown; the account has left it once that changes."""
+
+
+_DUE_ORDER: Final = [("cooldown_until", ASCENDING), ("_id", ASCENDING)]
+
+
+def _scheduled(doc: Document) -> ScheduledRelease:
+    return ScheduledRelease(doc["_id"], doc["account_id"], doc["cooldown_until"], int(doc["cooldown_version"]))
 
 
 def _busy(exc: BaseException) -> bool:
@@ -256,7 +267,7 @@ class AccountStore:
         doc = {
             "account_id": account.account_id,
             "cooldown_until": account.cooldown_until,
-            "account": account_document(account),
+            "cooldown_version": account.cooldown_version,
         }
         await _retry_busy(lambda: self._schedule.update_one({"_id": entry_id}, {"$set": doc}, upsert=True))
 
@@ -268,22 +279,24 @@ class AccountStore:
         entry_id = schedule_id(account_id, cooldown_version)
         return await _retry_busy(lambda: self._schedule.find_one({"_id": entry_id}, projection={"_id": 1})) is not None
 
-    async def due(self, now: datetime, *, after: tuple[datetime, str] | None, limit: int) -> list[ScheduledRelease]:
-        """Schedule entries due at ``now``, in (cooldown_until, _id) order, after a keyset position."""
-        query: Document = {"cooldown_until": {"$lte": now}}
-        if after is not None:
-            until, entry_id = after
-            query = {
-                "$and": [
-                    query,
-                    {"$or": [{"cooldown_until": {"$gt": until}}, {"cooldown_until": until, "_id": {"$gt": entry_id}}]},
-                ]
-            }
-        cursor = self._schedule.find(query).sort([("cooldown_until", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [
-            ScheduledRelease(doc["_id"], doc["cooldown_until"], account_from_document(doc["account"]))
-            for doc in await _retry_busy(cursor.to_list)
-        ]
+    async def due(self, now: datetime, *, limit: int) -> list[ScheduledRelease]:
+        """The first ``limit`` schedule entries due at ``now``."""
+        cursor = self._schedule.find({"cooldown_until": {"$lte": now}}).sort(_DUE_ORDER).limit(limit)
+        return [_scheduled(doc) for doc in await _retry_busy(cursor.to_list)]
+
+    async def due_batches(self, now: datetime, *, batch_size: int) -> AsyncIterator[list[ScheduledRelease]]:
+        """Every schedule entry due at ``now``, oldest first, ``batch_size`` at a time, from one
+        cursor: an index range on MongoDB, and a single scan of the schedule on FerretDB
+        (which uses no secondary index) instead of one per batch."""
+        cursor = self._schedule.find({"cooldown_until": {"$lte": now}}).sort(_DUE_ORDER).batch_size(batch_size)
+        batch: list[ScheduledRelease] = []
+        async for doc in cursor:
+            batch.append(_scheduled(doc))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def next_release(self) -> tuple[datetime | None, int]:
         """When the next cooling account is due, and how many are cooling."""
