@@ -31,6 +31,9 @@ class Cause(StrEnum):
     COOLDOWN_ELAPSED = "cooldown-elapsed"
     RELEASED_EARLY = "released-early"
     POLICY_CHANGED = "policy-changed"
+    """Reserved: a policy change never moves accounts (see docs/cooldown.md)."""
+    ACQUISITION_ABANDONED = "acquisition-abandoned"
+    """Two concurrent acquisitions for one lease: the account that lost goes back to Available."""
 
 
 class ActorRef(Model):
@@ -66,6 +69,11 @@ class AccountView(Model):
     cooldown_until: Instant | None = None
     early_release: EarlyRelease | None = None
     history: list[Transition] = Field(default_factory=list)
+    """The most recent transitions, oldest first (GetAccount only; lists leave it empty)."""
+    lease_started_at: Instant | None = None
+    """When the current/last lease acquired the account here (None for leases acquired elsewhere)."""
+    lease_terminated_at: Instant | None = None
+    cooldown_started_at: Instant | None = None
 
 
 class CooldownPolicy(Model):
@@ -117,6 +125,8 @@ class AccountCommandReply(Model):
     account: AccountView | None = None
     warning: str | None = None
     problem: Problem | None = None
+    noop: bool = False
+    """True when the command changed nothing because it had already been carried out."""
 
 
 class PolicyReply(Model):
@@ -179,7 +189,8 @@ class AccountStatusChanged(Message):
 class AccountSettled(Message):
     """An account left Cooldown: its lease's costs have had time to reach Cost Explorer.
     A billing system takes the lease's final cost snapshot for ``[cost_window_start,
-    cost_window_end)``."""
+    cost_window_end)``: from the lease acquiring the account (None when it was acquired
+    elsewhere) to the end of the cleanup that removed the lease's resources."""
 
     routing_key: ClassVar[str | None] = RoutingKey.ACCOUNT_SETTLED
 
@@ -189,3 +200,6 @@ class AccountSettled(Message):
     cost_window_end: Instant
     settled_at: Instant
     released_early: bool = False
+    lease_terminated_at: Instant | None = None
+    cooldown_until: Instant | None = None
+    """When the cooldown was due to end: ``settled_at`` is at or after it unless ``released_early``."""

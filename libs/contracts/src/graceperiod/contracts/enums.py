@@ -39,6 +39,8 @@ class Permission(StrEnum):
     REVOKE_OWN_PURCHASES = "revoke-own:purchases"
     RELEASE_ANY_ACCOUNTS = "release-any:accounts"
     UPDATE_CONFIG = "update:config"
+    ACQUIRE_ACCOUNTS = "acquire:accounts"
+    """Take a sandbox account from the pool for a new lease (the lease manager's service identity)."""
 
 
 class ActionPath(StrEnum):

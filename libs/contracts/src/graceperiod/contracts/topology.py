@@ -49,6 +49,10 @@ class ServiceName(StrEnum):
     REVOCATION = "revocation"
     NOTIFIER = "notifier"
     COOLDOWN = "cooldown"
+    LEASE_MANAGER = "lease-manager"
+    """Not a Grace Period service: the upstream lease manager (or a billing system) reading the
+    cooldown service's events. Its queues are declared here, with everyone else's, so an
+    account event is never lost (nor refused as unroutable) while that consumer is down."""
 
 
 def event_queue(service: ServiceName, routing_key: RoutingKey) -> str:
@@ -110,6 +114,7 @@ def _rpc(service: ServiceName, kind: QueueKind) -> Binding:
 
 
 _R, _N, _C = ServiceName.REVOCATION, ServiceName.NOTIFIER, ServiceName.COOLDOWN
+_L = ServiceName.LEASE_MANAGER
 
 
 class Queues:
@@ -134,6 +139,10 @@ class Queues:
     COOLDOWN_TICKS = _ticks(_C)
     COOLDOWN_COMMANDS = _rpc(_C, QueueKind.COMMANDS)
     COOLDOWN_QUERIES = _rpc(_C, QueueKind.QUERIES)
+
+    # Read by the upstream lease manager / billing system (docs/cooldown.md).
+    LEASE_MANAGER_ACCOUNT_SETTLED = _events(_L, RoutingKey.ACCOUNT_SETTLED)
+    LEASE_MANAGER_ACCOUNT_STATUS_CHANGED = _events(_L, RoutingKey.ACCOUNT_STATUS_CHANGED)
 
     @classmethod
     def all(cls) -> list[Binding]:

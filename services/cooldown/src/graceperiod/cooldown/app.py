@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from faststream.asgi import AsgiFastStream
 
+from graceperiod.contracts.cooldown import AccountSettled, AccountStatusChanged
 from graceperiod.cooldown.handlers import build_router
 from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.messaging import build_broker
+from graceperiod.runtime.messaging import EventPublisher, build_broker
 from graceperiod.runtime.mongo import create_mongo_client
 from graceperiod.runtime.worker import create_worker_app, serve
 
 
-def create_app(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> AsgiFastStream:
+@dataclass(frozen=True)
+class CooldownComponents:
+    """The app and the collaborators behind it (tests and benchmarks drive ``service`` directly)."""
+
+    app: AsgiFastStream
+    service: CooldownService
+    store: AccountStore
+
+
+def build(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> CooldownComponents:
     settings = settings or CooldownSettings()
     broker = build_broker(settings, app_id="cooldown")
     mongo = create_mongo_client(
@@ -23,15 +35,25 @@ def create_app(settings: CooldownSettings | None = None, *, clock: Clock | None 
         server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
     )
     store = AccountStore(mongo[settings.mongodb_database])
-    service = CooldownService(store=store, clock=clock or SystemClock())
+    service = CooldownService(
+        store=store,
+        events=EventPublisher(broker, [AccountStatusChanged, AccountSettled]),
+        clock=clock or SystemClock(),
+        options=settings.options(),
+    )
     broker.include_router(build_router(service))
-    return create_worker_app(
+    app = create_worker_app(
         title="Grace Period cooldown service",
         description="Keeps used sandbox accounts in Cooldown until their bills have settled.",
         broker=broker,
         mongo=mongo,
         on_startup=[store.ensure_indexes],
     )
+    return CooldownComponents(app=app, service=service, store=store)
+
+
+def create_app(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> AsgiFastStream:
+    return build(settings, clock=clock).app
 
 
 def main() -> None:

@@ -1,0 +1,65 @@
+"""The events a stored decision announces, with their deterministic message ids.
+
+A message id names what happened (account, version, position), never when it was
+published, so publishing a decision's events again after a crash produces the same ids
+and consumers drop the repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from graceperiod.contracts.base import Message
+from graceperiod.contracts.cooldown import AccountSettled, AccountStatus, AccountStatusChanged, Cause
+from graceperiod.cooldown.domain.accounts import Decision
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    message_id: str
+    event: Message
+
+
+def status_changed_id(account_id: str, version: int, index: int) -> str:
+    return f"cooldown:status-changed:{account_id}:{version}:{index}"
+
+
+def settled_id(account_id: str, version: int) -> str:
+    return f"cooldown:settled:{account_id}:{version}"
+
+
+def events_for(decision: Decision, *, now: datetime) -> list[OutgoingEvent]:
+    """One AccountStatusChanged per transition, and an AccountSettled when the account
+    leaves Cooldown for Available (the lease's costs have had their time to arrive)."""
+    after = decision.after
+    events = [
+        OutgoingEvent(
+            status_changed_id(after.account_id, after.version, index),
+            AccountStatusChanged(occurred_at=transition.at, account_id=after.account_id, transition=transition),
+        )
+        for index, transition in enumerate(decision.transitions)
+    ]
+    before = decision.before
+    settles = any(
+        t.from_status is AccountStatus.COOLDOWN and t.to_status is AccountStatus.AVAILABLE for t in decision.transitions
+    )
+    if settles and before is not None:
+        cost_window_end = before.last_cleanup_completed_at or before.lease_terminated_at or before.status_since
+        events.append(
+            OutgoingEvent(
+                settled_id(after.account_id, after.version),
+                AccountSettled(
+                    occurred_at=now,
+                    account_id=after.account_id,
+                    lease_id=before.lease_id,
+                    cost_window_start=before.lease_started_at,
+                    cost_window_end=cost_window_end,
+                    settled_at=now,
+                    released_early=any(t.cause is Cause.RELEASED_EARLY for t in decision.transitions),
+                    lease_terminated_at=before.lease_terminated_at,
+                    cooldown_until=before.cooldown_until,
+                ),
+            )
+        )
+    return events

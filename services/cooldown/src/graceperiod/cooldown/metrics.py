@@ -1,0 +1,36 @@
+"""Prometheus metrics of the account pool (served on ``/metrics`` by the worker app)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_HOUR: Final = 3600.0
+
+POOL_ACCOUNTS = Gauge(
+    "graceperiod_cooldown_accounts",
+    "Accounts in the pool by status (refreshed on ticks, at most once per interval).",
+    ["status"],
+)
+COOLDOWN_DURATION = Histogram(
+    "graceperiod_cooldown_duration_seconds",
+    "Time accounts spent in Cooldown, observed as they leave it for Available.",
+    ["release"],
+    buckets=tuple(h * _HOUR for h in (1, 6, 12, 18, 24, 30, 36, 48, 72, 96, 168, 720)),
+)
+TRANSITIONS = Counter(
+    "graceperiod_cooldown_transitions_total",
+    "Account status transitions stored, by from/to status and cause.",
+    ["from_status", "to_status", "cause"],
+)
+ACQUISITIONS = Counter(
+    "graceperiod_cooldown_acquisitions_total",
+    "AcquireAccount requests by outcome (preferred, recently-used, repeat, none, contended).",
+    ["outcome"],
+)
+RELEASE_PASS = Histogram(
+    "graceperiod_cooldown_release_pass_seconds",
+    "Duration of one release pass (a tick's releases of every due account).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)

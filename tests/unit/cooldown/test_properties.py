@@ -1,0 +1,184 @@
+"""Property tests: no sequence of events, commands, ticks and policy changes, at any times,
+drives an account into an illegal state or makes a transition the machine does not allow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from graceperiod.contracts.cooldown import AccountStatus, ActorRef, Cause, CooldownPolicy
+from graceperiod.cooldown.domain import accounts
+from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account, Decision, Verdict
+from graceperiod.cooldown.domain.events import events_for
+
+S = AccountStatus
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ADMIN = ActorRef(user_id="u-admin", email="admin@example.com")
+
+leases = st.sampled_from(["L1", "L2", "L3"])
+minutes = st.integers(min_value=0, max_value=72 * 60).map(lambda m: timedelta(minutes=m))
+#: Event instants relative to "now": mostly just past, sometimes days late, sometimes ahead (clock skew).
+offsets = st.one_of(st.integers(min_value=-90, max_value=30), st.integers(min_value=-72 * 60, max_value=90)).map(
+    lambda m: timedelta(minutes=m)
+)
+policies = st.builds(
+    CooldownPolicy,
+    enforce_account_cooldown=st.booleans(),
+    cooldown_period_hours=st.sampled_from([0, 1, 24, 72, 720]),
+)
+
+
+class AccountLifecycle(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
+        self.policy = CooldownPolicy()
+        self.account: Account = accounts.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after
+
+    def apply(self, decision: Decision) -> None:
+        before = self.account
+        assert decision.before == before
+        if not decision.changed:
+            assert decision.after == before
+            assert decision.transitions == ()
+            return
+        after = decision.after
+        assert after.version == before.version + 1
+        assert (decision.verdict is Verdict.APPLIED) == bool(decision.transitions)
+        status = before.status
+        for transition in decision.transitions:
+            assert (transition.from_status, transition.to_status) in ALLOWED_TRANSITIONS
+            assert transition.from_status is status
+            assert transition.at == self.now
+            if transition.from_status is S.COOLDOWN and transition.to_status is S.AVAILABLE:
+                assert transition.cause in (Cause.COOLDOWN_ELAPSED, Cause.RELEASED_EARLY)
+                if transition.cause is Cause.COOLDOWN_ELAPSED:
+                    assert before.cooldown_until is not None
+                    assert before.cooldown_until <= self.now  # never released before its time
+                else:
+                    assert transition.actor == ADMIN
+            if transition.to_status is S.COOLDOWN:
+                period = accounts.cooldown_period(self.policy)
+                assert period is not None
+                assert after.last_cleanup_completed_at is not None
+                assert after.cooldown_until == after.last_cleanup_completed_at + period
+            if transition.to_status is S.ACTIVE:
+                assert transition.from_status is S.AVAILABLE
+            status = transition.to_status
+        assert status is after.status
+        events = events_for(decision, now=self.now)
+        assert len({e.message_id for e in events}) == len(events)
+        settles = any(t.from_status is S.COOLDOWN and t.to_status is S.AVAILABLE for t in decision.transitions)
+        assert len(events) == len(decision.transitions) + (1 if settles else 0)
+        self.account = after
+
+    @rule(step=minutes)
+    def time_passes(self, step: timedelta) -> None:
+        self.now += step
+
+    @rule(policy=policies)
+    def policy_changes(self, policy: CooldownPolicy) -> None:
+        self.policy = policy
+
+    @rule(lease=leases)
+    def acquire(self, lease: str) -> None:
+        self.apply(accounts.acquire(self.account, lease_id=lease, now=self.now))
+
+    @rule(lease=leases, offset=offsets)
+    def lease_terminated(self, lease: str, offset: timedelta) -> None:
+        self.apply(
+            accounts.lease_terminated(
+                self.account, lease_id=lease, terminated_at=self.now + offset, policy=self.policy, now=self.now
+            )
+        )
+
+    @rule(offset=offsets)
+    def current_lease_terminated(self, offset: timedelta) -> None:
+        self.lease_terminated(self.account.lease_id or "L1", offset)
+
+    @rule(succeeded=st.booleans(), offset=offsets)
+    def cleanup_finished(self, succeeded: bool, offset: timedelta) -> None:
+        self.apply(
+            accounts.cleanup_finished(
+                self.account,
+                succeeded=succeeded,
+                completed_at=self.now + offset,
+                error=None if succeeded else "nuke failed",
+                policy=self.policy,
+                now=self.now,
+            )
+        )
+
+    @rule()
+    def tick(self) -> None:
+        self.apply(accounts.release_due(self.account, now=self.now))
+
+    @rule(key=st.sampled_from(["k1", "k2", "k3"]))
+    def release_early(self, key: str) -> None:
+        before = self.account
+        decision = accounts.release_early(before, actor=ADMIN, reason="needed", request_key=key, now=self.now)
+        if before.status is S.COOLDOWN and not (before.early_release and before.early_release.request_key == key):
+            assert decision.verdict is Verdict.APPLIED
+        elif before.status in (S.ACTIVE, S.CLEANUP, S.QUARANTINE) and not (
+            before.early_release and before.early_release.request_key == key
+        ):
+            assert decision.verdict is Verdict.REFUSED
+        else:
+            assert decision.verdict is Verdict.DUPLICATE
+        self.apply(decision)
+
+    @rule(lease=leases)
+    def abandon(self, lease: str) -> None:
+        self.apply(accounts.abandon_acquisition(self.account, lease_id=lease, kept_account_id="1", now=self.now))
+
+    @invariant()
+    def legal(self) -> None:
+        assert accounts.violations(self.account) == []
+
+
+TestAccountLifecycle = AccountLifecycle.TestCase
+TestAccountLifecycle.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lease_for=minutes,
+    cleanup_takes=minutes,
+    handled_after=minutes,
+    policy=policies,
+    order=st.permutations(["end", "end", "clean", "clean"]),
+)
+def test_the_order_and_repetition_of_termination_and_cleanup_do_not_change_the_outcome(
+    lease_for: timedelta,
+    cleanup_takes: timedelta,
+    handled_after: timedelta,
+    policy: CooldownPolicy,
+    order: list[str],
+) -> None:
+    started = T0 + timedelta(hours=1)
+    ended = started + lease_for
+    cleaned = ended + cleanup_takes
+    now = cleaned + handled_after
+    account = accounts.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after
+    account = accounts.acquire(account, lease_id="L1", now=started).after
+
+    def deliver(current: Account, what: str) -> Account:
+        if what == "end":
+            return accounts.lease_terminated(current, lease_id="L1", terminated_at=ended, policy=policy, now=now).after
+        return accounts.cleanup_finished(
+            current, succeeded=True, completed_at=cleaned, error=None, policy=policy, now=now
+        ).after
+
+    final = account
+    for what in order:
+        final = deliver(final, what)
+    expected = deliver(deliver(account, "end"), "clean")
+    period = accounts.cooldown_period(policy)
+    assert final.status is (S.COOLDOWN if period else S.AVAILABLE)
+    for field in ("status", "lease_id", "lease_terminated_at", "last_cleanup_completed_at", "cooldown_until"):
+        assert getattr(final, field) == getattr(expected, field), field
+    assert final.pending_cleanup is None
+    assert accounts.violations(final) == []
