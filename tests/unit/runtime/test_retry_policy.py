@@ -4,7 +4,7 @@ import json
 
 import pytest
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import DuplicateKeyError, OperationFailure, ServerSelectionTimeoutError
 
 from graceperiod.runtime.middleware import (
     PermanentMessageError,
@@ -52,3 +52,17 @@ def test_contract_violations_are_bad_input_with_a_readable_reason() -> None:
     error = _validation_error()
     assert _classify(error) == "bad-input"
     assert _reason(error).startswith("contract violation: n: Input should be a valid integer")
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (OperationFailure("database is locked (5) (SQLITE_BUSY)", code=1), "transient"),
+        (OperationFailure("WriteConflict", code=112), "transient"),
+        (OperationFailure("retry me", code=91, details={"errorLabels": ["RetryableWriteError"]}), "transient"),
+        (DuplicateKeyError("E11000 duplicate key", code=11000), "error"),
+        (OperationFailure("bad $set", code=9), "error"),
+    ],
+)
+def test_storage_busy_is_transient_and_other_database_errors_are_not(exc: BaseException, kind: str) -> None:
+    assert _classify(exc) == kind

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE
+from graceperiod.runtime.mongo import storage_busy
 
 if TYPE_CHECKING:
     from faststream._internal.context.repository import ContextRepo
@@ -99,7 +100,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 def _classify(exc: BaseException) -> str:
     if isinstance(exc, PermanentMessageError | ValidationError | UnicodeDecodeError | json.JSONDecodeError):
         return "bad-input"
-    if isinstance(exc, _TRANSIENT):
+    if isinstance(exc, _TRANSIENT) or storage_busy(exc):
         return "transient"
     return "error"
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 Document = dict[str, Any]
 
@@ -54,6 +54,26 @@ def _bson_safe(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+#: MongoDB's WriteConflict: a concurrent write won; the operation can simply be retried.
+_WRITE_CONFLICT = 112
+
+
+def storage_busy(exc: BaseException) -> bool:
+    """The database refused an operation only because of concurrent work: retry it.
+
+    MongoDB reports write conflicts (code 112) and labels retryable errors; FerretDB on
+    SQLite reports its lock as ``database is locked`` (SQLITE_BUSY).
+    """
+    if not isinstance(exc, OperationFailure) or isinstance(exc, DuplicateKeyError):
+        return False
+    if exc.code == _WRITE_CONFLICT or exc.has_error_label("TransientTransactionError"):
+        return True
+    if exc.has_error_label("RetryableWriteError"):
+        return True
+    text = str(exc)
+    return "database is locked" in text or "SQLITE_BUSY" in text
 
 
 async def ensure_indexes(collection: AsyncCollection[Document], indexes: Sequence[IndexModel]) -> None:

@@ -52,7 +52,7 @@ from graceperiod.contracts.cooldown import (
 from graceperiod.cooldown.domain.accounts import Account, EarlyReleaseRecord, PendingCleanup
 from graceperiod.cooldown.domain.events import OutgoingEvent
 from graceperiod.runtime.middleware import TransientError
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, storage_busy, to_document
 
 T = TypeVar("T")
 
@@ -116,18 +116,12 @@ def _scheduled(doc: Document) -> ScheduledRelease:
     return ScheduledRelease(doc["_id"], doc["account_id"], doc["cooldown_until"], int(doc["cooldown_version"]))
 
 
-def _busy(exc: BaseException) -> bool:
-    """SQLite (under FerretDB) refuses a write while another holds the lock: try again."""
-    text = str(exc)
-    return "database is locked" in text or "SQLITE_BUSY" in text
-
-
 async def _retry_busy(operation: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(_BUSY_ATTEMPTS):
         try:
             return await operation()
         except OperationFailure as exc:
-            if isinstance(exc, DuplicateKeyError) or not _busy(exc):
+            if not storage_busy(exc):
                 raise
             if attempt == _BUSY_ATTEMPTS - 1:
                 msg = f"the database stayed locked: {exc}"
@@ -239,7 +233,7 @@ class AccountStore:
                 won.update(remaining)
                 remaining = failed
             except OperationFailure as exc:  # the whole command failed: nothing was inserted
-                if not _busy(exc):
+                if not storage_busy(exc):
                     raise
             if remaining:
                 if attempt == _BUSY_ATTEMPTS - 1:
