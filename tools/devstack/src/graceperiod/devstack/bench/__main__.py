@@ -14,7 +14,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -23,7 +23,9 @@ from graceperiod.devstack.bench import baseline, pipeline
 from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers, vhost
 from graceperiod.devstack.servers import repo_root
 
-SCENARIOS = ("baseline", "pipeline")
+T = TypeVar("T")
+
+SCENARIOS = ("baseline", "pipeline", "revocation", "notifier", "gateway", "cooldown")
 
 
 def _ratio(result: Result, key: str, base: float | None) -> None:

@@ -1,0 +1,156 @@
+"""The services' own benchmarks (issues 3 to 6), run inside ``make bench`` beside the baseline.
+
+Each adapter calls the benchmark its service's engineers wrote (``bench_<service>.py``) and
+turns what it returns into a :class:`Result` with the issue's targets checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from graceperiod.devstack import bench_cooldown, bench_gateway, bench_notifier, bench_revocation
+from graceperiod.devstack.bench.core import Result, Servers, service_processes
+from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testing import unique
+from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.upstream import connect, publish_upstream
+
+
+async def revocation(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
+    os.environ["AWS_ENDPOINT_URL"] = servers.aws_endpoint_url
+    result = await bench_revocation.bench_revoke(
+        amqp_url=amqp_url,
+        mongodb_url=servers.mongodb_url,
+        aws_endpoint_url=servers.aws_endpoint_url,
+        rate=50.0,
+        count=100 if quick else 500,
+    )
+    metrics = result.as_dict()
+    metrics["target_own_p99_ms_max"] = 100.0
+    metrics["target_met"] = result.done == result.sent and result.own_p99_ms < 100.0
+    return Result(
+        name="revocation_revoke_50_per_s",
+        description="RevokePurchase RPC → AWS (local endpoint) → outcome reply, offered at 50/s; own = minus AWS time",
+        metrics=metrics,
+        notes=[] if result.done == result.sent else [f"{result.sent - result.done} commands got no final outcome"],
+    )
+
+
+async def notifier(workdir: Path, *, quick: bool) -> Result:
+    numbers = await bench_notifier.run(
+        rate=50.0, duration=6.0 if quick else 20.0, burst=200 if quick else 1000, workdir=workdir / "notifier"
+    )
+    flat = {
+        "fixed_rate_purchases_per_s": numbers["fixed_rate"].get("purchases_per_s"),
+        "fixed_rate_p50_ms": numbers["fixed_rate"].get("p50_ms"),
+        "fixed_rate_p99_ms": numbers["fixed_rate"].get("p99_ms"),
+        "saturated_emails_per_s": numbers["saturation"].get("emails_per_s"),
+        "direct_blast_emails_per_s": numbers["direct_blast"].get("emails_per_s"),
+        "saturated_vs_direct": numbers["saturated_vs_direct"],
+        **{f"target_{k}": v for k, v in numbers["targets"].items()},
+    }
+    return Result(
+        name="notifier_events_to_emails",
+        description=(
+            "revocation.purchase.recorded → notifier process → SMTP sink (3 recipients); baseline: aiosmtplib blast"
+        ),
+        metrics=flat,
+    )
+
+
+async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
+    """The gateway as a process, over a real revocation service process with recorded purchases."""
+    workdir = servers.workdir / "gateway-bench"
+    workdir.mkdir(parents=True, exist_ok=True)
+    idp = ApiTokenIssuer()
+    (workdir / "idp.pem").write_bytes(idp.public_pem)
+    signer = LinkSigner()
+    (workdir / "links.jwks.json").write_text(json.dumps(signer.jwks()))
+    env = {
+        "GATEWAY_AUTH_PUBLIC_KEY_FILE": str(workdir / "idp.pem"),
+        "GATEWAY_AUTH_ISSUER": idp.issuer,
+        "GATEWAY_AUTH_AUDIENCE": idp.audience,
+        "GATEWAY_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
+        "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
+        "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
+    }
+    with service_processes(servers, amqp_url, ["revocation", "gateway"], db_prefix=unique("bench"), extra_env=env) as (
+        _,
+        gateway_process,
+    ):
+        base_url = f"http://127.0.0.1:{gateway_process.port}"
+        broker = await connect(amqp_url)
+        try:
+            bodies = [purchase_payload(requester_email="alice@example.com") for _ in range(50)]
+            for body in bodies:
+                await publish_upstream(broker, "purchase.executed", body, message_id=body["purchase_id"])
+        finally:
+            await broker.stop()
+        now = datetime.now(UTC)
+        token = idp.token(user_id="u-admin", email="admin@example.com", roles=["admin"], now=now)
+        await _wait_listed(base_url, token, len(bodies))
+        purchase_id = bodies[0]["purchase_id"]
+        link_token = signer.token(purchase_id=purchase_id, recipient="alice@example.com", issued_at=now)
+        numbers = await bench_gateway.run(
+            base_url,
+            bearer_token=token,
+            link_path=f"/api/purchases/{purchase_id}/revoke?token={link_token}",
+            duration=4.0 if quick else 10.0,
+        )
+    return Result(
+        name="gateway_http",
+        description="GET /health (baseline) vs /api/purchases (RPC to revocation) vs email-link GET at 200 req/s",
+        metrics={
+            "baseline_req_per_s": numbers["baseline"]["req_per_s"],
+            "baseline_p99_ms": numbers["baseline"]["p99_ms"],
+            "purchases_req_per_s": numbers["purchases_list"]["req_per_s"],
+            "purchases_p50_ms": numbers["purchases_list"]["p50_ms"],
+            "purchases_p99_ms": numbers["purchases_list"]["p99_ms"],
+            "purchases_vs_baseline": numbers["purchases_vs_baseline"],
+            "email_link_req_per_s": numbers["email_link"]["req_per_s"],
+            "email_link_p50_ms": numbers["email_link"]["p50_ms"],
+            "email_link_p99_ms": numbers["email_link"]["p99_ms"],
+            "email_link_errors": numbers["email_link"]["errors"],
+            "target_purchases_met": numbers["purchases_meets_target"],
+            "target_email_link_met": numbers["email_link_meets_target"],
+        },
+    )
+
+
+async def _wait_listed(base_url: str, token: str, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() < deadline:
+            response = await client.get("/api/purchases", params={"limit": 200})
+            if response.status_code == 200 and len(response.json().get("items", [])) >= count:
+                return
+            await asyncio.sleep(0.5)
+    msg = f"the gateway did not list {count} purchases within {timeout:.0f} s"
+    raise TimeoutError(msg)
+
+
+async def cooldown(servers: Servers, amqp_url: str, *, quick: bool) -> list[Result]:
+    scale = 10 if quick else 1
+    release = await bench_cooldown.bench_release(
+        amqp_url, servers.mongodb_url, pool=100_000 // scale, due=10_000 // scale, cooling=10_000 // scale
+    )
+    acquire = await bench_cooldown.bench_acquire(amqp_url, servers.mongodb_url)
+    return [
+        Result(
+            name="cooldown_release_tick",
+            description=f"one release pass: {10_000 // scale} due of {100_000 // scale}; then a pass with nothing due",
+            metrics={**release, "target_release_seconds_max": 5.0, "target_noop_ms_max": 50.0},
+        ),
+        Result(
+            name="cooldown_acquire",
+            description="200 concurrent AcquireAccount RPCs on a 1,000-account pool",
+            metrics=dict(acquire),
+        ),
+    ]
