@@ -12,6 +12,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from graceperiod.devstack.bench import baseline, pipeline
+from graceperiod.devstack.bench import baseline, pipeline, services
 from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers, vhost
 from graceperiod.devstack.servers import repo_root
 
@@ -39,7 +40,7 @@ async def _run(selected: set[str], quick: bool) -> list[Result]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="gp-bench-") as tmp, servers(Path(tmp)) as stack, progress() as bar:
         base: float | None = None
-        if "baseline" in selected or "pipeline" in selected:
+        if selected & {"baseline", "pipeline"}:
             with vhost(stack) as url:
                 baseline_result = await baseline.run(url, int(20_000 * scale), bar)
             results.append(baseline_result)
@@ -51,7 +52,27 @@ async def _run(selected: set[str], quick: bool) -> list[Result]:
                     result = await pipeline.run(stack, url, count, bar, rate=rate)
                 _ratio(result, "purchases_per_s", base)
                 results.append(result)
+        if "revocation" in selected:
+            with vhost(stack) as url:
+                results.append(await _guarded("revocation", services.revocation(stack, url, quick=quick)))
+        if "gateway" in selected:
+            with vhost(stack) as url:
+                results.append(await _guarded("gateway", services.gateway(stack, url, quick=quick)))
+        if "cooldown" in selected:
+            with vhost(stack) as url:
+                outcome = await _guarded("cooldown", services.cooldown(stack, url, quick=quick))
+            results.extend(outcome if isinstance(outcome, list) else [outcome])
+        if "notifier" in selected:  # starts its own private servers, the notifier as a process
+            results.append(await _guarded("notifier", services.notifier(Path(tmp), quick=quick)))
     return results
+
+
+async def _guarded(name: str, work: Awaitable[T]) -> T | Result:
+    """A failing scenario is reported as such, and the others still run."""
+    try:
+        return await work
+    except Exception as exc:
+        return Result(name=name, description="failed", notes=[f"{type(exc).__name__}: {exc}"])
 
 
 def _print(results: list[Result], console: Console) -> None:
