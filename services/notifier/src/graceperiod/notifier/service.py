@@ -13,6 +13,7 @@ from graceperiod.notifier.store import Claim, DeliveryStatus, DeliveryStore
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import PermanentMessageError, TransientError
+from graceperiod.runtime.mongo import until_stored
 
 log = get_logger("graceperiod.notifier")
 
@@ -71,22 +72,32 @@ class NotifierService:
             await self._store.release(kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now())
             raise
         except PermanentDeliveryError as exc:
-            await self._store.finish(
+            detail = str(exc)
+            # The server answered: record it even through a database outage, or the retry
+            # would find the claim unfinished and try this recipient again.
+            await until_stored(
+                lambda: self._store.finish(
+                    kind=kind,
+                    purchase_id=purchase_id,
+                    recipient=email.to,
+                    status=DeliveryStatus.REJECTED,
+                    now=self._clock.now(),
+                    detail=detail,
+                ),
+                what="email rejection",
+            )
+            log.warning("email rejected", purchase_id=purchase_id, recipient=email.to, error=detail)
+            return DeliveryStatus.REJECTED
+        # The email is out: a failed record would make the redelivery send it again.
+        await until_stored(
+            lambda: self._store.finish(
                 kind=kind,
                 purchase_id=purchase_id,
                 recipient=email.to,
-                status=DeliveryStatus.REJECTED,
+                status=DeliveryStatus.SENT,
                 now=self._clock.now(),
-                detail=str(exc),
-            )
-            log.warning("email rejected", purchase_id=purchase_id, recipient=email.to, error=str(exc))
-            return DeliveryStatus.REJECTED
-        await self._store.finish(
-            kind=kind,
-            purchase_id=purchase_id,
-            recipient=email.to,
-            status=DeliveryStatus.SENT,
-            now=self._clock.now(),
+            ),
+            what="email sent",
         )
         log.info("email sent", purchase_id=purchase_id, recipient=email.to, kind=kind)
         return DeliveryStatus.SENT

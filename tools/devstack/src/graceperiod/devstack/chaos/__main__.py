@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import tempfile
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doc", type=Path, default=None, help="write the table into this document's marked section")
     args = parser.parse_args(argv)
 
+    # The load publisher's reconnection chatter during broker restarts is expected; keep the table readable.
+    for noisy in ("aiormq", "aio_pika"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     size = CI if args.short else LONG
     names = list(args.only or [n for n, s in REGISTRY.items() if not s.long_only or args.soak])
     console = Console(stderr=True)

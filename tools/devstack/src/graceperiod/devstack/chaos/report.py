@@ -60,7 +60,7 @@ def print_table(results: Sequence[Result], console: Console, *, title: str) -> N
     for column in COLUMNS:
         table.add_column(column, justify="left" if column in ("scenario", "status") else "right")
     for result in results:
-        style = {"pass": "green", "FAIL": "bold red", "pending": "yellow"}[result.status]
+        style = {"pass": "green", "bounded": "yellow", "FAIL": "bold red", "pending": "yellow"}[result.status]
         cells = _cells(result)
         cells[1] = f"[{style}]{cells[1]}[/]"
         table.add_row(*cells)

@@ -18,6 +18,11 @@ from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
 from graceperiod.devstack.chaos.stack import ChaosStack
 
 KILL_TARGETS = ("revocation", "notifier")
+#: Emails a notifier replica sends at once (``NotifierService(max_concurrent_sends=8)``): a
+#: kill -9 can catch each of them between the mail server's 250 and the record of it.
+NOTIFIER_CONCURRENT_SENDS = 8
+#: External effects a crash can leave unrecorded, per killed service (see Run.tolerate_crash_window).
+CRASH_WINDOW = {"notifier": NOTIFIER_CONCURRENT_SENDS}
 #: Services whose kill scenario waits for an effects checker of their own flow.
 KILL_PENDING = {
     "cooldown": (
@@ -66,6 +71,7 @@ def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Re
 
     async def run(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         async def inject(run: Run) -> None:
+            run.tolerate_crash_window(CRASH_WINDOW.get(target, 0))
             run.fault(f"kill -9 {target}")
             run.deployment.kill(target)
             await asyncio.sleep(size.down_seconds)

@@ -62,6 +62,20 @@ def poison_for(binding: Binding) -> list[Outgoing]:
     ]
 
 
+async def consumer_counts(amqp_url: str, queues: list[str]) -> dict[str, int]:
+    """Consumers of each queue, now (a passive declare; the management API lags seconds)."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        counts: dict[str, int] = {}
+        for name in queues:
+            queue = await channel.declare_queue(name, passive=True)
+            counts[name] = int(queue.declaration_result.consumer_count or 0)
+        return counts
+    finally:
+        await connection.close()
+
+
 async def read_dead_letters(amqp_url: str, queue: str, *, expect: int, timeout: float) -> list[Any]:
     """Take (and ack) up to ``expect`` messages from ``<queue>.dlq``."""
     connection = await aio_pika.connect(amqp_url)
@@ -85,9 +99,9 @@ async def read_dead_letters(amqp_url: str, queue: str, *, expect: int, timeout: 
 @scenario("poison", "bad JSON, future schema_version, 1 MB, wrong content type into every queue")
 async def poison(stack: ChaosStack, size: Size, ui: Ui) -> Result:
     async with Run.start(stack, "poison", "poison into every queue; traffic keeps flowing", ui) as run:
-        queues = run.deployment.queues()
         bindings = Queues.all()
-        consumed = [b for b in bindings if queues.get(b.queue, {}).get("consumers")]
+        consumers = await consumer_counts(run.deployment.amqp_url, [b.queue for b in bindings])
+        consumed = [b for b in bindings if consumers[b.queue]]
         idle = [b.queue for b in bindings if b not in consumed]
 
         half = size.purchases // 2
