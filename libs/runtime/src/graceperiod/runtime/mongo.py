@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from pydantic import BaseModel
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -27,6 +28,12 @@ Document = dict[str, Any]
 T = TypeVar("T")
 
 log = get_logger("graceperiod.mongo")
+
+RECORD_RETRIES = Counter(
+    "graceperiod_record_retries_total",
+    "Retries of a write recording an effect already done outside (until_stored), by what it records.",
+    ["what"],
+)
 
 
 def create_mongo_client(
@@ -95,6 +102,7 @@ async def until_stored(
             return await write()
         except (ConnectionFailure, ExecutionTimeout, WriteConcernError) as exc:
             attempt += 1
+            RECORD_RETRIES.labels(what=what).inc()
             ceiling = min(backoff_cap_seconds, backoff_base_seconds * 2 ** min(attempt, 30))
             delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
             log.warning("database unreachable; retrying the record", what=what, attempt=attempt, error=str(exc)[:300])

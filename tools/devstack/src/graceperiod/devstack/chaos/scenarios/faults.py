@@ -47,7 +47,7 @@ async def _under_load(
     rejected_every: int = 0,
     check: Callable[[Run, Result], Awaitable[None]] | None = None,
 ) -> Result:
-    """Publish ``size.purchases`` at ``size.rate``; at 40% confirmed, ``inject`` the fault (it
+    """Publish ``size.purchases`` at ``size.rate``; at 20% confirmed, ``inject`` the fault (it
     returns when the system is back); then wait for every effect, and run ``check`` while the
     deployment still exists."""
     async with Run.start(stack, name, title, ui) as run:
@@ -56,7 +56,7 @@ async def _under_load(
             for index in range(size.purchases)
         ]
         load = run.publish_in_background(purchases, rate=size.rate)
-        await run.when_confirmed(int(len(purchases) * 0.4))
+        await run.when_confirmed(int(len(purchases) * 0.2))
         await inject(run)
         await load
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
@@ -132,6 +132,7 @@ async def ferretdb_outage(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         # Retries are what rode out the outage; dead letters (checked by finish) must be none.
         result.metrics["retried"] = {
             service: run.deployment.metric(service, "graceperiod_messages_retried_total")
+            + run.deployment.metric(service, "graceperiod_record_retries_total")
             for service in ("revocation", "notifier")
         }
 
