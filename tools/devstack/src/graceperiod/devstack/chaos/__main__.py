@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +45,14 @@ async def _run(names: list[str], size: Size, workdir: Path, console: Console) ->
     return results
 
 
+#: Table order: the issue's numbering (faults, AWS, duplicates, replicas, poison, soak).
+ORDER = ("kill-", "rabbitmq-", "ferretdb-", "smtp-", "aws-", "duplicates", "replicas", "poison", "soak")
+
+
+def _order(name: str) -> tuple[int, str]:
+    return next((i for i, prefix in enumerate(ORDER) if name.startswith(prefix)), len(ORDER)), name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graceperiod.devstack.chaos", description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="the CI sizes (a few minutes in all)")
@@ -57,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("aiormq", "aio_pika"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     size = CI if args.short else LONG
-    names = list(args.only or [n for n, s in REGISTRY.items() if not s.long_only or args.soak])
+    names = sorted(args.only or [n for n, s in REGISTRY.items() if not s.long_only or args.soak], key=_order)
     console = Console(stderr=True)
     console.print(f"chaos: {len(names)} scenarios, size {size.name}, {os.cpu_count()} CPU cores")
     started = time.monotonic()
@@ -72,13 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         title=f"Grace Period chaos — {size.name} — {when} — {seconds:.0f} s",
     )
     latest = report.write_json(results, args.out, size=size, seconds=seconds)
-    console.print(f"results written to {latest}; server and service logs in {workdir}")
+    passed = all(r.ok or r.pending for r in results)
+    if passed and not os.environ.get("GP_CHAOS_KEEP"):
+        shutil.rmtree(workdir, ignore_errors=True)
+        console.print(f"results written to {latest}")
+    else:
+        console.print(f"results written to {latest}; server and service logs kept in {workdir}")
     if args.doc is not None:
         if report.write_doc_section(args.doc, report.markdown(results, size=size, when=when)):
             console.print(f"table written into {args.doc}")
         else:
             console.print(f"[yellow]{args.doc} has no chaos markers; table not written")
-    return 0 if all(r.ok or r.pending for r in results) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
