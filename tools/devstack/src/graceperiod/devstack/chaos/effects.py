@@ -17,6 +17,7 @@ from __future__ import annotations
 import email
 import json
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
@@ -29,6 +30,8 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+
+RECORD_POLL_SECONDS = 3.0
 
 
 class Flow(Protocol):
@@ -201,6 +204,7 @@ class PurchaseFlow:
         self._expected: dict[str, int] = {}
         self._purchases: set[str] = set()
         self._recorded: set[str] = set()
+        self._last_query = 0.0
         self.emails: list[SeenEmail] = []
 
     def purchase(self, *, rejected_requester: bool = False, contacts: list[str] | None = None) -> Outgoing:
@@ -235,7 +239,11 @@ class PurchaseFlow:
             purchase_id = recipient.removeprefix("reject-").split("@", 1)[0]
             if purchase_id in self._purchases:
                 seen[f"refused:{purchase_id}:{recipient}"] += 1
-        self._recorded |= await self._recorded_ids()
+        # Records never disappear: stop asking once all are seen, and ask at most every few
+        # seconds (a full read of the collection costs FerretDB real CPU under load).
+        if self._purchases - self._recorded and time.monotonic() - self._last_query >= RECORD_POLL_SECONDS:
+            self._last_query = time.monotonic()
+            self._recorded |= await self._recorded_ids()
         for purchase_id in self._recorded & self._purchases:
             seen[f"recorded:{purchase_id}"] += 1
         return seen
