@@ -59,15 +59,24 @@ class NotifierService:
             raise PermanentMessageError(msg)
 
     async def _deliver(self, kind: str, purchase_id: str, email: Email) -> DeliveryStatus | None:
-        claim = await self._store.claim(kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now())
-        if claim is Claim.DONE:
-            return None
-        if claim is Claim.BUSY:
-            msg = f"another worker is sending {kind} email for {purchase_id} to {email.to}"
-            raise TransientError(msg)
+        # Claim only once a send slot is free: the lease must start when the send starts. A
+        # claim taken before queueing for a slot could expire while still queued (a backlog,
+        # a slow database), another worker would take it over and both would send (the chaos
+        # suite's replicas scenario caught one such duplicate).
+        async with self._sends:
+            claim = await self._store.claim(
+                kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now()
+            )
+            if claim is Claim.DONE:
+                return None
+            if claim is Claim.BUSY:
+                msg = f"another worker is sending {kind} email for {purchase_id} to {email.to}"
+                raise TransientError(msg)
+            return await self._send_claimed(kind, purchase_id, email)
+
+    async def _send_claimed(self, kind: str, purchase_id: str, email: Email) -> DeliveryStatus:
         try:
-            async with self._sends:
-                await self._transport.send(email)
+            await self._transport.send(email)
         except TransientDeliveryError:
             await self._store.release(kind=kind, purchase_id=purchase_id, recipient=email.to, now=self._clock.now())
             raise
