@@ -314,17 +314,16 @@ class Run:
         """Wait until the consumed queues hold nothing (ready or unacked); returns what is left."""
         deadline = time.monotonic() + timeout
         left: dict[str, int] = {}
-        while time.monotonic() < deadline:
+        while True:
             queues = await asyncio.to_thread(self.deployment.queues)
             left = {
                 name: int(q.get("messages") or 0)
                 for name, q in queues.items()
                 if not name.endswith(DEAD_LETTER_SUFFIX) and q.get("consumers") and q.get("messages")
             }
-            if not left:
-                return {}
+            if not left or time.monotonic() >= deadline:
+                return left
             await asyncio.sleep(1.0)
-        return left
 
     async def dead_letters(self) -> dict[str, int]:
         queues = await asyncio.to_thread(self.deployment.queues)
@@ -339,9 +338,11 @@ class Run:
             deadline_seconds=deadline_seconds, settle_seconds=settle_seconds
         )
         if complete_at is None:
+            queued = await self.wait_until_drained(timeout=0)
             self.problems.append(
                 f"{counted.lost} of {counted.expected} effects still missing after {deadline_seconds:.0f}s "
-                f"(e.g. {', '.join(counted.lost_examples)})"
+                f"(e.g. {', '.join(counted.lost_examples)}); messages still queued: {queued or 'none'} "
+                "(queued ones are late, not lost)"
             )
         tolerated = 0
         if counted.duplicated:
