@@ -68,6 +68,12 @@ screenshots: ## Screenshots of every gateway page and email variant into docs/sc
 bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)
 	$(RUN) python -m graceperiod.devstack.bench
 
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: bootstrap ## Fault-injection scenarios, long sizes (CHAOS_ARGS="--soak" adds the 10-min soak; "--short" the CI sizes)
+	$(RUN) python -m graceperiod.devstack.chaos --doc docs/reliability.md $(CHAOS_ARGS)
+
 .PHONY: clean
 clean: ## Remove caches and local state (var/); keeps .local/ (the FerretDB build)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .hypothesis

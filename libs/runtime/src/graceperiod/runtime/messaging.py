@@ -65,17 +65,18 @@ def exchange_for(binding: Binding) -> RabbitExchange | None:
 
 def queue_for(binding: Binding) -> RabbitQueue:
     """The RabbitQueue (name, type and arguments) of a binding from the contracts topology."""
-    arguments: dict[str, Any] = {
-        "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-        "x-dead-letter-routing-key": binding.queue,
-        "x-delivery-limit": DELIVERY_LIMIT,
-    }
+    arguments: dict[str, Any] = {"x-delivery-limit": DELIVERY_LIMIT}
+    if binding.kind is QueueKind.TICKS:
+        # No dead-letter exchange: RabbitMQ dead-letters what drop-head overflow drops, so the
+        # stale ticks this bound is there to discard would pile up in the DLQ instead (found by
+        # the chaos suite). A poison tick is still dead-lettered, by the reliability middleware.
+        arguments |= {"x-max-length": TICK_QUEUE_MAX_LENGTH, "x-overflow": "drop-head"}
+    else:
+        arguments |= {"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE, "x-dead-letter-routing-key": binding.queue}
     if binding.kind in (QueueKind.EVENTS, QueueKind.COMMANDS):
         # Dead-letter at least once: a message that exhausted its deliveries is never lost
         # on its way to the DLQ (requires reject-publish overflow).
         arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
-    elif binding.kind is QueueKind.TICKS:
-        arguments |= {"x-max-length": TICK_QUEUE_MAX_LENGTH, "x-overflow": "drop-head"}
     return RabbitQueue(
         binding.queue,
         queue_type=QueueType.QUORUM,

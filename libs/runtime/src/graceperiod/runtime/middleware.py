@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +54,10 @@ DEAD_LETTERED = Counter(
     "graceperiod_messages_dead_lettered_total",
     "Messages moved to a dead-letter queue by the service, by queue and reason.",
     ["queue", "reason"],
+)
+ORPHANED = Counter(
+    "graceperiod_handlers_orphaned_total",
+    "Handlers whose channel closed while they ran; they were let finish (the message is redelivered).",
 )
 RETRIED = Counter(
     "graceperiod_messages_retried_total",
@@ -95,6 +99,41 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+#: Handlers still finishing after their channel closed (strong references, see ``_shielded``).
+_ORPHANS: set[asyncio.Future[Any]] = set()
+
+
+async def _shielded(handler: Awaitable[Any]) -> Any:
+    """Run a handler to completion even if the task awaiting it is cancelled.
+
+    aiormq runs each delivery in a task of its channel and cancels those tasks when the
+    channel closes (broker restart, network cut). A handler cancelled half-way leaves its
+    effects half-done: an email sent but not recorded as sent, a claim held until its
+    lease expires, an event not yet published. The broker redelivers the unacked message
+    anyway, so finishing the handler is always safe (handlers are idempotent) and never
+    doubles an effect; abandoning it can. The outcome of an orphaned handler is only
+    logged: its ack belonged to the dead channel, and the redelivery settles the message.
+    """
+    task = asyncio.ensure_future(handler)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            ORPHANED.inc()
+            _ORPHANS.add(task)
+            task.add_done_callback(_orphan_finished)
+            log.warning("channel closed while the handler ran: letting it finish; the broker redelivers the message")
+        raise
+
+
+def _orphan_finished(task: asyncio.Future[Any]) -> None:
+    _ORPHANS.discard(task)
+    if task.cancelled():
+        return
+    if (exc := task.exception()) is not None:
+        log.warning("orphaned handler failed; its redelivery will retry", error=_reason(exc))
 
 
 def _classify(exc: BaseException) -> str:
@@ -182,7 +221,7 @@ class ReliabilityMiddleware(BaseMiddleware):
             if content_type != "application/json":
                 msg_ = f"content type {raw.content_type or '(none)'!r} is not application/json"
                 raise PermanentMessageError(msg_)
-        return await call_next(msg)
+        return await _shielded(call_next(msg))
 
     async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
         # An RPC reply whose caller stopped waiting is unroutable. It must be dropped, not

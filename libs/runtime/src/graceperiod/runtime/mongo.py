@@ -7,19 +7,33 @@ single-document update; expiry is an explicit purge run on ticks.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Sequence
+import random
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from pydantic import BaseModel
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, ExecutionTimeout, OperationFailure, WriteConcernError
+
+from graceperiod.runtime.logs import get_logger
 
 Document = dict[str, Any]
+T = TypeVar("T")
+
+log = get_logger("graceperiod.mongo")
+
+RECORD_RETRIES = Counter(
+    "graceperiod_record_retries_total",
+    "Retries of a write recording an effect already done outside (until_stored), by what it records.",
+    ["what"],
+)
 
 
 def create_mongo_client(
@@ -84,6 +98,35 @@ async def ensure_indexes(collection: AsyncCollection[Document], indexes: Sequenc
     """
     for index in indexes:
         await collection.create_indexes([index])
+
+
+async def until_stored(
+    write: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    backoff_base_seconds: float = 0.2,
+    backoff_cap_seconds: float = 5.0,
+) -> T:
+    """Run ``write`` until the database takes it, however long it is unreachable.
+
+    For the write that records an effect already done outside the database (an email the
+    mail server accepted, an AWS call that succeeded). If that write failed and the message
+    were retried, the redelivery would find no record and do the effect a second time: the
+    chaos suite saw every email in flight during a FerretDB outage sent twice. So the
+    handler keeps the message and retries the record itself. Only connection-type failures
+    are retried; anything else is a bug and propagates.
+    """
+    attempt = 0
+    while True:
+        try:
+            return await write()
+        except (ConnectionFailure, ExecutionTimeout, WriteConcernError) as exc:
+            attempt += 1
+            RECORD_RETRIES.labels(what=what).inc()
+            ceiling = min(backoff_cap_seconds, backoff_base_seconds * 2 ** min(attempt, 30))
+            delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+            log.warning("database unreachable; retrying the record", what=what, attempt=attempt, error=str(exc)[:300])
+            await asyncio.sleep(delay)
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

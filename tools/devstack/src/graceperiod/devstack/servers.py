@@ -258,6 +258,11 @@ class SmtpSinkServer(ChildServer):
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
+    @property
+    def refusals(self) -> Path:
+        """Every refused recipient (550 ``reject…@``, 451 ``defer…@``), one JSON line each."""
+        return self.data_dir / "refused.jsonl"
+
     def command(self) -> list[str]:
         return [
             sys.executable,
@@ -267,6 +272,8 @@ class SmtpSinkServer(ChildServer):
             str(self.port),
             "--maildir",
             str(self.maildir),
+            "--refusals",
+            str(self.refusals),
         ]
 
 

@@ -3,15 +3,18 @@
 Each accepted message is written atomically to ``<maildir>/<time>-<id>.eml`` with the
 envelope in ``X-Envelope-From`` / ``X-Envelope-To`` headers. Recipients whose local part
 starts with ``reject`` are refused with ``550`` (a permanent rejection), and those starting
-with ``defer`` with ``451`` (a temporary one), so tests can exercise both paths.
+with ``defer`` with ``451`` (a temporary one), so tests can exercise both paths. With
+``--refusals FILE`` every refusal is also appended to ``FILE`` as one JSON line
+(``{"at_ns", "recipient", "code"}``), so a test can count how often a refused address was tried.
 
-    python -m graceperiod.devstack.smtp_sink --port 2525 --maildir var/mail
+    python -m graceperiod.devstack.smtp_sink --port 2525 --maildir var/mail [--refusals var/refused.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import time
@@ -24,9 +27,16 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 class MaildirHandler:
-    def __init__(self, maildir: Path) -> None:
+    def __init__(self, maildir: Path, refusals: Path | None = None) -> None:
         self.maildir = maildir
         self.maildir.mkdir(parents=True, exist_ok=True)
+        self.refusals = refusals
+
+    def _refused(self, address: str, code: int) -> None:
+        if self.refusals is not None:
+            line = json.dumps({"at_ns": time.time_ns(), "recipient": address, "code": code})
+            with self.refusals.open("a") as log:
+                log.write(line + "\n")
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
         self,
@@ -38,8 +48,10 @@ class MaildirHandler:
     ) -> str:
         local = address.split("@", 1)[0].lower()
         if local.startswith("reject"):
+            self._refused(address, 550)
             return "550 5.1.1 Mailbox unavailable (rejected by the test sink)"
         if local.startswith("defer"):
+            self._refused(address, 451)
             return "451 4.3.0 Try again later (deferred by the test sink)"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -61,9 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--refusals", type=Path, default=None, help="append every refused RCPT here (JSON lines)")
     args = parser.parse_args(argv)
 
-    handler = MaildirHandler(args.maildir)
+    handler = MaildirHandler(args.maildir, args.refusals)
     kwargs: dict[str, Any] = {"hostname": args.host, "port": args.port, "ready_timeout": 10}
     controller = Controller(handler, **kwargs)
     controller.start()

@@ -1,0 +1,406 @@
+"""The scenario registry, the sizes (CI-short and long), results, and the harness every
+scenario uses: deploy the workers, publish the load, inject the fault, wait for the effects,
+tally them, check the queues and dead letters.
+
+A new scenario is a function registered with :func:`scenario`::
+
+    @scenario("kill-cooldown", "kill -9 of cooldown while accounts are released")
+    async def kill_cooldown(stack: ChaosStack, size: Size, ui: Ui) -> Result:
+        async with Run.start(stack, "kill-cooldown", ui) as run:
+            ...
+            return await run.finish(inputs=...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
+from graceperiod.devstack.chaos.effects import EMPTY, Flow, PurchaseFlow, Tally, tally
+from graceperiod.devstack.chaos.load import Outgoing, ReliablePublisher
+from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a run is. ``CI`` keeps every scenario to well under a minute; ``LONG`` is
+    what ``make chaos`` runs."""
+
+    name: str
+    purchases: int
+    rate: float
+    """Purchases/s offered while a fault is injected (publishing outlasts the CI-short faults)."""
+    outage_seconds: float
+    """How long FerretDB / the SMTP server stays down."""
+    down_seconds: float
+    """How long a killed service stays dead before it is started again."""
+    settle_seconds: float
+    """After the last expected effect: how long to keep watching for late duplicates."""
+    deadline_seconds: float
+    """Give up waiting for the effects after this long (they count as lost)."""
+    replica_purchases: int
+    soak_seconds: float
+    soak_rate: float
+
+
+CI = Size(
+    name="ci",
+    purchases=100,
+    rate=10.0,
+    outage_seconds=8.0,
+    down_seconds=1.0,
+    settle_seconds=3.0,
+    deadline_seconds=150.0,
+    replica_purchases=150,
+    soak_seconds=30.0,
+    soak_rate=20.0,
+)
+LONG = Size(
+    name="long",
+    purchases=1000,
+    rate=50.0,
+    outage_seconds=30.0,
+    down_seconds=3.0,
+    settle_seconds=10.0,
+    deadline_seconds=600.0,
+    replica_purchases=600,
+    soak_seconds=600.0,
+    soak_rate=50.0,
+)
+
+
+@dataclass
+class Result:
+    scenario: str
+    title: str
+    inputs_sent: int = 0
+    effects_expected: int = 0
+    effects_observed: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    recover_seconds: float | None = None
+    seconds: float = 0.0
+    pending: str | None = None
+    tolerated_duplicates: int = 0
+    """Duplicates the scenario's fault can cause by nature (a crash between an external
+    effect and its record); more than this, or any other duplicate, fails the scenario."""
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.pending is None
+            and not self.problems
+            and self.lost == 0
+            and self.duplicated <= self.tolerated_duplicates
+        )
+
+    @property
+    def status(self) -> str:
+        if self.pending is not None:
+            return "pending"
+        if not self.ok:
+            return "FAIL"
+        return "pass" if self.duplicated == 0 else "bounded"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status}
+
+
+class Ui:
+    """Progress bars (or nothing, under pytest)."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+
+    def task(self, description: str, total: float) -> TaskID | None:
+        return self.progress.add_task(description, total=total) if self.progress is not None else None
+
+    def update(self, task: TaskID | None, completed: float) -> None:
+        if self.progress is not None and task is not None:
+            self.progress.update(task, completed=completed)
+
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.console.log(text)
+
+
+def progress_bars() -> Progress:
+    return Progress(
+        TextColumn("[bold blue]{task.description:<44}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+
+
+ScenarioFn = Callable[[ChaosStack, Size, Ui], Awaitable[Result]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    run: ScenarioFn
+    pending: str | None = None
+    """Why it cannot run on this branch yet (it is reported, and skipped in pytest)."""
+    long_only: bool = False
+    """Runs only when asked for explicitly (the soak)."""
+
+
+REGISTRY: dict[str, Scenario] = {}
+
+
+def scenario(
+    name: str, title: str, *, pending: str | None = None, long_only: bool = False
+) -> Callable[[ScenarioFn], ScenarioFn]:
+    def register(fn: ScenarioFn) -> ScenarioFn:
+        if name in REGISTRY:
+            msg = f"scenario {name!r} registered twice"
+            raise ValueError(msg)
+        REGISTRY[name] = Scenario(name, title, fn, pending, long_only)
+        return fn
+
+    return register
+
+
+async def run_scenario(stack: ChaosStack, name: str, size: Size, ui: Ui | None = None) -> Result:
+    chosen = REGISTRY[name]
+    if chosen.pending is not None:
+        return Result(name, chosen.title, pending=chosen.pending)
+    started = time.monotonic()
+    result = await chosen.run(stack, size, ui or Ui())
+    result.seconds = round(time.monotonic() - started, 1)
+    result.metrics.setdefault("size", size.name)
+    return result
+
+
+class Run:
+    """One scenario's deployment, flow, load and bookkeeping."""
+
+    def __init__(self, name: str, title: str, stack: ChaosStack, deployment: Deployment, ui: Ui) -> None:
+        self.name = name
+        self.title = title
+        self.stack = stack
+        self.deployment = deployment
+        self.ui = ui
+        self.flow = PurchaseFlow(
+            maildir=stack.smtp.maildir,
+            refusals_log=stack.smtp.refusals,
+            mongodb_url=stack.ferret.url,
+            revocation_database=deployment.database("revocation"),
+        )
+        self.flows: list[Flow] = [self.flow]
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+        self.metrics: dict[str, Any] = {}
+        self.inputs = 0
+        self.recovered_at: float | None = None
+        self.fault_at: float | None = None
+        self.expected_dead_letters: dict[str, int] = {}
+        self.crash_window_duplicates = 0
+        """See :meth:`tolerate_crash_window`."""
+        self._publisher: ReliablePublisher | None = None
+        self._confirmed = 0
+        self._confirmations = asyncio.Event()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def start(
+        cls,
+        stack: ChaosStack,
+        name: str,
+        title: str,
+        ui: Ui,
+        *,
+        workers: Sequence[str] = WORKERS,
+        env: dict[str, str] | None = None,
+    ) -> AsyncIterator[Run]:
+        async with stack.deploy(name, workers=workers, env=env) as deployment:
+            run = cls(name, title, stack, deployment, ui)
+            async with ReliablePublisher(deployment.amqp_url) as publisher:
+                run._publisher = publisher
+                yield run
+
+    @property
+    def publisher(self) -> ReliablePublisher:
+        assert self._publisher is not None
+        return self._publisher
+
+    def purchases(self, count: int, **kwargs: Any) -> list[Outgoing]:
+        return [self.flow.purchase(**kwargs) for _ in range(count)]
+
+    async def publish(
+        self, messages: Sequence[Outgoing], *, rate: float | None = None, label: str = "publish"
+    ) -> float:
+        """Publish (every message confirmed, retried across faults); ``inputs`` counts them."""
+        task = self.ui.task(f"{self.name}: {label}", len(messages))
+        done = 0
+
+        def on_confirmed(_: Outgoing) -> None:
+            nonlocal done
+            done += 1
+            self._confirmed += 1
+            self._confirmations.set()
+            self.ui.update(task, done)
+
+        seconds = await self.publisher.publish_all(messages, rate=rate, on_confirmed=on_confirmed)
+        self.inputs += len(messages)
+        return seconds
+
+    def publish_in_background(
+        self, messages: Sequence[Outgoing], *, rate: float | None = None, label: str = "publish"
+    ) -> asyncio.Task[float]:
+        return asyncio.create_task(self.publish(messages, rate=rate, label=label))
+
+    async def when_confirmed(self, count: int) -> None:
+        while self._confirmed < count:
+            self._confirmations.clear()
+            await self._confirmations.wait()
+
+    def tolerate_crash_window(self, limit: int) -> None:
+        """Accept up to ``limit`` duplicated emails, each a resend of the *same* email (one
+        Message-ID): a process killed after the mail server accepted an email and before the
+        record of it was stored cannot know it was sent. SMTP has no idempotent submission,
+        so no design closes that window; the stable Message-ID lets mail systems drop the copy."""
+        self.crash_window_duplicates = limit
+
+    def fault(self, what: str) -> None:
+        self.fault_at = time.monotonic()
+        self.ui.note(f"{self.name}: {what}")
+
+    def recovered(self, what: str) -> None:
+        self.recovered_at = time.monotonic()
+        self.ui.note(f"{self.name}: {what}")
+
+    async def observe(self) -> Tally:
+        total = EMPTY
+        for flow in self.flows:
+            total = total + tally(flow.expected(), await flow.observe())
+        return total
+
+    async def wait_for_effects(self, *, deadline_seconds: float, settle_seconds: float) -> tuple[Tally, float | None]:
+        """Wait until every expected effect is seen (or the deadline), then keep watching for
+        ``settle_seconds`` so late duplicates are caught. Returns the tally and when it was complete."""
+        expected = sum(sum(flow.expected().values()) for flow in self.flows)
+        task = self.ui.task(f"{self.name}: effects", expected)
+        deadline = time.monotonic() + deadline_seconds
+        complete_at: float | None = None
+        current = await self.observe()
+        while time.monotonic() < deadline:
+            current = await self.observe()
+            self.ui.update(task, current.expected - current.lost)
+            if current.complete:
+                complete_at = time.monotonic()
+                break
+            await asyncio.sleep(0.5)
+        if complete_at is not None:
+            await asyncio.sleep(settle_seconds)
+            await self.wait_until_drained(timeout=settle_seconds + 10)
+            current = await self.observe()
+        return current, complete_at
+
+    async def wait_until_drained(self, *, timeout: float) -> dict[str, int]:
+        """Wait until the consumed queues hold nothing (ready or unacked); returns what is left."""
+        deadline = time.monotonic() + timeout
+        left: dict[str, int] = {}
+        while True:
+            queues = await asyncio.to_thread(self.deployment.queues)
+            left = {
+                name: int(q.get("messages") or 0)
+                for name, q in queues.items()
+                if not name.endswith(DEAD_LETTER_SUFFIX) and q.get("consumers") and q.get("messages")
+            }
+            if not left or time.monotonic() >= deadline:
+                return left
+            await asyncio.sleep(1.0)
+
+    async def dead_letters(self) -> dict[str, int]:
+        queues = await asyncio.to_thread(self.deployment.queues)
+        return {
+            name.removesuffix(DEAD_LETTER_SUFFIX): int(q.get("messages") or 0)
+            for name, q in queues.items()
+            if name.endswith(DEAD_LETTER_SUFFIX) and q.get("messages")
+        }
+
+    async def finish(self, *, deadline_seconds: float, settle_seconds: float) -> Result:
+        counted, complete_at = await self.wait_for_effects(
+            deadline_seconds=deadline_seconds, settle_seconds=settle_seconds
+        )
+        if complete_at is None:
+            queued = await self.wait_until_drained(timeout=0)
+            self.problems.append(
+                f"{counted.lost} of {counted.expected} effects still missing after {deadline_seconds:.0f}s "
+                f"(e.g. {', '.join(counted.lost_examples)}); messages still queued: {queued or 'none'} "
+                "(queued ones are late, not lost)"
+            )
+        tolerated = 0
+        if counted.duplicated:
+            ids = self.flow.duplicate_message_ids()
+            same = sum(1 for n in ids.values() if n == 1)
+            text = (
+                f"{counted.duplicated} duplicated effects (e.g. {', '.join(counted.duplicated_examples)}); "
+                f"{same} of {len(ids)} duplicated emails carry one Message-ID"
+            )
+            all_resends = same == len(ids) and sum(ids.values()) > 0 and counted.duplicated == len(ids)
+            if all_resends and counted.duplicated <= self.crash_window_duplicates:
+                tolerated = self.crash_window_duplicates
+                self.notes.append(f"{text}: crash-window resends, within the bound of {tolerated}")
+            else:
+                self.problems.append(text)
+        if counted.unexpected:
+            self.problems.append(
+                f"{counted.unexpected} unexpected effects (e.g. {', '.join(counted.unexpected_examples)})"
+            )
+        letters = await self.dead_letters()
+        if letters != self.expected_dead_letters:
+            self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
+        left = await self.wait_until_drained(timeout=5)
+        if left:
+            self.problems.append(f"queues not drained: {left}")
+        if dead := self.deployment.dead():
+            self.problems.append(f"service processes exited on their own: {dead}")
+        recover = None
+        if complete_at is not None and self.recovered_at is not None:
+            recover = round(max(0.0, complete_at - self.recovered_at), 1)
+        stats = self.publisher.stats
+        self.metrics |= {
+            "publish_attempts": stats.attempts,
+            "publish_retries": stats.retries,
+            "publish_failures": stats.failures,
+            "longest_unconfirmed_s": round(stats.longest_unconfirmed_seconds, 2),
+            "dead_letters": letters,
+            "load_average": load_average(),
+        }
+        return Result(
+            scenario=self.name,
+            title=self.title,
+            inputs_sent=self.inputs,
+            effects_expected=counted.expected,
+            effects_observed=counted.observed,
+            lost=counted.lost,
+            duplicated=counted.duplicated + counted.unexpected,
+            recover_seconds=recover,
+            tolerated_duplicates=tolerated,
+            problems=self.problems,
+            notes=self.notes,
+            metrics=self.metrics,
+        )
+
+
+def load_average() -> list[float]:
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except OSError:
+        return []

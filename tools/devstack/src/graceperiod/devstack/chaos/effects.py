@@ -1,0 +1,272 @@
+"""What the outside world saw, compared with what it should have seen.
+
+A *flow* is one externally visible promise, checked from outside the services:
+
+* it makes the inputs (upstream messages) and registers, for each, the effects they must
+  cause, each exactly once (``expected``);
+* it observes the effects where the world sees them (``observe``): records in a service's
+  database, emails in the SMTP sink's maildir, refusals in the sink's log, ...
+
+:func:`tally` compares the two: lost (expected, never seen), duplicated (seen more than
+once), unexpected (seen, never expected). A flow for another promise (cooldown releases,
+revocation commands) is one more class with the same two methods.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email import policy
+from pathlib import Path
+from typing import Any, Protocol
+
+from pymongo import AsyncMongoClient
+
+from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+
+RECORD_POLL_SECONDS = 3.0
+
+
+class Flow(Protocol):
+    name: str
+
+    def expected(self) -> Mapping[str, int]:
+        """Effect key → how many times it must be seen (1 for every effect so far)."""
+        ...
+
+    async def observe(self) -> Counter[str]:
+        """Effect key → how many times it has been seen so far."""
+        ...
+
+
+@dataclass(frozen=True)
+class Tally:
+    expected: int
+    observed: int
+    lost: int
+    duplicated: int
+    unexpected: int
+    lost_examples: list[str] = field(default_factory=list)
+    duplicated_examples: list[str] = field(default_factory=list)
+    unexpected_examples: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.lost == 0
+
+    @property
+    def exact(self) -> bool:
+        return self.lost == 0 and self.duplicated == 0 and self.unexpected == 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            self.expected + other.expected,
+            self.observed + other.observed,
+            self.lost + other.lost,
+            self.duplicated + other.duplicated,
+            self.unexpected + other.unexpected,
+            (self.lost_examples + other.lost_examples)[:5],
+            (self.duplicated_examples + other.duplicated_examples)[:5],
+            (self.unexpected_examples + other.unexpected_examples)[:5],
+        )
+
+
+EMPTY = Tally(0, 0, 0, 0, 0)
+
+
+def tally(expected: Mapping[str, int], observed: Counter[str]) -> Tally:
+    lost = {key: want - observed.get(key, 0) for key, want in expected.items() if observed.get(key, 0) < want}
+    duplicated = {
+        key: seen - expected[key] for key, seen in observed.items() if key in expected and seen > expected[key]
+    }
+    unexpected = {key: seen for key, seen in observed.items() if key not in expected and seen > 0}
+    return Tally(
+        expected=sum(expected.values()),
+        observed=sum(observed.values()),
+        lost=sum(lost.values()),
+        duplicated=sum(duplicated.values()),
+        unexpected=sum(unexpected.values()),
+        lost_examples=sorted(lost)[:5],
+        duplicated_examples=sorted(duplicated)[:5],
+        unexpected_examples=sorted(unexpected)[:5],
+    )
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+@dataclass(frozen=True)
+class SeenEmail:
+    purchase_id: str
+    recipient: str
+    message_id: str
+    accepted_ns: int
+
+
+_PURCHASE_LINE = re.compile(rb"^Purchase: (\S+)\r?$", re.MULTILINE)
+_ENVELOPE_TO = re.compile(rb"^X-Envelope-To: ([^\r\n]+)", re.MULTILINE)
+_MESSAGE_ID = re.compile(rb"^Message-ID: ([^\r\n]+)", re.MULTILINE | re.IGNORECASE)
+
+
+def parse_email(path: Path) -> SeenEmail | None:
+    """Purchase id, recipient and Message-ID of one ``.eml`` written by the SMTP sink
+    (files are named ``<time_ns>-<id>.eml``). None for mail about no purchase."""
+    raw = path.read_bytes()
+    purchase = _PURCHASE_LINE.search(raw)
+    to = _ENVELOPE_TO.search(raw)
+    message_id = _MESSAGE_ID.search(raw)
+    if purchase is None or to is None:
+        # An encoded body (quoted-printable, base64): let the email package decode it.
+        message = email.message_from_bytes(raw, policy=policy.default)
+        body = message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        match = re.search(r"^Purchase: (\S+)$", str(text), re.MULTILINE)
+        if match is None:
+            return None
+        return SeenEmail(
+            purchase_id=match.group(1),
+            recipient=normalise_address(str(message.get("X-Envelope-To") or message.get("To") or "")),
+            message_id=str(message.get("Message-ID") or ""),
+            accepted_ns=int(path.name.split("-", 1)[0]),
+        )
+    return SeenEmail(
+        purchase_id=purchase.group(1).decode(),
+        recipient=normalise_address(to.group(1).decode()),
+        message_id=message_id.group(1).decode().strip() if message_id else "",
+        accepted_ns=int(path.name.split("-", 1)[0]),
+    )
+
+
+class Mailbox:
+    """The SMTP sink's maildir, scanned incrementally (each file is parsed once)."""
+
+    def __init__(self, maildir: Path) -> None:
+        self.maildir = maildir
+        self._parsed: dict[str, SeenEmail | None] = {}
+
+    def scan(self) -> list[SeenEmail]:
+        if self.maildir.exists():
+            for entry in self.maildir.iterdir():
+                name = entry.name
+                if name.endswith(".eml") and name not in self._parsed:
+                    self._parsed[name] = parse_email(entry)
+        return [seen for seen in self._parsed.values() if seen is not None]
+
+
+def refusals(path: Path) -> list[dict[str, Any]]:
+    """The SMTP sink's log of refused recipients (JSON lines)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def expected_recipients(payload: Mapping[str, Any], global_address: str | None) -> list[str]:
+    """Who must get the executed-purchase email (the brief): the global address, every account
+    contact, the requester; trimmed and deduplicated case-insensitively."""
+    candidates = [
+        *([global_address] if global_address else []),
+        *payload["account"]["contact_emails"],
+        payload["requested_by"]["email"],
+    ]
+    return list(dict.fromkeys(normalise_address(c) for c in candidates if "@" in c))
+
+
+class PurchaseFlow:
+    """``purchase.executed`` → revocation records it once (``<db>_revocation.purchases``,
+    ``_id`` = purchase id) → the notifier emails every deduplicated recipient exactly once
+    (the body names the purchase; the envelope recipient is ``X-Envelope-To``). Recipients
+    the mail server refuses for good (``reject…@``) must be tried exactly once."""
+
+    name = "purchase"
+
+    def __init__(
+        self,
+        *,
+        maildir: Path,
+        refusals_log: Path,
+        mongodb_url: str,
+        revocation_database: str,
+        global_address: str | None = GLOBAL_NOTIFICATION_EMAIL,
+    ) -> None:
+        self.mailbox = Mailbox(maildir)
+        self._refusals_log = refusals_log
+        self._mongodb_url = mongodb_url
+        self._database = revocation_database
+        self._global = global_address
+        self._expected: dict[str, int] = {}
+        self._purchases: set[str] = set()
+        self._recorded: set[str] = set()
+        self._last_query = 0.0
+        self.emails: list[SeenEmail] = []
+
+    def purchase(self, *, rejected_requester: bool = False, contacts: list[str] | None = None) -> Outgoing:
+        """A new ``purchase.executed`` and the effects it must have. Its contacts repeat the
+        global address and the requester in other spellings, so recipients are deduplicated."""
+        purchase_id = f"pur-{uuid.uuid4().hex[:16]}"
+        requester = f"reject-{purchase_id}@example.com" if rejected_requester else "alice@example.com"
+        payload = purchase_payload(
+            purchase_id=purchase_id,
+            contacts=contacts
+            if contacts is not None
+            else ["Owner@Example.com ", "FinOps@example.com", "ALICE@example.com"],
+            requester_email=requester,
+        )
+        self._purchases.add(purchase_id)
+        self._expected[f"recorded:{purchase_id}"] = 1
+        for recipient in expected_recipients(payload, self._global):
+            kind = "refused" if recipient.startswith("reject") else "email"
+            self._expected[f"{kind}:{purchase_id}:{recipient}"] = 1
+        return Outgoing(message_id=purchase_id, body=json.dumps(payload).encode(), routing_key="purchase.executed")
+
+    def expected(self) -> Mapping[str, int]:
+        return self._expected
+
+    async def observe(self) -> Counter[str]:
+        seen: Counter[str] = Counter()
+        self.emails = [e for e in self.mailbox.scan() if e.purchase_id in self._purchases]
+        for mail in self.emails:
+            seen[f"email:{mail.purchase_id}:{mail.recipient}"] += 1
+        for refusal in refusals(self._refusals_log):
+            recipient = normalise_address(refusal["recipient"])
+            purchase_id = recipient.removeprefix("reject-").split("@", 1)[0]
+            if purchase_id in self._purchases:
+                seen[f"refused:{purchase_id}:{recipient}"] += 1
+        # Records never disappear: stop asking once all are seen, and ask at most every few
+        # seconds (a full read of the collection costs FerretDB real CPU under load).
+        if self._purchases - self._recorded and time.monotonic() - self._last_query >= RECORD_POLL_SECONDS:
+            self._last_query = time.monotonic()
+            self._recorded |= await self._recorded_ids()
+        for purchase_id in self._recorded & self._purchases:
+            seen[f"recorded:{purchase_id}"] += 1
+        return seen
+
+    async def _recorded_ids(self) -> set[str]:
+        """Purchase ids in the revocation database (``_id`` is unique: a record exists or not).
+        Empty while the database is unreachable (a scenario may have stopped it)."""
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self._mongodb_url, serverSelectionTimeoutMS=1000)
+        try:
+            cursor = client[self._database]["purchases"].find({}, projection={"_id": 1})
+            return {str(doc["_id"]) async for doc in cursor}
+        except Exception:
+            return set()
+        finally:
+            await client.close()
+
+    def duplicate_message_ids(self) -> dict[str, int]:
+        """For duplicated emails: how many distinct Message-IDs each (purchase, recipient) got.
+        One means the copies are recognisable as the same email by the receiving side."""
+        ids: dict[str, set[str]] = {}
+        counts: Counter[str] = Counter()
+        for mail in self.emails:
+            key = f"{mail.purchase_id}:{mail.recipient}"
+            ids.setdefault(key, set()).add(mail.message_id)
+            counts[key] += 1
+        return {key: len(ids[key]) for key, count in counts.items() if count > 1}

@@ -1,0 +1,110 @@
+"""The results table (rich, for the terminal; Markdown, for docs/reliability.md) and JSON."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from graceperiod.devstack.chaos.core import Result, Size, load_average
+
+DOC_BEGIN = "<!-- chaos:begin (written by `make chaos`; do not edit by hand) -->"
+DOC_END = "<!-- chaos:end -->"
+COLUMNS = (
+    "scenario",
+    "status",
+    "inputs sent",
+    "effects expected",
+    "effects observed",
+    "lost",
+    "duplicated",
+    "time to recover",
+    "took",
+)
+
+
+def _cells(result: Result) -> list[str]:
+    if result.pending is not None:
+        return [result.scenario, "pending", "-", "-", "-", "-", "-", "-", "-"]
+    recover = f"{result.recover_seconds:.1f} s" if result.recover_seconds is not None else "-"
+    return [
+        result.scenario,
+        result.status,
+        str(result.inputs_sent),
+        str(result.effects_expected),
+        str(result.effects_observed),
+        str(result.lost),
+        str(result.duplicated),
+        recover,
+        f"{result.seconds:.0f} s",
+    ]
+
+
+def _extra(result: Result) -> list[str]:
+    lines = [f"pending: {result.pending}"] if result.pending else []
+    lines += [f"PROBLEM: {p}" for p in result.problems]
+    lines += result.notes
+    keys = ("ratio_two_vs_one", "one_replica_purchases_per_s", "two_replicas_purchases_per_s", "rss_mb", "queues")
+    lines += [f"{k}: {result.metrics[k]}" for k in keys if k in result.metrics]
+    return lines
+
+
+def print_table(results: Sequence[Result], console: Console, *, title: str) -> None:
+    table = Table(title=title, title_justify="left", min_width=110)
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column in ("scenario", "status") else "right")
+    for result in results:
+        style = {"pass": "green", "bounded": "yellow", "FAIL": "bold red", "pending": "yellow"}[result.status]
+        cells = _cells(result)
+        cells[1] = f"[{style}]{cells[1]}[/]"
+        table.add_row(*cells)
+    console.print(table)
+    for result in results:
+        for line in _extra(result):
+            console.print(f"  [dim]{result.scenario}:[/] {line}", soft_wrap=True)
+
+
+def markdown(results: Sequence[Result], *, size: Size, when: str) -> str:
+    head = f"Measured {when} (size `{size.name}`: {size.purchases} purchases at {size.rate:g}/s, "
+    head += f"outages {size.outage_seconds:g} s), {platform.node() or 'this machine'}, load average "
+    head += f"{' '.join(f'{x:.2f}' for x in load_average())} at the end.\n\n"
+    rows = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    rows += ["| " + " | ".join(_cells(r)) + " |" for r in results]
+    notes = [f"* **{r.scenario}**: {line}" for r in results for line in _extra(r)]
+    return head + "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def write_doc_section(doc: Path, text: str) -> bool:
+    """Replace the marked section of ``doc`` with ``text``; False when the markers are missing."""
+    if not doc.exists():
+        return False
+    content = doc.read_text()
+    if DOC_BEGIN not in content or DOC_END not in content:
+        return False
+    before, rest = content.split(DOC_BEGIN, 1)
+    _, after = rest.split(DOC_END, 1)
+    doc.write_text(f"{before}{DOC_BEGIN}\n{text}{DOC_END}{after}")
+    return True
+
+
+def write_json(results: Sequence[Result], out: Path, *, size: Size, seconds: float) -> Path:
+    report: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(),
+        "seconds": round(seconds, 1),
+        "size": size.name,
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "load_average_end": load_average(),
+        "results": [r.as_json() for r in results],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    latest = out / "latest.json"
+    for path in (out / f"chaos-{stamp}.json", latest):
+        path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return latest

@@ -1,0 +1,55 @@
+"""Scenario 6: every upstream event published twice (same ``message_id``), some copies back
+to back and some long after the first was handled, and every tick three times."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+from graceperiod.contracts.topology import TICKS_EXCHANGE, Queues
+from graceperiod.contracts.upstream import Tick
+from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.chaos.stack import ChaosStack
+from graceperiod.runtime.messaging import TICK_QUEUE_MAX_LENGTH
+
+TICKS = 10
+
+
+def tick() -> Outgoing:
+    now = datetime.now(UTC)
+    body = Tick(tick_id=f"tick-{uuid.uuid4().hex}", at=now, occurred_at=now)
+    return Outgoing(
+        message_id=body.tick_id, body=body.model_dump_json().encode(), routing_key="", exchange=TICKS_EXCHANGE
+    )
+
+
+@scenario("duplicates", "every upstream event published twice, every tick three times")
+async def duplicates(stack: ChaosStack, size: Size, ui: Ui) -> Result:
+    async with Run.start(stack, "duplicates", "every event twice, every tick three times", ui) as run:
+        purchases = run.purchases(size.purchases)
+        ticks = [tick() for _ in range(TICKS)]
+        messages = [*purchases, *purchases, *ticks, *ticks, *ticks]
+        random.shuffle(messages)  # some copies adjacent (handled concurrently), some far apart
+        await run.publish(messages, rate=size.rate * 2)
+        result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
+
+        queues = run.deployment.queues()
+        tick_queues = [b.queue for b in Queues.all() if b.exchange == TICKS_EXCHANGE]
+        consumed = [q for q in tick_queues if queues.get(q, {}).get("consumers")]
+        for name in tick_queues:
+            depth = int(queues.get(name, {}).get("messages") or 0)
+            if depth > TICK_QUEUE_MAX_LENGTH:
+                result.problems.append(f"{name} holds {depth} ticks (bounded at {TICK_QUEUE_MAX_LENGTH})")
+        if consumed:
+            result.notes.append(f"tick consumers: {', '.join(consumed)}")
+        else:
+            result.notes.append(
+                f"no service consumes ticks on this branch: {len(ticks)}x3 ticks had no effect, "
+                f"tick queues stayed bounded at ≤{TICK_QUEUE_MAX_LENGTH}; tick effects get a checker with "
+                "the cooldown/revocation rewrites"
+            )
+        result.metrics["copies_per_purchase"] = 2
+        result.metrics["copies_per_tick"] = 3
+        return result

@@ -1,0 +1,147 @@
+"""Scenario 8: poison messages straight into every queue of the system (``Queues.all()``):
+bad JSON, a ``schema_version`` from the future, a 1 MB body, a wrong content type. Each must
+be dead-lettered with its reason in ``x-gp-error`` headers, counted by the owning service's
+``graceperiod_messages_dead_lettered_total``, and good purchases around them keep flowing.
+
+A queue nobody consumes on this branch cannot dead-letter anything: the scenario lists such
+queues in its notes (they get covered automatically once their service consumes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+
+from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
+from graceperiod.contracts.topology import Binding, Queues, RoutingKey, dead_letter_queue
+from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.chaos.stack import ChaosStack
+from graceperiod.devstack.samples import purchase_payload, sample_purchase
+
+ONE_MB = 1024 * 1024
+
+#: Poison kind → a part of the reason the DLQ header must carry.
+REASONS = {
+    "bad-json": "not valid JSON",
+    "future-schema-version": "schema_version",
+    "one-megabyte": "exceeds",
+    "wrong-content-type": "not application/json",
+}
+
+
+def valid_body(binding: Binding) -> dict[str, Any]:
+    """A body the queue's consumer would accept (or at least one shaped like its messages)."""
+    now = datetime.now(UTC)
+    if binding.routing_key == RoutingKey.PURCHASE_EXECUTED:
+        return purchase_payload()
+    if binding.routing_key == RoutingKey.PURCHASE_RECORDED:
+        event = PurchaseRecorded(occurred_at=now, purchase=sample_purchase(), windows=Windows(), phase=Phase.CLOSED)
+        return event.model_dump(mode="json")
+    if binding.routing_key == RoutingKey.ACCOUNT_REGISTERED:
+        return {"schema_version": 1, "occurred_at": now.isoformat(), "account_id": "123456789012", "name": "Sandbox"}
+    return {"schema_version": 1, "occurred_at": now.isoformat()}
+
+
+def poison_for(binding: Binding) -> list[Outgoing]:
+    """The four poison messages for one queue, sent through the default exchange."""
+    future = {**valid_body(binding), "schema_version": 99}
+    queue = binding.queue
+    return [
+        Outgoing(f"poison-bad-json-{queue}", b'{"purchase_id": "pur-1", "oops', queue, ""),
+        Outgoing(f"poison-future-schema-version-{queue}", json.dumps(future).encode(), queue, ""),
+        Outgoing(f"poison-one-megabyte-{queue}", b'{"pad": "' + b"x" * ONE_MB + b'"}', queue, ""),
+        Outgoing(
+            f"poison-wrong-content-type-{queue}", json.dumps(valid_body(binding)).encode(), queue, "", "text/plain"
+        ),
+    ]
+
+
+async def consumer_counts(amqp_url: str, queues: list[str]) -> dict[str, int]:
+    """Consumers of each queue, now (a passive declare; the management API lags seconds)."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        counts: dict[str, int] = {}
+        for name in queues:
+            queue = await channel.declare_queue(name, passive=True)
+            counts[name] = int(queue.declaration_result.consumer_count or 0)
+        return counts
+    finally:
+        await connection.close()
+
+
+async def read_dead_letters(amqp_url: str, queue: str, *, expect: int, timeout: float) -> list[Any]:
+    """Take (and ack) up to ``expect`` messages from ``<queue>.dlq``."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        dlq = await channel.get_queue(dead_letter_queue(queue), ensure=True)
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < expect and time.monotonic() < deadline:
+            message = await dlq.get(fail=False, timeout=5)
+            if message is None:
+                await asyncio.sleep(0.2)
+                continue
+            await message.ack()
+            found.append(message)
+        return found
+    finally:
+        await connection.close()
+
+
+@scenario("poison", "bad JSON, future schema_version, 1 MB, wrong content type into every queue")
+async def poison(stack: ChaosStack, size: Size, ui: Ui) -> Result:
+    async with Run.start(stack, "poison", "poison into every queue; traffic keeps flowing", ui) as run:
+        bindings = Queues.all()
+        consumers = await consumer_counts(run.deployment.amqp_url, [b.queue for b in bindings])
+        consumed = [b for b in bindings if consumers[b.queue]]
+        idle = [b.queue for b in bindings if b not in consumed]
+
+        half = size.purchases // 2
+        await run.publish(run.purchases(half), rate=size.rate, label="good (before)")
+        poisons = [message for binding in bindings for message in poison_for(binding)]
+        await run.publish(poisons, label="poison")
+        await run.publish(run.purchases(size.purchases - half), rate=size.rate, label="good (after)")
+
+        problems: list[str] = []
+        per_queue: dict[str, Any] = {}
+        for binding in consumed:
+            letters = await read_dead_letters(run.deployment.amqp_url, binding.queue, expect=4, timeout=60)
+            reasons = {str(m.message_id): str((m.headers or {}).get("x-gp-error", "")) for m in letters}
+            kinds = {str((m.headers or {}).get("x-gp-error-kind", "")) for m in letters}
+            counted = run.deployment.metric(
+                binding.service, "graceperiod_messages_dead_lettered_total", queue=binding.queue, reason="bad-input"
+            )
+            per_queue[binding.queue] = {"dead_lettered": len(letters), "metric": counted}
+            if len(letters) != 4:
+                problems.append(f"{binding.queue}: {len(letters)} of 4 poison messages dead-lettered")
+            for kind, fragment in REASONS.items():
+                reason = reasons.get(f"poison-{kind}-{binding.queue}", "")
+                if fragment not in reason:
+                    problems.append(f"{binding.queue}: {kind} reason {reason[:120]!r} lacks {fragment!r}")
+            if kinds - {"bad-input"}:
+                problems.append(f"{binding.queue}: x-gp-error-kind {sorted(kinds)}")
+            if counted != 4:
+                problems.append(f"{binding.queue}: dead-letter metric counts {counted:g}, expected 4")
+
+        result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
+        result.problems.extend(problems)
+        result.inputs_sent = run.inputs
+        result.metrics |= {
+            "poisoned_queues": len(bindings),
+            "poison_messages": len(poisons),
+            "consumed_queues": per_queue,
+        }
+        if idle:
+            result.notes.append(
+                f"{len(idle)} of {len(bindings)} queues have no consumer on this branch, so their poison "
+                f"waits unhandled (covered once their service consumes them): {', '.join(idle)}"
+            )
+        return result
