@@ -1036,7 +1036,10 @@ class RevocationService:
             more = len(records) > query.limit
             records = records[: query.limit]
             cursor = encode_cursor(records[-1].purchase.executed_at, records[-1].purchase_id) if more else None
-            return PurchaseListReply(items=[await self._view(r, query.actor) for r in records], next_cursor=cursor)
+            # One read for the page's accounts, not one per purchase.
+            accounts = await self._store.accounts_by_id({r.purchase.account.id for r in records})
+            items = [await self._view(r, query.actor, account=accounts.get(r.purchase.account.id)) for r in records]
+            return PurchaseListReply(items=items, next_cursor=cursor)
         if isinstance(query, ListAccountAccess):
             return AccountAccessReply(accounts=[a.view() for a in await self._store.accounts()])
         record = await self._store.get(query.purchase_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -299,6 +300,12 @@ class PurchaseStore:
     async def account(self, account_id: str) -> AccountRecord | None:
         doc = await self._accounts.find_one({"_id": account_id})
         return AccountRecord.model_validate(doc) if doc else None
+
+    async def accounts_by_id(self, account_ids: Collection[str]) -> dict[str, AccountRecord]:
+        if not account_ids:
+            return {}
+        cursor = self._accounts.find({"_id": {"$in": sorted(account_ids)}})
+        return {doc["_id"]: AccountRecord.model_validate(doc) async for doc in cursor}
 
     async def accounts(self) -> list[AccountRecord]:
         return [AccountRecord.model_validate(doc) async for doc in self._accounts.find({}).sort("_id", ASCENDING)]

@@ -53,16 +53,22 @@ async def publish_upstream(
 async def seed_demo_account(aws_endpoint_url: str, broker: RabbitBroker, purchase: dict[str, Any]) -> None:
     """Make the local AWS endpoint know the demo purchase (a returnable Savings Plan in an
     account with Grace Period's role and a Business support plan) and register that role."""
-    account_id = purchase["account"]["id"]
+    await seed_returnable_plans(aws_endpoint_url, broker, purchase["account"]["id"], [purchase["commitment"]["id"]])
+
+
+async def seed_returnable_plans(
+    aws_endpoint_url: str, broker: RabbitBroker, account_id: str, plan_ids: list[str]
+) -> None:
+    """An account with Grace Period's role and a Business support plan in the local AWS
+    endpoint, holding returnable Savings Plans of these ids, and the role registered with the
+    revocation service (which must be running): what an onboarded customer looks like."""
     now = datetime.now(UTC)
     async with EmulatorControl(aws_endpoint_url) as control:
         await control.account(account_id, roles={DEMO_ROLE: DEMO_EXTERNAL_ID}, support_plan="business")
-        await control.savings_plan(
-            account_id,
-            savingsPlanId=purchase["commitment"]["id"],
-            start=now,
-            returnableUntil=now + timedelta(days=2),
-        )
+        for plan_id in plan_ids:
+            await control.savings_plan(
+                account_id, savingsPlanId=plan_id, start=now, returnableUntil=now + timedelta(days=2)
+            )
     admin = Actor(
         user_id="devstack", email="devstack@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.SYSTEM
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=repo_root() / "var" / "bench")
     args = parser.parse_args(argv)
     selected = set(args.only or SCENARIOS)
+    # Services some benchmarks run in this process log like the ones they start: warnings only.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     console = Console(stderr=True)
     started = time.time()
     results = asyncio.run(_run(selected, args.quick))

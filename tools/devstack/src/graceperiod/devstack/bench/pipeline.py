@@ -16,11 +16,14 @@ from graceperiod.devstack.bench.baseline import publish_pipelined
 from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
 from graceperiod.devstack.testing import unique
+from graceperiod.devstack.upstream import seed_returnable_plans
+from graceperiod.notifier import keys
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.settings import ServiceSettings
 
 _PURCHASE = re.compile(rb"Purchase: (pur-[0-9a-f]+)")
 RECIPIENTS = 3  # the global address, one account contact, the requester
+ACCOUNT = "210987654321"
 
 
 def _accepted(maildir: Path, since_ns: int, seen: dict[Path, tuple[str, float]]) -> None:
@@ -49,12 +52,22 @@ async def run(servers: Servers, amqp_url: str, count: int, progress: Progress, *
         await broker.connect()
         await declare_topology(broker)
 
-    env = {"NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL}
+    keys_dir = servers.workdir / f"link-keys-{db_prefix}"
+    keys.generate(keys_dir, "bench")
+    env = {"NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL, "NOTIFIER_LINK_KEYS_DIR": str(keys_dir)}
     with service_processes(servers, amqp_url, ["revocation", "notifier"], db_prefix=db_prefix, extra_env=env):
-        bodies = []
-        for _ in range(count):
-            payload = purchase_payload(contacts=["owner@example.com"], requester_email="alice@example.com")
-            bodies.append((payload["purchase_id"], json.dumps(payload).encode()))
+        # Every purchase is a returnable Savings Plan in an onboarded account, so revocation
+        # assumes the role and reads AWS for each, as in production.
+        payloads = [
+            purchase_payload(account_id=ACCOUNT, contacts=["owner@example.com"], requester_email="alice@example.com")
+            for _ in range(count)
+        ]
+        async with build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench") as seeder:
+            await seeder.connect()
+            await seed_returnable_plans(
+                servers.aws_endpoint_url, seeder, ACCOUNT, [p["commitment"]["id"] for p in payloads]
+            )
+        bodies = [(p["purchase_id"], json.dumps(p).encode()) for p in payloads]
         published_at: dict[str, float] = {}
         since_ns = time.time_ns()
         seen: dict[Path, tuple[str, float]] = {}

@@ -24,7 +24,15 @@ from graceperiod.devstack.upstream import connect, publish_upstream
 
 
 async def revocation(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
+    # The service runs in this process: it finds the local AWS endpoint (and needs some
+    # credentials for botocore to sign with) in the environment.
     os.environ["AWS_ENDPOINT_URL"] = servers.aws_endpoint_url
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(name, value)
     result = await bench_revocation.bench_revoke(
         amqp_url=amqp_url,
         mongodb_url=servers.mongodb_url,
@@ -126,13 +134,15 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
 
 async def _wait_listed(base_url: str, token: str, count: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
+    last = "none"
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as client:
         while time.monotonic() < deadline:
             response = await client.get("/api/purchases", params={"limit": 200})
             if response.status_code == 200 and len(response.json().get("items", [])) >= count:
                 return
+            last = f"{response.status_code} {response.text[:300]}"
             await asyncio.sleep(0.5)
-    msg = f"the gateway did not list {count} purchases within {timeout:.0f} s"
+    msg = f"the gateway did not list {count} purchases within {timeout:.0f} s (last answer: {last})"
     raise TimeoutError(msg)
 
 
