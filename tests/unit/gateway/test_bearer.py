@@ -67,6 +67,24 @@ async def test_unknown_roles_grant_nothing() -> None:
     assert identity.permissions == frozenset()
 
 
+async def test_a_static_pem_key_verifies_tokens_whatever_their_kid_and_nothing_else() -> None:
+    # A PEM file carries no kid, while identity providers put one in every token.
+    idp = ApiTokenIssuer()
+    verifier = BearerVerifier(
+        [Trust(idp.issuer, StaticKeys.from_pem(idp.public_pem))],
+        audience=idp.audience,
+        algorithms=["EdDSA"],
+        role_permissions=DEFAULT_ROLE_PERMISSIONS,
+        clock=FrozenClock(NOW),
+    )
+    identity = await verifier.verify(idp.token(user_id="u-ada", email="ada@example.com", roles=["user"], now=NOW))
+    assert identity.user_id == "u-ada"
+    impostor = ApiTokenIssuer(issuer=idp.issuer, audience=idp.audience)
+    assert "signature" in await refused(
+        verifier, impostor.token(user_id="u-ada", email="ada@example.com", roles=["admin"], now=NOW)
+    )
+
+
 async def test_forged_none_hmac_expired_audience_issuer_are_refused() -> None:
     idp = ApiTokenIssuer()
     verifier = verifier_for(idp)

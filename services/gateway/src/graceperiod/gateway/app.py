@@ -96,7 +96,8 @@ class _DeferredKeys(StaticKeys):
         super().__init__({})
 
     def load(self, path: Path) -> None:
-        self._keys = dict(StaticKeys.from_pem(path.read_bytes())._keys)
+        loaded = StaticKeys.from_pem(path.read_bytes())
+        self._keys, self._any_kid = loaded._keys, loaded._any_kid
 
 
 def _identity(

@@ -56,17 +56,20 @@ class KeySource(Protocol):
 class StaticKeys:
     """Fixed public keys (a PEM file, or the dev signer's key), by kid.
 
-    A source with exactly one key also answers tokens without a ``kid``."""
+    A source with exactly one key also answers tokens without a ``kid``. A PEM file names no
+    kid at all, so its key answers whatever kid the identity provider puts in its tokens (they
+    all do); the signature check is what decides."""
 
-    def __init__(self, keys: Mapping[str, Any]) -> None:
+    def __init__(self, keys: Mapping[str, Any], *, any_kid: bool = False) -> None:
         self._keys = dict(keys)
+        self._any_kid = any_kid
 
     @classmethod
-    def from_pem(cls, pem: bytes, kid: str = "static") -> StaticKeys:
-        return cls({kid: serialization.load_pem_public_key(pem)})
+    def from_pem(cls, pem: bytes) -> StaticKeys:
+        return cls({"static": serialization.load_pem_public_key(pem)}, any_kid=True)
 
     async def key_for(self, kid: str | None) -> Any | None:
-        if kid is None:
+        if kid is None or self._any_kid:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
