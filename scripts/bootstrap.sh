@@ -11,7 +11,7 @@ UV_VERSION=0.13.8
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=.local/bin/ferretdb
 # Bump when the FerretDB build recipe changes, so existing builds are redone.
-FERRETDB_BUILD_ID="${FERRETDB_VERSION}+sqlite-id-index"
+FERRETDB_BUILD_ID="${FERRETDB_VERSION}+sqlite-id-index+id-pushdown"
 KUSTOMIZE_VERSION=v5.8.0
 KUSTOMIZE_BIN=.local/bin/kustomize
 WITH_BROWSER=${WITH_BROWSER:-1}
@@ -64,6 +64,15 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_BIN.build" 2>/dev/null)" != "
     meta=ferretdb-src/internal/backends/sqlite/metadata/metadata.go
     grep -q "IDColumn = DefaultColumn + \"->'\$._id'\"" "$meta" || { echo "FerretDB source changed: review the _id index fix" >&2; exit 1; }
     sed -i "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$meta"
+    # The SQLite backend pushes an _id lookup down to SQL only when the filter is exactly
+    # {_id: value}; {_id: value, version: n} (every conditional update: optimistic versions,
+    # status guards, lease take-overs) scans the whole collection instead (measured at 500
+    # documents: 2.3 ms vs 19 ms per update, 100 concurrent ones 0.45 s vs 2.3 s). The handler
+    # re-applies the whole filter to what the backend returns, so narrowing by _id whenever
+    # the filter has a plain _id value is safe.
+    coll=ferretdb-src/internal/backends/sqlite/collection.go
+    [ "$(grep -c 'if params.Filter.Len() == 1 {' "$coll")" = 2 ] || { echo "FerretDB source changed: review the _id pushdown fix" >&2; exit 1; }
+    sed -i 's|if params.Filter.Len() == 1 {|if params.Filter.Len() >= 1 {|' "$coll"
   )
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$work/ferretdb-src" && go build -trimpath -o "$OLDPWD/$FERRETDB_BIN.new" ./cmd/ferretdb)
