@@ -53,7 +53,7 @@ async def test_a_bad_token_is_401_whatever_the_target(client: AsyncTestClient[Li
 
 async def test_every_malformed_authorization_header_is_a_documented_401(client: AsyncTestClient[Litestar]) -> None:
     for value in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc", "Bearer a b", "Bearer \u00e9t\u00e9"):
-        response = await client.get("/api/pool/accounts", headers={"Authorization": value.encode("latin-1")})
+        response = await client.get("/api/pool/accounts", headers={b"Authorization": value.encode("latin-1")})
         problem(response, 401)
         assert response.headers["www-authenticate"].startswith('Bearer realm="graceperiod"')
     scheme = (await client.get("/schema/openapi.json")).json()["components"]["securitySchemes"]["BearerToken"]
