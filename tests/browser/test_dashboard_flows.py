@@ -1,53 +1,61 @@
 """The issue's browser journeys against the real services (RabbitMQ, FerretDB, the AWS
 endpoint, the SMTP sink; nothing faked).
 
-PENDING THE MERGE: on this branch the revocation and cooldown services answer no RPC yet,
-so these tests skip themselves until they do. What each still needs after the merge is
-said in its docstring; the page objects (tests/browser/pages.py) and the serving helper
-are the same ones the UI tests use.
+The page objects (tests/browser/pages.py) and the serving helper are the same ones the UI
+tests use. The gateway is served by uvicorn on loopback in this event loop (never Litestar's
+test client, whose blocking portal would freeze the in-process services that must answer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from faststream.rabbit import RabbitBroker
 from playwright.async_api import Browser, expect
 
-from graceperiod.contracts.topology import Queues
 from graceperiod.cooldown.app import create_app as cooldown_app
 from graceperiod.cooldown.settings import CooldownSettings
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.samples import purchase_payload
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import Mailbox, running
-from graceperiod.devstack.tokens import LinkSigner
+from graceperiod.devstack.upstream import DEMO_ROLE as ROLE
 from graceperiod.devstack.upstream import publish_upstream
 from graceperiod.devstack.web import serving
 from graceperiod.gateway.app import create_app as gateway_app
 from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.app import create_app as notifier_app
+from graceperiod.notifier.keys import KeyRing
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
 from tests.browser.pages import Dashboard, EmailLink
-from tests.integration.gateway.conftest import answers
+from tests.integration.gateway.conftest import into_cooldown
+from tests.integration.notifier.helpers import about, text_of
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (answers(revocation_app(), Queues.REVOCATION_QUERIES) and answers(cooldown_app(), Queues.COOLDOWN_QUERIES)),
-        reason="pending merge: the revocation and cooldown services answer no RPC on this branch",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The gateway's URL, and the customer account seeded in the AWS endpoint with Grace
+    Period's role registered for it."""
+
+    url: str
+    account_id: str
+    aws: EmulatorControl
 
 
 @pytest.fixture
@@ -57,18 +65,15 @@ async def stack(
     db_prefix: str,
     smtp_server: SmtpSinkServer,
     aws_endpoint_url: str,
+    link_keys_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Any,
-) -> AsyncIterator[str]:
-    """The three services in-process and the gateway on a loopback port; yields its URL."""
+) -> AsyncIterator[Stack]:
+    """The gateway on a loopback port (real uvicorn), the three services in-process behind it.
+
+    The notifier signs email links with the session's key; the gateway trusts its public half.
+    """
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
     common: dict[str, Any] = {"amqp_url": amqp_url, "mongodb_url": mongodb_url, "retry_backoff_base_seconds": 0.05}
-    signer = LinkSigner()
-    services = [
-        revocation_app(RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation")),
-        cooldown_app(CooldownSettings(**common, mongodb_database=f"{db_prefix}_cooldown")),
-        notifier_app(NotifierSettings(**common, mongodb_database=f"{db_prefix}_notifier", smtp_url=smtp_server.url)),
-    ]
     gateway = gateway_app(
         GatewaySettings(
             **common,
@@ -76,11 +81,52 @@ async def stack(
             dev_sign_in=True,
             sign_in_rate_per_minute=0,
             public_rate_per_minute=0,
+            query_timeout_seconds=5.0,
+            command_timeout_seconds=10.0,
         ),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=LinkKeys.from_jwks(KeyRing.load(directory=link_keys_dir).jwks()),
     )
-    async with running(*services), serving(gateway) as url:
-        yield url
+    async with serving(gateway) as url:
+        services = [
+            revocation_app(RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation")),
+            cooldown_app(CooldownSettings(**common, mongodb_database=f"{db_prefix}_cooldown")),
+            notifier_app(
+                NotifierSettings(
+                    **common,
+                    mongodb_database=f"{db_prefix}_notifier",
+                    smtp_url=smtp_server.url,
+                    link_keys_dir=link_keys_dir,
+                    public_base_url=url,
+                )
+            ),
+        ]
+        async with running(*services), EmulatorControl(aws_endpoint_url) as aws, httpx.AsyncClient(base_url=url) as api:
+            account_id = f"{secrets.randbelow(10**12):012d}"
+            external_id = f"ext-{account_id}"
+            await aws.account(account_id, roles={ROLE: external_id}, support_plan="business")
+            role = await api.put(
+                f"/api/accounts/{account_id}/role",
+                headers=await _admin(api),
+                json={"role_name": ROLE, "external_id": external_id},
+            )
+            assert role.status_code == 200, role.text
+            yield Stack(url, account_id, aws)
+
+
+async def _admin(api: httpx.AsyncClient) -> dict[str, str]:
+    """The seeded admin's API token, from the dev sign-in."""
+    issued = await api.post("/dev/token/u-admin")
+    assert issued.status_code == 200, issued.text
+    return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+
+async def _returnable_plan(stack: Stack, requester: str) -> dict[str, Any]:
+    """A Savings Plan bought an hour ago, still returnable: the self-service phase."""
+    now = datetime.now(UTC)
+    plan = await stack.aws.savings_plan(
+        stack.account_id, start=now - timedelta(hours=1), returnableUntil=now + timedelta(days=2)
+    )
+    return purchase_payload(account_id=stack.account_id, commitment_id=plan["savingsPlanId"], requester_email=requester)
 
 
 async def _until_listed(dashboard: Dashboard, purchase_id: str, timeout: float = 20) -> None:
@@ -94,17 +140,24 @@ async def _until_listed(dashboard: Dashboard, purchase_id: str, timeout: float =
 
 
 async def test_admin_revokes_a_self_service_purchase_and_files_a_support_case(
-    browser: Browser, stack: str, upstream: RabbitBroker
+    browser: Browser, stack: Stack, upstream: RabbitBroker
 ) -> None:
-    """After the merge this needs the AWS endpoint to hold the purchased Savings Plan (queued
-    or active with returnableUntil ahead) and an EC2 RI past its self-service window, seeded
-    the way the revocation branch's integration tests seed them."""
-    plan = purchase_payload(requester_email="alice@example.com")
-    reserved = purchase_payload(kind="reserved_instance", service="ec2", requester_email="bob@example.com")
+    plan = await _returnable_plan(stack, "alice@example.com")
+    ri = await stack.aws.reserved_instance(
+        stack.account_id, region="us-west-2", start=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    reserved = purchase_payload(
+        account_id=stack.account_id,
+        kind="reserved_instance",
+        service="ec2",
+        commitment_id=ri["ReservedInstancesId"],
+        region="us-west-2",
+        requester_email="bob@example.com",
+    )
     for body in (plan, reserved):
         await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
     context = await browser.new_context()
-    dashboard = Dashboard(await context.new_page(), stack)
+    dashboard = Dashboard(await context.new_page(), stack.url)
     await dashboard.sign_in_as("Ada Admin")
     await _until_listed(dashboard, plan["purchase_id"])
     dialog = await dashboard.revoke(plan["purchase_id"])
@@ -112,56 +165,56 @@ async def test_admin_revokes_a_self_service_purchase_and_files_a_support_case(
     await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text(
         re.compile(r"Revocation: (done|in progress)")
     )
+    [returned] = (await stack.aws.get_account(stack.account_id))["savings_plans"]
+    assert returned["state"] in ("pending-return", "returned")
+    assert len(await stack.aws.calls(account=stack.account_id, action="savingsplans:ReturnSavingsPlan")) == 1
+
     await _until_listed(dashboard, reserved["purchase_id"])
     await dashboard.file_support_case(reserved["purchase_id"], subject_suffix=" (browser test)")
     await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Support case: done")
+    [case] = (await stack.aws.get_account(stack.account_id))["cases"]
+    assert case["subject"].endswith(" (browser test)")
     await context.close()
 
 
 async def test_a_user_cannot_act_on_another_users_purchase(
-    browser: Browser, stack: str, upstream: RabbitBroker
+    browser: Browser, stack: Stack, upstream: RabbitBroker
 ) -> None:
-    body = purchase_payload(requester_email="alice@example.com")
+    body = await _returnable_plan(stack, "alice@example.com")
     await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
     context = await browser.new_context()
-    dashboard = Dashboard(await context.new_page(), stack)
+    dashboard = Dashboard(await context.new_page(), stack.url)
     await dashboard.sign_in_as("Bob Example")
     await _until_listed(dashboard, body["purchase_id"])
+    await expect(dashboard.purchase(body["purchase_id"])).to_contain_text("Only Alice Example")
     await expect(dashboard.purchase(body["purchase_id"]).get_by_role("link", name="Revoke purchase")).to_have_count(0)
-    me = await (await context.request.get(stack + "/api/me")).json()
+    me = await (await context.request.get(stack.url + "/api/me")).json()
     refused = await context.request.post(
-        f"{stack}/api/purchases/{body['purchase_id']}/revocation", headers={"X-CSRFToken": me["csrf_token"]}
+        f"{stack.url}/api/purchases/{body['purchase_id']}/revocation", headers={"X-CSRFToken": me["csrf_token"]}
     )
     assert refused.status == 403
+    assert (await stack.aws.get_account(stack.account_id))["savings_plans"][0]["state"] == "active"
     await context.close()
 
 
-async def test_admin_releases_a_cooldown_account_early(browser: Browser, stack: str, upstream: RabbitBroker) -> None:
-    now = datetime.now(UTC).isoformat()
+async def test_admin_releases_a_cooldown_account_early(browser: Browser, stack: Stack, upstream: RabbitBroker) -> None:
     account = "999900002222"
     context = await browser.new_context()
-    dashboard = Dashboard(await context.new_page(), stack)
+    dashboard = Dashboard(await context.new_page(), stack.url)
     await dashboard.sign_in_as("Ada Admin")
-    token = (await (await context.request.post(stack + "/dev/token/u-admin")).json())["access_token"]
-    await context.request.put(
-        stack + "/api/pool/policy",
-        headers={"Authorization": f"Bearer {token}"},
-        data={"enforce_account_cooldown": True, "cooldown_period_hours": 24},
-    )
-    for key, event in (
-        ("account.registered", {"account_id": account, "name": "Sandbox Browser"}),
-        ("lease.terminated", {"lease_id": "lease-b", "account_id": account, "terminated_at": now, "reason": "done"}),
-        ("account.cleanup.succeeded", {"account_id": account, "completed_at": now}),
-    ):
-        await publish_upstream(
-            upstream, key, {"schema_version": 1, "occurred_at": now, **event}, message_id=f"{key}:{account}"
+    async with httpx.AsyncClient(base_url=stack.url) as api:
+        policy = await api.put(
+            "/api/pool/policy",
+            headers=await _admin(api),
+            json={"enforce_account_cooldown": True, "cooldown_period_hours": 24},
         )
+    assert policy.status_code == 200, policy.text
+    await into_cooldown(upstream, account, "lease-browser")
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        await dashboard.open("/accounts?status=Cooldown")
-        if await dashboard.account(account).count():
-            break
+    while not await dashboard.account(account).count():
+        assert time.monotonic() < deadline, f"{account} never appeared in Cooldown"
         await asyncio.sleep(0.3)
+        await dashboard.open("/accounts?status=Cooldown")
     warning = await dashboard.release_early(account, "browser test")
     assert "billing attribution may be inaccurate" in warning
     await expect(dashboard.page.get_by_role("status")).to_contain_text("released early by admin@example.com")
@@ -169,17 +222,16 @@ async def test_admin_releases_a_cooldown_account_early(browser: Browser, stack: 
 
 
 async def test_the_emailed_link_works_logged_out(
-    browser: Browser, stack: str, upstream: RabbitBroker, mailbox: Mailbox
+    browser: Browser, stack: Stack, upstream: RabbitBroker, mailbox: Mailbox
 ) -> None:
-    """After the merge this needs the notifier to sign links with a key the gateway trusts:
-    give both the same key pair (notifier: private key; gateway: GATEWAY_LINK_JWKS_FILE or
-    GATEWAY_LINK_PUBLIC_KEYS_DIR) in the ``stack`` fixture, and NOTIFIER_PUBLIC_BASE_URL = the
-    served URL."""
-    body = purchase_payload(contacts=[], requester_email="alice@example.com")
+    """The notifier signs the link with the session's key; the gateway verifies it with the public half."""
+    body = await _returnable_plan(stack, "alice@example.com")
+    body["account"]["contact_emails"] = []
     await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
-    (email,) = await mailbox.wait_for(1, where=lambda m: body["purchase_id"] in m.get_content())
+    (email,) = await mailbox.wait_for(1, where=about(body["purchase_id"]))
     assert isinstance(email, EmailMessage)
-    url = next(line for line in email.get_content().splitlines() if "/revoke?token=" in line).strip()
+    url = next(line for line in text_of(email).splitlines() if "/revoke?token=" in line).strip()
+    assert url.startswith(stack.url + "/")
     context = await browser.new_context()
     link = EmailLink(await context.new_page(), url)
     await link.open()
@@ -188,4 +240,5 @@ async def test_the_emailed_link_works_logged_out(
     assert await link.heading() in ("Done", "Your request is in progress")
     await link.open()
     assert await link.heading() == "This link has already been used"
+    assert len(await stack.aws.calls(account=stack.account_id, action="savingsplans:ReturnSavingsPlan")) == 1
     await context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -9,15 +11,30 @@ from typing import Any
 import aio_pika
 import pytest
 from faststream.asgi import AsgiFastStream
+from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.topology import Binding
+from graceperiod.contracts.cooldown import AccountCommandReply, AcquireAccount
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.rpc import Actor, CommandStatus
+from graceperiod.contracts.topology import Binding, Queues
+from graceperiod.devstack.testing import unique
 from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.upstream import publish_upstream
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
 from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.rpc import call
+
+#: The upstream lease manager's service identity: it alone acquires accounts for leases.
+LEASE_MANAGER = Actor(
+    user_id="svc-lease-manager",
+    email="lease-manager@example.com",
+    permissions=[Permission.ACQUIRE_ACCOUNTS],
+    path=ActionPath.SYSTEM,
+)
 
 
 def answers(app: AsgiFastStream, binding: Binding) -> bool:
@@ -85,3 +102,52 @@ async def drain(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncoming
     finally:
         await connection.close()
     return found
+
+
+async def into_cooldown(upstream: RabbitBroker, account_id: str, lease_id: str, *, timeout: float = 20.0) -> None:
+    """Walk a new sandbox account through the real lease cycle, as the lease manager drives it:
+    ``account.registered`` → ``AcquireAccount`` (Active for ``lease_id``) → ``lease.terminated``
+    → ``account.cleanup.succeeded``. With enforcement on, the account ends in Cooldown.
+
+    The acquisition is retried while the registration is still on its way (the service answers
+    "no account available"); the test's pool must hold only this account.
+    """
+
+    def event(**body: Any) -> dict[str, Any]:
+        return {"schema_version": 1, "occurred_at": datetime.now(UTC).isoformat(), **body}
+
+    await publish_upstream(
+        upstream,
+        "account.registered",
+        event(account_id=account_id, name=f"Sandbox {account_id[-4:]}"),
+        message_id=f"account.registered:{account_id}",
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        acquired = await call(
+            upstream,
+            Queues.COOLDOWN_COMMANDS,
+            AcquireAccount(actor=LEASE_MANAGER, idempotency_key=unique("acquire"), lease_id=lease_id),
+            AccountCommandReply,
+            timeout=10,
+        )
+        if acquired.status is CommandStatus.DONE:
+            break
+        if time.monotonic() > deadline:
+            msg = f"no account to acquire for {lease_id} after {timeout} s: {acquired.message}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.2)
+    assert acquired.account is not None
+    assert acquired.account.account_id == account_id, acquired
+    await publish_upstream(
+        upstream,
+        "lease.terminated",
+        event(lease_id=lease_id, account_id=account_id, terminated_at=datetime.now(UTC).isoformat(), reason="Expired"),
+        message_id=f"lease.terminated:{lease_id}",
+    )
+    await publish_upstream(
+        upstream,
+        "account.cleanup.succeeded",
+        event(account_id=account_id, completed_at=datetime.now(UTC).isoformat()),
+        message_id=f"account.cleanup.succeeded:{lease_id}",
+    )

@@ -35,7 +35,7 @@ from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
-from tests.integration.gateway.conftest import answers, bearer
+from tests.integration.gateway.conftest import answers, bearer, into_cooldown
 
 pending_revocation = pytest.mark.skipif(
     not answers(revocation_app(), Queues.REVOCATION_QUERIES),
@@ -204,15 +204,9 @@ async def test_an_admin_releases_a_cooldown_account_early_with_the_warning(
         "/api/pool/policy", headers=admin, json={"enforce_account_cooldown": True, "cooldown_period_hours": 24}
     )
     assert policy.status_code == 200
-    now = datetime.now(UTC).isoformat()
+    assert policy.json()["enforce_account_cooldown"] is True
     account = "999900001111"
-    for key, event in (
-        ("account.registered", {"account_id": account, "name": "Sandbox X"}),
-        ("lease.terminated", {"lease_id": "lease-x", "account_id": account, "terminated_at": now, "reason": "done"}),
-        ("account.cleanup.succeeded", {"account_id": account, "completed_at": now}),
-    ):
-        payload = {"schema_version": 1, "occurred_at": now, **event}
-        await publish_upstream(upstream, key, payload, message_id=f"{key}:{account}")
+    await into_cooldown(upstream, account, "lease-x")
 
     async def in_cooldown() -> dict[str, Any] | None:
         response = await live.get(f"/api/pool/accounts/{account}", headers=admin)
@@ -224,6 +218,18 @@ async def test_an_admin_releases_a_cooldown_account_early_with_the_warning(
     assert released.status_code == 200
     assert "billing attribution may be inaccurate" in released.json()["warning"].lower()
     assert released.json()["account"]["early_release"]["by"]["email"] == "admin@example.com"
+    assert released.json()["account"]["early_release"]["reason"] == "urgent"
+    assert released.json()["account"]["status"] == "Available"
+    history = (await live.get(f"/api/pool/accounts/{account}", headers=admin)).json()["history"]
+    assert [(t["from_status"], t["to_status"]) for t in history] == [
+        (None, "Available"),
+        ("Available", "Active"),
+        ("Active", "CleanUp"),
+        ("CleanUp", "Cooldown"),
+        ("Cooldown", "Available"),
+    ]
+    assert history[-1]["actor"]["email"] == "admin@example.com"
+    assert history[-1]["reason"] == "urgent"
 
 
 @pending_notifier

@@ -11,9 +11,11 @@ from graceperiod.devstack.chaos.core import Result
 from graceperiod.devstack.chaos.effects import Mailbox, expected_recipients, parse_email, tally
 from graceperiod.devstack.chaos.scenarios.soak import judge
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload, sample_purchase
-from graceperiod.notifier.adapters.smtp import to_mime
-from graceperiod.notifier.domain.emails import executed_email
+from graceperiod.notifier.adapters.mail import to_bytes
+from graceperiod.notifier.domain.emails import ExecutedEmail, PurchaseFacts, executed_subject
 from graceperiod.notifier.domain.recipients import resolve_recipients
+from graceperiod.notifier.domain.windows import window_notice
+from graceperiod.notifier.rendering import EmailRenderer
 
 
 def test_tally_counts_lost_duplicated_and_unexpected_effects() -> None:
@@ -36,10 +38,18 @@ def test_tally_of_exactly_the_expected_effects_is_exact() -> None:
 def test_the_checker_reads_the_notifiers_real_emails(tmp_path: Path) -> None:
     purchase = sample_purchase(contacts=["Owner@Example.com"], requester_email="alice@example.com")
     event = PurchaseRecorded(occurred_at=purchase.executed_at, purchase=purchase, windows=Windows(), phase=Phase.CLOSED)
-    email = executed_email(event, "owner@example.com", "Grace Period")
-    raw = b"X-Envelope-From: gp@localhost\r\nX-Envelope-To: owner@example.com\r\n" + bytes(
-        to_mime(email, "gp@localhost")
+    email = EmailRenderer().executed(
+        ExecutedEmail(
+            brand="Grace Period",
+            subject=executed_subject(purchase, "Grace Period"),
+            facts=PurchaseFacts.of(purchase),
+            notice=window_notice(event.windows, event.phase, purchase.executed_at),
+            revoke_url=None,
+            dashboard_url=f"https://gp.example.com/purchases/{purchase.purchase_id}",
+            recipient="owner@example.com",
+        )
     )
+    raw = b"X-Envelope-From: gp@localhost\r\nX-Envelope-To: owner@example.com\r\n" + to_bytes(email, "gp@localhost")
     (tmp_path / "1700000000000000000-abc.eml").write_bytes(raw)
 
     seen = parse_email(tmp_path / "1700000000000000000-abc.eml")

@@ -51,6 +51,65 @@ async def test_a_bad_token_is_401_whatever_the_target(client: AsyncTestClient[Li
     problem(basic, 401)
 
 
+async def test_every_malformed_authorization_header_is_a_documented_401(client: AsyncTestClient[Litestar]) -> None:
+    for value in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc", "Bearer a b", "Bearer \u00e9t\u00e9"):
+        response = await client.get("/api/pool/accounts", headers={b"Authorization": value.encode("latin-1")})
+        problem(response, 401)
+        assert response.headers["www-authenticate"].startswith('Bearer realm="graceperiod"')
+    scheme = (await client.get("/schema/openapi.json")).json()["components"]["securitySchemes"]["BearerToken"]
+    assert "401" in scheme["description"]
+
+
+async def test_the_probes_ignore_any_authorization_header(client: AsyncTestClient[Litestar]) -> None:
+    for path in ("/health", "/ready"):
+        for value in ("Basic dXNlcjpwYXNz", "Bearer not.a.token", "Bearer"):
+            response = await client.get(path, headers={"Authorization": value})
+            assert response.status_code == 200, (path, value, response.text)
+
+
+async def test_a_repeated_or_null_query_parameter_is_refused(
+    client: AsyncTestClient[Litestar], bearer: Headers
+) -> None:
+    admin = bearer("admin")
+    for path in (
+        "/api/pool/accounts?status=Cooldown&status=Active",
+        "/api/pool/accounts?cursor=a&cursor=b",
+        "/api/purchases?limit=5&limit=6",
+        "/api/purchases?cursor=a&cursor=",
+    ):
+        body = problem(await client.get(path, headers=admin), 400)
+        assert "at most once" in str(body["detail"]), body
+    for path in ("/api/purchases?phase=null", "/api/pool/accounts?status=null", "/api/pool/accounts?cursor=NULL"):
+        body = problem(await client.get(path, headers=admin), 400)
+        assert "leave the parameter out" in str(body["detail"]), body
+    listed = await client.get("/api/pool/accounts?status=Cooldown&limit=5", headers=admin)
+    assert listed.status_code == 200
+
+
+async def test_optional_query_parameters_are_documented_as_plain_scalars(client: AsyncTestClient[Litestar]) -> None:
+    """A query string cannot carry a null: an optional parameter is left out, never "null"."""
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    schemas = {
+        (path, parameter["name"]): parameter["schema"]
+        for path, operations in paths.items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] in ("query", "header")
+    }
+    assert schemas
+    for where, schema in schemas.items():
+        assert "oneOf" not in schema, where
+        assert schema["type"] in ("string", "integer", "number", "boolean"), where
+    assert schemas[("/api/pool/accounts", "cursor")] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 512,
+        "description": "The `next_cursor` of the previous page; leave it out for the first page.",
+    }
+    assert set(schemas[("/api/pool/accounts", "status")]["enum"]) == {s.value for s in AccountStatus}
+    assert set(schemas[("/api/purchases", "phase")]["enum"]) == {p.value for p in Phase}
+
+
 async def test_me_reports_roles_and_permissions(client: AsyncTestClient[Litestar], bearer: Headers) -> None:
     me = (await client.get("/api/me", headers=bearer("admin"))).json()
     assert me["permissions"] == ["release-any:accounts", "revoke-any:purchases", "update:config"]

@@ -47,6 +47,7 @@ from graceperiod.gateway.links.pages import LinkPages
 from graceperiod.gateway.links.tokens import LinkKeys, LinkTokenVerifier
 from graceperiod.gateway.openapi import ClosedRequestBodies, DecimalAsString
 from graceperiod.gateway.problems import handle_exception
+from graceperiod.gateway.query_string import StrictQueryStringMiddleware
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import LinkStore, MongoGatewayStore
 from graceperiod.gateway.system.controllers import MetricsController, SystemController
@@ -142,7 +143,17 @@ def _openapi() -> OpenAPIConfig:
         render_plugins=[JsonRenderPlugin()],
         components=Components(
             security_schemes={
-                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description=(
+                        "`Authorization: Bearer <JWT>`. Any other Authorization header (another scheme, no "
+                        "token, a token that is not a well-formed, valid and unexpired JWT of a trusted issuer) "
+                        "is answered 401 with problem details and a `WWW-Authenticate: Bearer` challenge, "
+                        "even where a session cookie is also sent. `/health` and `/ready` ignore the header."
+                    ),
+                ),
                 "SessionCookie": SecurityScheme(type="apiKey", name="gp_session", security_scheme_in="cookie"),
             }
         ),
@@ -282,6 +293,7 @@ def create_app(
         },
         middleware=[
             RequestContextMiddleware,
+            StrictQueryStringMiddleware,
             session_config.middleware,
             DefineMiddleware(
                 IdentityMiddleware, verifier=verifier, role_permissions=settings.role_permissions, clock=clock

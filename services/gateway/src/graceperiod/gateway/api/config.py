@@ -79,7 +79,7 @@ class AccountController(Controller):
         operation_id="registerAccountRole",
         summary="Set the cross-account role (and its ExternalId) Grace Period assumes in an account",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 409, 422, 502, 503),
+        responses=problem_responses(401, 403, 409, 413, 422, 502, 503),
     )
     async def register_role(
         self,
@@ -123,7 +123,7 @@ class AccountController(Controller):
         operation_id="setNotificationSettings",
         summary="Change the global notification address (an empty string: none)",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 422, 502, 503),
+        responses=problem_responses(401, 403, 413, 422, 502, 503),
     )
     async def set_notification_settings(
         self,

@@ -5,11 +5,37 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
-from litestar.params import HeaderParameter, PathParameter
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from graceperiod.gateway.api.schemas import ACCOUNT_ID_PATTERN, IDENTIFIER_PATTERN
+
+
+def optional_text(**extra: Any) -> dict[str, Any]:
+    """The OpenAPI schema of an optional query or header parameter: a plain string, not
+    "string or null" (a query string cannot carry a null; leaving the parameter out is how to
+    say "none"). For ``schema_extra``: Litestar would otherwise document ``oneOf [..., null]``."""
+    return {"one_of": None, "type": OpenAPIType.STRING, **extra}
+
+
+def optional_choice(choices: type[StrEnum]) -> dict[str, Any]:
+    """Like :func:`optional_text`, for a parameter taking one of an enum's values."""
+    return optional_text(enum=[c.value for c in choices])
+
+
+#: An opaque page cursor, as returned in ``next_cursor``; leave it out for the first page.
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=512,
+        description="The `next_cursor` of the previous page; leave it out for the first page.",
+        schema_extra=optional_text(),
+    ),
+]
 
 PurchaseId = Annotated[
     str, PathParameter(pattern=IDENTIFIER_PATTERN, min_length=1, max_length=128, description="The purchase id.")
@@ -20,6 +46,7 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
+        schema_extra=optional_text(),
         description=(
             "Makes a retried action harmless: the same key never acts twice. Any string; keys that are not "
             "short identifiers are hashed. Default: a new key per request."

@@ -21,7 +21,7 @@ from graceperiod.contracts.cooldown import (
 )
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.gateway.actions import COOLDOWN, Actions
-from graceperiod.gateway.api.params import AccountId, IdempotencyKey, idempotency
+from graceperiod.gateway.api.params import AccountId, Cursor, IdempotencyKey, idempotency, optional_choice
 from graceperiod.gateway.api.schemas import PolicyUpdate, PoolAccount, PoolPage, ReleaseRequest, ReleaseResult
 from graceperiod.gateway.auth.guards import requires
 from graceperiod.gateway.auth.identity import Identity
@@ -56,9 +56,9 @@ class PoolController(Controller):
         *,
         actions: NamedDependency[Actions],
         identity: NamedDependency[Identity],
-        status: Annotated[AccountStatus | None, QueryParameter()] = None,
+        status: Annotated[AccountStatus | None, QueryParameter(schema_extra=optional_choice(AccountStatus))] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        cursor: Cursor = None,
     ) -> PoolPage:
         reply = ensure_ok(
             await actions.clients.list_accounts(
@@ -97,7 +97,7 @@ class PoolController(Controller):
         description=RELEASE_WARNING,
         guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)],
         status_code=200,
-        responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
+        responses=problem_responses(401, 403, 404, 409, 413, 422, 502, 503),
     )
     async def release(
         self,
@@ -159,7 +159,7 @@ class PoolController(Controller):
         operation_id="setCooldownPolicy",
         summary="Turn cooldown enforcement on or off and set its period in hours (0-720)",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 422, 502, 503),
+        responses=problem_responses(401, 403, 413, 422, 502, 503),
     )
     async def set_policy(
         self,

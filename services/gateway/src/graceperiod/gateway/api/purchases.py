@@ -23,7 +23,14 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway.actions import NOTIFIER, REVOCATION, Actions
-from graceperiod.gateway.api.params import IdempotencyKey, PurchaseId, idempotency
+from graceperiod.gateway.api.params import (
+    Cursor,
+    IdempotencyKey,
+    PurchaseId,
+    idempotency,
+    optional_choice,
+    optional_text,
+)
 from graceperiod.gateway.api.schemas import (
     ACCOUNT_ID_PATTERN,
     CommandResult,
@@ -38,6 +45,8 @@ from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_re
 
 READ_ERRORS = problem_responses(401, 404, 429, 502, 503)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 502, 503)
+#: Actions that take a JSON body: it may also be too large.
+BODY_ACTION_ERRORS = problem_responses(401, 403, 404, 409, 413, 422, 502, 503)
 ACCEPTED = {
     202: ResponseSpec(
         data_container=CommandResult, description="Accepted; the outcome follows.", generate_examples=False
@@ -65,11 +74,13 @@ class PurchasesController(Controller):
         *,
         actions: NamedDependency[Actions],
         identity: NamedDependency[Identity],
-        account_id: Annotated[AwsAccountId | None, QueryParameter(pattern=ACCOUNT_ID_PATTERN)] = None,
-        phase: Annotated[Phase | None, QueryParameter()] = None,
+        account_id: Annotated[
+            AwsAccountId | None, QueryParameter(pattern=ACCOUNT_ID_PATTERN, schema_extra=optional_text())
+        ] = None,
+        phase: Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))] = None,
         mine: Annotated[bool, QueryParameter(description="Only purchases the caller requested.")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        cursor: Cursor = None,
     ) -> PurchasePage:
         reply = ensure_ok(
             await actions.clients.list_purchases(
@@ -143,7 +154,7 @@ class PurchasesController(Controller):
         summary="File the (edited) AWS Support refund request",
         guards=[requires(*REVOKERS)],
         status_code=200,
-        responses={**ACCEPTED, **ACTION_ERRORS},
+        responses={**ACCEPTED, **BODY_ACTION_ERRORS},
     )
     async def submit_support_case(
         self,
@@ -170,7 +181,7 @@ class PurchasesController(Controller):
         summary="Record that the AWS Support case was resolved (cases resolve by people)",
         guards=[requires(*REVOKERS)],
         status_code=200,
-        responses={**ACCEPTED, **ACTION_ERRORS},
+        responses={**ACCEPTED, **BODY_ACTION_ERRORS},
     )
     async def mark_resolved(
         self,

@@ -5,6 +5,9 @@
 * otherwise the session cookie (set by the sign-in) → the dashboard's identity.
 * otherwise None: anonymous. Guards decide what anonymous callers may reach (401 when
   a route needs someone signed in, 403 when that someone lacks a permission).
+
+Routes marked ``exclude_from_auth=True`` (the liveness and readiness probes) never look at
+the caller: whatever Authorization header a proxy or probe adds, they answer as documented.
 """
 
 from __future__ import annotations
@@ -48,7 +51,11 @@ class IdentityMiddleware:
         self._clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get("exclude_from_auth"):
+            scope["user"] = None
+            scope["auth"] = None
+        elif scope["type"] == ScopeType.HTTP:
             authorization = Headers.from_scope(scope).get("authorization")
             if authorization is not None:
                 scope["user"] = await self._bearer(authorization)

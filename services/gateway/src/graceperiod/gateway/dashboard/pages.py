@@ -30,7 +30,7 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
 from graceperiod.gateway.actions import COOLDOWN, NOTIFIER, REVOCATION, Actions
-from graceperiod.gateway.api.params import AccountId, PurchaseId
+from graceperiod.gateway.api.params import AccountId, Cursor, PurchaseId, optional_choice
 from graceperiod.gateway.api.pool import RELEASE_WARNING, pool_account
 from graceperiod.gateway.auth.dev import DEMO_USERS, demo_user
 from graceperiod.gateway.auth.guards import identity_of, requires
@@ -144,9 +144,9 @@ class DashboardPages(Controller):
         request: Request[Any, Any, Any],
         actions: NamedDependency[Actions],
         identity: NamedDependency[Identity],
-        phase: Annotated[Phase | None, QueryParameter()] = None,
+        phase: Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))] = None,
         mine: Annotated[bool, QueryParameter()] = False,
-        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+        cursor: Cursor = None,
     ) -> Template:
         actor = identity.actor(ActionPath.DASHBOARD)
         purchases, access = await asyncio.gather(
@@ -322,7 +322,7 @@ class DashboardPages(Controller):
         request: Request[Any, Any, Any],
         actions: NamedDependency[Actions],
         identity: NamedDependency[Identity],
-        status: Annotated[AccountStatus | None, QueryParameter()] = None,
+        status: Annotated[AccountStatus | None, QueryParameter(schema_extra=optional_choice(AccountStatus))] = None,
     ) -> Template:
         actor = identity.actor(ActionPath.DASHBOARD)
         pool, policy, access = await asyncio.gather(

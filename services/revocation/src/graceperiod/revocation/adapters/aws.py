@@ -459,7 +459,8 @@ class AwsAccounts:
 
     async def probe(self, role: Role, *, region: str) -> Probe:
         """Side-effect-free checks: read-only calls, EC2 ``DryRun``, ``DescribeSeverityLevels``
-        (which also proves the Support plan). Actions with no safe probe (Return, DeleteQueued
+        (which also proves the Support plan). Every action of ``iam.PROBED_IAM_ACTIONS`` is
+        checked; those with no safe probe (``iam.UNPROBED_IAM_ACTIONS``: Return and DeleteQueued
         of Savings Plans, CreateCase) are learnt when used."""
         try:
             await self.assume(role)
@@ -508,6 +509,29 @@ class AwsAccounts:
                 DryRun=True,
                 ReservedInstancesIds=["00000000-0000-0000-0000-000000000000"],
             ),
+        )
+        # Reserved nodes: a describe of an id that cannot exist (authorised → "not found",
+        # refused → denied). The nil UUID: OpenSearch's ids are UUIDs, checked before sending.
+        nil = "00000000-0000-0000-0000-000000000000"
+        await check(
+            "rds:DescribeReservedDBInstances",
+            self._call(role, "rds", "DescribeReservedDBInstances", region, ReservedDBInstanceId=nil),
+        )
+        await check(
+            "elasticache:DescribeReservedCacheNodes",
+            self._call(role, "elasticache", "DescribeReservedCacheNodes", region, ReservedCacheNodeId=nil),
+        )
+        await check(
+            "redshift:DescribeReservedNodes",
+            self._call(role, "redshift", "DescribeReservedNodes", region, ReservedNodeId=nil),
+        )
+        await check(
+            "memorydb:DescribeReservedNodes",
+            self._call(role, "memorydb", "DescribeReservedNodes", region, ReservationId=nil),
+        )
+        await check(
+            "es:DescribeReservedInstances",
+            self._call(role, "opensearch", "DescribeReservedInstances", region, ReservedInstanceId=nil),
         )
         levels = await check(
             "support:DescribeSeverityLevels",

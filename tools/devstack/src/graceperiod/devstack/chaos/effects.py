@@ -111,6 +111,9 @@ class SeenEmail:
     accepted_ns: int
 
 
+#: The notifier names the purchase in a header of every email (rendering.PURCHASE_HEADER);
+#: older emails only had a "Purchase: <id>" line in the plain-text body.
+_PURCHASE_HEADER = re.compile(rb"^X-Grace-Period-Purchase: (\S+)\r?$", re.MULTILINE | re.IGNORECASE)
 _PURCHASE_LINE = re.compile(rb"^Purchase: (\S+)\r?$", re.MULTILINE)
 _ENVELOPE_TO = re.compile(rb"^X-Envelope-To: ([^\r\n]+)", re.MULTILINE)
 _MESSAGE_ID = re.compile(rb"^Message-ID: ([^\r\n]+)", re.MULTILINE | re.IGNORECASE)
@@ -120,7 +123,7 @@ def parse_email(path: Path) -> SeenEmail | None:
     """Purchase id, recipient and Message-ID of one ``.eml`` written by the SMTP sink
     (files are named ``<time_ns>-<id>.eml``). None for mail about no purchase."""
     raw = path.read_bytes()
-    purchase = _PURCHASE_LINE.search(raw)
+    purchase = _PURCHASE_HEADER.search(raw) or _PURCHASE_LINE.search(raw)
     to = _ENVELOPE_TO.search(raw)
     message_id = _MESSAGE_ID.search(raw)
     if purchase is None or to is None:
