@@ -295,3 +295,17 @@ async def test_the_stylesheet_is_served_locally_and_pages_use_no_inline_script(
         assert "<script" not in html
         assert "style=" not in html
         assert "http://" not in html.replace("http-equiv", "")
+
+
+async def test_the_history_filter_form_submitted_with_any_phase_lists_everything(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    # The form's "Any" option sends an empty phase, the way browsers submit a form.
+    await sign_in(client, "u-admin")
+    everything = await client.get("/")
+    filtered = await client.get("/?phase=")
+    assert filtered.status_code == 200
+    assert filtered.text.count('class="card purchase"') == everything.text.count('class="card purchase"') > 0
+    assert (await client.get("/?phase=self-service")).status_code == 200
+    unknown = await client.get("/?phase=bogus")
+    assert unknown.status_code == 400

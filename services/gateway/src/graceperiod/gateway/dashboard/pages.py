@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -133,6 +133,16 @@ def _form_key() -> str:
     return uuid.uuid4().hex
 
 
+def _phase_filter(value: str) -> Phase | None:
+    if not value:
+        return None
+    try:
+        return Phase(value)
+    except ValueError:
+        known = ", ".join(p.value for p in Phase)
+        raise ValidationException(f"phase {value!r} is not one of: {known}") from None
+
+
 class DashboardPages(Controller):
     opt = {"page": "dashboard"}  # noqa: RUF012 - Litestar reads a class attribute
     include_in_schema = False
@@ -144,17 +154,19 @@ class DashboardPages(Controller):
         request: Request[Any, Any, Any],
         actions: NamedDependency[Actions],
         identity: NamedDependency[Identity],
-        phase: Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))] = None,
+        phase: Annotated[str, QueryParameter(max_length=64)] = "",
         mine: Annotated[bool, QueryParameter()] = False,
         cursor: Cursor = None,
     ) -> Template:
+        # The filter form's "Any" option submits an empty phase: that is no filter, not an error.
+        chosen = _phase_filter(phase)
         actor = identity.actor(ActionPath.DASHBOARD)
         purchases, access = await asyncio.gather(
             _load(
                 actions.clients.list_purchases(
                     ListPurchases(
                         actor=actor,
-                        phase=phase,
+                        phase=chosen,
                         requested_by_user_id=identity.user_id if mine else None,
                         limit=50,
                         cursor=cursor,
@@ -172,7 +184,7 @@ class DashboardPages(Controller):
             rows=rows,
             purchases=purchases,
             bundle_accounts=_accounts_needing_bundle(access),
-            phase=phase.value if phase else "",
+            phase=chosen.value if chosen else "",
             phases=list(Phase),
             mine=mine,
             now=actions.clock.now(),
