@@ -26,6 +26,12 @@ from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
 from graceperiod.devstack.chaos.effects import EMPTY, Flow, PurchaseFlow, Tally, tally
 from graceperiod.devstack.chaos.load import Outgoing, ReliablePublisher
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment
+from graceperiod.devstack.chaos.world import CooldownFlow, register_accounts, seed_plans, tick
+
+#: Customer accounts (with Grace Period's role) the purchases of a run are spread over.
+PURCHASE_ACCOUNTS = 3
+#: How often a run that waits for tick-driven effects publishes a tick.
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Size:
     replica_purchases: int
     soak_seconds: float
     soak_rate: float
+    cooldown_accounts: int
+    """Sandbox accounts taken through lease end, cleanup and release (cooldown scenarios)."""
 
 
 CI = Size(
@@ -61,6 +69,7 @@ CI = Size(
     replica_purchases=150,
     soak_seconds=30.0,
     soak_rate=20.0,
+    cooldown_accounts=40,
 )
 LONG = Size(
     name="long",
@@ -73,6 +82,7 @@ LONG = Size(
     replica_purchases=600,
     soak_seconds=600.0,
     soak_rate=50.0,
+    cooldown_accounts=300,
 )
 
 
@@ -213,6 +223,9 @@ class Run:
         self._publisher: ReliablePublisher | None = None
         self._confirmed = 0
         self._confirmations = asyncio.Event()
+        self.cooldown: CooldownFlow | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.ticks_sent = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -228,9 +241,52 @@ class Run:
     ) -> AsyncIterator[Run]:
         async with stack.deploy(name, workers=workers, env=env) as deployment:
             run = cls(name, title, stack, deployment, ui)
+            if "revocation" in workers:
+                run.flow.accounts = await register_accounts(deployment.amqp_url, stack.aws.url, PURCHASE_ACCOUNTS)
             async with ReliablePublisher(deployment.amqp_url) as publisher:
                 run._publisher = publisher
-                yield run
+                try:
+                    yield run
+                finally:
+                    await run._stop_ticking()
+                    if run.cooldown is not None:
+                        await run.cooldown.close()
+
+    async def add_cooldown(self, accounts: int) -> list[Outgoing]:
+        """Seed ``accounts`` sandbox accounts (see :class:`CooldownFlow`), watch their releases,
+        and return their lease.terminated + cleanup.succeeded messages (to publish)."""
+        flow = CooldownFlow(
+            mongodb_url=self.stack.ferret.url,
+            database=self.deployment.database("cooldown"),
+            amqp_url=self.deployment.amqp_url,
+            vhost_tag=self.deployment.vhost,
+        )
+        await flow.start()
+        self.cooldown = flow
+        self.flows.append(flow)
+        return flow.lifecycle(await flow.seed(accounts))
+
+    def start_ticking(self, every: float = TICK_SECONDS, *, copies: int = 1) -> None:
+        """Publish a tick every ``every`` seconds until the run ends (cooldown releases on ticks),
+        each ``copies`` times (same message id)."""
+
+        async def ticking() -> None:
+            while True:
+                one = tick()
+                for _ in range(copies):
+                    await self.publisher.publish(one)
+                    self.ticks_sent += 1
+                await asyncio.sleep(every)
+
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(ticking())
+
+    async def _stop_ticking(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
 
     @property
     def publisher(self) -> ReliablePublisher:
@@ -243,7 +299,9 @@ class Run:
     async def publish(
         self, messages: Sequence[Outgoing], *, rate: float | None = None, label: str = "publish"
     ) -> float:
-        """Publish (every message confirmed, retried across faults); ``inputs`` counts them."""
+        """Publish (every message confirmed, retried across faults); ``inputs`` counts them.
+        The Savings Plans of new purchases are seeded in the AWS endpoint first."""
+        await seed_plans(self.stack.aws.url, self.flow.unseeded())
         task = self.ui.task(f"{self.name}: {label}", len(messages))
         done = 0
 
@@ -381,7 +439,16 @@ class Run:
             "longest_unconfirmed_s": round(stats.longest_unconfirmed_seconds, 2),
             "dead_letters": letters,
             "load_average": load_average(),
+            "recorded_without_aws_read": len(self.flow.recorded_without_aws),
         }
+        if self.cooldown is not None:
+            self.metrics["ticks_sent"] = self.ticks_sent
+            self.metrics["settled_event_copies"] = self.cooldown.settled_copies
+        if self.flow.recorded_without_aws:
+            self.notes.append(
+                f"{len(self.flow.recorded_without_aws)} purchases recorded without an AWS read "
+                "(self-service window unknown; kept for a later read)"
+            )
         return Result(
             scenario=self.name,
             title=self.title,

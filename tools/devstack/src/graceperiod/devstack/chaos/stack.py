@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -49,6 +51,20 @@ class ChaosStack:
     aws: AwsEndpointServer
 
     @property
+    def link_keys_dir(self) -> Path:
+        """The notifier's link-signing keys (``<kid>.pem``): it refuses to start without one."""
+        return self.workdir / "link-keys"
+
+    def ensure_link_keys(self) -> None:
+        if any(self.link_keys_dir.glob("*.pem")):
+            return
+        subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "graceperiod.notifier.keys", "generate", "--dir", str(self.link_keys_dir)],
+            check=True,
+            capture_output=True,
+        )
+
+    @property
     def servers(self) -> list[ChildServer]:
         return [self.rabbit, self.ferret, self.smtp, self.aws]
 
@@ -63,6 +79,7 @@ class ChaosStack:
             aws=AwsEndpointServer(data_dir=workdir / "aws"),
         )
         try:
+            stack.ensure_link_keys()
             stack.ensure_running()
             yield stack
         finally:
@@ -150,6 +167,7 @@ class Deployment:
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "json",
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
+            "NOTIFIER_LINK_KEYS_DIR": str(self.stack.link_keys_dir),
             f"{prefix}_MONGODB_DATABASE": self.database(service),
             f"{prefix}_HTTP_PORT": str(port),
             **self.env,
