@@ -82,7 +82,7 @@ async def test_smtp_outage(chaos_stack: ChaosStack, chaos_size: Size) -> None:
 async def test_aws_throttling(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     result = await _run(chaos_stack, "aws-throttling", chaos_size)
     assert result.duplicated == 0
-    assert result.metrics["throttled_calls_logged"] > 0  # the storm was felt, and ridden out
+    assert result.metrics["throttled_calls"] > 0  # the storm was felt, and ridden out
 
 
 async def test_duplicates(chaos_stack: ChaosStack, chaos_size: Size) -> None:
@@ -101,7 +101,7 @@ async def test_poison(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     result = await _run(chaos_stack, "poison", chaos_size)
     consumed = result.metrics["consumed_queues"]
     assert {"revocation.purchase.executed", "notifier.revocation.purchase.recorded"} <= set(consumed)
-    assert all(q == {"dead_lettered": 4, "metric": 4.0} for q in consumed.values()), consumed
+    assert all(q["dead_lettered"] == q["metric"] == q["sent"] >= 3 for q in consumed.values()), consumed
 
 
 @pytest.mark.skipif(

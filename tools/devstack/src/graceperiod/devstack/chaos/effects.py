@@ -247,6 +247,15 @@ class PurchaseFlow:
                 self._expected[f"{kind}:{purchase_id}:{recipient}"] = 1
         return Outgoing(message_id=purchase_id, body=json.dumps(payload).encode(), routing_key="purchase.executed")
 
+    def expect_email(self, kind: str, purchase_id: str, recipient: str) -> None:
+        """One more email this purchase must cause (e.g. a revocation outcome), exactly once."""
+        self._expected[f"email:{kind}:{purchase_id}:{recipient}"] = 1
+
+    def recipients(self, purchase_id: str) -> list[str]:
+        """Who gets this purchase's executed email (and so its outcome emails)."""
+        prefix = f"email:{EXECUTED}:{purchase_id}:"
+        return [key.removeprefix(prefix) for key in self._expected if key.startswith(prefix)]
+
     def unseeded(self) -> list[tuple[str, str]]:
         """(account, plan id) of every purchase whose plan is not yet in the AWS endpoint; marks them seeded."""
         pending = [pid for pid in self.plans if pid not in self._seeded]

@@ -49,6 +49,8 @@ class ChaosStack:
     ferret: FerretServer
     smtp: SmtpSinkServer
     aws: AwsEndpointServer
+    env: dict[str, str] = field(default_factory=dict)
+    """Service settings every deployment gets (the run's size sets them)."""
 
     @property
     def link_keys_dir(self) -> Path:
@@ -120,7 +122,7 @@ class ChaosStack:
             vhost=vhost,
             amqp_url=amqp_url,
             db_prefix=unique("chaos"),
-            env=env or {},
+            env={**self.env, **(env or {})},
             logs=self.workdir / "logs" / f"{label}-{vhost[-6:]}",
         )
         try:

@@ -23,6 +23,7 @@ from typing import Any
 import aio_pika
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
+from structlog.testing import capture_logs
 
 from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountStatus, Cause, SetCooldownPolicy
@@ -182,14 +183,15 @@ class CooldownFlow:
             await store.ensure_indexes()
             past = FrozenClock(datetime.now(UTC) - timedelta(hours=3))
             service = CooldownService(store=store, events=_NoEvents(), clock=past)
-            reply = await service.set_policy(
-                SetCooldownPolicy(
-                    actor=ADMIN,
-                    idempotency_key=key(),
-                    enforce_account_cooldown=True,
-                    cooldown_period_hours=self.PERIOD_HOURS,
+            with capture_logs():
+                reply = await service.set_policy(
+                    SetCooldownPolicy(
+                        actor=ADMIN,
+                        idempotency_key=key(),
+                        enforce_account_cooldown=True,
+                        cooldown_period_hours=self.PERIOD_HOURS,
+                    )
                 )
-            )
             if reply.problem is not None:
                 msg = f"setting the cooldown policy failed: {reply.problem}"
                 raise RuntimeError(msg)
@@ -204,7 +206,8 @@ class CooldownFlow:
                         )
                     )
 
-            await asyncio.gather(*(register(a) for a in accounts))
+            with capture_logs():  # the service's own log lines: not the run's output
+                await asyncio.gather(*(register(a) for a in accounts))
         finally:
             await client.close()
         for account in accounts:

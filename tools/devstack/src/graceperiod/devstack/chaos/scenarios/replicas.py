@@ -35,6 +35,8 @@ async def _phase(
     if complete_at is None:
         run.problems.append(f"{label}: {counted.lost} effects missing after {size.deadline_seconds:.0f}s")
         return float("nan")
+    # The next phase starts from empty queues (follow-up work of this one must not slow it).
+    await run.drain(timeout=size.deadline_seconds)
     return complete_at - started
 
 
