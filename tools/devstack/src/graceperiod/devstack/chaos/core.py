@@ -31,8 +31,10 @@ from graceperiod.devstack.chaos.world import CooldownFlow, register_accounts, se
 
 #: Customer accounts (with Grace Period's role) the purchases of a run are spread over.
 PURCHASE_ACCOUNTS = 3
-#: After the effects: how long queues may take to drain before that is a problem.
-DRAIN_SECONDS = 90.0
+#: After the effects, queues may hold follow-up work (revocation adding each email delivery to
+#: the purchase's timeline lags behind on FerretDB): waiting continues while they shrink, and
+#: a queue is *stuck* once its depth has not gone down for this long.
+STALL_SECONDS = 30.0
 #: How often a run that waits for tick-driven effects publishes a tick.
 TICK_SECONDS = 1.0
 
@@ -377,15 +379,26 @@ class Run:
             await asyncio.sleep(0.5)
         if complete_at is not None:
             await asyncio.sleep(settle_seconds)
-            await self.drain(timeout=settle_seconds + DRAIN_SECONDS)
+            await self.drain(timeout=deadline_seconds)
             current = await self.observe()
         return current, complete_at
 
     async def drain(self, *, timeout: float) -> dict[str, int]:
-        """Wait for the follow-up work the effects leave behind (e.g. revocation adding each
-        email delivery to the purchase's timeline) to drain; record how long it took."""
+        """Wait for the follow-up work the effects leave behind to drain, as long as it makes
+        progress (at most ``timeout``); record how long it took. Returns what is left."""
         started = time.monotonic()
-        left = await self.wait_until_drained(timeout=timeout)
+        deadline = started + timeout
+        best: int | None = None
+        progress_at = started
+        while True:
+            left = await self.wait_until_drained(timeout=0)
+            total = sum(left.values())
+            now = time.monotonic()
+            if best is None or total < best:
+                best, progress_at = total, now
+            if not left or now >= deadline or now - progress_at >= STALL_SECONDS:
+                break
+            await asyncio.sleep(1.0)
         took = round(time.monotonic() - started, 1)
         self.metrics["drain_s"] = max(took, float(self.metrics.get("drain_s", 0.0)))
         return left
@@ -454,7 +467,7 @@ class Run:
         letters = await self.dead_letters()
         if letters != self.expected_dead_letters:
             self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
-        left = await self.wait_until_drained(timeout=5)
+        left = await self.drain(timeout=deadline_seconds)
         if left:
             queues = await asyncio.to_thread(self.deployment.queues)
             detail = {
@@ -463,7 +476,10 @@ class Run:
                 }
                 for name in left
             }
-            self.problems.append(f"queues not drained {DRAIN_SECONDS:.0f}s after the effects: {left} ({detail})")
+            self.problems.append(
+                f"queues stuck (no progress for {STALL_SECONDS:.0f}s, or {deadline_seconds:.0f}s passed): "
+                f"{left} ({detail})"
+            )
         if dead := self.deployment.dead():
             self.problems.append(f"service processes exited on their own: {dead}")
         recover = None
