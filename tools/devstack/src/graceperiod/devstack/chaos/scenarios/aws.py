@@ -1,6 +1,7 @@
 """Scenario 5: an AWS throttling storm, and AccessDenied on one account.
 
-1. Three customer accounts with Grace Period's role (registered with revocation), and a fourth
+1. Customer accounts with Grace Period's role (registered with revocation; three, or more so that
+   none needs more than 9 returns: AWS allows 10 per account and calendar year), and one more
    whose role lacks ``savingsplans:ReturnSavingsPlan`` (the AWS endpoint answers AccessDenied).
 2. A throttling storm on every Savings Plans call (the endpoint throttles the next ``n``
    calls, whichever account they are for) while the purchases are published: recording reads
@@ -51,6 +52,8 @@ DENIED_ACTIONS = ("savingsplans:ReturnSavingsPlan",)
 REVOKED = "revocation-outcome:revoked"
 FAILED = "revocation-outcome:revocation-failed"
 RETURN = "savingsplans:ReturnSavingsPlan"
+#: Returns per account in one run: under AWS's yearly quota of 10 (each run uses fresh accounts).
+RETURNS_PER_ACCOUNT = 9
 
 
 class RevocationFlow:
@@ -124,6 +127,11 @@ async def aws_throttling(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             aws_url=stack.aws.url, mongodb_url=stack.ferret.url, database=run.deployment.database("revocation")
         )
         run.flows.append(flow)
+        # AWS allows 10 Savings Plans returns per account and calendar year (the endpoint
+        # enforces it): spread the permitted purchases so no account needs more than 9.
+        needed = -(-permitted // RETURNS_PER_ACCOUNT)
+        if needed > len(run.flow.accounts):
+            run.flow.accounts += await register_accounts(amqp_url, stack.aws.url, needed - len(run.flow.accounts))
         good = run.purchases(permitted)
         bad = [run.flow.purchase(account_id=denied_account) for _ in range(refused)]
         storm = permitted  # about one throttle per purchase, on top of its calls
@@ -163,6 +171,7 @@ async def aws_throttling(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         result.problems.extend(problems)
         result.metrics |= {
             "permitted_purchases": permitted,
+            "permitted_accounts": len(run.flow.accounts),
             "denied_purchases": refused,
             "throttles_injected": 2 * storm,
             "throttled_calls": len(throttled),

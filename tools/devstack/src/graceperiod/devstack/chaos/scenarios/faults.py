@@ -62,9 +62,14 @@ async def _under_load(
         return result
 
 
+def _kill_title(target: str) -> str:
+    what = "accounts are released and purchases flow" if target == "cooldown" else "purchases flow"
+    return f"kill -9 of {target} while {what}, then restart"
+
+
 def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Result]]:
     name = f"kill-{target}"
-    title = f"kill -9 of {target} while purchases flow, then restart"
+    title = _kill_title(target)
 
     async def run(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         async def inject(run: Run) -> None:
@@ -81,8 +86,7 @@ def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Re
 
 
 for _target in KILL_TARGETS:
-    _what = "accounts are released and purchases flow" if _target == "cooldown" else "purchases flow"
-    scenario(f"kill-{_target}", f"kill -9 of {_target} while {_what}, then restart")(_kill_scenario(_target))
+    scenario(f"kill-{_target}", _kill_title(_target))(_kill_scenario(_target))
 
 
 RABBITMQ_RESTART = "RabbitMQ stopped and started again during load"
