@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from graceperiod.devstack.chaos.core import REGISTRY, Result, Size, run_scenario
-from graceperiod.devstack.chaos.scenarios import aws, faults
+from graceperiod.devstack.chaos.scenarios import faults
 from graceperiod.devstack.chaos.stack import ChaosStack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
@@ -53,14 +53,10 @@ async def test_kill_notifier(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     assert result.duplicated <= faults.NOTIFIER_CONCURRENT_SENDS
 
 
-@pytest.mark.skip(reason=f"pending: {faults.KILL_PENDING['cooldown']}")
 async def test_kill_cooldown(chaos_stack: ChaosStack, chaos_size: Size) -> None:
-    await _run(chaos_stack, "kill-cooldown", chaos_size)
-
-
-@pytest.mark.skip(reason=f"pending: {faults.KILL_PENDING['gateway']}")
-async def test_kill_gateway(chaos_stack: ChaosStack, chaos_size: Size) -> None:
-    await _run(chaos_stack, "kill-gateway", chaos_size)
+    result = await _run(chaos_stack, "kill-cooldown", chaos_size)
+    assert result.duplicated == 0  # a release is a stored change and events with fixed ids: no crash window
+    assert result.metrics["ticks_sent"] > 0
 
 
 async def test_rabbitmq_restart(chaos_stack: ChaosStack, chaos_size: Size) -> None:
@@ -83,9 +79,10 @@ async def test_smtp_outage(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     assert result.metrics["rejections_recorded_by_notifier"] == result.metrics["refused_recipients"]
 
 
-@pytest.mark.skip(reason=f"pending: {aws.PENDING}")
 async def test_aws_throttling(chaos_stack: ChaosStack, chaos_size: Size) -> None:
-    await _run(chaos_stack, "aws-throttling", chaos_size)
+    result = await _run(chaos_stack, "aws-throttling", chaos_size)
+    assert result.duplicated == 0
+    assert result.metrics["throttled_calls"] > 0  # the storm was felt, and ridden out
 
 
 async def test_duplicates(chaos_stack: ChaosStack, chaos_size: Size) -> None:
@@ -104,7 +101,7 @@ async def test_poison(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     result = await _run(chaos_stack, "poison", chaos_size)
     consumed = result.metrics["consumed_queues"]
     assert {"revocation.purchase.executed", "notifier.revocation.purchase.recorded"} <= set(consumed)
-    assert all(q == {"dead_lettered": 4, "metric": 4.0} for q in consumed.values()), consumed
+    assert all(q["dead_lettered"] == q["metric"] == q["sent"] >= 3 for q in consumed.values()), consumed
 
 
 @pytest.mark.skipif(

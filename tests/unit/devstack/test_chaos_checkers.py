@@ -4,15 +4,27 @@ duplicate, an unexpected effect, a growing RSS, a growing queue."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
+from graceperiod.contracts.notifier import EmailKind
+from graceperiod.contracts.revocation import Phase, PurchaseChangeKind, Windows
+from graceperiod.contracts.upstream import AccountCleanupSucceeded, LeaseTerminated
 from graceperiod.devstack.chaos.core import Result
-from graceperiod.devstack.chaos.effects import Mailbox, expected_recipients, parse_email, tally
+from graceperiod.devstack.chaos.effects import EXECUTED, Mailbox, expected_recipients, parse_email, tally
 from graceperiod.devstack.chaos.scenarios.soak import judge
+from graceperiod.devstack.chaos.world import CooldownFlow
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload, sample_purchase
 from graceperiod.notifier.adapters.mail import to_bytes
-from graceperiod.notifier.domain.emails import ExecutedEmail, PurchaseFacts, executed_subject
+from graceperiod.notifier.domain.emails import (
+    OUTCOME_HEADLINES,
+    Email,
+    ExecutedEmail,
+    OutcomeEmail,
+    PurchaseFacts,
+    executed_subject,
+    outcome_subject,
+)
 from graceperiod.notifier.domain.recipients import resolve_recipients
 from graceperiod.notifier.domain.windows import window_notice
 from graceperiod.notifier.rendering import EmailRenderer
@@ -35,31 +47,74 @@ def test_tally_of_exactly_the_expected_effects_is_exact() -> None:
     assert counted.exact
 
 
-def test_the_checker_reads_the_notifiers_real_emails(tmp_path: Path) -> None:
+def _executed(renderer: EmailRenderer, recipient: str) -> Email:
     purchase = sample_purchase(contacts=["Owner@Example.com"], requester_email="alice@example.com")
-    event = PurchaseRecorded(occurred_at=purchase.executed_at, purchase=purchase, windows=Windows(), phase=Phase.CLOSED)
-    email = EmailRenderer().executed(
+    windows = Windows()
+    return renderer.executed(
         ExecutedEmail(
             brand="Grace Period",
             subject=executed_subject(purchase, "Grace Period"),
             facts=PurchaseFacts.of(purchase),
-            notice=window_notice(event.windows, event.phase, purchase.executed_at),
+            notice=window_notice(windows, Phase.CLOSED, purchase.executed_at),
             revoke_url=None,
-            dashboard_url=f"https://gp.example.com/purchases/{purchase.purchase_id}",
-            recipient="owner@example.com",
+            dashboard_url="https://gp.example.com/purchases/x",
+            recipient=recipient,
         )
     )
-    raw = b"X-Envelope-From: gp@localhost\r\nX-Envelope-To: owner@example.com\r\n" + to_bytes(email, "gp@localhost")
-    (tmp_path / "1700000000000000000-abc.eml").write_bytes(raw)
+
+
+def _as_sink_writes_it(path: Path, email: Email, envelope_to: str) -> None:
+    """As the SMTP sink stores an accepted message: envelope headers, then the message."""
+    path.write_bytes(
+        f"X-Envelope-From: gp@localhost\r\nX-Envelope-To: {envelope_to}\r\n".encode()
+        + to_bytes(email, "Grace Period <gp@localhost>")
+    )
+
+
+def test_the_checker_reads_the_notifiers_real_executed_emails(tmp_path: Path) -> None:
+    email = _executed(EmailRenderer(), "owner@example.com")
+    _as_sink_writes_it(tmp_path / "1700000000000000000-abc.eml", email, "Owner@Example.com")
 
     seen = parse_email(tmp_path / "1700000000000000000-abc.eml")
 
     assert seen is not None
-    assert seen.purchase_id == purchase.purchase_id
+    assert seen.purchase_id == dict(email.headers)["X-Grace-Period-Purchase"]
+    assert seen.kind == EmailKind.PURCHASE_EXECUTED == EXECUTED
     assert seen.recipient == "owner@example.com"
     assert seen.message_id == email.message_id
     assert seen.accepted_ns == 1700000000000000000
     assert Mailbox(tmp_path).scan() == [seen]
+
+
+def test_the_checker_reads_the_kind_of_a_real_outcome_email(tmp_path: Path) -> None:
+    purchase = sample_purchase()
+    change = PurchaseChangeKind.REVOKED
+    outcome = EmailRenderer().outcome(
+        OutcomeEmail(
+            brand="Grace Period",
+            subject=outcome_subject(change, purchase, "Grace Period"),
+            facts=PurchaseFacts.of(purchase),
+            change=change,
+            headline=OUTCOME_HEADLINES[change],
+            what_happened="AWS accepted the return of the Savings Plan.",
+            dashboard_url="https://gp.example.com/purchases/x",
+            recipient="owner@example.com",
+        ),
+        purchase_id=purchase.purchase_id,
+        occurrence="purchase-changed:1",
+    )
+    _as_sink_writes_it(tmp_path / "1700000000000000001-def.eml", outcome, "owner@example.com")
+
+    seen = parse_email(tmp_path / "1700000000000000001-def.eml")
+
+    assert seen is not None
+    assert seen.purchase_id == purchase.purchase_id
+    assert seen.kind.startswith(f"{EmailKind.REVOCATION_OUTCOME}:")
+
+
+def test_mail_about_no_purchase_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "1-x.eml").write_bytes(b"X-Envelope-To: a@example.com\r\nSubject: hello\r\n\r\nbody\r\n")
+    assert parse_email(tmp_path / "1-x.eml") is None
 
 
 def test_the_checker_expects_the_same_recipients_as_the_notifier() -> None:
@@ -104,3 +159,16 @@ def test_a_result_passes_only_without_loss_problems_or_unexplained_duplicates() 
     assert Result("s", "t", duplicated=2, tolerated_duplicates=8).status == "bounded"
     assert Result("s", "t", problems=["x"]).status == "FAIL"
     assert Result("s", "t", pending="later").status == "pending"
+
+
+def test_the_cooldown_lifecycle_puts_each_account_in_a_cooldown_that_is_already_over() -> None:
+    messages = CooldownFlow.lifecycle(["111111111111"])
+    ended = LeaseTerminated.model_validate_json(messages[0].body)
+    cleaned = AccountCleanupSucceeded.model_validate_json(messages[1].body)
+    now = datetime.now(UTC)
+    registered = now - timedelta(hours=3)  # as CooldownFlow.seed registers the accounts
+
+    assert [m.routing_key for m in messages] == ["lease.terminated", "account.cleanup.succeeded"]
+    assert registered < ended.terminated_at <= cleaned.completed_at
+    assert cleaned.completed_at + timedelta(hours=CooldownFlow.PERIOD_HOURS) < now
+    assert len({m.message_id for m in messages}) == 2

@@ -20,12 +20,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import aio_pika
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
 from graceperiod.devstack.chaos.effects import EMPTY, Flow, PurchaseFlow, Tally, tally
 from graceperiod.devstack.chaos.load import Outgoing, ReliablePublisher
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment
+from graceperiod.devstack.chaos.world import CooldownFlow, register_accounts, seed_plans, tick
+
+#: Customer accounts (with Grace Period's role) the purchases of a run are spread over.
+PURCHASE_ACCOUNTS = 3
+#: After the effects, queues may hold follow-up work (revocation adding each email delivery to
+#: the purchase's timeline lags behind on FerretDB): waiting continues while they shrink, and
+#: a queue is *stuck* once its depth has not gone down for this long.
+STALL_SECONDS = 30.0
+#: How often a run that waits for tick-driven effects publishes a tick.
+TICK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,10 @@ class Size:
     replica_purchases: int
     soak_seconds: float
     soak_rate: float
+    cooldown_accounts: int
+    """Sandbox accounts taken through lease end, cleanup and release (cooldown scenarios)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Service settings for this size (added to every deployment's environment)."""
 
 
 CI = Size(
@@ -58,9 +73,14 @@ CI = Size(
     down_seconds=1.0,
     settle_seconds=3.0,
     deadline_seconds=150.0,
-    replica_purchases=150,
+    replica_purchases=100,
     soak_seconds=30.0,
     soak_rate=20.0,
+    cooldown_accounts=30,
+    # A killed notifier's in-flight emails wait for their claim's lease before a redelivery may
+    # resend them; the 30 s minimum (default 120 s) keeps the CI run short. The long size keeps
+    # the default, so its recover times are the production ones.
+    env=(("NOTIFIER_DELIVERY_LEASE_SECONDS", "30"),),
 )
 LONG = Size(
     name="long",
@@ -73,6 +93,7 @@ LONG = Size(
     replica_purchases=600,
     soak_seconds=600.0,
     soak_rate=50.0,
+    cooldown_accounts=300,
 )
 
 
@@ -179,6 +200,7 @@ async def run_scenario(stack: ChaosStack, name: str, size: Size, ui: Ui | None =
     if chosen.pending is not None:
         return Result(name, chosen.title, pending=chosen.pending)
     started = time.monotonic()
+    stack.env = dict(size.env)
     result = await chosen.run(stack, size, ui or Ui())
     result.seconds = round(time.monotonic() - started, 1)
     result.metrics.setdefault("size", size.name)
@@ -213,6 +235,9 @@ class Run:
         self._publisher: ReliablePublisher | None = None
         self._confirmed = 0
         self._confirmations = asyncio.Event()
+        self.cooldown: CooldownFlow | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.ticks_sent = 0
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -228,9 +253,52 @@ class Run:
     ) -> AsyncIterator[Run]:
         async with stack.deploy(name, workers=workers, env=env) as deployment:
             run = cls(name, title, stack, deployment, ui)
+            if "revocation" in workers:
+                run.flow.accounts = await register_accounts(deployment.amqp_url, stack.aws.url, PURCHASE_ACCOUNTS)
             async with ReliablePublisher(deployment.amqp_url) as publisher:
                 run._publisher = publisher
-                yield run
+                try:
+                    yield run
+                finally:
+                    await run._stop_ticking()
+                    if run.cooldown is not None:
+                        await run.cooldown.close()
+
+    async def add_cooldown(self, accounts: int) -> list[Outgoing]:
+        """Seed ``accounts`` sandbox accounts (see :class:`CooldownFlow`), watch their releases,
+        and return their lease.terminated + cleanup.succeeded messages (to publish)."""
+        flow = CooldownFlow(
+            mongodb_url=self.stack.ferret.url,
+            database=self.deployment.database("cooldown"),
+            amqp_url=self.deployment.amqp_url,
+            vhost_tag=self.deployment.vhost,
+        )
+        await flow.start()
+        self.cooldown = flow
+        self.flows.append(flow)
+        return flow.lifecycle(await flow.seed(accounts))
+
+    def start_ticking(self, every: float = TICK_SECONDS, *, copies: int = 1) -> None:
+        """Publish a tick every ``every`` seconds until the run ends (cooldown releases on ticks),
+        each ``copies`` times (same message id)."""
+
+        async def ticking() -> None:
+            while True:
+                one = tick()
+                for _ in range(copies):
+                    await self.publisher.publish(one)
+                    self.ticks_sent += 1
+                await asyncio.sleep(every)
+
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(ticking())
+
+    async def _stop_ticking(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
 
     @property
     def publisher(self) -> ReliablePublisher:
@@ -243,7 +311,9 @@ class Run:
     async def publish(
         self, messages: Sequence[Outgoing], *, rate: float | None = None, label: str = "publish"
     ) -> float:
-        """Publish (every message confirmed, retried across faults); ``inputs`` counts them."""
+        """Publish (every message confirmed, retried across faults); ``inputs`` counts them.
+        The Savings Plans of new purchases are seeded in the AWS endpoint first."""
+        await seed_plans(self.stack.aws.url, self.flow.unseeded())
         task = self.ui.task(f"{self.name}: {label}", len(messages))
         done = 0
 
@@ -302,13 +372,36 @@ class Run:
             self.ui.update(task, current.expected - current.lost)
             if current.complete:
                 complete_at = time.monotonic()
+                # Ticks were only needed to drive the effects; a steady trickle would keep
+                # the tick queues from draining.
+                await self._stop_ticking()
                 break
             await asyncio.sleep(0.5)
         if complete_at is not None:
             await asyncio.sleep(settle_seconds)
-            await self.wait_until_drained(timeout=settle_seconds + 10)
+            await self.drain(timeout=deadline_seconds)
             current = await self.observe()
         return current, complete_at
+
+    async def drain(self, *, timeout: float) -> dict[str, int]:
+        """Wait for the follow-up work the effects leave behind to drain, as long as it makes
+        progress (at most ``timeout``); record how long it took. Returns what is left."""
+        started = time.monotonic()
+        deadline = started + timeout
+        best: int | None = None
+        progress_at = started
+        while True:
+            left = await self.wait_until_drained(timeout=0)
+            total = sum(left.values())
+            now = time.monotonic()
+            if best is None or total < best:
+                best, progress_at = total, now
+            if not left or now >= deadline or now - progress_at >= STALL_SECONDS:
+                break
+            await asyncio.sleep(1.0)
+        took = round(time.monotonic() - started, 1)
+        self.metrics["drain_s"] = max(took, float(self.metrics.get("drain_s", 0.0)))
+        return left
 
     async def wait_until_drained(self, *, timeout: float) -> dict[str, int]:
         """Wait until the consumed queues hold nothing (ready or unacked); returns what is left."""
@@ -326,12 +419,21 @@ class Run:
             await asyncio.sleep(1.0)
 
     async def dead_letters(self) -> dict[str, int]:
+        """Messages in each ``<queue>.dlq``, now (passive declares: the management API's
+        counts lag by seconds, long enough to see dead letters a scenario already took)."""
         queues = await asyncio.to_thread(self.deployment.queues)
-        return {
-            name.removesuffix(DEAD_LETTER_SUFFIX): int(q.get("messages") or 0)
-            for name, q in queues.items()
-            if name.endswith(DEAD_LETTER_SUFFIX) and q.get("messages")
-        }
+        names = [name for name in queues if name.endswith(DEAD_LETTER_SUFFIX)]
+        connection = await aio_pika.connect(self.deployment.amqp_url)
+        try:
+            channel = await connection.channel()
+            found: dict[str, int] = {}
+            for name in names:
+                queue = await channel.declare_queue(name, passive=True)
+                if count := int(queue.declaration_result.message_count or 0):
+                    found[name.removesuffix(DEAD_LETTER_SUFFIX)] = count
+            return found
+        finally:
+            await connection.close()
 
     async def finish(self, *, deadline_seconds: float, settle_seconds: float) -> Result:
         counted, complete_at = await self.wait_for_effects(
@@ -365,9 +467,19 @@ class Run:
         letters = await self.dead_letters()
         if letters != self.expected_dead_letters:
             self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
-        left = await self.wait_until_drained(timeout=5)
+        left = await self.drain(timeout=deadline_seconds)
         if left:
-            self.problems.append(f"queues not drained: {left}")
+            queues = await asyncio.to_thread(self.deployment.queues)
+            detail = {
+                name: {
+                    k: queues.get(name, {}).get(k) for k in ("messages_ready", "messages_unacknowledged", "consumers")
+                }
+                for name in left
+            }
+            self.problems.append(
+                f"queues stuck (no progress for {STALL_SECONDS:.0f}s, or {deadline_seconds:.0f}s passed): "
+                f"{left} ({detail})"
+            )
         if dead := self.deployment.dead():
             self.problems.append(f"service processes exited on their own: {dead}")
         recover = None
@@ -381,7 +493,16 @@ class Run:
             "longest_unconfirmed_s": round(stats.longest_unconfirmed_seconds, 2),
             "dead_letters": letters,
             "load_average": load_average(),
+            "recorded_without_aws_read": len(self.flow.recorded_without_aws),
         }
+        if self.cooldown is not None:
+            self.metrics["ticks_sent"] = self.ticks_sent
+            self.metrics["settled_event_copies"] = self.cooldown.settled_copies
+        if self.flow.recorded_without_aws:
+            self.notes.append(
+                f"{len(self.flow.recorded_without_aws)} purchases recorded without an AWS read "
+                "(self-service window unknown; kept for a later read)"
+            )
         return Result(
             scenario=self.name,
             title=self.title,

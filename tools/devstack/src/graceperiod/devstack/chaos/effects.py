@@ -14,15 +14,14 @@ revocation commands) is one more class with the same two methods.
 
 from __future__ import annotations
 
-import email
 import json
-import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -103,48 +102,38 @@ def normalise_address(address: str) -> str:
     return address.strip().lower()
 
 
+#: Headers the notifier puts on every email (graceperiod.notifier.rendering): which purchase
+#: it is about, and which kind of email it is (``purchase-executed``, or
+#: ``revocation-outcome:<change>`` for an outcome).
+PURCHASE_HEADER = "X-Grace-Period-Purchase"
+KIND_HEADER = "X-Grace-Period-Email"
+
+
 @dataclass(frozen=True)
 class SeenEmail:
     purchase_id: str
     recipient: str
     message_id: str
     accepted_ns: int
-
-
-#: The notifier names the purchase in a header of every email (rendering.PURCHASE_HEADER);
-#: older emails only had a "Purchase: <id>" line in the plain-text body.
-_PURCHASE_HEADER = re.compile(rb"^X-Grace-Period-Purchase: (\S+)\r?$", re.MULTILINE | re.IGNORECASE)
-_PURCHASE_LINE = re.compile(rb"^Purchase: (\S+)\r?$", re.MULTILINE)
-_ENVELOPE_TO = re.compile(rb"^X-Envelope-To: ([^\r\n]+)", re.MULTILINE)
-_MESSAGE_ID = re.compile(rb"^Message-ID: ([^\r\n]+)", re.MULTILINE | re.IGNORECASE)
+    kind: str = "purchase-executed"
 
 
 def parse_email(path: Path) -> SeenEmail | None:
-    """Purchase id, recipient and Message-ID of one ``.eml`` written by the SMTP sink
-    (files are named ``<time_ns>-<id>.eml``). None for mail about no purchase."""
-    raw = path.read_bytes()
-    purchase = _PURCHASE_HEADER.search(raw) or _PURCHASE_LINE.search(raw)
-    to = _ENVELOPE_TO.search(raw)
-    message_id = _MESSAGE_ID.search(raw)
-    if purchase is None or to is None:
-        # An encoded body (quoted-printable, base64): let the email package decode it.
-        message = email.message_from_bytes(raw, policy=policy.default)
-        body = message.get_body(("plain",))
-        text = body.get_content() if body is not None else ""
-        match = re.search(r"^Purchase: (\S+)$", str(text), re.MULTILINE)
-        if match is None:
-            return None
-        return SeenEmail(
-            purchase_id=match.group(1),
-            recipient=normalise_address(str(message.get("X-Envelope-To") or message.get("To") or "")),
-            message_id=str(message.get("Message-ID") or ""),
-            accepted_ns=int(path.name.split("-", 1)[0]),
-        )
+    """Purchase id, kind, recipient and Message-ID of one ``.eml`` written by the SMTP sink
+    (files are named ``<time_ns>-<id>.eml``; the envelope recipient is ``X-Envelope-To``).
+    Only the header block is parsed. None for mail about no purchase."""
+    with path.open("rb") as f:
+        headers = BytesHeaderParser(policy=policy.compat32).parse(f)
+    purchase = headers.get(PURCHASE_HEADER)
+    if not purchase:
+        return None
+    recipient = headers.get("X-Envelope-To") or headers.get("To") or ""
     return SeenEmail(
-        purchase_id=purchase.group(1).decode(),
-        recipient=normalise_address(to.group(1).decode()),
-        message_id=message_id.group(1).decode().strip() if message_id else "",
+        purchase_id=str(purchase).strip(),
+        recipient=normalise_address(str(recipient)),
+        message_id=str(headers.get("Message-ID") or "").strip(),
         accepted_ns=int(path.name.split("-", 1)[0]),
+        kind=str(headers.get(KIND_HEADER) or "").strip(),
     )
 
 
@@ -182,11 +171,20 @@ def expected_recipients(payload: Mapping[str, Any], global_address: str | None) 
     return list(dict.fromkeys(normalise_address(c) for c in candidates if "@" in c))
 
 
+EXECUTED = "purchase-executed"
+
+
 class PurchaseFlow:
-    """``purchase.executed`` → revocation records it once (``<db>_revocation.purchases``,
+    """``purchase.executed`` → revocation reads the commitment from AWS in the purchasing
+    account (its registered role) and records the purchase once (``<db>_revocation.purchases``,
     ``_id`` = purchase id) → the notifier emails every deduplicated recipient exactly once
-    (the body names the purchase; the envelope recipient is ``X-Envelope-To``). Recipients
-    the mail server refuses for good (``reject…@``) must be tried exactly once."""
+    (header ``X-Grace-Period-Purchase``, kind ``X-Grace-Period-Email``, envelope recipient
+    ``X-Envelope-To``). Recipients the mail server refuses for good (``reject…@``) must be
+    tried exactly once.
+
+    Each purchase is a Savings Plan in one of ``accounts`` (round robin) whose plan is seeded
+    in the AWS endpoint before it is published (:meth:`unseeded`), so recording reads real
+    AWS answers instead of failing over to "AWS could not be read"."""
 
     name = "purchase"
 
@@ -198,36 +196,71 @@ class PurchaseFlow:
         mongodb_url: str,
         revocation_database: str,
         global_address: str | None = GLOBAL_NOTIFICATION_EMAIL,
+        accounts: Sequence[str] = ("123456789012",),
     ) -> None:
         self.mailbox = Mailbox(maildir)
         self._refusals_log = refusals_log
         self._mongodb_url = mongodb_url
         self._database = revocation_database
         self._global = global_address
+        self.accounts = list(accounts)
         self._expected: dict[str, int] = {}
         self._purchases: set[str] = set()
         self._recorded: set[str] = set()
+        self.recorded_without_aws: set[str] = set()
+        """Recorded, but AWS could not be read (``aws.known`` false): degraded, not lost."""
+        self.plans: dict[str, tuple[str, str]] = {}
+        """Purchase id → (account, Savings Plan id)."""
+        self._seeded: set[str] = set()
         self._last_query = 0.0
         self.emails: list[SeenEmail] = []
 
-    def purchase(self, *, rejected_requester: bool = False, contacts: list[str] | None = None) -> Outgoing:
+    def purchase(
+        self,
+        *,
+        rejected_requester: bool = False,
+        contacts: list[str] | None = None,
+        account_id: str | None = None,
+        expect_emails: bool = True,
+    ) -> Outgoing:
         """A new ``purchase.executed`` and the effects it must have. Its contacts repeat the
         global address and the requester in other spellings, so recipients are deduplicated."""
         purchase_id = f"pur-{uuid.uuid4().hex[:16]}"
+        account = account_id or self.accounts[len(self._purchases) % len(self.accounts)]
+        plan_id = str(uuid.uuid4())
         requester = f"reject-{purchase_id}@example.com" if rejected_requester else "alice@example.com"
         payload = purchase_payload(
             purchase_id=purchase_id,
+            account_id=account,
+            commitment_id=plan_id,
             contacts=contacts
             if contacts is not None
             else ["Owner@Example.com ", "FinOps@example.com", "ALICE@example.com"],
             requester_email=requester,
         )
         self._purchases.add(purchase_id)
+        self.plans[purchase_id] = (account, plan_id)
         self._expected[f"recorded:{purchase_id}"] = 1
-        for recipient in expected_recipients(payload, self._global):
-            kind = "refused" if recipient.startswith("reject") else "email"
-            self._expected[f"{kind}:{purchase_id}:{recipient}"] = 1
+        if expect_emails:
+            for recipient in expected_recipients(payload, self._global):
+                kind = "refused" if recipient.startswith("reject") else f"email:{EXECUTED}"
+                self._expected[f"{kind}:{purchase_id}:{recipient}"] = 1
         return Outgoing(message_id=purchase_id, body=json.dumps(payload).encode(), routing_key="purchase.executed")
+
+    def expect_email(self, kind: str, purchase_id: str, recipient: str) -> None:
+        """One more email this purchase must cause (e.g. a revocation outcome), exactly once."""
+        self._expected[f"email:{kind}:{purchase_id}:{recipient}"] = 1
+
+    def recipients(self, purchase_id: str) -> list[str]:
+        """Who gets this purchase's executed email (and so its outcome emails)."""
+        prefix = f"email:{EXECUTED}:{purchase_id}:"
+        return [key.removeprefix(prefix) for key in self._expected if key.startswith(prefix)]
+
+    def unseeded(self) -> list[tuple[str, str]]:
+        """(account, plan id) of every purchase whose plan is not yet in the AWS endpoint; marks them seeded."""
+        pending = [pid for pid in self.plans if pid not in self._seeded]
+        self._seeded.update(pending)
+        return [self.plans[pid] for pid in pending]
 
     def expected(self) -> Mapping[str, int]:
         return self._expected
@@ -236,7 +269,7 @@ class PurchaseFlow:
         seen: Counter[str] = Counter()
         self.emails = [e for e in self.mailbox.scan() if e.purchase_id in self._purchases]
         for mail in self.emails:
-            seen[f"email:{mail.purchase_id}:{mail.recipient}"] += 1
+            seen[f"email:{mail.kind}:{mail.purchase_id}:{mail.recipient}"] += 1
         for refusal in refusals(self._refusals_log):
             recipient = normalise_address(refusal["recipient"])
             purchase_id = recipient.removeprefix("reject-").split("@", 1)[0]
@@ -256,8 +289,13 @@ class PurchaseFlow:
         Empty while the database is unreachable (a scenario may have stopped it)."""
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self._mongodb_url, serverSelectionTimeoutMS=1000)
         try:
-            cursor = client[self._database]["purchases"].find({}, projection={"_id": 1})
-            return {str(doc["_id"]) async for doc in cursor}
+            cursor = client[self._database]["purchases"].find({}, projection={"_id": 1, "aws.known": 1})
+            found: set[str] = set()
+            async for doc in cursor:
+                found.add(str(doc["_id"]))
+                if not (doc.get("aws") or {}).get("known"):
+                    self.recorded_without_aws.add(str(doc["_id"]))
+            return found
         except Exception:
             return set()
         finally:

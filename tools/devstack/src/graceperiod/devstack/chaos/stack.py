@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -47,6 +49,22 @@ class ChaosStack:
     ferret: FerretServer
     smtp: SmtpSinkServer
     aws: AwsEndpointServer
+    env: dict[str, str] = field(default_factory=dict)
+    """Service settings every deployment gets (the run's size sets them)."""
+
+    @property
+    def link_keys_dir(self) -> Path:
+        """The notifier's link-signing keys (``<kid>.pem``): it refuses to start without one."""
+        return self.workdir / "link-keys"
+
+    def ensure_link_keys(self) -> None:
+        if any(self.link_keys_dir.glob("*.pem")):
+            return
+        subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "graceperiod.notifier.keys", "generate", "--dir", str(self.link_keys_dir)],
+            check=True,
+            capture_output=True,
+        )
 
     @property
     def servers(self) -> list[ChildServer]:
@@ -63,6 +81,7 @@ class ChaosStack:
             aws=AwsEndpointServer(data_dir=workdir / "aws"),
         )
         try:
+            stack.ensure_link_keys()
             stack.ensure_running()
             yield stack
         finally:
@@ -103,7 +122,7 @@ class ChaosStack:
             vhost=vhost,
             amqp_url=amqp_url,
             db_prefix=unique("chaos"),
-            env=env or {},
+            env={**self.env, **(env or {})},
             logs=self.workdir / "logs" / f"{label}-{vhost[-6:]}",
         )
         try:
@@ -150,6 +169,7 @@ class Deployment:
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "json",
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
+            "NOTIFIER_LINK_KEYS_DIR": str(self.stack.link_keys_dir),
             f"{prefix}_MONGODB_DATABASE": self.database(service),
             f"{prefix}_HTTP_PORT": str(port),
             **self.env,

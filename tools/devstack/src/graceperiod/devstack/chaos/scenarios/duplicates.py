@@ -1,37 +1,33 @@
 """Scenario 6: every upstream event published twice (same ``message_id``), some copies back
-to back and some long after the first was handled, and every tick three times."""
+to back and some long after the first was handled, and every tick three times.
+
+Upstream events: ``purchase.executed`` (recorded once, emailed once per recipient) and the
+sandbox-account lifecycle (``lease.terminated``, ``account.cleanup.succeeded``: each account
+released once, settled once). Ticks drive the releases; every tick goes out three times."""
 
 from __future__ import annotations
 
 import random
-import uuid
-from datetime import UTC, datetime
 
 from graceperiod.contracts.topology import TICKS_EXCHANGE, Queues
-from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
-from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.chaos.stack import ChaosStack
+from graceperiod.devstack.chaos.world import tick
 from graceperiod.runtime.messaging import TICK_QUEUE_MAX_LENGTH
 
 TICKS = 10
-
-
-def tick() -> Outgoing:
-    now = datetime.now(UTC)
-    body = Tick(tick_id=f"tick-{uuid.uuid4().hex}", at=now, occurred_at=now)
-    return Outgoing(
-        message_id=body.tick_id, body=body.model_dump_json().encode(), routing_key="", exchange=TICKS_EXCHANGE
-    )
 
 
 @scenario("duplicates", "every upstream event published twice, every tick three times")
 async def duplicates(stack: ChaosStack, size: Size, ui: Ui) -> Result:
     async with Run.start(stack, "duplicates", "every event twice, every tick three times", ui) as run:
         purchases = run.purchases(size.purchases)
+        lifecycle = await run.add_cooldown(size.cooldown_accounts)
         ticks = [tick() for _ in range(TICKS)]
-        messages = [*purchases, *purchases, *ticks, *ticks, *ticks]
+        messages = [*purchases, *purchases, *lifecycle, *lifecycle, *ticks, *ticks, *ticks]
         random.shuffle(messages)  # some copies adjacent (handled concurrently), some far apart
+        # Releases need a tick after the cleanup: keep ticking, each tick three times, until the end.
+        run.start_ticking(copies=3)
         await run.publish(messages, rate=size.rate * 2)
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
 
@@ -51,5 +47,7 @@ async def duplicates(stack: ChaosStack, size: Size, ui: Ui) -> Result:
                 "the cooldown/revocation rewrites"
             )
         result.metrics["copies_per_purchase"] = 2
+        result.metrics["copies_per_lifecycle_event"] = 2
         result.metrics["copies_per_tick"] = 3
+        result.metrics["ticks_published"] = 3 * TICKS + run.ticks_sent
         return result

@@ -17,23 +17,12 @@ from pymongo import AsyncMongoClient
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
 from graceperiod.devstack.chaos.stack import ChaosStack
 
-KILL_TARGETS = ("revocation", "notifier")
-#: Emails a notifier replica sends at once (``NotifierService(max_concurrent_sends=8)``): a
+KILL_TARGETS = ("revocation", "notifier", "cooldown")
+#: Emails a notifier replica sends at once (``NOTIFIER_MAX_CONCURRENT_SENDS``, default 8): a
 #: kill -9 can catch each of them between the mail server's 250 and the record of it.
 NOTIFIER_CONCURRENT_SENDS = 8
 #: External effects a crash can leave unrecorded, per killed service (see Run.tolerate_crash_window).
 CRASH_WINDOW = {"notifier": NOTIFIER_CONCURRENT_SENDS}
-#: Services whose kill scenario waits for an effects checker of their own flow.
-KILL_PENDING = {
-    "cooldown": (
-        "needs the cooldown rewrite (tick-driven releases) and its effects checker "
-        "'account released exactly once'; on this branch cooldown only registers accounts"
-    ),
-    "gateway": (
-        "needs the gateway rewrite (revocation commands over RPC) and its effects checker "
-        "'revocation command never lost or done twice'"
-    ),
-}
 
 
 async def _under_load(
@@ -45,18 +34,26 @@ async def _under_load(
     title: str,
     inject: Callable[[Run], Awaitable[None]],
     rejected_every: int = 0,
+    cooldown: bool = False,
     check: Callable[[Run, Result], Awaitable[None]] | None = None,
 ) -> Result:
-    """Publish ``size.purchases`` at ``size.rate``; at 20% confirmed, ``inject`` the fault (it
-    returns when the system is back); then wait for every effect, and run ``check`` while the
-    deployment still exists."""
+    """Publish ``size.purchases`` at ``size.rate`` (with ``cooldown``, also the lifecycle of
+    ``size.cooldown_accounts`` sandbox accounts, interleaved, and a tick every second); at 20%
+    confirmed, ``inject`` the fault (it returns when the system is back); then wait for every
+    effect, and run ``check`` while the deployment still exists."""
     async with Run.start(stack, name, title, ui) as run:
-        purchases = [
+        messages = [
             run.flow.purchase(rejected_requester=bool(rejected_every) and index % rejected_every == 0)
             for index in range(size.purchases)
         ]
-        load = run.publish_in_background(purchases, rate=size.rate)
-        await run.when_confirmed(int(len(purchases) * 0.2))
+        if cooldown:
+            lifecycle = await run.add_cooldown(size.cooldown_accounts)
+            step = max(1, len(messages) // max(1, len(lifecycle)))
+            for index, message in enumerate(lifecycle):
+                messages.insert(min(len(messages), (index + 1) * step), message)
+            run.start_ticking()
+        load = run.publish_in_background(messages, rate=size.rate)
+        await run.when_confirmed(int(len(messages) * 0.2))
         await inject(run)
         await load
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
@@ -65,9 +62,14 @@ async def _under_load(
         return result
 
 
+def _kill_title(target: str) -> str:
+    what = "accounts are released and purchases flow" if target == "cooldown" else "purchases flow"
+    return f"kill -9 of {target} while {what}, then restart"
+
+
 def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Result]]:
     name = f"kill-{target}"
-    title = f"kill -9 of {target} while purchases flow, then restart"
+    title = _kill_title(target)
 
     async def run(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         async def inject(run: Run) -> None:
@@ -78,24 +80,13 @@ def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Re
             await run.deployment.restart(target)
             run.recovered(f"{target} started again")
 
-        return await _under_load(stack, size, ui, name=name, title=title, inject=inject)
+        return await _under_load(stack, size, ui, name=name, title=title, inject=inject, cooldown=target == "cooldown")
 
     return run
 
 
 for _target in KILL_TARGETS:
-    scenario(f"kill-{_target}", f"kill -9 of {_target} while purchases flow, then restart")(_kill_scenario(_target))
-
-
-def _pending_kill(target: str, reason: str) -> None:
-    async def run(stack: ChaosStack, size: Size, ui: Ui) -> Result:  # pragma: no cover - pending
-        return await _kill_scenario(target)(stack, size, ui)
-
-    scenario(f"kill-{target}", f"kill -9 of {target} while its work flows, then restart", pending=reason)(run)
-
-
-for _target, _reason in KILL_PENDING.items():
-    _pending_kill(_target, _reason)
+    scenario(f"kill-{_target}", _kill_title(_target))(_kill_scenario(_target))
 
 
 RABBITMQ_RESTART = "RabbitMQ stopped and started again during load"

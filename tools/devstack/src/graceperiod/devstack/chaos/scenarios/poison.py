@@ -18,7 +18,7 @@ from typing import Any
 import aio_pika
 
 from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
-from graceperiod.contracts.topology import Binding, Queues, RoutingKey, dead_letter_queue
+from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey, dead_letter_queue
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
 from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.chaos.stack import ChaosStack
@@ -48,18 +48,28 @@ def valid_body(binding: Binding) -> dict[str, Any]:
     return {"schema_version": 1, "occurred_at": now.isoformat()}
 
 
+def applies(kind: str, binding: Binding) -> bool:
+    """RPC requests (commands, queries) carry no ``schema_version``: they are validated by
+    their ``kind`` (a discriminated union), so "a schema_version from the future" is not a
+    poison for them."""
+    return not (kind == "future-schema-version" and binding.kind in (QueueKind.COMMANDS, QueueKind.QUERIES))
+
+
 def poison_for(binding: Binding) -> list[Outgoing]:
-    """The four poison messages for one queue, sent through the default exchange."""
+    """The poison messages for one queue (four, or three for RPC queues), sent through the default exchange."""
     future = {**valid_body(binding), "schema_version": 99}
     queue = binding.queue
-    return [
-        Outgoing(f"poison-bad-json-{queue}", b'{"purchase_id": "pur-1", "oops', queue, ""),
-        Outgoing(f"poison-future-schema-version-{queue}", json.dumps(future).encode(), queue, ""),
-        Outgoing(f"poison-one-megabyte-{queue}", b'{"pad": "' + b"x" * ONE_MB + b'"}', queue, ""),
-        Outgoing(
+    poisons = {
+        "bad-json": Outgoing(f"poison-bad-json-{queue}", b'{"purchase_id": "pur-1", "oops', queue, ""),
+        "future-schema-version": Outgoing(
+            f"poison-future-schema-version-{queue}", json.dumps(future).encode(), queue, ""
+        ),
+        "one-megabyte": Outgoing(f"poison-one-megabyte-{queue}", b'{"pad": "' + b"x" * ONE_MB + b'"}', queue, ""),
+        "wrong-content-type": Outgoing(
             f"poison-wrong-content-type-{queue}", json.dumps(valid_body(binding)).encode(), queue, "", "text/plain"
         ),
-    ]
+    }
+    return [message for kind, message in poisons.items() if applies(kind, binding)]
 
 
 async def consumer_counts(amqp_url: str, queues: list[str]) -> dict[str, int]:
@@ -113,23 +123,26 @@ async def poison(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         problems: list[str] = []
         per_queue: dict[str, Any] = {}
         for binding in consumed:
-            letters = await read_dead_letters(run.deployment.amqp_url, binding.queue, expect=4, timeout=60)
+            want = sum(1 for kind in REASONS if applies(kind, binding))
+            letters = await read_dead_letters(run.deployment.amqp_url, binding.queue, expect=want, timeout=60)
             reasons = {str(m.message_id): str((m.headers or {}).get("x-gp-error", "")) for m in letters}
             kinds = {str((m.headers or {}).get("x-gp-error-kind", "")) for m in letters}
             counted = run.deployment.metric(
                 binding.service, "graceperiod_messages_dead_lettered_total", queue=binding.queue, reason="bad-input"
             )
-            per_queue[binding.queue] = {"dead_lettered": len(letters), "metric": counted}
-            if len(letters) != 4:
-                problems.append(f"{binding.queue}: {len(letters)} of 4 poison messages dead-lettered")
+            per_queue[binding.queue] = {"dead_lettered": len(letters), "metric": counted, "sent": want}
+            if len(letters) != want:
+                problems.append(f"{binding.queue}: {len(letters)} of {want} poison messages dead-lettered")
             for kind, fragment in REASONS.items():
+                if not applies(kind, binding):
+                    continue
                 reason = reasons.get(f"poison-{kind}-{binding.queue}", "")
                 if fragment not in reason:
                     problems.append(f"{binding.queue}: {kind} reason {reason[:120]!r} lacks {fragment!r}")
             if kinds - {"bad-input"}:
                 problems.append(f"{binding.queue}: x-gp-error-kind {sorted(kinds)}")
-            if counted != 4:
-                problems.append(f"{binding.queue}: dead-letter metric counts {counted:g}, expected 4")
+            if counted != want:
+                problems.append(f"{binding.queue}: dead-letter metric counts {counted:g}, expected {want}")
 
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
         result.problems.extend(problems)

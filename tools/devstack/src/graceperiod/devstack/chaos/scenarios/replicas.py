@@ -3,8 +3,10 @@ one replica vs two, measured in the same run on the same servers.
 
 Three phases, each waiting for all its effects: (a) one replica each, ``replica_purchases``
 at full speed; (b) a second replica of every worker started, the same number again;
-(c) two replicas, every purchase published twice, so copies of one message race on two
-replicas (claims and conditional upserts must keep the effects single).
+(c) two replicas, every purchase and every sandbox-account lifecycle event published twice,
+ticks every second, so copies of one message race on two replicas (claims, unique inserts
+and conditional updates must keep the effects single: one record, one email per recipient,
+one release per account).
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Sequence
 
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, load_average, scenario
+from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack
 
 
-async def _phase(run: Run, count: int, size: Size, *, label: str, twice: bool = False) -> float:
-    """Publish ``count`` purchases as fast as the broker confirms; seconds until all effects."""
-    purchases = run.purchases(count)
+async def _phase(
+    run: Run, count: int, size: Size, *, label: str, twice: bool = False, extra: Sequence[Outgoing] = ()
+) -> float:
+    """Publish ``count`` purchases (and ``extra``) as fast as the broker confirms; seconds until all effects."""
+    purchases = [*run.purchases(count), *extra]
     messages = [*purchases, *purchases] if twice else purchases
     if twice:
         random.shuffle(messages)
@@ -29,6 +35,8 @@ async def _phase(run: Run, count: int, size: Size, *, label: str, twice: bool = 
     if complete_at is None:
         run.problems.append(f"{label}: {counted.lost} effects missing after {size.deadline_seconds:.0f}s")
         return float("nan")
+    # The next phase starts from empty queues (follow-up work of this one must not slow it).
+    await run.drain(timeout=size.deadline_seconds)
     return complete_at - started
 
 
@@ -40,7 +48,9 @@ async def replicas(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         for worker in WORKERS:
             await run.deployment.start(worker)
         two = await _phase(run, count, size, label="2 replicas: publish")
-        await _phase(run, count // 2, size, label="2 replicas: every purchase twice", twice=True)
+        lifecycle = await run.add_cooldown(size.cooldown_accounts)
+        run.start_ticking()
+        await _phase(run, count // 2, size, label="2 replicas: every event twice", twice=True, extra=lifecycle)
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
         per_s_one, per_s_two = count / one, count / two
         result.metrics |= {
