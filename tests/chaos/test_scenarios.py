@@ -69,7 +69,10 @@ async def test_ferretdb_outage(chaos_stack: ChaosStack, chaos_size: Size) -> Non
     result = await _run(chaos_stack, "ferretdb-outage", chaos_size)
     assert result.duplicated == 0
     assert result.metrics["dead_letters"] == {}
-    assert result.metrics["retried"]["notifier"] > 0  # the outage was felt, and ridden out
+    # The outage was felt (handlers failed and were retried) and ridden out. Which service
+    # feels it depends on where the load is when the database goes: often only revocation,
+    # when it holds every purchase back and the notifier has nothing to do meanwhile.
+    assert sum(result.metrics["retried"].values()) > 0
 
 
 async def test_smtp_outage(chaos_stack: ChaosStack, chaos_size: Size) -> None:
