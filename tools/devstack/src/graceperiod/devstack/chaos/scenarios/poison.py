@@ -9,16 +9,15 @@ queues in its notes (they get covered automatically once their service consumes 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 
 from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
-from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey, dead_letter_queue
+from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey
+from graceperiod.devstack import testing
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
 from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.chaos.stack import ChaosStack
@@ -88,22 +87,7 @@ async def consumer_counts(amqp_url: str, queues: list[str]) -> dict[str, int]:
 
 async def read_dead_letters(amqp_url: str, queue: str, *, expect: int, timeout: float) -> list[Any]:
     """Take (and ack) up to ``expect`` messages from ``<queue>.dlq``."""
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel()
-        dlq = await channel.get_queue(dead_letter_queue(queue), ensure=True)
-        found: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while len(found) < expect and time.monotonic() < deadline:
-            message = await dlq.get(fail=False, timeout=5)
-            if message is None:
-                await asyncio.sleep(0.2)
-                continue
-            await message.ack()
-            found.append(message)
-        return found
-    finally:
-        await connection.close()
+    return await testing.dead_letters(amqp_url, queue, expect=expect, timeout=timeout)
 
 
 @scenario("poison", "bad JSON, future schema_version, 1 MB, wrong content type into every queue")
