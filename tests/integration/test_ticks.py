@@ -8,14 +8,20 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
+import aio_pika
 import pytest
 from faststream.rabbit import RabbitBroker
 
-from graceperiod.contracts.topology import QueueKind, Queues, dead_letter_queue
+from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE, QueueKind, Queues, dead_letter_queue
 from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.servers import management_request
 from graceperiod.devstack.testing import RabbitEndpoint
-from graceperiod.runtime.messaging import TICK_QUEUE_MAX_LENGTH, publish_tick
+from graceperiod.runtime.messaging import (
+    TICK_QUEUE_MAX_LENGTH,
+    declare_topology,
+    publish_tick,
+    queue_for,
+)
 
 
 async def test_surplus_ticks_are_dropped_not_dead_lettered(
@@ -43,3 +49,30 @@ async def test_surplus_ticks_are_dropped_not_dead_lettered(
     assert {dead_letter_queue(n): depths[dead_letter_queue(n)] for n in tick_queues} == {
         dead_letter_queue(n): 0 for n in tick_queues
     }
+
+
+async def test_a_tick_queue_declared_by_an_earlier_version_is_replaced_at_start_up(amqp_url: str) -> None:
+    # Before tick queues lost their dead-letter exchange, they were declared with one; RabbitMQ
+    # refuses to redeclare a queue with other arguments, which stopped every service at start.
+    binding = next(b for b in Queues.all() if b.kind is QueueKind.TICKS)
+    current = queue_for(binding)
+    earlier = {**current.arguments, "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE}
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(binding.queue, durable=True, arguments=earlier)
+        await channel.close()
+
+        broker = RabbitBroker(amqp_url)
+        async with broker:
+            await broker.connect()
+            await declare_topology(broker)
+            await declare_topology(broker)  # and idempotent once replaced
+
+        # Declaring with the current arguments is accepted only if the queue now has them.
+        channel = await connection.channel()
+        await channel.declare_queue(binding.queue, durable=True, arguments=current.arguments)
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+            await channel.declare_queue(binding.queue, durable=True, arguments=earlier)
+    finally:
+        await connection.close()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
+from aio_pika.exceptions import ChannelPreconditionFailed
 from faststream import AckPolicy
 from faststream.rabbit import (
     Channel,
@@ -39,11 +40,14 @@ from graceperiod.contracts.topology import (
     Queues,
     dead_letter_queue,
 )
+from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import (
     RetryPolicy,
     current_correlation_id,
 )
 from graceperiod.runtime.settings import ServiceSettings
+
+log = get_logger("graceperiod.messaging")
 
 #: Deliveries before RabbitMQ itself dead-letters a message. Part of the queue's identity:
 #: every service declares every queue, so this must not vary per deployment (a mismatch
@@ -131,11 +135,36 @@ async def declare_topology(broker: RabbitBroker) -> None:
     await broker.declare_exchange(TICKS)
     dlx = await broker.declare_exchange(DEAD_LETTERS)
     for binding in Queues.all():
+        if binding.kind is QueueKind.TICKS:
+            await _replace_if_redefined(broker, queue_for(binding))
         dlq = await broker.declare_queue(dead_letter_queue_for(binding))
         await dlq.bind(dlx, routing_key=binding.queue)
         queue = await broker.declare_queue(queue_for(binding))
         if exchange := exchange_for(binding):
             await queue.bind(await broker.declare_exchange(exchange), routing_key=binding.routing_key)
+
+
+async def _replace_if_redefined(broker: RabbitBroker, queue: RabbitQueue) -> None:
+    """Delete a tick queue declared with other arguments by an earlier version.
+
+    RabbitMQ cannot change a queue's arguments, and refuses to declare it with new ones
+    (PRECONDITION_FAILED), which would stop every service at start-up after an upgrade that
+    changed them (tick queues lost their dead-letter exchange). Ticks are disposable — the
+    next one does the same work — so a tick queue is simply replaced; no other kind is.
+    """
+    # FastStream keeps no public handle on its aio-pika connection; a channel of our own keeps
+    # the expected refusal away from the channel the broker declares with.
+    connection = cast("Any", broker)._connection
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(queue.name, durable=queue.durable, arguments=queue.arguments)
+    except ChannelPreconditionFailed:
+        channel = await connection.channel()  # the refusal closed the first one
+        await channel.queue_delete(queue.name)
+        log.warning("tick queue declared with other arguments by an earlier version: replaced", queue=queue.name)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
 
 
 class EventSink(Protocol):
