@@ -26,6 +26,7 @@ from graceperiod.contracts.revocation import (
     ListAccountAccess,
     ListPurchases,
     Phase,
+    PurchaseView,
 )
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
@@ -143,6 +144,14 @@ def _phase_filter(value: str) -> Phase | None:
         raise ValidationException(f"phase {value!r} is not one of: {known}") from None
 
 
+def _require(view: PurchaseView, identity: Identity, control: Control, unavailable: str) -> None:
+    """Refuse a page whose action this person may not take on this purchase now: 403 when it
+    is someone else's purchase, 409 when the purchase's phase does not allow it."""
+    controls = controls_for(view, identity)
+    if control not in controls:
+        raise ProblemException(409 if Control.NOT_YOURS not in controls else 403, controls.note or unavailable)
+
+
 class DashboardPages(Controller):
     opt = {"page": "dashboard"}  # noqa: RUF012 - Litestar reads a class attribute
     include_in_schema = False
@@ -225,12 +234,7 @@ class DashboardPages(Controller):
         purchase_id: PurchaseId,
     ) -> Template:
         view = await actions.purchase(identity.actor(ActionPath.DASHBOARD), purchase_id)
-        controls = controls_for(view, identity)
-        if Control.REVOKE not in controls:
-            raise ProblemException(
-                409 if Control.NOT_YOURS not in controls else 403,
-                controls.note or "This purchase cannot be revoked through the AWS API now.",
-            )
+        _require(view, identity, Control.REVOKE, "This purchase cannot be revoked through the AWS API now.")
         return page("revoke_confirm.html", request, view=view, form_key=_form_key(), now=actions.clock.now())
 
     @post(
@@ -263,12 +267,8 @@ class DashboardPages(Controller):
     ) -> Template:
         actor = identity.actor(ActionPath.DASHBOARD)
         view = await actions.purchase(actor, purchase_id)
-        controls = controls_for(view, identity)
-        if Control.SUPPORT_CASE not in controls:
-            raise ProblemException(
-                409 if Control.NOT_YOURS not in controls else 403,
-                controls.note or "A support case cannot be filed through the API for this purchase now.",
-            )
+        unavailable = "A support case cannot be filed through the API for this purchase now."
+        _require(view, identity, Control.SUPPORT_CASE, unavailable)
         draft = ensure_ok(
             await actions.clients.get_support_case_draft(GetSupportCaseDraft(actor=actor, purchase_id=purchase_id)),
             REVOCATION,
