@@ -10,7 +10,6 @@ from typing import Any
 
 import aio_pika
 import pytest
-from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -18,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from graceperiod.contracts.cooldown import AccountCommandReply, AcquireAccount
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor, CommandStatus
-from graceperiod.contracts.topology import Binding, Queues
+from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testing import unique
 from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.devstack.upstream import publish_upstream
@@ -35,14 +34,6 @@ LEASE_MANAGER = Actor(
     permissions=[Permission.ACQUIRE_ACCOUNTS],
     path=ActionPath.SYSTEM,
 )
-
-
-def answers(app: AsgiFastStream, binding: Binding) -> bool:
-    """Whether a service app consumes ``binding``'s queue (its RPC is implemented)."""
-    broker = app.broker
-    return broker is not None and any(
-        getattr(getattr(s, "queue", None), "name", None) == binding.queue for s in broker.subscribers
-    )
 
 
 @pytest.fixture

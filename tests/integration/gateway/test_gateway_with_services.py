@@ -1,9 +1,5 @@
-"""The gateway in front of the real revocation, cooldown and notifier services.
-
-PENDING THE MERGE: on this branch those services answer no RPC yet (they are rewritten on
-their own branches), so each test is skipped while its service does not consume its
-queries queue, and runs by itself once it does. Nothing here is faked.
-"""
+"""The gateway in front of the real revocation, cooldown and notifier services. Nothing here
+is faked."""
 
 from __future__ import annotations
 
@@ -20,7 +16,6 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from litestar import Litestar
 
-from graceperiod.contracts.topology import Queues
 from graceperiod.cooldown.app import create_app as cooldown_app
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
@@ -35,20 +30,7 @@ from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
-from tests.integration.gateway.conftest import answers, bearer, into_cooldown
-
-pending_revocation = pytest.mark.skipif(
-    not answers(revocation_app(), Queues.REVOCATION_QUERIES),
-    reason="pending merge: the revocation service answers no RPC on this branch",
-)
-pending_cooldown = pytest.mark.skipif(
-    not answers(cooldown_app(), Queues.COOLDOWN_QUERIES),
-    reason="pending merge: the cooldown service answers no RPC on this branch",
-)
-pending_notifier = pytest.mark.skipif(
-    not answers(notifier_app(), Queues.NOTIFIER_QUERIES),
-    reason="pending merge: the notifier answers no RPC on this branch",
-)
+from tests.integration.gateway.conftest import bearer, into_cooldown
 
 T = TypeVar("T")
 
@@ -109,7 +91,6 @@ async def live(services: None, gateway: Litestar) -> AsyncIterator[httpx.AsyncCl
         yield client
 
 
-@pending_revocation
 async def test_a_recorded_purchase_is_listed_with_phase_and_actions(
     live: httpx.AsyncClient, upstream: RabbitBroker, idp: ApiTokenIssuer
 ) -> None:
@@ -129,7 +110,6 @@ async def test_a_recorded_purchase_is_listed_with_phase_and_actions(
     assert body["purchase_id"] in {i["purchase"]["purchase_id"] for i in items}
 
 
-@pending_revocation
 async def test_another_users_purchase_is_refused_by_gateway_and_service(
     live: httpx.AsyncClient, upstream: RabbitBroker, idp: ApiTokenIssuer
 ) -> None:
@@ -146,7 +126,6 @@ async def test_another_users_purchase_is_refused_by_gateway_and_service(
     assert refused.status_code == 403
 
 
-@pending_revocation
 async def test_the_email_link_revokes_once_through_the_real_service(
     live: httpx.AsyncClient, upstream: RabbitBroker, signer: LinkSigner, idp: ApiTokenIssuer, aws_endpoint_url: str
 ) -> None:
@@ -195,7 +174,6 @@ async def test_the_email_link_revokes_once_through_the_real_service(
         assert len(returns) == 1
 
 
-@pending_cooldown
 async def test_an_admin_releases_a_cooldown_account_early_with_the_warning(
     live: httpx.AsyncClient, upstream: RabbitBroker, idp: ApiTokenIssuer
 ) -> None:
@@ -232,7 +210,6 @@ async def test_an_admin_releases_a_cooldown_account_early_with_the_warning(
     assert history[-1]["reason"] == "urgent"
 
 
-@pending_notifier
 async def test_the_global_notification_address_is_changed_at_run_time(
     live: httpx.AsyncClient, idp: ApiTokenIssuer
 ) -> None:
