@@ -87,6 +87,23 @@ async def test_an_account_flips_from_reapply_the_bundle_to_normal_once_its_role_
     assert normal.unavailable is None
 
 
+async def test_a_role_that_cannot_read_the_commitment_names_the_action_on_the_purchase(harness: Harness) -> None:
+    """Recorded while the role lacks DescribeSavingsPlans: the window is unknown, so the view
+    names the missing action instead of offering a Revoke that the command would refuse."""
+    account = await harness.account(denied=["savingsplans:DescribeSavingsPlans"])
+    now = harness.clock.now()
+    plan = await harness.control.savings_plan(account, start=now, returnableUntil=now + timedelta(days=2))
+    pid = (await harness.purchase(account, commitment_id=plan["savingsPlanId"]))["purchase_id"]
+
+    view = await harness.view(pid)
+    assert view.windows.self_service_known is False
+    assert view.phase is Phase.SUPPORT_CASE
+    assert view.allowed_actions == [AllowedAction.REQUEST_SUPPORT_CASE]
+    assert view.unavailable is not None
+    assert view.unavailable.reason is UnavailableReason.ROLE_LACKS_ACTIONS
+    assert "savingsplans:DescribeSavingsPlans" in view.unavailable.message
+
+
 async def test_the_probes_check_exactly_the_probed_actions(harness: Harness) -> None:
     """A role refused every action the service needs: the probes name exactly the probed ones
     (each listed probe really exercises its action; the others are learnt when used)."""

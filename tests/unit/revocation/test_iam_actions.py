@@ -9,7 +9,9 @@ from pathlib import Path
 import botocore.session
 from botocore import xform_name
 
+from graceperiod.contracts.enums import AwsService
 from graceperiod.revocation.adapters import iam
+from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
 
 PACKAGE = Path(iam.__file__).resolve().parents[1]
 ADAPTERS = PACKAGE / "adapters"
@@ -72,3 +74,8 @@ def test_no_aws_sdk_outside_the_adapters() -> None:
                 assert not module.startswith(("aioboto3", "aiobotocore", "botocore", "boto3")), (
                     f"{path.relative_to(PACKAGE)} imports {module}: AWS calls belong in adapters/"
                 )
+
+
+def test_the_phase_names_describe_actions_the_role_is_granted_and_probed_for() -> None:
+    assert set(DESCRIBE_ACTIONS) == set(AwsService)
+    assert set(DESCRIBE_ACTIONS.values()) <= iam.PROBED_IAM_ACTIONS

@@ -250,6 +250,39 @@ def test_unknown_aws_state_never_guesses_a_window(
     assert assess(facts, aws, OK, SUPPORT_UNTIL).phase is Phase.CLOSED
 
 
+@pytest.mark.parametrize(
+    ("kind", "service", "describe"),
+    [
+        (CommitmentKind.SAVINGS_PLAN, AwsService.SAVINGS_PLANS, "savingsplans:DescribeSavingsPlans"),
+        (CommitmentKind.RESERVED_INSTANCE, AwsService.EC2, "ec2:DescribeReservedInstances"),
+        (CommitmentKind.RESERVED_NODE, AwsService.REDSHIFT, "redshift:DescribeReservedNodes"),
+    ],
+)
+def test_a_role_that_cannot_read_the_commitment_says_so_instead_of_offering_revoke(
+    kind: CommitmentKind, service: AwsService, describe: str
+) -> None:
+    aws = AwsSnapshot(known=False, error=f"AccessDeniedException: not authorized to perform: {describe}")
+    windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
+    access = AccessFacts(True, SupportPlan.API_ACCESS, frozenset({describe}))
+    result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, access, EXECUTED + SECOND)
+    assert result.phase is Phase.SUPPORT_CASE
+    assert result.actions == (AllowedAction.REQUEST_SUPPORT_CASE,)
+    assert result.unavailable is not None
+    assert result.unavailable.reason is UnavailableReason.ROLE_LACKS_ACTIONS
+    assert describe in result.unavailable.message
+    assert "re-apply the onboarding bundle" in result.unavailable.message
+
+
+def test_a_missing_describe_does_not_matter_once_aws_was_read() -> None:
+    access = AccessFacts(
+        role_assumable=True,
+        support_plan=SupportPlan.API_ACCESS,
+        missing_actions=frozenset({"savingsplans:DescribeSavingsPlans"}),
+    )
+    result = _at("sp-returnable", EXECUTED + SECOND, access)
+    assert (result.phase, result.actions, result.unavailable) == (Phase.SELF_SERVICE, (AllowedAction.REVOKE,), None)
+
+
 def test_windows_come_from_aws_fields() -> None:
     _, aws = _facts("sp-returnable")
     facts, _ = _facts("sp-returnable")

@@ -27,6 +27,17 @@ class SelfServiceAction(StrEnum):
     DELETE_QUEUED_RESERVED_INSTANCES = "ec2:DeleteQueuedReservedInstances"
 
 
+#: The IAM action that reads each product's commitment (what the phase needs from AWS).
+DESCRIBE_ACTIONS: dict[AwsService, str] = {
+    AwsService.SAVINGS_PLANS: "savingsplans:DescribeSavingsPlans",
+    AwsService.EC2: "ec2:DescribeReservedInstances",
+    AwsService.RDS: "rds:DescribeReservedDBInstances",
+    AwsService.ELASTICACHE: "elasticache:DescribeReservedCacheNodes",
+    AwsService.OPENSEARCH: "es:DescribeReservedInstances",
+    AwsService.REDSHIFT: "redshift:DescribeReservedNodes",
+    AwsService.MEMORYDB: "memorydb:DescribeReservedNodes",
+}
+
 #: AWS states meaning the commitment is already being undone / undone.
 PENDING_STATES = frozenset({"pending-return"})
 UNDONE_STATES = frozenset({"returned", "queued-deleted"})

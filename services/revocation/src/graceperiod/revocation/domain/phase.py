@@ -27,6 +27,7 @@ from graceperiod.contracts.revocation import (
     Windows,
 )
 from graceperiod.revocation.domain.commitments import (
+    DESCRIBE_ACTIONS,
     NOTHING_TO_UNDO_STATES,
     PENDING_STATES,
     UNDONE_STATES,
@@ -153,9 +154,15 @@ def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServ
 
 
 def _support(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> Assessment:
-    # AWS could not be read: a self-service undo may still exist. Offer Revoke too; the
-    # command re-reads AWS before acting and says so if there is none.
-    extra = (AllowedAction.REVOKE,) if not aws.known and can_self_serve(purchase.kind, purchase.service) else ()
+    # AWS could not be read: a self-service undo may still exist. Offer Revoke too (the
+    # command re-reads AWS before acting and says so if there is none), unless the role cannot
+    # read the commitment at all: then say which action it lacks instead.
+    unreadable = _unreadable(purchase, aws, access)
+    extra = (
+        (AllowedAction.REVOKE,)
+        if not aws.known and unreadable is None and can_self_serve(purchase.kind, purchase.service)
+        else ()
+    )
     if access.role_assumable is False:
         return Assessment(Phase.SUPPORT_UNAVAILABLE, unavailable=_not_assumable(purchase))
     if access.support_plan is SupportPlan.NO_API_ACCESS:
@@ -175,4 +182,12 @@ def _support(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> 
     missing = [action for action in SUPPORT_ACTIONS if action in access.missing_actions]
     if missing:
         return Assessment(Phase.SUPPORT_UNAVAILABLE, extra, unavailable=_lacks(purchase, missing))
-    return Assessment(Phase.SUPPORT_CASE, (*extra, AllowedAction.REQUEST_SUPPORT_CASE))
+    return Assessment(Phase.SUPPORT_CASE, (*extra, AllowedAction.REQUEST_SUPPORT_CASE), unavailable=unreadable)
+
+
+def _unreadable(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> Unavailability | None:
+    """AWS could not be read, and the role lacks the describe action for this product."""
+    describe = DESCRIBE_ACTIONS.get(purchase.service)
+    if aws.known or describe is None or describe not in access.missing_actions:
+        return None
+    return _lacks(purchase, [describe])
