@@ -203,13 +203,18 @@ class PurchaseStore:
 
     async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
         """Store a purchase once; a second call with the same id returns the stored one unchanged."""
-        stored = await self._purchases.find_one_and_update(
-            {"_id": record.purchase_id},
-            {"$setOnInsert": _purchase_document(record)},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert stored is not None  # upsert with AFTER always returns a document
+        try:
+            stored = await self._purchases.find_one_and_update(
+                {"_id": record.purchase_id},
+                {"$setOnInsert": _purchase_document(record)},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            # Two upserts of a new id raced (two replicas, or one event delivered twice at
+            # once) and the other inserted first: its record is the stored one.
+            stored = await self._purchases.find_one({"_id": record.purchase_id})
+        assert stored is not None  # upserted, or inserted by the upsert we raced
         return PurchaseRecord.model_validate(stored)
 
     async def get(self, purchase_id: str) -> PurchaseRecord | None:
@@ -311,12 +316,16 @@ class PurchaseStore:
         return [AccountRecord.model_validate(doc) async for doc in self._accounts.find({}).sort("_id", ASCENDING)]
 
     async def update_account(self, account_id: str, changes: dict[str, Any]) -> AccountRecord:
-        doc = await self._accounts.find_one_and_update(
-            {"_id": account_id},
-            {"$set": {**changes, "account_id": account_id}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
+        update = {"$set": {**changes, "account_id": account_id}}
+        try:
+            doc = await self._accounts.find_one_and_update(
+                {"_id": account_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            # A concurrent upsert created the account first: now the update matches it.
+            doc = await self._accounts.find_one_and_update(
+                {"_id": account_id}, update, return_document=ReturnDocument.AFTER
+            )
         assert doc is not None
         return AccountRecord.model_validate(doc)
 
