@@ -73,6 +73,13 @@ def _at(product: str, instant: datetime, access: AccessFacts = OK, **kwargs: obj
     return assess(facts, aws, access, clock.now())
 
 
+def _assert_lacks(result: Assessment, action: str) -> None:
+    assert result.unavailable is not None
+    assert result.unavailable.reason is UnavailableReason.ROLE_LACKS_ACTIONS
+    assert action in result.unavailable.message
+    assert "re-apply the onboarding bundle" in result.unavailable.message
+
+
 EDGES = [
     # product, edge, phase 1 s before, phase at, phase 1 s after
     ("sp-returnable", RETURNABLE_UNTIL, Phase.SELF_SERVICE, Phase.SUPPORT_CASE, Phase.SUPPORT_CASE),
@@ -147,10 +154,7 @@ def test_a_role_lacking_support_actions_says_which(missing: str) -> None:
     access = AccessFacts(role_assumable=True, support_plan=SupportPlan.API_ACCESS, missing_actions=frozenset({missing}))
     result = _at("ri-active", EXECUTED + timedelta(hours=1), access)
     assert result.phase is Phase.SUPPORT_UNAVAILABLE
-    assert result.unavailable is not None
-    assert result.unavailable.reason is UnavailableReason.ROLE_LACKS_ACTIONS
-    assert missing in result.unavailable.message
-    assert "re-apply the onboarding bundle" in result.unavailable.message
+    _assert_lacks(result, missing)
 
 
 def test_a_role_lacking_the_self_service_action_gets_no_revoke_button() -> None:
@@ -267,10 +271,7 @@ def test_a_role_that_cannot_read_the_commitment_says_so_instead_of_offering_revo
     result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, access, EXECUTED + SECOND)
     assert result.phase is Phase.SUPPORT_CASE
     assert result.actions == (AllowedAction.REQUEST_SUPPORT_CASE,)
-    assert result.unavailable is not None
-    assert result.unavailable.reason is UnavailableReason.ROLE_LACKS_ACTIONS
-    assert describe in result.unavailable.message
-    assert "re-apply the onboarding bundle" in result.unavailable.message
+    _assert_lacks(result, describe)
 
 
 def test_a_missing_describe_does_not_matter_once_aws_was_read() -> None:
