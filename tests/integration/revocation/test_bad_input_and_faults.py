@@ -19,6 +19,7 @@ from graceperiod.contracts.revocation import (
     Phase,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseView,
     RegisterAccountRole,
     RevokePurchase,
     SupportCaseDraftReply,
@@ -281,3 +282,32 @@ async def test_email_deliveries_join_the_timeline_once(harness: Harness) -> None
     emailed = [e for e in view.timeline if e.kind is TimelineKind.EMAILED]
     assert len(emailed) == 1
     assert "owner@example.com" in emailed[0].summary
+
+
+async def test_a_burst_of_deliveries_for_one_purchase_each_join_the_timeline_once(harness: Harness) -> None:
+    """The notifier reports every recipient of a purchase at once (and may report one twice):
+    each delivery becomes one timeline entry, none lost to the concurrent updates."""
+    _, pid = await _returnable(harness)
+    recipients = [f"r{i}@example.com" for i in range(12)]
+    publishes = []
+    for recipient in recipients:
+        delivered = EmailDelivered(
+            occurred_at=harness.clock.now(),
+            purchase_id=pid,
+            kind=EmailKind.PURCHASE_EXECUTED,
+            recipient=recipient,
+            status=DeliveryStatus.SENT,
+        )
+        body, message_id = delivered.model_dump(mode="json"), f"delivered-{pid}-{recipient}"
+        publishes += [
+            publish_upstream(harness.upstream, "notifier.email.delivered", body, message_id=message_id)
+            for _ in range(2)
+        ]
+    await asyncio.gather(*publishes)
+
+    def emailed(view: PurchaseView) -> list[str]:
+        return sorted(e.detail["recipient"] for e in view.timeline if e.kind is TimelineKind.EMAILED and e.detail)
+
+    await harness.wait_for(pid, lambda v: len(emailed(v)) >= len(recipients))
+    await asyncio.sleep(0.5)
+    assert emailed(await harness.view(pid)) == sorted(recipients)

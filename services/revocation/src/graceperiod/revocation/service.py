@@ -10,10 +10,12 @@ redelivered command, or a tick once the attempt's lease passed) resumes it witho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from graceperiod.contracts.enums import ActionPath, CommitmentKind
@@ -161,6 +163,7 @@ class RevocationService:
         self._aws = aws
         self._inbox = inbox
         self._policy = policy or Policy()
+        self._purchase_locks = _KeyedLocks()
 
     # =========================================================================================
     # Recording
@@ -1216,27 +1219,57 @@ class RevocationService:
             self._emit(rec, PurchaseChangeKind.WINDOW_CLOSED, summary, key="final", now=now)
 
     async def on_email_delivered(self, event: EmailDelivered, *, message_id: str) -> None:
-        if await self._inbox.seen(message_id):
-            return
-        if await self._store.get(event.purchase_id) is None:
-            log.warning("email delivered for an unknown purchase", purchase_id=event.purchase_id)
-            await self._inbox.remember(message_id, now=self._clock.now(), kind="email-delivered")
-            return
-
-        async def add(rec: PurchaseRecord, account: AccountRecord | None, now: datetime) -> None:
-            if any(e.detail and e.detail.get("message_id") == message_id for e in rec.timeline):
+        """One timeline entry per delivery, keyed by its message id (the entry is the dedupe
+        record: no inbox round-trips). The deliveries of one purchase arrive together; taking
+        them one at a time here spares the conflicting replaces and their re-reads."""
+        async with self._purchase_locks.hold(event.purchase_id):
+            record = await self._store.get(event.purchase_id)
+            if record is None:
+                log.warning("email delivered for an unknown purchase", purchase_id=event.purchase_id)
                 return
-            rec.timeline.append(
-                TimelineEntry(
-                    at=event.occurred_at,
-                    kind=TimelineKind.EMAILED,
-                    summary=f"Email ({event.kind}) to {event.recipient}: {event.status}",
-                    detail={"message_id": message_id, "recipient": event.recipient, "status": event.status},
-                )
-            )
+            if _has_delivery(record, message_id):
+                return
+            account = await self._store.account(record.purchase.account.id)
+            await self._update(event.purchase_id, partial(_add_delivery, event, message_id), loaded=(record, account))
 
-        await self._update(event.purchase_id, add)
-        await self._inbox.remember(message_id, now=self._clock.now(), kind="email-delivered")
+
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _has_delivery(record: PurchaseRecord, message_id: str) -> bool:
+    return any(e.detail and e.detail.get("message_id") == message_id for e in record.timeline)
+
+
+async def _add_delivery(
+    event: EmailDelivered, message_id: str, rec: PurchaseRecord, account: AccountRecord | None, now: datetime
+) -> None:
+    if not _has_delivery(rec, message_id):  # a concurrent replica may have added it meanwhile
+        rec.timeline.append(
+            TimelineEntry(
+                at=event.occurred_at,
+                kind=TimelineKind.EMAILED,
+                summary=f"Email ({event.kind}) to {event.recipient}: {event.status}",
+                detail={"message_id": message_id, "recipient": event.recipient, "status": event.status},
+            )
+        )
 
 
 def _problem_code(exc: AwsCallError) -> ErrorCode:
