@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from graceperiod.devstack.aws_endpoint.state import (
+    CHANGING_STATES,
     DEFAULT_SUPPORT_SERVICES,
     PAID_SUPPORT_PLANS,
     RETURN_QUOTA_PER_YEAR,
@@ -61,12 +62,13 @@ def describe_savings_plans(call: Call) -> dict[str, Any]:
     ids = set(call.params.get("savingsPlanIds") or [])
     arns = set(call.params.get("savingsPlanArns") or [])
     states = set(call.params.get("states") or [])
+    stored = call.account.savings_plans
+    # By id: look them up (an account may hold tens of thousands of plans in a soak run).
+    candidates = [stored[i] for i in sorted(ids) if i in stored] if ids else list(stored.values())
     plans = [
         plan
-        for plan in call.account.savings_plans.values()
-        if (not ids or plan["savingsPlanId"] in ids)
-        and (not arns or plan["savingsPlanArn"] in arns)
-        and (not states or plan["state"] in states)
+        for plan in candidates
+        if (not arns or plan["savingsPlanArn"] in arns) and (not states or plan["state"] in states)
     ]
     max_results = int(call.params.get("maxResults") or 1000)
     if not 1 <= max_results <= 1000:
@@ -110,6 +112,7 @@ def return_savings_plan(call: Call) -> dict[str, Any]:
         )
     plan["state"] = "pending-return"
     plan["_return_requested"] = now
+    call.account.changing.add(plan["savingsPlanId"])
     if token:
         call.account.return_tokens[token] = plan["savingsPlanId"]
     return {"savingsPlanId": plan["savingsPlanId"]}
@@ -505,6 +508,8 @@ def seed_savings_plan(emulator: Emulator, account: Account, spec: dict[str, Any]
     }
     with emulator.lock:
         account.savings_plans[plan_id] = plan
+        if state in CHANGING_STATES:
+            account.changing.add(plan_id)
     return _plan_view(plan)
 
 

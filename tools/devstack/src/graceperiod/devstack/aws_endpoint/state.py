@@ -22,6 +22,9 @@ DEFAULT_VENDOR_ACCOUNT = "111111111111"
 PAID_SUPPORT_PLANS = frozenset({"business", "business-plus", "enterprise", "enterprise-on-ramp", "unified-operations"})
 SUPPORT_PLANS = PAID_SUPPORT_PLANS | {"basic", "developer"}
 
+#: Savings Plan states that change with time alone.
+CHANGING_STATES = frozenset({"queued", "pending-return"})
+
 #: DescribeServices catalogue (trimmed): AWS's billing categories for refund requests.
 DEFAULT_SUPPORT_SERVICES: dict[str, tuple[str, dict[str, str]]] = {
     "billing": (
@@ -105,6 +108,9 @@ class Account:
     billing_categories: list[str] | None = None
     return_quota_used: int = 0
     savings_plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ids of the Savings Plans whose state still moves on by itself (queued, pending-return),
+    #: so a call advances those, not every plan the account ever held.
+    changing: set[str] = field(default_factory=set)
     reserved_instances: dict[str, dict[str, Any]] = field(default_factory=dict)
     reserved_nodes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -179,11 +185,14 @@ class Emulator:
 
     def _advance(self, account: Account) -> None:
         now = self.now()
-        for plan in account.savings_plans.values():
+        for plan_id in list(account.changing):
+            plan = account.savings_plans[plan_id]
             if plan["state"] == "queued" and now >= plan["_start"]:
                 plan["state"] = "active"
             if plan["state"] == "pending-return" and now >= plan["_return_requested"] + self.return_delay:
                 plan["state"] = "returned"
+            if plan["state"] not in CHANGING_STATES:
+                account.changing.discard(plan_id)
         for ri in account.reserved_instances.values():
             if ri["State"] == "queued" and now >= ri["Start"]:
                 ri["State"] = "active"
