@@ -1,9 +1,8 @@
 """The dashboard and the email-link pages in Debian's Chromium.
 
-The gateway is real and served over HTTP; behind it, its service port is the in-memory fake
-(the revocation and cooldown services answer no RPC on this branch yet). These tests check
-what the browser shows and refuses; test_dashboard_flows.py runs the same journeys against
-the real services once they are merged.
+The gateway is real and served over HTTP; behind it, its service port is the in-memory fake,
+so every page state can be set up directly. These tests check what the browser shows and
+refuses; test_dashboard_flows.py runs the same journeys against the real services.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ bad JSON, a ``schema_version`` from the future, a 1 MB body, a wrong content typ
 be dead-lettered with its reason in ``x-gp-error`` headers, counted by the owning service's
 ``graceperiod_messages_dead_lettered_total``, and good purchases around them keep flowing.
 
-A queue nobody consumes on this branch cannot dead-letter anything: the scenario lists such
-queues in its notes (they get covered automatically once their service consumes them).
+A queue no Grace Period service consumes (the upstream lease manager's own queues) cannot
+dead-letter anything here: the scenario lists such queues in its notes.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ async def poison(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         }
         if idle:
             result.notes.append(
-                f"{len(idle)} of {len(bindings)} queues have no consumer on this branch, so their poison "
-                f"waits unhandled (covered once their service consumes them): {', '.join(idle)}"
+                f"{len(idle)} of {len(bindings)} queues are consumed by an upstream system, not by Grace "
+                f"Period, so their poison waits for that consumer: {', '.join(idle)}"
             )
         return result
