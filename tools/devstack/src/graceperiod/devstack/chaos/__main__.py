@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=repo_root() / "var" / "chaos")
     parser.add_argument("--doc", type=Path, default=None, help="write the table into this document's marked section")
     args = parser.parse_args(argv)
+    # Stopped by a CI timeout or `kill`: unwind like Ctrl-C, so the private servers and service
+    # processes (own sessions, so no signal reaches them) are stopped, not left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     # The load publisher's reconnection chatter during broker restarts is expected; keep the table readable.
     for noisy in ("aiormq", "aio_pika"):
@@ -71,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"chaos: {len(names)} scenarios, size {size.name}, {os.cpu_count()} CPU cores")
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="gp-chaos-"))
-    results = asyncio.run(_run(names, size, workdir, console))
+    try:
+        results = asyncio.run(_run(names, size, workdir, console))
+    except KeyboardInterrupt:
+        console.print(f"chaos: interrupted; private servers stopped, their logs kept in {workdir}")
+        return 130
     seconds = time.monotonic() - started
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
