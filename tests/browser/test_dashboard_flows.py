@@ -30,7 +30,7 @@ from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.samples import purchase_payload
 from graceperiod.devstack.servers import SmtpSinkServer
 from graceperiod.devstack.testing import Mailbox, running
-from graceperiod.devstack.upstream import DEMO_ROLE as ROLE
+from graceperiod.devstack.upstream import ROLE_NAME as ROLE
 from graceperiod.devstack.upstream import publish_upstream
 from graceperiod.devstack.web import serving
 from graceperiod.gateway.app import create_app as gateway_app

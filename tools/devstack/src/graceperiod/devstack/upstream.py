@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,14 +11,18 @@ from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
-from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.runtime.messaging import EVENTS, declare_topology
 from graceperiod.runtime.rpc import call
 
-DEMO_ROLE = "GracePeriodRevocation"
+#: Revocation's default role name (``REVOCATION_DEFAULT_ROLE_NAME``).
+ROLE_NAME = "GracePeriodRevocation"
 DEMO_EXTERNAL_ID = "graceperiod-demo-external-id"
+DEVSTACK_ADMIN = Actor(
+    user_id="devstack", email="devstack@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.SYSTEM
+)
 
 
 async def connect(amqp_url: str) -> RabbitBroker:
@@ -59,21 +64,39 @@ async def seed_demo_account(aws_endpoint_url: str, broker: RabbitBroker, purchas
 async def seed_returnable_plans(
     aws_endpoint_url: str, broker: RabbitBroker, account_id: str, plan_ids: list[str]
 ) -> None:
-    """An account with Grace Period's role and a Business support plan in the local AWS
-    endpoint, holding returnable Savings Plans of these ids, and the role registered with the
-    revocation service (which must be running): what an onboarded customer looks like."""
+    """An onboarded account (:func:`onboard_account`) holding returnable Savings Plans of these
+    ids in the local AWS endpoint."""
     now = datetime.now(UTC)
     async with EmulatorControl(aws_endpoint_url) as control:
-        await control.account(account_id, roles={DEMO_ROLE: DEMO_EXTERNAL_ID}, support_plan="business")
+        await broker.start()
+        await onboard_account(control, broker, account_id, external_id=DEMO_EXTERNAL_ID)
         for plan_id in plan_ids:
             await control.savings_plan(
                 account_id, savingsPlanId=plan_id, start=now, returnableUntil=now + timedelta(days=2)
             )
-    admin = Actor(
-        user_id="devstack", email="devstack@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.SYSTEM
+
+
+async def onboard_account(
+    control: EmulatorControl,
+    client: RabbitBroker,
+    account_id: str,
+    *,
+    external_id: str,
+    denied_actions: Sequence[str] = (),
+) -> None:
+    """What an onboarded customer looks like: an account with Grace Period's role (trusting
+    ``external_id``, lacking ``denied_actions``) and a Business support plan in the local AWS
+    endpoint, and that role registered with the revocation service (which must be running)."""
+    await control.account(
+        account_id,
+        roles={ROLE_NAME: external_id},
+        support_plan="business",
+        denied_actions=list(denied_actions),
     )
     command = RegisterAccountRole(
-        actor=admin, idempotency_key=f"demo-{account_id}", account_id=account_id, external_id=DEMO_EXTERNAL_ID
+        actor=DEVSTACK_ADMIN, idempotency_key=f"onboard-{account_id}", account_id=account_id, external_id=external_id
     )
-    await broker.start()
-    await call(broker, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=15)
+    reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
+    if reply.status is not CommandStatus.DONE:
+        msg = f"registering the role of account {account_id} failed: {reply.problem}"
+        raise RuntimeError(msg)

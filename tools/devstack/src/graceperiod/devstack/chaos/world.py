@@ -28,21 +28,18 @@ from structlog.testing import capture_logs
 from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountStatus, Cause, SetCooldownPolicy
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
-from graceperiod.contracts.rpc import Actor, CommandStatus
-from graceperiod.contracts.topology import EVENTS_EXCHANGE, TICKS_EXCHANGE, Queues, RoutingKey
+from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.topology import EVENTS_EXCHANGE, TICKS_EXCHANGE, RoutingKey
 from graceperiod.contracts.upstream import AccountCleanupSucceeded, AccountRegistered, LeaseTerminated, Tick
 from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.upstream import onboard_account
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.messaging import build_broker
-from graceperiod.runtime.rpc import call
 from graceperiod.runtime.settings import ServiceSettings
 
-#: Revocation's default role name (``REVOCATION_DEFAULT_ROLE_NAME``).
-ROLE_NAME = "GracePeriodRevocation"
 ADMIN = Actor(
     user_id="u-chaos",
     email="chaos@example.com",
@@ -78,19 +75,7 @@ async def register_accounts(
     accounts = [new_account_id() for _ in range(count)]
     async with EmulatorControl(aws_url) as control, rpc_client(amqp_url) as client:
         for account in accounts:
-            await control.account(
-                account,
-                roles={ROLE_NAME: f"ext-{account}"},
-                denied_actions=list(denied_actions),
-                support_plan="business",
-            )
-            command = RegisterAccountRole(
-                actor=ADMIN, idempotency_key=key(), account_id=account, external_id=f"ext-{account}"
-            )
-            reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
-            if reply.status is not CommandStatus.DONE:
-                msg = f"registering the role of {account} failed: {reply.problem}"
-                raise RuntimeError(msg)
+            await onboard_account(control, client, account, external_id=f"ext-{account}", denied_actions=denied_actions)
     return accounts
 
 
