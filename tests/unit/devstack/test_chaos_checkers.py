@@ -8,26 +8,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from graceperiod.contracts.notifier import EmailKind
-from graceperiod.contracts.revocation import Phase, PurchaseChangeKind, Windows
+from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.upstream import AccountCleanupSucceeded, LeaseTerminated
 from graceperiod.devstack.chaos.core import Result
 from graceperiod.devstack.chaos.effects import EXECUTED, Mailbox, expected_recipients, parse_email, tally
 from graceperiod.devstack.chaos.scenarios.soak import judge
 from graceperiod.devstack.chaos.world import CooldownFlow
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload, sample_purchase
+from graceperiod.notifier import preview
 from graceperiod.notifier.adapters.mail import to_bytes
-from graceperiod.notifier.domain.emails import (
-    OUTCOME_HEADLINES,
-    Email,
-    ExecutedEmail,
-    OutcomeEmail,
-    PurchaseFacts,
-    executed_subject,
-    outcome_subject,
-)
+from graceperiod.notifier.domain.emails import Email
 from graceperiod.notifier.domain.recipients import resolve_recipients
-from graceperiod.notifier.domain.windows import window_notice
-from graceperiod.notifier.rendering import EmailRenderer
 
 
 def test_tally_counts_lost_duplicated_and_unexpected_effects() -> None:
@@ -47,20 +38,8 @@ def test_tally_of_exactly_the_expected_effects_is_exact() -> None:
     assert counted.exact
 
 
-def _executed(renderer: EmailRenderer, recipient: str) -> Email:
-    purchase = sample_purchase(contacts=["Owner@Example.com"], requester_email="alice@example.com")
-    windows = Windows()
-    return renderer.executed(
-        ExecutedEmail(
-            brand="Grace Period",
-            subject=executed_subject(purchase, "Grace Period"),
-            facts=PurchaseFacts.of(purchase),
-            notice=window_notice(windows, Phase.CLOSED, purchase.executed_at),
-            revoke_url=None,
-            dashboard_url="https://gp.example.com/purchases/x",
-            recipient=recipient,
-        )
-    )
+#: The notifier's own sample emails (what it renders for real, links signed by a throwaway key).
+EMAILS = preview.sample_emails()
 
 
 def _as_sink_writes_it(path: Path, email: Email, envelope_to: str) -> None:
@@ -72,43 +51,28 @@ def _as_sink_writes_it(path: Path, email: Email, envelope_to: str) -> None:
 
 
 def test_the_checker_reads_the_notifiers_real_executed_emails(tmp_path: Path) -> None:
-    email = _executed(EmailRenderer(), "owner@example.com")
-    _as_sink_writes_it(tmp_path / "1700000000000000000-abc.eml", email, "Owner@Example.com")
+    email = EMAILS["executed-self-service"]
+    _as_sink_writes_it(tmp_path / "1700000000000000000-abc.eml", email, preview.RECIPIENT.title())
 
     seen = parse_email(tmp_path / "1700000000000000000-abc.eml")
 
     assert seen is not None
-    assert seen.purchase_id == dict(email.headers)["X-Grace-Period-Purchase"]
+    assert seen.purchase_id == dict(email.headers)["X-Grace-Period-Purchase"] == preview.sample_purchase().purchase_id
     assert seen.kind == EmailKind.PURCHASE_EXECUTED == EXECUTED
-    assert seen.recipient == "owner@example.com"
+    assert seen.recipient == preview.RECIPIENT
     assert seen.message_id == email.message_id
     assert seen.accepted_ns == 1700000000000000000
     assert Mailbox(tmp_path).scan() == [seen]
 
 
 def test_the_checker_reads_the_kind_of_a_real_outcome_email(tmp_path: Path) -> None:
-    purchase = sample_purchase()
-    change = PurchaseChangeKind.REVOKED
-    outcome = EmailRenderer().outcome(
-        OutcomeEmail(
-            brand="Grace Period",
-            subject=outcome_subject(change, purchase, "Grace Period"),
-            facts=PurchaseFacts.of(purchase),
-            change=change,
-            headline=OUTCOME_HEADLINES[change],
-            what_happened="AWS accepted the return of the Savings Plan.",
-            dashboard_url="https://gp.example.com/purchases/x",
-            recipient="owner@example.com",
-        ),
-        purchase_id=purchase.purchase_id,
-        occurrence="purchase-changed:1",
-    )
-    _as_sink_writes_it(tmp_path / "1700000000000000001-def.eml", outcome, "owner@example.com")
+    outcome = EMAILS[f"outcome-{PurchaseChangeKind.REVOKED}"]
+    _as_sink_writes_it(tmp_path / "1700000000000000001-def.eml", outcome, preview.RECIPIENT)
 
     seen = parse_email(tmp_path / "1700000000000000001-def.eml")
 
     assert seen is not None
-    assert seen.purchase_id == purchase.purchase_id
+    assert seen.purchase_id == preview.sample_purchase().purchase_id
     assert seen.kind.startswith(f"{EmailKind.REVOCATION_OUTCOME}:")
 
 

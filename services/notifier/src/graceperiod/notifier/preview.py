@@ -152,12 +152,17 @@ def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
     return out
 
 
-def write(out: Path, public_base_url: str = "https://graceperiod.example.com") -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+def sample_emails(public_base_url: str = "https://graceperiod.example.com") -> dict[str, Email]:
+    """:func:`samples`, with links signed by a throwaway key."""
     with tempfile.TemporaryDirectory() as scratch:
         keys.generate(Path(scratch), "preview")
         signer = LinkSigner(keys.KeyRing.load(directory=Path(scratch)), public_base_url=public_base_url)
-        emails = samples(signer, EmailRenderer())
+        return samples(signer, EmailRenderer())
+
+
+def write(out: Path, public_base_url: str = "https://graceperiod.example.com") -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    emails = sample_emails(public_base_url)
     written = []
     for name, email in emails.items():
         assert email.html is not None
