@@ -379,7 +379,6 @@ class Run:
             await asyncio.sleep(0.5)
         if complete_at is not None:
             await asyncio.sleep(settle_seconds)
-            await self.drain(timeout=deadline_seconds)
             current = await self.observe()
         return current, complete_at
 
@@ -439,11 +438,13 @@ class Run:
         counted, complete_at = await self.wait_for_effects(
             deadline_seconds=deadline_seconds, settle_seconds=settle_seconds
         )
-        if complete_at is None:
-            queued = await self.wait_until_drained(timeout=0)
+        left = await self.drain(timeout=deadline_seconds)
+        if complete_at is not None:
+            counted = await self.observe()  # whatever the drained follow-up work did counts too
+        else:
             self.problems.append(
                 f"{counted.lost} of {counted.expected} effects still missing after {deadline_seconds:.0f}s "
-                f"(e.g. {', '.join(counted.lost_examples)}); messages still queued: {queued or 'none'} "
+                f"(e.g. {', '.join(counted.lost_examples)}); messages still queued: {left or 'none'} "
                 "(queued ones are late, not lost)"
             )
         tolerated = 0
@@ -467,7 +468,6 @@ class Run:
         letters = await self.dead_letters()
         if letters != self.expected_dead_letters:
             self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
-        left = await self.drain(timeout=deadline_seconds)
         if left:
             queues = await asyncio.to_thread(self.deployment.queues)
             detail = {
