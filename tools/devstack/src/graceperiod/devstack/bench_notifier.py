@@ -51,9 +51,9 @@ from graceperiod.devstack.servers import (
     free_port,
 )
 from graceperiod.devstack.upstream import connect, publish_upstream
+from graceperiod.notifier.rendering import PURCHASE_HEADER
 
 RECORDED = "revocation.purchase.recorded"
-PURCHASE_HEADER = "X-Grace-Period-Purchase"
 RECIPIENTS_PER_PURCHASE = 3
 TARGET_SATURATED_RATIO = 0.70
 TARGET_P99_MS = 250.0

@@ -27,8 +27,10 @@ from typing import Any, Protocol
 
 from pymongo import AsyncMongoClient
 
+from graceperiod.contracts.notifier import EmailKind
 from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.notifier.rendering import KIND_HEADER, PURCHASE_HEADER
 
 RECORD_POLL_SECONDS = 3.0
 
@@ -102,20 +104,13 @@ def normalise_address(address: str) -> str:
     return address.strip().lower()
 
 
-#: Headers the notifier puts on every email (graceperiod.notifier.rendering): which purchase
-#: it is about, and which kind of email it is (``purchase-executed``, or
-#: ``revocation-outcome:<change>`` for an outcome).
-PURCHASE_HEADER = "X-Grace-Period-Purchase"
-KIND_HEADER = "X-Grace-Period-Email"
-
-
 @dataclass(frozen=True)
 class SeenEmail:
     purchase_id: str
     recipient: str
     message_id: str
     accepted_ns: int
-    kind: str = "purchase-executed"
+    kind: str = EmailKind.PURCHASE_EXECUTED
 
 
 def parse_email(path: Path) -> SeenEmail | None:
@@ -171,7 +166,8 @@ def expected_recipients(payload: Mapping[str, Any], global_address: str | None) 
     return list(dict.fromkeys(normalise_address(c) for c in candidates if "@" in c))
 
 
-EXECUTED = "purchase-executed"
+#: The kind header of an executed-purchase email (an outcome's is ``revocation-outcome:<change>``).
+EXECUTED = str(EmailKind.PURCHASE_EXECUTED)
 
 
 class PurchaseFlow:
