@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from datetime import datetime
 from uuid import uuid4
 
 from faststream.rabbit import RabbitBroker
@@ -37,9 +38,14 @@ async def publish_one(settings: ServiceSettings, clock: Clock) -> Tick:
         return await _publish(broker, clock)
 
 
+def new_tick(now: datetime) -> Tick:
+    """A tick for ``now`` with a fresh id (its message id too)."""
+    return Tick(tick_id=f"tick-{uuid4().hex}", at=now, occurred_at=now)
+
+
 async def _publish(broker: RabbitBroker, clock: Clock) -> Tick:
     now = clock.now()
-    tick = Tick(tick_id=f"tick-{uuid4().hex}", at=now, occurred_at=now)
+    tick = new_tick(now)
     await publish_tick(broker, tick, message_id=tick.tick_id)
     log.info("tick published", tick_id=tick.tick_id, at=now.isoformat())
     return tick

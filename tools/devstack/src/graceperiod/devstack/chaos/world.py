@@ -30,7 +30,7 @@ from graceperiod.contracts.cooldown import AccountStatus, Cause, SetCooldownPoli
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, TICKS_EXCHANGE, RoutingKey
-from graceperiod.contracts.upstream import AccountCleanupSucceeded, AccountRegistered, LeaseTerminated, Tick
+from graceperiod.contracts.upstream import AccountCleanupSucceeded, AccountRegistered, LeaseTerminated
 from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
@@ -39,6 +39,7 @@ from graceperiod.devstack.upstream import onboard_account
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.messaging import build_broker
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.ticker import new_tick
 
 ADMIN = Actor(
     user_id="u-chaos",
@@ -97,8 +98,7 @@ async def seed_plans(aws_url: str, plans: Sequence[tuple[str, str]]) -> None:
 
 
 def tick() -> Outgoing:
-    now = datetime.now(UTC)
-    body = Tick(tick_id=f"tick-{uuid.uuid4().hex}", at=now, occurred_at=now)
+    body = new_tick(datetime.now(UTC))
     return Outgoing(
         message_id=body.tick_id, body=body.model_dump_json().encode(), routing_key="", exchange=TICKS_EXCHANGE
     )
