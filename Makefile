@@ -39,30 +39,30 @@ test-unit: ## Only tests that need no server
 
 .PHONY: run
 run: bootstrap ## Start the whole local stack in the background and print where everything listens
-	$(RUN) python -m graceperiod.devstack up
+	$(RUN) python -m graceperiod.devstack.local up
 
 .PHONY: stop
 stop: ## Stop what `make run` started
-	$(RUN) python -m graceperiod.devstack down
+	$(RUN) python -m graceperiod.devstack.local down
 
 .PHONY: status
 status: ## Show what the local stack is running
-	$(RUN) python -m graceperiod.devstack status
+	$(RUN) python -m graceperiod.devstack.local status
 
 .PHONY: demo
 demo: ## Publish a demo purchase.executed to the running stack
-	$(RUN) python -m graceperiod.devstack demo
+	$(RUN) python -m graceperiod.devstack.local demo
 
 .PHONY: docs
 docs: ## Write the AsyncAPI and OpenAPI documents and the configuration reference into docs/
-	$(RUN) python -m graceperiod.devstack docs
-	$(RUN) python -m graceperiod.devstack.config_reference
+	$(RUN) python -m graceperiod.devstack.local docs
+	$(RUN) python -m graceperiod.devstack.local.config_reference
 
 .PHONY: screenshots
 screenshots: ## Screenshots of every gateway page and email variant into docs/screenshots/ (Debian's Chromium)
-	$(RUN) python -m graceperiod.devstack.screenshots
-	$(RUN) python -m graceperiod.notifier.preview --out var/preview
-	$(RUN) python -m graceperiod.devstack.email_screenshots var/preview/*.html --out docs/screenshots
+	$(RUN) python -m graceperiod.devstack.screenshots.dashboard
+	$(RUN) python -m graceperiod.devstack.screenshots.email_preview --out var/preview
+	$(RUN) python -m graceperiod.devstack.screenshots.emails var/preview/*.html --out docs/screenshots
 
 .PHONY: bench
 bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)

@@ -10,34 +10,34 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
-from graceperiod.devstack import testing
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.upstream import connect
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit import fixtures
+from graceperiod.devstack.testkit.upstream import connect
 from graceperiod.notifier import keys
 from graceperiod.runtime.mongo import Document
 
 
 @pytest.fixture(scope="session")
-def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testing.RabbitEndpoint]:
-    with testing.rabbit_endpoint(tmp_path_factory.mktemp("rabbitmq")) as endpoint:
+def rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[fixtures.RabbitEndpoint]:
+    with fixtures.rabbit_endpoint(tmp_path_factory.mktemp("rabbitmq")) as endpoint:
         yield endpoint
 
 
 @pytest.fixture(scope="session")
 def mongodb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with testing.mongodb_endpoint(tmp_path_factory.mktemp("ferretdb")) as url:
+    with fixtures.mongodb_endpoint(tmp_path_factory.mktemp("ferretdb")) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSinkServer]:
-    with testing.smtp_sink(tmp_path_factory.mktemp("smtp")) as server:
+    with fixtures.smtp_sink(tmp_path_factory.mktemp("smtp")) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def aws_endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with testing.aws_endpoint(tmp_path_factory.mktemp("aws")) as url:
+    with fixtures.aws_endpoint(tmp_path_factory.mktemp("aws")) as url:
         yield url
 
 
@@ -50,16 +50,16 @@ def link_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def amqp_url(rabbit: testing.RabbitEndpoint) -> Iterator[str]:
+def amqp_url(rabbit: fixtures.RabbitEndpoint) -> Iterator[str]:
     """A fresh vhost for this test."""
-    with testing.isolated_vhost(rabbit) as url:
+    with fixtures.isolated_vhost(rabbit) as url:
         yield url
 
 
 @pytest.fixture
 def db_prefix() -> str:
     """Prefix for this test's database names (``<prefix>_revocation``, ...)."""
-    return testing.unique("t")
+    return fixtures.unique("t")
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ async def mongo(mongodb_url: str, db_prefix: str) -> AsyncIterator[AsyncMongoCli
 
 
 @pytest.fixture
-def mailbox(smtp_server: SmtpSinkServer) -> testing.Mailbox:
-    return testing.Mailbox(smtp_server.maildir)
+def mailbox(smtp_server: SmtpSinkServer) -> fixtures.Mailbox:
+    return fixtures.Mailbox(smtp_server.maildir)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS
+from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture

@@ -27,12 +27,12 @@ from playwright.async_api import Browser, expect
 from graceperiod.cooldown.app import create_app as cooldown_app
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import Mailbox, running
-from graceperiod.devstack.upstream import ROLE_NAME as ROLE
-from graceperiod.devstack.upstream import publish_upstream
-from graceperiod.devstack.web import serving
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import Mailbox, running
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import ROLE_NAME as ROLE
+from graceperiod.devstack.testkit.upstream import publish_upstream
+from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app as gateway_app
 from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from graceperiod.devstack.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
-from graceperiod.devstack.tokens import LinkSigner
-from graceperiod.devstack.web import serving
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.tokens import LinkSigner
+from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from graceperiod.gateway.links.tokens import LinkKeys

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from graceperiod.devstack.servers import repo_root
+from graceperiod.devstack.servers.processes import repo_root
 
 ROOT = repo_root()
 DEPLOY = ROOT / "deploy"

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from graceperiod.devstack.config_reference import COMPONENTS, is_external, variables_by_component
-from graceperiod.devstack.stack import Endpoints, service_environment
+from graceperiod.devstack.local.config_reference import COMPONENTS, is_external, variables_by_component
+from graceperiod.devstack.local.stack import Endpoints, service_environment
 from tests.deploy.conftest import DEPLOY, ROOT
 from tests.deploy.test_image import TARGETS
 

@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from graceperiod.devstack.config_reference import COMPONENTS, is_external, variables_by_component
+from graceperiod.devstack.local.config_reference import COMPONENTS, is_external, variables_by_component
 from tests.deploy.conftest import DEPLOY, ROOT, Manifest, render
 
 OVERLAYS = ("base", "overlays/production")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import subprocess
 
-from graceperiod.devstack import config_reference
-from graceperiod.devstack.config_reference import BEGIN, END, render_section, variables_by_component
+from graceperiod.devstack.local import config_reference
+from graceperiod.devstack.local.config_reference import BEGIN, END, render_section, variables_by_component
 from tests.deploy.conftest import ROOT
 
 OPERATIONS = ROOT / "docs" / "operations.md"
@@ -22,7 +22,7 @@ def _anchor(heading: str) -> str:
 def test_the_configuration_reference_is_generated_from_the_current_settings() -> None:
     document = OPERATIONS.read_text()
     assert document == render_section(document), (
-        "docs/operations.md is out of date: run `uv run python -m graceperiod.devstack.config_reference`"
+        "docs/operations.md is out of date: run `uv run python -m graceperiod.devstack.local.config_reference`"
     )
 
 

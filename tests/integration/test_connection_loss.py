@@ -13,9 +13,9 @@ import pytest
 from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.topology import Queues
-from graceperiod.devstack.servers import management_request
-from graceperiod.devstack.testing import RabbitEndpoint
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.servers.processes import management_request
+from graceperiod.devstack.testkit.fixtures import RabbitEndpoint
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.messaging import build_broker, declare_topology, exchange_for, queue_for
 from graceperiod.runtime.settings import ServiceSettings
 

@@ -15,10 +15,10 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.topology import QueueKind, Queues
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
-from graceperiod.devstack.servers import SmtpSinkServer, management_request
-from graceperiod.devstack.testing import Mailbox, RabbitEndpoint, dead_letters, running
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.servers.processes import SmtpSinkServer, management_request
+from graceperiod.devstack.testkit.fixtures import Mailbox, RabbitEndpoint, dead_letters, running
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app

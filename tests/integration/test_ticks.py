@@ -14,8 +14,8 @@ from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE, QueueKind, Queues, dead_letter_queue
 from graceperiod.contracts.upstream import Tick
-from graceperiod.devstack.servers import management_request
-from graceperiod.devstack.testing import RabbitEndpoint
+from graceperiod.devstack.servers.processes import management_request
+from graceperiod.devstack.testkit.fixtures import RabbitEndpoint
 from graceperiod.runtime.messaging import (
     TICK_QUEUE_MAX_LENGTH,
     declare_topology,

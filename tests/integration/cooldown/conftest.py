@@ -33,8 +33,8 @@ from graceperiod.contracts.upstream import Tick
 from graceperiod.cooldown.app import CooldownComponents, build
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.settings import CooldownSettings
-from graceperiod.devstack.testing import running, unique
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.fixtures import running, unique
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
 from graceperiod.runtime.mongo import Document

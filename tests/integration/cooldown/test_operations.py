@@ -23,7 +23,7 @@ from graceperiod.contracts.cooldown import (
     SetCooldownPolicy,
 )
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
-from graceperiod.devstack.testing import dead_letters
+from graceperiod.devstack.testkit.fixtures import dead_letters
 from graceperiod.runtime.messaging import EventPublisher
 from graceperiod.runtime.middleware import TransientError
 

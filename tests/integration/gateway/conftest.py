@@ -18,9 +18,9 @@ from graceperiod.contracts.cooldown import AccountCommandReply, AcquireAccount
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
-from graceperiod.devstack.testing import unique
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
 from graceperiod.gateway.links.tokens import LinkKeys

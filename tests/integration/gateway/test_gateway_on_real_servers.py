@@ -16,7 +16,7 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.revocation import RevokePurchase
 from graceperiod.contracts.topology import Queues
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.links.tokens import LinkClaims
 from graceperiod.gateway.store import LinkOutcome, MongoGatewayStore
 from graceperiod.runtime.mongo import Document

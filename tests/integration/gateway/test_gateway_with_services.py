@@ -19,12 +19,12 @@ from litestar import Litestar
 from graceperiod.cooldown.app import create_app as cooldown_app
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import running
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
-from graceperiod.devstack.upstream import publish_upstream
-from graceperiod.devstack.web import serving
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import running
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.upstream import publish_upstream
+from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings

@@ -19,8 +19,8 @@ from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
 from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
-from graceperiod.devstack.samples import sample_purchase
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.samples import sample_purchase
+from graceperiod.devstack.testkit.upstream import publish_upstream
 
 NotifierFactory = Callable[..., AsgiFastStream]
 

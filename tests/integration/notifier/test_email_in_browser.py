@@ -7,9 +7,9 @@ from faststream.rabbit import RabbitBroker
 from playwright.async_api import async_playwright
 
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import Mailbox, running
-from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import Mailbox, running
+from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS
 from tests.integration.notifier.helpers import LINK, NotifierFactory, about, html_of, publish_event, recorded, text_of
 
 pytestmark = pytest.mark.browser

@@ -15,10 +15,10 @@ from pymongo import AsyncMongoClient
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import Phase, Windows
 from graceperiod.contracts.topology import Queues, RoutingKey
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import Mailbox, dead_letters, running
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import Mailbox, dead_letters, running
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.notifier.domain.windows import iso_utc
 from graceperiod.notifier.store import DeliveryStore
 from graceperiod.revocation.app import create_app as revocation_app

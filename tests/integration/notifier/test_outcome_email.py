@@ -18,8 +18,8 @@ from graceperiod.contracts.revocation import (
     RevokedVia,
 )
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import Mailbox, running
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.runtime.mongo import Document
 from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, recorded, text_of
 

@@ -14,7 +14,7 @@ import pytest
 from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.devstack.testing import running, unique
+from graceperiod.devstack.testkit.fixtures import running, unique
 from graceperiod.notifier.adapters.ses import SesConfigurationError
 from tests.integration.notifier.helpers import LINK, NotifierFactory, publish_event, recorded
 

@@ -22,8 +22,8 @@ from graceperiod.contracts.notifier import (
 )
 from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.topology import Queues, RoutingKey
-from graceperiod.devstack.servers import SmtpSinkServer
-from graceperiod.devstack.testing import Mailbox, running
+from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.notifier.keys import KeyConfigurationError
 from graceperiod.notifier.store import Claim, DeliveryKey, DeliveryStore
 from graceperiod.runtime.mongo import Document

@@ -35,9 +35,9 @@ from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
 from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.testing import running
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.fixtures import running
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.app import create_app
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.clock import FrozenClock

@@ -28,7 +28,7 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.rpc import call
 from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness, key, new_account_id
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from graceperiod.devstack.bench_revocation import bench_revoke
+from graceperiod.devstack.bench.revocation import bench_revoke
 
 
 async def test_bench_revoke_runs_and_reports(

@@ -13,7 +13,7 @@ import pytest
 
 from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.devstack.servers import ServiceProcess, free_port
+from graceperiod.devstack.servers.processes import ServiceProcess, free_port
 from tests.integration.revocation.conftest import ADMIN, Harness, key
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from graceperiod.contracts.revocation import AllowedAction, Phase, RevokedVia, RevokePurchase, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.upstream import publish_upstream, seed_demo_account
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import publish_upstream, seed_demo_account
 from tests.integration.revocation.conftest import ADMIN, ALICE, BOB, Harness, key
 
 

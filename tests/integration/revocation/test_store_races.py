@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.revocation import Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
-from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.revocation.store import PurchaseRecord, PurchaseStore
 from graceperiod.runtime.mongo import Document
 

@@ -9,7 +9,7 @@ import pytest
 
 from graceperiod.contracts.revocation import Phase, RevokePurchase
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.devstack.testing import running
+from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.revocation.app import create_app
 from tests.integration.revocation.conftest import ADMIN, Harness, key, service_settings
 

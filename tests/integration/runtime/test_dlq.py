@@ -18,8 +18,8 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
-from graceperiod.devstack.testing import unique
-from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.dlq import DeadLetterQueue, Origin
 from graceperiod.runtime.messaging import DELIVERY_LIMIT, build_broker, declare_topology, exchange_for, queue_for
 from graceperiod.runtime.middleware import PermanentMessageError

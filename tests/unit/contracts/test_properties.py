@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from graceperiod.contracts.base import SCHEMA_VERSION, Message
 from graceperiod.contracts.upstream import PurchaseExecuted
-from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testkit.samples import purchase_payload
 from tests.unit.contracts.strategies import JSON_VALUES, contract_models, field_values, models
 
 MODELS = contract_models()

@@ -15,7 +15,7 @@ from graceperiod.contracts.upstream import (
     PurchaseExecuted,
     Tick,
 )
-from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testkit.samples import purchase_payload
 
 
 def test_purchase_executed_round_trips_through_json() -> None:

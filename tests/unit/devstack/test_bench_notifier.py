@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from graceperiod.contracts.revocation import PurchaseRecorded
-from graceperiod.devstack.bench_notifier import latency_summary, percentile, recorded_event
+from graceperiod.devstack.bench.notifier import latency_summary, percentile, recorded_event
 from graceperiod.notifier.domain.recipients import resolve_recipients
 
 

@@ -14,8 +14,8 @@ from graceperiod.devstack.chaos.core import Result
 from graceperiod.devstack.chaos.effects import EXECUTED, Mailbox, expected_recipients, parse_email, tally
 from graceperiod.devstack.chaos.scenarios.soak import judge
 from graceperiod.devstack.chaos.world import CooldownFlow
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload, sample_purchase
-from graceperiod.notifier import preview
+from graceperiod.devstack.screenshots import email_preview
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload, sample_purchase
 from graceperiod.notifier.adapters.mail import to_bytes
 from graceperiod.notifier.domain.emails import Email
 from graceperiod.notifier.domain.recipients import resolve_recipients
@@ -39,7 +39,7 @@ def test_tally_of_exactly_the_expected_effects_is_exact() -> None:
 
 
 #: The notifier's own sample emails (what it renders for real, links signed by a throwaway key).
-EMAILS = preview.sample_emails()
+EMAILS = email_preview.sample_emails()
 
 
 def _as_sink_writes_it(path: Path, email: Email, envelope_to: str) -> None:
@@ -52,14 +52,18 @@ def _as_sink_writes_it(path: Path, email: Email, envelope_to: str) -> None:
 
 def test_the_checker_reads_the_notifiers_real_executed_emails(tmp_path: Path) -> None:
     email = EMAILS["executed-self-service"]
-    _as_sink_writes_it(tmp_path / "1700000000000000000-abc.eml", email, preview.RECIPIENT.title())
+    _as_sink_writes_it(tmp_path / "1700000000000000000-abc.eml", email, email_preview.RECIPIENT.title())
 
     seen = parse_email(tmp_path / "1700000000000000000-abc.eml")
 
     assert seen is not None
-    assert seen.purchase_id == dict(email.headers)["X-Grace-Period-Purchase"] == preview.sample_purchase().purchase_id
+    assert (
+        seen.purchase_id
+        == dict(email.headers)["X-Grace-Period-Purchase"]
+        == email_preview.sample_purchase().purchase_id
+    )
     assert seen.kind == EmailKind.PURCHASE_EXECUTED == EXECUTED
-    assert seen.recipient == preview.RECIPIENT
+    assert seen.recipient == email_preview.RECIPIENT
     assert seen.message_id == email.message_id
     assert seen.accepted_ns == 1700000000000000000
     assert Mailbox(tmp_path).scan() == [seen]
@@ -67,12 +71,12 @@ def test_the_checker_reads_the_notifiers_real_executed_emails(tmp_path: Path) ->
 
 def test_the_checker_reads_the_kind_of_a_real_outcome_email(tmp_path: Path) -> None:
     outcome = EMAILS[f"outcome-{PurchaseChangeKind.REVOKED}"]
-    _as_sink_writes_it(tmp_path / "1700000000000000001-def.eml", outcome, preview.RECIPIENT)
+    _as_sink_writes_it(tmp_path / "1700000000000000001-def.eml", outcome, email_preview.RECIPIENT)
 
     seen = parse_email(tmp_path / "1700000000000000001-def.eml")
 
     assert seen is not None
-    assert seen.purchase_id == preview.sample_purchase().purchase_id
+    assert seen.purchase_id == email_preview.sample_purchase().purchase_id
     assert seen.kind.startswith(f"{EmailKind.REVOCATION_OUTCOME}:")
 
 

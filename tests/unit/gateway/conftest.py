@@ -11,8 +11,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.devstack.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
 from graceperiod.gateway.links.tokens import LinkKeys

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase
-from graceperiod.devstack.gateway_fakes import FakeServiceClients, InMemoryLinkStore
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
 from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
 
 Headers = Callable[[str], dict[str, str]]

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graceperiod.contracts.enums import Permission
-from graceperiod.devstack.tokens import ApiTokenIssuer, forge_hs256, forge_unsigned
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, forge_hs256, forge_unsigned
 from graceperiod.gateway.auth.bearer import (
     BearerError,
     BearerVerifier,

@@ -8,7 +8,7 @@ import pytest
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.revocation import AllowedAction, Phase, Unavailability, UnavailableReason
-from graceperiod.devstack.gateway_fakes import purchase_view
+from graceperiod.devstack.testkit.gateway_fakes import purchase_view
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.dashboard.controls import Control, controls_for
 

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase
-from graceperiod.devstack.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from tests.unit.gateway.conftest import CSRF, csrf_token, sign_in
 

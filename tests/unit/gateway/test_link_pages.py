@@ -15,8 +15,8 @@ from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSupportCase
-from graceperiod.devstack.gateway_fakes import FakeServiceClients, InMemoryLinkStore
-from graceperiod.devstack.tokens import LinkSigner
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
+from graceperiod.devstack.testkit.tokens import LinkSigner
 from tests.unit.gateway.conftest import CSRF, NOW, sign_in
 
 ALICE = "alice@example.com"

@@ -8,7 +8,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from graceperiod.devstack.tokens import LinkSigner
+from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.gateway.links.tokens import LinkFailure, LinkKeys, LinkTokenError, LinkTokenVerifier
 from graceperiod.runtime.clock import FrozenClock
 

@@ -13,8 +13,8 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from graceperiod.devstack.gateway_fakes import InMemoryLinkStore, demo_clients
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
 from graceperiod.gateway.links.tokens import LinkKeys

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from graceperiod.devstack.samples import sample_purchase
+from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.notifier.domain.recipients import normalise, resolve_recipients
 
 

@@ -14,7 +14,7 @@ import pytest
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
-from graceperiod.devstack.samples import purchase_payload, sample_purchase
+from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase
 from graceperiod.notifier.adapters.mail import to_bytes
 from graceperiod.notifier.domain.emails import (
     OUTCOME_HEADLINES,

@@ -4,7 +4,7 @@ import pytest
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
-from graceperiod.devstack.samples import sample_purchase
+from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.revocation.domain.authorization import may_act_on, may_configure
 from graceperiod.revocation.domain.drafts import case_reference, draft_case
 

@@ -1,1 +1,8 @@
-"""Local development stack: servers for make run and the test suite. Never imported by services."""
+"""The development kit: never imported by services. One subpackage per user:
+
+* ``testkit`` — what the tests import: fixtures, fakes, tokens, sample payloads, upstream publishers;
+* ``local`` — the stack behind ``make run|stop|status|demo|docs``;
+* ``servers`` — private RabbitMQ / FerretDB / SMTP sink / AWS endpoint processes, shared by all;
+* ``aws_endpoint`` — the AWS emulator;
+* ``bench`` (``make bench``), ``chaos`` (``make chaos``), ``screenshots`` (``make screenshots``).
+"""

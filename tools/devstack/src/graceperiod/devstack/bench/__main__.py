@@ -23,7 +23,7 @@ from rich.table import Table
 
 from graceperiod.devstack.bench import baseline, pipeline, services
 from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers, vhost
-from graceperiod.devstack.servers import repo_root
+from graceperiod.devstack.servers.processes import repo_root
 
 T = TypeVar("T")
 

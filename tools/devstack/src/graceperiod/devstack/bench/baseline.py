@@ -13,7 +13,7 @@ import aio_pika
 from rich.progress import Progress
 
 from graceperiod.devstack.bench.core import Result
-from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.testkit.samples import purchase_payload
 
 CONFIRM_WINDOW = 200  # publishes in flight awaiting confirms, for baseline and pipeline alike
 

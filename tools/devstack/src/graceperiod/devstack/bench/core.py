@@ -13,8 +13,8 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from graceperiod.devstack import testing
-from graceperiod.devstack.servers import ServiceProcess, SmtpSinkServer, free_port
+from graceperiod.devstack.servers.processes import ServiceProcess, SmtpSinkServer, free_port
+from graceperiod.devstack.testkit import fixtures
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class Servers:
 def servers(workdir: Path) -> Iterator[Servers]:
     """Private servers for the run (or the ones named by AMQP_URL / MONGODB_URL / AWS_ENDPOINT_URL)."""
     with (
-        testing.rabbit_endpoint(workdir / "rabbitmq") as rabbit,
-        testing.mongodb_endpoint(workdir / "ferretdb") as mongodb_url,
-        testing.smtp_sink(workdir / "smtp") as smtp,
-        testing.aws_endpoint(workdir / "aws") as aws_url,
+        fixtures.rabbit_endpoint(workdir / "rabbitmq") as rabbit,
+        fixtures.mongodb_endpoint(workdir / "ferretdb") as mongodb_url,
+        fixtures.smtp_sink(workdir / "smtp") as smtp,
+        fixtures.aws_endpoint(workdir / "aws") as aws_url,
     ):
         yield Servers(rabbit.url, rabbit.management_url, mongodb_url, smtp, aws_url, workdir)
 
@@ -42,7 +42,7 @@ def servers(workdir: Path) -> Iterator[Servers]:
 @contextlib.contextmanager
 def vhost(servers: Servers) -> Iterator[str]:
     """A fresh vhost so each benchmark starts from empty queues."""
-    with testing.isolated_vhost(testing.RabbitEndpoint(servers.amqp_url, servers.management_url)) as url:
+    with fixtures.isolated_vhost(fixtures.RabbitEndpoint(servers.amqp_url, servers.management_url)) as url:
         yield url
 
 

@@ -14,9 +14,9 @@ from rich.progress import Progress
 
 from graceperiod.devstack.bench.baseline import publish_pipelined
 from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
-from graceperiod.devstack.testing import unique
-from graceperiod.devstack.upstream import seed_returnable_plans
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.devstack.testkit.upstream import seed_returnable_plans
 from graceperiod.notifier import keys
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.settings import ServiceSettings

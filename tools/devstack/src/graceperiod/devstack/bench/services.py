@@ -15,12 +15,15 @@ from pathlib import Path
 
 import httpx
 
-from graceperiod.devstack import bench_cooldown, bench_gateway, bench_notifier, bench_revocation
+from graceperiod.devstack.bench import cooldown as bench_cooldown
+from graceperiod.devstack.bench import gateway as bench_gateway
+from graceperiod.devstack.bench import notifier as bench_notifier
+from graceperiod.devstack.bench import revocation as bench_revocation
 from graceperiod.devstack.bench.core import Result, Servers, service_processes
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.testing import unique
-from graceperiod.devstack.tokens import ApiTokenIssuer, LinkSigner
-from graceperiod.devstack.upstream import connect, publish_upstream
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
+from graceperiod.devstack.testkit.upstream import connect, publish_upstream
 
 
 async def revocation(servers: Servers, amqp_url: str, *, quick: bool) -> Result:

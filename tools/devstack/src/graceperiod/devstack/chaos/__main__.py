@@ -27,7 +27,7 @@ from graceperiod.devstack.chaos import report
 from graceperiod.devstack.chaos.core import CI, LONG, REGISTRY, Result, Size, Ui, progress_bars, run_scenario
 from graceperiod.devstack.chaos.scenarios import __all__ as _registered  # noqa: F401 - registers them
 from graceperiod.devstack.chaos.stack import ChaosStack
-from graceperiod.devstack.servers import repo_root
+from graceperiod.devstack.servers.processes import repo_root
 
 
 async def _run(names: list[str], size: Size, workdir: Path, console: Console) -> list[Result]:

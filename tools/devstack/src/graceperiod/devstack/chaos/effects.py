@@ -29,7 +29,7 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.devstack.chaos.load import Outgoing
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
 from graceperiod.notifier.rendering import KIND_HEADER, PURCHASE_HEADER
 
 RECORD_POLL_SECONDS = 3.0

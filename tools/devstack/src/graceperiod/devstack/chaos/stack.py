@@ -24,8 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL
-from graceperiod.devstack.servers import (
+from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     ChildServer,
     FerretServer,
@@ -35,7 +34,8 @@ from graceperiod.devstack.servers import (
     free_port,
     management_request,
 )
-from graceperiod.devstack.testing import unique
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 
 #: The message-driven workers a scenario deploys. The gateway is HTTP only (no queue of
 #: its own to consume); add it here once it consumes events.

@@ -35,7 +35,7 @@ from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.chaos.load import Outgoing
-from graceperiod.devstack.upstream import onboard_account
+from graceperiod.devstack.testkit.upstream import onboard_account
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.messaging import build_broker
 from graceperiod.runtime.settings import ServiceSettings

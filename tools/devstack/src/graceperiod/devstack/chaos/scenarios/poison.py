@@ -17,11 +17,11 @@ import aio_pika
 
 from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
 from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey
-from graceperiod.devstack import testing
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
 from graceperiod.devstack.chaos.load import Outgoing
 from graceperiod.devstack.chaos.stack import ChaosStack
-from graceperiod.devstack.samples import purchase_payload, sample_purchase
+from graceperiod.devstack.testkit import fixtures
+from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase
 
 ONE_MB = 1024 * 1024
 
@@ -87,7 +87,7 @@ async def consumer_counts(amqp_url: str, queues: list[str]) -> dict[str, int]:
 
 async def read_dead_letters(amqp_url: str, queue: str, *, expect: int, timeout: float) -> list[Any]:
     """Take (and ack) up to ``expect`` messages from ``<queue>.dlq``."""
-    return await testing.dead_letters(amqp_url, queue, expect=expect, timeout=timeout)
+    return await fixtures.dead_letters(amqp_url, queue, expect=expect, timeout=timeout)
 
 
 @scenario("poison", "bad JSON, future schema_version, 1 MB, wrong content type into every queue")

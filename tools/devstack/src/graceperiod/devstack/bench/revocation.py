@@ -31,9 +31,9 @@ from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, 
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.testing import running
-from graceperiod.devstack.upstream import connect, publish_upstream
+from graceperiod.devstack.testkit.fixtures import running
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import connect, publish_upstream
 
 _ROLE = "GracePeriodRevocation"
 _ACTOR = Actor(

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graceperiod.devstack.samples import GLOBAL_NOTIFICATION_EMAIL
-from graceperiod.devstack.servers import (
+from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     ChildServer,
     FerretServer,
@@ -31,6 +30,7 @@ from graceperiod.devstack.servers import (
     port_open,
     repo_root,
 )
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 
 VAR = repo_root() / "var"
 STATE_FILE = VAR / "run" / "stack.json"

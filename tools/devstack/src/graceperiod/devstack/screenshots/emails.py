@@ -1,7 +1,7 @@
 """Screenshots of HTML files in Debian's Chromium (headless, through Playwright), for the docs.
 
-python -m graceperiod.notifier.preview --out var/preview
-python -m graceperiod.devstack.email_screenshots var/preview/*.html --out docs/screenshots
+python -m graceperiod.devstack.screenshots.email_preview --out var/preview
+python -m graceperiod.devstack.screenshots.emails var/preview/*.html --out docs/screenshots
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS
+from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS
 
 
 async def screenshot(pages: Sequence[Path], out: Path, *, width: int = 720) -> list[Path]:

@@ -249,7 +249,7 @@ class FerretServer(ChildServer):
 
 @dataclass(kw_only=True)
 class SmtpSinkServer(ChildServer):
-    """The SMTP sink (:mod:`graceperiod.devstack.smtp_sink`): a real SMTP server process that
+    """The SMTP sink (:mod:`graceperiod.devstack.servers.smtp_sink`): a real SMTP server process that
     keeps every message it accepts as an ``.eml`` file in ``maildir``."""
 
     name: str = "smtp"
@@ -271,7 +271,7 @@ class SmtpSinkServer(ChildServer):
         return [
             sys.executable,
             "-m",
-            "graceperiod.devstack.smtp_sink",
+            "graceperiod.devstack.servers.smtp_sink",
             "--port",
             str(self.port),
             "--maildir",

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aio_pika
 from faststream.asgi import AsgiFastStream
 
-from graceperiod.devstack.servers import (
+from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     FerretServer,
     RabbitServer,

@@ -14,7 +14,7 @@ Acceptance time = the nanosecond timestamp the sink puts at the front of each ``
 name as it accepts the message; publish time = taken just before each publish (same clock).
 Targets: saturated rate >= 70% of the direct blast; p99 < 250 ms at 50 purchases/s.
 
-    python -m graceperiod.devstack.bench_notifier [--rate 50] [--duration 20] [--burst 1000]
+    python -m graceperiod.devstack.bench.notifier [--rate 50] [--duration 20] [--burst 1000]
 
 Each function returns a dict of numbers, so ``make bench`` can collect them.
 """
@@ -41,8 +41,7 @@ from typing import Any
 import aiosmtplib
 from faststream.rabbit import RabbitBroker
 
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.servers import (
+from graceperiod.devstack.servers.processes import (
     ChildServer,
     FerretServer,
     RabbitServer,
@@ -50,7 +49,8 @@ from graceperiod.devstack.servers import (
     SmtpSinkServer,
     free_port,
 )
-from graceperiod.devstack.upstream import connect, publish_upstream
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import connect, publish_upstream
 from graceperiod.notifier.rendering import PURCHASE_HEADER
 
 RECORDED = "revocation.purchase.recorded"

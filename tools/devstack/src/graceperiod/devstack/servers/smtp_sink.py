@@ -7,7 +7,7 @@ with ``defer`` with ``451`` (a temporary one), so tests can exercise both paths.
 ``--refusals FILE`` every refusal is also appended to ``FILE`` as one JSON line
 (``{"at_ns", "recipient", "code"}``), so a test can count how often a refused address was tried.
 
-    python -m graceperiod.devstack.smtp_sink --port 2525 --maildir var/mail [--refusals var/refused.jsonl]
+    python -m graceperiod.devstack.servers.smtp_sink --port 2525 --maildir var/mail [--refusals var/refused.jsonl]
 """
 
 from __future__ import annotations

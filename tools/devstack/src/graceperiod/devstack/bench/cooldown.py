@@ -8,7 +8,7 @@
   the running service: no account handed out twice; acquisitions per second.
 
 Each function takes the servers' URLs and returns a dict of numbers (it creates and drops its
-own database; pass a fresh vhost). ``python -m graceperiod.devstack.bench_cooldown`` starts
+own database; pass a fresh vhost). ``python -m graceperiod.devstack.bench.cooldown`` starts
 private servers and prints the results as JSON.
 """
 
@@ -44,8 +44,8 @@ from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.service import CooldownOptions, CooldownService
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.cooldown.store import AccountStore, ScheduledRelease, account_document, schedule_id
-from graceperiod.devstack.servers import FerretServer, RabbitServer
-from graceperiod.devstack.testing import running
+from graceperiod.devstack.servers.processes import FerretServer, RabbitServer
+from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.messaging import EventPublisher, build_broker, declare_topology
 from graceperiod.runtime.mongo import Document

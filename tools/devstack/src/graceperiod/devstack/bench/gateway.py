@@ -18,7 +18,7 @@ and latency counts from the scheduled instant, so a slow server cannot hide its 
 Run the gateway in another process (the stack, or ``--serve-demo`` below: the gateway over the
 in-memory demo service port, for trying the tool without the stack), then::
 
-    python -m graceperiod.devstack.bench_gateway --url http://127.0.0.1:8080 \\
+    python -m graceperiod.devstack.bench.gateway --url http://127.0.0.1:8080 \\
         --token "$(curl -s -XPOST http://127.0.0.1:8080/dev/token/u-admin | jq -r .access_token)" \\
         --link-path '/api/purchases/<id>/revoke?token=<link token>'
 
@@ -236,8 +236,8 @@ def serve_demo(port: int) -> None:
 
     import uvicorn  # noqa: PLC0415
 
-    from graceperiod.devstack.gateway_fakes import InMemoryLinkStore, demo_clients  # noqa: PLC0415
-    from graceperiod.devstack.tokens import LinkSigner  # noqa: PLC0415
+    from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients  # noqa: PLC0415
+    from graceperiod.devstack.testkit.tokens import LinkSigner  # noqa: PLC0415
     from graceperiod.gateway.app import create_app  # noqa: PLC0415
     from graceperiod.gateway.links.tokens import LinkKeys  # noqa: PLC0415
     from graceperiod.gateway.settings import GatewaySettings  # noqa: PLC0415

@@ -77,7 +77,7 @@ from graceperiod.contracts.revocation import (
     Windows,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
-from graceperiod.devstack.samples import sample_purchase
+from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.runtime.rpc import ServiceUnavailable
 
 Service = Literal["revocation", "cooldown", "notifier"]

@@ -1,6 +1,6 @@
 """Render sample emails to files, to look at them (in a browser, or screenshot them for the docs).
 
-    python -m graceperiod.notifier.preview --out var/preview
+    python -m graceperiod.devstack.screenshots.email_preview --out var/preview
 
 Writes ``<name>.html`` and ``<name>.txt`` for the executed-purchase email in each phase and for
 each revocation outcome. Links are signed with a throwaway key: they point at a real path but
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("var/preview"))
     args = parser.parse_args(argv)
     for path in write(args.out):
-        print(path)  # noqa: T201 - a command-line tool's output
+        print(path)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 from faststream.specification import AsyncAPI
 
 from graceperiod.cooldown.app import create_app as cooldown_app
-from graceperiod.devstack.servers import repo_root
+from graceperiod.devstack.servers.processes import repo_root
 from graceperiod.gateway.app import create_app as gateway_app
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.revocation.app import create_app as revocation_app

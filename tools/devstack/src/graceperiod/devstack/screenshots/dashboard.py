@@ -4,7 +4,7 @@ The gateway is the real app, served on loopback; its service port is the in-memo
 fake (sample purchases in every phase, a pool with every status), so the pictures do not
 depend on AWS or on the services' state.
 
-    python -m graceperiod.devstack.screenshots [--out docs/screenshots]
+    python -m graceperiod.devstack.screenshots.dashboard [--out docs/screenshots]
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
 
-from graceperiod.devstack.gateway_fakes import InMemoryLinkStore, demo_clients
-from graceperiod.devstack.servers import repo_root
-from graceperiod.devstack.tokens import LinkSigner
-from graceperiod.devstack.web import CHROMIUM, CHROMIUM_ARGS, serving
+from graceperiod.devstack.servers.processes import repo_root
+from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.tokens import LinkSigner
+from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings

@@ -1,4 +1,4 @@
-"""``python -m graceperiod.devstack up|down|status|demo|docs`` (behind the Makefile targets)."""
+"""``python -m graceperiod.devstack.local up|down|status|demo|docs`` (behind the Makefile targets)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import time
 from email import policy
 from pathlib import Path
 
-from graceperiod.devstack import stack
-from graceperiod.devstack.samples import purchase_payload
-from graceperiod.devstack.servers import ServerError
-from graceperiod.devstack.upstream import connect, publish_upstream, seed_demo_account
+from graceperiod.devstack.local import stack
+from graceperiod.devstack.servers.processes import ServerError
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.upstream import connect, publish_upstream, seed_demo_account
 
 
 def _up() -> int:
@@ -95,7 +95,7 @@ async def _demo(timeout: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m graceperiod.devstack")
+    parser = argparse.ArgumentParser(prog="python -m graceperiod.devstack.local")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the local stack in the background")
     sub.add_parser("down", help="stop it")
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return _status()
     if args.command == "demo":
         return asyncio.run(_demo(args.timeout))
-    from graceperiod.devstack.docs import write_docs  # noqa: PLC0415 - imports every service
+    from graceperiod.devstack.local.docs import write_docs  # noqa: PLC0415 - imports every service
 
     for path in write_docs():
         print(f"wrote {path}")

@@ -1,0 +1,1 @@
+"""The local stack behind ``make run|stop|status|demo|docs`` (``python -m graceperiod.devstack.local``)."""
