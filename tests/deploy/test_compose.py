@@ -151,3 +151,11 @@ def test_processes_without_http_have_no_health_check_and_run_their_entry_points(
     scripts = (ROOT / "libs" / "runtime" / "pyproject.toml").read_text()
     assert 'graceperiod-ticker = "graceperiod.runtime.ticker:main"' in scripts
     assert 'graceperiod-dlq = "graceperiod.runtime.dlq:main"' in scripts
+
+
+def test_the_link_key_one_shot_runs_the_notifiers_key_command(compose: dict[str, Any]) -> None:
+    link_keys = compose["services"]["link-keys"]
+    assert link_keys["image"].startswith("graceperiod/notifier:")
+    assert "graceperiod-keys generate --dir /keys --jwks-out /jwks/links.jwks.json" in link_keys["command"][-1]
+    scripts = (ROOT / "services" / "notifier" / "pyproject.toml").read_text()
+    assert 'graceperiod-keys = "graceperiod.notifier.cli.keys:main"' in scripts

@@ -201,8 +201,20 @@ def test_the_python_layer_builds_with_the_dockerfile_commands(service: str, tmp_
     assert result.stdout.strip() == "[]", f"dev tools in the {service} image: {result.stdout}"
     for script in ("graceperiod-ticker", "graceperiod-dlq"):
         assert (venv / "bin" / script).exists()
+    if service == "notifier":
+        _operators_make_a_link_key_with_graceperiod_keys(venv, tmp_path / "link-keys")
     installed = {p.name.split("-")[0] for p in (venv / "lib").glob("python3.*/site-packages/*.dist-info")}
     if service == "gateway":
         assert "aioboto3" not in installed
     if service in {"revocation", "cooldown"}:
         assert "litestar" not in installed
+
+
+def _operators_make_a_link_key_with_graceperiod_keys(venv: Path, directory: Path) -> None:
+    """The console script docs/operations.md tells operators to run, from the notifier image."""
+    script = venv / "bin" / "graceperiod-keys"
+    argv = [str(script), "generate", "--dir", str(directory), "--kid", "image-check"]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (directory / "image-check.pem").stat().st_mode & 0o777 == 0o600
+    assert '"kid": "image-check"' in result.stdout

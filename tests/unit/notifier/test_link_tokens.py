@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
 from graceperiod.notifier import keys
+from graceperiod.notifier.cli import keys as keys_cli
 from graceperiod.notifier.keys import KeyConfigurationError, KeyRing, SigningKey
 from graceperiod.notifier.links import LinkSigner
 
@@ -183,12 +184,12 @@ def test_generate_never_overwrites_and_keeps_the_key_private(tmp_path: Path) -> 
 
 def test_the_cli_generates_a_key_and_prints_the_public_jwks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     directory, jwks_file = tmp_path / "keys", tmp_path / "public" / "jwks.json"
-    assert keys.main(["generate", "--dir", str(directory), "--kid", "cli-1", "--jwks-out", str(jwks_file)]) == 0
+    assert keys_cli.main(["generate", "--dir", str(directory), "--kid", "cli-1", "--jwks-out", str(jwks_file)]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["keys"][0]["kid"] == "cli-1"
     assert printed["keys"][0]["crv"] == "Ed25519"
     assert "d" not in printed["keys"][0]  # never the private part
     assert json.loads(jwks_file.read_text()) == printed
-    assert keys.main(["public", "--dir", str(directory), "--format", "pem"]) == 0
+    assert keys_cli.main(["public", "--dir", str(directory), "--format", "pem"]) == 0
     assert "BEGIN PUBLIC KEY" in capsys.readouterr().out
-    assert keys.main(["generate", "--dir", str(directory), "--kid", "cli-1"]) == 2
+    assert keys_cli.main(["generate", "--dir", str(directory), "--kid", "cli-1"]) == 2

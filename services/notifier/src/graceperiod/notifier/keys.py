@@ -1,4 +1,5 @@
-"""Ed25519 keys that sign the one-click revocation links, and a CLI to manage them.
+"""Ed25519 keys that sign the one-click revocation links (operators manage them with
+``graceperiod-keys``, :mod:`graceperiod.notifier.cli.keys`).
 
 The notifier holds private keys; the gateway only public ones (as a JWKS or PEM files),
 selected by the token's ``kid`` header. Keys come from a directory of ``<kid>.pem`` files
@@ -6,28 +7,12 @@ selected by the token's ``kid`` header. Keys come from a directory of ``<kid>.pe
 (a JSON object ``{"<kid>": "<PEM>"}``). The key whose id sorts last signs, unless
 ``NOTIFIER_LINK_SIGNING_KID`` names one; ``generate``'s default ids are UTC timestamps,
 so "sorts last" means "newest".
-
-Rotation (no link breaks):
-
-1. ``python -m graceperiod.notifier.keys generate --dir NEW_DIR`` (or straight into a
-   staging copy of the key directory) and give the printed public JWKS to the gateway,
-   *added* to the keys it already trusts; deploy the gateway.
-2. Add the new private key to the notifier's key directory (or secret) and restart it:
-   the new key sorts last and signs from then on.
-3. Once every link signed with the old key has expired (its purchase's last window has
-   closed), remove the old public key from the gateway and the old private key here.
-
-    python -m graceperiod.notifier.keys generate --dir var/keys/links [--kid ID] [--jwks-out FILE]
-    python -m graceperiod.notifier.keys public --dir var/keys/links [--format jwks|pem]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,7 +72,7 @@ class KeyRing:
         if not keys:
             msg = (
                 "no link-signing key configured: set NOTIFIER_LINK_KEYS_DIR to a directory of <kid>.pem files "
-                "(create one with `python -m graceperiod.notifier.keys generate --dir DIR`) "
+                "(create one with `graceperiod-keys generate --dir DIR`) "
                 "or NOTIFIER_LINK_SIGNING_KEYS to a JSON object {kid: PEM}"
             )
             raise KeyConfigurationError(msg)
@@ -157,49 +142,3 @@ def generate(directory: Path, kid: str | None = None) -> SigningKey:
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     return key
-
-
-def _write(path: Path | None, text: str) -> None:
-    if path is None:
-        sys.stdout.write(text)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m graceperiod.notifier.keys", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    gen = commands.add_parser("generate", help="create a new signing key and print its public JWKS")
-    gen.add_argument("--dir", type=Path, required=True, help="key directory (the key is written as <kid>.pem)")
-    gen.add_argument("--kid", help="key id (default: link-<UTC timestamp>, so newer ids sort last)")
-    gen.add_argument("--jwks-out", type=Path, help="also write the public JWKS of every key in --dir here")
-    gen.add_argument("--public-pem-out", type=Path, help="also write the new public key as PEM here")
-    pub = commands.add_parser("public", help="print the public keys of a key directory for the gateway")
-    pub.add_argument("--dir", type=Path, required=True)
-    pub.add_argument("--format", choices=("jwks", "pem"), default="jwks")
-    pub.add_argument("--out", type=Path, help="write to this file instead of standard output")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "generate":
-            key = generate(args.dir, args.kid)
-            sys.stdout.write(json.dumps({"keys": [public_jwk(key)]}, indent=2) + "\n")
-            sys.stderr.write(f"wrote {args.dir / (key.kid + '.pem')}\n")
-            if args.jwks_out:
-                _write(args.jwks_out, json.dumps(KeyRing.load(directory=args.dir).jwks(), indent=2) + "\n")
-            if args.public_pem_out:
-                _write(args.public_pem_out, public_pem(key))
-            return 0
-        ring = KeyRing.load(directory=args.dir)
-        if args.format == "jwks":
-            _write(args.out, json.dumps(ring.jwks(), indent=2) + "\n")
-        else:
-            _write(args.out, "".join(f"# kid: {kid}\n{pem}" for kid, pem in ring.public_pems().items()))
-    except (KeyConfigurationError, FileExistsError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -56,7 +56,7 @@ class NotifierSettings(ServiceSettings):
 
     # --- Link tokens
     link_keys_dir: Path | None = Field(
-        default=None, description="Directory of <kid>.pem Ed25519 private keys (python -m graceperiod.notifier.keys)."
+        default=None, description="Directory of <kid>.pem Ed25519 private keys (graceperiod-keys generate)."
     )
     link_signing_keys: dict[str, str] = Field(
         default_factory=dict, description='Alternatively, the keys themselves: JSON {"<kid>": "<PEM>"}.'

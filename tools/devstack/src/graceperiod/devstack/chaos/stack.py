@@ -61,7 +61,7 @@ class ChaosStack:
         if any(self.link_keys_dir.glob("*.pem")):
             return
         subprocess.run(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "graceperiod.notifier.keys", "generate", "--dir", str(self.link_keys_dir)],
+            [sys.executable, "-m", "graceperiod.notifier.cli.keys", "generate", "--dir", str(self.link_keys_dir)],
             check=True,
             capture_output=True,
         )

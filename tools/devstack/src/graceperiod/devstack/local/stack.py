@@ -168,7 +168,7 @@ def ensure_link_keys() -> None:
         [
             sys.executable,
             "-m",
-            "graceperiod.notifier.keys",
+            "graceperiod.notifier.cli.keys",
             "generate",
             "--dir",
             str(LINK_KEYS_DIR),
