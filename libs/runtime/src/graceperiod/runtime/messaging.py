@@ -25,7 +25,6 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitQueue,
 )
-from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from faststream.rabbit.schemas.queue import QuorumQueueArgs
@@ -218,8 +217,3 @@ async def publish_tick(broker: RabbitBroker, tick: Message, *, message_id: str) 
         persist=True,
         content_type="application/json",
     )
-
-
-def json_body(model: BaseModel) -> bytes:
-    """The wire form of a contract model (what publishers put on the queue)."""
-    return model.model_dump_json().encode()

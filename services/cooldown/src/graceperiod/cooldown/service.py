@@ -188,9 +188,6 @@ class _Candidates:
                 if not found:
                     return None
 
-    def forget(self) -> None:
-        self._items.clear()
-
 
 class CooldownService:
     def __init__(
