@@ -11,6 +11,7 @@ from email import policy
 from pathlib import Path
 
 from graceperiod.devstack.local import stack
+from graceperiod.devstack.local.preflight import InTheWayError
 from graceperiod.devstack.servers.processes import ServerError
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream, seed_demo_account
@@ -20,6 +21,9 @@ def _up() -> int:
     print("Starting the Grace Period local stack (data and logs under var/)", file=sys.stderr)
     try:
         endpoints = stack.up()
+    except InTheWayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ServerError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         stack.down()

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graceperiod.devstack.local.preflight import InTheWayError, check
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     ChildServer,
     FerretServer,
     RabbitServer,
-    ServerError,
     ServiceProcess,
     SmtpSinkServer,
-    port_open,
     repo_root,
 )
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
@@ -39,6 +38,7 @@ LINK_KEYS_DIR = VAR / "keys" / "links"
 LINK_JWKS_FILE = VAR / "keys" / "links.jwks.json"
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
+SERVER_LABELS = {"rabbitmq": "RabbitMQ", "ferretdb": "FerretDB", "smtp": "SMTP sink", "aws": "AWS endpoint"}
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,6 @@ class Endpoints:
 
 def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
-
-
-def _check_free(port: int, what: str) -> None:
-    if port_open(port):
-        msg = f"port {port} ({what}) is already in use: stop what uses it, or set the *_URL variable to use it"
-        raise ServerError(msg)
 
 
 def _save(state: dict[str, Any]) -> None:
@@ -84,54 +78,66 @@ def _record(state: dict[str, Any], server: ChildServer, **extra: Any) -> None:
     _save(state)
 
 
-def up() -> Endpoints:
-    if load_state().get("processes"):
-        msg = "the stack is already running (make status); run `make stop` first"
-        raise ServerError(msg)
-    state: dict[str, Any] = {"processes": []}
-    step = _progress()
+@dataclass(frozen=True)
+class Plan:
+    """What ``up`` will start: the local servers no ``*_URL`` variable replaces, the services,
+    and every fixed port they need (port → what for, and the variable that moves it)."""
 
-    amqp_url, management_url = os.environ.get("AMQP_URL"), os.environ.get("RABBITMQ_MANAGEMENT_URL")
-    if not amqp_url:
+    rabbit: RabbitServer | None
+    ferret: FerretServer | None
+    smtp: SmtpSinkServer | None
+    aws: AwsEndpointServer | None
+    ports: dict[int, str]
+
+    @property
+    def servers(self) -> list[ChildServer]:
+        return [s for s in (self.rabbit, self.ferret, self.smtp, self.aws) if s is not None]
+
+
+def plan() -> Plan:
+    ports: dict[int, str] = {}
+    rabbit = ferret = smtp = aws = None
+    if not os.environ.get("AMQP_URL"):
         rabbit = RabbitServer(
             data_dir=VAR / "rabbitmq",
             port=_port("GP_RABBITMQ_PORT", 5672),
             management_port=_port("GP_RABBITMQ_MANAGEMENT_PORT", 15672),
         )
-        _check_free(rabbit.port, "RabbitMQ")
-        step("RabbitMQ")
-        rabbit.start(timeout=90)
-        _record(state, rabbit)
-        amqp_url, management_url = rabbit.url, rabbit.management_url
-
-    mongodb_url = os.environ.get("MONGODB_URL")
-    if not mongodb_url:
+        ports[rabbit.port] = "RabbitMQ, GP_RABBITMQ_PORT"
+        ports[rabbit.management_port] = "RabbitMQ management, GP_RABBITMQ_MANAGEMENT_PORT"
+    if not os.environ.get("MONGODB_URL"):
         ferret = FerretServer(data_dir=VAR / "ferretdb", port=_port("GP_FERRETDB_PORT", 27017))
-        _check_free(ferret.port, "FerretDB")
-        step("FerretDB")
-        ferret.start()
-        _record(state, ferret)
-        mongodb_url = ferret.url
-
-    smtp_url, maildir = os.environ.get("SMTP_URL"), None
-    if not smtp_url:
+        ports[ferret.port] = "FerretDB, GP_FERRETDB_PORT"
+    if not os.environ.get("SMTP_URL"):
         smtp = SmtpSinkServer(data_dir=VAR / "smtp", port=_port("GP_SMTP_PORT", 2525))
-        _check_free(smtp.port, "SMTP sink")
-        step("SMTP sink")
-        smtp.start()
-        _record(state, smtp)
-        smtp_url, maildir = smtp.url, str(smtp.maildir)
-
-    aws_url = os.environ.get("AWS_ENDPOINT_URL")
-    if not aws_url:
+        ports[smtp.port] = "SMTP sink, GP_SMTP_PORT"
+    if not os.environ.get("AWS_ENDPOINT_URL"):
         aws = AwsEndpointServer(data_dir=VAR / "aws", port=_port("GP_AWS_PORT", 4566))
-        _check_free(aws.port, "AWS endpoint")
-        step("AWS endpoint")
-        aws.start()
-        _record(state, aws)
-        aws_url = aws.url
+        ports[aws.port] = "AWS endpoint, GP_AWS_PORT"
+    ports.update({port: f"{name} service" for name, port in SERVICE_PORTS.items()})
+    return Plan(rabbit, ferret, smtp, aws, ports)
 
-    endpoints = Endpoints(amqp_url, management_url, mongodb_url, smtp_url, maildir, aws_url)
+
+def preflight(planned: Plan) -> None:
+    """Refuse, in one line and before starting anything, when this checkout's stack already runs
+    or another holds a port or the RabbitMQ node name it needs."""
+    if load_state().get("processes"):
+        msg = "the stack is already running (make status); run `make stop` first"
+        raise InTheWayError(msg)
+    check(planned.ports, [planned.rabbit.node_name] if planned.rabbit else [])
+
+
+def up() -> Endpoints:
+    """Start the stack; raises :class:`InTheWayError` (nothing started) or ``ServerError`` (some started)."""
+    planned = plan()
+    preflight(planned)
+    state: dict[str, Any] = {"processes": []}
+    step = _progress()
+    for server in planned.servers:
+        step(SERVER_LABELS[server.name])
+        server.start(timeout=90 if server is planned.rabbit else 60)
+        _record(state, server)
+    endpoints = _endpoints(planned)
     ensure_link_keys()
     env = service_environment(endpoints)
     for name, port in SERVICE_PORTS.items():
@@ -142,7 +148,6 @@ def up() -> Endpoints:
             port=port,
             env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
         )
-        _check_free(port, name)
         step(f"{name} service")
         service.start(timeout=60)
         _record(state, service)
@@ -157,6 +162,19 @@ def up() -> Endpoints:
     _save(state)
     (VAR / "stack.env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     return endpoints
+
+
+def _endpoints(planned: Plan) -> Endpoints:
+    env = os.environ
+    rabbit, smtp = planned.rabbit, planned.smtp
+    return Endpoints(
+        amqp_url=rabbit.url if rabbit else env["AMQP_URL"],
+        management_url=rabbit.management_url if rabbit else env.get("RABBITMQ_MANAGEMENT_URL"),
+        mongodb_url=planned.ferret.url if planned.ferret else env["MONGODB_URL"],
+        smtp_url=smtp.url if smtp else env["SMTP_URL"],
+        maildir=str(smtp.maildir) if smtp else None,
+        aws_endpoint_url=planned.aws.url if planned.aws else env["AWS_ENDPOINT_URL"],
+    )
 
 
 def ensure_link_keys() -> None:
