@@ -41,3 +41,30 @@ class FrozenClock:
     def advance(self, delta: timedelta) -> datetime:
         self._now = to_storage_precision(self._now + delta)
         return self._now
+
+
+class AdjustableClock:
+    """The real time, a frozen instant, or the real time shifted, switchable while running: the
+    clock of the local cloud emulators, which tests set through their control APIs."""
+
+    def __init__(self) -> None:
+        self._frozen: datetime | None = None
+        self._offset = timedelta(0)
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def now(self) -> datetime:
+        if self._frozen is not None:
+            return self._frozen
+        return to_storage_precision(datetime.now(UTC) + self._offset)
+
+    def set(self, *, now: datetime | None = None, offset_seconds: float | None = None, real: bool = False) -> None:
+        """``real`` first (back to the system time), then freeze at ``now`` or run ``offset_seconds`` ahead."""
+        if real:
+            self._frozen, self._offset = None, timedelta(0)
+        if now is not None:
+            self._frozen = to_storage_precision(now.astimezone(UTC))
+        if offset_seconds is not None:
+            self._frozen, self._offset = None, timedelta(seconds=offset_seconds)

@@ -248,7 +248,7 @@ class AwsEndpointApp:
                 offset_seconds=spec.get("offset_seconds"),
                 real=bool(spec.get("real")),
             )
-        return _json({"now": self.emulator.now(), "frozen": self.emulator.frozen_at is not None})
+        return _json({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
 
     def _control_config(self, request: Request) -> Response:
         spec = request.get_json(force=True)

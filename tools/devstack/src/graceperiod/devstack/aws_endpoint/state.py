@@ -12,8 +12,10 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from graceperiod.runtime.clock import AdjustableClock
 
 #: The account requests signed with a key the emulator did not hand out belong to (the
 #: vendor's own account, where Grace Period runs).
@@ -142,8 +144,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.vendor_account = vendor_account
         self.return_delay = timedelta(seconds=return_delay_seconds)
-        self.frozen_at: datetime | None = None
-        self.offset = timedelta(0)
+        self.clock = AdjustableClock()
         self.accounts: dict[str, Account] = {}
         self.sessions: dict[str, AssumedSession] = {}
         self.faults: list[Fault] = []
@@ -153,20 +154,13 @@ class Emulator:
     # --- clock ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        if self.frozen_at is not None:
-            return self.frozen_at
-        return datetime.now(UTC) + self.offset
+        return self.clock.now()
 
     def set_clock(
         self, *, now: datetime | None = None, offset_seconds: float | None = None, real: bool = False
     ) -> None:
         with self.lock:
-            if real:
-                self.frozen_at, self.offset = None, timedelta(0)
-            if now is not None:
-                self.frozen_at = now.astimezone(UTC)
-            if offset_seconds is not None:
-                self.frozen_at, self.offset = None, timedelta(seconds=offset_seconds)
+            self.clock.set(now=now, offset_seconds=offset_seconds, real=real)
 
     # --- accounts --------------------------------------------------------------------------
 
@@ -227,4 +221,4 @@ class Emulator:
             self.sessions.clear()
             self.faults.clear()
             self.calls.clear()
-            self.frozen_at, self.offset = None, timedelta(0)
+            self.clock.set(real=True)
