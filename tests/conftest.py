@@ -10,6 +10,7 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
+from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit import fixtures
 from graceperiod.devstack.testkit.upstream import connect
@@ -39,6 +40,12 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpSinkSe
 def aws_endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with fixtures.aws_endpoint(tmp_path_factory.mktemp("aws")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def azure_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureEndpointAddress]:
+    with fixtures.azure_endpoint(tmp_path_factory.mktemp("azure")) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

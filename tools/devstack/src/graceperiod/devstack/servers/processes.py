@@ -1,4 +1,4 @@
-"""Local servers as child processes: RabbitMQ, FerretDB, the SMTP sink and the AWS endpoint.
+"""Local servers as child processes: RabbitMQ, FerretDB, the SMTP sink, the AWS and Azure endpoints.
 
 Each server gets its own ports and data directory, so the test suite, ``make run`` and a
 developer's own servers never collide. A server can be stopped and started again on the
@@ -293,6 +293,32 @@ class AwsEndpointServer(ChildServer):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "graceperiod.devstack.aws_endpoint", "--port", str(self.port)]
+
+
+@dataclass(kw_only=True)
+class AzureEndpointServer(ChildServer):
+    """The local Azure endpoint (:mod:`graceperiod.devstack.azure_endpoint`): HTTPS with its own CA."""
+
+    name: str = "azure"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "graceperiod.devstack.azure_endpoint",
+            "--port",
+            str(self.port),
+            "--tls-dir",
+            str(self.data_dir / "tls"),
+        ]
 
 
 @dataclass(kw_only=True)

@@ -29,8 +29,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aio_pika
 from faststream.asgi import AsgiFastStream
 
+from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
+    AzureEndpointServer,
     FerretServer,
     RabbitServer,
     SmtpSinkServer,
@@ -126,6 +128,16 @@ def aws_endpoint(data_dir: Path) -> Iterator[str]:
     server.start()
     try:
         yield server.url
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def azure_endpoint(data_dir: Path) -> Iterator[AzureEndpointAddress]:
+    server = AzureEndpointServer(data_dir=data_dir)
+    server.start()
+    try:
+        yield AzureEndpointAddress(server.url, server.ca_bundle)
     finally:
         server.stop()
 
