@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
 #   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
-#   FerretDB 1.24.2 built from the Go module proxy into .local/bin (git-ignored), and
-#   kustomize (for the Kubernetes manifest tests) built the same way.
+#   FerretDB 1.24.2 built from the Go module proxy with the patches in scripts/ferretdb/ into
+#   .local/bin (git-ignored), and kustomize (for the Kubernetes manifest tests) built the same way.
 # Idempotent; safe to run before every `make run` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 UV_VERSION=0.13.8
 FERRETDB_VERSION=v1.24.2
 FERRETDB_BIN=.local/bin/ferretdb
-# Bump when the FerretDB build recipe changes, so existing builds are redone.
-FERRETDB_BUILD_ID="${FERRETDB_VERSION}+sqlite-id-index+id-pushdown"
+FERRETDB_PATCHES=scripts/ferretdb
+# Changes with any patch (or with the recipe's version below), so existing builds are redone.
+FERRETDB_BUILD_ID="${FERRETDB_VERSION}+patches-$(cat "$FERRETDB_PATCHES"/*.patch | sha256sum | cut -c1-16)"
 KUSTOMIZE_VERSION=v5.8.0
 KUSTOMIZE_BIN=.local/bin/kustomize
 WITH_BROWSER=${WITH_BROWSER:-1}
@@ -57,22 +58,13 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_BIN.build" 2>/dev/null)" != "
     cp -r "$src" ferretdb-src
     chmod -R u+w ferretdb-src
     echo "$FERRETDB_VERSION" > ferretdb-src/build/version/version.txt
-    # The SQLite backend indexes _id as  _ferretdb_sjson->"_id"  but filters finds, updates and
-    # deletes by id on  _ferretdb_sjson->'$._id': the same value, a different expression, so
-    # SQLite cannot use the index and every update or delete by _id scans the whole collection
-    # (measured: 12 ms at 1,000 documents, 22 ms at 3,000). Filter on the indexed expression.
-    meta=ferretdb-src/internal/backends/sqlite/metadata/metadata.go
-    grep -q "IDColumn = DefaultColumn + \"->'\$._id'\"" "$meta" || { echo "FerretDB source changed: review the _id index fix" >&2; exit 1; }
-    sed -i "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \`->\"_id\"\`|" "$meta"
-    # The SQLite backend pushes an _id lookup down to SQL only when the filter is exactly
-    # {_id: value}; {_id: value, version: n} (every conditional update: optimistic versions,
-    # status guards, lease take-overs) scans the whole collection instead (measured at 500
-    # documents: 2.3 ms vs 19 ms per update, 100 concurrent ones 0.45 s vs 2.3 s). The handler
-    # re-applies the whole filter to what the backend returns, so narrowing by _id whenever
-    # the filter has a plain _id value is safe.
-    coll=ferretdb-src/internal/backends/sqlite/collection.go
-    [ "$(grep -c 'if params.Filter.Len() == 1 {' "$coll")" = 2 ] || { echo "FerretDB source changed: review the _id pushdown fix" >&2; exit 1; }
-    sed -i 's|if params.Filter.Len() == 1 {|if params.Filter.Len() >= 1 {|' "$coll"
+    # The local patches, in order; each is described in README.md ("MongoDB, FerretDB and the
+    # subset both support"). `git apply --check` refuses a patch whose context no longer
+    # matches the source, so a changed upstream stops the build instead of being mispatched.
+    for patch in "$OLDPWD/$FERRETDB_PATCHES"/*.patch; do
+      (cd ferretdb-src && git apply --check "$patch" && git apply "$patch") \
+        || { echo "FerretDB source changed: review $patch" >&2; exit 1; }
+    done
   )
   mkdir -p "$(dirname "$FERRETDB_BIN")"
   (cd "$work/ferretdb-src" && go build -trimpath -o "$OLDPWD/$FERRETDB_BIN.new" ./cmd/ferretdb)
