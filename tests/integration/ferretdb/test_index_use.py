@@ -1,0 +1,157 @@
+"""The services' hot queries use an index on the local FerretDB build: each store call below
+is run, the commands it sends are recorded, and ``explain`` of each shows the filter (and,
+for sorted pages, the sort) pushed down to SQLite and an index search instead of a scan.
+FerretDB's explain only: skipped on MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+
+from graceperiod.contracts.cooldown import AccountStatus
+from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
+from graceperiod.cooldown.store import AccountStore
+from graceperiod.gateway.store import MongoGatewayStore
+from graceperiod.notifier.store import DeliveryKey, DeliveryStore
+from graceperiod.revocation.store import PurchaseStore
+from graceperiod.runtime.mongo import Document
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Recorder(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.commands: list[Document] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in ("find", "delete"):
+            self.commands.append(dict(event.command))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@dataclass
+class Stores:
+    cooldown: AccountStore
+    revocation: PurchaseStore
+    notifier: DeliveryStore
+    gateway: MongoGatewayStore
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    call: Callable[[Stores], Awaitable[Any]]
+    filtered: bool = True
+    sorted: bool = False
+
+
+async def _all_due_batches(stores: Stores) -> None:
+    async for _ in stores.cooldown.due_batches(T0, batch_size=10):
+        pass
+
+
+async def _purge_deliveries(stores: Stores) -> None:
+    key = DeliveryKey(EmailKind.PURCHASE_EXECUTED, "p-1", "ops@example.com")
+    await stores.notifier.finish(key, status=DeliveryStatus.SENT, now=T0)
+    await stores.notifier.purge(finished_before=T0.replace(year=2027))
+
+
+CASES = [
+    Case("cooldown: acquisition candidates", lambda s: s.cooldown.candidates(10), sorted=True),
+    Case("cooldown: releases due", lambda s: s.cooldown.due(T0, limit=10), sorted=True),
+    Case("cooldown: every release due", _all_due_batches, sorted=True),
+    Case("cooldown: stuck accounts", lambda s: s.cooldown.stuck(since_before=T0, limit=10)),
+    Case(
+        "cooldown: a page of one status",
+        lambda s: s.cooldown.page(status=AccountStatus.AVAILABLE, after_id="a-1", limit=10),
+        sorted=True,
+    ),
+    Case("revocation: checks due", lambda s: s.revocation.due(T0, limit=10), sorted=True),
+    Case("revocation: unpublished outboxes", lambda s: s.revocation.with_outbox(limit=10)),
+    Case("revocation: probes due", lambda s: s.revocation.probes_due(T0, limit=10)),
+    Case(
+        "revocation: the first page of purchases",
+        lambda s: s.revocation.page(account_id=None, phase=None, requested_by_user_id=None, limit=50, after=None),
+        filtered=False,
+        sorted=True,
+    ),
+    Case(
+        "revocation: a later page of purchases",
+        lambda s: s.revocation.page(
+            account_id=None, phase=None, requested_by_user_id=None, limit=50, after=(T0, "p-1")
+        ),
+        filtered=False,
+        sorted=True,
+    ),
+    Case(
+        "revocation: a page of one account's purchases",
+        lambda s: s.revocation.page(
+            account_id="123456789012", phase=None, requested_by_user_id=None, limit=50, after=None
+        ),
+        sorted=True,
+    ),
+    Case("revocation: accounts by id", lambda s: s.revocation.accounts_by_id(["1", "2"])),
+    Case("revocation: purge expired commands", lambda s: s.revocation.purge_commands(T0)),
+    Case("revocation: purge expired claims", lambda s: s.revocation.purge_claims(T0)),
+    Case("notifier: a purchase's deliveries", lambda s: s.notifier.for_purchase("p-1")),
+    Case("notifier: recipients", lambda s: s.notifier.recipients_of("p-1", EmailKind.PURCHASE_EXECUTED)),
+    Case("notifier: purge old deliveries", _purge_deliveries),
+    Case("gateway: purge used links and old actions", lambda s: s.gateway.purge(now=T0)),
+]
+
+
+@pytest.fixture
+async def recorded(
+    mongodb_url: str, db_prefix: str, ferretdb: bool
+) -> AsyncIterator[tuple[Stores, Recorder, AsyncMongoClient[Document]]]:
+    if not ferretdb:
+        pytest.skip("explain's shape is FerretDB's")
+    recorder = Recorder()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[recorder])
+    stores = Stores(
+        AccountStore(client[f"{db_prefix}_cooldown"]),
+        PurchaseStore(client[f"{db_prefix}_revocation"]),
+        DeliveryStore(client[f"{db_prefix}_notifier"]),
+        MongoGatewayStore(client[f"{db_prefix}_gateway"]),
+    )
+    for store in (stores.cooldown, stores.revocation, stores.notifier, stores.gateway):
+        await store.ensure_indexes()
+    try:
+        yield stores, recorder, client
+    finally:
+        await client.close()
+
+
+def _explain_command(command: Document) -> list[Document]:
+    if "deletes" in command:
+        return [{"find": command["delete"], "filter": d["q"]} for d in command["deletes"]]
+    keys = ("filter", "sort", "limit")
+    return [{"find": command["find"]} | {k: command[k] for k in keys if k in command}]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+async def test_the_services_hot_queries_search_an_index(
+    recorded: tuple[Stores, Recorder, AsyncMongoClient[Document]], case: Case
+) -> None:
+    stores, recorder, client = recorded
+    await case.call(stores)
+    assert recorder.commands, "the store call sent no find or delete"
+    for command in recorder.commands:
+        for explain_command in _explain_command(command):
+            explain = await client[command["$db"]].command("explain", explain_command)
+            plan = explain["queryPlanner"]["Plan"]
+            assert explain["filterPushdown"] is case.filtered, (explain_command, explain)
+            assert explain["sortPushdown"] is case.sorted, (explain_command, explain)
+            steps = [step.split("detail=", 1)[1] for step in plan]
+            assert all("USING" in step for step in steps if step.startswith(("SCAN", "SEARCH"))), steps
+            assert "USE TEMP B-TREE FOR ORDER BY" not in steps, steps
