@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from graceperiod.contracts.cooldown import AccountStatus, ActorRef, Cause, CooldownPolicy
+from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
+    AccountStatus,
+    ActorRef,
+    Cause,
+    CooldownPolicy,
+)
 from graceperiod.cooldown.domain import accounts
 from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account, Decision, Verdict
 from graceperiod.cooldown.domain.events import events_for
@@ -27,7 +34,7 @@ offsets = st.one_of(st.integers(min_value=-90, max_value=30), st.integers(min_va
 policies = st.builds(
     CooldownPolicy,
     enforce_account_cooldown=st.booleans(),
-    cooldown_period_hours=st.sampled_from([0, 1, 24, 72, 720]),
+    cooldown_period_hours=st.sampled_from([COOLDOWN_HOURS_MIN, 1, 24, 72, COOLDOWN_HOURS_MAX]),
 )
 
 

@@ -6,8 +6,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
-from graceperiod.contracts.cooldown import AccountStatus, ActorRef, Cause, CooldownPolicy
+from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
+    AccountStatus,
+    ActorRef,
+    Cause,
+    CooldownPolicy,
+    SetCooldownPolicy,
+)
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.rpc import Actor
 from graceperiod.cooldown.domain import accounts
 from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account, Decision, Verdict
 
@@ -159,7 +170,7 @@ def test_cleanup_success_with_enforcement_off_makes_the_account_available() -> N
     assert decision.after.cooldown_until is None
 
 
-@pytest.mark.parametrize("hours", [1, 24, 72, 720])
+@pytest.mark.parametrize("hours", [1, 24, 72, COOLDOWN_HOURS_MAX])
 def test_cleanup_success_with_enforcement_on_cools_for_the_period_from_completion(hours: int) -> None:
     policy = CooldownPolicy(enforce_account_cooldown=True, cooldown_period_hours=hours)
     decision = succeed(cleaning(), T0 + 6 * H, policy, now=T0 + 7 * H)
@@ -168,6 +179,26 @@ def test_cleanup_success_with_enforcement_on_cools_for_the_period_from_completio
     assert after.cooldown_until == T0 + 6 * H + hours * H
     assert after.cooldown_started_at == T0 + 7 * H
     assert after.cooldown_version == after.version
+
+
+def test_the_period_an_admin_may_set_is_bounded_by_the_contract() -> None:
+    actor = Actor(
+        user_id="u-admin", email="admin@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.API
+    )
+
+    def command(hours: int) -> SetCooldownPolicy:
+        return SetCooldownPolicy(
+            actor=actor, idempotency_key="k1", enforce_account_cooldown=True, cooldown_period_hours=hours
+        )
+
+    for hours in (COOLDOWN_HOURS_MIN, COOLDOWN_HOURS_MAX):
+        assert command(hours).cooldown_period_hours == hours
+        assert CooldownPolicy(cooldown_period_hours=hours).cooldown_period_hours == hours
+    for hours in (COOLDOWN_HOURS_MIN - 1, COOLDOWN_HOURS_MAX + 1):
+        with pytest.raises(ValidationError):
+            command(hours)
+        with pytest.raises(ValidationError):
+            CooldownPolicy(cooldown_period_hours=hours)
 
 
 def test_a_period_of_zero_hours_means_no_cooldown() -> None:

@@ -9,7 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.cooldown import AccountStatus
+from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
@@ -241,6 +241,28 @@ async def test_policy_and_settings_forms_for_admins(
     )
     assert "Saved." in saved.text
     assert clients.notification_settings.global_notification_email == "ops@example.com"
+
+
+async def test_the_policy_form_takes_its_hour_bounds_from_the_contract(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients
+) -> None:
+    await sign_in(client, "u-admin")
+    page = (await client.get("/accounts")).text
+    assert f'min="{COOLDOWN_HOURS_MIN}" max="{COOLDOWN_HOURS_MAX}"' in page
+    assert f"hours, {COOLDOWN_HOURS_MIN}\N{EN DASH}{COOLDOWN_HOURS_MAX}" in page
+    token = CSRF.search(page)
+    assert token
+    for hours, status in ((COOLDOWN_HOURS_MAX, 200), (COOLDOWN_HOURS_MAX + 1, 400)):
+        saved = await client.post(
+            "/accounts/policy",
+            data={
+                "idempotency_key": form_key(page),
+                "cooldown_period_hours": str(hours),
+                "_csrf_token": token.group(1),
+            },
+        )
+        assert saved.status_code == status, hours
+    assert clients.policy.cooldown_period_hours == COOLDOWN_HOURS_MAX
 
 
 async def test_users_cannot_change_configuration(

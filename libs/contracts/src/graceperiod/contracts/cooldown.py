@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import Field
 
@@ -34,6 +34,13 @@ class Cause(StrEnum):
     """Reserved: a policy change never moves accounts (see docs/cooldown.md)."""
     ACQUISITION_ABANDONED = "acquisition-abandoned"
     """Two concurrent acquisitions for one lease: the account that lost goes back to Available."""
+
+
+#: The cooldown period an admin may set, in whole hours: 0 (no cooldown) up to 30 days.
+COOLDOWN_HOURS_MIN: Final = 0
+COOLDOWN_HOURS_MAX: Final = 720
+DEFAULT_COOLDOWN_HOURS: Final = 24
+CooldownHours = Annotated[int, Field(ge=COOLDOWN_HOURS_MIN, le=COOLDOWN_HOURS_MAX)]
 
 
 class ActorRef(Model):
@@ -78,7 +85,7 @@ class AccountView(Model):
 
 class CooldownPolicy(Model):
     enforce_account_cooldown: bool = False
-    cooldown_period_hours: Annotated[int, Field(ge=0, le=720)] = 24
+    cooldown_period_hours: CooldownHours = DEFAULT_COOLDOWN_HOURS
     updated_by: ActorRef | None = None
     updated_at: Instant | None = None
 
@@ -104,7 +111,7 @@ class ReleaseAccountEarly(Command):
 class SetCooldownPolicy(Command):
     kind: Literal["set-cooldown-policy"] = "set-cooldown-policy"
     enforce_account_cooldown: bool
-    cooldown_period_hours: Annotated[int, Field(ge=0, le=720)]
+    cooldown_period_hours: CooldownHours
 
 
 class AcquireAccount(Command):

@@ -6,6 +6,8 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX
+
 _HOUR: Final = 3600.0
 
 POOL_ACCOUNTS = Gauge(
@@ -17,7 +19,7 @@ COOLDOWN_DURATION = Histogram(
     "graceperiod_cooldown_duration_seconds",
     "Time accounts spent in Cooldown, observed as they leave it for Available.",
     ["release"],
-    buckets=tuple(h * _HOUR for h in (1, 6, 12, 18, 24, 30, 36, 48, 72, 96, 168, 720)),
+    buckets=tuple(h * _HOUR for h in (1, 6, 12, 18, 24, 30, 36, 48, 72, 96, 168, COOLDOWN_HOURS_MAX)),
 )
 TRANSITIONS = Counter(
     "graceperiod_cooldown_transitions_total",

@@ -11,6 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
     AccountStatus,
     AccountView,
     CooldownPolicy,
@@ -157,7 +159,10 @@ class PoolController(Controller):
     @put(
         "/policy",
         operation_id="setCooldownPolicy",
-        summary="Turn cooldown enforcement on or off and set its period in hours (0-720)",
+        summary=(
+            "Turn cooldown enforcement on or off and set its period in hours "
+            f"({COOLDOWN_HOURS_MIN}-{COOLDOWN_HOURS_MAX})"
+        ),
         guards=[requires(Permission.UPDATE_CONFIG)],
         responses=problem_responses(401, 403, 413, 422, 502, 503),
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from graceperiod.contracts.cooldown import AccountView
+from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountView
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.notifier import DeliveryView
 from graceperiod.contracts.revocation import AccountAccess, PurchaseView
@@ -113,7 +113,7 @@ class ReleaseResult(BaseModel):
 
 class PolicyUpdate(RequestBody):
     enforce_account_cooldown: bool
-    cooldown_period_hours: Annotated[WholeNumber, Field(ge=0, le=720)]
+    cooldown_period_hours: Annotated[WholeNumber, Field(ge=COOLDOWN_HOURS_MIN, le=COOLDOWN_HOURS_MAX)]
 
 
 class NotificationSettingsUpdate(RequestBody):

@@ -16,7 +16,14 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from graceperiod.contracts.cooldown import AccountStatus, GetCooldownPolicy, ListAccounts
+from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
+    DEFAULT_COOLDOWN_HOURS,
+    AccountStatus,
+    GetCooldownPolicy,
+    ListAccounts,
+)
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.notifier import GetNotificationSettings, ListDeliveries
 from graceperiod.contracts.revocation import (
@@ -357,6 +364,7 @@ class DashboardPages(Controller):
             policy=policy,
             access=access,
             bundle_accounts=_accounts_needing_bundle(access),
+            hours=(COOLDOWN_HOURS_MIN, COOLDOWN_HOURS_MAX, DEFAULT_COOLDOWN_HOURS),
             now=now,
             form_key=_form_key(),
         )
@@ -407,8 +415,10 @@ class DashboardPages(Controller):
         identity: NamedDependency[Identity],
         data: URLEncodedBody[PolicyForm],
     ) -> Redirect:
-        if not 0 <= data.cooldown_period_hours <= 720:
-            raise ProblemException(400, "The cooldown period must be between 0 and 720 hours.")
+        if not COOLDOWN_HOURS_MIN <= data.cooldown_period_hours <= COOLDOWN_HOURS_MAX:
+            raise ProblemException(
+                400, f"The cooldown period must be between {COOLDOWN_HOURS_MIN} and {COOLDOWN_HOURS_MAX} hours."
+            )
         await actions.set_policy(
             identity,
             enforce=data.enforce_account_cooldown == "on",
