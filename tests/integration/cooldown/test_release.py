@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 from graceperiod.contracts.cooldown import AccountStatus, ActorRef, Cause
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.contracts.upstream import AccountCleanupSucceeded, AccountRegistered, LeaseTerminated
-from graceperiod.cooldown.domain import accounts
-from graceperiod.cooldown.service import EARLY_RELEASE_WARNING
+from graceperiod.cooldown.commands import EARLY_RELEASE_WARNING
+from graceperiod.cooldown.domain import release
+from graceperiod.cooldown.domain.changes import ChangeRecord
 
 from .conftest import SETTLED_QUEUE, VIEWER, Cooldown, account_id, read_events, wait_until
 
@@ -173,8 +174,8 @@ async def test_a_release_whose_worker_died_half_way_is_finished_after_the_grace_
     service, store = cooldown.main.service, cooldown.main.store
     # A worker claims the release and dies before storing or announcing it.
     cooling = await cooldown.account(account)
-    decision = accounts.release_due(cooling, now=cooldown.clock.now())
-    assert await store.claim(service._record(decision, source="release:crashed"))
+    decision = release.release_due(cooling, now=cooldown.clock.now())
+    assert await store.claim(ChangeRecord.of(decision, source="release:crashed", claimed_at=cooldown.clock.now()))
 
     # Its claim is young: another pass leaves it to that worker.
     assert await service.release_due() == 0

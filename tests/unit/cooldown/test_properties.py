@@ -17,9 +17,11 @@ from graceperiod.contracts.cooldown import (
     Cause,
     CooldownPolicy,
 )
-from graceperiod.cooldown.domain import accounts
-from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account, Decision, Verdict
+from graceperiod.cooldown.domain import accounts, acquisition, lease_cycle, release
+from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account
+from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.domain.events import events_for
+from graceperiod.cooldown.domain.policy import cooldown_period
 
 S = AccountStatus
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -43,7 +45,9 @@ class AccountLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.policy = CooldownPolicy()
-        self.account: Account = accounts.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after
+        self.account: Account = lease_cycle.register(
+            account_id="123456789012", name="Sandbox", email=None, now=T0
+        ).after
 
     def apply(self, decision: Decision) -> None:
         before = self.account
@@ -68,7 +72,7 @@ class AccountLifecycle(RuleBasedStateMachine):
                 else:
                     assert transition.actor == ADMIN
             if transition.to_status is S.COOLDOWN:
-                period = accounts.cooldown_period(self.policy)
+                period = cooldown_period(self.policy)
                 assert period is not None
                 assert after.last_cleanup_completed_at is not None
                 assert after.cooldown_until == after.last_cleanup_completed_at + period
@@ -92,12 +96,12 @@ class AccountLifecycle(RuleBasedStateMachine):
 
     @rule(lease=leases)
     def acquire(self, lease: str) -> None:
-        self.apply(accounts.acquire(self.account, lease_id=lease, now=self.now))
+        self.apply(acquisition.acquire(self.account, lease_id=lease, now=self.now))
 
     @rule(lease=leases, offset=offsets)
     def lease_terminated(self, lease: str, offset: timedelta) -> None:
         self.apply(
-            accounts.lease_terminated(
+            lease_cycle.lease_terminated(
                 self.account, lease_id=lease, terminated_at=self.now + offset, policy=self.policy, now=self.now
             )
         )
@@ -109,7 +113,7 @@ class AccountLifecycle(RuleBasedStateMachine):
     @rule(succeeded=st.booleans(), offset=offsets)
     def cleanup_finished(self, succeeded: bool, offset: timedelta) -> None:
         self.apply(
-            accounts.cleanup_finished(
+            lease_cycle.cleanup_finished(
                 self.account,
                 succeeded=succeeded,
                 completed_at=self.now + offset,
@@ -121,12 +125,12 @@ class AccountLifecycle(RuleBasedStateMachine):
 
     @rule()
     def tick(self) -> None:
-        self.apply(accounts.release_due(self.account, now=self.now))
+        self.apply(release.release_due(self.account, now=self.now))
 
     @rule(key=st.sampled_from(["k1", "k2", "k3"]))
     def release_early(self, key: str) -> None:
         before = self.account
-        decision = accounts.release_early(before, actor=ADMIN, reason="needed", request_key=key, now=self.now)
+        decision = release.release_early(before, actor=ADMIN, reason="needed", request_key=key, now=self.now)
         if before.status is S.COOLDOWN and not (before.early_release and before.early_release.request_key == key):
             assert decision.verdict is Verdict.APPLIED
         elif before.status in (S.ACTIVE, S.CLEANUP, S.QUARANTINE) and not (
@@ -139,7 +143,7 @@ class AccountLifecycle(RuleBasedStateMachine):
 
     @rule(lease=leases)
     def abandon(self, lease: str) -> None:
-        self.apply(accounts.abandon_acquisition(self.account, lease_id=lease, kept_account_id="1", now=self.now))
+        self.apply(acquisition.abandon_acquisition(self.account, lease_id=lease, kept_account_id="1", now=self.now))
 
     @invariant()
     def legal(self) -> None:
@@ -169,13 +173,15 @@ def test_the_order_and_repetition_of_termination_and_cleanup_do_not_change_the_o
     ended = started + lease_for
     cleaned = ended + cleanup_takes
     now = cleaned + handled_after
-    account = accounts.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after
-    account = accounts.acquire(account, lease_id="L1", now=started).after
+    account = lease_cycle.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after
+    account = acquisition.acquire(account, lease_id="L1", now=started).after
 
     def deliver(current: Account, what: str) -> Account:
         if what == "end":
-            return accounts.lease_terminated(current, lease_id="L1", terminated_at=ended, policy=policy, now=now).after
-        return accounts.cleanup_finished(
+            return lease_cycle.lease_terminated(
+                current, lease_id="L1", terminated_at=ended, policy=policy, now=now
+            ).after
+        return lease_cycle.cleanup_finished(
             current, succeeded=True, completed_at=cleaned, error=None, policy=policy, now=now
         ).after
 
@@ -183,7 +189,7 @@ def test_the_order_and_repetition_of_termination_and_cleanup_do_not_change_the_o
     for what in order:
         final = deliver(final, what)
     expected = deliver(deliver(account, "end"), "clean")
-    period = accounts.cooldown_period(policy)
+    period = cooldown_period(policy)
     assert final.status is (S.COOLDOWN if period else S.AVAILABLE)
     for field in ("status", "lease_id", "lease_terminated_at", "last_cleanup_completed_at", "cooldown_until"):
         assert getattr(final, field) == getattr(expected, field), field

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +18,10 @@ from graceperiod.contracts.cooldown import (
 )
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
-from graceperiod.cooldown.domain import accounts
-from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account, Decision, Verdict
+from graceperiod.cooldown.domain import accounts, acquisition, lease_cycle, release
+from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account
+from graceperiod.cooldown.domain.decisions import Decision, Verdict
+from graceperiod.cooldown.domain.policy import cooldown_period
 
 S = AccountStatus
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -34,15 +35,15 @@ ACCOUNT_ID = "123456789012"
 
 
 def registered(at: datetime = T0) -> Account:
-    return accounts.register(account_id=ACCOUNT_ID, name="Sandbox 1", email="sb1@example.com", now=at).after
+    return lease_cycle.register(account_id=ACCOUNT_ID, name="Sandbox 1", email="sb1@example.com", now=at).after
 
 
 def active(lease: str = "L1", at: datetime = T0 + H) -> Account:
-    return accounts.acquire(registered(), lease_id=lease, now=at).after
+    return acquisition.acquire(registered(), lease_id=lease, now=at).after
 
 
 def cleaning(lease: str = "L1", ended: datetime = T0 + 5 * H) -> Account:
-    return accounts.lease_terminated(active(lease), lease_id=lease, terminated_at=ended, policy=ON, now=ended).after
+    return lease_cycle.lease_terminated(active(lease), lease_id=lease, terminated_at=ended, policy=ON, now=ended).after
 
 
 def cleaned(policy: CooldownPolicy = ON, done: datetime = T0 + 6 * H) -> Account:
@@ -54,15 +55,17 @@ def quarantined(failed: datetime = T0 + 6 * H) -> Account:
 
 
 def succeed(account: Account, at: datetime, policy: CooldownPolicy = ON, now: datetime | None = None) -> Decision:
-    return accounts.cleanup_finished(account, succeeded=True, completed_at=at, error=None, policy=policy, now=now or at)
+    return lease_cycle.cleanup_finished(
+        account, succeeded=True, completed_at=at, error=None, policy=policy, now=now or at
+    )
 
 
 def fail(account: Account, at: datetime, error: str = "nuke failed: 3 resources left") -> Decision:
-    return accounts.cleanup_finished(account, succeeded=False, completed_at=at, error=error, policy=ON, now=at)
+    return lease_cycle.cleanup_finished(account, succeeded=False, completed_at=at, error=error, policy=ON, now=at)
 
 
 def terminate(account: Account, lease: str, at: datetime, policy: CooldownPolicy = ON) -> Decision:
-    return accounts.lease_terminated(account, lease_id=lease, terminated_at=at, policy=policy, now=at)
+    return lease_cycle.lease_terminated(account, lease_id=lease, terminated_at=at, policy=policy, now=at)
 
 
 def path(decision: Decision) -> list[tuple[S | None, S, Cause]]:
@@ -80,7 +83,7 @@ def assert_unchanged(decision: Decision, verdict: Verdict) -> None:
 
 
 def test_registration_makes_an_available_account_at_version_one() -> None:
-    decision = accounts.register(account_id=ACCOUNT_ID, name="Sandbox 1", email=None, now=T0)
+    decision = lease_cycle.register(account_id=ACCOUNT_ID, name="Sandbox 1", email=None, now=T0)
     assert decision.verdict is Verdict.APPLIED
     assert decision.after.status is S.AVAILABLE
     assert decision.after.version == 1
@@ -88,7 +91,7 @@ def test_registration_makes_an_available_account_at_version_one() -> None:
 
 
 def test_acquisition_marks_an_available_account_active_for_the_lease() -> None:
-    decision = accounts.acquire(registered(), lease_id="L1", now=T0 + H)
+    decision = acquisition.acquire(registered(), lease_id="L1", now=T0 + H)
     assert decision.verdict is Verdict.APPLIED
     after = decision.after
     assert (after.status, after.lease_id, after.lease_started_at, after.version) == (S.ACTIVE, "L1", T0 + H, 2)
@@ -98,20 +101,22 @@ def test_acquisition_marks_an_available_account_active_for_the_lease() -> None:
 
 @pytest.mark.parametrize("account", [active("L9"), cleaning(), cleaned(ON), quarantined()], ids=lambda a: a.status)
 def test_acquisition_never_takes_an_account_that_is_not_available(account: Account) -> None:
-    assert_unchanged(accounts.acquire(account, lease_id="L2", now=T0 + 9 * H), Verdict.REFUSED)
+    assert_unchanged(acquisition.acquire(account, lease_id="L2", now=T0 + 9 * H), Verdict.REFUSED)
 
 
 def test_acquiring_again_for_the_same_lease_is_a_duplicate() -> None:
-    assert_unchanged(accounts.acquire(active("L1"), lease_id="L1", now=T0 + 2 * H), Verdict.DUPLICATE)
+    assert_unchanged(acquisition.acquire(active("L1"), lease_id="L1", now=T0 + 2 * H), Verdict.DUPLICATE)
 
 
 def test_an_abandoned_acquisition_returns_the_account_to_available() -> None:
-    decision = accounts.abandon_acquisition(active("L1"), lease_id="L1", kept_account_id="210987654321", now=T0 + 2 * H)
+    decision = acquisition.abandon_acquisition(
+        active("L1"), lease_id="L1", kept_account_id="210987654321", now=T0 + 2 * H
+    )
     assert path(decision) == [(S.ACTIVE, S.AVAILABLE, Cause.ACQUISITION_ABANDONED)]
     assert decision.after.lease_id is None
     assert decision.transitions[0].reason == "lease L1 already holds account 210987654321"
     assert_unchanged(
-        accounts.abandon_acquisition(active("L2"), lease_id="L1", kept_account_id="x", now=T0), Verdict.IGNORED
+        acquisition.abandon_acquisition(active("L2"), lease_id="L1", kept_account_id="x", now=T0), Verdict.IGNORED
     )
 
 
@@ -202,9 +207,9 @@ def test_the_period_an_admin_may_set_is_bounded_by_the_contract() -> None:
 
 
 def test_a_period_of_zero_hours_means_no_cooldown() -> None:
-    assert accounts.cooldown_period(ZERO) is None
-    assert accounts.cooldown_period(OFF) is None
-    assert accounts.cooldown_period(ON) == 24 * H
+    assert cooldown_period(ZERO) is None
+    assert cooldown_period(OFF) is None
+    assert cooldown_period(ON) == 24 * H
     assert succeed(cleaning(), T0 + 6 * H, ZERO).after.status is S.AVAILABLE
 
 
@@ -314,22 +319,22 @@ def test_a_failure_outside_a_cycle_quarantines_at_once(account: Account) -> None
 def test_a_cooling_account_is_released_exactly_when_its_cooldown_ends() -> None:
     account = cleaned(ON, done=T0 + 6 * H)
     due = T0 + 30 * H
-    assert_unchanged(accounts.release_due(account, now=due - MS), Verdict.IGNORED)
-    decision = accounts.release_due(account, now=due)
+    assert_unchanged(release.release_due(account, now=due - MS), Verdict.IGNORED)
+    decision = release.release_due(account, now=due)
     assert path(decision) == [(S.COOLDOWN, S.AVAILABLE, Cause.COOLDOWN_ELAPSED)]
     assert decision.after.cooldown_until is None
     assert decision.after.last_cleanup_completed_at == T0 + 6 * H
-    assert accounts.release_due(account, now=due + 7 * H).verdict is Verdict.APPLIED
+    assert release.release_due(account, now=due + 7 * H).verdict is Verdict.APPLIED
 
 
 @pytest.mark.parametrize("account", [registered(), active(), cleaning(), quarantined()], ids=lambda a: a.status)
 def test_release_ignores_accounts_that_are_not_cooling(account: Account) -> None:
-    assert_unchanged(accounts.release_due(account, now=T0 + 900 * H), Verdict.IGNORED)
+    assert_unchanged(release.release_due(account, now=T0 + 900 * H), Verdict.IGNORED)
 
 
 def test_early_release_frees_a_cooling_account_and_records_who_when_and_why() -> None:
     account = cleaned(ON, done=T0 + 6 * H)
-    decision = accounts.release_early(account, actor=ADMIN, reason="pool empty", request_key="k1", now=T0 + 10 * H)
+    decision = release.release_early(account, actor=ADMIN, reason="pool empty", request_key="k1", now=T0 + 10 * H)
     assert path(decision) == [(S.COOLDOWN, S.AVAILABLE, Cause.RELEASED_EARLY)]
     assert decision.transitions[0].actor == ADMIN
     assert decision.transitions[0].reason == "pool empty"
@@ -342,18 +347,18 @@ def test_early_release_frees_a_cooling_account_and_records_who_when_and_why() ->
 
 def test_a_second_early_release_is_a_no_op_that_says_so() -> None:
     account = cleaned(ON)
-    first = accounts.release_early(account, actor=ADMIN, reason="r", request_key="k1", now=T0 + 10 * H).after
-    again = accounts.release_early(first, actor=ADMIN, reason="r", request_key="k1", now=T0 + 11 * H)
+    first = release.release_early(account, actor=ADMIN, reason="r", request_key="k1", now=T0 + 10 * H).after
+    again = release.release_early(first, actor=ADMIN, reason="r", request_key="k1", now=T0 + 11 * H)
     assert_unchanged(again, Verdict.DUPLICATE)
     assert "this request already released the account" in again.note
-    other = accounts.release_early(first, actor=ADMIN, reason="r", request_key="k2", now=T0 + 11 * H)
+    other = release.release_early(first, actor=ADMIN, reason="r", request_key="k2", now=T0 + 11 * H)
     assert_unchanged(other, Verdict.DUPLICATE)
     assert "already released early by admin@example.com" in other.note
 
 
 def test_early_release_of_an_account_whose_cooldown_already_ended_is_a_no_op() -> None:
-    released = accounts.release_due(cleaned(ON), now=T0 + 40 * H).after
-    decision = accounts.release_early(released, actor=ADMIN, reason="r", request_key="k", now=T0 + 41 * H)
+    released = release.release_due(cleaned(ON), now=T0 + 40 * H).after
+    decision = release.release_early(released, actor=ADMIN, reason="r", request_key="k", now=T0 + 41 * H)
     assert_unchanged(decision, Verdict.DUPLICATE)
     assert "already Available" in decision.note
 
@@ -368,7 +373,7 @@ def test_early_release_of_an_account_whose_cooldown_already_ended_is_a_no_op() -
     ids=["active", "cleanup", "quarantine"],
 )
 def test_early_release_is_refused_with_a_reason_for_other_statuses(account: Account, reason: str) -> None:
-    decision = accounts.release_early(account, actor=ADMIN, reason="r", request_key="k", now=T0 + 9 * H)
+    decision = release.release_early(account, actor=ADMIN, reason="r", request_key="k", now=T0 + 9 * H)
     assert_unchanged(decision, Verdict.REFUSED)
     assert reason in decision.note
 
@@ -379,17 +384,17 @@ def test_early_release_is_refused_with_a_reason_for_other_statuses(account: Acco
 def test_an_account_cleaned_less_than_the_window_ago_is_recently_used() -> None:
     account = cleaned(OFF, done=T0 + 6 * H)
     window = 24 * H
-    assert accounts.recently_cleaned(account, now=T0 + 30 * H - MS, window=window)
-    assert not accounts.recently_cleaned(account, now=T0 + 30 * H, window=window)
-    assert not accounts.recently_cleaned(registered(), now=T0, window=window)
+    assert acquisition.recently_cleaned(account, now=T0 + 30 * H - MS, window=window)
+    assert not acquisition.recently_cleaned(account, now=T0 + 30 * H, window=window)
+    assert not acquisition.recently_cleaned(registered(), now=T0, window=window)
 
 
 def test_the_recent_use_warning_is_the_upstream_wording() -> None:
-    assert accounts.recent_use_warning(24 * H) == (
+    assert acquisition.recent_use_warning(24 * H) == (
         "The account acquired for the lease has been used within the last 24 hours "
         "and may result in inaccurate cost data"
     )
-    assert "within the last 36 hours" in accounts.recent_use_warning(36 * H)
+    assert "within the last 36 hours" in acquisition.recent_use_warning(36 * H)
 
 
 # --- invariants --------------------------------------------------------------------------------
@@ -405,16 +410,21 @@ def test_every_transition_made_above_is_allowed_and_nothing_leads_from_cooldown_
 @pytest.mark.parametrize(
     ("account", "problem"),
     [
-        (replace(cleaned(ON), cooldown_until=None), "cooldown fields are set exactly"),
-        (replace(cleaned(OFF), cooldown_version=3), "cooldown fields linger"),
-        (replace(active(), lease_started_at=None), "Active account has a running lease"),
-        (replace(cleaning(), lease_terminated_at=None), "CleanUp account records the lease"),
-        (replace(quarantined(), last_cleanup_error=None), "Quarantine account records the failed cleanup"),
+        (cleaned(ON).model_copy(update={"cooldown_until": None}), "cooldown fields are set exactly"),
+        (cleaned(OFF).model_copy(update={"cooldown_version": 3}), "cooldown fields linger"),
+        (active().model_copy(update={"lease_started_at": None}), "Active account has a running lease"),
+        (cleaning().model_copy(update={"lease_terminated_at": None}), "CleanUp account records the lease"),
         (
-            replace(cleaning(), pending_cleanup=accounts.PendingCleanup(succeeded=True, completed_at=T0 + 9 * H)),
+            quarantined().model_copy(update={"last_cleanup_error": None}),
+            "Quarantine account records the failed cleanup",
+        ),
+        (
+            cleaning().model_copy(
+                update={"pending_cleanup": accounts.PendingCleanup(succeeded=True, completed_at=T0 + 9 * H)}
+            ),
             "waits only while no cleanup is expected",
         ),
-        (replace(registered(), version=0), "versions start at 1"),
+        (registered().model_copy(update={"version": 0}), "versions start at 1"),
     ],
 )
 def test_violations_name_each_broken_invariant(account: Account, problem: str) -> None:

@@ -1,4 +1,4 @@
-"""MongoDB access shared by the services: the client factory and the inbox.
+"""MongoDB access shared by the services: the client factory, stored records and the inbox.
 
 Works unchanged against MongoDB and FerretDB 1.x, so it uses only what both support:
 no TTL or partial indexes, no transactions. Every state change is one conditional
@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from prometheus_client import Counter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -54,10 +54,23 @@ def create_mongo_client(
     )
 
 
-def to_document(model: BaseModel) -> Document:
-    """A contract model as a BSON-ready document: datetimes stay dates (queryable), money
-    becomes its exact decimal string (FerretDB has no Decimal128), enums their values."""
-    return _bson_safe(model.model_dump(mode="python"))  # type: ignore[no-any-return]
+class Record(BaseModel):
+    """Base of a stored document's model (a "record", defined in the owning service's domain).
+
+    Stores write records with :func:`to_document` and read them back with ``model_validate``;
+    fields the record does not declare (``_id``, fields of an older version) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def to_document(model: BaseModel, *, key: str | None = None) -> Document:
+    """A record (or contract model) as a BSON-ready document, with ``key`` as its ``_id``:
+    datetimes stay dates (queryable), money becomes its exact decimal string (FerretDB has
+    no Decimal128), enums their values."""
+    doc: Document = _bson_safe(model.model_dump(mode="python"))
+    if key is not None:
+        doc["_id"] = key
+    return doc
 
 
 def _bson_safe(value: Any) -> Any:

@@ -6,7 +6,8 @@ from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX
+from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, AccountStatus, Cause
+from graceperiod.cooldown.domain.decisions import Decision
 
 _HOUR: Final = 3600.0
 
@@ -36,3 +37,23 @@ RELEASE_PASS = Histogram(
     "Duration of one release pass (a tick's releases of every due account).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+
+
+def observe(decision: Decision) -> None:
+    """Count a stored decision's transitions, and time the Cooldown it ended, if any."""
+    before = decision.before
+    for transition in decision.transitions:
+        TRANSITIONS.labels(
+            from_status=transition.from_status.value if transition.from_status else "none",
+            to_status=transition.to_status.value,
+            cause=transition.cause.value,
+        ).inc()
+        if (
+            transition.from_status is AccountStatus.COOLDOWN
+            and transition.to_status is AccountStatus.AVAILABLE
+            and before is not None
+            and before.cooldown_started_at is not None
+        ):
+            seconds = (transition.at - before.cooldown_started_at).total_seconds()
+            release = "early" if transition.cause is Cause.RELEASED_EARLY else "elapsed"
+            COOLDOWN_DURATION.labels(release=release).observe(max(seconds, 0.0))

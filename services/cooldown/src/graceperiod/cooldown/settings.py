@@ -11,7 +11,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from graceperiod.cooldown.service import CooldownOptions
+from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.runtime.settings import ServiceSettings
 
 

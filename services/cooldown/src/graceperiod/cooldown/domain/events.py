@@ -7,18 +7,18 @@ and consumers drop the repeat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountSettled, AccountStatus, AccountStatusChanged, Cause
-from graceperiod.cooldown.domain.accounts import Decision
+from graceperiod.cooldown.domain.decisions import Decision
+from graceperiod.runtime.mongo import Record
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingEvent:
+class OutgoingEvent(Record):
+    """An event and its message id, kept in the change that announces it (its outbox)."""
+
     message_id: str
-    event: Message
+    event: AccountStatusChanged | AccountSettled
 
 
 def status_changed_id(account_id: str, version: int, index: int) -> str:
@@ -35,8 +35,8 @@ def events_for(decision: Decision, *, now: datetime) -> list[OutgoingEvent]:
     after = decision.after
     events = [
         OutgoingEvent(
-            status_changed_id(after.account_id, after.version, index),
-            AccountStatusChanged(occurred_at=transition.at, account_id=after.account_id, transition=transition),
+            message_id=status_changed_id(after.account_id, after.version, index),
+            event=AccountStatusChanged(occurred_at=transition.at, account_id=after.account_id, transition=transition),
         )
         for index, transition in enumerate(decision.transitions)
     ]
@@ -48,8 +48,8 @@ def events_for(decision: Decision, *, now: datetime) -> list[OutgoingEvent]:
         cost_window_end = before.last_cleanup_completed_at or before.lease_terminated_at or before.status_since
         events.append(
             OutgoingEvent(
-                settled_id(after.account_id, after.version),
-                AccountSettled(
+                message_id=settled_id(after.account_id, after.version),
+                event=AccountSettled(
                     occurred_at=now,
                     account_id=after.account_id,
                     lease_id=before.lease_id,

@@ -41,9 +41,11 @@ from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.cooldown.app import build
 from graceperiod.cooldown.domain.accounts import Account
-from graceperiod.cooldown.service import CooldownOptions, CooldownService
+from graceperiod.cooldown.domain.schedule import ScheduledRelease, schedule_id
+from graceperiod.cooldown.options import CooldownOptions
+from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.settings import CooldownSettings
-from graceperiod.cooldown.store import AccountStore, ScheduledRelease, account_document, schedule_id
+from graceperiod.cooldown.store import AccountStore, account_document
 from graceperiod.devstack.servers.processes import FerretServer, RabbitServer
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.runtime.clock import FrozenClock

@@ -1,0 +1,190 @@
+"""How the cooldown service stores a change to an account: the protocol every use follows.
+
+Every change to an account follows one protocol (``store.py`` explains why):
+
+1. **load** the account; if another worker claimed the next version and has not finished
+   storing it, wait for it (or, if it has been unfinished for ``claim_grace``, finish it);
+2. **decide** with a pure rule from ``domain`` (``lease_cycle``, ``release``, ``acquisition``);
+3. **claim** the change by inserting it under ``<account>:<version + 1>`` (one worker wins);
+4. **finish** it: release-schedule entry, lease mapping, the account document, then publish
+   its events (deterministic message ids), then remove the schedule entry it retired.
+
+Finishing is idempotent, so any worker may finish a change another one claimed and lost.
+A trigger (message, command, schedule entry) is acknowledged only after its change's
+events were published; a *redelivered* trigger whose change is already stored publishes
+them again (same ids: consumers drop the repeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from graceperiod.cooldown import metrics
+from graceperiod.cooldown.domain.accounts import Account
+from graceperiod.cooldown.domain.acquisition import abandon_acquisition
+from graceperiod.cooldown.domain.changes import ChangeRecord
+from graceperiod.cooldown.domain.decisions import Decision, Verdict
+from graceperiod.cooldown.domain.events import OutgoingEvent
+from graceperiod.cooldown.domain.lease_cycle import register
+from graceperiod.cooldown.options import CooldownOptions
+from graceperiod.cooldown.store import AccountStore
+from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.messaging import EventSink
+from graceperiod.runtime.middleware import TransientError
+
+log = get_logger("graceperiod.cooldown")
+
+_CHANGE_ATTEMPTS: Final = 20
+
+
+class AccountBusy(TransientError):  # noqa: N818 - reads better in logs
+    """Another worker is storing a change to this account right now: try again shortly."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} is being changed by another worker; try again")
+        self.account_id = account_id
+
+
+class UnknownAccount(Exception):  # noqa: N818 - reads better in logs and dead-letter reasons
+    """An event or command names an account that is not in the pool."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} is not in the pool (register it first)")
+        self.account_id = account_id
+
+
+class ChangeProtocol:
+    """Load, claim and finish changes to accounts (the steps above); shared by every use."""
+
+    def __init__(self, *, store: AccountStore, events: EventSink, clock: Clock, options: CooldownOptions) -> None:
+        self._store = store
+        self._events = events
+        self._clock = clock
+        self._options = options
+
+    async def load(self, account_id: str, *, wait: bool = True) -> Account | None:
+        """The account as it is: its document, brought past any change another worker claimed
+        and has not finished storing (waiting for it, or finishing it once it is overdue)."""
+        deadline = time.monotonic() + (self._options.busy_wait_seconds if wait else 0.0)
+        while True:
+            account = await self._store.get(account_id)
+            version = account.version if account else 0
+            pending = await self._store.change(account_id, version + 1)
+            if pending is None:
+                return account
+            if self._clock.now() - pending.claimed_at >= self._options.claim_grace:
+                log.warning(
+                    "finishing a change another worker claimed but did not finish",
+                    account_id=account_id,
+                    version=version + 1,
+                    source=pending.source,
+                )
+                await self.finish(pending, recovered=True)
+                continue
+            if time.monotonic() >= deadline:
+                raise AccountBusy(account_id)
+            await asyncio.sleep(0.01)
+
+    async def heal(self, account_id: str) -> None:
+        """Finish an overdue unfinished change, if that is what kept us from claiming."""
+        with contextlib.suppress(AccountBusy):
+            await self.load(account_id, wait=False)
+
+    async def register(
+        self, account_id: str, name: str, email: str | None, *, redelivered: bool
+    ) -> tuple[bool, Account]:
+        """Add the account to the pool unless it is there; (whether it was added, the account)."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            existing = await self.load(account_id)
+            if existing is not None:
+                if redelivered:
+                    await self.republish(existing, source="register")
+                return False, existing
+            decision = register(account_id=account_id, name=name, email=email, now=self._clock.now())
+            if await self.commit(decision, source="register"):
+                return True, decision.after
+        raise AccountBusy(account_id)
+
+    async def change(
+        self,
+        account_id: str,
+        decide: Callable[[Account], Decision],
+        *,
+        source: str,
+        redelivered: bool = False,
+    ) -> Decision:
+        """Load the account, decide, and store the decision (again from the load if another
+        worker changed the account first)."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            account = await self.load(account_id)
+            if account is None:
+                raise UnknownAccount(account_id)
+            decision = decide(account)
+            if not decision.changed:
+                if decision.verdict is Verdict.DUPLICATE and redelivered:
+                    await self.republish(account, source=source)
+                return decision
+            if await self.commit(decision, source=source):
+                return decision
+        raise AccountBusy(account_id)
+
+    def record(self, decision: Decision, *, source: str) -> ChangeRecord:
+        return ChangeRecord.of(decision, source=source, claimed_at=self._clock.now())
+
+    async def commit(self, decision: Decision, *, source: str) -> bool:
+        """Claim and finish the change; False (nothing stored) if another worker changed the account first."""
+        record = self.record(decision, source=source)
+        if not await self._store.claim(record):
+            return False
+        await self.finish(record, recovered=False)
+        metrics.observe(decision)
+        return True
+
+    async def finish(self, record: ChangeRecord, *, recovered: bool) -> None:
+        """Store a claimed change's effects and announce it. Idempotent.
+
+        The order keeps every reader safe: a cooling account is in the release schedule
+        before its document says Cooldown, and a lease is mapped before its account says
+        Active; the schedule entry a release retires is removed only after the release's
+        events are published (it is their outbox)."""
+        account = record.account
+        kept: str | None = None
+        if record.enters_cooldown:
+            await self._store.schedule_release(account)
+        if record.acquired_lease is not None:
+            kept = await self._store.map_lease(record.acquired_lease, account.account_id, at=record.claimed_at)
+        await self._store.write(account)
+        await self.publish(record.events)
+        if record.left_cooldown_version is not None:
+            await self._store.unschedule(account.account_id, record.left_cooldown_version)
+        if record.acquired_lease is not None and kept is not None and kept != account.account_id:
+            await self._abandon(account, record.acquired_lease, kept)
+        if recovered:
+            log.info("unfinished change finished", account_id=account.account_id, version=account.version)
+
+    async def _abandon(self, account: Account, lease_id: str, kept: str) -> None:
+        decision = abandon_acquisition(account, lease_id=lease_id, kept_account_id=kept, now=self._clock.now())
+        if decision.verdict is Verdict.APPLIED and await self.commit(decision, source=f"abandon:{lease_id}"):
+            log.warning(
+                "two acquisitions ran at once for one lease: this account went back to Available",
+                account_id=account.account_id,
+                lease_id=lease_id,
+                kept_account_id=kept,
+            )
+
+    async def publish(self, events: Sequence[OutgoingEvent]) -> None:
+        await asyncio.gather(*(self._events.publish(e.event, message_id=e.message_id) for e in events))
+
+    async def republish(self, account: Account, *, source: str) -> None:
+        """A *redelivered* trigger (its worker stopped before acknowledging it) whose change is
+        the account's last one: that worker may have stopped between storing the change and
+        publishing its events, so publish them again (same ids). A repeat that is a new
+        delivery (an upstream duplicate, a retried command) publishes nothing."""
+        record = await self._store.change(account.account_id, account.version)
+        if record is not None and record.source == source and record.events:
+            await self.publish(record.events)

@@ -1,0 +1,153 @@
+"""What a tick does: release every account whose Cooldown has elapsed, refresh the pool gauges.
+
+A release pass reads only due schedule entries, from one cursor, a batch at a time, and
+claims each batch's releases in one insert; concurrent passes (replicas, duplicated ticks)
+each release a disjoint share, because each release is claimed (``change_protocol``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Sequence
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from graceperiod.contracts.cooldown import AccountStatus
+from graceperiod.contracts.upstream import Tick
+from graceperiod.cooldown import metrics
+from graceperiod.cooldown.change_protocol import AccountBusy, ChangeProtocol
+from graceperiod.cooldown.domain.accounts import Account
+from graceperiod.cooldown.domain.changes import ChangeRecord
+from graceperiod.cooldown.domain.decisions import Decision, Verdict
+from graceperiod.cooldown.domain.release import release_due
+from graceperiod.cooldown.domain.schedule import ScheduledRelease
+from graceperiod.cooldown.options import CooldownOptions
+from graceperiod.cooldown.store import AccountStore
+from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.logs import get_logger
+
+log = get_logger("graceperiod.cooldown")
+
+T = TypeVar("T")
+
+_RETIRE_LOOKBACK: Final = 20
+
+
+async def _bounded(limit: int, coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run coroutines at most ``limit`` at a time; all of them finish, then the first error is raised."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coroutine: Coroutine[Any, Any, T]) -> T:
+        async with semaphore:
+            return await coroutine
+
+    results = await asyncio.gather(*(run(c) for c in coroutines), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
+
+
+class Ticks:
+    def __init__(self, changes: ChangeProtocol, store: AccountStore, clock: Clock, options: CooldownOptions) -> None:
+        self._changes = changes
+        self._store = store
+        self._clock = clock
+        self._options = options
+        self._gauges_refreshed_at: datetime | None = None
+
+    async def on_tick(self, tick: Tick) -> int:
+        released = await self.release_due()
+        await self.refresh_gauges(force=False)
+        log.debug("tick handled", tick_id=tick.tick_id, released=released)
+        return released
+
+    async def release_due(self) -> int:
+        """Release every Cooldown account whose ``cooldown_until`` has passed; the number this
+        worker released."""
+        started = time.monotonic()
+        now = self._clock.now()
+        released = 0
+        async for entries in self._store.due_batches(now, batch_size=self._options.release_batch_size):
+            released += await self._release_batch(entries, now)
+        metrics.RELEASE_PASS.observe(time.monotonic() - started)
+        if released:
+            log.info("cooldowns elapsed: accounts released", count=released)
+        return released
+
+    async def _release_batch(self, entries: list[ScheduledRelease], now: datetime) -> int:
+        concurrency = self._options.release_concurrency
+        current = await _bounded(concurrency, [self._store.get(entry.account_id) for entry in entries])
+        planned = self._plan(entries, current, now)
+        won = await self._store.claim_many([record for _, record in planned.values()])
+
+        async def release(entry: ScheduledRelease) -> bool:
+            plan = planned.get(entry.entry_id)
+            if plan is not None and plan[1].id in won:
+                decision, record = plan
+                await self._changes.finish(record, recovered=False)
+                metrics.observe(decision)
+                return True
+            return await self._release_current(entry, now)
+
+        return sum(await _bounded(concurrency, [release(entry) for entry in entries]))
+
+    def _plan(
+        self, entries: list[ScheduledRelease], current: list[Account | None], now: datetime
+    ) -> dict[str, tuple[Decision, ChangeRecord]]:
+        """The releases to claim, by schedule entry: those whose account is as the entry says."""
+        planned: dict[str, tuple[Decision, ChangeRecord]] = {}
+        for entry, account in zip(entries, current, strict=True):
+            if account is None or not entry.still_cooling(account):
+                continue
+            decision = release_due(account, now=now)
+            if decision.verdict is Verdict.APPLIED:
+                planned[entry.entry_id] = (decision, self._changes.record(decision, source=f"release:{entry.entry_id}"))
+        return planned
+
+    async def _release_current(self, entry: ScheduledRelease, now: datetime) -> bool:
+        """The entry could not be released as read (another worker changed or claimed the
+        account, or the entry is out of date): decide on the account as it is now."""
+        try:
+            account = await self._changes.load(entry.account_id, wait=False)
+        except AccountBusy:
+            return False  # another worker is storing a change to it; that worker finishes the job
+        if account is not None and entry.still_cooling(account):
+            decision = release_due(account, now=now)
+            return decision.verdict is Verdict.APPLIED and await self._changes.commit(
+                decision, source=f"release:{entry.entry_id}"
+            )
+        await self._retire(entry, account, now)
+        return False
+
+    async def _retire(self, entry: ScheduledRelease, account: Account | None, now: datetime) -> None:
+        """Remove an entry whose account is no longer in that Cooldown. The entry is the outbox
+        of the change that ended the Cooldown: if that change's worker stopped before removing
+        it, its events may be unpublished, so publish them (same ids) first."""
+        entered = entry.cooldown_version
+        if not await self._store.is_scheduled(entry.account_id, entered):
+            return  # already retired (e.g. by the change finished while loading the account)
+        if account is not None:
+            last = min(account.version, entered + _RETIRE_LOOKBACK)
+            for version in range(entered + 1, last + 1):
+                record = await self._store.change(account.account_id, version)
+                if record is None or record.left_cooldown_version != entered:
+                    continue
+                if now - record.claimed_at < self._options.claim_grace:
+                    return  # its worker is still finishing it and removes the entry itself
+                await self._changes.publish(record.events)
+                break
+        await self._store.unschedule(entry.account_id, entered)
+
+    async def refresh_gauges(self, *, force: bool = True) -> dict[AccountStatus, int]:
+        """Pool size per status (one aggregation over the pool)."""
+        now = self._clock.now()
+        last = self._gauges_refreshed_at
+        if not force and last is not None and now - last < self._options.gauge_interval:
+            return {}
+        counts = await self._store.count_by_status()
+        for status, count in counts.items():
+            metrics.POOL_ACCOUNTS.labels(status=status.value).set(count)
+        self._gauges_refreshed_at = now
+        return counts
