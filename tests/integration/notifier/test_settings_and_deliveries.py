@@ -24,8 +24,9 @@ from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
+from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey
 from graceperiod.notifier.keys import KeyConfigurationError
-from graceperiod.notifier.store import Claim, DeliveryKey, DeliveryStore
+from graceperiod.notifier.store import DeliveryStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
 from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, recorded

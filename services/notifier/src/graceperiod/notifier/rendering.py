@@ -62,18 +62,12 @@ class EmailRenderer:
         template = replace(email, recipient=_RECIPIENT, revoke_url=_LINK if with_link else None)
         text = self._text("executed.txt.j2", email=template)
         html = self._html("executed.html.j2", email=template)
-        headers = ((PURCHASE_HEADER, email.facts.purchase_id), (KIND_HEADER, str(email.kind)))
-        return [
-            Email(
-                to=recipient,
-                subject=email.subject,
-                text=_personalise(text, recipient, url, escape_html=False),
-                html=_personalise(html, recipient, url, escape_html=True),
-                message_id=stable_message_id(email.kind, email.facts.purchase_id, recipient),
-                headers=headers,
-            )
-            for recipient, url in recipients
+        purchase_id = email.facts.purchase_id
+        headers = ((PURCHASE_HEADER, purchase_id), (KIND_HEADER, str(email.kind)))
+        each = [
+            (recipient, url, stable_message_id(email.kind, purchase_id, recipient)) for recipient, url in recipients
         ]
+        return _personalised(email.subject, text, html, headers, each)
 
     def outcome(self, email: OutcomeEmail, *, purchase_id: str, occurrence: str) -> Email:
         return self.outcome_many(email, [email.recipient], purchase_id=purchase_id, occurrence=occurrence)[0]
@@ -85,22 +79,37 @@ class EmailRenderer:
         text = self._text("outcome.txt.j2", email=template)
         html = self._html("outcome.html.j2", email=template)
         headers = ((PURCHASE_HEADER, purchase_id), (KIND_HEADER, f"{email.kind}:{email.change}"))
-        return [
-            Email(
-                to=recipient,
-                subject=email.subject,
-                text=_personalise(text, recipient, None, escape_html=False),
-                html=_personalise(html, recipient, None, escape_html=True),
-                message_id=stable_message_id(email.kind, purchase_id, recipient, occurrence),
-                headers=headers,
-            )
+        each = [
+            (recipient, None, stable_message_id(email.kind, purchase_id, recipient, occurrence))
             for recipient in recipients
         ]
+        return _personalised(email.subject, text, html, headers, each)
 
 
 #: Placeholders: plain ASCII that neither autoescaping nor CSS inlining changes.
 _RECIPIENT = "gp-recipient-7c1e5a@placeholder.invalid"
 _LINK = "https://placeholder.invalid/gp-link-7c1e5a"
+
+
+def _personalised(
+    subject: str,
+    text: str,
+    html: str,
+    headers: tuple[tuple[str, str], ...],
+    recipients: Sequence[tuple[str, str | None, str]],
+) -> list[Email]:
+    """One email per (recipient, their link, Message-ID) from a rendering with placeholders."""
+    return [
+        Email(
+            to=recipient,
+            subject=subject,
+            text=_personalise(text, recipient, url, escape_html=False),
+            html=_personalise(html, recipient, url, escape_html=True),
+            message_id=message_id,
+            headers=headers,
+        )
+        for recipient, url, message_id in recipients
+    ]
 
 
 def _personalise(rendered: str, recipient: str, url: str | None, *, escape_html: bool) -> str:

@@ -29,7 +29,9 @@ from graceperiod.contracts.notifier import (
 )
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.contracts.rpc import ErrorCode, Problem
+from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.notifier.adapters.mail import MailTransport, PermanentDeliveryError, TransientDeliveryError
+from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey, DeliveryRecord
 from graceperiod.notifier.domain.emails import (
     OUTCOME_HEADLINES,
     Email,
@@ -45,7 +47,7 @@ from graceperiod.notifier.domain.recipients import normalise, resolve_recipients
 from graceperiod.notifier.domain.windows import iso_utc, window_notice
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
-from graceperiod.notifier.store import Claim, Delivery, DeliveryKey, DeliveryStore, SettingsStore
+from graceperiod.notifier.store import DeliveryStore, SettingsStore
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
@@ -53,8 +55,6 @@ from graceperiod.runtime.middleware import PermanentMessageError, TransientError
 from graceperiod.runtime.mongo import until_stored
 
 log = get_logger("graceperiod.notifier")
-
-#: Attempts at recording a sent email before giving up (then the lease decides: see finish()).
 
 
 class NotifierService:
@@ -87,11 +87,7 @@ class NotifierService:
 
     async def on_purchase_recorded(self, event: PurchaseRecorded) -> None:
         purchase = event.purchase
-        settings = await self._settings.get()
-        recipients = resolve_recipients(purchase, settings.global_notification_email)
-        if not recipients:
-            msg = f"purchase {purchase.purchase_id} has no valid recipient address"
-            raise PermanentMessageError(msg)
+        recipients = await self._recipients(purchase)
         facts = PurchaseFacts.of(purchase)
         subject = executed_subject(purchase, self._brand)
         dashboard = self._links.dashboard_url(purchase.purchase_id)
@@ -133,13 +129,7 @@ class NotifierService:
         purchase = event.purchase
         # The same people as the executed-purchase email, even if the global address changed
         # since; only when none was ever sent (recorded before the notifier ran) resolve afresh.
-        recipients = await self._deliveries.recipients_of(purchase.purchase_id, EmailKind.PURCHASE_EXECUTED)
-        if not recipients:
-            settings = await self._settings.get()
-            recipients = resolve_recipients(purchase, settings.global_notification_email)
-        if not recipients:
-            msg = f"purchase {purchase.purchase_id} has no valid recipient address"
-            raise PermanentMessageError(msg)
+        recipients = await self._recipients(purchase, told=EmailKind.PURCHASE_EXECUTED)
         # One email per change event: its deterministic message id tells a redelivery of the
         # same change from a second change of the same kind (e.g. a retried revocation failing again).
         occurrence = message_id or f"{event.change}@{event.occurred_at.isoformat()}"
@@ -177,6 +167,17 @@ class NotifierService:
             for r in recipients
         ]
         await self._deliver_all(keys, compose)
+
+    async def _recipients(self, purchase: PurchaseExecuted, *, told: EmailKind | None = None) -> list[str]:
+        """Those already sent the ``told`` email about the purchase, else who is to be told now."""
+        recipients = await self._deliveries.recipients_of(purchase.purchase_id, told) if told else []
+        if not recipients:
+            settings = await self._settings.get()
+            recipients = resolve_recipients(purchase, settings.global_notification_email)
+        if not recipients:
+            msg = f"purchase {purchase.purchase_id} has no valid recipient address"
+            raise PermanentMessageError(msg)
+        return recipients
 
     async def on_tick(self) -> None:
         if self._retention is None:
@@ -221,7 +222,7 @@ class NotifierService:
         """Claim, send, record and announce one event's emails: the store is written once to
         claim them all and once to record those sent, whatever the number of recipients."""
         claims = await self._deliveries.claim_many(keys, now=self._clock.now())
-        finished: list[tuple[DeliveryKey, Delivery]] = []
+        finished: list[tuple[DeliveryKey, DeliveryRecord]] = []
         failures: list[BaseException] = []
         todo: list[DeliveryKey] = []
         for key, (claim, done) in zip(keys, claims, strict=True):
@@ -254,7 +255,7 @@ class NotifierService:
 
     @staticmethod
     def _verdict(
-        keys: Sequence[DeliveryKey], finished: list[tuple[DeliveryKey, Delivery]], failures: list[BaseException]
+        keys: Sequence[DeliveryKey], finished: list[tuple[DeliveryKey, DeliveryRecord]], failures: list[BaseException]
     ) -> None:
         """Ack (return), retry (TransientError) or dead-letter (PermanentMessageError) the event."""
         if failures:
@@ -285,7 +286,7 @@ class NotifierService:
 
     async def _finish(
         self, keys: Sequence[DeliveryKey], status: DeliveryStatus, detail: str
-    ) -> list[tuple[DeliveryKey, Delivery]]:
+    ) -> list[tuple[DeliveryKey, DeliveryRecord]]:
         """Record sent (or refused) emails, however long the database is unreachable: the
         server has answered, and an unrecorded email would be sent again by the redelivery
         once its claim's lease expired (the chaos suite saw every email in flight during a
@@ -298,7 +299,7 @@ class NotifierService:
         )
         return list(zip(keys, deliveries, strict=True))
 
-    async def _announce(self, key: DeliveryKey, delivery: Delivery) -> None:
+    async def _announce(self, key: DeliveryKey, delivery: DeliveryRecord) -> None:
         event = EmailDelivered(
             occurred_at=delivery.finished_at,
             purchase_id=key.purchase_id,

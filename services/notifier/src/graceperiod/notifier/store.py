@@ -1,95 +1,51 @@
 """The notifier's MongoDB database (``graceperiod_notifier``).
 
+Every document is a record of the domain (``domain/deliveries.py``,
+``domain/notification_settings.py``), written with ``to_document`` and read back with
+``model_validate``; this module is the only code that touches PyMongo.
+
 Emails are identified by (kind, occurrence, purchase, recipient) and go out once however
 often their event is redelivered, and by however many replicas:
 
-* ``claims``: inserted before an email is sent (with a lease: who is sending it, until when).
-  The unique ``_id`` makes one worker win; a redelivered event finds the claim.
-* ``deliveries``: inserted once the mail server answered: sent, or refused for good. An email
-  with a delivery is never sent again.
+* ``claims`` (:class:`ClaimRecord`): inserted before an email is sent (with a lease: who is
+  sending it, until when). The unique ``_id`` makes one worker win; a redelivered event finds
+  the claim.
+* ``deliveries`` (:class:`DeliveryRecord`): inserted once the mail server answered: sent, or
+  refused for good. An email with a delivery is never sent again.
 
 Both are written with inserts only (one ``insert_many`` per event for each), which
 FerretDB does cheaply; the rare paths (a lease to take over, a transient failure to release)
 update a single claim by ``_id``. Records are kept (see ``purge``): deleting one would let a
 late redelivery send the email again.
 
-* ``settings``: the run-time notification settings (the global notification address).
+* ``settings`` (:class:`SettingsRecord`): the run-time notification settings (the global
+  notification address).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailKind, NotificationSettings
-from graceperiod.contracts.revocation import PurchaseChangeKind
-from graceperiod.runtime.mongo import Document, ensure_indexes
+from graceperiod.notifier.domain.deliveries import (
+    DETAIL_LIMIT,
+    Claim,
+    ClaimRecord,
+    DeliveryKey,
+    DeliveryRecord,
+    delivery_view,
+)
+from graceperiod.notifier.domain.notification_settings import SettingsRecord
+from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
 
 _DUPLICATE_KEY = 11000
-
-
-class Claim(StrEnum):
-    CLAIMED = "claimed"
-    """Send it now."""
-    DONE = "done"
-    """It was sent (or permanently rejected) before: do not send again."""
-    BUSY = "busy"
-    """Another worker holds a live claim: try again later."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryKey:
-    """Identifies one email: its kind, the purchase, the recipient and, for revocation
-    outcomes, which change it announces (``occurrence``: the change event's message id)."""
-
-    kind: EmailKind
-    purchase_id: str
-    recipient: str
-    occurrence: str = ""
-    change: PurchaseChangeKind | None = None
-
-    @property
-    def id(self) -> str:
-        parts = [self.kind, self.occurrence, self.purchase_id, self.recipient]
-        return "|".join(p for p in parts if p)
-
-    @property
-    def event_id(self) -> str:
-        """Deterministic AMQP message id of this delivery's EmailDelivered event (<= 255 bytes)."""
-        return f"email-delivered:{hashlib.sha256(self.id.encode()).hexdigest()[:40]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A finished delivery as stored (what a redelivered message finds)."""
-
-    status: DeliveryStatus
-    finished_at: datetime
-    detail: str
-
-
-def _view(claim: Document, delivery: Document | None) -> DeliveryView:
-    done = delivery or {}
-    return DeliveryView(
-        purchase_id=claim["purchase_id"],
-        kind=claim["kind"],
-        recipient=claim["recipient"],
-        status=done.get("status", DeliveryStatus.SENDING),
-        at=done.get("finished_at") or claim["claimed_at"],
-        detail=done.get("detail") or claim.get("detail", ""),
-        change=claim.get("change"),
-        attempts=claim.get("attempts", 0) + (1 if delivery else 0),
-    )
 
 
 class DeliveryStore:
@@ -108,30 +64,20 @@ class DeliveryStore:
             [IndexModel([("purchase_id", ASCENDING), ("kind", ASCENDING)]), IndexModel([("finished_at", ASCENDING)])],
         )
 
-    def _claim_document(self, key: DeliveryKey, now: datetime) -> Document:
-        return {
-            "_id": key.id,
-            "kind": key.kind,
-            "occurrence": key.occurrence,
-            "change": key.change,
-            "purchase_id": key.purchase_id,
-            "recipient": key.recipient,
-            "claimed_at": now,
-            "lease_until": now + self._lease,
-            "attempts": 0,
-        }
-
-    async def claim(self, key: DeliveryKey, *, now: datetime) -> tuple[Claim, Delivery | None]:
+    async def claim(self, key: DeliveryKey, *, now: datetime) -> tuple[Claim, DeliveryRecord | None]:
         """Take the right to send one email (see :class:`Claim`)."""
         return (await self.claim_many([key], now=now))[0]
 
-    async def claim_many(self, keys: Sequence[DeliveryKey], *, now: datetime) -> list[tuple[Claim, Delivery | None]]:
+    async def claim_many(
+        self, keys: Sequence[DeliveryKey], *, now: datetime
+    ) -> list[tuple[Claim, DeliveryRecord | None]]:
         """Take the right to send several emails in one insert; only emails met before need a
         second look. A BUSY claim is not acked by the caller, so a claim abandoned by a crashed
         worker is retaken once its lease expires."""
         if not keys:
             return []
-        seen = await self._insert(self._claims.name, [self._claim_document(k, now) for k in keys])
+        claims = [to_document(ClaimRecord.of(key, now=now, lease=self._lease), key=key.id) for key in keys]
+        seen = await self._insert(self._claims.name, claims)
         return [
             await self._claim_existing(key, now) if index in seen else (Claim.CLAIMED, None)
             for index, key in enumerate(keys)
@@ -148,10 +94,14 @@ class DeliveryStore:
             raise OperationFailure(f"insert into {collection} failed: {problems or reply['writeConcernError']}")
         return {int(error["index"]) for error in errors}
 
-    async def _claim_existing(self, key: DeliveryKey, now: datetime) -> tuple[Claim, Delivery | None]:
-        done = await self._deliveries.find_one({"_id": key.id})
+    async def _delivery(self, key: DeliveryKey) -> DeliveryRecord | None:
+        doc = await self._deliveries.find_one({"_id": key.id})
+        return DeliveryRecord.model_validate(doc) if doc else None
+
+    async def _claim_existing(self, key: DeliveryKey, now: datetime) -> tuple[Claim, DeliveryRecord | None]:
+        done = await self._delivery(key)
         if done is not None:
-            return Claim.DONE, Delivery(DeliveryStatus(done["status"]), done["finished_at"], done.get("detail", ""))
+            return Claim.DONE, done
         taken = await self._claims.find_one_and_update(
             {"_id": key.id, "lease_until": {"$lte": now}},
             {"$set": {"claimed_at": now, "lease_until": now + self._lease}},
@@ -159,58 +109,50 @@ class DeliveryStore:
         if taken is None:
             return Claim.BUSY, None
         # Finished between the two reads? Then the lease we just took is moot.
-        done = await self._deliveries.find_one({"_id": key.id})
-        if done is not None:
-            return Claim.DONE, Delivery(DeliveryStatus(done["status"]), done["finished_at"], done.get("detail", ""))
-        return Claim.CLAIMED, None
+        done = await self._delivery(key)
+        return (Claim.DONE, done) if done is not None else (Claim.CLAIMED, None)
 
     async def release(self, key: DeliveryKey, *, now: datetime, detail: str = "") -> None:
         """Give up a claim after a transient failure so the retry can take it at once."""
         await self._claims.update_one(
-            {"_id": key.id}, {"$set": {"lease_until": now, "detail": detail[:2000]}, "$inc": {"attempts": 1}}
+            {"_id": key.id}, {"$set": {"lease_until": now, "detail": detail[:DETAIL_LIMIT]}, "$inc": {"attempts": 1}}
         )
 
-    async def finish(self, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str = "") -> Delivery:
+    async def finish(
+        self, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str = ""
+    ) -> DeliveryRecord:
         return (await self.finish_many([key], status=status, now=now, detail=detail))[0]
 
     async def finish_many(
         self, keys: Sequence[DeliveryKey], *, status: DeliveryStatus, now: datetime, detail: str = ""
-    ) -> list[Delivery]:
+    ) -> list[DeliveryRecord]:
         """Record emails as sent (or refused), in one insert. Recording one twice (a retry of
         this write) keeps the first record."""
-        documents = [
-            {
-                "_id": key.id,
-                "kind": key.kind,
-                "purchase_id": key.purchase_id,
-                "recipient": key.recipient,
-                "status": status,
-                "finished_at": now,
-                "detail": detail[:2000],
-            }
-            for key in keys
-        ]
-        if documents:
+        records = [DeliveryRecord.of(key, status=status, now=now, detail=detail) for key in keys]
+        if records:
+            documents = [to_document(record, key=key.id) for key, record in zip(keys, records, strict=True)]
             await self._insert(self._deliveries.name, documents)
-        return [Delivery(status, now, detail[:2000]) for _ in keys]
+        return records
 
     async def for_purchase(self, purchase_id: str) -> list[DeliveryView]:
         claims = await self._claims.find({"purchase_id": purchase_id}).to_list(None)
-        done = {d["_id"]: d for d in await self._deliveries.find({"purchase_id": purchase_id}).to_list(None)}
-        return [_view(c, done.get(c["_id"])) for c in sorted(claims, key=lambda c: (c["claimed_at"], c["_id"]))]
+        done = {
+            d["_id"]: DeliveryRecord.model_validate(d)
+            async for d in self._deliveries.find({"purchase_id": purchase_id})
+        }
+        ordered = sorted(claims, key=lambda c: (c["claimed_at"], c["_id"]))
+        return [delivery_view(ClaimRecord.model_validate(c), done.get(c["_id"])) for c in ordered]
 
     async def recipients_of(self, purchase_id: str, kind: EmailKind) -> list[str]:
         """Who was emailed (or is being emailed) about a purchase, oldest first; not those
         whose mail server refused it."""
-        claims = await self._claims.find(
-            {"purchase_id": purchase_id, "kind": kind}, projection={"recipient": 1, "claimed_at": 1}
-        ).to_list(None)
+        claims = await self._claims.find({"purchase_id": purchase_id, "kind": kind}).to_list(None)
         refused = await self._deliveries.find(
             {"purchase_id": purchase_id, "kind": kind, "status": DeliveryStatus.REJECTED}, projection={"_id": 1}
         ).to_list(None)
         skip = {doc["_id"] for doc in refused}
         ordered = sorted(claims, key=lambda c: (c["claimed_at"], c["_id"]))
-        return [c["recipient"] for c in ordered if c["_id"] not in skip]
+        return [ClaimRecord.model_validate(c).recipient for c in ordered if c["_id"] not in skip]
 
     async def purge(self, *, finished_before: datetime) -> int:
         """Forget deliveries finished before the retention, and their claims (run on ticks; opt-in)."""
@@ -242,7 +184,7 @@ class SettingsStore:
         with contextlib.suppress(DuplicateKeyError):
             await self._settings.update_one(
                 {"_id": _SETTINGS_ID, "updated_by": None},
-                {"$set": {"global_notification_email": global_address, "updated_by": None}},
+                {"$set": to_document(SettingsRecord(global_notification_email=global_address))},
                 upsert=True,
             )
         self._cached = None
@@ -251,41 +193,33 @@ class SettingsStore:
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
-        doc = await self._settings.find_one({"_id": _SETTINGS_ID})
-        settings = _settings(doc)
+        settings = await self._read()
         self._cached = (time.monotonic(), settings)
         return settings
+
+    async def _read(self) -> NotificationSettings:
+        doc = await self._settings.find_one({"_id": _SETTINGS_ID})
+        return SettingsRecord.model_validate(doc).view() if doc else NotificationSettings()
 
     async def update(
         self, *, global_address: str | None, updated_by: str, now: datetime, idempotency_key: str
     ) -> NotificationSettings:
         """Set the global address; a retried command (same idempotency key) changes nothing again."""
+        record = SettingsRecord(
+            global_notification_email=global_address,
+            updated_by=updated_by,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+        )
         try:
             doc = await self._settings.find_one_and_update(
                 {"_id": _SETTINGS_ID, "idempotency_key": {"$ne": idempotency_key}},
-                {
-                    "$set": {
-                        "global_notification_email": global_address,
-                        "updated_by": updated_by,
-                        "updated_at": now,
-                        "idempotency_key": idempotency_key,
-                    }
-                },
+                {"$set": to_document(record)},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
+            settings = SettingsRecord.model_validate(doc).view()
         except DuplicateKeyError:  # the same command again: report what it set
-            doc = await self._settings.find_one({"_id": _SETTINGS_ID})
-        settings = _settings(doc)
+            settings = await self._read()
         self._cached = (time.monotonic(), settings)
         return settings
-
-
-def _settings(doc: dict[str, Any] | None) -> NotificationSettings:
-    if doc is None:
-        return NotificationSettings()
-    return NotificationSettings(
-        global_notification_email=doc.get("global_notification_email"),
-        updated_by=doc.get("updated_by"),
-        updated_at=doc.get("updated_at"),
-    )

@@ -1,0 +1,116 @@
+"""What a delivery is: the key that names one email, the claim taken before sending it and
+the record written once the mail server answered (the stored records of ``store.py``)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.runtime.mongo import Record
+
+#: The longest detail (a mail server's answer, an error) kept with a claim or delivery.
+DETAIL_LIMIT = 2000
+
+
+class Claim(StrEnum):
+    CLAIMED = "claimed"
+    """Send it now."""
+    DONE = "done"
+    """It was sent (or permanently rejected) before: do not send again."""
+    BUSY = "busy"
+    """Another worker holds a live claim: try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """Identifies one email: its kind, the purchase, the recipient and, for revocation
+    outcomes, which change it announces (``occurrence``: the change event's message id)."""
+
+    kind: EmailKind
+    purchase_id: str
+    recipient: str
+    occurrence: str = ""
+    change: PurchaseChangeKind | None = None
+
+    @property
+    def id(self) -> str:
+        parts = [self.kind, self.occurrence, self.purchase_id, self.recipient]
+        return "|".join(p for p in parts if p)
+
+    @property
+    def event_id(self) -> str:
+        """Deterministic AMQP message id of this delivery's EmailDelivered event (<= 255 bytes)."""
+        return f"email-delivered:{hashlib.sha256(self.id.encode()).hexdigest()[:40]}"
+
+
+class ClaimRecord(Record):
+    """The right to send one email (``claims``, ``_id`` = the key's id), held until ``lease_until``."""
+
+    kind: EmailKind
+    occurrence: str = ""
+    change: PurchaseChangeKind | None = None
+    purchase_id: str
+    recipient: str
+    claimed_at: datetime
+    lease_until: datetime
+    attempts: int = 0
+    """Transient failures so far (each releases the claim for the retry)."""
+    detail: str = ""
+
+    @classmethod
+    def of(cls, key: DeliveryKey, *, now: datetime, lease: timedelta) -> ClaimRecord:
+        return cls(
+            kind=key.kind,
+            occurrence=key.occurrence,
+            change=key.change,
+            purchase_id=key.purchase_id,
+            recipient=key.recipient,
+            claimed_at=now,
+            lease_until=now + lease,
+        )
+
+
+class DeliveryRecord(Record):
+    """A finished delivery (``deliveries``, ``_id`` = the key's id): sent, or refused for good.
+    An email with one is never sent again."""
+
+    kind: EmailKind
+    purchase_id: str
+    recipient: str
+    status: DeliveryStatus
+    finished_at: datetime
+    detail: str = ""
+
+    @classmethod
+    def of(cls, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str) -> DeliveryRecord:
+        return cls(
+            kind=key.kind,
+            purchase_id=key.purchase_id,
+            recipient=key.recipient,
+            status=status,
+            finished_at=now,
+            detail=detail[:DETAIL_LIMIT],
+        )
+
+
+def delivery_view(claim: ClaimRecord, delivery: DeliveryRecord | None) -> DeliveryView:
+    """How one email's delivery is shown: finished, or still being sent."""
+    if delivery is None:
+        status, at, detail, attempts = DeliveryStatus.SENDING, claim.claimed_at, claim.detail, claim.attempts
+    else:
+        status, at, detail = delivery.status, delivery.finished_at, delivery.detail or claim.detail
+        attempts = claim.attempts + 1
+    return DeliveryView(
+        purchase_id=claim.purchase_id,
+        kind=claim.kind,
+        recipient=claim.recipient,
+        status=status,
+        at=at,
+        detail=detail,
+        change=claim.change,
+        attempts=attempts,
+    )
