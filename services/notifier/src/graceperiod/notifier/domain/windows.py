@@ -59,7 +59,7 @@ def _open(until: datetime | None, now: datetime) -> bool:
     return until is not None and now < until
 
 
-def window_notice(windows: Windows, phase: Phase, now: datetime) -> WindowNotice:  # noqa: PLR0911 - a return per case
+def window_notice(windows: Windows, phase: Phase, now: datetime) -> WindowNotice:
     """The window line of an email read at ``now``."""
     self_service, support = windows.self_service_until, windows.support_case_until
     if phase in _ALREADY_HANDLED:
@@ -77,25 +77,37 @@ def window_notice(windows: Windows, phase: Phase, now: datetime) -> WindowNotice
             Route.REVOKE,
         )
     if support is not None and _open(support, now):
-        if not windows.self_service_known:
-            before = "AWS could not tell us whether this purchase can be undone through its API."
-        elif self_service is None:
-            before = "AWS offers no self-service revocation for this purchase."
-        else:
-            before = f"Self-service revocation ended on {iso_utc(self_service)}."
-        until = f"{iso_utc(support)} ({time_left(support - now)})"
-        if phase is Phase.SUPPORT_UNAVAILABLE:
-            return WindowNotice(
-                f"{before} A refund could be requested from AWS Support until {until}, but this account "
-                "cannot file support cases through the API: open the case in the AWS Support Center console. "
-                "After that, it can no longer be undone.",
-                Route.OPTIONS,
-            )
+        return _support_notice(windows, support, phase, now)
+    return _past_notice(windows, now)
+
+
+def _support_notice(windows: Windows, support: datetime, phase: Phase, now: datetime) -> WindowNotice:
+    """Self-service is over (or never was) and the support window is open."""
+    self_service = windows.self_service_until
+    if not windows.self_service_known:
+        before = "AWS could not tell us whether this purchase can be undone through its API."
+    elif self_service is None:
+        before = "AWS offers no self-service revocation for this purchase."
+    else:
+        before = f"Self-service revocation ended on {iso_utc(self_service)}."
+    until = f"{iso_utc(support)} ({time_left(support - now)})"
+    if phase is Phase.SUPPORT_UNAVAILABLE:
         return WindowNotice(
-            f"{before} You can ask AWS Support for a refund until {until} "
-            "(AWS decides case by case); after that, it can no longer be undone.",
-            Route.SUPPORT_CASE,
+            f"{before} A refund could be requested from AWS Support until {until}, but this account "
+            "cannot file support cases through the API: open the case in the AWS Support Center console. "
+            "After that, it can no longer be undone.",
+            Route.OPTIONS,
         )
+    return WindowNotice(
+        f"{before} You can ask AWS Support for a refund until {until} "
+        "(AWS decides case by case); after that, it can no longer be undone.",
+        Route.SUPPORT_CASE,
+    )
+
+
+def _past_notice(windows: Windows, now: datetime) -> WindowNotice:
+    """Past every window known, or none is known yet."""
+    self_service, support = windows.self_service_until, windows.support_case_until
     if not windows.self_service_known and support is None and windows.closes_at is None:
         return WindowNotice(
             "The revocation window of this purchase is not known yet; the link shows what can still be done.",
