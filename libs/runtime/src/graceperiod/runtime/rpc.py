@@ -53,6 +53,22 @@ class BadReply(Exception):  # noqa: N818
     """The service answered something that is not the expected reply (a version mismatch)."""
 
 
+def _is_command(binding: Binding) -> bool:
+    """Commands go out persistent (they outlive the caller); queries expire with its timeout."""
+    if binding.kind not in (QueueKind.COMMANDS, QueueKind.QUERIES):
+        msg = f"{binding.queue} is not an RPC queue"
+        raise ValueError(msg)
+    return binding.kind is QueueKind.COMMANDS
+
+
+def _reply(binding: Binding, body: bytes, reply_type: type[ReplyT]) -> ReplyT:
+    try:
+        return reply_type.model_validate_json(body)
+    except ValidationError as exc:
+        msg = f"{binding.service} answered {binding.queue} with an unexpected body: {exc.errors()[:3]}"
+        raise BadReply(msg) from exc
+
+
 async def call(
     broker: RabbitBroker,
     binding: Binding,
@@ -62,10 +78,7 @@ async def call(
     timeout: float,
     message_id: str | None = None,
 ) -> ReplyT:
-    if binding.kind not in (QueueKind.COMMANDS, QueueKind.QUERIES):
-        msg = f"{binding.queue} is not an RPC queue"
-        raise ValueError(msg)
-    is_command = binding.kind is QueueKind.COMMANDS
+    is_command = _is_command(binding)
     message_id = message_id or uuid.uuid4().hex
     try:
         response = await broker.request(
@@ -80,11 +93,7 @@ async def call(
         )
     except TimeoutError as exc:
         raise ServiceUnavailable(binding.service, timeout) from exc
-    try:
-        return reply_type.model_validate_json(response.body)
-    except ValidationError as exc:
-        msg = f"{binding.service} answered {binding.queue} with an unexpected body: {exc.errors()[:3]}"
-        raise BadReply(msg) from exc
+    return _reply(binding, response.body, reply_type)
 
 
 @dataclass(eq=False)
@@ -173,40 +182,15 @@ class RpcClient:
         Raises :class:`ServiceUnavailable` when no reply came within ``timeout`` seconds or
         the broker cannot be reached, :class:`BadReply` when the reply is not a ``reply_type``.
         """
-        if binding.kind not in (QueueKind.COMMANDS, QueueKind.QUERIES):
-            msg = f"{binding.queue} is not an RPC queue"
-            raise ValueError(msg)
-        is_command = binding.kind is QueueKind.COMMANDS
-        message_id = message_id or uuid.uuid4().hex
-        request_id = current_correlation_id()
+        is_command = _is_command(binding)
         started = time.perf_counter()
         outcome = "error"
         try:
             async with asyncio.timeout(timeout):
-                lane = await self._lane(confirms=is_command)
-                correlation_id = f"{request_id or message_id}.{uuid.uuid4().hex[:12]}"
-                waiter: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
-                lane.pending[correlation_id] = waiter
-                try:
-                    await lane.channel.default_exchange.publish(
-                        aio_pika.Message(
-                            request.model_dump_json().encode(),
-                            content_type="application/json",
-                            delivery_mode=DeliveryMode.PERSISTENT if is_command else DeliveryMode.NOT_PERSISTENT,
-                            expiration=None if is_command else timedelta(seconds=timeout),
-                            message_id=message_id,
-                            correlation_id=correlation_id,
-                            reply_to=DIRECT_REPLY_TO,
-                            app_id=self._app_id,
-                            headers={"x-request-id": request_id} if request_id else None,
-                        ),
-                        routing_key=binding.queue,
-                        mandatory=True,
-                    )
-                    response = await waiter
-                    outcome = "ok"
-                finally:
-                    lane.pending.pop(correlation_id, None)
+                response = await self._request(
+                    binding, request, is_command=is_command, timeout=timeout, message_id=message_id or uuid.uuid4().hex
+                )
+                outcome = "ok"
         except TimeoutError as exc:
             outcome = "timeout"
             raise ServiceUnavailable(binding.service, timeout) from exc
@@ -220,11 +204,36 @@ class RpcClient:
             raise ServiceUnavailable(binding.service, timeout, detail=detail) from exc
         finally:
             RPC_SECONDS.labels(queue=binding.queue, outcome=outcome).observe(time.perf_counter() - started)
+        return _reply(binding, response.body, reply_type)
+
+    async def _request(
+        self, binding: Binding, request: BaseModel, *, is_command: bool, timeout: float, message_id: str
+    ) -> AbstractIncomingMessage:
+        """Publish the request and wait for the reply with its correlation id."""
+        request_id = current_correlation_id()
+        lane = await self._lane(confirms=is_command)
+        correlation_id = f"{request_id or message_id}.{uuid.uuid4().hex[:12]}"
+        waiter: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+        lane.pending[correlation_id] = waiter
         try:
-            return reply_type.model_validate_json(response.body)
-        except ValidationError as exc:
-            msg = f"{binding.service} answered {binding.queue} with an unexpected body: {exc.errors()[:3]}"
-            raise BadReply(msg) from exc
+            await lane.channel.default_exchange.publish(
+                aio_pika.Message(
+                    request.model_dump_json().encode(),
+                    content_type="application/json",
+                    delivery_mode=DeliveryMode.PERSISTENT if is_command else DeliveryMode.NOT_PERSISTENT,
+                    expiration=None if is_command else timedelta(seconds=timeout),
+                    message_id=message_id,
+                    correlation_id=correlation_id,
+                    reply_to=DIRECT_REPLY_TO,
+                    app_id=self._app_id,
+                    headers={"x-request-id": request_id} if request_id else None,
+                ),
+                routing_key=binding.queue,
+                mandatory=True,
+            )
+            return await waiter
+        finally:
+            lane.pending.pop(correlation_id, None)
 
     async def ping(self, timeout: float = 2.0) -> bool:
         """Whether the broker can be reached (opens the connection if needed)."""

@@ -1,7 +1,8 @@
 """The shape every message-driven service shares: a FastStream app with health,
 readiness and metrics endpoints, and the topology declared before consuming starts.
 
-A service's ``app.py`` builds its collaborators and hands them to :func:`create_worker_app`;
+A service's ``app.py`` opens its connections with :func:`service_connections`, builds its
+collaborators on them and hands them to :func:`create_worker_app`;
 ``serve`` runs the result under uvicorn. Tests start the same object in-process with
 ``await app.start()`` / ``await app.stop()``.
 """
@@ -22,8 +23,8 @@ from prometheus_client import REGISTRY, make_asgi_app
 from pymongo import AsyncMongoClient
 
 from graceperiod.runtime.logs import configure_logging, get_logger
-from graceperiod.runtime.messaging import declare_topology
-from graceperiod.runtime.mongo import Document, ping
+from graceperiod.runtime.messaging import build_broker, declare_topology
+from graceperiod.runtime.mongo import Document, create_mongo_client, ping
 from graceperiod.runtime.settings import ServiceSettings
 
 Hook = Callable[[], Awaitable[None]]
@@ -33,6 +34,18 @@ VERSION = "0.1.0"
 
 def _json(status: int, body: dict[str, Any]) -> AsgiResponse:
     return AsgiResponse(json.dumps(body).encode(), status, headers={"content-type": "application/json"})
+
+
+def service_connections(settings: ServiceSettings, name: str) -> tuple[RabbitBroker, AsyncMongoClient[Document]]:
+    """The broker (with the project's delivery guarantees) and the MongoDB client of the
+    service ``name``. Neither connects yet: the worker app connects on start-up."""
+    broker = build_broker(settings, app_id=name)
+    mongo = create_mongo_client(
+        settings.mongodb_url,
+        appname=f"graceperiod-{name}",
+        server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+    )
+    return broker, mongo
 
 
 def health_routes(broker: RabbitBroker, mongo: AsyncMongoClient[Document]) -> list[tuple[str, Any]]:

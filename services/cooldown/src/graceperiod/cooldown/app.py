@@ -12,9 +12,8 @@ from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.messaging import EventPublisher, build_broker
-from graceperiod.runtime.mongo import create_mongo_client
-from graceperiod.runtime.worker import create_worker_app, serve
+from graceperiod.runtime.messaging import EventPublisher
+from graceperiod.runtime.worker import create_worker_app, serve, service_connections
 
 
 @dataclass(frozen=True)
@@ -28,12 +27,7 @@ class CooldownComponents:
 
 def build(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> CooldownComponents:
     settings = settings or CooldownSettings()
-    broker = build_broker(settings, app_id="cooldown")
-    mongo = create_mongo_client(
-        settings.mongodb_url,
-        appname="graceperiod-cooldown",
-        server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
-    )
+    broker, mongo = service_connections(settings, "cooldown")
     store = AccountStore(mongo[settings.mongodb_database])
     service = CooldownService(
         store=store,

@@ -18,9 +18,8 @@ from graceperiod.notifier.service import NotifierService
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.notifier.store import DeliveryStore, SettingsStore
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
-from graceperiod.runtime.mongo import create_mongo_client
-from graceperiod.runtime.worker import create_worker_app, serve
+from graceperiod.runtime.messaging import EventPublisher, EventSink
+from graceperiod.runtime.worker import create_worker_app, serve, service_connections
 
 
 def build_transport(settings: NotifierSettings) -> MailTransport:
@@ -66,12 +65,7 @@ def create_app(
     events: EventSink | None = None,
 ) -> AsgiFastStream:
     settings = settings or NotifierSettings()
-    broker = build_broker(settings, app_id="notifier")
-    mongo = create_mongo_client(
-        settings.mongodb_url,
-        appname="graceperiod-notifier",
-        server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
-    )
+    broker, mongo = service_connections(settings, "notifier")
     database = mongo[settings.mongodb_database]
     deliveries = DeliveryStore(database, lease=timedelta(seconds=settings.delivery_lease_seconds))
     settings_store = SettingsStore(database, cache_seconds=settings.settings_cache_seconds)
