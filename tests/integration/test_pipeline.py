@@ -26,6 +26,7 @@ from graceperiod.revocation.service import RevocationService
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.messaging import DELIVERY_LIMIT
 from graceperiod.runtime.mongo import Document
+from tests.integration.progress import Finished
 
 
 @pytest.fixture
@@ -47,6 +48,16 @@ async def pipeline(
         yield
 
 
+RECORDED_QUEUE = Queues.NOTIFIER_PURCHASE_RECORDED.queue
+
+
+async def _all_handled(executed: Finished, recorded: Finished, *, copies: int) -> None:
+    """Both services dealt with every copy: revocation announces a purchase on each delivery of
+    ``purchase.executed`` (one message id), and the notifier handled each announcement."""
+    await executed.wait(copies)
+    await recorded.wait(executed.handled)
+
+
 def _about(purchase_id: str) -> Callable[[EmailMessage], bool]:
     return lambda m: m["X-Grace-Period-Purchase"] == purchase_id
 
@@ -56,9 +67,11 @@ async def test_executed_purchase_is_stored_and_emailed_once_per_recipient(
     upstream: RabbitBroker, mailbox: Mailbox, mongo: AsyncMongoClient[Document], db_prefix: str
 ) -> None:
     body = purchase_payload(contacts=["Owner@Example.com ", "finops@example.com"], requester_email="alice@example.com")
+    executed, recorded = Finished(Queues.REVOCATION_PURCHASE_EXECUTED.queue), Finished(RECORDED_QUEUE)
     await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
+    await _all_handled(executed, recorded, copies=1)
 
-    emails: list[EmailMessage] = await mailbox.wait_for(3, where=_about(body["purchase_id"]), settle=0.5)
+    emails: list[EmailMessage] = await mailbox.wait_for(3, where=_about(body["purchase_id"]))
 
     assert sorted(m["To"] for m in emails) == [
         "alice@example.com",
@@ -83,10 +96,12 @@ async def test_the_same_message_twice_has_one_effect(
     upstream: RabbitBroker, mailbox: Mailbox, mongo: AsyncMongoClient[Document], db_prefix: str
 ) -> None:
     body = purchase_payload(contacts=["owner@example.com"], requester_email="alice@example.com")
+    executed, recorded = Finished(Queues.REVOCATION_PURCHASE_EXECUTED.queue), Finished(RECORDED_QUEUE)
     for _ in range(2):
         await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
+    await _all_handled(executed, recorded, copies=2)
 
-    emails = await mailbox.wait_for(3, where=_about(body["purchase_id"]), settle=2.0)
+    emails = await mailbox.wait_for(3, where=_about(body["purchase_id"]))
 
     assert sorted(m["To"] for m in emails) == [
         "alice@example.com",

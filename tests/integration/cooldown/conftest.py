@@ -209,9 +209,13 @@ async def wait_until(predicate: Callable[[], Awaitable[bool]], *, timeout: float
 
 
 async def read_events(
-    amqp_url: str, queue: str, *, expect: int, timeout: float = 20.0, settle: float = 0.5
+    amqp_url: str, queue: str, *, expect: int, timeout: float = 20.0, settle: float = 0.0
 ) -> list[tuple[str, dict[str, Any]]]:
-    """Take (and ack) messages from a queue: at least ``expect``, then whatever arrives within ``settle``."""
+    """Take (and ack) messages from a queue: at least ``expect``, and whatever else is there.
+
+    To check that nothing more was published, first wait for the positive signal that the
+    messages that could publish it were handled (``tests.integration.progress.Finished``):
+    then the queue already holds everything they published."""
     connection = await aio_pika.connect(amqp_url)
     found: list[tuple[str, dict[str, Any]]] = []
     try:

@@ -15,6 +15,8 @@ from graceperiod.contracts.cooldown import (
     PolicyReply,
 )
 from graceperiod.contracts.rpc import CommandStatus
+from graceperiod.contracts.topology import Queues
+from tests.integration.progress import Finished
 
 from .conftest import SETTLED_QUEUE, STATUS_QUEUE, VIEWER, Cooldown, account_id, read_events
 
@@ -62,8 +64,10 @@ async def test_with_enforcement_on_an_account_cools_for_exactly_the_period(coold
     assert (await cooldown.account(account)).status is S.COOLDOWN
 
     cooldown.clock.set(cleaned + 24 * H)
+    ticks = Finished(Queues.COOLDOWN_TICKS.queue)
     await cooldown.tick()
     released = await cooldown.wait_for(account, lambda a: a.status is S.AVAILABLE, what="released")
+    await ticks.wait(1)  # its events are published
     assert released.status_since == cleaned + 24 * H
     assert released.cooldown_until is None
 
@@ -104,11 +108,13 @@ async def test_with_enforcement_off_a_cleaned_account_is_available_at_once(coold
     await cooldown.terminate(account, "lease-1")
     await cooldown.wait_for(account, lambda a: a.status is S.CLEANUP, what="CleanUp")
     cooldown.clock.advance(H / 4)
+    cleanups = Finished(Queues.COOLDOWN_CLEANUP_SUCCEEDED.queue)
     await cooldown.cleaned(account)
     available = await cooldown.wait_for(account, lambda a: a.status is S.AVAILABLE, what="Available")
+    await cleanups.wait(1)  # handled: everything it announces is published
     assert available.cooldown_until is None
     assert (await _history(cooldown, account))[-1] == (S.CLEANUP, S.AVAILABLE, Cause.CLEANUP_SUCCEEDED)
-    assert await read_events(cooldown.amqp_url, SETTLED_QUEUE, expect=0, settle=0.5) == []
+    assert await read_events(cooldown.amqp_url, SETTLED_QUEUE, expect=0) == []
 
 
 async def test_turning_enforcement_off_lets_cooling_accounts_finish_their_cooldown(cooldown: Cooldown) -> None:
@@ -172,6 +178,10 @@ async def test_a_cleanup_result_that_arrives_before_the_termination_is_applied_w
     cooldown.clock.advance(H / 2)
     cleaned = cooldown.clock.now()
 
+    cleanups, terminations = (
+        Finished(Queues.COOLDOWN_CLEANUP_SUCCEEDED.queue),
+        Finished(Queues.COOLDOWN_LEASE_TERMINATED.queue),
+    )
     for _ in range(2):  # duplicated by the publisher: distinct message ids, same content
         await cooldown.cleaned(account, at=cleaned)
     waiting = await cooldown.wait_for(
@@ -185,7 +195,10 @@ async def test_a_cleanup_result_that_arrives_before_the_termination_is_applied_w
     assert cooling.cooldown_until == cleaned + 24 * H
     assert cooling.lease_terminated_at == ended
     assert cooling.pending_cleanup is None
-    await read_events(cooldown.amqp_url, STATUS_QUEUE, expect=4, settle=1.0)  # let the duplicates land
+    await cleanups.wait(2)
+    await terminations.wait(2)  # every copy handled: the duplicates changed nothing and announced nothing
+    changes = await read_events(cooldown.amqp_url, STATUS_QUEUE, expect=4)
+    assert [body["transition"]["to_status"] for _, body in changes] == ["Available", "Active", "CleanUp", "Cooldown"]
     assert await _history(cooldown, account) == [
         (None, S.AVAILABLE, Cause.REGISTERED),
         (S.AVAILABLE, S.ACTIVE, Cause.ACQUIRED),

@@ -37,6 +37,7 @@ from tests.integration.notifier.helpers import (
     text_of,
     verify_link,
 )
+from tests.integration.progress import Finished
 
 RECORDED = RoutingKey.PURCHASE_RECORDED
 
@@ -61,9 +62,11 @@ async def test_purchase_executed_emails_each_recipient_once_with_a_link_that_ver
         requester_email="Alice@Example.com",
         direct_execute=True,
     )
+    recorded_events = Finished(Queues.NOTIFIER_PURCHASE_RECORDED.queue)
     async with running(revocation, notifier):
         await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
-        emails = await mailbox.wait_for(3, where=about(body["purchase_id"]), settle=1.0)
+        await recorded_events.wait(1)  # handled: every email it sends has been accepted
+        emails = await mailbox.wait_for(3, where=about(body["purchase_id"]))
 
     assert sorted(m["To"] for m in emails) == ["alice@example.com", "finops@example.com", "owner@example.com"]
     stored = await mongo[f"{db_prefix}_revocation"]["purchases"].find_one({"_id": body["purchase_id"]})
@@ -145,13 +148,17 @@ async def test_a_redelivered_event_adds_no_email(
 ) -> None:
     event = recorded(contacts=["owner@example.com"])
     pid = event.purchase.purchase_id
+    recorded_events = Finished(Queues.NOTIFIER_PURCHASE_RECORDED.queue)
     async with running(make_notifier(smtp_url=smtp_server.url, global_notification_email=GLOBAL_NOTIFICATION_EMAIL)):
         await publish_event(upstream, RECORDED, event, message_id=f"purchase-recorded:{pid}")
         await mailbox.wait_for(3, where=about(pid))
         # The same event again, and once more under another message id (a republished copy).
         await publish_event(upstream, RECORDED, event, message_id=f"purchase-recorded:{pid}")
         await publish_event(upstream, RECORDED, event, message_id="someone-else-republished-it")
-        emails = await mailbox.wait_for(3, where=about(pid), settle=2.0)
+        await recorded_events.wait(3)  # all three copies handled: whatever they sent is in the mailbox
+        emails = await mailbox.wait_for(3, where=about(pid))
+
+    assert recorded_events.handled == 3
 
     assert sorted(m["To"] for m in emails) == ["alice@example.com", "finops@example.com", "owner@example.com"]
     deliveries = mongo[f"{db_prefix}_notifier"]["deliveries"]
@@ -169,9 +176,11 @@ async def test_a_refused_recipient_is_recorded_not_retried_and_the_others_get_th
 ) -> None:
     event = recorded(contacts=["reject-owner@example.com", "owner@example.com"])
     pid = event.purchase.purchase_id
+    recorded_events = Finished(Queues.NOTIFIER_PURCHASE_RECORDED.queue)
     async with running(make_notifier(smtp_url=smtp_server.url)):
         await publish_event(upstream, RECORDED, event, message_id=f"purchase-recorded:{pid}")
-        emails = await mailbox.wait_for(2, where=about(pid), settle=1.5)
+        await recorded_events.wait(1)
+        emails = await mailbox.wait_for(2, where=about(pid))
         announced = await take(amqp_url, Queues.REVOCATION_EMAIL_DELIVERED.queue, expect=3)
 
     assert sorted(m["To"] for m in emails) == ["alice@example.com", "owner@example.com"]
@@ -180,7 +189,9 @@ async def test_a_refused_recipient_is_recorded_not_retried_and_the_others_get_th
     assert rejected.status is DeliveryStatus.REJECTED
     assert rejected.attempts == 1  # refused once, never tried again
     assert rejected.detail.startswith("550")
-    assert await dead_letters(amqp_url, Queues.NOTIFIER_PURCHASE_RECORDED.queue, timeout=1.0) == []
+    assert (recorded_events.handled, recorded_events.dead_lettered) == (1, 0)
+    # Read once: the only message was handled, so its dead-letter queue is final.
+    assert await dead_letters(amqp_url, Queues.NOTIFIER_PURCHASE_RECORDED.queue, timeout=0.1) == []
     # Every outcome is announced for the purchase's timeline, with a deterministic message id.
     events = [EmailDelivered.model_validate_json(m.body) for m in announced]
     assert {(e.recipient, e.status) for e in events} == {
@@ -258,6 +269,7 @@ async def test_mail_server_down_then_back_emails_arrive_late_once_each(
         event = recorded(contacts=["owner@example.com", "cfo@example.com"])
         pid = event.purchase.purchase_id
         database = mongo[f"{db_prefix}_notifier"]
+        recorded_events = Finished(Queues.NOTIFIER_PURCHASE_RECORDED.queue)
         async with running(make_notifier(smtp_url=sink.url, max_concurrent_sends=2)):
             # A first email warms the pool: its connections are now persistent and will break.
             warm = recorded(contacts=[])
@@ -272,7 +284,8 @@ async def test_mail_server_down_then_back_emails_arrive_late_once_each(
                 await asyncio.sleep(0.1)
             assert not [m for m in mailbox.messages() if about(pid)(m)]
             sink.start()
-            emails = await mailbox.wait_for(3, where=about(pid), timeout=30, settle=2.0)
+            await recorded_events.wait(2, timeout=30)  # the warm-up and the event, retried until sent
+            emails = await mailbox.wait_for(3, where=about(pid))
         assert sorted(m["To"] for m in emails) == ["alice@example.com", "cfo@example.com", "owner@example.com"]
         assert retried == 3
         assert await database["deliveries"].count_documents({"purchase_id": pid, "status": "sent"}) == 3

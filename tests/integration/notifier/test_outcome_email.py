@@ -17,11 +17,12 @@ from graceperiod.contracts.revocation import (
     PurchaseRecorded,
     RevokedVia,
 )
-from graceperiod.contracts.topology import RoutingKey
+from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.runtime.mongo import Document
 from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, recorded, text_of
+from tests.integration.progress import Finished
 
 ACTOR = ActorRef(user_id="u-alice", email="alice@example.com", name="Alice Example", path=ActionPath.EMAIL_LINK)
 
@@ -82,11 +83,15 @@ async def test_each_outcome_is_emailed_once_to_the_people_told_about_the_purchas
         await mongo[f"{db_prefix}_notifier"]["settings"].update_one(
             {"_id": "notifications"}, {"$set": {"global_notification_email": "new-finops@example.com"}}
         )
+        changes = Finished(Queues.NOTIFIER_PURCHASE_CHANGED.queue)
         for number, change in enumerate([*outcomes, *silent]):
             await publish_event(upstream, RoutingKey.PURCHASE_CHANGED, change, message_id=f"changed:{pid}:{number}")
         # A redelivered change adds nothing.
         await publish_event(upstream, RoutingKey.PURCHASE_CHANGED, outcomes[0], message_id=f"changed:{pid}:0")
-        emails = await mailbox.wait_for(12, where=about(pid, "revocation-outcome"), timeout=20, settle=2.0)
+        await changes.wait(len(outcomes) + len(silent) + 1)  # every change handled, the repeat too
+        emails = await mailbox.wait_for(12, where=about(pid, "revocation-outcome"))
+
+    assert changes.handled == len(outcomes) + len(silent) + 1
 
     by_subject: dict[str, list[str]] = {}
     for message in emails:
@@ -116,8 +121,10 @@ async def test_an_outcome_for_a_purchase_never_emailed_goes_to_its_recipients_no
         Audit(revoked_at=datetime.now(UTC), revoked_via=RevokedVia.SELF_SERVICE_API),
         "Queued purchase deleted",
     )
+    changes = Finished(Queues.NOTIFIER_PURCHASE_CHANGED.queue)
     async with running(make_notifier(smtp_url=smtp_server.url)):
         await publish_event(upstream, RoutingKey.PURCHASE_CHANGED, revoked, message_id=f"changed:{pid}:revoked")
-        emails = await mailbox.wait_for(2, where=about(pid), settle=1.0)
+        await changes.wait(1)
+        emails = await mailbox.wait_for(2, where=about(pid))
     assert sorted(m["To"] for m in emails) == ["alice@example.com", "owner@example.com"]
     assert {str(m["X-Grace-Period-Email"]) for m in emails} == {"revocation-outcome:revoked"}

@@ -30,6 +30,7 @@ from graceperiod.notifier.store import DeliveryStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
 from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, recorded
+from tests.integration.progress import Finished
 
 ADMIN = Actor(
     user_id="u-admin", email="admin@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.DASHBOARD
@@ -76,8 +77,10 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
         )
         event = recorded(contacts=[])
         pid = event.purchase.purchase_id
+        recorded_events = Finished(Queues.NOTIFIER_PURCHASE_RECORDED.queue)
         await publish_event(upstream, RoutingKey.PURCHASE_RECORDED, event, message_id=f"purchase-recorded:{pid}")
-        emails = await mailbox.wait_for(2, where=about(pid), settle=0.5)
+        await recorded_events.wait(1)
+        emails = await mailbox.wait_for(2, where=about(pid))
         deliveries = await call(
             upstream, Queues.NOTIFIER_QUERIES, ListDeliveries(actor=USER, purchase_id=pid), DeliveriesReply, timeout=10
         )

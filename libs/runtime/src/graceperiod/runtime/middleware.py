@@ -50,6 +50,11 @@ log = structlog.stdlib.get_logger("graceperiod.messaging")
 _DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 _correlation_id: ContextVar[str | None] = ContextVar("graceperiod_correlation_id", default=None)
 
+HANDLED = Counter(
+    "graceperiod_messages_handled_total",
+    "Messages whose handler finished without an error (then acked), by queue.",
+    ["queue"],
+)
 DEAD_LETTERED = Counter(
     "graceperiod_messages_dead_lettered_total",
     "Messages moved to a dead-letter queue by the service, by queue and reason.",
@@ -237,7 +242,10 @@ class ReliabilityMiddleware(BaseMiddleware):
         exc_tb: TracebackType | None = None,
     ) -> bool | None:
         try:
-            if exc_val is None or isinstance(exc_val, HandlerException | asyncio.CancelledError):
+            if exc_val is None:
+                HANDLED.labels(queue=self.queue_name).inc()
+                return False
+            if isinstance(exc_val, HandlerException | asyncio.CancelledError):
                 return False
             await self._settle_failure(exc_val)
             return False
