@@ -92,11 +92,30 @@ async def live(services: None, gateway: Litestar) -> AsyncIterator[httpx.AsyncCl
 
 
 async def test_a_recorded_purchase_is_listed_with_phase_and_actions(
-    live: httpx.AsyncClient, upstream: RabbitBroker, idp: ApiTokenIssuer
+    live: httpx.AsyncClient, upstream: RabbitBroker, idp: ApiTokenIssuer, aws_endpoint_url: str
 ) -> None:
-    body = purchase_payload(requester_email="alice@example.com")
+    # A Savings Plan AWS still lets its owner return, in an account with Grace Period's role:
+    # the phase is self-service, and the revoke action belongs to whoever may act on it.
+    account_id = f"{secrets.randbelow(10**12):012d}"
+    now = datetime.now(UTC)
+    async with EmulatorControl(aws_endpoint_url) as aws:
+        await aws.account(account_id, roles={"GracePeriodRevocation": f"ext-{account_id}"}, support_plan="business")
+        plan = await aws.savings_plan(
+            account_id, start=now - timedelta(hours=1), returnableUntil=now + timedelta(days=2)
+        )
+    admin = bearer(idp, "u-admin", "admin@example.com", ["admin"])
+    role = await live.put(
+        f"/api/accounts/{account_id}/role",
+        headers=admin,
+        json={"role_name": "GracePeriodRevocation", "external_id": f"ext-{account_id}"},
+    )
+    assert role.status_code == 200, role.text
+    body = purchase_payload(
+        account_id=account_id, commitment_id=plan["savingsPlanId"], requester_email="alice@example.com"
+    )
     await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
     alice = bearer(idp, "u-alice", "alice@example.com", ["user"])
+    bob = bearer(idp, "u-bob", "bob@example.com", ["user"])
 
     async def listed() -> dict[str, Any] | None:
         response = await live.get(f"/api/purchases/{body['purchase_id']}", headers=alice)
@@ -104,10 +123,14 @@ async def test_a_recorded_purchase_is_listed_with_phase_and_actions(
 
     view = await eventually(listed)
     assert view["purchase"]["purchase_id"] == body["purchase_id"]
-    assert view["phase"] in {"self-service", "support-case", "support-unavailable"}
+    assert (view["phase"], view["allowed_actions"]) == ("self-service", ["revoke"])  # alice requested it
+    assert view["windows"]["self_service_until"] is not None
     assert view["windows"]["closes_at"] is not None
+    others = (await live.get(f"/api/purchases/{body['purchase_id']}", headers=bob)).json()
+    assert (others["phase"], others["allowed_actions"]) == ("self-service", [])  # bob may only look
     items = (await live.get("/api/purchases", headers=alice)).json()["items"]
-    assert body["purchase_id"] in {i["purchase"]["purchase_id"] for i in items}
+    [item] = [i for i in items if i["purchase"]["purchase_id"] == body["purchase_id"]]
+    assert (item["phase"], item["allowed_actions"]) == ("self-service", ["revoke"])
 
 
 async def test_another_users_purchase_is_refused_by_gateway_and_service(
