@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import pytest
 from pydantic import BaseModel, ConfigDict
 
 from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
@@ -29,7 +31,9 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testkit.upstream import publish_upstream
+from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.rpc import call
+from tests.integration.revocation import conftest as revocation_conftest
 from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness, key, new_account_id
 
 
@@ -139,7 +143,29 @@ async def test_malformed_input_gets_an_invalid_answer(harness: Harness) -> None:
     assert bad_cursor.problem.code is ErrorCode.INVALID
 
 
-async def test_throttling_is_retried_with_backoff(harness: Harness) -> None:
+#: This module's own back-off between rounds of AWS calls: long enough to see in the call log.
+_BACKOFF_BASE = 0.6
+
+
+@pytest.fixture
+def visible_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service of the ``harness`` requested after this fixture backs off ``_BACKOFF_BASE``
+    (to twice that) between rounds, and answers within 15 s (botocore's own jittered retries
+    inside a round take up to 3 s)."""
+    original = revocation_conftest.service_settings
+
+    def settings(*args: Any, **overrides: Any) -> RevocationSettings:
+        longer = {
+            "aws_backoff_base_seconds": _BACKOFF_BASE,
+            "aws_backoff_cap_seconds": 2.0,
+            "reply_within_seconds": 15.0,
+        }
+        return original(*args, **(longer | overrides))
+
+    monkeypatch.setattr(revocation_conftest, "service_settings", settings)
+
+
+async def test_throttling_is_retried_with_backoff(visible_backoff: None, harness: Harness) -> None:
     account, pid = await _returnable(harness)
     await harness.control.fault("savingsplans:ReturnSavingsPlan", account=account, kind="throttle", count=4)
 
@@ -149,6 +175,11 @@ async def test_throttling_is_retried_with_backoff(harness: Harness) -> None:
     calls = await harness.control.calls(account=account, action="savingsplans:ReturnSavingsPlan")
     assert [c["code"] for c in calls] == ["ThrottlingException"] * 4 + [None]
     assert {c["params"]["clientToken"] for c in calls} == {f"gp-{pid}"}
+    # botocore's 3 attempts (its own jittered back-off, which may be ~0), then our back-off of
+    # at least half the base before the next round: the 4th call waited for it.
+    at = [datetime.fromisoformat(c["at"]) for c in calls]
+    assert (at[3] - at[2]).total_seconds() >= _BACKOFF_BASE / 2, at
+    assert at == sorted(at)
 
 
 async def test_aws_unreadable_at_recording_is_recorded_as_unknown_then_learnt(harness: Harness) -> None:
