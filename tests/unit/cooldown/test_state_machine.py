@@ -20,7 +20,7 @@ from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
 from graceperiod.cooldown.domain import accounts, acquisition, lease_cycle, release
 from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account
-from graceperiod.cooldown.domain.decisions import Decision, Verdict
+from graceperiod.cooldown.domain.decisions import Decision, Verdict, move
 from graceperiod.cooldown.domain.policy import cooldown_period
 
 S = AccountStatus
@@ -400,11 +400,36 @@ def test_the_recent_use_warning_is_the_upstream_wording() -> None:
 # --- invariants --------------------------------------------------------------------------------
 
 
-def test_every_transition_made_above_is_allowed_and_nothing_leads_from_cooldown_to_active() -> None:
-    assert (S.COOLDOWN, S.ACTIVE) not in ALLOWED_TRANSITIONS
-    assert (S.CLEANUP, S.ACTIVE) not in ALLOWED_TRANSITIONS
-    assert (S.QUARANTINE, S.ACTIVE) not in ALLOWED_TRANSITIONS
-    assert not any(to is S.ACTIVE and origin is not S.AVAILABLE for origin, to in ALLOWED_TRANSITIONS)
+def test_the_rules_make_exactly_the_allowed_transitions_and_only_acquisition_makes_an_account_active() -> None:
+    """Drive every rule from every status it applies to: the transitions made are exactly the
+    table (none missing from it, none in it that no rule makes), only an Available account
+    becomes Active, and a transition outside the table is refused rather than made."""
+    later = T0 + 30 * H
+    decisions = [
+        lease_cycle.register(account_id=ACCOUNT_ID, name="Sandbox", email=None, now=T0),
+        acquisition.acquire(registered(), lease_id="L1", now=T0 + H),
+        acquisition.abandon_acquisition(active("L1"), lease_id="L1", kept_account_id="210987654321", now=T0 + 2 * H),
+        terminate(active("L1"), "L1", T0 + 5 * H),
+        terminate(registered(), "L-elsewhere", T0 + 5 * H),
+        terminate(cleaned(ON), "L-elsewhere", T0 + 7 * H),
+        succeed(cleaning(), T0 + 6 * H, ON),
+        succeed(cleaning(), T0 + 6 * H, OFF),
+        fail(cleaning(), T0 + 6 * H),
+        succeed(quarantined(), T0 + 8 * H, ON),
+        succeed(quarantined(), T0 + 8 * H, OFF),
+        fail(registered(), T0 + 2 * H),
+        fail(cleaned(ON), T0 + 7 * H),
+        release.release_due(cleaned(ON), now=later),
+        release.release_early(cleaned(ON), actor=ADMIN, reason="pool ran dry", request_key="k1", now=T0 + 7 * H),
+    ]
+    made = {(t.from_status, t.to_status) for d in decisions for t in d.transitions}
+    assert made == ALLOWED_TRANSITIONS
+    assert {origin for origin, to in made if to is S.ACTIVE} == {S.AVAILABLE}
+    for status in (S.COOLDOWN, S.CLEANUP, S.QUARANTINE, S.ACTIVE):
+        refused = acquisition.acquire(registered().model_copy(update={"status": status}), lease_id="L2", now=later)
+        assert refused.transitions == ()
+    with pytest.raises(AssertionError, match="illegal transition"):
+        move(cleaned(ON), S.ACTIVE, now=later, cause=Cause.ACQUIRED)
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def move(
     reason: str | None = None,
 ) -> tuple[Account, Transition]:
     """The account in status ``to`` since ``now``, and the transition that says so."""
-    if (account.status, to) not in ALLOWED_TRANSITIONS:  # pragma: no cover - a bug in a rule
+    if (account.status, to) not in ALLOWED_TRANSITIONS:  # a bug in a rule
         msg = f"illegal transition {account.status} -> {to}"
         raise AssertionError(msg)
     transition = Transition(
