@@ -12,7 +12,7 @@ from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
-from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
+from tests.unit.gateway.conftest import csrf_token, sign_in
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -345,4 +345,3 @@ async def test_dev_tokens_exist_only_with_the_dev_sign_in(make_app: Callable[...
         assert me.json()["user_id"] == "u-alice"
     async with AsyncTestClient(make_app(dev_sign_in=False)) as client:
         assert (await client.post("/dev/token/u-alice")).status_code in (403, 404)
-        assert NOW
