@@ -60,16 +60,38 @@ def test_the_wire_form_matches_the_published_json_schema(model: type[BaseModel],
     _schema_validator(model).validate(json.loads(instance.model_dump_json()))
 
 
-@pytest.mark.parametrize("model", MODELS, ids=IDS)
+def _required(model: type[BaseModel]) -> list[str]:
+    """Fields a body must carry (a Tick without occurred_at takes it from `at`: documented default)."""
+    return [
+        field
+        for field, info in model.model_fields.items()
+        if info.is_required() and not (model.__name__ == "Tick" and field == "occurred_at")
+    ]
+
+
+WITH_REQUIRED = [m for m in MODELS if _required(m)]
+ALL_OPTIONAL = [m for m in MODELS if not _required(m)]
+
+
+@pytest.mark.parametrize("model", WITH_REQUIRED, ids=[m.__name__ for m in WITH_REQUIRED])
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_missing_required_field_is_rejected(model: type[BaseModel], data: st.DataObject) -> None:
     wire = json.loads(data.draw(models(model)).model_dump_json())
-    for field, info in model.model_fields.items():
-        if not info.is_required() or (model.__name__ == "Tick" and field == "occurred_at"):
-            continue  # a Tick without occurred_at takes it from `at` (documented default)
-        with pytest.raises(ValidationError):
+    for field in _required(model):
+        with pytest.raises(ValidationError) as raised:
             model.model_validate({k: v for k, v in wire.items() if k != field})
+        assert (field,) in [error["loc"][:1] for error in raised.value.errors() if error["type"] == "missing"]
+
+
+@pytest.mark.parametrize("model", ALL_OPTIONAL, ids=[m.__name__ for m in ALL_OPTIONAL])
+def test_a_model_without_required_fields_reads_an_empty_body_as_its_defaults(model: type[BaseModel]) -> None:
+    """Replies, views and settings whose every field has a default: an empty body is valid and
+    means exactly the defaults (nothing to reject, so the test above does not apply)."""
+    empty = model.model_validate({})
+    assert empty == model()
+    assert empty.model_fields_set == set()
+    assert set(json.loads(empty.model_dump_json())) == set(model.model_fields)
 
 
 MESSAGES = [m for m in MODELS if issubclass(m, Message)]
