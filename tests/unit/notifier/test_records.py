@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import bson
 from bson.codec_options import CodecOptions
+from pydantic import BaseModel
 
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
 from graceperiod.contracts.revocation import PurchaseChangeKind
@@ -18,9 +19,9 @@ from graceperiod.notifier.domain.deliveries import (
     delivery_view,
 )
 from graceperiod.notifier.domain.notification_settings import SettingsRecord
-from graceperiod.runtime.mongo import Record, to_document
+from graceperiod.runtime.mongo import to_document
 
-R = TypeVar("R", bound=Record)
+R = TypeVar("R", bound=BaseModel)
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 KEY = DeliveryKey(EmailKind.REVOCATION_OUTCOME, "pur-1", "a@example.com", "evt-1", PurchaseChangeKind.REVOKED)

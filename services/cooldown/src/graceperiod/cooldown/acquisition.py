@@ -11,14 +11,12 @@ from graceperiod.contracts.cooldown import AccountCommandReply, AccountStatus, A
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.cooldown import metrics
-from graceperiod.cooldown.change_protocol import ChangeProtocol
+from graceperiod.cooldown.change_protocol import ChangeProtocol, Use
 from graceperiod.cooldown.domain import acquisition
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
-from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.cooldown.replies import done, forbidden, rejected
 from graceperiod.cooldown.store import AccountStore
-from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
@@ -53,14 +51,12 @@ class _Candidates:
                     return None
 
 
-class Acquisition:
-    def __init__(self, changes: ChangeProtocol, store: AccountStore, clock: Clock, options: CooldownOptions) -> None:
-        self._changes = changes
-        self._store = store
-        self._clock = clock
-        self._options = options
+class Acquisition(Use):
+    def __init__(self, changes: ChangeProtocol) -> None:
+        super().__init__(changes)
+        options = self._options
         self._candidates = _Candidates(
-            store, batch=options.candidate_batch, max_age_seconds=options.candidate_max_age_seconds
+            self._store, batch=options.candidate_batch, max_age_seconds=options.candidate_max_age_seconds
         )
 
     async def acquire(self, command: AcquireAccount) -> AccountCommandReply:

@@ -62,22 +62,22 @@ class ChangeProtocol:
     """Load, claim and finish changes to accounts (the steps above); shared by every use."""
 
     def __init__(self, *, store: AccountStore, events: EventSink, clock: Clock, options: CooldownOptions) -> None:
-        self._store = store
+        self.store = store
+        self.clock = clock
+        self.options = options
         self._events = events
-        self._clock = clock
-        self._options = options
 
     async def load(self, account_id: str, *, wait: bool = True) -> Account | None:
         """The account as it is: its document, brought past any change another worker claimed
         and has not finished storing (waiting for it, or finishing it once it is overdue)."""
-        deadline = time.monotonic() + (self._options.busy_wait_seconds if wait else 0.0)
+        deadline = time.monotonic() + (self.options.busy_wait_seconds if wait else 0.0)
         while True:
-            account = await self._store.get(account_id)
+            account = await self.store.get(account_id)
             version = account.version if account else 0
-            pending = await self._store.change(account_id, version + 1)
+            pending = await self.store.change(account_id, version + 1)
             if pending is None:
                 return account
-            if self._clock.now() - pending.claimed_at >= self._options.claim_grace:
+            if self.clock.now() - pending.claimed_at >= self.options.claim_grace:
                 log.warning(
                     "finishing a change another worker claimed but did not finish",
                     account_id=account_id,
@@ -105,7 +105,7 @@ class ChangeProtocol:
                 if redelivered:
                     await self.republish(existing, source="register")
                 return False, existing
-            decision = register(account_id=account_id, name=name, email=email, now=self._clock.now())
+            decision = register(account_id=account_id, name=name, email=email, now=self.clock.now())
             if await self.commit(decision, source="register"):
                 return True, decision.after
         raise AccountBusy(account_id)
@@ -134,12 +134,12 @@ class ChangeProtocol:
         raise AccountBusy(account_id)
 
     def record(self, decision: Decision, *, source: str) -> ChangeRecord:
-        return ChangeRecord.of(decision, source=source, claimed_at=self._clock.now())
+        return ChangeRecord.of(decision, source=source, claimed_at=self.clock.now())
 
     async def commit(self, decision: Decision, *, source: str) -> bool:
         """Claim and finish the change; False (nothing stored) if another worker changed the account first."""
         record = self.record(decision, source=source)
-        if not await self._store.claim(record):
+        if not await self.store.claim(record):
             return False
         await self.finish(record, recovered=False)
         metrics.observe(decision)
@@ -155,20 +155,20 @@ class ChangeProtocol:
         account = record.account
         kept: str | None = None
         if record.enters_cooldown:
-            await self._store.schedule_release(account)
+            await self.store.schedule_release(account)
         if record.acquired_lease is not None:
-            kept = await self._store.map_lease(record.acquired_lease, account.account_id, at=record.claimed_at)
-        await self._store.write(account)
+            kept = await self.store.map_lease(record.acquired_lease, account.account_id, at=record.claimed_at)
+        await self.store.write(account)
         await self.publish(record.events)
         if record.left_cooldown_version is not None:
-            await self._store.unschedule(account.account_id, record.left_cooldown_version)
+            await self.store.unschedule(account.account_id, record.left_cooldown_version)
         if record.acquired_lease is not None and kept is not None and kept != account.account_id:
             await self._abandon(account, record.acquired_lease, kept)
         if recovered:
             log.info("unfinished change finished", account_id=account.account_id, version=account.version)
 
     async def _abandon(self, account: Account, lease_id: str, kept: str) -> None:
-        decision = abandon_acquisition(account, lease_id=lease_id, kept_account_id=kept, now=self._clock.now())
+        decision = abandon_acquisition(account, lease_id=lease_id, kept_account_id=kept, now=self.clock.now())
         if decision.verdict is Verdict.APPLIED and await self.commit(decision, source=f"abandon:{lease_id}"):
             log.warning(
                 "two acquisitions ran at once for one lease: this account went back to Available",
@@ -185,6 +185,17 @@ class ChangeProtocol:
         the account's last one: that worker may have stopped between storing the change and
         publishing its events, so publish them again (same ids). A repeat that is a new
         delivery (an upstream duplicate, a retried command) publishes nothing."""
-        record = await self._store.change(account.account_id, account.version)
+        record = await self.store.change(account.account_id, account.version)
         if record is not None and record.source == source and record.events:
             await self.publish(record.events)
+
+
+class Use:
+    """Base of the service's uses (upstream events, ticks, commands, acquisition, queries):
+    each changes the pool through the change protocol and works on what it runs on."""
+
+    def __init__(self, changes: ChangeProtocol) -> None:
+        self._changes = changes
+        self._store = changes.store
+        self._clock = changes.clock
+        self._options = changes.options

@@ -16,12 +16,10 @@ from graceperiod.contracts.cooldown import (
 )
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.rpc import ErrorCode
-from graceperiod.cooldown.change_protocol import ChangeProtocol, UnknownAccount
+from graceperiod.cooldown.change_protocol import UnknownAccount, Use
 from graceperiod.cooldown.domain import release
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.replies import done, forbidden, lacks, rejected
-from graceperiod.cooldown.store import AccountStore
-from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
@@ -33,12 +31,7 @@ EARLY_RELEASE_WARNING: Final = (
 )
 
 
-class Commands:
-    def __init__(self, changes: ChangeProtocol, store: AccountStore, clock: Clock) -> None:
-        self._changes = changes
-        self._store = store
-        self._clock = clock
-
+class Commands(Use):
     async def register(self, command: RegisterAccount, *, redelivered: bool = False) -> AccountCommandReply:
         if not command.actor.can(Permission.UPDATE_CONFIG):
             return forbidden(command.actor, Permission.UPDATE_CONFIG)

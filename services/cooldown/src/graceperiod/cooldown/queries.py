@@ -14,18 +14,11 @@ from graceperiod.contracts.cooldown import (
     ListStuckAccounts,
     PolicyReply,
 )
+from graceperiod.cooldown.change_protocol import Use
 from graceperiod.cooldown.domain.views import account_view
-from graceperiod.cooldown.options import CooldownOptions
-from graceperiod.cooldown.store import AccountStore
-from graceperiod.runtime.clock import Clock
 
 
-class Queries:
-    def __init__(self, store: AccountStore, clock: Clock, options: CooldownOptions) -> None:
-        self._store = store
-        self._clock = clock
-        self._options = options
-
+class Queries(Use):
     async def answer(self, query: CooldownQuery) -> AccountListReply | AccountReply | PolicyReply:
         if isinstance(query, ListAccounts):
             return await self.page(query)

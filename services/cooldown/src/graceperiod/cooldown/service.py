@@ -55,11 +55,11 @@ class CooldownService:
     ) -> None:
         options = options or CooldownOptions()
         changes = ChangeProtocol(store=store, events=events, clock=clock, options=options)
-        self.upstream = UpstreamEvents(changes, store, clock)
-        self.ticks = Ticks(changes, store, clock, options)
-        self.commands = Commands(changes, store, clock)
-        self.acquisition = Acquisition(changes, store, clock, options)
-        self.queries = Queries(store, clock, options)
+        self.upstream = UpstreamEvents(changes)
+        self.ticks = Ticks(changes)
+        self.commands = Commands(changes)
+        self.acquisition = Acquisition(changes)
+        self.queries = Queries(changes)
 
     # --- upstream events ------------------------------------------------------------------
 

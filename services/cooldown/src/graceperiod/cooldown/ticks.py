@@ -16,15 +16,12 @@ from typing import Any, Final, TypeVar
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.upstream import Tick
 from graceperiod.cooldown import metrics
-from graceperiod.cooldown.change_protocol import AccountBusy, ChangeProtocol
+from graceperiod.cooldown.change_protocol import AccountBusy, ChangeProtocol, Use
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.changes import ChangeRecord
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.domain.release import release_due
 from graceperiod.cooldown.domain.schedule import ScheduledRelease
-from graceperiod.cooldown.options import CooldownOptions
-from graceperiod.cooldown.store import AccountStore
-from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
@@ -49,12 +46,9 @@ async def _bounded(limit: int, coroutines: Sequence[Coroutine[Any, Any, T]]) -> 
     return results  # type: ignore[return-value]
 
 
-class Ticks:
-    def __init__(self, changes: ChangeProtocol, store: AccountStore, clock: Clock, options: CooldownOptions) -> None:
-        self._changes = changes
-        self._store = store
-        self._clock = clock
-        self._options = options
+class Ticks(Use):
+    def __init__(self, changes: ChangeProtocol) -> None:
+        super().__init__(changes)
         self._gauges_refreshed_at: datetime | None = None
 
     async def on_tick(self, tick: Tick) -> int:

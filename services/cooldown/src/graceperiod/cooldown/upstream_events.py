@@ -11,12 +11,11 @@ from graceperiod.contracts.upstream import (
     AccountRegistered,
     LeaseTerminated,
 )
-from graceperiod.cooldown.change_protocol import ChangeProtocol
+from graceperiod.cooldown.change_protocol import Use
 from graceperiod.cooldown.domain import lease_cycle
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
-from graceperiod.cooldown.store import AccountStore
-from graceperiod.runtime.clock import Clock, to_storage_precision
+from graceperiod.runtime.clock import to_storage_precision
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
@@ -26,12 +25,7 @@ def _instant(value: datetime) -> datetime:
     return to_storage_precision(value.astimezone(UTC))
 
 
-class UpstreamEvents:
-    def __init__(self, changes: ChangeProtocol, store: AccountStore, clock: Clock) -> None:
-        self._changes = changes
-        self._store = store
-        self._clock = clock
-
+class UpstreamEvents(Use):
     async def account_registered(self, event: AccountRegistered, *, redelivered: bool = False) -> Account:
         created, account = await self._changes.register(
             event.account_id, event.name, event.email, redelivered=redelivered

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailKind
 from graceperiod.contracts.revocation import PurchaseChangeKind
@@ -41,20 +42,29 @@ class DeliveryKey:
         parts = [self.kind, self.occurrence, self.purchase_id, self.recipient]
         return "|".join(p for p in parts if p)
 
+    def email(self) -> dict[str, Any]:
+        """The fields naming this email in its stored claim and delivery."""
+        return {"kind": self.kind, "purchase_id": self.purchase_id, "recipient": self.recipient}
+
     @property
     def event_id(self) -> str:
         """Deterministic AMQP message id of this delivery's EmailDelivered event (<= 255 bytes)."""
         return f"email-delivered:{hashlib.sha256(self.id.encode()).hexdigest()[:40]}"
 
 
-class ClaimRecord(Record):
-    """The right to send one email (``claims``, ``_id`` = the key's id), held until ``lease_until``."""
+class _Email(Record):
+    """Which email a stored claim or delivery is about."""
 
     kind: EmailKind
-    occurrence: str = ""
-    change: PurchaseChangeKind | None = None
     purchase_id: str
     recipient: str
+
+
+class ClaimRecord(_Email):
+    """The right to send one email (``claims``, ``_id`` = the key's id), held until ``lease_until``."""
+
+    occurrence: str = ""
+    change: PurchaseChangeKind | None = None
     claimed_at: datetime
     lease_until: datetime
     attempts: int = 0
@@ -63,54 +73,30 @@ class ClaimRecord(Record):
 
     @classmethod
     def of(cls, key: DeliveryKey, *, now: datetime, lease: timedelta) -> ClaimRecord:
-        return cls(
-            kind=key.kind,
-            occurrence=key.occurrence,
-            change=key.change,
-            purchase_id=key.purchase_id,
-            recipient=key.recipient,
-            claimed_at=now,
-            lease_until=now + lease,
-        )
+        return cls(**key.email(), occurrence=key.occurrence, change=key.change, claimed_at=now, lease_until=now + lease)
 
 
-class DeliveryRecord(Record):
+class DeliveryRecord(_Email):
     """A finished delivery (``deliveries``, ``_id`` = the key's id): sent, or refused for good.
     An email with one is never sent again."""
 
-    kind: EmailKind
-    purchase_id: str
-    recipient: str
     status: DeliveryStatus
     finished_at: datetime
     detail: str = ""
 
     @classmethod
     def of(cls, key: DeliveryKey, *, status: DeliveryStatus, now: datetime, detail: str) -> DeliveryRecord:
-        return cls(
-            kind=key.kind,
-            purchase_id=key.purchase_id,
-            recipient=key.recipient,
-            status=status,
-            finished_at=now,
-            detail=detail[:DETAIL_LIMIT],
-        )
+        return cls(**key.email(), status=status, finished_at=now, detail=detail[:DETAIL_LIMIT])
 
 
 def delivery_view(claim: ClaimRecord, delivery: DeliveryRecord | None) -> DeliveryView:
     """How one email's delivery is shown: finished, or still being sent."""
+    shown = claim.model_dump(include={"purchase_id", "kind", "recipient", "change"})
     if delivery is None:
-        status, at, detail, attempts = DeliveryStatus.SENDING, claim.claimed_at, claim.detail, claim.attempts
-    else:
-        status, at, detail = delivery.status, delivery.finished_at, delivery.detail or claim.detail
-        attempts = claim.attempts + 1
+        return DeliveryView(
+            **shown, status=DeliveryStatus.SENDING, at=claim.claimed_at, detail=claim.detail, attempts=claim.attempts
+        )
+    detail = delivery.detail or claim.detail
     return DeliveryView(
-        purchase_id=claim.purchase_id,
-        kind=claim.kind,
-        recipient=claim.recipient,
-        status=status,
-        at=at,
-        detail=detail,
-        change=claim.change,
-        attempts=attempts,
+        **shown, status=delivery.status, at=delivery.finished_at, detail=detail, attempts=claim.attempts + 1
     )
