@@ -95,9 +95,14 @@ async def test_duplicates(chaos_stack: ChaosStack, chaos_size: Size) -> None:
 
 
 async def test_replicas(chaos_stack: ChaosStack, chaos_size: Size) -> None:
+    """Two replicas of every worker share the load and make no effect twice. (Their throughput
+    against one replica's is measured and reported, not asserted: on the 2-core CI machine a
+    second replica competes for the same cores.)"""
     result = await _run(chaos_stack, "replicas", chaos_size)
     assert result.duplicated == 0
-    assert result.metrics["ratio_two_vs_one"] > 0
+    handled = result.metrics["handled_per_replica"]
+    assert set(handled) == {"revocation", "notifier", "cooldown"}
+    assert all(count > 0 for counts in handled.values() for count in counts), handled
 
 
 async def test_poison(chaos_stack: ChaosStack, chaos_size: Size) -> None:

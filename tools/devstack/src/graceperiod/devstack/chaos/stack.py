@@ -225,10 +225,12 @@ class Deployment:
                         found[process.name] = int(line.split()[1]) / 1024
         return found
 
-    def metric(self, service: str, name: str, **labels: str) -> float:
-        """Sum of a Prometheus sample over the running replicas of ``service`` (/metrics)."""
+    def metric(self, service: str, name: str, *, replica: int | None = None, **labels: str) -> float:
+        """Sum of a Prometheus sample over the running replicas of ``service`` (/metrics), or of
+        one of them (``replica``: its index)."""
         total = 0.0
-        for process in self.processes.get(service, []):
+        replicas = self.processes.get(service, [])
+        for process in replicas if replica is None else replicas[replica : replica + 1]:
             if not process.running:
                 continue
             try:

@@ -1,5 +1,7 @@
-"""Scenario 7: two replicas of every worker share the load; no effect twice; throughput of
-one replica vs two, measured in the same run on the same servers.
+"""Scenario 7: two replicas of every worker share the load (each handles messages of its own,
+counted on its /metrics); no effect twice; throughput of one replica vs two, measured in the
+same run on the same servers (reported, not checked: on a small shared machine a second
+replica need not be faster).
 
 Three phases, each waiting for all its effects: (a) one replica each, ``replica_purchases``
 at full speed; (b) a second replica of every worker started, the same number again;
@@ -53,7 +55,12 @@ async def replicas(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         await _phase(run, count // 2, size, label="2 replicas: every event twice", twice=True, extra=lifecycle)
         result = await run.finish(deadline_seconds=size.deadline_seconds, settle_seconds=size.settle_seconds)
         per_s_one, per_s_two = count / one, count / two
+        handled = "graceperiod_messages_handled_total"
         result.metrics |= {
+            "handled_per_replica": {
+                worker: [run.deployment.metric(worker, handled, replica=index) for index in (0, 1)]
+                for worker in WORKERS
+            },
             "purchases_per_phase": count,
             "one_replica_purchases_per_s": round(per_s_one, 1),
             "two_replicas_purchases_per_s": round(per_s_two, 1),
