@@ -77,3 +77,18 @@ def test_a_schedule_entry_and_a_policy_change_round_trip() -> None:
     assert through_bson(entry, key=entry.entry_id)[1] == entry
     change = PolicyChange(policy=ON, previous=CooldownPolicy(), at=T0)
     assert through_bson(change, key="request-1")[1] == change
+
+
+def test_a_change_stored_by_the_previous_version_is_still_read() -> None:
+    """Before the records refactor a change kept its events as {message_id, type, body}:
+    history pages and unfinished changes written then must still load after an upgrade."""
+    decision = release.release_due(cooling(), now=T0 + 30 * H)
+    record = ChangeRecord.of(decision, source="release:x", claimed_at=T0 + 30 * H)
+    stored = to_document(record, key=record.id)
+    stored["events"] = [
+        {"message_id": e.message_id, "type": type(e.event).__name__, "body": e.event.model_dump(mode="json")}
+        for e in record.events
+    ]
+    read = ChangeRecord.model_validate(bson.decode(bson.encode(stored), codec_options=_CODEC))
+    assert [type(e.event) for e in read.events] == [AccountStatusChanged, AccountSettled]
+    assert read.events == record.events

@@ -8,6 +8,9 @@ and consumers drop the repeat.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from pydantic import model_validator
 
 from graceperiod.contracts.cooldown import AccountSettled, AccountStatus, AccountStatusChanged, Cause
 from graceperiod.cooldown.domain.decisions import Decision
@@ -19,6 +22,15 @@ class OutgoingEvent(Record):
 
     message_id: str
     event: AccountStatusChanged | AccountSettled
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_records(cls, data: Any) -> Any:
+        # Changes stored by earlier versions keep {message_id, type, body}; they are still read
+        # (an account's history, an unfinished change finished after an upgrade).
+        if isinstance(data, dict) and "event" not in data and "body" in data:
+            return {"message_id": data.get("message_id"), "event": data["body"]}
+        return data
 
 
 def status_changed_id(account_id: str, version: int, index: int) -> str:
