@@ -11,7 +11,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: bootstrap
-bootstrap: ## Install what is missing: uv, Python deps, rabbitmq-server, chromium, FerretDB
+bootstrap: ## Install what is missing: uv, Python deps, rabbitmq-server, chromium, FerretDB, Dex
 	@scripts/bootstrap.sh
 
 .PHONY: lock

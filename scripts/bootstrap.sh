@@ -2,7 +2,8 @@
 # Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
 #   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
 #   FerretDB 1.24.2 built from the Go module proxy with the patches in scripts/ferretdb/ into
-#   .local/bin (git-ignored), and kustomize (for the Kubernetes manifest tests) built the same way.
+#   .local/bin (git-ignored), and Dex (the local OpenID Connect provider) and kustomize (for the
+#   Kubernetes manifest tests) built the same way.
 # Idempotent; safe to run before every `make run` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +14,20 @@ FERRETDB_BIN=.local/bin/ferretdb
 FERRETDB_PATCHES=scripts/ferretdb
 # Changes with any patch (or with the recipe's version below), so existing builds are redone.
 FERRETDB_BUILD_ID="${FERRETDB_VERSION}+patches-$(cat "$FERRETDB_PATCHES"/*.patch | sha256sum | cut -c1-16)"
+# Dex v2.45.1 is commit 11d2eeb52b42 (2026-03-03); the proxy knows it by this pseudo-version.
+DEX_VERSION=v2.45.1
+DEX_MODULE_VERSION=v0.0.0-20260303133905-11d2eeb52b42
+DEX_BIN=.local/bin/dex
+DEX_BUILD_ID="${DEX_VERSION}+${DEX_MODULE_VERSION}"
 KUSTOMIZE_VERSION=v5.8.0
 KUSTOMIZE_BIN=.local/bin/kustomize
 WITH_BROWSER=${WITH_BROWSER:-1}
 
 say() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
+
+# Scratch build directories, removed on exit (the Go module cache leaves them read-only).
+scratch=()
+trap 'for d in "${scratch[@]}"; do chmod -R u+w "$d" 2>/dev/null; rm -rf "$d"; done' EXIT
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -48,7 +58,7 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_BIN.build" 2>/dev/null)" != "
   # build/version/version.txt, and a binary built without it panics at start. So fetch the
   # module through the Go module proxy, write that one file into a scratch copy, and build.
   work=$(mktemp -d)
-  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  scratch+=("$work")
   (
     cd "$work"
     go mod init graceperiod-ferretdb-build >/dev/null 2>&1
@@ -72,6 +82,31 @@ if [ ! -x "$FERRETDB_BIN" ] || [ "$(cat "$FERRETDB_BIN.build" 2>/dev/null)" != "
   version=$("$FERRETDB_BIN" --version)
   say "built FerretDB ${version%%$'\n'*}"
   echo "$FERRETDB_BUILD_ID" > "$FERRETDB_BIN.build"
+fi
+
+# --- Dex (the local OpenID Connect provider: make run and the sign-in tests) ---------------
+if [ ! -x "$DEX_BIN" ] || [ "$(cat "$DEX_BIN.build" 2>/dev/null)" != "$DEX_BUILD_ID" ]; then
+  command -v go >/dev/null 2>&1 || { echo "Go is required to build Dex" >&2; exit 1; }
+  say "building Dex ${DEX_VERSION} into ${DEX_BIN} (one-off, ~5 minutes)"
+  # Dex's module path has no /v2, so its v2.x tags are not Go module versions: the proxy
+  # serves the tagged commit only as a pseudo-version. `go install` cannot build it either
+  # (its go.mod has a replace directive), so fetch it into a scratch module and build there.
+  # The web templates and static assets are embedded in the binary (web/web.go, go:embed).
+  work=$(mktemp -d)
+  scratch+=("$work")
+  (
+    cd "$work"
+    go mod init graceperiod-dex-build >/dev/null 2>&1
+    GOFLAGS=-mod=mod go get "github.com/dexidp/dex/cmd/dex@${DEX_MODULE_VERSION}" >go-get.log 2>&1 \
+      || { cat go-get.log >&2; exit 1; }
+    go build -trimpath -ldflags "-X main.version=${DEX_VERSION}" -o dex github.com/dexidp/dex/cmd/dex
+  )
+  mkdir -p "$(dirname "$DEX_BIN")"
+  mv -f "$work/dex" "$DEX_BIN.new"
+  mv -f "$DEX_BIN.new" "$DEX_BIN"  # atomic: a test may be starting it
+  version=$("$DEX_BIN" version)
+  say "built ${version%%$'\n'*}"
+  echo "$DEX_BUILD_ID" > "$DEX_BIN.build"
 fi
 
 # --- kustomize (renders deploy/k8s in tests/deploy) ----------------------------------------
