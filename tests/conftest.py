@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
+from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit import fixtures
 from graceperiod.devstack.testkit.upstream import connect
@@ -54,6 +57,20 @@ def link_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("link-keys")
     keys.generate(directory, "test-key-1")
     return directory
+
+
+@pytest.fixture
+def dex(tmp_path: Path) -> Iterator[Callable[..., DexServer]]:
+    """Starts private Dex servers (``dex(*clients, issuer_port=None)``): the demo people, the
+    given clients, a generated config, a random loopback port; all stopped after the test."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
+
+        def start(*clients: DexClient, issuer_port: int | None = None) -> DexServer:
+            data_dir = tmp_path / f"dex-{next(numbers)}"
+            return stack.enter_context(fixtures.dex_server(data_dir, *clients, issuer_port=issuer_port))
+
+        yield start
 
 
 @pytest.fixture

@@ -1,2 +1,2 @@
-"""Private servers as child processes (RabbitMQ, FerretDB, the SMTP sink, the AWS endpoint, the
-services), shared by the test kit, the local stack, bench and chaos."""
+"""Private servers as child processes (RabbitMQ, FerretDB, the SMTP sink, the AWS endpoint, Dex,
+the services), shared by the test kit, the local stack, bench and chaos."""

@@ -30,6 +30,7 @@ import aio_pika
 from faststream.asgi import AsgiFastStream
 
 from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
+from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     AzureEndpointServer,
@@ -138,6 +139,18 @@ def azure_endpoint(data_dir: Path) -> Iterator[AzureEndpointAddress]:
     server.start()
     try:
         yield AzureEndpointAddress(server.url, server.ca_bundle)
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def dex_server(data_dir: Path, *clients: DexClient, issuer_port: int | None = None) -> Iterator[DexServer]:
+    """A private Dex (the demo people, ``clients``) on a random loopback port, stopped after.
+    Always local: tests sign in through its login form and stop it mid-flow."""
+    server = DexServer(data_dir=data_dir, clients=clients, issuer_port=issuer_port)
+    server.start(timeout=30)
+    try:
+        yield server
     finally:
         server.stop()
 
