@@ -7,7 +7,8 @@ the gateway also trusts tokens it signs itself for the demo users (``/dev/token`
 Every check fails closed: the header's ``alg`` must be one of the configured asymmetric
 algorithms (never ``none``, never HMAC, so a public key can never be used as an HMAC
 secret), the key is chosen by ``kid``, and ``iss``, ``aud``, ``exp``, ``sub`` and the
-email claim are required. Expiry is checked against the injected clock.
+email claim are required. Expiry is checked against the injected clock. Those checks are
+:class:`JwtChecks`, which the sign-in through the identity provider reuses for ID tokens.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ VERIFIED_CACHE_SIZE = 4096
 
 
 class BearerError(Exception):
-    """The token is not acceptable; the message is safe to show."""
+    """The token is not acceptable; the message is safe to show, ``reason`` is a short slug
+    for logs and for callers that answer each case differently (the ID-token checks)."""
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class KeysUnavailable(Exception):  # noqa: N818
@@ -142,6 +148,90 @@ class ClaimNames:
     roles: str = "roles"
 
 
+class JwtChecks:
+    """The checks every JWT the gateway accepts passes, API tokens and ID tokens alike.
+
+    The header's ``alg`` must be one of ``algorithms``; the key comes from the trust that has
+    the token's ``kid``; the signature, ``iss`` (that trust's issuer) and ``aud`` are checked
+    by PyJWT; ``exp`` and ``nbf`` against the injected clock with ``leeway_seconds``.
+    """
+
+    def __init__(self, *, algorithms: Sequence[str], clock: Clock, leeway_seconds: int = 30) -> None:
+        self._algorithms = list(algorithms)
+        self._clock = clock
+        self._leeway = leeway_seconds
+
+    async def verify(self, token: str, trusts: Sequence[Trust], *, audience: str) -> dict[str, Any]:
+        """The token's claims, once every check passed; else :class:`BearerError`."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            msg = "the token is not a well-formed JWT"
+            raise BearerError(msg, "malformed") from exc
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in self._algorithms:
+            msg = f"tokens signed with {alg!r} are not accepted"
+            raise BearerError(msg, "algorithm")
+        if kid is not None and not isinstance(kid, str):
+            msg = "the token's key id is malformed"
+            raise BearerError(msg, "malformed")
+        for trust in trusts:
+            key = await trust.keys.key_for(kid)
+            if key is not None:
+                claims = self._decode(token, key, alg, issuer=trust.issuer, audience=audience)
+                exp, nbf = claims.get("exp"), claims.get("nbf")
+                if not isinstance(exp, int | float):
+                    msg = "the token has expired"
+                    raise BearerError(msg, "expired")
+                self.check_times(float(exp), float(nbf) if isinstance(nbf, int | float) else None)
+                return claims
+        msg = "the token was signed with an unknown key"
+        raise BearerError(msg, "unknown-key")
+
+    @staticmethod
+    def _decode(token: str, key: Any, alg: str, *, issuer: str, audience: str) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                audience=audience,
+                issuer=issuer,
+                options={
+                    "require": ["exp", "sub", "iss", "aud"],
+                    "verify_exp": False,  # checked against the injected clock
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidAudienceError as exc:
+            msg = "the token is meant for another audience"
+            raise BearerError(msg, "audience") from exc
+        except jwt.InvalidIssuerError as exc:
+            msg = "the token comes from an untrusted issuer"
+            raise BearerError(msg, "issuer") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            msg = f"the token lacks the {exc.claim!r} claim"
+            raise BearerError(msg, "missing-claim") from exc
+        except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError, TypeError, ValueError) as exc:
+            # PyJWT raises TypeError when, say, an RS256 token names an Ed25519 key.
+            msg = "the token's algorithm does not match its key"
+            raise BearerError(msg, "algorithm") from exc
+        except jwt.InvalidTokenError as exc:
+            msg = "the token's signature is not valid"
+            raise BearerError(msg, "signature") from exc
+        return claims
+
+    def check_times(self, exp: float, nbf: float | None) -> None:
+        now = self._clock.now().timestamp()
+        if now >= exp + self._leeway:
+            msg = "the token has expired"
+            raise BearerError(msg, "expired")
+        if nbf is not None and now < nbf - self._leeway:
+            msg = "the token is not valid yet"
+            raise BearerError(msg, "not-yet-valid")
+
+
 class BearerVerifier:
     def __init__(
         self,
@@ -156,10 +246,8 @@ class BearerVerifier:
     ) -> None:
         self._trusts = list(trusts)
         self._audience = audience
-        self._algorithms = list(algorithms)
+        self._checks = JwtChecks(algorithms=algorithms, clock=clock, leeway_seconds=leeway_seconds)
         self._roles = role_permissions
-        self._clock = clock
-        self._leeway = leeway_seconds
         self._claims = claims or ClaimNames()
         # Verified tokens, so a client reusing its token for an hour pays for the signature
         # check once; expiry is still checked on every use. Bounded, oldest dropped first.
@@ -172,93 +260,30 @@ class BearerVerifier:
     async def verify(self, token: str) -> Identity:
         if not self._trusts:
             msg = "API tokens are not accepted by this gateway (no identity provider is configured)"
-            raise BearerError(msg)
+            raise BearerError(msg, "not-configured")
         if len(token) > MAX_TOKEN_LENGTH:
             msg = "the token is too long"
-            raise BearerError(msg)
+            raise BearerError(msg, "malformed")
         if (cached := self._verified.get(token)) is not None:
             identity, exp, nbf = cached
-            self._check_times(exp, nbf)
+            self._checks.check_times(exp, nbf)
             return identity
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
-            msg = "the token is not a well-formed JWT"
-            raise BearerError(msg) from exc
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in self._algorithms:
-            msg = f"tokens signed with {alg!r} are not accepted"
-            raise BearerError(msg)
-        if kid is not None and not isinstance(kid, str):
-            msg = "the token's key id is malformed"
-            raise BearerError(msg)
-        for trust in self._trusts:
-            key = await trust.keys.key_for(kid)
-            if key is not None:
-                return self._decode(token, key, alg, trust.issuer)
-        msg = "the token was signed with an unknown key"
-        raise BearerError(msg)
-
-    def _decode(self, token: str, key: Any, alg: str, issuer: str) -> Identity:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[alg],
-                audience=self._audience,
-                issuer=issuer,
-                options={
-                    "require": ["exp", "sub", "iss", "aud"],
-                    "verify_exp": False,  # checked below against the injected clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
-        except jwt.InvalidAudienceError as exc:
-            msg = "the token is meant for another audience"
-            raise BearerError(msg) from exc
-        except jwt.InvalidIssuerError as exc:
-            msg = "the token comes from an untrusted issuer"
-            raise BearerError(msg) from exc
-        except jwt.MissingRequiredClaimError as exc:
-            msg = f"the token lacks the {exc.claim!r} claim"
-            raise BearerError(msg) from exc
-        except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError, TypeError, ValueError) as exc:
-            # PyJWT raises TypeError when, say, an RS256 token names an Ed25519 key.
-            msg = "the token's algorithm does not match its key"
-            raise BearerError(msg) from exc
-        except jwt.InvalidTokenError as exc:
-            msg = "the token's signature is not valid"
-            raise BearerError(msg) from exc
-        exp, nbf = claims.get("exp"), claims.get("nbf")
-        if not isinstance(exp, int | float):
-            msg = "the token has expired"
-            raise BearerError(msg)
-        nbf_value = float(nbf) if isinstance(nbf, int | float) else None
-        self._check_times(float(exp), nbf_value)
+        claims = await self._checks.verify(token, self._trusts, audience=self._audience)
         identity = self._identity(claims)
-        self._verified[token] = (identity, float(exp), nbf_value)
+        nbf = claims.get("nbf")
+        self._verified[token] = (identity, float(claims["exp"]), float(nbf) if isinstance(nbf, int | float) else None)
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
         return identity
-
-    def _check_times(self, exp: float, nbf: float | None) -> None:
-        now = self._clock.now().timestamp()
-        if now >= exp + self._leeway:
-            msg = "the token has expired"
-            raise BearerError(msg)
-        if nbf is not None and now < nbf - self._leeway:
-            msg = "the token is not valid yet"
-            raise BearerError(msg)
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:
         sub, email = claims.get("sub"), claims.get(self._claims.email)
         if not isinstance(sub, str) or not _USER_ID.match(sub):
             msg = "the token's subject is not a valid user id"
-            raise BearerError(msg)
+            raise BearerError(msg, "subject")
         if not isinstance(email, str) or "@" not in email or len(email) > 320:
             msg = f"the token lacks a valid {self._claims.email!r} claim"
-            raise BearerError(msg)
+            raise BearerError(msg, "email")
         raw_roles = claims.get(self._claims.roles, [])
         roles = (
             tuple(raw_roles.split())
