@@ -7,27 +7,18 @@ embedded in the binary)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graceperiod.devstack.servers.processes import ChildServer, ServerError, repo_root
+from graceperiod.devstack.servers.processes import ChildServer, ServerError, local_binary
 
 
 def dex_binary() -> Path:
-    explicit = os.environ.get("DEX_BIN")
-    if explicit:
-        return Path(explicit)
-    local = repo_root() / ".local" / "bin" / "dex"
-    if local.exists():
-        return local
-    found = shutil.which("dex")
-    return Path(found) if found else local
+    return local_binary("dex", "DEX_BIN")
 
 
 #: The one password of every demo person of the local identity provider (loopback only).

@@ -34,15 +34,20 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
-def ferretdb_binary() -> Path:
-    explicit = os.environ.get("FERRETDB_BIN")
+def local_binary(name: str, variable: str) -> Path:
+    """``$variable`` if set, else ``.local/bin/<name>`` (built by make bootstrap), else ``name`` on PATH."""
+    explicit = os.environ.get(variable)
     if explicit:
         return Path(explicit)
-    local = repo_root() / ".local" / "bin" / "ferretdb"
+    local = repo_root() / ".local" / "bin" / name
     if local.exists():
         return local
-    found = shutil.which("ferretdb")
+    found = shutil.which(name)
     return Path(found) if found else local
+
+
+def ferretdb_binary() -> Path:
+    return local_binary("ferretdb", "FERRETDB_BIN")
 
 
 def free_port() -> int:
