@@ -14,7 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import (
+    FakeServiceClients,
+    InMemoryLinkStore,
+    InMemorySessionStore,
+    demo_clients,
+)
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app
@@ -42,6 +47,7 @@ async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIter
         GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
         clients=clients,
         store=InMemoryLinkStore(),
+        sessions=InMemorySessionStore(),
         link_keys=LinkKeys.from_jwks(signer.jwks()),
     )
     async with serving(app) as url:

@@ -5,6 +5,7 @@ start order, and the same environment variables `make run` gives the services.""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -15,11 +16,19 @@ from urllib.parse import urlsplit
 import pytest
 
 from graceperiod.devstack.local.config_reference import COMPONENTS, is_external, variables_by_component
-from graceperiod.devstack.local.stack import Endpoints, service_environment
+from graceperiod.devstack.local.stack import (
+    API_CLIENT_ID,
+    Endpoints,
+    dex_clients,
+    gateway_environment,
+    service_environment,
+)
+from graceperiod.devstack.servers.dex import DexServer
 from tests.deploy.conftest import DEPLOY, ROOT
 from tests.deploy.test_image import TARGETS
 
 COMPOSE = DEPLOY / "compose.yaml"
+DEX_ISSUER = "http://127.0.0.1:5556/dex"
 #: compose service -> the Grace Period component it runs (settings it reads).
 COMPONENT_OF = {
     "gateway": "gateway",
@@ -97,8 +106,37 @@ def test_the_services_get_the_variables_make_run_gives_them(compose: dict[str, A
     make_run = set(service_environment(endpoints)) - {"RABBITMQ_MANAGEMENT_URL"}  # devstack/tests only
     shared = compose["x-graceperiod-env"]
     assert set(shared) == make_run
-    for name in COMPONENT_OF:
+    for name in set(COMPONENT_OF) - {"gateway"}:
         assert compose["services"][name]["environment"] == shared, name
+    gateway = compose["services"]["gateway"]["environment"]
+    assert {k: v for k, v in gateway.items() if k in shared} == shared
+    own = {k: v for k, v in gateway.items() if k not in shared}
+    expected = gateway_environment(DEX_ISSUER, own["GATEWAY_OIDC_CLIENT_SECRET"])
+    assert set(own) == set(expected)
+    for variable, value in expected.items():
+        if variable == "GATEWAY_DEV_SIGN_IN":
+            # The container listens on 0.0.0.0, where the gateway refuses the dev sign-in.
+            assert own[variable] == "false"
+        elif value.startswith(("[", "{")):
+            assert json.loads(own[variable]) == json.loads(value), variable
+        else:
+            assert own[variable] == value, variable
+
+
+def test_dex_has_the_demo_people_and_clients_of_make_run(compose: dict[str, Any]) -> None:
+    config = json.loads((DEPLOY / "dex" / "config.json").read_text())
+    secret = compose["services"]["gateway"]["environment"]["GATEWAY_OIDC_CLIENT_SECRET"]
+    gateway_port = COMPONENTS["gateway"]().http_port
+    clients = dex_clients(f"http://127.0.0.1:{gateway_port}", secret)
+    local = DexServer(data_dir=Path("unused"), port=5556, clients=clients).config()
+    api = next(c for c in config["staticClients"] if c["id"] == API_CLIENT_ID)
+    next(c for c in local["staticClients"] if c["id"] == API_CLIENT_ID)["secret"] = api["secret"]  # an audience only
+    assert config == {**local, "web": {"http": "0.0.0.0:5556"}}  # listening for the published port
+    assert config["issuer"] == DEX_ISSUER
+    dex = compose["services"]["dex"]
+    assert dex["network_mode"] == "service:gateway"
+    assert "./dex/config.json:/etc/graceperiod/dex.json:ro" in dex["volumes"]
+    assert dex["command"][-1] == "/etc/graceperiod/dex.json"
 
 
 @pytest.mark.parametrize("name", sorted(COMPONENT_OF))
@@ -136,7 +174,8 @@ def test_urls_point_at_the_compose_services_and_their_ports(compose: dict[str, A
 
 def test_published_ports_match_the_settings_defaults(compose: dict[str, Any]) -> None:
     gateway_port = COMPONENTS["gateway"]().http_port
-    assert compose["services"]["gateway"]["ports"] == [f"127.0.0.1:{gateway_port}:{gateway_port}"]
+    published = [f"127.0.0.1:{gateway_port}:{gateway_port}", "127.0.0.1:5556:5556"]  # the gateway, Dex
+    assert compose["services"]["gateway"]["ports"] == published
     assert compose["x-graceperiod-env"]["NOTIFIER_PUBLIC_BASE_URL"] == f"http://127.0.0.1:{gateway_port}"
     for name in COMPONENT_OF:
         for variable in compose["services"][name]["environment"]:

@@ -11,7 +11,12 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import (
+    FakeServiceClients,
+    InMemoryLinkStore,
+    InMemorySessionStore,
+    demo_clients,
+)
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
@@ -46,6 +51,11 @@ def store() -> InMemoryLinkStore:
 
 
 @pytest.fixture
+def sessions() -> InMemorySessionStore:
+    return InMemorySessionStore()
+
+
+@pytest.fixture
 def signer() -> LinkSigner:
     return LinkSigner()
 
@@ -64,6 +74,7 @@ def settings() -> GatewaySettings:
 def make_app(
     clients: FakeServiceClients,
     store: InMemoryLinkStore,
+    sessions: InMemorySessionStore,
     clock: FrozenClock,
     signer: LinkSigner,
     idp: ApiTokenIssuer,
@@ -74,6 +85,7 @@ def make_app(
             settings.model_copy(update=overrides) if overrides else settings,
             clients=clients,
             store=store,
+            sessions=sessions,
             clock=clock,
             link_keys=LinkKeys.from_jwks(signer.jwks()),
             bearer_trusts=[Trust(idp.issuer, StaticKeys({idp.kid: idp.private_key.public_key()}))],

@@ -13,7 +13,7 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
@@ -26,6 +26,7 @@ _APP = create_app(
     GatewaySettings(sign_in_rate_per_minute=0, public_rate_per_minute=0),
     clients=demo_clients(datetime.now(UTC)),
     store=InMemoryLinkStore(),
+    sessions=InMemorySessionStore(),
     clock=SystemClock(),
     link_keys=LinkKeys.from_jwks(LinkSigner().jwks()),
     bearer_trusts=[Trust(_IDP.issuer, StaticKeys({_IDP.kid: _IDP.private_key.public_key()}))],

@@ -23,6 +23,8 @@ PUBLIC = {
     "/schema": "the published API description",
     "/schema/{path:str}": "the published API description",
     "/sign-in": "the sign-in page",
+    "/sign-in/provider": "starts a sign-in at the identity provider",
+    "/sign-in/callback": "the identity provider's answer (state, code) is the authority",
     "/sign-out": "ending a session needs no session",
     "/api/purchases/{purchase_id:str}/revoke": "email links: the token is the authority",
     "/static": "the stylesheet",

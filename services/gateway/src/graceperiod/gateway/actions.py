@@ -76,7 +76,7 @@ class Actions:
                 403, "Your role may not revoke purchases (it lacks revoke-own:purchases).", code="forbidden"
             )
         view = await self.purchase(identity.actor(path), purchase_id)
-        if not identity.can_revoke(view.purchase.requested_by.user_id):
+        if not identity.can_revoke(view.purchase.requested_by):
             raise not_yours(view)
 
     async def revoke(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +33,32 @@ from litestar.plugins.prometheus import PrometheusConfig
 from litestar.plugins.pydantic import PydanticPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from pymongo import AsyncMongoClient
 
 from graceperiod.gateway import explain
 from graceperiod.gateway.actions import Actions
 from graceperiod.gateway.api.config import AccountController, DevTokenController, SessionController
 from graceperiod.gateway.api.pool import PoolController
 from graceperiod.gateway.api.purchases import PurchasesController
-from graceperiod.gateway.auth.bearer import BearerVerifier, ClaimNames, DevTokenSigner, JwksKeys, StaticKeys, Trust
+from graceperiod.gateway.auth.bearer import (
+    BearerVerifier,
+    ClaimNames,
+    DevTokenSigner,
+    JwksKeys,
+    MappedIssuer,
+    StaticKeys,
+    Trust,
+)
 from graceperiod.gateway.auth.guards import identity_of, signed_in
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.auth.middleware import CsrfUnlessBearer, IdentityMiddleware
+from graceperiod.gateway.auth.oidc import OidcClient
+from graceperiod.gateway.auth.pages import SignInPages
+from graceperiod.gateway.auth.session import SessionStore
+from graceperiod.gateway.auth.session_store import MongoSessionStore
+from graceperiod.gateway.auth.sign_in import Sessions
 from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
-from graceperiod.gateway.dashboard.pages import DashboardPages, SignInPages
+from graceperiod.gateway.dashboard.pages import DashboardPages
 from graceperiod.gateway.links.pages import LinkPages
 from graceperiod.gateway.links.tokens import LinkKeys, LinkTokenVerifier
 from graceperiod.gateway.openapi import ClosedRequestBodies, DecimalAsString
@@ -55,7 +71,7 @@ from graceperiod.gateway.web import RequestContextMiddleware, security_headers
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import build_broker, declare_topology
-from graceperiod.runtime.mongo import create_mongo_client
+from graceperiod.runtime.mongo import Document, create_mongo_client
 from graceperiod.runtime.rpc import RpcClient
 from graceperiod.runtime.worker import VERSION, serve
 
@@ -123,6 +139,9 @@ def _identity(
         clock=clock,
         leeway_seconds=settings.auth_leeway_seconds,
         claims=ClaimNames(settings.auth_email_claim, settings.auth_name_claim, settings.auth_roles_claim),
+        mapped=MappedIssuer(settings.oidc_issuer, settings.oidc_role_claims, settings.oidc_role_mapping)
+        if settings.oidc_issuer
+        else None,
     )
     return signer, static_key, verifier
 
@@ -200,7 +219,10 @@ def create_app(
     clock: Clock | None = None,
     link_keys: LinkKeys | None = None,
     bearer_trusts: Sequence[Trust] | None = None,
+    sessions: SessionStore | None = None,
 ) -> Litestar:
+    """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
+    its own ``store`` passes its own ``sessions`` too."""
     settings = settings or GatewaySettings()
     clock = clock or SystemClock()
     process_secret = os.urandom(32)
@@ -213,16 +235,16 @@ def create_app(
             query_timeout=settings.query_timeout_seconds,
             command_timeout=settings.command_timeout_seconds,
         )
-    mongo = None
-    mongo_store: MongoGatewayStore | None = None
-    if store is None:
-        mongo = create_mongo_client(
-            settings.mongodb_url,
-            appname="graceperiod-gateway",
-            server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
-        )
-        store = mongo_store = MongoGatewayStore(mongo[settings.mongodb_database])
-    service_clients, link_store = clients, store
+    storage = _Storage.of(settings, store, sessions)
+    service_clients, link_store = clients, storage.links
+    signed_in_sessions = Sessions(
+        storage.sessions,
+        clock=clock,
+        max_age=timedelta(seconds=settings.session_max_age_seconds),
+        role_permissions=settings.role_permissions,
+        role_mapping=settings.oidc_role_mapping,
+    )
+    oidc = OidcClient(settings, clock=clock) if settings.oidc_enabled else None
 
     signer, static_key, verifier = _identity(settings, clock, bearer_trusts)
     link_verifier = LinkTokenVerifier(link_keys or LinkKeys(), clock=clock, leeway_seconds=settings.link_leeway_seconds)
@@ -242,18 +264,24 @@ def create_app(
             await broker.connect()
             await declare_topology(broker)  # so commands are routable before their service starts
             await broker.stop()
-        if mongo_store is not None:
-            await mongo_store.ensure_indexes()
-        purger = asyncio.create_task(_purge_forever(link_store, clock, settings.purge_interval_seconds))
+        await storage.ensure_indexes()
+        if oidc is not None:
+            oidc.load_keys()
+        purgers = [
+            asyncio.create_task(_purge_forever(link_store.purge, clock, settings.purge_interval_seconds, "links")),
+            asyncio.create_task(
+                _purge_forever(storage.sessions.purge, clock, settings.session_purge_interval_seconds, "sessions")
+            ),
+        ]
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for purger in purgers:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
             await service_clients.close()
-            if mongo is not None:
-                await mongo.close()
+            await storage.close()
 
     def provide_identity(request: Request[Any, Any, Any]) -> Identity:
         identity = identity_of(request)
@@ -289,15 +317,15 @@ def create_app(
             "settings": constant(settings),
             "verifier": constant(link_verifier),
             "signer": constant(signer),
+            "sessions": constant(signed_in_sessions),
+            "oidc": constant(oidc),
             "identity": Provide(provide_identity, sync_to_thread=False),
         },
         middleware=[
             RequestContextMiddleware,
             StrictQueryStringMiddleware,
             session_config.middleware,
-            DefineMiddleware(
-                IdentityMiddleware, verifier=verifier, role_permissions=settings.role_permissions, clock=clock
-            ),
+            DefineMiddleware(IdentityMiddleware, verifier=verifier, sessions=signed_in_sessions),
             prometheus.middleware,
             DefineMiddleware(CsrfUnlessBearer, config=csrf_config),
         ],
@@ -313,21 +341,57 @@ def create_app(
     )
 
 
+@dataclass
+class _Storage:
+    """The gateway's own database: consumed links and audit, session records. Callers may
+    pass their own stores (the unit tests' fakes); else both live in MongoDB."""
+
+    links: LinkStore
+    sessions: SessionStore
+    mongo: AsyncMongoClient[Document] | None = None
+
+    @classmethod
+    def of(cls, settings: GatewaySettings, links: LinkStore | None, sessions: SessionStore | None) -> _Storage:
+        if links is not None and sessions is not None:
+            return cls(links, sessions)
+        if links is not None or sessions is not None:
+            msg = "create_app: pass both store= and sessions=, or neither"
+            raise TypeError(msg)
+        mongo = create_mongo_client(
+            settings.mongodb_url,
+            appname="graceperiod-gateway",
+            server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+        )
+        database = mongo[settings.mongodb_database]
+        return cls(MongoGatewayStore(database), MongoSessionStore(database), mongo)
+
+    async def ensure_indexes(self) -> None:
+        for store in (self.links, self.sessions):
+            if isinstance(store, MongoGatewayStore | MongoSessionStore):
+                await store.ensure_indexes()
+
+    async def close(self) -> None:
+        if self.mongo is not None:
+            await self.mongo.close()
+
+
 def _rate_limit(name: str, per_minute: int) -> list[DefineMiddleware]:
     if per_minute <= 0:
         return []
     return [RateLimitConfig(rate_limit=("minute", per_minute), store=f"rate_limit_{name}").middleware]
 
 
-async def _purge_forever(store: LinkStore, clock: Clock, interval: float) -> None:
-    """Forget consumed links and audit entries past their retention (no TTL indexes on FerretDB)."""
+async def _purge_forever(purge: Callable[..., Awaitable[int]], clock: Clock, interval: float, what: str) -> None:
+    """Forget records past their retention: consumed links and audit entries, expired
+    sessions and used sign-in states (no TTL indexes on FerretDB)."""
     while True:
         try:
-            purged = await store.purge(now=clock.now())
+            now: datetime = clock.now()
+            purged = await purge(now=now)
             if purged:
-                log.info("purged expired gateway records", count=purged)
+                log.info("purged expired gateway records", what=what, count=purged)
         except Exception as exc:
-            log.warning("purge failed", error=str(exc))
+            log.warning("purge failed", what=what, error=str(exc))
         await asyncio.sleep(interval)
 
 

@@ -7,10 +7,11 @@ Dictionaries and lists are read from JSON, e.g.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from graceperiod.contracts.enums import Permission
@@ -89,8 +90,63 @@ class GatewaySettings(ServiceSettings):
     )
     dev_sign_in: bool = Field(
         default=False,
-        description="Offer the seeded demo users on /sign-in (an admin, two users). Local use only.",
+        description=(
+            "Offer the seeded demo users on /sign-in (an admin, two users). Local use only: the gateway "
+            "refuses to start with it on when public_base_url is https or http_host is not a loopback address."
+        ),
     )
+    session_purge_interval_seconds: float = Field(
+        default=300, gt=0, description="How often expired session records are deleted (FerretDB has no TTL index)."
+    )
+
+    # --- Sign-in through the organisation's identity provider (OpenID Connect) --------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        description=(
+            "Issuer URL of the identity provider; its discovery document is "
+            "<issuer>/.well-known/openid-configuration. Unset: no 'Sign in with ...' button."
+        ),
+    )
+    oidc_provider_name: str = Field(
+        default="your identity provider", description="Shown on the button: 'Sign in with <name>'."
+    )
+    oidc_client_id: str | None = Field(default=None, description="The gateway's client id at the provider.")
+    oidc_client_auth: Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"] = Field(
+        default="client_secret_basic",
+        description="How the gateway authenticates at the token endpoint; 'none' for a public client (PKCE only).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret (client_secret_basic / client_secret_post)."
+    )
+    oidc_private_key_file: Path | None = Field(
+        default=None,
+        description="PEM private key (RSA) for private_key_jwt; its public key is registered at the provider.",
+    )
+    oidc_private_key_id: str | None = Field(default=None, description="The kid of that key, if the provider wants one.")
+    oidc_scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile"],
+        description="Scopes asked for; add the one that releases groups or roles where the provider needs it.",
+    )
+    oidc_role_claims: list[str] = Field(
+        default_factory=lambda: ["groups"],
+        description=(
+            "ID-token claims whose values are looked up in oidc_role_mapping: a claim name, or a dotted path "
+            "into nested claims (realm_access.roles). 'email' counts only when email_verified is true."
+        ),
+    )
+    oidc_role_mapping: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Claim value (a group, role, Entra ID group object id, Google hosted domain) → Grace Period roles. "
+            "Nothing maps to any role by default: a person none of whose values is mapped is refused."
+        ),
+    )
+    oidc_provider_logout: bool = Field(
+        default=True,
+        description="On sign-out, also end the session at the provider when it offers RP-initiated logout.",
+    )
+    oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of calls to the provider.")
+    oidc_discovery_cache_seconds: int = Field(default=3600, ge=10)
 
     # --- Email links ------------------------------------------------------------------------
     link_public_keys_dir: Path | None = Field(
@@ -126,6 +182,43 @@ class GatewaySettings(ServiceSettings):
             raise ValueError(msg)
         return value
 
+    @model_validator(mode="after")
+    def _dev_sign_in_stays_local(self) -> Self:
+        if self.dev_sign_in and (self.public_base_url.startswith("https://") or not _loopback(self.http_host)):
+            msg = (
+                "GATEWAY_DEV_SIGN_IN=true lets anyone sign in as a demo admin: it is refused when the gateway "
+                f"is public (public_base_url {self.public_base_url!r}, http_host {self.http_host!r}). "
+                "Turn it off and configure GATEWAY_OIDC_* (docs/gateway.md)."
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        if self.oidc_issuer is None:
+            return self
+        missing = []
+        if not self.oidc_client_id:
+            missing.append("GATEWAY_OIDC_CLIENT_ID")
+        if self.oidc_client_auth.startswith("client_secret") and self.oidc_client_secret is None:
+            missing.append("GATEWAY_OIDC_CLIENT_SECRET")
+        if self.oidc_client_auth == "private_key_jwt" and self.oidc_private_key_file is None:
+            missing.append("GATEWAY_OIDC_PRIVATE_KEY_FILE")
+        if "openid" not in self.oidc_scopes:
+            missing.append("the 'openid' scope in GATEWAY_OIDC_SCOPES")
+        if missing:
+            msg = f"GATEWAY_OIDC_ISSUER is set, so these are needed too: {', '.join(missing)}"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
+
+    @property
+    def oidc_redirect_uri(self) -> str:
+        return self.public_base_url.rstrip("/") + "/sign-in/callback"
+
     @property
     def secure_cookies(self) -> bool:
         return self.cookie_secure if self.cookie_secure is not None else self.public_base_url.startswith("https://")
@@ -134,3 +227,12 @@ class GatewaySettings(ServiceSettings):
         """A 32-byte key for one purpose (session encryption, CSRF signing) from the one secret."""
         secret = self.session_secret.get_secret_value().encode() if self.session_secret else fallback
         return hashlib.sha256(purpose.encode() + b"\0" + secret).digest()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

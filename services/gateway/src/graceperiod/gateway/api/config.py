@@ -3,7 +3,6 @@ the session/dev-token endpoints."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -30,9 +29,8 @@ from graceperiod.gateway.auth.bearer import DevTokenSigner
 from graceperiod.gateway.auth.dev import demo_user
 from graceperiod.gateway.auth.guards import requires
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.auth.session import session_payload
+from graceperiod.gateway.auth.sign_in import Sessions
 from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_responses
-from graceperiod.gateway.settings import GatewaySettings
 
 
 def me(identity: Identity, request: Request[Any, Any, Any]) -> Me:
@@ -158,27 +156,29 @@ class SessionController(Controller):
         self,
         *,
         identity: NamedDependency[Identity],
-        settings: NamedDependency[GatewaySettings],
-        actions: NamedDependency[Actions],
+        sessions: NamedDependency[Sessions],
         request: Request[Any, Any, Any],
     ) -> Me:
         if identity.method != "bearer":
             raise ProblemException(403, "Send the API token in the Authorization header to start a session.")
-        request.set_session(
-            session_payload(
-                user_id=identity.user_id,
-                email=identity.email,
-                name=identity.name,
-                roles=identity.roles,
-                now=actions.clock.now(),
-                max_age=timedelta(seconds=settings.session_max_age_seconds),
-            )
+        await sessions.start(
+            request,
+            user_id=identity.user_id,
+            email=identity.email,
+            name=identity.name,
+            source="api-token",
+            roles=identity.roles,
         )
         return me(identity, request)
 
-    @delete("/", operation_id="endSession", summary="End the dashboard session", responses=problem_responses(401))
-    async def end(self, *, request: Request[Any, Any, Any]) -> None:
-        request.clear_session()
+    @delete(
+        "/",
+        operation_id="endSession",
+        summary="End the dashboard session (its record is deleted: the cookie is refused from now on)",
+        responses=problem_responses(401),
+    )
+    async def end(self, *, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> None:
+        await sessions.end(request)
 
 
 class DevTokenController(Controller):

@@ -38,7 +38,7 @@ class RequestBody(BaseModel):
 
 class Me(BaseModel):
     user_id: str
-    email: str
+    email: str | None = Field(description="Null when the identity provider did not say it verified the address.")
     name: str | None
     roles: list[str]
     permissions: list[Permission]

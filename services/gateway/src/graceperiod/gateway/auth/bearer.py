@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from graceperiod.contracts.enums import Permission
-from graceperiod.gateway.auth.identity import Identity, permissions_for
+from graceperiod.gateway.auth.identity import Identity, claim_strings, oidc_user_id, permissions_for, roles_for
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 
@@ -148,6 +148,17 @@ class ClaimNames:
     roles: str = "roles"
 
 
+@dataclass(frozen=True)
+class MappedIssuer:
+    """The sign-in identity provider: its tokens are read the way a sign-in is (the person
+    is issuer plus ``sub``, roles come from ``role_claims`` through ``mapping``), so a
+    person is the same user with the same roles in the dashboard and through the API."""
+
+    issuer: str
+    role_claims: Sequence[str]
+    mapping: Mapping[str, Sequence[str]]
+
+
 class JwtChecks:
     """The checks every JWT the gateway accepts passes, API tokens and ID tokens alike.
 
@@ -243,8 +254,10 @@ class BearerVerifier:
         clock: Clock,
         leeway_seconds: int = 30,
         claims: ClaimNames | None = None,
+        mapped: MappedIssuer | None = None,
     ) -> None:
         self._trusts = list(trusts)
+        self._mapped = mapped
         self._audience = audience
         self._checks = JwtChecks(algorithms=algorithms, clock=clock, leeway_seconds=leeway_seconds)
         self._roles = role_permissions
@@ -284,15 +297,20 @@ class BearerVerifier:
         if not isinstance(email, str) or "@" not in email or len(email) > 320:
             msg = f"the token lacks a valid {self._claims.email!r} claim"
             raise BearerError(msg, "email")
-        raw_roles = claims.get(self._claims.roles, [])
-        roles = (
-            tuple(raw_roles.split())
-            if isinstance(raw_roles, str)
-            else tuple(r for r in raw_roles if isinstance(r, str))
-        )
+        mapped = self._mapped if self._mapped is not None and claims.get("iss") == self._mapped.issuer else None
+        if mapped is not None:
+            values = [value for path in mapped.role_claims for value in claim_strings(claims, path)]
+            roles = roles_for(values, mapped.mapping)
+        else:
+            raw_roles = claims.get(self._claims.roles, [])
+            roles = (
+                tuple(raw_roles.split())
+                if isinstance(raw_roles, str)
+                else tuple(r for r in raw_roles if isinstance(r, str))
+            )
         name = claims.get(self._claims.name)
         return Identity(
-            user_id=sub,
+            user_id=oidc_user_id(mapped.issuer, sub) if mapped is not None else sub,
             email=email.strip().lower(),
             name=name if isinstance(name, str) and name.strip() else None,
             roles=roles,

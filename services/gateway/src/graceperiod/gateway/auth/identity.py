@@ -6,10 +6,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.upstream import Person
 
 AuthMethod = Literal["session", "bearer"]
 
@@ -21,10 +22,58 @@ def permissions_for(roles: Iterable[str], table: Mapping[str, Sequence[Permissio
     return frozenset(permission for role in roles for permission in table.get(role, ()))
 
 
+def roles_for(values: Iterable[str], mapping: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The Grace Period roles an identity provider's claim values (groups, roles, a hosted
+    domain) map to, in mapping order; values without a mapping give nothing."""
+    found = {role for value in values for role in mapping.get(value, ())}
+    return tuple(sorted(found))
+
+
+def oidc_user_id(issuer: str, subject: str) -> str:
+    """Grace Period's user id of an identity provider's person: issuer plus ``sub``, short
+    enough for the contracts' identifiers. ``sub`` is unique only within its issuer."""
+    issuer_tag = hashlib.sha256(issuer.encode()).hexdigest()[:12]
+    readable = f"oidc:{issuer_tag}:{subject}"
+    if len(readable) <= 128 and _IDENTIFIER.match(subject):
+        return readable
+    return f"oidc:{issuer_tag}:sha256:{hashlib.sha256(subject.encode()).hexdigest()[:48]}"
+
+
+def claim_at(claims: Mapping[str, Any], path: str) -> Any:
+    """A claim by name, or by a dotted path into nested objects (``realm_access.roles``).
+    A name that itself contains dots (``https://example.com/roles``) is tried first."""
+    if path in claims:
+        return claims[path]
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def claim_strings(claims: Mapping[str, Any], path: str) -> list[str]:
+    """The string values of a claim: one string, or the strings of a list."""
+    value = claim_at(claims, path)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def unverified_address(user_id: str) -> str:
+    """What stands for the email of a person whose provider did not verify one: the
+    contract's actor needs an address, and this one (``.invalid``, RFC 2606) can never be a
+    purchase's requester or a link's recipient, so it grants nothing."""
+    return f"unverified-{hashlib.sha256(user_id.encode()).hexdigest()[:16]}@email.invalid"
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     user_id: str
-    email: str
+    email: str | None
+    """Lower-cased; None when the identity provider did not say it verified the address."""
     name: str | None
     roles: tuple[str, ...]
     permissions: frozenset[Permission]
@@ -33,19 +82,20 @@ class Identity:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
-    def can_revoke(self, requested_by_user_id: str) -> bool:
-        """Whether this person may act on a purchase requested by ``requested_by_user_id``."""
-        return self.can(Permission.REVOKE_ANY_PURCHASES) or (
-            self.can(Permission.REVOKE_OWN_PURCHASES) and requested_by_user_id == self.user_id
-        )
+    def can_revoke(self, requester: Person) -> bool:
+        """Whether this person may act on a purchase ``requester`` asked for: their own is the
+        one with their user id or, when their address is verified, their email (as the
+        revocation service decides)."""
+        own = requester.user_id == self.user_id or self.is_recipient(requester.email)
+        return self.can(Permission.REVOKE_ANY_PURCHASES) or (self.can(Permission.REVOKE_OWN_PURCHASES) and own)
 
     def is_recipient(self, email: str) -> bool:
-        return self.email.strip().lower() == email.strip().lower()
+        return self.email is not None and self.email.strip().lower() == email.strip().lower()
 
     def actor(self, path: ActionPath) -> Actor:
         return Actor(
             user_id=self.user_id,
-            email=self.email,
+            email=self.email or unverified_address(self.user_id),
             name=self.name,
             permissions=sorted(self.permissions),
             path=path,

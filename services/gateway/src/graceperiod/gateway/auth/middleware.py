@@ -2,7 +2,9 @@
 
 * ``Authorization: Bearer <jwt>`` → verified API token; the session cookie is then ignored.
   Any other Authorization header, or a bad token, is answered 401 at once.
-* otherwise the session cookie (set by the sign-in) → the dashboard's identity.
+* otherwise the session cookie (set by the sign-in) → its server-side session record, read
+  on every request (:class:`~graceperiod.gateway.auth.sign_in.Sessions`) → the dashboard's
+  identity. A database that cannot be read is a 503, never a silent sign-out.
 * otherwise None: anonymous. Guards decide what anonymous callers may reach (401 when
   a route needs someone signed in, 403 when that someone lacks a permission).
 
@@ -12,18 +14,16 @@ the caller: whatever Authorization header a proxy or probe adds, they answer as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 from litestar.middleware.csrf import CSRFMiddleware
+from pymongo.errors import PyMongoError
 
-from graceperiod.contracts.enums import Permission
 from graceperiod.gateway.auth.bearer import BearerError, BearerVerifier, KeysUnavailable
-from graceperiod.gateway.auth.session import session_identity
-from graceperiod.runtime.clock import Clock
+from graceperiod.gateway.auth.sign_in import Sessions
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
@@ -42,13 +42,11 @@ class IdentityMiddleware:
         app: ASGIApp,
         *,
         verifier: BearerVerifier,
-        role_permissions: Mapping[str, Sequence[Permission]],
-        clock: Clock,
+        sessions: Sessions,
     ) -> None:
         self.app = app
         self._verifier = verifier
-        self._roles = role_permissions
-        self._clock = clock
+        self._sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -61,13 +59,20 @@ class IdentityMiddleware:
                 scope["user"] = await self._bearer(authorization)
                 scope["auth"] = "bearer"
             else:
-                session: Any = scope.get("session")
-                identity = session_identity(
-                    session if isinstance(session, dict) else None, table=self._roles, now=self._clock.now()
-                )
+                identity = await self._session(scope.get("session"))
                 scope["user"] = identity
                 scope["auth"] = "session" if identity else None
         await self.app(scope, receive, send)
+
+    async def _session(self, session: Any) -> Any:
+        try:
+            return await self._sessions.identity(session if isinstance(session, dict) else None)
+        except PyMongoError as exc:
+            raise ServiceUnavailableException(
+                "Your session cannot be checked right now (the gateway's database is not answering). "
+                "Try again in a minute.",
+                headers={"Retry-After": "10"},
+            ) from exc
 
     async def _bearer(self, authorization: str) -> Any:
         scheme, _, token = authorization.strip().partition(" ")

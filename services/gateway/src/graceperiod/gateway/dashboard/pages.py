@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -40,10 +38,8 @@ from graceperiod.gateway import explain
 from graceperiod.gateway.actions import COOLDOWN, NOTIFIER, REVOCATION, Actions
 from graceperiod.gateway.api.params import AccountId, Cursor, PurchaseId, optional_choice
 from graceperiod.gateway.api.pool import RELEASE_WARNING, pool_account
-from graceperiod.gateway.auth.dev import DEMO_USERS, demo_user
 from graceperiod.gateway.auth.guards import identity_of, requires
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.auth.session import session_payload
 from graceperiod.gateway.dashboard.controls import Control, controls_for
 from graceperiod.gateway.problems import ProblemException, ensure_ok
 from graceperiod.gateway.settings import GatewaySettings
@@ -86,14 +82,6 @@ def page(name: str, request: Request[Any, Any, Any], status: int = 200, **contex
     )
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    parts = urlsplit(target)
-    return parts.path + (f"?{parts.query}" if parts.query else "") if not parts.netloc else "/"
-
-
 @dataclass
 class RevokeForm:
     idempotency_key: str
@@ -129,12 +117,6 @@ class PolicyForm:
 class SettingsForm:
     idempotency_key: str
     global_notification_email: str = ""
-
-
-@dataclass
-class SignInForm:
-    user_id: str
-    next: str = "/"
 
 
 def _form_key() -> str:
@@ -486,55 +468,3 @@ def _outcome(request: Request[Any, Any, Any], reply: CommandReply, purchase_id: 
         view=reply.purchase,
         refresh=reply.status is CommandStatus.IN_PROGRESS,
     )
-
-
-class SignInPages(Controller):
-    """Sign-in and sign-out. With the dev sign-in off, the page explains how to sign in."""
-
-    opt = {"page": "sign-in"}  # noqa: RUF012 - Litestar reads a class attribute
-    include_in_schema = False
-
-    @get("/sign-in", name="sign-in")
-    async def sign_in_page(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        settings: NamedDependency[GatewaySettings],
-        next_: Annotated[str | None, QueryParameter(name="next", max_length=2048)] = None,
-    ) -> Template:
-        return page(
-            "sign_in.html",
-            request,
-            dev=settings.dev_sign_in,
-            users=DEMO_USERS,
-            next=_safe_next(next_),
-        )
-
-    @post("/sign-in")
-    async def sign_in(
-        self,
-        *,
-        request: Request[Any, Any, Any],
-        settings: NamedDependency[GatewaySettings],
-        actions: NamedDependency[Actions],
-        data: URLEncodedBody[SignInForm],
-    ) -> Redirect:
-        user = demo_user(data.user_id) if settings.dev_sign_in else None
-        if user is None:
-            raise NotFoundException("There is no such sign-in.")
-        request.set_session(
-            session_payload(
-                user_id=user.user_id,
-                email=user.email,
-                name=user.name,
-                roles=user.roles,
-                now=actions.clock.now(),
-                max_age=timedelta(seconds=settings.session_max_age_seconds),
-            )
-        )
-        return Redirect(_safe_next(data.next), status_code=303)
-
-    @post("/sign-out")
-    async def sign_out(self, *, request: Request[Any, Any, Any]) -> Redirect:
-        request.clear_session()
-        return Redirect("/sign-in", status_code=303)

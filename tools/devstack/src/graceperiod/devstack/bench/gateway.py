@@ -236,7 +236,7 @@ def serve_demo(port: int) -> None:
 
     import uvicorn  # noqa: PLC0415
 
-    from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients  # noqa: PLC0415
+    from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients  # noqa: PLC0415
     from graceperiod.devstack.testkit.tokens import LinkSigner  # noqa: PLC0415
     from graceperiod.gateway.app import create_app  # noqa: PLC0415
     from graceperiod.gateway.links.tokens import LinkKeys  # noqa: PLC0415
@@ -250,6 +250,7 @@ def serve_demo(port: int) -> None:
         GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
         clients=demo_clients(now),
         store=InMemoryLinkStore(),
+        sessions=InMemorySessionStore(),
         link_keys=LinkKeys.from_jwks(signer.jwks()),
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from graceperiod.devstack.local import stack
 from graceperiod.devstack.local.preflight import InTheWayError
+from graceperiod.devstack.servers.dex import DEMO_PASSWORD, DEX_PEOPLE
 from graceperiod.devstack.servers.processes import ServerError
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream, seed_demo_account
@@ -40,12 +41,21 @@ Grace Period is running.
   MongoDB protocol (FerretDB) {endpoints.mongodb_url}
   SMTP                       {endpoints.smtp_url}  (mailbox: {endpoints.maildir or "external"})
   AWS endpoint               {endpoints.aws_endpoint_url}
+  Identity provider (Dex)    {endpoints.oidc_issuer or "external (GATEWAY_OIDC_ISSUER)"}
   Environment                var/stack.env  (source it to talk to this stack)
-
+{_demo_people() if endpoints.oidc_issuer else ""}
 Publish a demo purchase:  make demo        Stop everything:  make stop
 """
     )
     return 0
+
+
+def _demo_people() -> str:
+    people = "\n".join(f"    {p.email:<20} {p.name:<16} groups: {', '.join(p.groups)}" for p in DEX_PEOPLE)
+    return f"""
+Sign in with Dex on the gateway's sign-in page as one of these (password: {DEMO_PASSWORD}):
+{people}
+"""
 
 
 def _down() -> int:

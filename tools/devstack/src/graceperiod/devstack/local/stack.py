@@ -1,9 +1,10 @@
 """The local stack behind ``make run`` / ``make stop`` / ``make status``.
 
 Starts, in the background and on loopback: RabbitMQ, FerretDB, the SMTP sink, the AWS
-endpoint, the four services and the ticker. State, data and logs live under ``var/``.
-An explicit ``AMQP_URL``, ``MONGODB_URL``, ``SMTP_URL`` or ``AWS_ENDPOINT_URL`` replaces
-the corresponding local server.
+endpoint, Dex (the identity provider, with the demo people), the four services and the
+ticker. State, data and logs live under ``var/``. An explicit ``AMQP_URL``, ``MONGODB_URL``,
+``SMTP_URL``, ``AWS_ENDPOINT_URL`` or ``GATEWAY_OIDC_ISSUER`` replaces the corresponding local
+server.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from graceperiod.devstack.local.preflight import InTheWayError, check
+from graceperiod.devstack.servers.dex import DEX_ROLE_MAPPING, DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     ChildServer,
@@ -38,7 +41,18 @@ LINK_KEYS_DIR = VAR / "keys" / "links"
 LINK_JWKS_FILE = VAR / "keys" / "links.jwks.json"
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
-SERVER_LABELS = {"rabbitmq": "RabbitMQ", "ferretdb": "FerretDB", "smtp": "SMTP sink", "aws": "AWS endpoint"}
+SERVER_LABELS = {
+    "rabbitmq": "RabbitMQ",
+    "ferretdb": "FerretDB",
+    "smtp": "SMTP sink",
+    "aws": "AWS endpoint",
+    "dex": "Dex (identity provider)",
+}
+#: The local Dex's clients: the dashboard's sign-in, a CLI (a public client, for the device
+#: flow) and the API, which trusts the CLI so that its ID tokens can be for the API.
+DASHBOARD_CLIENT_ID = "graceperiod-dashboard"
+CLI_CLIENT_ID = "graceperiod-cli"
+API_CLIENT_ID = "graceperiod-api"
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,7 @@ class Endpoints:
     smtp_url: str
     maildir: str | None
     aws_endpoint_url: str
+    oidc_issuer: str | None = None
 
 
 def _port(name: str, default: int) -> int:
@@ -88,15 +103,22 @@ class Plan:
     smtp: SmtpSinkServer | None
     aws: AwsEndpointServer | None
     ports: dict[int, str]
+    dex: DexServer | None = None
 
     @property
     def servers(self) -> list[ChildServer]:
-        return [s for s in (self.rabbit, self.ferret, self.smtp, self.aws) if s is not None]
+        return [s for s in (self.rabbit, self.ferret, self.smtp, self.aws, self.dex) if s is not None]
+
+    def gateway_environment(self) -> dict[str, str]:
+        if self.dex is None:
+            return gateway_environment(None, "")
+        (dashboard,) = (c for c in self.dex.clients if c.client_id == DASHBOARD_CLIENT_ID)
+        return gateway_environment(self.dex.issuer, dashboard.secret)
 
 
 def plan() -> Plan:
     ports: dict[int, str] = {}
-    rabbit = ferret = smtp = aws = None
+    rabbit = ferret = smtp = aws = dex = None
     if not os.environ.get("AMQP_URL"):
         rabbit = RabbitServer(
             data_dir=VAR / "rabbitmq",
@@ -114,8 +136,13 @@ def plan() -> Plan:
     if not os.environ.get("AWS_ENDPOINT_URL"):
         aws = AwsEndpointServer(data_dir=VAR / "aws", port=_port("GP_AWS_PORT", 4566))
         ports[aws.port] = "AWS endpoint, GP_AWS_PORT"
+    if not os.environ.get("GATEWAY_OIDC_ISSUER"):
+        gateway = f"http://127.0.0.1:{SERVICE_PORTS['gateway']}"
+        clients = dex_clients(gateway, secrets.token_urlsafe(24))
+        dex = DexServer(data_dir=VAR / "dex", port=_port("GP_DEX_PORT", 5556), clients=clients)
+        ports[dex.port] = "Dex, GP_DEX_PORT"
     ports.update({port: f"{name} service" for name, port in SERVICE_PORTS.items()})
-    return Plan(rabbit, ferret, smtp, aws, ports)
+    return Plan(rabbit, ferret, smtp, aws, ports, dex)
 
 
 def preflight(planned: Plan) -> None:
@@ -141,12 +168,13 @@ def up() -> Endpoints:
     ensure_link_keys()
     env = service_environment(endpoints)
     for name, port in SERVICE_PORTS.items():
+        own = planned.gateway_environment() if name == "gateway" else {}
         service = ServiceProcess(
             name=name,
             module=f"graceperiod.{name}",
             data_dir=VAR / "log",
             port=port,
-            env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
+            env={**env, **own, f"{name.upper()}_HTTP_PORT": str(port)},
         )
         step(f"{name} service")
         service.start(timeout=60)
@@ -174,7 +202,44 @@ def _endpoints(planned: Plan) -> Endpoints:
         smtp_url=smtp.url if smtp else env["SMTP_URL"],
         maildir=str(smtp.maildir) if smtp else None,
         aws_endpoint_url=planned.aws.url if planned.aws else env["AWS_ENDPOINT_URL"],
+        oidc_issuer=planned.dex.issuer if planned.dex else None,
     )
+
+
+def dex_clients(gateway_url: str, dashboard_secret: str) -> tuple[DexClient, ...]:
+    return (
+        DexClient(
+            DASHBOARD_CLIENT_ID,
+            "Grace Period",
+            redirect_uris=(f"{gateway_url}/sign-in/callback",),
+            secret=dashboard_secret,
+        ),
+        DexClient(CLI_CLIENT_ID, "Grace Period CLI", public=True),
+        DexClient(API_CLIENT_ID, "Grace Period API", trusted_peers=(CLI_CLIENT_ID,)),
+    )
+
+
+def gateway_environment(dex_issuer: str | None, dashboard_secret: str) -> dict[str, str]:
+    """The gateway's own variables in the local stack: the dev sign-in (loopback only), and
+    with the local Dex the sign-in through it (GATEWAY_OIDC_*) and API tokens from it
+    (GATEWAY_AUTH_*; a CLI gets one with the device flow as the public client graceperiod-cli).
+    deploy/compose.yaml gives its gateway the same. Without the local Dex (GATEWAY_OIDC_ISSUER
+    names another provider) the gateway reads the caller's GATEWAY_OIDC_* settings."""
+    env = {"GATEWAY_DEV_SIGN_IN": os.environ.get("GATEWAY_DEV_SIGN_IN", "true")}
+    if dex_issuer is None:
+        return env
+    return {
+        **env,
+        "GATEWAY_OIDC_ISSUER": dex_issuer,
+        "GATEWAY_OIDC_PROVIDER_NAME": "Dex",
+        "GATEWAY_OIDC_CLIENT_ID": DASHBOARD_CLIENT_ID,
+        "GATEWAY_OIDC_CLIENT_SECRET": dashboard_secret,
+        "GATEWAY_OIDC_SCOPES": json.dumps(["openid", "email", "profile", "groups"]),
+        "GATEWAY_OIDC_ROLE_MAPPING": json.dumps(DEX_ROLE_MAPPING),
+        "GATEWAY_AUTH_ISSUER": dex_issuer,
+        "GATEWAY_AUTH_JWKS_URL": f"{dex_issuer}/keys",
+        "GATEWAY_AUTH_AUDIENCE": API_CLIENT_ID,
+    }
 
 
 def ensure_link_keys() -> None:
@@ -213,8 +278,6 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
         "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
         "NOTIFIER_LINK_KEYS_DIR": str(LINK_KEYS_DIR),
         "GATEWAY_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
-        # Local use only: the demo users on /sign-in (never set in deploy/).
-        "GATEWAY_DEV_SIGN_IN": os.environ.get("GATEWAY_DEV_SIGN_IN", "true"),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
         "LOG_FORMAT": "json",
     }

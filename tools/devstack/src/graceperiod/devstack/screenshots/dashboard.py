@@ -17,7 +17,7 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright
 
 from graceperiod.devstack.servers.processes import repo_root
-from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
 from graceperiod.gateway.app import create_app
@@ -38,6 +38,7 @@ async def take(out: Path) -> list[Path]:
         GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
         clients=demo_clients(now),
         store=InMemoryLinkStore(),
+        sessions=InMemorySessionStore(),
         link_keys=LinkKeys.from_jwks(signer.jwks()),
     )
 

@@ -451,6 +451,38 @@ class InMemoryLinkStore:
         return True
 
 
+@dataclass
+class InMemorySessionStore:
+    """The gateway's SessionStore in memory (a used state is an insert-if-absent, like the unique _id)."""
+
+    sessions: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, Any] = field(default_factory=dict)
+
+    async def create(self, record: Any) -> None:
+        self.sessions[record.key] = record
+
+    async def find(self, key: str) -> Any:
+        return self.sessions.get(key)
+
+    async def delete(self, key: str) -> None:
+        self.sessions.pop(key, None)
+
+    async def use_state(self, used: Any) -> bool:
+        if used.key in self.states:
+            return False
+        self.states[used.key] = used
+        return True
+
+    async def purge(self, *, now: datetime) -> int:
+        expired = [key for key, record in self.sessions.items() if record.expires_at <= now]
+        used = [key for key, state in self.states.items() if state.expires_at <= now]
+        for key in expired:
+            del self.sessions[key]
+        for key in used:
+            del self.states[key]
+        return len(expired) + len(used)
+
+
 # --- sample data -------------------------------------------------------------------------
 
 
