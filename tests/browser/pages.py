@@ -21,6 +21,18 @@ class Dashboard:
         await self.page.get_by_role("button", name=f"Sign in as {name}").click()
         await self.page.get_by_role("heading", name="Executed purchases").wait_for()
 
+    async def sign_in_with_dex(self, email: str, password: str) -> None:
+        """From a signed-out page: "Sign in with Dex", then Dex's own login form."""
+        await self.open("/")
+        assert "/sign-in" in self.page.url
+        await self.page.get_by_role("link", name="Sign in with Dex").click()
+        await self.fill_dex_login(email, password)
+
+    async def fill_dex_login(self, email: str, password: str) -> None:
+        await self.page.get_by_label("Email Address").fill(email)
+        await self.page.get_by_label("Password").fill(password)
+        await self.page.get_by_role("button", name="Login").click()
+
     async def sign_out(self) -> None:
         await self.page.get_by_role("button", name="Sign out").first.click()
 

@@ -88,14 +88,14 @@ def _ref(actor: Actor) -> ActorRef:
 
 
 def may_act(actor: Actor, view: PurchaseView, *, via_link_token: bool = False) -> bool:
-    """The revocation service's rule: revoke-any, revoke-own on one's own purchase, or the
-    verified link token of that purchase."""
+    """The revocation service's rule: revoke-any, revoke-own on one's own purchase (by user id
+    or email), or the verified link token of that purchase."""
+    requester = view.purchase.requested_by
+    own = requester.user_id == actor.user_id or requester.email.strip().lower() == actor.email.strip().lower()
     return (
         via_link_token
         or Permission.REVOKE_ANY_PURCHASES in actor.permissions
-        or (
-            Permission.REVOKE_OWN_PURCHASES in actor.permissions and view.purchase.requested_by.user_id == actor.user_id
-        )
+        or (Permission.REVOKE_OWN_PURCHASES in actor.permissions and own)
     )
 
 
