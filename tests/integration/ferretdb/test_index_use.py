@@ -17,7 +17,8 @@ from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.gateway.store import MongoGatewayStore
-from graceperiod.notifier.store import DeliveryKey, DeliveryStore
+from graceperiod.notifier.domain.deliveries import DeliveryKey
+from graceperiod.notifier.store import DeliveryStore
 from graceperiod.revocation.store import PurchaseStore
 from graceperiod.runtime.mongo import Document
 
