@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,13 @@ async def onboard_account(
         actor=DEVSTACK_ADMIN, idempotency_key=f"onboard-{account_id}", account_id=account_id, external_id=external_id
     )
     reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
+    # A cold AWS endpoint (its first calls load moto's services) can outlast the service's reply
+    # deadline: the command goes on; asking again with the same key returns its outcome.
+    for _ in range(60):
+        if reply.status is not CommandStatus.IN_PROGRESS:
+            break
+        await asyncio.sleep(1.0)
+        reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
     if reply.status is not CommandStatus.DONE:
         msg = f"registering the role of account {account_id} failed: {reply.problem}"
         raise RuntimeError(msg)
