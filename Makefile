@@ -11,7 +11,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: bootstrap
-bootstrap: ## Install what is missing: uv, Python deps, rabbitmq-server, chromium, FerretDB, Dex
+bootstrap: ## Install what is missing: uv, Python deps, rabbitmq-server, haproxy, chromium, FerretDB, Dex
 	@scripts/bootstrap.sh
 
 .PHONY: lock
@@ -72,7 +72,7 @@ CHAOS_ARGS ?=
 
 .PHONY: chaos
 chaos: bootstrap ## Fault-injection scenarios, long sizes (CHAOS_ARGS="--soak" adds the 10-min soak; "--short" the CI sizes)
-	$(RUN) python -m graceperiod.devstack.chaos --doc docs/reliability.md $(CHAOS_ARGS)
+	$(RUN) python -m graceperiod.devstack.chaos --doc docs/reliability.md --cluster-doc docs/operations.md $(CHAOS_ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and local state (var/); keeps .local/ (the FerretDB build)

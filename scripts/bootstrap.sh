@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Grace Period needs on a fresh Debian machine, skipping what is already there:
-#   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server and chromium,
-#   FerretDB 1.24.2 built from the Go module proxy with the patches in scripts/ferretdb/ into
-#   .local/bin (git-ignored), and Dex (the local OpenID Connect provider) and kustomize (for the
-#   Kubernetes manifest tests) built the same way.
+#   uv (from PyPI), the Python environment (uv.lock), Debian's rabbitmq-server, haproxy,
+#   iproute2 and chromium, FerretDB 1.24.2 built from the Go module proxy with the patches in
+#   scripts/ferretdb/ into .local/bin (git-ignored), and Dex (the local OpenID Connect provider)
+#   and kustomize (for the Kubernetes manifest tests) built the same way.
 # Idempotent; safe to run before every `make run` / `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,13 +41,20 @@ uv() { if command -v uv >/dev/null 2>&1; then command uv "$@"; else python3 -m u
 # --- Debian packages ------------------------------------------------------------------------
 missing=()
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+# The chaos suite's RabbitMQ cluster: HAProxy in front of the nodes, iproute2 for the test hosts.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ "$WITH_BROWSER" = 1 ] && ! command -v chromium >/dev/null 2>&1; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The package may start a system-wide broker on 5672; Grace Period runs its own nodes.
-  if command -v service >/dev/null 2>&1; then as_root service rabbitmq-server stop >/dev/null 2>&1 || true; fi
+  # The packages may start a system-wide broker on 5672 and a system HAProxy; Grace Period
+  # runs its own.
+  if command -v service >/dev/null 2>&1; then
+    as_root service rabbitmq-server stop >/dev/null 2>&1 || true
+    as_root service haproxy stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- FerretDB -------------------------------------------------------------------------------

@@ -21,7 +21,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graceperiod.devstack.servers.rabbit_cluster import RabbitClustering
 
 RABBITMQ_BIN = Path(os.environ.get("RABBITMQ_BIN_DIR", "/usr/lib/rabbitmq/bin"))
 
@@ -73,6 +76,10 @@ class ChildServer:
     name: str
     data_dir: Path
     port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    """The address it listens on (a test host's, or the test network's bridge, in a cluster run)."""
+    namespace: str | None = None
+    """The network namespace (a test host of :mod:`servers.netns`) it runs in; None: this machine's."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -90,7 +97,7 @@ class ChildServer:
         """Create directories and config files before the process starts."""
 
     def ready(self) -> bool:
-        return port_open(self.port)
+        return port_open(self.port, self.host)
 
     @property
     def running(self) -> bool:
@@ -102,8 +109,10 @@ class ChildServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         self._log = self.log_path.open("ab")
+        # `ip netns exec` execs the command in place: the pid (and its process group) is the server's.
+        inside = ["ip", "netns", "exec", self.namespace] if self.namespace else []
         self.process = subprocess.Popen(  # noqa: S603 - our own fixed command lines
-            self.command(),
+            [*inside, *self.command()],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.environment(),
@@ -157,27 +166,34 @@ class RabbitServer(ChildServer):
     dist_port: int = field(default_factory=free_port)
     user: str = "guest"
     password: str = "guest"  # noqa: S105 - loopback-only development broker
+    cluster: RabbitClustering | None = None
+    """Set for a node of a cluster (:mod:`servers.rabbit_cluster`): long node names, peers, cookie."""
 
     @property
     def node_name(self) -> str:
+        if self.cluster is not None:
+            return f"rabbit@{self.host}"
         return f"graceperiod-{self.port}@localhost"
 
     @property
     def url(self) -> str:
-        return f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}/"
+        return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/"
 
     @property
     def management_url(self) -> str:
-        return f"http://{self.user}:{self.password}@127.0.0.1:{self.management_port}/"
+        return f"http://{self.user}:{self.password}@{self.host}:{self.management_port}/"
 
     def prepare(self) -> None:
         for sub in ("mnesia", "log"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        clustering = self.cluster.config_lines() if self.cluster is not None else []
+        if self.cluster is not None:
+            (self.data_dir / "advanced.config").write_text(self.cluster.advanced_config())
         (self.data_dir / "rabbitmq.conf").write_text(
             "\n".join(
                 [
-                    f"listeners.tcp.default = 127.0.0.1:{self.port}",
-                    "management.tcp.ip = 127.0.0.1",
+                    f"listeners.tcp.default = {self.host}:{self.port}",
+                    f"management.tcp.ip = {self.host}",
                     f"management.tcp.port = {self.management_port}",
                     "loopback_users = none",
                     "log.console = false",
@@ -185,6 +201,7 @@ class RabbitServer(ChildServer):
                     # A small machine: don't refuse publishes at the default 40% memory mark.
                     "vm_memory_high_watermark.relative = 0.6",
                     "disk_free_limit.absolute = 200MB",
+                    *clustering,
                     "",
                 ]
             )
@@ -203,7 +220,7 @@ class RabbitServer(ChildServer):
         env.update(
             {
                 "RABBITMQ_NODENAME": self.node_name,
-                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_IP_ADDRESS": self.host,
                 "RABBITMQ_NODE_PORT": str(self.port),
                 "RABBITMQ_DIST_PORT": str(self.dist_port),
                 "RABBITMQ_MNESIA_BASE": str(self.data_dir / "mnesia"),
@@ -214,10 +231,14 @@ class RabbitServer(ChildServer):
                 "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.data_dir / "advanced.config"),
             }
         )
+        if self.cluster is not None:
+            env |= self.cluster.environment()
         return env
 
     def ready(self) -> bool:
-        return management_request(self.management_url, "GET", "api/overview") is not None and port_open(self.port)
+        return management_request(self.management_url, "GET", "api/overview") is not None and port_open(
+            self.port, self.host
+        )
 
 
 @dataclass(kw_only=True)
@@ -228,7 +249,7 @@ class FerretServer(ChildServer):
 
     @property
     def url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/"
+        return f"mongodb://{self.host}:{self.port}/"
 
     def command(self) -> list[str]:
         binary = ferretdb_binary()
@@ -244,7 +265,7 @@ class FerretServer(ChildServer):
             # 100 ms). SQLite's default (FULL) fsyncs every commit; measured side by side
             # here: 1,424 → 1,753 sequential inserts/s, 2,115 → 2,462 with 32 at once.
             f"--sqlite-url=file:{self.data_dir / 'sqlite'}/?_pragma=synchronous(normal)",
-            f"--listen-addr=127.0.0.1:{self.port}",
+            f"--listen-addr={self.host}:{self.port}",
             f"--debug-addr=127.0.0.1:{free_port()}",
             f"--state-dir={self.data_dir}",
             "--telemetry=disable",
@@ -265,7 +286,7 @@ class SmtpSinkServer(ChildServer):
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     @property
     def refusals(self) -> Path:
@@ -277,6 +298,8 @@ class SmtpSinkServer(ChildServer):
             sys.executable,
             "-m",
             "graceperiod.devstack.servers.smtp_sink",
+            "--host",
+            self.host,
             "--port",
             str(self.port),
             "--maildir",
@@ -294,10 +317,18 @@ class AwsEndpointServer(ChildServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "graceperiod.devstack.aws_endpoint", "--port", str(self.port)]
+        return [
+            sys.executable,
+            "-m",
+            "graceperiod.devstack.aws_endpoint",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
 
 
 @dataclass(kw_only=True)
@@ -341,7 +372,7 @@ class ServiceProcess(ChildServer):
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as response:
+            with urllib.request.urlopen(f"http://{self.host}:{self.port}/ready", timeout=2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
