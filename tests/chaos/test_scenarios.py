@@ -16,6 +16,7 @@ import pytest
 from graceperiod.devstack.chaos.core import REGISTRY, Result, Size, run_scenario
 from graceperiod.devstack.chaos.scenarios import faults
 from graceperiod.devstack.chaos.stack import ChaosStack
+from tests.chaos import test_cluster
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -35,8 +36,8 @@ async def _run(stack: ChaosStack, name: str, size: Size) -> Result:
 
 
 def test_every_registered_scenario_has_a_test() -> None:
-    module = sys.modules[__name__]
-    missing = [name for name in REGISTRY if not hasattr(module, f"test_{name.replace('-', '_')}")]
+    modules = (sys.modules[__name__], test_cluster)
+    missing = [name for name in REGISTRY if not any(hasattr(m, f"test_{name.replace('-', '_')}") for m in modules)]
     assert missing == []
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import shutil
@@ -18,8 +19,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -27,31 +30,53 @@ from graceperiod.devstack.chaos import report
 from graceperiod.devstack.chaos.core import CI, LONG, REGISTRY, Result, Size, Ui, progress_bars, run_scenario
 from graceperiod.devstack.chaos.scenarios import __all__ as _registered  # noqa: F401 - registers them
 from graceperiod.devstack.chaos.stack import ChaosStack
+from graceperiod.devstack.servers.netns import remove_owned
 from graceperiod.devstack.servers.processes import repo_root
 
 
+async def _interruptible(work: Coroutine[Any, Any, list[Result]]) -> list[Result]:
+    """Stopped by a CI timeout or `kill` (SIGTERM): cancel the run like Ctrl-C does, so it unwinds
+    at an await and stops its private servers, service processes (own sessions, so no signal
+    reaches them) and test hosts. A KeyboardInterrupt raised at an arbitrary point instead could
+    leave a lock held and the cleanup undone (seen with the cluster stack)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await work
+
+
 async def _run(names: list[str], size: Size, workdir: Path, console: Console) -> list[Result]:
+    """Run the scenarios in order, each topology's consecutive ones on one stack (the cluster's
+    is made when the first cluster scenario comes, and removed after the last)."""
     results: list[Result] = []
-    with ChaosStack.running(workdir) as stack, progress_bars() as bars:
+    with progress_bars() as bars:
         ui = Ui(bars)
-        for name in names:
-            ui.note(f"[bold]{name}[/]: {REGISTRY[name].title}")
-            try:
-                result = await run_scenario(stack, name, size, ui)
-            except Exception as exc:  # one broken scenario must not hide the others' results
-                console.print_exception()
-                result = Result(name, REGISTRY[name].title, problems=[f"scenario crashed: {exc!r}"])
-            results.append(result)
-            ui.note(f"{name}: {result.status}")
+        for topology, group in itertools.groupby(names, key=lambda n: REGISTRY[n].topology):
+            with ChaosStack.running(workdir / topology, topology) as stack:
+                results += [await _one(stack, name, size, ui, console) for name in group]
     return results
 
 
-#: Table order: the issue's numbering (faults, AWS, duplicates, replicas, poison, soak).
-ORDER = ("kill-", "rabbitmq-", "ferretdb-", "smtp-", "aws-", "duplicates", "replicas", "poison", "soak")
+async def _one(stack: ChaosStack, name: str, size: Size, ui: Ui, console: Console) -> Result:
+    ui.note(f"[bold]{name}[/]: {REGISTRY[name].title}")
+    try:
+        result = await run_scenario(stack, name, size, ui)
+    except Exception as exc:  # one broken scenario must not hide the others' results
+        console.print_exception()
+        result = Result(name, REGISTRY[name].title, problems=[f"scenario crashed: {exc!r}"])
+    ui.note(f"{name}: {result.status}")
+    return result
 
 
-def _order(name: str) -> tuple[int, str]:
-    return next((i for i, prefix in enumerate(ORDER) if name.startswith(prefix)), len(ORDER)), name
+#: Table order: the issue's numbering (faults, AWS, duplicates, replicas, poison, the cluster, soak).
+ORDER = ("kill-", "rabbitmq-", "ferretdb-", "smtp-", "aws-", "duplicates", "replicas", "poison", "cluster-", "soak")
+
+
+def _order(name: str) -> tuple[int, int]:
+    """By ORDER, then as registered (the cluster scenarios in the issue's order)."""
+    return next((i for i, prefix in enumerate(ORDER) if name.startswith(prefix)), len(ORDER)), list(REGISTRY).index(
+        name
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=sorted(REGISTRY), help="run only these scenarios")
     parser.add_argument("--out", type=Path, default=repo_root() / "var" / "chaos")
     parser.add_argument("--doc", type=Path, default=None, help="write the table into this document's marked section")
+    parser.add_argument(
+        "--cluster-doc", type=Path, default=None, help="write the cluster scenarios' rows into this document's too"
+    )
     args = parser.parse_args(argv)
-    # Stopped by a CI timeout or `kill`: unwind like Ctrl-C, so the private servers and service
-    # processes (own sessions, so no signal reaches them) are stopped, not left running.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     # The load publisher's reconnection chatter during broker restarts is expected; keep the table readable.
     for noisy in ("aiormq", "aio_pika"):
@@ -76,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="gp-chaos-"))
     try:
-        results = asyncio.run(_run(names, size, workdir, console))
-    except KeyboardInterrupt:
+        results = asyncio.run(_interruptible(_run(names, size, workdir, console)))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Whatever the unwinding could not stop: the processes on this run's test hosts, its
+        # namespaces and links (a run killed outright leaves them to the next run's sweep).
+        remove_owned(os.getpid())
         console.print(f"chaos: interrupted; private servers stopped, their logs kept in {workdir}")
         return 130
     seconds = time.monotonic() - started
@@ -95,11 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"results written to {latest}")
     else:
         console.print(f"results written to {latest}; server and service logs kept in {workdir}")
-    if args.doc is not None:
-        if report.write_doc_section(args.doc, report.markdown(results, size=size, when=when)):
-            console.print(f"table written into {args.doc}")
+    cluster = [r for r in results if REGISTRY[r.scenario].topology == "cluster"]
+    for doc, rows in ((args.doc, results), (args.cluster_doc, cluster)):
+        if doc is None or not rows:
+            continue
+        if report.write_doc_section(doc, report.markdown(rows, size=size, when=when)):
+            console.print(f"table written into {doc}")
         else:
-            console.print(f"[yellow]{args.doc} has no chaos markers; table not written")
+            console.print(f"[yellow]{doc} has no chaos markers; table not written")
     return 0 if passed else 1
 
 

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
 from graceperiod.devstack.chaos.effects import EMPTY, Flow, PurchaseFlow, Tally, tally
 from graceperiod.devstack.chaos.load import Outgoing, ReliablePublisher
-from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment
+from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment, Topology
 from graceperiod.devstack.chaos.world import CooldownFlow, register_accounts, seed_plans, tick
 
 #: Customer accounts (with Grace Period's role) the purchases of a run are spread over.
@@ -177,19 +177,21 @@ class Scenario:
     """Why it cannot run on this branch yet (it is reported, and skipped in pytest)."""
     long_only: bool = False
     """Runs only when asked for explicitly (the soak)."""
+    topology: Topology = "single"
+    """The stack it runs against: one RabbitMQ node, or the three-node cluster on test hosts."""
 
 
 REGISTRY: dict[str, Scenario] = {}
 
 
 def scenario(
-    name: str, title: str, *, pending: str | None = None, long_only: bool = False
+    name: str, title: str, *, pending: str | None = None, long_only: bool = False, topology: Topology = "single"
 ) -> Callable[[ScenarioFn], ScenarioFn]:
     def register(fn: ScenarioFn) -> ScenarioFn:
         if name in REGISTRY:
             msg = f"scenario {name!r} registered twice"
             raise ValueError(msg)
-        REGISTRY[name] = Scenario(name, title, fn, pending, long_only)
+        REGISTRY[name] = Scenario(name, title, fn, pending, long_only, topology)
         return fn
 
     return register
@@ -199,6 +201,9 @@ async def run_scenario(stack: ChaosStack, name: str, size: Size, ui: Ui | None =
     chosen = REGISTRY[name]
     if chosen.pending is not None:
         return Result(name, chosen.title, pending=chosen.pending)
+    if stack.topology != chosen.topology:
+        msg = f"{name} runs on the {chosen.topology} stack, not on the {stack.topology} one"
+        raise ValueError(msg)
     started = time.monotonic()
     stack.env = dict(size.env)
     result = await chosen.run(stack, size, ui or Ui())

@@ -18,6 +18,8 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 #: Unconfirmed publishes in flight at once (as in the benchmarks).
 CONFIRM_WINDOW = 200
+#: How the broker's management API names the load publisher's connection (which node it is on).
+CONNECTION_NAME = "graceperiod-chaos-publisher"
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,16 @@ class PublishStats:
 
 
 class ReliablePublisher:
-    def __init__(self, amqp_url: str, *, attempt_timeout: float = 5.0, window: int = CONFIRM_WINDOW) -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        *,
+        attempt_timeout: float = 5.0,
+        window: int = CONFIRM_WINDOW,
+        connection_name: str = CONNECTION_NAME,
+    ) -> None:
         self._url = amqp_url
+        self.connection_name = connection_name
         self._attempt_timeout = attempt_timeout
         self._window = window
         self._connection: AbstractRobustConnection | None = None
@@ -54,7 +64,12 @@ class ReliablePublisher:
         self.stats = PublishStats()
 
     async def __aenter__(self) -> ReliablePublisher:
-        self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=1.0, fail_fast=True)
+        self._connection = await aio_pika.connect_robust(
+            self._url,
+            reconnect_interval=1.0,
+            fail_fast=True,
+            client_properties={"connection_name": self.connection_name},
+        )
         self._channel = await self._connection.channel(publisher_confirms=True)
         return self
 

@@ -25,14 +25,33 @@ COLUMNS = (
     "lost",
     "duplicated",
     "time to recover",
+    "publish retries",
     "took",
+)
+#: Measurements of the cluster scenarios, listed under the table.
+CLUSTER_KEYS = (
+    "killed",
+    "queues_it_led",
+    "new_leaders_after_s",
+    "minority",
+    "majority_saw_it_gone_s",
+    "haproxy_marked_down_s",
+    "partitioned_s",
+    "notifier_unacked_at_cut",
+    "restart_s",
+    "longest_unconfirmed_s",
+    "publish_failure_kinds",
+    "gateway_not_ready_s",
+    "handler_retries",
+    "queues_by_members_online_after",
 )
 
 
 def _cells(result: Result) -> list[str]:
     if result.pending is not None:
-        return [result.scenario, "pending", "-", "-", "-", "-", "-", "-", "-"]
+        return [result.scenario, "pending", *["-"] * (len(COLUMNS) - 2)]
     recover = f"{result.recover_seconds:.1f} s" if result.recover_seconds is not None else "-"
+    retries = result.metrics.get("publish_retries")
     return [
         result.scenario,
         result.status,
@@ -42,6 +61,7 @@ def _cells(result: Result) -> list[str]:
         str(result.lost),
         str(result.duplicated),
         recover,
+        "-" if retries is None else str(retries),
         f"{result.seconds:.0f} s",
     ]
 
@@ -50,7 +70,15 @@ def _extra(result: Result) -> list[str]:
     lines = [f"pending: {result.pending}"] if result.pending else []
     lines += [f"PROBLEM: {p}" for p in result.problems]
     lines += result.notes
-    keys = ("ratio_two_vs_one", "one_replica_purchases_per_s", "two_replicas_purchases_per_s", "rss_mb", "queues")
+    keys: tuple[str, ...] = (
+        "ratio_two_vs_one",
+        "one_replica_purchases_per_s",
+        "two_replicas_purchases_per_s",
+        "rss_mb",
+        "queues",
+    )
+    if result.scenario.startswith("cluster-"):
+        keys += CLUSTER_KEYS
     lines += [f"{k}: {result.metrics[k]}" for k in keys if k in result.metrics]
     return lines
 

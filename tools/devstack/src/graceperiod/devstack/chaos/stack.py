@@ -4,6 +4,11 @@ the same ports and data, and Grace Period's workers as separate OS processes.
 The servers are always private (never ``AMQP_URL`` / ``MONGODB_URL``): a scenario must be
 able to restart them. Each scenario deploys the workers into its own RabbitMQ vhost with
 its own database names, so scenarios share the servers but nothing else.
+
+Two topologies: ``single`` (one RabbitMQ node, everything on loopback) and ``cluster`` (a
+:class:`RabbitCluster` of three nodes behind HAProxy, each node, each worker replica and the
+gateway on a test host of its own; FerretDB, the SMTP sink and the AWS endpoint on this
+machine's side of the test network).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -18,12 +24,13 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
+from graceperiod.devstack.servers.netns import TestNetwork
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
     ChildServer,
@@ -34,23 +41,84 @@ from graceperiod.devstack.servers.processes import (
     free_port,
     management_request,
 )
+from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 
 #: The message-driven workers a scenario deploys. The gateway is HTTP only (no queue of
 #: its own to consume); add it here once it consumes events.
 WORKERS: tuple[str, ...] = ("revocation", "notifier", "cooldown")
+Topology = Literal["single", "cluster"]
+
+
+class Broker(Protocol):
+    """One RabbitMQ node, or a cluster behind one address."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def management_url(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self, timeout: float = ...) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Database(Protocol):
+    """The private FerretDB, or a MongoDB given by ``MONGODB_URL`` (cluster stack only)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self, timeout: float = ...) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExternalMongo:
+    """A MongoDB (a replica set) this run neither starts nor stops. Its hosts must listen on an
+    address of this machine the test hosts reach: a loopback host in the URL is replaced by the
+    test network's bridge address for the services (``service_url``)."""
+
+    url: str
+    bridge: str
+
+    @property
+    def service_url(self) -> str:
+        return re.sub(r"(?<=[/,@])(?:127\.0\.0\.1|localhost)(?=[:/,?]|$)", self.bridge, self.url)
+
+    @property
+    def running(self) -> bool:
+        return True
+
+    def start(self, timeout: float = 0) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
 
 
 @dataclass
 class ChaosStack:
     workdir: Path
-    rabbit: RabbitServer
-    ferret: FerretServer
+    rabbit: Broker
+    ferret: Database
     smtp: SmtpSinkServer
     aws: AwsEndpointServer
     env: dict[str, str] = field(default_factory=dict)
     """Service settings every deployment gets (the run's size sets them)."""
+    network: TestNetwork | None = None
+    """The test network of a ``cluster`` stack (every service replica gets a host on it)."""
+
+    @property
+    def cluster(self) -> RabbitCluster:
+        assert isinstance(self.rabbit, RabbitCluster), "a cluster scenario needs the cluster stack"
+        return self.rabbit
+
+    @property
+    def topology(self) -> Topology:
+        return "cluster" if isinstance(self.rabbit, RabbitCluster) else "single"
 
     @property
     def link_keys_dir(self) -> Path:
@@ -61,32 +129,63 @@ class ChaosStack:
         if any(self.link_keys_dir.glob("*.pem")):
             return
         subprocess.run(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "graceperiod.notifier.cli.keys", "generate", "--dir", str(self.link_keys_dir)],
+            [
+                sys.executable,
+                "-m",
+                "graceperiod.notifier.cli.keys",
+                "generate",
+                "--dir",
+                str(self.link_keys_dir),
+                "--jwks-out",
+                str(self.link_jwks_file),
+            ],
             check=True,
             capture_output=True,
         )
 
     @property
-    def servers(self) -> list[ChildServer]:
+    def link_jwks_file(self) -> Path:
+        """The public half of the link keys, for the gateway."""
+        return self.workdir / "links.jwks.json"
+
+    @property
+    def service_mongodb_url(self) -> str:
+        """The database as the services reach it (from their test hosts, in a cluster stack)."""
+        return self.ferret.service_url if isinstance(self.ferret, ExternalMongo) else self.ferret.url
+
+    @property
+    def servers(self) -> list[Broker | Database | ChildServer]:
         return [self.rabbit, self.ferret, self.smtp, self.aws]
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, workdir: Path) -> Iterator[ChaosStack]:
-        stack = cls(
-            workdir=workdir,
-            rabbit=RabbitServer(data_dir=workdir / "rabbitmq"),
-            ferret=FerretServer(data_dir=workdir / "ferretdb"),
-            smtp=SmtpSinkServer(data_dir=workdir / "smtp"),
-            aws=AwsEndpointServer(data_dir=workdir / "aws"),
-        )
-        try:
-            stack.ensure_link_keys()
-            stack.ensure_running()
-            yield stack
-        finally:
-            for server in reversed(stack.servers):
-                server.stop()
+    def running(cls, workdir: Path, topology: Topology = "single") -> Iterator[ChaosStack]:
+        with contextlib.ExitStack() as cleanup:
+            network = cleanup.enter_context(TestNetwork.made()) if topology == "cluster" else None
+            host = network.gateway if network is not None else "127.0.0.1"
+            rabbit: Broker = (
+                RabbitCluster(network=network, data_dir=workdir / "rabbitmq")
+                if network is not None
+                else RabbitServer(data_dir=workdir / "rabbitmq")
+            )
+            external = os.environ.get("MONGODB_URL") if network is not None else None
+            stack = cls(
+                workdir=workdir,
+                rabbit=rabbit,
+                ferret=ExternalMongo(external, host)
+                if external
+                else FerretServer(data_dir=workdir / "ferretdb", host=host),
+                smtp=SmtpSinkServer(data_dir=workdir / "smtp", host=host),
+                aws=AwsEndpointServer(data_dir=workdir / "aws", host=host),
+                network=network,
+            )
+            try:
+                stack.ensure_link_keys()
+                stack.ensure_running()
+                yield stack
+            finally:
+                for server in reversed(stack.servers):
+                    server.stop()
 
     def ensure_running(self) -> None:
         """Start whatever a previous scenario left stopped (it may have failed mid-outage)."""
@@ -132,7 +231,7 @@ class ChaosStack:
         finally:
             await asyncio.to_thread(deployment.stop_all)
             await asyncio.to_thread(self._ensure_running_quietly)
-            management_request(management, "DELETE", f"api/vhosts/{vhost}")
+            management_request(self.rabbit.management_url, "DELETE", f"api/vhosts/{vhost}")
             await asyncio.to_thread(deployment.drop_databases)
 
     def _ensure_running_quietly(self) -> None:
@@ -156,11 +255,11 @@ class Deployment:
     def database(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"
 
-    def _environment(self, service: str, port: int) -> dict[str, str]:
+    def _environment(self, service: str, host: str, port: int) -> dict[str, str]:
         prefix = service.upper()
         return {
             "AMQP_URL": self.amqp_url,
-            "MONGODB_URL": self.stack.ferret.url,
+            "MONGODB_URL": self.stack.service_mongodb_url,
             "SMTP_URL": self.stack.smtp.url,
             "AWS_ENDPOINT_URL": self.stack.aws.url,
             "AWS_ACCESS_KEY_ID": "chaos",
@@ -170,25 +269,39 @@ class Deployment:
             "LOG_FORMAT": "json",
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
             "NOTIFIER_LINK_KEYS_DIR": str(self.stack.link_keys_dir),
+            "GATEWAY_LINK_JWKS_FILE": str(self.stack.link_jwks_file),
             f"{prefix}_MONGODB_DATABASE": self.database(service),
+            f"{prefix}_HTTP_HOST": host,
             f"{prefix}_HTTP_PORT": str(port),
             **self.env,
         }
 
     async def start(self, service: str) -> ServiceProcess:
-        """Start one more replica of ``service`` (the first one, or a second, ...)."""
+        """Start one more replica of ``service`` (the first one, or a second, ...); in a cluster
+        stack, on a test host of its own."""
         replicas = self.processes.setdefault(service, [])
+        name = f"{service}-{len(replicas) + 1}"
         port = free_port()
+        host, namespace = "127.0.0.1", None
+        if (network := self.stack.network) is not None:
+            test_host = await asyncio.to_thread(network.add_host, self.host_name(name))
+            host, namespace = test_host.address, test_host.namespace
         process = ServiceProcess(
-            name=f"{service}-{len(replicas) + 1}",
+            name=name,
             module=f"graceperiod.{service}",
             data_dir=self.logs,
             port=port,
-            env=self._environment(service, port),
+            host=host,
+            namespace=namespace,
+            env=self._environment(service, host, port),
         )
         await asyncio.to_thread(process.start, 90)
         replicas.append(process)
         return process
+
+    def host_name(self, replica: str) -> str:
+        """The test host of a replica (``notifier-2``) of this deployment."""
+        return f"{self.vhost[-6:]}-{replica}"
 
     def replica(self, service: str, index: int = 0) -> ServiceProcess:
         return self.processes[service][index]
@@ -205,6 +318,10 @@ class Deployment:
         for replicas in self.processes.values():
             for process in reversed(replicas):
                 process.stop()
+        if (network := self.stack.network) is not None:
+            for process in self.all_processes():
+                if (host := self.host_name(process.name)) in network.hosts:
+                    network.remove_host(host)
 
     def all_processes(self) -> list[ServiceProcess]:
         return [process for replicas in self.processes.values() for process in replicas]
@@ -234,7 +351,7 @@ class Deployment:
             if not process.running:
                 continue
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{process.port}/metrics", timeout=5) as response:
+                with urllib.request.urlopen(f"http://{process.host}:{process.port}/metrics", timeout=5) as response:
                     text = response.read().decode()
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 continue

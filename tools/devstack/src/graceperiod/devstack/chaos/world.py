@@ -149,11 +149,12 @@ class CooldownFlow:
         self._released: Counter[str] = Counter()
 
     async def start(self) -> None:
-        """Bind the observation queue (durable: it keeps events across a broker restart)."""
+        """Bind the observation queue (a quorum queue: it keeps events across a broker restart,
+        and across a node's loss in a cluster)."""
         self._connection = await aio_pika.connect_robust(self._amqp_url, reconnect_interval=1.0)
         self._channel = await self._connection.channel()
         exchange = await self._channel.get_exchange(EVENTS_EXCHANGE)
-        queue = await self._channel.declare_queue(self.queue, durable=True)
+        queue = await self._channel.declare_queue(self.queue, durable=True, arguments={"x-queue-type": "quorum"})
         await queue.bind(exchange, routing_key=RoutingKey.ACCOUNT_SETTLED)
 
     async def close(self) -> None:

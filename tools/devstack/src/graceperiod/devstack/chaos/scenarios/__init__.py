@@ -1,5 +1,5 @@
 """The registered scenarios. Importing this package registers all of them, in table order."""
 
-from graceperiod.devstack.chaos.scenarios import aws, duplicates, faults, poison, replicas, soak
+from graceperiod.devstack.chaos.scenarios import aws, cluster, duplicates, faults, poison, replicas, soak
 
-__all__ = ["aws", "duplicates", "faults", "poison", "replicas", "soak"]
+__all__ = ["aws", "cluster", "duplicates", "faults", "poison", "replicas", "soak"]

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from pymongo import AsyncMongoClient
 
 from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
-from graceperiod.devstack.chaos.stack import ChaosStack
+from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack
 
 KILL_TARGETS = ("revocation", "notifier", "cooldown")
 #: Emails a notifier replica sends at once (``NOTIFIER_MAX_CONCURRENT_SENDS``, default 8): a
@@ -25,7 +25,7 @@ NOTIFIER_CONCURRENT_SENDS = 8
 CRASH_WINDOW = {"notifier": NOTIFIER_CONCURRENT_SENDS}
 
 
-async def _under_load(
+async def under_load(
     stack: ChaosStack,
     size: Size,
     ui: Ui,
@@ -36,12 +36,17 @@ async def _under_load(
     rejected_every: int = 0,
     cooldown: bool = False,
     check: Callable[[Run, Result], Awaitable[None]] | None = None,
+    workers: Sequence[str] = WORKERS,
+    prepare: Callable[[Run], Awaitable[None]] | None = None,
 ) -> Result:
-    """Publish ``size.purchases`` at ``size.rate`` (with ``cooldown``, also the lifecycle of
-    ``size.cooldown_accounts`` sandbox accounts, interleaved, and a tick every second); at 20%
-    confirmed, ``inject`` the fault (it returns when the system is back); then wait for every
-    effect, and run ``check`` while the deployment still exists."""
-    async with Run.start(stack, name, title, ui) as run:
+    """Deploy ``workers`` (then ``prepare``, e.g. more replicas) and publish ``size.purchases``
+    at ``size.rate`` (with ``cooldown``, also the lifecycle of ``size.cooldown_accounts`` sandbox
+    accounts, interleaved, and a tick every second); at 20% confirmed, ``inject`` the fault (it
+    returns when the system is back); then wait for every effect, and run ``check`` while the
+    deployment still exists."""
+    async with Run.start(stack, name, title, ui, workers=workers) as run:
+        if prepare is not None:
+            await prepare(run)
         messages = [
             run.flow.purchase(rejected_requester=bool(rejected_every) and index % rejected_every == 0)
             for index in range(size.purchases)
@@ -80,7 +85,7 @@ def _kill_scenario(target: str) -> Callable[[ChaosStack, Size, Ui], Awaitable[Re
             await run.deployment.restart(target)
             run.recovered(f"{target} started again")
 
-        return await _under_load(stack, size, ui, name=name, title=title, inject=inject, cooldown=target == "cooldown")
+        return await under_load(stack, size, ui, name=name, title=title, inject=inject, cooldown=target == "cooldown")
 
     return run
 
@@ -104,7 +109,7 @@ async def rabbitmq_restart(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         if run.publisher.stats.retries == 0:
             result.notes.append("the publisher needed no retry (no publish was in flight during the restart)")
 
-    return await _under_load(
+    return await under_load(
         stack, size, ui, name="rabbitmq-restart", title=RABBITMQ_RESTART, inject=inject, check=check
     )
 
@@ -127,7 +132,7 @@ async def ferretdb_outage(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             for service in ("revocation", "notifier")
         }
 
-    return await _under_load(
+    return await under_load(
         stack,
         size,
         ui,
@@ -165,7 +170,7 @@ async def smtp_outage(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             "(counted in the sink's refusal log) and recorded as rejected"
         )
 
-    return await _under_load(
+    return await under_load(
         stack,
         size,
         ui,
