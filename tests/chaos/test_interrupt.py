@@ -141,6 +141,7 @@ def test_a_killed_runs_test_network_is_swept(tmp_path: Path) -> None:
     assert _test_network_leftovers(owner.pid) != []
     owner.kill()
     owner.wait(10)
+    owner.stdout.close()
     assert _test_network_leftovers(owner.pid) != []  # nothing cleaned up by itself
     assert _processes_mentioning(str(marker)) != []
 
