@@ -180,8 +180,14 @@ async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
     cluster = stack.cluster
 
     async def inject(run: Run) -> None:
-        # The node the load publisher is on, so it must fail over (its retries are counted).
-        node = cluster.node_of_connection(run.publisher.connection_name) or cluster.nodes[-1]
+        # The node the load publisher is on, so it must fail over (its retries are counted). The
+        # management API lists a new connection only with its next stats (every 5 s).
+        name = run.publisher.connection_name
+        found = await _until(lambda: cluster.node_of_connection(name) is not None, 15)
+        node = cluster.node_of_connection(name) if found is not None else None
+        if node is None:
+            run.problems.append(f"the load publisher's connection ({name}) is not listed by the broker")
+            node = cluster.nodes[-1]
         run.fault(f"kill -9 {node.name} ({node.node_name}, the load publisher's) for {size.outage_seconds:g}s")
         await asyncio.to_thread(node.kill)
         await asyncio.sleep(size.outage_seconds)
