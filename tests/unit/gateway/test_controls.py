@@ -10,7 +10,7 @@ from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.revocation import AllowedAction, Phase, Unavailability, UnavailableReason
 from graceperiod.devstack.testkit.gateway_fakes import purchase_view
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.dashboard.controls import Control, controls_for
+from graceperiod.gateway.purchases.controls import Control, controls_for
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Identity(

@@ -36,10 +36,6 @@ from litestar.template import TemplateConfig
 from pymongo import AsyncMongoClient
 
 from graceperiod.gateway import explain
-from graceperiod.gateway.actions import Actions
-from graceperiod.gateway.api.config import AccountController, DevTokenController, SessionController
-from graceperiod.gateway.api.pool import PoolController
-from graceperiod.gateway.api.purchases import PurchasesController
 from graceperiod.gateway.auth.bearer import (
     BearerVerifier,
     ClaimNames,
@@ -58,16 +54,20 @@ from graceperiod.gateway.auth.session import SessionStore
 from graceperiod.gateway.auth.session_store import MongoSessionStore
 from graceperiod.gateway.auth.sign_in import Sessions
 from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
-from graceperiod.gateway.dashboard.pages import DashboardPages
+from graceperiod.gateway.configuration.controllers import AccountController, DevTokenController, SessionController
 from graceperiod.gateway.links.pages import LinkPages
 from graceperiod.gateway.links.tokens import LinkKeys, LinkTokenVerifier
-from graceperiod.gateway.openapi import ClosedRequestBodies, DecimalAsString
-from graceperiod.gateway.problems import handle_exception
-from graceperiod.gateway.query_string import StrictQueryStringMiddleware
+from graceperiod.gateway.pool.controllers import PoolController
+from graceperiod.gateway.purchases.controllers import PurchasesController
+from graceperiod.gateway.purchases.pages import DashboardPages
+from graceperiod.gateway.purchases.service import Actions
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import LinkStore, MongoGatewayStore
 from graceperiod.gateway.system.controllers import MetricsController, SystemController
-from graceperiod.gateway.web import RequestContextMiddleware, security_headers
+from graceperiod.gateway.web.openapi import ClosedRequestBodies, DecimalAsString
+from graceperiod.gateway.web.problems import handle_exception
+from graceperiod.gateway.web.query_string import StrictQueryStringMiddleware
+from graceperiod.gateway.web.request_ids import RequestContextMiddleware, security_headers
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import build_broker, declare_topology

@@ -21,9 +21,9 @@ from graceperiod.gateway.auth.dev import DEMO_USERS, demo_user
 from graceperiod.gateway.auth.identity import roles_for
 from graceperiod.gateway.auth.oidc import OidcClient, SignInFailed
 from graceperiod.gateway.auth.sign_in import Sessions
-from graceperiod.gateway.dashboard.pages import page
+from graceperiod.gateway.purchases.pages import page
 from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.gateway.web import request_id_of
+from graceperiod.gateway.web.request_ids import request_id_of
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.gateway.sign_in")

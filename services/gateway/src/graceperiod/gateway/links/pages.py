@@ -39,14 +39,14 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.gateway import explain
-from graceperiod.gateway.actions import Actions
-from graceperiod.gateway.api.params import PurchaseId
 from graceperiod.gateway.auth.guards import identity_of
 from graceperiod.gateway.auth.identity import Identity, link_recipient_actor
 from graceperiod.gateway.links.tokens import LinkClaims, LinkFailure, LinkTokenError, LinkTokenVerifier
-from graceperiod.gateway.problems import STATUS_FOR_CODE, ProblemException
+from graceperiod.gateway.purchases.service import Actions
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import ConsumedLink, LinkOutcome
+from graceperiod.gateway.web.params import PurchaseId
+from graceperiod.gateway.web.problems import STATUS_FOR_CODE, ProblemException
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.middleware import current_correlation_id
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.prometheus import PrometheusController
 
-from graceperiod.gateway.actions import Actions
+from graceperiod.gateway.purchases.service import Actions
 
 
 class SystemController(Controller):

@@ -26,8 +26,8 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import ServiceClients
-from graceperiod.gateway.problems import ProblemException, ensure_ok, refused
 from graceperiod.gateway.store import LinkStore
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok, refused
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.middleware import current_correlation_id
 

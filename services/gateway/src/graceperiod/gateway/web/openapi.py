@@ -16,7 +16,7 @@ from litestar.openapi.spec import Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 
-from graceperiod.gateway.api.schemas import RequestBody
+from graceperiod.gateway.web.schemas import RequestBody
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator

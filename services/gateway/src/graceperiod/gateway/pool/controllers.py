@@ -22,12 +22,12 @@ from graceperiod.contracts.cooldown import (
     ListStuckAccounts,
 )
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.gateway.actions import COOLDOWN, Actions
-from graceperiod.gateway.api.params import AccountId, Cursor, IdempotencyKey, idempotency, optional_choice
-from graceperiod.gateway.api.schemas import PolicyUpdate, PoolAccount, PoolPage, ReleaseRequest, ReleaseResult
 from graceperiod.gateway.auth.guards import requires
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_responses
+from graceperiod.gateway.purchases.service import COOLDOWN, Actions
+from graceperiod.gateway.web.params import AccountId, Cursor, IdempotencyKey, idempotency, optional_choice
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok, problem_responses
+from graceperiod.gateway.web.schemas import PolicyUpdate, PoolAccount, PoolPage, ReleaseRequest, ReleaseResult
 
 #: Shown wherever an account is released before its cooldown ends.
 RELEASE_WARNING = (

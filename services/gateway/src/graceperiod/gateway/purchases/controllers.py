@@ -22,8 +22,10 @@ from graceperiod.contracts.revocation import (
     SupportCaseDraft,
 )
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.gateway.actions import NOTIFIER, REVOCATION, Actions
-from graceperiod.gateway.api.params import (
+from graceperiod.gateway.auth.guards import REVOKERS, requires
+from graceperiod.gateway.auth.identity import Identity
+from graceperiod.gateway.purchases.service import NOTIFIER, REVOCATION, Actions
+from graceperiod.gateway.web.params import (
     Cursor,
     IdempotencyKey,
     PurchaseId,
@@ -31,7 +33,8 @@ from graceperiod.gateway.api.params import (
     optional_choice,
     optional_text,
 )
-from graceperiod.gateway.api.schemas import (
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok, problem_responses
+from graceperiod.gateway.web.schemas import (
     ACCOUNT_ID_PATTERN,
     CommandResult,
     DeliveryList,
@@ -39,9 +42,6 @@ from graceperiod.gateway.api.schemas import (
     Resolution,
     SupportCaseSubmission,
 )
-from graceperiod.gateway.auth.guards import REVOKERS, requires
-from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_responses
 
 READ_ERRORS = problem_responses(401, 404, 429, 502, 503)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 502, 503)

@@ -28,7 +28,7 @@ from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 
 from graceperiod.contracts.rpc import ErrorCode, Problem
-from graceperiod.gateway.web import request_id_of
+from graceperiod.gateway.web.request_ids import request_id_of
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
 

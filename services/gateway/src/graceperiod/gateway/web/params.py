@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
-from graceperiod.gateway.api.schemas import ACCOUNT_ID_PATTERN, IDENTIFIER_PATTERN
+from graceperiod.gateway.web.schemas import ACCOUNT_ID_PATTERN, IDENTIFIER_PATTERN
 
 
 def optional_text(**extra: Any) -> dict[str, Any]:

@@ -14,10 +14,16 @@ from litestar.utils.scope.state import ScopeState
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.notifier import GetNotificationSettings, NotificationSettings
 from graceperiod.contracts.revocation import ListAccountAccess, RegisterAccountRole
-from graceperiod.gateway.actions import NOTIFIER, REVOCATION, Actions, command_outcome
-from graceperiod.gateway.api.params import AccountId, IdempotencyKey, idempotency
-from graceperiod.gateway.api.purchases import command_response
-from graceperiod.gateway.api.schemas import (
+from graceperiod.gateway.auth.bearer import DevTokenSigner
+from graceperiod.gateway.auth.dev import demo_user
+from graceperiod.gateway.auth.guards import requires
+from graceperiod.gateway.auth.identity import Identity
+from graceperiod.gateway.auth.sign_in import Sessions
+from graceperiod.gateway.purchases.controllers import command_response
+from graceperiod.gateway.purchases.service import NOTIFIER, REVOCATION, Actions, command_outcome
+from graceperiod.gateway.web.params import AccountId, IdempotencyKey, idempotency
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok, problem_responses
+from graceperiod.gateway.web.schemas import (
     AccountAccessList,
     CommandResult,
     DevToken,
@@ -25,12 +31,6 @@ from graceperiod.gateway.api.schemas import (
     NotificationSettingsUpdate,
     RoleRegistration,
 )
-from graceperiod.gateway.auth.bearer import DevTokenSigner
-from graceperiod.gateway.auth.dev import demo_user
-from graceperiod.gateway.auth.guards import requires
-from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.auth.sign_in import Sessions
-from graceperiod.gateway.problems import ProblemException, ensure_ok, problem_responses
 
 
 def me(identity: Identity, request: Request[Any, Any, Any]) -> Me:

@@ -1,5 +1,5 @@
 """Dashboard pages. Every form posts back with Litestar's CSRF token; every action goes
-through :class:`~graceperiod.gateway.actions.Actions`, like the API's."""
+through :class:`~graceperiod.gateway.purchases.service.Actions`, like the API's."""
 
 from __future__ import annotations
 
@@ -35,14 +35,14 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
-from graceperiod.gateway.actions import COOLDOWN, NOTIFIER, REVOCATION, Actions
-from graceperiod.gateway.api.params import AccountId, Cursor, PurchaseId, optional_choice
-from graceperiod.gateway.api.pool import RELEASE_WARNING, pool_account
 from graceperiod.gateway.auth.guards import identity_of, requires
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.dashboard.controls import Control, controls_for
-from graceperiod.gateway.problems import ProblemException, ensure_ok
+from graceperiod.gateway.pool.controllers import RELEASE_WARNING, pool_account
+from graceperiod.gateway.purchases.controls import Control, controls_for
+from graceperiod.gateway.purchases.service import COOLDOWN, NOTIFIER, REVOCATION, Actions
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.gateway.web.params import AccountId, Cursor, PurchaseId, optional_choice
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
 
 

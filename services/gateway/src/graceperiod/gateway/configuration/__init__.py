@@ -1,0 +1,1 @@
+"""Settings: the global notification address, the AWS account roles and their access probes."""

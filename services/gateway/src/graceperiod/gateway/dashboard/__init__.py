@@ -1,1 +1,0 @@
-"""The server-rendered dashboard: History, purchase detail, Accounts, Settings, sign-in."""

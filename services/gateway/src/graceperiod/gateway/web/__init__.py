@@ -1,0 +1,1 @@
+"""Web plumbing shared by every feature: request ids, security headers, problem details, parameters, OpenAPI."""
