@@ -67,7 +67,8 @@ from graceperiod.gateway.system.controllers import MetricsController, SystemCont
 from graceperiod.gateway.web.openapi import ClosedRequestBodies, DecimalAsString
 from graceperiod.gateway.web.problems import handle_exception
 from graceperiod.gateway.web.query_string import StrictQueryStringMiddleware
-from graceperiod.gateway.web.request_ids import RequestContextMiddleware, security_headers
+from graceperiod.gateway.web.request_ids import RequestContextMiddleware
+from graceperiod.gateway.web.security_headers import security_headers
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import build_broker, declare_topology
