@@ -51,6 +51,9 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.topology import Queues
 from graceperiod.runtime.rpc import RpcClient
 
+#: The services behind the port, as problems and pages name them.
+REVOCATION, COOLDOWN, NOTIFIER = "revocation", "cooldown", "notifier"
+
 
 @runtime_checkable
 class ServiceClients(Protocol):

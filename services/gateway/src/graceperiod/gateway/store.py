@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -21,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from graceperiod.gateway.links.tokens import LinkClaims
+from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.mongo import Document, ensure_indexes
 
@@ -149,3 +152,17 @@ class MongoGatewayStore:
         except PyMongoError:
             return False
         return True
+
+
+async def purge_forever(purge: Callable[..., Awaitable[int]], clock: Clock, interval: float, what: str) -> None:
+    """Forget records past their retention: consumed links and audit entries, expired
+    sessions and used sign-in states (no TTL indexes on FerretDB)."""
+    while True:
+        try:
+            now: datetime = clock.now()
+            purged = await purge(now=now)
+            if purged:
+                log.info("purged expired gateway records", what=what, count=purged)
+        except Exception as exc:
+            log.warning("purge failed", what=what, error=str(exc))
+        await asyncio.sleep(interval)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
@@ -41,3 +43,15 @@ def requires(*permissions: Permission) -> Guard:
 
 
 REVOKERS = (Permission.REVOKE_ANY_PURCHASES, Permission.REVOKE_OWN_PURCHASES)
+
+
+def current_identity(request: Request[Any, Any, Any]) -> Identity:
+    identity = identity_of(request)
+    assert identity is not None, "routes needing an identity carry the signed_in guard"
+    return identity
+
+
+#: The ``identity`` dependency of a controller whose routes carry :func:`signed_in`.
+IDENTITY = Provide(current_identity, sync_to_thread=False)
+#: How a handler asks for it: ``identity: SignedIn``.
+SignedIn = NamedDependency[Identity]

@@ -18,11 +18,13 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from graceperiod.gateway.auth.dev import DEMO_USERS, demo_user
+from graceperiod.gateway.auth.guards import identity_of
 from graceperiod.gateway.auth.identity import roles_for
 from graceperiod.gateway.auth.oidc import OidcClient, SignInFailed
 from graceperiod.gateway.auth.sign_in import Sessions
-from graceperiod.gateway.purchases.pages import page
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.gateway.web.collaborators import provide, provide_optional
+from graceperiod.gateway.web.pages import page
 from graceperiod.gateway.web.request_ids import request_id_of
 from graceperiod.runtime.logs import get_logger
 
@@ -56,7 +58,7 @@ def _refused(request: Request[Any, Any, Any], failure: SignInFailed, *, next_pat
     )
     return page(
         "sign_in_failed.html",
-        request,
+        identity_of(request),
         status=failure.status,
         code=failure.status,
         detail=str(failure),
@@ -68,6 +70,11 @@ def _refused(request: Request[Any, Any, Any], failure: SignInFailed, *, next_pat
 class SignInPages(Controller):
     opt = {"page": "sign-in"}  # noqa: RUF012 - Litestar reads a class attribute
     include_in_schema = False
+    dependencies = {  # noqa: RUF012
+        "settings": provide(GatewaySettings),
+        "sessions": provide(Sessions),
+        "oidc": provide_optional(OidcClient),
+    }
 
     @get("/sign-in", name="sign-in")
     async def sign_in_page(
@@ -81,7 +88,7 @@ class SignInPages(Controller):
         target = safe_next(next_)
         return page(
             "sign_in.html",
-            request,
+            identity_of(request),
             dev=settings.dev_sign_in,
             users=DEMO_USERS,
             next=target,
@@ -182,8 +189,7 @@ class SignInPages(Controller):
             return Redirect("/sign-in", status_code=303)
         return page(
             "signed_out.html",
-            request,
-            me=None,
+            None,
             provider=oidc.provider_name if oidc else "",
             refresh_to=provider_logout,
         )

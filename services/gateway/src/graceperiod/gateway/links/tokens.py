@@ -120,6 +120,16 @@ class LinkKeys:
     def from_jwks_file(cls, path: Path) -> LinkKeys:
         return cls.from_jwks(json.loads(path.read_text()))
 
+    @classmethod
+    def from_files(cls, pem_dir: Path | None, jwks_file: Path | None) -> LinkKeys:
+        """The keys of a directory of ``<kid>.pem`` files and of a JWKS file, either optional."""
+        keys = cls()
+        if pem_dir is not None:
+            keys = keys.merged(cls.from_pem_dir(pem_dir))
+        if jwks_file is not None:
+            keys = keys.merged(cls.from_jwks_file(jwks_file))
+        return keys
+
 
 class LinkTokenVerifier:
     def __init__(self, keys: LinkKeys, *, clock: Clock, leeway_seconds: int = 0) -> None:

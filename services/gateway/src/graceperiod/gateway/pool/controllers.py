@@ -1,96 +1,60 @@
-"""The sandbox account pool (cooldown service): accounts by status with the time left in
-Cooldown, early release, the cooldown policy."""
+"""The sandbox account pool's JSON API (cooldown service): accounts by status with the time
+left in Cooldown, early release, the cooldown policy."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
-from graceperiod.contracts.cooldown import (
-    COOLDOWN_HOURS_MAX,
-    COOLDOWN_HOURS_MIN,
-    AccountStatus,
-    AccountView,
-    CooldownPolicy,
-    GetAccount,
-    GetCooldownPolicy,
-    ListAccounts,
-    ListStuckAccounts,
-)
+from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, CooldownPolicy
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.gateway.auth.guards import requires
-from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.purchases.service import COOLDOWN, Actions
-from graceperiod.gateway.web.params import AccountId, Cursor, IdempotencyKey, idempotency, optional_choice
-from graceperiod.gateway.web.problems import ProblemException, ensure_ok, problem_responses
-from graceperiod.gateway.web.schemas import PolicyUpdate, PoolAccount, PoolPage, ReleaseRequest, ReleaseResult
-
-#: Shown wherever an account is released before its cooldown ends.
-RELEASE_WARNING = (
-    "Releasing an account before its cooldown ends means costs of the last lease that AWS has not "
-    "reported yet may be attributed to the next tenant: billing attribution may be inaccurate."
+from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
+from graceperiod.gateway.pool.schemas import (
+    PolicyUpdate,
+    PoolAccount,
+    PoolPage,
+    ReleaseRequest,
+    ReleaseResult,
+    StatusFilter,
 )
+from graceperiod.gateway.pool.service import RELEASE_WARNING, PoolService
+from graceperiod.gateway.web.collaborators import provide
+from graceperiod.gateway.web.controllers import ApiController
+from graceperiod.gateway.web.params import AccountId, Cursor, IdempotencyKey, idempotency
+from graceperiod.gateway.web.problems import READ_ERRORS, READ_ONE_ERRORS, problem_responses
+
+Pool = NamedDependency[PoolService]
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+OlderThanHours = Annotated[float, QueryParameter(gt=0, le=24 * 365)]
 
 
-def pool_account(view: AccountView, now: datetime) -> PoolAccount:
-    remaining = None
-    if view.status is AccountStatus.COOLDOWN and view.cooldown_until is not None:
-        remaining = max(0, int((view.cooldown_until - now).total_seconds()))
-    return PoolAccount(**view.model_dump(), cooldown_remaining_seconds=remaining)
-
-
-class PoolController(Controller):
+class PoolController(ApiController):
     path = "/api/pool"
     tags = ["account pool"]  # noqa: RUF012 - Litestar reads a class attribute
+    dependencies = {"identity": IDENTITY, "pool": provide(PoolService)}  # noqa: RUF012
 
     @get(
         "/accounts",
         operation_id="listPoolAccounts",
         summary="Sandbox accounts, optionally of one status, with the time left in Cooldown",
-        responses=problem_responses(401, 429, 502, 503),
+        responses=READ_ERRORS,
     )
     async def list_accounts(
-        self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        status: Annotated[AccountStatus | None, QueryParameter(schema_extra=optional_choice(AccountStatus))] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
-        cursor: Cursor = None,
+        self, pool: Pool, identity: SignedIn, status: StatusFilter = None, limit: Limit = 100, cursor: Cursor = None
     ) -> PoolPage:
-        reply = ensure_ok(
-            await actions.clients.list_accounts(
-                ListAccounts(actor=identity.actor(ActionPath.API), status=status, limit=limit, cursor=cursor)
-            ),
-            COOLDOWN,
-        )
-        now = actions.clock.now()
-        return PoolPage(items=[pool_account(a, now) for a in reply.items], next_cursor=reply.next_cursor, as_of=now)
+        return await pool.accounts(identity.actor(ActionPath.API), status=status, limit=limit, cursor=cursor)
 
     @get(
         "/accounts/{account_id:str}",
         operation_id="getPoolAccount",
         summary="One sandbox account with its status history",
-        responses=problem_responses(401, 404, 429, 502, 503),
+        responses=READ_ONE_ERRORS,
     )
-    async def get_account(
-        self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        account_id: AccountId,
-    ) -> PoolAccount:
-        reply = ensure_ok(
-            await actions.clients.get_account(GetAccount(actor=identity.actor(ActionPath.API), account_id=account_id)),
-            COOLDOWN,
-        )
-        if reply.account is None:
-            raise ProblemException(404, f"There is no account {account_id} in the pool.", code="not-found")
-        return pool_account(reply.account, actions.clock.now())
+    async def get_account(self, pool: Pool, identity: SignedIn, account_id: AccountId) -> PoolAccount:
+        return await pool.account(identity.actor(ActionPath.API), account_id)
 
     @post(
         "/accounts/{account_id:str}/release",
@@ -103,58 +67,32 @@ class PoolController(Controller):
     )
     async def release(
         self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
+        pool: Pool,
+        identity: SignedIn,
         account_id: AccountId,
         data: JSONBody[ReleaseRequest],
         idempotency_key: IdempotencyKey = None,
     ) -> ReleaseResult:
-        reply = await actions.release_account(
-            identity, account_id, reason=data.reason, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
-        )
-        return ReleaseResult(
-            status=reply.status,
-            message=reply.message,
-            account=pool_account(reply.account, actions.clock.now()) if reply.account else None,
-            warning=reply.warning or RELEASE_WARNING,
-        )
+        key = idempotency(idempotency_key)
+        return await pool.release(identity, account_id, reason=data.reason, path=ActionPath.API, idempotency_key=key)
 
     @get(
         "/stuck",
         operation_id="listStuckAccounts",
         summary="Accounts in CleanUp or Quarantine for longer than the given hours",
-        responses=problem_responses(401, 429, 502, 503),
+        responses=READ_ERRORS,
     )
-    async def stuck(
-        self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        older_than_hours: Annotated[float, QueryParameter(gt=0, le=24 * 365)] = 24,
-    ) -> PoolPage:
-        reply = ensure_ok(
-            await actions.clients.list_stuck_accounts(
-                ListStuckAccounts(actor=identity.actor(ActionPath.API), older_than_hours=older_than_hours)
-            ),
-            COOLDOWN,
-        )
-        now = actions.clock.now()
-        return PoolPage(items=[pool_account(a, now) for a in reply.items], next_cursor=reply.next_cursor, as_of=now)
+    async def stuck(self, pool: Pool, identity: SignedIn, older_than_hours: OlderThanHours = 24) -> PoolPage:
+        return await pool.stuck(identity.actor(ActionPath.API), older_than_hours=older_than_hours)
 
     @get(
         "/policy",
         operation_id="getCooldownPolicy",
         summary="Whether accounts are held in Cooldown after cleanup, and for how long",
-        responses=problem_responses(401, 429, 502, 503),
+        responses=READ_ERRORS,
     )
-    async def get_policy(
-        self, actions: NamedDependency[Actions], identity: NamedDependency[Identity]
-    ) -> CooldownPolicy:
-        reply = ensure_ok(
-            await actions.clients.get_cooldown_policy(GetCooldownPolicy(actor=identity.actor(ActionPath.API))), COOLDOWN
-        )
-        return reply.policy or CooldownPolicy()
+    async def get_policy(self, pool: Pool, identity: SignedIn) -> CooldownPolicy:
+        return (await pool.policy(identity.actor(ActionPath.API))).policy or CooldownPolicy()
 
     @put(
         "/policy",
@@ -167,20 +105,10 @@ class PoolController(Controller):
         responses=problem_responses(401, 403, 413, 422, 502, 503),
     )
     async def set_policy(
-        self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        data: JSONBody[PolicyUpdate],
-        idempotency_key: IdempotencyKey = None,
+        self, pool: Pool, identity: SignedIn, data: JSONBody[PolicyUpdate], idempotency_key: IdempotencyKey = None
     ) -> CooldownPolicy:
-        reply = await actions.set_policy(
-            identity,
-            enforce=data.enforce_account_cooldown,
-            hours=data.cooldown_period_hours,
-            path=ActionPath.API,
-            idempotency_key=idempotency(idempotency_key),
+        enforce, hours = data.enforce_account_cooldown, data.cooldown_period_hours
+        reply = await pool.set_policy(
+            identity, enforce=enforce, hours=hours, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
         )
-        return reply.policy or CooldownPolicy(
-            enforce_account_cooldown=data.enforce_account_cooldown, cooldown_period_hours=data.cooldown_period_hours
-        )
+        return reply.policy or CooldownPolicy(enforce_account_cooldown=enforce, cooldown_period_hours=hours)

@@ -1,30 +1,23 @@
-"""Purchases: list and read them (phase, windows, allowed actions, why not), revoke,
-draft/edit/submit the support case, mark it resolved, and the emails sent about them."""
+"""The purchases' JSON API: list and read them (phase, windows, allowed actions, why not),
+revoke, draft/edit/submit the support case, mark it resolved, and the emails sent about them."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 
 from graceperiod.contracts.base import AwsAccountId
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.notifier import ListDeliveries
-from graceperiod.contracts.revocation import (
-    CommandReply,
-    GetSupportCaseDraft,
-    ListPurchases,
-    Phase,
-    PurchaseView,
-    SupportCaseDraft,
-)
-from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.gateway.auth.guards import REVOKERS, requires
-from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.purchases.service import NOTIFIER, REVOCATION, Actions
+from graceperiod.contracts.revocation import Phase, PurchaseView, SupportCaseDraft
+from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
+from graceperiod.gateway.purchases.schemas import DeliveryList, PurchasePage, Resolution, SupportCaseSubmission
+from graceperiod.gateway.purchases.service import PurchaseService
+from graceperiod.gateway.web.collaborators import provide
+from graceperiod.gateway.web.commands import ACCEPTED, CommandResult, command_response
+from graceperiod.gateway.web.controllers import ApiController
 from graceperiod.gateway.web.params import (
     Cursor,
     IdempotencyKey,
@@ -33,101 +26,77 @@ from graceperiod.gateway.web.params import (
     optional_choice,
     optional_text,
 )
-from graceperiod.gateway.web.problems import ProblemException, ensure_ok, problem_responses
-from graceperiod.gateway.web.schemas import (
-    ACCOUNT_ID_PATTERN,
-    CommandResult,
-    DeliveryList,
-    PurchasePage,
-    Resolution,
-    SupportCaseSubmission,
-)
+from graceperiod.gateway.web.problems import READ_ERRORS, READ_ONE_ERRORS, ProblemException, problem_responses
+from graceperiod.gateway.web.schemas import ACCOUNT_ID_PATTERN
 
-READ_ERRORS = problem_responses(401, 404, 429, 502, 503)
-ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422, 502, 503)
-#: Actions that take a JSON body: it may also be too large.
-BODY_ACTION_ERRORS = problem_responses(401, 403, 404, 409, 413, 422, 502, 503)
-ACCEPTED = {
-    202: ResponseSpec(
-        data_container=CommandResult, description="Accepted; the outcome follows.", generate_examples=False
+Purchases = NamedDependency[PurchaseService]
+AccountFilter = Annotated[AwsAccountId | None, QueryParameter(pattern=ACCOUNT_ID_PATTERN, schema_extra=optional_text())]
+PhaseFilter = Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))]
+Mine = Annotated[bool, QueryParameter(description="Only purchases the caller requested.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+
+ACTS = requires(*REVOKERS)
+
+
+def action(path: str, *, operation_id: str, summary: str, body: bool = False) -> post:
+    """An action on a purchase (revoke-own on one's own, or revoke-any): 200 done, 202 in
+    progress; one taking a JSON body may also find it too large."""
+    errors = problem_responses(401, 403, 404, 409, *([413] if body else []), 422, 502, 503)
+    return post(
+        path,
+        operation_id=operation_id,
+        summary=summary,
+        guards=[ACTS],
+        status_code=200,
+        responses={**ACCEPTED, **errors},
     )
-}
 
 
-def command_response(reply: CommandReply) -> Response[CommandResult]:
-    body = CommandResult(status=reply.status, message=reply.message, purchase=reply.purchase)
-    return Response(body, status_code=202 if reply.status is CommandStatus.IN_PROGRESS else 200)
-
-
-class PurchasesController(Controller):
+class PurchasesController(ApiController):
     path = "/api/purchases"
     tags = ["purchases"]  # noqa: RUF012 - Litestar reads a class attribute
+    dependencies = {"identity": IDENTITY, "purchases": provide(PurchaseService)}  # noqa: RUF012
 
     @get(
         "/",
         operation_id="listPurchases",
         summary="Executed purchases, newest first, with their phase and the caller's allowed actions",
-        responses=problem_responses(401, 429, 502, 503),
+        responses=READ_ERRORS,
     )
     async def list_purchases(
         self,
         *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        account_id: Annotated[
-            AwsAccountId | None, QueryParameter(pattern=ACCOUNT_ID_PATTERN, schema_extra=optional_text())
-        ] = None,
-        phase: Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))] = None,
-        mine: Annotated[bool, QueryParameter(description="Only purchases the caller requested.")] = False,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        purchases: Purchases,
+        identity: SignedIn,
+        account_id: AccountFilter = None,
+        phase: PhaseFilter = None,
+        mine: Mine = False,
+        limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PurchasePage:
-        reply = ensure_ok(
-            await actions.clients.list_purchases(
-                ListPurchases(
-                    actor=identity.actor(ActionPath.API),
-                    account_id=account_id,
-                    phase=phase,
-                    requested_by_user_id=identity.user_id if mine else None,
-                    limit=limit,
-                    cursor=cursor,
-                )
-            ),
-            REVOCATION,
-        )
+        actor = identity.actor(ActionPath.API)
+        reply = await purchases.find(actor, account_id=account_id, phase=phase, mine=mine, limit=limit, cursor=cursor)
         return PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
 
     @get(
         "/{purchase_id:str}",
         operation_id="getPurchase",
         summary="One purchase with its windows, audit and timeline",
-        responses=READ_ERRORS,
+        responses=READ_ONE_ERRORS,
     )
-    async def get_purchase(
-        self, actions: NamedDependency[Actions], identity: NamedDependency[Identity], purchase_id: PurchaseId
-    ) -> PurchaseView:
-        return await actions.purchase(identity.actor(ActionPath.API), purchase_id)
+    async def get_purchase(self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId) -> PurchaseView:
+        return await purchases.get(identity.actor(ActionPath.API), purchase_id)
 
-    @post(
+    @action(
         "/{purchase_id:str}/revocation",
         operation_id="revokePurchase",
         summary="Undo the purchase through the AWS API (self-service phase only)",
-        guards=[requires(*REVOKERS)],
-        status_code=200,
-        responses={**ACCEPTED, **ACTION_ERRORS},
     )
     async def revoke(
-        self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
-        purchase_id: PurchaseId,
-        idempotency_key: IdempotencyKey = None,
+        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, idempotency_key: IdempotencyKey = None
     ) -> Response[CommandResult]:
-        reply = await actions.revoke(
-            identity, purchase_id, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
-        )
-        return command_response(reply)
+        key = idempotency(idempotency_key)
+        return command_response(await purchases.revoke(identity, purchase_id, path=ActionPath.API, idempotency_key=key))
 
     @get(
         "/{purchase_id:str}/support-case-draft",
@@ -136,64 +105,50 @@ class PurchasesController(Controller):
         responses=problem_responses(401, 404, 409, 429, 502, 503),
     )
     async def support_case_draft(
-        self, actions: NamedDependency[Actions], identity: NamedDependency[Identity], purchase_id: PurchaseId
+        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId
     ) -> SupportCaseDraft:
-        reply = ensure_ok(
-            await actions.clients.get_support_case_draft(
-                GetSupportCaseDraft(actor=identity.actor(ActionPath.API), purchase_id=purchase_id)
-            ),
-            REVOCATION,
-        )
-        if reply.draft is None:
+        draft = await purchases.draft(identity.actor(ActionPath.API), purchase_id)
+        if draft is None:
             raise ProblemException(404, f"There is no support-case draft for {purchase_id}.", code="not-found")
-        return reply.draft
+        return draft
 
-    @post(
+    @action(
         "/{purchase_id:str}/support-case",
         operation_id="submitSupportCase",
         summary="File the (edited) AWS Support refund request",
-        guards=[requires(*REVOKERS)],
-        status_code=200,
-        responses={**ACCEPTED, **BODY_ACTION_ERRORS},
+        body=True,
     )
     async def submit_support_case(
         self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
+        purchases: Purchases,
+        identity: SignedIn,
         purchase_id: PurchaseId,
         data: JSONBody[SupportCaseSubmission],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CommandResult]:
-        reply = await actions.submit_support_case(
-            identity,
-            purchase_id,
-            subject=data.subject.strip() or None,
-            body=data.body.strip() or None,
-            path=ActionPath.API,
-            idempotency_key=idempotency(idempotency_key),
+        subject, body, key = data.subject.strip() or None, data.body.strip() or None, idempotency(idempotency_key)
+        reply = await purchases.submit_support_case(
+            identity, purchase_id, subject=subject, body=body, path=ActionPath.API, idempotency_key=key
         )
         return command_response(reply)
 
-    @post(
+    @action(
         "/{purchase_id:str}/support-case/resolution",
         operation_id="markSupportCaseResolved",
         summary="Record that the AWS Support case was resolved (cases resolve by people)",
-        guards=[requires(*REVOKERS)],
-        status_code=200,
-        responses={**ACCEPTED, **BODY_ACTION_ERRORS},
+        body=True,
     )
     async def mark_resolved(
         self,
-        *,
-        actions: NamedDependency[Actions],
-        identity: NamedDependency[Identity],
+        purchases: Purchases,
+        identity: SignedIn,
         purchase_id: PurchaseId,
         data: JSONBody[Resolution],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[CommandResult]:
-        reply = await actions.mark_case_resolved(
-            identity, purchase_id, note=data.note, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
+        key = idempotency(idempotency_key)
+        reply = await purchases.mark_case_resolved(
+            identity, purchase_id, note=data.note, path=ActionPath.API, idempotency_key=key
         )
         return command_response(reply)
 
@@ -201,15 +156,7 @@ class PurchasesController(Controller):
         "/{purchase_id:str}/deliveries",
         operation_id="listDeliveries",
         summary="The emails sent about the purchase, per recipient",
-        responses=READ_ERRORS,
+        responses=READ_ONE_ERRORS,
     )
-    async def deliveries(
-        self, actions: NamedDependency[Actions], identity: NamedDependency[Identity], purchase_id: PurchaseId
-    ) -> DeliveryList:
-        reply = ensure_ok(
-            await actions.clients.list_deliveries(
-                ListDeliveries(actor=identity.actor(ActionPath.API), purchase_id=purchase_id)
-            ),
-            NOTIFIER,
-        )
-        return DeliveryList(items=reply.items)
+    async def deliveries(self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId) -> DeliveryList:
+        return DeliveryList(items=(await purchases.deliveries(identity.actor(ActionPath.API), purchase_id)).items)

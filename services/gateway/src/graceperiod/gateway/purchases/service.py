@@ -1,37 +1,34 @@
-"""What a person can do through the gateway, whichever door they came in by (JSON API,
-dashboard form or email link): check the gateway's side of the permission, send the
-owning service's command, audit the request. The owning service re-checks everything.
-"""
+"""What a person can do with purchases, whichever door they came in by (JSON API, dashboard
+form or email link): the queries to the revocation and notifier services, and the actions —
+the gateway's side of the permission, the command, the audit. The revocation service
+re-checks everything."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from graceperiod.contracts.cooldown import (
-    AccountCommandReply,
-    PolicyReply,
-    ReleaseAccountEarly,
-    SetCooldownPolicy,
-)
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.notifier import NotificationSettingsReply, SetNotificationSettings
+from graceperiod.contracts.notifier import DeliveriesReply, ListDeliveries
 from graceperiod.contracts.revocation import (
     CommandReply,
     GetPurchase,
+    GetSupportCaseDraft,
+    ListPurchases,
     MarkCaseResolved,
+    Phase,
+    PurchaseListReply,
     PurchaseView,
     RevokePurchase,
     SubmitSupportCase,
+    SupportCaseDraft,
 )
-from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
+from graceperiod.contracts.rpc import Actor
+from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.clients import ServiceClients
-from graceperiod.gateway.store import LinkStore
-from graceperiod.gateway.web.problems import ProblemException, ensure_ok, refused
+from graceperiod.gateway.clients import NOTIFIER, REVOCATION, ServiceClients
+from graceperiod.gateway.web.commands import ensure_accepted
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 from graceperiod.runtime.clock import Clock
-from graceperiod.runtime.middleware import current_correlation_id
 
-REVOCATION, COOLDOWN, NOTIFIER = "revocation", "cooldown", "notifier"
+RevocationCommand = RevokePurchase | SubmitSupportCase | MarkCaseResolved
 
 
 def not_yours(view: PurchaseView) -> ProblemException:
@@ -44,47 +41,57 @@ def not_yours(view: PurchaseView) -> ProblemException:
     )
 
 
-def command_outcome(reply: CommandReply) -> CommandReply:
-    """A rejected command becomes its problem; done and in-progress pass through."""
-    if reply.status is CommandStatus.REJECTED:
-        raise refused(reply.problem or Problem(code=ErrorCode.CONFLICT, message=reply.message), REVOCATION)
-    return reply
-
-
-class Actions:
-    def __init__(self, clients: ServiceClients, store: LinkStore, clock: Clock) -> None:
-        self.clients = clients
+class PurchaseService:
+    def __init__(self, clients: ServiceClients, audit: AuditTrail, clock: Clock) -> None:
+        self._clients = clients
+        self._audit = audit
         self.clock = clock
-        self.store = store
 
-    async def purchase(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> PurchaseView:
-        reply = ensure_ok(
-            await self.clients.get_purchase(
-                GetPurchase(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)
-            ),
-            REVOCATION,
+    # --- queries ---------------------------------------------------------------------------
+    async def find(
+        self,
+        actor: Actor,
+        *,
+        phase: Phase | None,
+        mine: bool,
+        limit: int,
+        cursor: str | None,
+        account_id: str | None = None,
+    ) -> PurchaseListReply:
+        """Purchases, newest first; ``mine``: only those the actor requested."""
+        query = ListPurchases(
+            actor=actor,
+            account_id=account_id,
+            phase=phase,
+            requested_by_user_id=actor.user_id if mine else None,
+            limit=limit,
+            cursor=cursor,
         )
+        return ensure_ok(await self._clients.list_purchases(query), REVOCATION)
+
+    async def get(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> PurchaseView:
+        query = GetPurchase(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)
+        reply = ensure_ok(await self._clients.get_purchase(query), REVOCATION)
         if reply.purchase is None:
             raise ProblemException(404, f"There is no purchase {purchase_id}.", code="not-found", service=REVOCATION)
         return reply.purchase
 
-    async def _may_revoke(self, identity: Identity, purchase_id: str, path: ActionPath) -> None:
-        if identity.can(Permission.REVOKE_ANY_PURCHASES):
-            return
-        if not identity.can(Permission.REVOKE_OWN_PURCHASES):
-            raise ProblemException(
-                403, "Your role may not revoke purchases (it lacks revoke-own:purchases).", code="forbidden"
-            )
-        view = await self.purchase(identity.actor(path), purchase_id)
-        if not identity.can_revoke(view.purchase.requested_by):
-            raise not_yours(view)
+    async def draft(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> SupportCaseDraft | None:
+        """The pre-filled support case, when the purchase's phase allows one."""
+        query = GetSupportCaseDraft(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)
+        return ensure_ok(await self._clients.get_support_case_draft(query), REVOCATION).draft
 
+    async def deliveries(self, actor: Actor, purchase_id: str) -> DeliveriesReply:
+        query = ListDeliveries(actor=actor, purchase_id=purchase_id)
+        return ensure_ok(await self._clients.list_deliveries(query), NOTIFIER)
+
+    # --- actions ---------------------------------------------------------------------------
     async def revoke(
         self, identity: Identity, purchase_id: str, *, path: ActionPath, idempotency_key: str
     ) -> CommandReply:
-        await self._may_revoke(identity, purchase_id, path)
+        await self._may_act(identity, purchase_id, path)
         command = RevokePurchase(actor=identity.actor(path), idempotency_key=idempotency_key, purchase_id=purchase_id)
-        return await self._revocation_command(command)
+        return ensure_accepted(await self.send(command), REVOCATION)
 
     async def submit_support_case(
         self,
@@ -96,7 +103,8 @@ class Actions:
         path: ActionPath,
         idempotency_key: str,
     ) -> CommandReply:
-        await self._may_revoke(identity, purchase_id, path)
+        """``subject`` and ``body`` None: file the drafted text."""
+        await self._may_act(identity, purchase_id, path)
         command = SubmitSupportCase(
             actor=identity.actor(path),
             idempotency_key=idempotency_key,
@@ -104,80 +112,37 @@ class Actions:
             subject=subject,
             body=body,
         )
-        return await self._revocation_command(command)
+        return ensure_accepted(await self.send(command), REVOCATION)
 
     async def mark_case_resolved(
         self, identity: Identity, purchase_id: str, *, note: str, path: ActionPath, idempotency_key: str
     ) -> CommandReply:
-        await self._may_revoke(identity, purchase_id, path)
+        await self._may_act(identity, purchase_id, path)
         command = MarkCaseResolved(
             actor=identity.actor(path), idempotency_key=idempotency_key, purchase_id=purchase_id, note=note
         )
-        return await self._revocation_command(command)
+        return ensure_accepted(await self.send(command), REVOCATION)
 
-    async def link_command(self, command: RevokePurchase | SubmitSupportCase) -> CommandReply:
-        """An email-link action: the verified, consumed token is the authority."""
+    async def send(self, command: RevocationCommand) -> CommandReply:
+        """Send a command whose authority is already checked (an email link's: the verified,
+        consumed token), audit it, and return the service's reply as it is."""
         if isinstance(command, RevokePurchase):
-            reply = await self.clients.revoke_purchase(command)
-        else:
-            reply = await self.clients.submit_support_case(command)
-        await self._audit(command.actor, command.kind, command.purchase_id, reply.status, reply.message)
-        return reply
-
-    async def _revocation_command(self, command: RevokePurchase | SubmitSupportCase | MarkCaseResolved) -> CommandReply:
-        if isinstance(command, RevokePurchase):
-            reply = await self.clients.revoke_purchase(command)
+            reply = await self._clients.revoke_purchase(command)
         elif isinstance(command, SubmitSupportCase):
-            reply = await self.clients.submit_support_case(command)
+            reply = await self._clients.submit_support_case(command)
         else:
-            reply = await self.clients.mark_case_resolved(command)
-        await self._audit(command.actor, command.kind, command.purchase_id, reply.status, reply.message)
-        return command_outcome(reply)
-
-    async def release_account(
-        self, identity: Identity, account_id: str, *, reason: str, path: ActionPath, idempotency_key: str
-    ) -> AccountCommandReply:
-        command = ReleaseAccountEarly(
-            actor=identity.actor(path), idempotency_key=idempotency_key, account_id=account_id, reason=reason
-        )
-        reply = await self.clients.release_account_early(command)
-        await self._audit(command.actor, command.kind, account_id, reply.status, reply.message)
-        if reply.status is CommandStatus.REJECTED:
-            raise refused(reply.problem or Problem(code=ErrorCode.CONFLICT, message=reply.message), COOLDOWN)
+            reply = await self._clients.mark_case_resolved(command)
+        await self._audit.record(command.actor, command.kind, command.purchase_id, reply.status, reply.message)
         return reply
 
-    async def set_policy(
-        self, identity: Identity, *, enforce: bool, hours: int, path: ActionPath, idempotency_key: str
-    ) -> PolicyReply:
-        command = SetCooldownPolicy(
-            actor=identity.actor(path),
-            idempotency_key=idempotency_key,
-            enforce_account_cooldown=enforce,
-            cooldown_period_hours=hours,
-        )
-        reply = ensure_ok(await self.clients.set_cooldown_policy(command), COOLDOWN)
-        await self._audit(command.actor, command.kind, "cooldown-policy", "done", f"enforce={enforce} hours={hours}")
-        return reply
-
-    async def set_notification_settings(
-        self, identity: Identity, *, email: str | None, path: ActionPath, idempotency_key: str
-    ) -> NotificationSettingsReply:
-        command = SetNotificationSettings(
-            actor=identity.actor(path), idempotency_key=idempotency_key, global_notification_email=email
-        )
-        reply = ensure_ok(await self.clients.set_notification_settings(command), NOTIFIER)
-        await self._audit(command.actor, command.kind, "notification-settings", "done", f"address={email}")
-        return reply
-
-    async def _audit(self, actor: Actor, action: str, target: str, status: Any, message: str) -> None:
-        await self.store.record_action(
-            {
-                "request_id": current_correlation_id(),
-                "actor": {"user_id": actor.user_id, "email": actor.email, "path": str(actor.path)},
-                "action": action,
-                "target": target,
-                "status": str(status),
-                "message": message[:500],
-            },
-            now=self.clock.now(),
-        )
+    async def _may_act(self, identity: Identity, purchase_id: str, path: ActionPath) -> None:
+        """The gateway's side of the permission: revoke-any, or revoke-own on one's own purchase."""
+        if identity.can(Permission.REVOKE_ANY_PURCHASES):
+            return
+        if not identity.can(Permission.REVOKE_OWN_PURCHASES):
+            raise ProblemException(
+                403, "Your role may not revoke purchases (it lacks revoke-own:purchases).", code="forbidden"
+            )
+        view = await self.get(identity.actor(path), purchase_id)
+        if not identity.can_revoke(view.purchase.requested_by):
+            raise not_yours(view)

@@ -8,13 +8,28 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.plugins.prometheus import PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from graceperiod.gateway.purchases.service import Actions
+from graceperiod.gateway.clients import ServiceClients
+from graceperiod.gateway.store import LinkStore
+from graceperiod.gateway.web.collaborators import provide
+
+
+class Readiness:
+    """Whether the message broker and the gateway's database answer."""
+
+    def __init__(self, clients: ServiceClients, store: LinkStore) -> None:
+        self._clients = clients
+        self._store = store
+
+    async def checks(self) -> dict[str, bool]:
+        broker, database = await asyncio.gather(self._clients.ping(), self._store.ping())
+        return {"broker": broker, "database": database}
 
 
 class SystemController(Controller):
     tags = ["system"]  # noqa: RUF012 - Litestar reads a class attribute
+    dependencies = {"readiness": provide(Readiness)}  # noqa: RUF012
 
     @get(
         "/health",
@@ -42,9 +57,8 @@ class SystemController(Controller):
             )
         },
     )
-    async def ready(self, *, actions: NamedDependency[Actions]) -> Response[dict[str, Any]]:
-        broker, database = await asyncio.gather(actions.clients.ping(), actions.store.ping())
-        checks = {"broker": broker, "database": database}
+    async def ready(self, readiness: NamedDependency[Readiness]) -> Response[dict[str, Any]]:
+        checks = await readiness.checks()
         ok = all(checks.values())
         return Response({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
@@ -53,3 +67,10 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
     opt = {"exclude_from_csrf": True}  # noqa: RUF012 - Litestar reads a class attribute
+
+
+def metrics() -> PrometheusConfig:
+    """Request metrics by method, path template and status (the scrape and the stylesheet left out)."""
+    return PrometheusConfig(
+        app_name="gateway", prefix="graceperiod_gateway", group_path=True, exclude=["/metrics", "/static"]
+    )

@@ -1,4 +1,5 @@
-"""OpenAPI corrections, so the document says exactly what the API does.
+"""The OpenAPI document of the JSON API: its configuration (title, security schemes) and the
+corrections that make it say exactly what the API does:
 
 * The contracts' ``Money`` is a ``Decimal`` serialised as its exact string ("13140.00");
   Litestar would describe a constrained ``Decimal`` as a JSON number.
@@ -12,11 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from litestar.openapi.spec import Schema
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, Schema, SecurityRequirement, SecurityScheme
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 
 from graceperiod.gateway.web.schemas import RequestBody
+from graceperiod.runtime.worker import VERSION
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -45,3 +49,44 @@ class ClosedRequestBodies(OpenAPISchemaPlugin):
         schema = PydanticSchemaPlugin.for_pydantic_model(field_definition, schema_creator)
         schema.additional_properties = False
         return schema
+
+
+#: How every JSON API route may be called: an API token, or the dashboard's session cookie.
+API_SECURITY: list[SecurityRequirement] = [{"BearerToken": []}, {"SessionCookie": []}]
+
+DESCRIPTION = (
+    "JSON API for the Grace Period frontend. Authenticate with `Authorization: Bearer <JWT>` "
+    "(issued by the configured identity provider), or with the dashboard's session cookie plus "
+    "the `X-CSRFToken` header on writes. Errors are RFC 9457 problem details "
+    "(`application/problem+json`) with a human `detail` and the `request_id` to quote. "
+    "The email-link pages (`/api/purchases/{id}/revoke?token=…`) are HTML and documented in "
+    "docs/gateway.md."
+)
+
+BEARER_TOKEN = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    bearer_format="JWT",
+    description=(
+        "`Authorization: Bearer <JWT>`. Any other Authorization header (another scheme, no "
+        "token, a token that is not a well-formed, valid and unexpired JWT of a trusted issuer) "
+        "is answered 401 with problem details and a `WWW-Authenticate: Bearer` challenge, "
+        "even where a session cookie is also sent. `/health` and `/ready` ignore the header."
+    ),
+)
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Grace Period gateway",
+        version=VERSION,
+        description=DESCRIPTION,
+        path="/schema",
+        render_plugins=[JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": BEARER_TOKEN,
+                "SessionCookie": SecurityScheme(type="apiKey", name="gp_session", security_scheme_in="cookie"),
+            }
+        ),
+    )

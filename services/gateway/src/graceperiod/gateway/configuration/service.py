@@ -1,0 +1,65 @@
+"""The settings a person can read and change through the gateway: what Grace Period can do in
+each AWS account (the revocation service's permission and support-plan probes), the role it
+assumes there, and the notifier's global notification address."""
+
+from __future__ import annotations
+
+from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.notifier import (
+    GetNotificationSettings,
+    NotificationSettingsReply,
+    SetNotificationSettings,
+)
+from graceperiod.contracts.revocation import (
+    AccountAccess,
+    AccountAccessReply,
+    CommandReply,
+    ListAccountAccess,
+    RegisterAccountRole,
+)
+from graceperiod.contracts.rpc import Actor
+from graceperiod.gateway.audit import AuditTrail
+from graceperiod.gateway.auth.identity import Identity
+from graceperiod.gateway.clients import NOTIFIER, REVOCATION, ServiceClients
+from graceperiod.gateway.web.commands import ensure_accepted
+from graceperiod.gateway.web.problems import ensure_ok
+
+
+def needing_bundle(access: AccountAccessReply | None) -> list[AccountAccess]:
+    """The accounts whose role lacks actions: someone must re-apply the onboarding bundle."""
+    return [a for a in access.accounts if a.reapply_bundle] if access is not None else []
+
+
+class SettingsService:
+    def __init__(self, clients: ServiceClients, audit: AuditTrail) -> None:
+        self._clients = clients
+        self._audit = audit
+
+    async def account_access(self, actor: Actor) -> AccountAccessReply:
+        return ensure_ok(await self._clients.list_account_access(ListAccountAccess(actor=actor)), REVOCATION)
+
+    async def register_role(
+        self, actor: Actor, account_id: str, *, role_arn: str, external_id: str, idempotency_key: str
+    ) -> CommandReply:
+        command = RegisterAccountRole(
+            actor=actor,
+            idempotency_key=idempotency_key,
+            account_id=account_id,
+            role_arn=role_arn,
+            external_id=external_id,
+        )
+        return ensure_accepted(await self._clients.register_account_role(command), REVOCATION)
+
+    async def notification_settings(self, actor: Actor) -> NotificationSettingsReply:
+        query = GetNotificationSettings(actor=actor)
+        return ensure_ok(await self._clients.get_notification_settings(query), NOTIFIER)
+
+    async def set_notification_address(
+        self, identity: Identity, *, email: str | None, path: ActionPath, idempotency_key: str
+    ) -> NotificationSettingsReply:
+        command = SetNotificationSettings(
+            actor=identity.actor(path), idempotency_key=idempotency_key, global_notification_email=email
+        )
+        reply = ensure_ok(await self._clients.set_notification_settings(command), NOTIFIER)
+        await self._audit.record(command.actor, command.kind, "notification-settings", "done", f"address={email}")
+        return reply

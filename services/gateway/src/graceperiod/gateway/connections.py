@@ -1,0 +1,69 @@
+"""The gateway's connections to the outside: the services over RabbitMQ RPC, and its own
+MongoDB database (consumed links and the audit, session records). Built without I/O
+(``make docs`` builds the app to write the OpenAPI document); opened at start-up, closed at
+shutdown. Tests pass fakes of the ports instead."""
+
+from __future__ import annotations
+
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+
+from graceperiod.gateway.auth.session import SessionStore
+from graceperiod.gateway.auth.session_store import MongoSessionStore
+from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
+from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.gateway.store import LinkStore, MongoGatewayStore
+from graceperiod.runtime.messaging import build_broker, declare_topology
+from graceperiod.runtime.mongo import Document, create_mongo_client
+from graceperiod.runtime.rpc import RpcClient
+
+
+class Connections:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        clients: ServiceClients | None,
+        store: LinkStore | None,
+        sessions: SessionStore | None,
+    ) -> None:
+        """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
+        its own ``store`` passes its own ``sessions`` too."""
+        self._broker: RabbitBroker | None = None
+        self._mongo: AsyncMongoClient[Document] | None = None
+        if clients is None:
+            self._broker = build_broker(settings, app_id="gateway")
+            rpc = RpcClient(
+                settings.amqp_url, app_id="gateway", connect_timeout=min(3.0, settings.query_timeout_seconds)
+            )
+            clients = RpcServiceClients(
+                rpc, query_timeout=settings.query_timeout_seconds, command_timeout=settings.command_timeout_seconds
+            )
+        if (store is None) != (sessions is None):
+            msg = "create_app: pass both store= and sessions=, or neither"
+            raise TypeError(msg)
+        if store is None or sessions is None:
+            self._mongo = create_mongo_client(
+                settings.mongodb_url,
+                appname="graceperiod-gateway",
+                server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+            )
+            database = self._mongo[settings.mongodb_database]
+            store, sessions = MongoGatewayStore(database), MongoSessionStore(database)
+        self.clients: ServiceClients = clients
+        self.store: LinkStore = store
+        self.sessions: SessionStore = sessions
+
+    async def open(self) -> None:
+        if self._broker is not None:
+            await self._broker.connect()
+            await declare_topology(self._broker)  # so commands are routable before their service starts
+            await self._broker.stop()
+        for store in (self.store, self.sessions):
+            if isinstance(store, MongoGatewayStore | MongoSessionStore):
+                await store.ensure_indexes()
+
+    async def close(self) -> None:
+        await self.clients.close()
+        if self._mongo is not None:
+            await self._mongo.close()

@@ -1,0 +1,120 @@
+"""The dashboard's Accounts page: the pool by status, early release (confirm page and outcome),
+the cooldown policy form, the AWS account access probes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import URLEncodedBody
+from litestar.response import Redirect, Template
+
+from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
+    DEFAULT_COOLDOWN_HOURS,
+    AccountStatus,
+)
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
+from graceperiod.gateway.clients import COOLDOWN, REVOCATION
+from graceperiod.gateway.configuration.service import SettingsService, needing_bundle
+from graceperiod.gateway.pool.forms import PolicyForm, ReleaseForm
+from graceperiod.gateway.pool.schemas import StatusFilter
+from graceperiod.gateway.pool.service import RELEASE_WARNING, PoolService
+from graceperiod.gateway.web.collaborators import provide
+from graceperiod.gateway.web.commands import accepted_status
+from graceperiod.gateway.web.controllers import DashboardController
+from graceperiod.gateway.web.pages import checked_key, form_key, page, section
+from graceperiod.gateway.web.params import AccountId
+from graceperiod.gateway.web.problems import ProblemException
+
+Pool = NamedDependency[PoolService]
+
+
+class PoolPages(DashboardController):
+    dependencies = {  # noqa: RUF012
+        "identity": IDENTITY,
+        "pool": provide(PoolService),
+        "configuration": provide(SettingsService),
+    }
+
+    @get("/accounts", name="accounts")
+    async def accounts(
+        self,
+        pool: Pool,
+        configuration: NamedDependency[SettingsService],
+        identity: SignedIn,
+        status: StatusFilter = None,
+    ) -> Template:
+        actor = identity.actor(ActionPath.DASHBOARD)
+        listed, policy, access = await asyncio.gather(
+            section(pool.accounts(actor, status=status, limit=500), COOLDOWN),
+            section(pool.policy(actor), COOLDOWN),
+            section(configuration.account_access(actor), REVOCATION),
+        )
+        accounts = listed.value.items if listed.value is not None else []
+        groups = [(s, [a for a in accounts if a.status is s]) for s in AccountStatus]
+        return page(
+            "accounts.html",
+            identity,
+            status=200 if listed.ok else 503,
+            pool=listed,
+            groups=[(s, items) for s, items in groups if items or status is s],
+            counts={s.value: len(items) for s, items in groups},
+            statuses=list(AccountStatus),
+            selected=status.value if status else "",
+            policy=policy,
+            access=access,
+            bundle_accounts=needing_bundle(access.value),
+            hours=(COOLDOWN_HOURS_MIN, COOLDOWN_HOURS_MAX, DEFAULT_COOLDOWN_HOURS),
+            now=pool.clock.now(),
+            form_key=form_key(),
+        )
+
+    @get(
+        "/accounts/{account_id:str}/release", name="release-confirm", guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)]
+    )
+    async def release_confirm(self, identity: SignedIn, account_id: AccountId) -> Template:
+        return page(
+            "release_confirm.html", identity, account_id=account_id, warning=RELEASE_WARNING, form_key=form_key()
+        )
+
+    @post("/accounts/{account_id:str}/release", guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)], status_code=200)
+    async def release(
+        self,
+        pool: Pool,
+        identity: SignedIn,
+        account_id: AccountId,
+        data: URLEncodedBody[ReleaseForm],
+    ) -> Template:
+        reason = data.reason.strip()
+        if not 0 < len(reason) <= 500:
+            raise ProblemException(400, "Say why the account is released early (up to 500 characters).")
+        key = checked_key(data.idempotency_key)
+        result = await pool.release(identity, account_id, reason=reason, path=ActionPath.DASHBOARD, idempotency_key=key)
+        return page(
+            "release_outcome.html",
+            identity,
+            status=accepted_status(result.status),
+            reply=result,
+            account=result.account,
+            warning=result.warning,
+            account_id=account_id,
+        )
+
+    @post("/accounts/policy", guards=[requires(Permission.UPDATE_CONFIG)])
+    async def set_policy(self, pool: Pool, identity: SignedIn, data: URLEncodedBody[PolicyForm]) -> Redirect:
+        if not COOLDOWN_HOURS_MIN <= data.cooldown_period_hours <= COOLDOWN_HOURS_MAX:
+            raise ProblemException(
+                400, f"The cooldown period must be between {COOLDOWN_HOURS_MIN} and {COOLDOWN_HOURS_MAX} hours."
+            )
+        await pool.set_policy(
+            identity,
+            enforce=data.enforce_account_cooldown == "on",
+            hours=data.cooldown_period_hours,
+            path=ActionPath.DASHBOARD,
+            idempotency_key=checked_key(data.idempotency_key),
+        )
+        return Redirect("/accounts?saved=policy", status_code=303)

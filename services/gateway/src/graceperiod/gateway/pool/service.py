@@ -1,0 +1,93 @@
+"""The sandbox account pool as the gateway shows it: the cooldown service's accounts with the
+time left in Cooldown (by the gateway's clock), early release, the cooldown policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from graceperiod.contracts import cooldown
+from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.rpc import Actor
+from graceperiod.gateway.audit import AuditTrail
+from graceperiod.gateway.auth.identity import Identity
+from graceperiod.gateway.clients import COOLDOWN, ServiceClients
+from graceperiod.gateway.pool.schemas import PoolAccount, PoolPage, ReleaseResult
+from graceperiod.gateway.web.commands import ensure_accepted
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok
+from graceperiod.runtime.clock import Clock
+
+#: Shown wherever an account is released before its cooldown ends.
+RELEASE_WARNING = (
+    "Releasing an account before its cooldown ends means costs of the last lease that AWS has not "
+    "reported yet may be attributed to the next tenant: billing attribution may be inaccurate."
+)
+
+
+def pool_account(view: cooldown.AccountView, now: datetime) -> PoolAccount:
+    remaining = None
+    if view.status is cooldown.AccountStatus.COOLDOWN and view.cooldown_until is not None:
+        remaining = max(0, int((view.cooldown_until - now).total_seconds()))
+    return PoolAccount(**view.model_dump(), cooldown_remaining_seconds=remaining)
+
+
+class PoolService:
+    def __init__(self, clients: ServiceClients, audit: AuditTrail, clock: Clock) -> None:
+        self._clients = clients
+        self._audit = audit
+        self.clock = clock
+
+    async def accounts(
+        self, actor: Actor, *, status: cooldown.AccountStatus | None, limit: int, cursor: str | None = None
+    ) -> PoolPage:
+        query = cooldown.ListAccounts(actor=actor, status=status, limit=limit, cursor=cursor)
+        return self._page(ensure_ok(await self._clients.list_accounts(query), COOLDOWN))
+
+    async def stuck(self, actor: Actor, *, older_than_hours: float) -> PoolPage:
+        query = cooldown.ListStuckAccounts(actor=actor, older_than_hours=older_than_hours)
+        return self._page(ensure_ok(await self._clients.list_stuck_accounts(query), COOLDOWN))
+
+    async def account(self, actor: Actor, account_id: str) -> PoolAccount:
+        reply = ensure_ok(
+            await self._clients.get_account(cooldown.GetAccount(actor=actor, account_id=account_id)), COOLDOWN
+        )
+        if reply.account is None:
+            raise ProblemException(404, f"There is no account {account_id} in the pool.", code="not-found")
+        return pool_account(reply.account, self.clock.now())
+
+    async def policy(self, actor: Actor) -> cooldown.PolicyReply:
+        return ensure_ok(await self._clients.get_cooldown_policy(cooldown.GetCooldownPolicy(actor=actor)), COOLDOWN)
+
+    async def release(
+        self, identity: Identity, account_id: str, *, reason: str, path: ActionPath, idempotency_key: str
+    ) -> ReleaseResult:
+        command = cooldown.ReleaseAccountEarly(
+            actor=identity.actor(path), idempotency_key=idempotency_key, account_id=account_id, reason=reason
+        )
+        reply = await self._clients.release_account_early(command)
+        await self._audit.record(command.actor, command.kind, account_id, reply.status, reply.message)
+        ensure_accepted(reply, COOLDOWN)
+        return ReleaseResult(
+            status=reply.status,
+            message=reply.message,
+            account=pool_account(reply.account, self.clock.now()) if reply.account else None,
+            warning=reply.warning or RELEASE_WARNING,
+        )
+
+    async def set_policy(
+        self, identity: Identity, *, enforce: bool, hours: int, path: ActionPath, idempotency_key: str
+    ) -> cooldown.PolicyReply:
+        command = cooldown.SetCooldownPolicy(
+            actor=identity.actor(path),
+            idempotency_key=idempotency_key,
+            enforce_account_cooldown=enforce,
+            cooldown_period_hours=hours,
+        )
+        reply = ensure_ok(await self._clients.set_cooldown_policy(command), COOLDOWN)
+        await self._audit.record(
+            command.actor, command.kind, "cooldown-policy", "done", f"enforce={enforce} hours={hours}"
+        )
+        return reply
+
+    def _page(self, reply: cooldown.AccountListReply) -> PoolPage:
+        now = self.clock.now()
+        return PoolPage(items=[pool_account(a, now) for a in reply.items], next_cursor=reply.next_cursor, as_of=now)

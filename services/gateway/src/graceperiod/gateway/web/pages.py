@@ -1,0 +1,59 @@
+"""What every dashboard page shares: the page response with the signed-in person, a part of a
+page that a silent service leaves empty (with a note instead of a failure), the per-rendering
+form key that makes a double-submit act once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from litestar.response import Template
+
+from graceperiod.gateway.auth.identity import Identity
+from graceperiod.gateway.web.problems import ProblemException
+from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
+
+T = TypeVar("T")
+
+
+def page(name: str, me: Identity | None, status: int = 200, **context: Any) -> Template:
+    """A page of the dashboard (or the sign-in page), for ``me``, the person signed in."""
+    return Template(name, context={"me": me, **context}, status_code=status)
+
+
+@dataclass
+class Section(Generic[T]):
+    """Data for one part of a page, or why it is missing."""
+
+    ok: bool
+    value: T | None = None
+    problem: str = ""
+
+
+async def section(call: Awaitable[T], service: str) -> Section[T]:
+    """The answer of ``call``, or a note saying why ``service`` gave none."""
+    try:
+        value = await call
+    except ServiceUnavailable as exc:
+        return Section(
+            False, problem=f"The {service} service is not answering right now ({exc}). Try again in a minute."
+        )
+    except BadReply:
+        return Section(False, problem=f"The {service} service answered something unexpected.")
+    except ProblemException as exc:
+        return Section(False, problem=exc.detail)
+    return Section(True, value)
+
+
+def form_key() -> str:
+    """The idempotency key a form carries: one per rendering, so a double-submit acts once."""
+    return uuid.uuid4().hex
+
+
+def checked_key(key: str) -> str:
+    key = key.strip()
+    if not 8 <= len(key) <= 128 or not key.replace("-", "").isalnum():
+        raise ProblemException(400, "The form is incomplete; reload the page and try again.")
+    return key
