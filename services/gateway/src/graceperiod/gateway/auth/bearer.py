@@ -266,10 +266,6 @@ class BearerVerifier:
         # check once; expiry is still checked on every use. Bounded, oldest dropped first.
         self._verified: OrderedDict[str, tuple[Identity, float, float | None]] = OrderedDict()
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._trusts)
-
     async def verify(self, token: str) -> Identity:
         if not self._trusts:
             msg = "API tokens are not accepted by this gateway (no identity provider is configured)"
