@@ -193,6 +193,23 @@ async def test_bad_tokens_get_friendly_pages_with_the_right_status(
     assert clients.commands == []
 
 
+async def test_a_malformed_form_is_a_400_whatever_the_token(
+    client: AsyncTestClient[Litestar], signer: LinkSigner, clients: FakeServiceClients, store: InMemoryLinkStore
+) -> None:
+    # The form is checked with the address's parameters, before the token: a malformed
+    # request is a 400 naming the bad field, not the page about the token.
+    other = signer.token(purchase_id="pur-bob-sp", recipient=ALICE, issued_at=NOW)
+    for token in (other, "garbage", ""):
+        response = await client.post(
+            link("pur-alice-sp", token), data={"action": "cancel-everything", "_csrf_token": await _csrf(client)}
+        )
+        assert response.status_code == 400, (token[:20], response.text[:300])
+        assert "action" in response.text
+        no_trace(response.text)
+    assert clients.commands == []
+    assert store.links == {}
+
+
 async def _csrf(client: AsyncTestClient[Litestar]) -> str:
     page = await client.get("/sign-in")
     match = CSRF.search(page.text)

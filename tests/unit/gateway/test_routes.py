@@ -70,6 +70,15 @@ def test_state_changing_api_routes_name_their_permission(make_app: Callable[...,
     assert unprotected == {("/api/session", ("POST",)), ("/api/session", ("DELETE",))}
 
 
+def test_each_controller_declares_its_own_dependencies(make_app: Callable[..., Litestar]) -> None:
+    app = make_app(dev_sign_in=True)
+    assert app.dependencies == {}  # no app-wide map: a controller names what its routes use
+    for path, handler in handlers(app):
+        declared = set(handler.resolve_dependencies())
+        if signed_in.__name__ in guard_names(handler) and path.startswith(("/api/", "/accounts", "/purchases")):
+            assert "identity" in declared, path
+
+
 def test_default_role_table_is_the_issues() -> None:
     table = GatewaySettings().role_permissions
     assert set(table["admin"]) == {
