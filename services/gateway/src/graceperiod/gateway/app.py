@@ -90,7 +90,7 @@ def create_app(
             *(item for item in (auth.signer, auth.oidc) if item is not None),
             purchases,
             PoolService(connections.clients, audit, clock),
-            SettingsService(connections.clients, audit),
+            SettingsService(connections.clients, audit, reapply_bundle_docs=settings.reapply_bundle_docs),
             LinkService(purchases, connections.store, clock, record_margin=margin),
             Readiness(connections.clients, connections.store),
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
@@ -19,7 +19,8 @@ from graceperiod.gateway.auth.schemas import DevToken, Me
 from graceperiod.gateway.auth.sign_in import Sessions
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import ApiController
-from graceperiod.gateway.web.problems import ProblemException, problem_responses
+from graceperiod.gateway.web.problems import ProblemException
+from graceperiod.gateway.web.routes import api_delete, api_get, api_post
 
 
 def me(identity: Identity, request: Request[Any, Any, Any]) -> Me:
@@ -40,42 +41,29 @@ class IdentityController(ApiController):
     identity provider turns its API token into a session, and ends it."""
 
     path = "/api"
-    tags = ["identity and configuration"]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"identity": IDENTITY, "sessions": provide(Sessions)}  # noqa: RUF012
+    tags = ["identity and configuration"]
+    dependencies = {"identity": IDENTITY, "sessions": provide(Sessions)}
 
-    @get(
-        "/me", operation_id="whoAmI", summary="The caller's identity and permissions", responses=problem_responses(401)
-    )
+    @api_get("/me", "whoAmI", "The caller's identity and permissions", problems=(401,))
     async def who_am_i(self, identity: SignedIn, request: Request[Any, Any, Any]) -> Me:
         return me(identity, request)
 
-    @post(
-        "/session",
-        operation_id="startSession",
-        summary="Start a dashboard session for the bearer of the API token",
-        status_code=200,
-        responses=problem_responses(401, 403),
+    @api_post(
+        "/session", "startSession", "Start a dashboard session for the bearer of the API token", problems=(401, 403)
     )
     async def start_session(
         self, identity: SignedIn, sessions: NamedDependency[Sessions], request: Request[Any, Any, Any]
     ) -> Me:
         if identity.method != "bearer":
             raise ProblemException(403, "Send the API token in the Authorization header to start a session.")
-        await sessions.start(
-            request,
-            user_id=identity.user_id,
-            email=identity.email,
-            name=identity.name,
-            source="api-token",
-            roles=identity.roles,
-        )
+        await sessions.start(request, identity, source="api-token")
         return me(identity, request)
 
-    @delete(
+    @api_delete(
         "/session",
-        operation_id="endSession",
-        summary="End the dashboard session (its record is deleted: the cookie is refused from now on)",
-        responses=problem_responses(401),
+        "endSession",
+        "End the dashboard session (its record is deleted: the cookie is refused from now on)",
+        problems=(401,),
     )
     async def end_session(self, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> None:
         await sessions.end(request)
@@ -86,7 +74,7 @@ class DevTokenController(Controller):
 
     path = "/dev"
     include_in_schema = False
-    dependencies = {"signer": provide(DevTokenSigner)}  # noqa: RUF012
+    dependencies = {"signer": provide(DevTokenSigner)}
 
     @post("/token/{user_id:str}", status_code=200, exclude_from_csrf=True)
     async def token(

@@ -68,9 +68,9 @@ def _refused(request: Request[Any, Any, Any], failure: SignInFailed, *, next_pat
 
 
 class SignInPages(Controller):
-    opt = {"page": "sign-in"}  # noqa: RUF012 - Litestar reads a class attribute
+    opt = {"page": "sign-in"}
     include_in_schema = False
-    dependencies = {  # noqa: RUF012
+    dependencies = {
         "settings": provide(GatewaySettings),
         "sessions": provide(Sessions),
         "oidc": provide_optional(OidcClient),
@@ -163,9 +163,7 @@ class SignInPages(Controller):
         user = demo_user(data.user_id) if settings.dev_sign_in else None
         if user is None:
             raise NotFoundException("There is no such sign-in.")
-        await sessions.start(
-            request, user_id=user.user_id, email=user.email, name=user.name, source="dev", roles=user.roles
-        )
+        await sessions.start(request, user, source="dev")
         return Redirect(safe_next(data.next), status_code=303)
 
     @post("/sign-out")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from litestar import Request
 
@@ -29,6 +29,19 @@ from graceperiod.gateway.auth.session import (
 from graceperiod.runtime.clock import Clock
 
 PENDING = "oidc"
+
+
+class Person(Protocol):
+    """Someone signed in with roles of their own: an API token's bearer, a demo person."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def roles(self) -> Sequence[str]: ...
 
 
 class Sessions:
@@ -59,19 +72,13 @@ class Sessions:
             record, now=self._clock.now(), role_permissions=self._role_permissions, role_mapping=self._role_mapping
         )
 
-    async def start(
-        self,
-        request: Request[Any, Any, Any],
-        *,
-        user_id: str,
-        email: str | None,
-        name: str | None,
-        source: SessionSource,
-        roles: Sequence[str] = (),
-    ) -> None:
-        """A new session (a new id: never one the browser had before) for someone signed in."""
-        email = email.strip().lower() if email else None
-        await self._start(request, user_id=user_id, email=email, name=name, source=source, roles=roles)
+    async def start(self, request: Request[Any, Any, Any], person: Person, *, source: SessionSource) -> None:
+        """A new session (a new id: never one the browser had before) for someone signed in
+        with roles of their own (a demo person, the bearer of an API token)."""
+        email = person.email.strip().lower() if person.email else None
+        await self._start(
+            request, user_id=person.user_id, email=email, name=person.name, source=source, roles=person.roles
+        )
 
     async def start_provider(self, request: Request[Any, Any, Any], person: ProviderPerson) -> None:
         await self._start(

@@ -3,7 +3,7 @@ notifier's global notification address."""
 
 from __future__ import annotations
 
-from litestar import Response, get, put
+from litestar import Response
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -15,77 +15,76 @@ from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.commands import CommandResult, command_response
 from graceperiod.gateway.web.controllers import ApiController
-from graceperiod.gateway.web.params import AccountId, IdempotencyKey, idempotency
-from graceperiod.gateway.web.problems import READ_ERRORS, problem_responses
+from graceperiod.gateway.web.params import ACTION_KEY, AccountId, ActionKey
+from graceperiod.gateway.web.routes import api_get, api_put
 
 Configuration = NamedDependency[SettingsService]
+Registration = JSONBody[RoleRegistration]
 
 
 class SettingsController(ApiController):
     path = "/api"
-    tags = ["identity and configuration"]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"identity": IDENTITY, "configuration": provide(SettingsService)}  # noqa: RUF012
+    tags = ["identity and configuration"]
+    dependencies = {"identity": IDENTITY, "key": ACTION_KEY, "configuration": provide(SettingsService)}
 
-    @get(
+    @api_get(
         "/accounts/access",
-        operation_id="listAccountAccess",
-        summary="What Grace Period can do in each AWS account (permission and support-plan probes)",
+        "listAccountAccess",
+        "What Grace Period can do in each AWS account (permission and support-plan probes)",
         description="`reapply_bundle: true` means the account's role lacks actions: re-apply the onboarding bundle.",
-        responses=READ_ERRORS,
     )
     async def account_access(self, configuration: Configuration, identity: SignedIn) -> AccountAccessList:
         return AccountAccessList(accounts=(await configuration.account_access(identity.actor(ActionPath.API))).accounts)
 
-    @put(
+    @api_put(
         "/accounts/{account_id:str}/role",
-        operation_id="registerAccountRole",
-        summary="Set the cross-account role (and its ExternalId) Grace Period assumes in an account",
+        "registerAccountRole",
+        "Set the cross-account role (and its ExternalId) Grace Period assumes in an account",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 409, 413, 422, 502, 503),
+        problems=(401, 403, 409, 413, 422, 502, 503),
     )
     async def register_role(
         self,
         configuration: Configuration,
         identity: SignedIn,
         account_id: AccountId,
-        data: JSONBody[RoleRegistration],
-        idempotency_key: IdempotencyKey = None,
+        data: Registration,
+        key: ActionKey,
     ) -> Response[CommandResult]:
         reply = await configuration.register_role(
             identity.actor(ActionPath.API),
             account_id,
             role_arn=data.role_arn(account_id),
             external_id=data.external_id,
-            idempotency_key=idempotency(idempotency_key),
+            idempotency_key=key,
         )
         return command_response(reply)
 
-    @get(
+    @api_get(
         "/settings/notifications",
-        operation_id="getNotificationSettings",
-        summary="The global notification address every executed-purchase email also goes to",
-        responses=READ_ERRORS,
+        "getNotificationSettings",
+        "The global notification address every executed-purchase email also goes to",
     )
     async def notification_settings(self, configuration: Configuration, identity: SignedIn) -> NotificationSettings:
         reply = await configuration.notification_settings(identity.actor(ActionPath.API))
         return reply.settings or NotificationSettings()
 
-    @put(
+    @api_put(
         "/settings/notifications",
-        operation_id="setNotificationSettings",
-        summary="Change the global notification address (an empty string: none)",
+        "setNotificationSettings",
+        "Change the global notification address (an empty string: none)",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 413, 422, 502, 503),
+        problems=(401, 403, 413, 422, 502, 503),
     )
     async def set_notification_settings(
         self,
         configuration: Configuration,
         identity: SignedIn,
         data: JSONBody[NotificationSettingsUpdate],
-        idempotency_key: IdempotencyKey = None,
+        key: ActionKey,
     ) -> NotificationSettings:
         email = data.global_notification_email.lower() if data.global_notification_email else None
         reply = await configuration.set_notification_address(
-            identity, email=email, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
+            identity, email=email, path=ActionPath.API, idempotency_key=key
         )
         return reply.settings or NotificationSettings(global_notification_email=email)

@@ -14,7 +14,6 @@ from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION
 from graceperiod.gateway.configuration.service import SettingsService
-from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import DashboardController
 from graceperiod.gateway.web.pages import checked_key, form_key, page, section
@@ -30,11 +29,7 @@ class SettingsForm:
 
 
 class SettingsPages(DashboardController):
-    dependencies = {  # noqa: RUF012
-        "identity": IDENTITY,
-        "configuration": provide(SettingsService),
-        "settings": provide(GatewaySettings),
-    }
+    dependencies = {"identity": IDENTITY, "configuration": provide(SettingsService)}
 
     @get("/settings", name="settings")
     async def settings_page(self, configuration: Configuration, identity: SignedIn) -> Template:
@@ -55,11 +50,6 @@ class SettingsPages(DashboardController):
         return Redirect("/settings?saved=1", status_code=303)
 
     @get("/help/reapply-bundle", name="reapply-bundle")
-    async def reapply_bundle(
-        self,
-        configuration: Configuration,
-        identity: SignedIn,
-        settings: NamedDependency[GatewaySettings],
-    ) -> Template:
+    async def reapply_bundle(self, configuration: Configuration, identity: SignedIn) -> Template:
         access = await section(configuration.account_access(identity.actor(ActionPath.DASHBOARD)), REVOCATION)
-        return page("reapply_bundle.html", identity, access=access, docs=settings.reapply_bundle_docs)
+        return page("reapply_bundle.html", identity, access=access, docs=configuration.reapply_bundle_docs)

@@ -31,9 +31,11 @@ def needing_bundle(access: AccountAccessReply | None) -> list[AccountAccess]:
 
 
 class SettingsService:
-    def __init__(self, clients: ServiceClients, audit: AuditTrail) -> None:
+    def __init__(self, clients: ServiceClients, audit: AuditTrail, *, reapply_bundle_docs: str) -> None:
         self._clients = clients
         self._audit = audit
+        self.reapply_bundle_docs = reapply_bundle_docs
+        """Where the 're-apply the onboarding bundle' instructions live."""
 
     async def account_access(self, actor: Actor) -> AccountAccessReply:
         return ensure_ok(await self._clients.list_account_access(ListAccountAccess(actor=actor)), REVOCATION)

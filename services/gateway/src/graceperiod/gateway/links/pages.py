@@ -43,14 +43,14 @@ Links = NamedDependency[LinkService]
 
 class LinkPages(Controller):
     path = "/api/purchases/{purchase_id:str}/revoke"
-    tags = ["email links"]  # noqa: RUF012 - Litestar reads a class attribute
-    opt = {"page": "link"}  # noqa: RUF012
-    dependencies = {  # noqa: RUF012
+    tags = ["email links"]
+    opt = {"page": "link"}
+    dependencies = {
         "verifier": provide(LinkTokenVerifier),
         "links": provide(LinkService),
         "link": Provide(verified_link),
     }
-    exception_handlers = {LinkRefused: refusal_page}  # noqa: RUF012
+    exception_handlers = {LinkRefused: refusal_page}
 
     @get(
         "/",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
@@ -23,8 +22,8 @@ from graceperiod.gateway.pool.schemas import (
 from graceperiod.gateway.pool.service import RELEASE_WARNING, PoolService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import ApiController
-from graceperiod.gateway.web.params import AccountId, Cursor, IdempotencyKey, idempotency
-from graceperiod.gateway.web.problems import READ_ERRORS, READ_ONE_ERRORS, problem_responses
+from graceperiod.gateway.web.params import ACTION_KEY, AccountId, ActionKey, Cursor
+from graceperiod.gateway.web.routes import api_get, api_get_one, api_post, api_put
 
 Pool = NamedDependency[PoolService]
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
@@ -33,82 +32,52 @@ OlderThanHours = Annotated[float, QueryParameter(gt=0, le=24 * 365)]
 
 class PoolController(ApiController):
     path = "/api/pool"
-    tags = ["account pool"]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"identity": IDENTITY, "pool": provide(PoolService)}  # noqa: RUF012
+    tags = ["account pool"]
+    dependencies = {"identity": IDENTITY, "key": ACTION_KEY, "pool": provide(PoolService)}
 
-    @get(
-        "/accounts",
-        operation_id="listPoolAccounts",
-        summary="Sandbox accounts, optionally of one status, with the time left in Cooldown",
-        responses=READ_ERRORS,
+    @api_get(
+        "/accounts", "listPoolAccounts", "Sandbox accounts, optionally of one status, with the time left in Cooldown"
     )
     async def list_accounts(
         self, pool: Pool, identity: SignedIn, status: StatusFilter = None, limit: Limit = 100, cursor: Cursor = None
     ) -> PoolPage:
         return await pool.accounts(identity.actor(ActionPath.API), status=status, limit=limit, cursor=cursor)
 
-    @get(
-        "/accounts/{account_id:str}",
-        operation_id="getPoolAccount",
-        summary="One sandbox account with its status history",
-        responses=READ_ONE_ERRORS,
-    )
+    @api_get_one("/accounts/{account_id:str}", "getPoolAccount", "One sandbox account with its status history")
     async def get_account(self, pool: Pool, identity: SignedIn, account_id: AccountId) -> PoolAccount:
         return await pool.account(identity.actor(ActionPath.API), account_id)
 
-    @post(
+    @api_post(
         "/accounts/{account_id:str}/release",
-        operation_id="releaseAccountEarly",
-        summary="Move a Cooldown account to Available now (billing attribution may be inaccurate)",
+        "releaseAccountEarly",
+        "Move a Cooldown account to Available now (billing attribution may be inaccurate)",
         description=RELEASE_WARNING,
         guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)],
-        status_code=200,
-        responses=problem_responses(401, 403, 404, 409, 413, 422, 502, 503),
+        problems=(401, 403, 404, 409, 413, 422, 502, 503),
     )
     async def release(
-        self,
-        pool: Pool,
-        identity: SignedIn,
-        account_id: AccountId,
-        data: JSONBody[ReleaseRequest],
-        idempotency_key: IdempotencyKey = None,
+        self, pool: Pool, identity: SignedIn, account_id: AccountId, data: JSONBody[ReleaseRequest], key: ActionKey
     ) -> ReleaseResult:
-        key = idempotency(idempotency_key)
         return await pool.release(identity, account_id, reason=data.reason, path=ActionPath.API, idempotency_key=key)
 
-    @get(
-        "/stuck",
-        operation_id="listStuckAccounts",
-        summary="Accounts in CleanUp or Quarantine for longer than the given hours",
-        responses=READ_ERRORS,
-    )
+    @api_get("/stuck", "listStuckAccounts", "Accounts in CleanUp or Quarantine for longer than the given hours")
     async def stuck(self, pool: Pool, identity: SignedIn, older_than_hours: OlderThanHours = 24) -> PoolPage:
         return await pool.stuck(identity.actor(ActionPath.API), older_than_hours=older_than_hours)
 
-    @get(
-        "/policy",
-        operation_id="getCooldownPolicy",
-        summary="Whether accounts are held in Cooldown after cleanup, and for how long",
-        responses=READ_ERRORS,
-    )
+    @api_get("/policy", "getCooldownPolicy", "Whether accounts are held in Cooldown after cleanup, and for how long")
     async def get_policy(self, pool: Pool, identity: SignedIn) -> CooldownPolicy:
         return (await pool.policy(identity.actor(ActionPath.API))).policy or CooldownPolicy()
 
-    @put(
+    @api_put(
         "/policy",
-        operation_id="setCooldownPolicy",
-        summary=(
-            "Turn cooldown enforcement on or off and set its period in hours "
-            f"({COOLDOWN_HOURS_MIN}-{COOLDOWN_HOURS_MAX})"
-        ),
+        "setCooldownPolicy",
+        f"Turn cooldown enforcement on or off and set its period in hours ({COOLDOWN_HOURS_MIN}-{COOLDOWN_HOURS_MAX})",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        responses=problem_responses(401, 403, 413, 422, 502, 503),
+        problems=(401, 403, 413, 422, 502, 503),
     )
     async def set_policy(
-        self, pool: Pool, identity: SignedIn, data: JSONBody[PolicyUpdate], idempotency_key: IdempotencyKey = None
+        self, pool: Pool, identity: SignedIn, data: JSONBody[PolicyUpdate], key: ActionKey
     ) -> CooldownPolicy:
         enforce, hours = data.enforce_account_cooldown, data.cooldown_period_hours
-        reply = await pool.set_policy(
-            identity, enforce=enforce, hours=hours, path=ActionPath.API, idempotency_key=idempotency(idempotency_key)
-        )
+        reply = await pool.set_policy(identity, enforce=enforce, hours=hours, path=ActionPath.API, idempotency_key=key)
         return reply.policy or CooldownPolicy(enforce_account_cooldown=enforce, cooldown_period_hours=hours)

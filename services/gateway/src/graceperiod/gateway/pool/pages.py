@@ -34,11 +34,7 @@ Pool = NamedDependency[PoolService]
 
 
 class PoolPages(DashboardController):
-    dependencies = {  # noqa: RUF012
-        "identity": IDENTITY,
-        "pool": provide(PoolService),
-        "configuration": provide(SettingsService),
-    }
+    dependencies = {"identity": IDENTITY, "pool": provide(PoolService), "configuration": provide(SettingsService)}
 
     @get("/accounts", name="accounts")
     async def accounts(
@@ -83,11 +79,7 @@ class PoolPages(DashboardController):
 
     @post("/accounts/{account_id:str}/release", guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)], status_code=200)
     async def release(
-        self,
-        pool: Pool,
-        identity: SignedIn,
-        account_id: AccountId,
-        data: URLEncodedBody[ReleaseForm],
+        self, pool: Pool, identity: SignedIn, account_id: AccountId, data: URLEncodedBody[ReleaseForm]
     ) -> Template:
         reason = data.reason.strip()
         if not 0 < len(reason) <= 500:

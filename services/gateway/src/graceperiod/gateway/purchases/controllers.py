@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Response, get, post
+from litestar import Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
@@ -16,17 +16,11 @@ from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requir
 from graceperiod.gateway.purchases.schemas import DeliveryList, PurchasePage, Resolution, SupportCaseSubmission
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.web.collaborators import provide
-from graceperiod.gateway.web.commands import ACCEPTED, CommandResult, command_response
+from graceperiod.gateway.web.commands import CommandResult, command_response
 from graceperiod.gateway.web.controllers import ApiController
-from graceperiod.gateway.web.params import (
-    Cursor,
-    IdempotencyKey,
-    PurchaseId,
-    idempotency,
-    optional_choice,
-    optional_text,
-)
-from graceperiod.gateway.web.problems import READ_ERRORS, READ_ONE_ERRORS, ProblemException, problem_responses
+from graceperiod.gateway.web.params import ACTION_KEY, ActionKey, Cursor, PurchaseId, optional_choice, optional_text
+from graceperiod.gateway.web.problems import ProblemException
+from graceperiod.gateway.web.routes import READ_ONE, api_get, api_get_one, api_post
 from graceperiod.gateway.web.schemas import ACCOUNT_ID_PATTERN
 
 Purchases = NamedDependency[PurchaseService]
@@ -35,33 +29,27 @@ PhaseFilter = Annotated[Phase | None, QueryParameter(schema_extra=optional_choic
 Mine = Annotated[bool, QueryParameter(description="Only purchases the caller requested.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 
+Submission = JSONBody[SupportCaseSubmission]
+ResolutionBody = JSONBody[Resolution]
 ACTS = requires(*REVOKERS)
+#: A purchase's support case.
+CASE = "/{purchase_id:str}/support-case"
 
 
-def action(path: str, *, operation_id: str, summary: str, body: bool = False) -> post:
+def action(path: str, operation_id: str, summary: str, *, body: bool = False) -> post:
     """An action on a purchase (revoke-own on one's own, or revoke-any): 200 done, 202 in
     progress; one taking a JSON body may also find it too large."""
-    errors = problem_responses(401, 403, 404, 409, *([413] if body else []), 422, 502, 503)
-    return post(
-        path,
-        operation_id=operation_id,
-        summary=summary,
-        guards=[ACTS],
-        status_code=200,
-        responses={**ACCEPTED, **errors},
-    )
+    problems = (401, 403, 404, 409, *((413,) if body else ()), 422, 502, 503)
+    return api_post(path, operation_id, summary, problems=problems, accepted=True, guards=[ACTS])
 
 
 class PurchasesController(ApiController):
     path = "/api/purchases"
-    tags = ["purchases"]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"identity": IDENTITY, "purchases": provide(PurchaseService)}  # noqa: RUF012
+    tags = ["purchases"]
+    dependencies = {"identity": IDENTITY, "key": ACTION_KEY, "purchases": provide(PurchaseService)}
 
-    @get(
-        "/",
-        operation_id="listPurchases",
-        summary="Executed purchases, newest first, with their phase and the caller's allowed actions",
-        responses=READ_ERRORS,
+    @api_get(
+        "/", "listPurchases", "Executed purchases, newest first, with their phase and the caller's allowed actions"
     )
     async def list_purchases(
         self,
@@ -78,31 +66,25 @@ class PurchasesController(ApiController):
         reply = await purchases.find(actor, account_id=account_id, phase=phase, mine=mine, limit=limit, cursor=cursor)
         return PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
 
-    @get(
-        "/{purchase_id:str}",
-        operation_id="getPurchase",
-        summary="One purchase with its windows, audit and timeline",
-        responses=READ_ONE_ERRORS,
-    )
+    @api_get_one("/{purchase_id:str}", "getPurchase", "One purchase with its windows, audit and timeline")
     async def get_purchase(self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId) -> PurchaseView:
         return await purchases.get(identity.actor(ActionPath.API), purchase_id)
 
     @action(
         "/{purchase_id:str}/revocation",
-        operation_id="revokePurchase",
-        summary="Undo the purchase through the AWS API (self-service phase only)",
+        "revokePurchase",
+        "Undo the purchase through the AWS API (self-service phase only)",
     )
     async def revoke(
-        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, idempotency_key: IdempotencyKey = None
+        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, key: ActionKey
     ) -> Response[CommandResult]:
-        key = idempotency(idempotency_key)
         return command_response(await purchases.revoke(identity, purchase_id, path=ActionPath.API, idempotency_key=key))
 
-    @get(
+    @api_get(
         "/{purchase_id:str}/support-case-draft",
-        operation_id="getSupportCaseDraft",
-        summary="The pre-filled AWS Support refund request, to edit before submitting",
-        responses=problem_responses(401, 404, 409, 429, 502, 503),
+        "getSupportCaseDraft",
+        "The pre-filled AWS Support refund request, to edit before submitting",
+        problems=(*READ_ONE, 409),
     )
     async def support_case_draft(
         self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId
@@ -112,51 +94,35 @@ class PurchasesController(ApiController):
             raise ProblemException(404, f"There is no support-case draft for {purchase_id}.", code="not-found")
         return draft
 
-    @action(
-        "/{purchase_id:str}/support-case",
-        operation_id="submitSupportCase",
-        summary="File the (edited) AWS Support refund request",
-        body=True,
-    )
+    @action(CASE, "submitSupportCase", "File the (edited) AWS Support refund request", body=True)
     async def submit_support_case(
-        self,
-        purchases: Purchases,
-        identity: SignedIn,
-        purchase_id: PurchaseId,
-        data: JSONBody[SupportCaseSubmission],
-        idempotency_key: IdempotencyKey = None,
+        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, data: Submission, key: ActionKey
     ) -> Response[CommandResult]:
-        subject, body, key = data.subject.strip() or None, data.body.strip() or None, idempotency(idempotency_key)
+        subject, body = data.subject.strip() or None, data.body.strip() or None
         reply = await purchases.submit_support_case(
             identity, purchase_id, subject=subject, body=body, path=ActionPath.API, idempotency_key=key
         )
         return command_response(reply)
 
     @action(
-        "/{purchase_id:str}/support-case/resolution",
-        operation_id="markSupportCaseResolved",
-        summary="Record that the AWS Support case was resolved (cases resolve by people)",
+        f"{CASE}/resolution",
+        "markSupportCaseResolved",
+        "Record that the AWS Support case was resolved (cases resolve by people)",
         body=True,
     )
     async def mark_resolved(
-        self,
-        purchases: Purchases,
-        identity: SignedIn,
-        purchase_id: PurchaseId,
-        data: JSONBody[Resolution],
-        idempotency_key: IdempotencyKey = None,
+        self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, data: ResolutionBody, key: ActionKey
     ) -> Response[CommandResult]:
-        key = idempotency(idempotency_key)
         reply = await purchases.mark_case_resolved(
             identity, purchase_id, note=data.note, path=ActionPath.API, idempotency_key=key
         )
         return command_response(reply)
 
-    @get(
+    @api_get(
         "/{purchase_id:str}/deliveries",
-        operation_id="listDeliveries",
-        summary="The emails sent about the purchase, per recipient",
-        responses=READ_ONE_ERRORS,
+        "listDeliveries",
+        "The emails sent about the purchase, per recipient",
+        problems=READ_ONE,
     )
     async def deliveries(self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId) -> DeliveryList:
         return DeliveryList(items=(await purchases.deliveries(identity.actor(ActionPath.API), purchase_id)).items)

@@ -83,7 +83,7 @@ def outcome(me: Identity, reply: CommandReply, purchase_id: str, what: str) -> T
 
 
 class PurchasePages(DashboardController):
-    dependencies = {  # noqa: RUF012
+    dependencies = {
         "identity": IDENTITY,
         "purchases": provide(PurchaseService),
         "configuration": provide(SettingsService),

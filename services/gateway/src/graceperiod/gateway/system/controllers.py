@@ -28,8 +28,8 @@ class Readiness:
 
 
 class SystemController(Controller):
-    tags = ["system"]  # noqa: RUF012 - Litestar reads a class attribute
-    dependencies = {"readiness": provide(Readiness)}  # noqa: RUF012
+    tags = ["system"]
+    dependencies = {"readiness": provide(Readiness)}
 
     @get(
         "/health",
@@ -66,7 +66,7 @@ class SystemController(Controller):
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
-    opt = {"exclude_from_csrf": True}  # noqa: RUF012 - Litestar reads a class attribute
+    opt = {"exclude_from_csrf": True}
 
 
 def metrics() -> PrometheusConfig:

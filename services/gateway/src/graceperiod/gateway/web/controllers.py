@@ -14,7 +14,7 @@ from graceperiod.gateway.web.openapi import API_SECURITY
 class ApiController(Controller):
     """JSON API: every route needs an API token or the dashboard's session (401 otherwise)."""
 
-    guards: list[Guard] | None = [signed_in]  # noqa: RUF012 - Litestar reads class attributes
+    guards: list[Guard] | None = [signed_in]
     security: list[SecurityRequirement] | None = API_SECURITY
 
 
@@ -22,6 +22,6 @@ class DashboardController(Controller):
     """Dashboard pages: HTML errors, a signed-out visitor is sent to the sign-in page; not part
     of the API document."""
 
-    opt = {"page": "dashboard"}  # noqa: RUF012
+    opt = {"page": "dashboard"}
     include_in_schema = False
-    guards: list[Guard] | None = [signed_in]  # noqa: RUF012
+    guards: list[Guard] | None = [signed_in]

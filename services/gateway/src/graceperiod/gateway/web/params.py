@@ -8,6 +8,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
@@ -64,3 +65,14 @@ def idempotency(key: str | None) -> str:
     if len(key) <= 128 and _KEY.match(key):
         return key
     return "sha256-" + hashlib.sha256(key.encode()).hexdigest()[:48]
+
+
+def action_key(idempotency_key: IdempotencyKey = None) -> str:
+    """The ``key`` dependency of an action: its ``Idempotency-Key`` header, usable as a key."""
+    return idempotency(idempotency_key)
+
+
+#: How an action asks for its idempotency key: ``key: ActionKey``, with ``"key": ACTION_KEY``
+#: among its controller's dependencies.
+ACTION_KEY = Provide(action_key, sync_to_thread=False)
+ActionKey = NamedDependency[str]

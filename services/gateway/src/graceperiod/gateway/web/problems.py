@@ -230,7 +230,3 @@ _RESPONSE_TEXT: Final[Mapping[int, str]] = {
     502: "The action was attempted and failed, or a service answered unexpectedly.",
     503: "The owning service did not answer in time; try again (Retry-After).",
 }
-
-#: What a read can answer besides its data; reading one object by id may also find nothing.
-READ_ERRORS: Final = problem_responses(401, 429, 502, 503)
-READ_ONE_ERRORS: Final = problem_responses(401, 404, 429, 502, 503)
