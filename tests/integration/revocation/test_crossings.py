@@ -1,0 +1,192 @@
+"""What one email-link revoke costs the revocation service: how often it validates a
+``PurchaseExecuted`` and which MongoDB commands it sends, counted through the real service
+(broker, FerretDB, the AWS endpoint).
+
+Validations are counted by the instances pydantic builds (every validation of a
+``PurchaseExecuted``, top-level or nested in a record, a view or an event, builds one); the
+database commands by a PyMongo ``CommandListener`` on the service's own client. The test
+client's side (validating the reply, as the gateway does) is counted apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from functools import partial
+from types import FrameType
+from typing import Any
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient, monitoring
+
+from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.revocation import Phase, RevokePurchase
+from graceperiod.contracts.rpc import Actor, CommandStatus
+from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.devstack.samples import purchase_payload
+from graceperiod.devstack.upstream import publish_upstream
+from graceperiod.runtime import mongo
+from tests.integration.revocation.conftest import Harness, _harness, key
+
+_CALLER_MODULES = ("graceperiod.runtime.rpc", "tests.")
+
+
+class MongoCommands(monitoring.CommandListener):
+    """(command, collection, whether it names one document by ``_id``) of every command sent
+    to one database."""
+
+    def __init__(self) -> None:
+        self.database = ""
+        self.seen: Counter[tuple[str, str, bool]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name == self.database:
+            command = event.command
+            collection = str(command.get(event.command_name))
+            by_id = "_id" in (command.get("filter") or command.get("query") or {})
+            self.seen[(event.command_name, collection, by_id)] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+class Validations:
+    """``PurchaseExecuted`` instances built, by the side that built them."""
+
+    def __init__(self) -> None:
+        self.service = 0
+        self.caller = 0
+
+    def built(self) -> None:
+        frame: FrameType | None = sys._getframe(2)
+        while frame is not None:
+            if str(frame.f_globals.get("__name__", "")).startswith(_CALLER_MODULES):
+                self.caller += 1
+                return
+            frame = frame.f_back
+        self.service += 1
+
+
+@contextlib.contextmanager
+def counting_validations() -> Iterator[Validations]:
+    counts = Validations()
+
+    def new(cls: type[PurchaseExecuted], *args: Any, **kwargs: Any) -> PurchaseExecuted:
+        counts.built()
+        return object.__new__(cls)
+
+    PurchaseExecuted.__new__ = new  # type: ignore[method-assign,assignment]
+    try:
+        yield counts
+    finally:
+        del PurchaseExecuted.__new__
+
+
+@pytest.fixture
+def commands(monkeypatch: pytest.MonkeyPatch) -> MongoCommands:
+    listener = MongoCommands()
+    # Every client the service creates from here on reports its commands to the listener.
+    monkeypatch.setattr(mongo, "AsyncMongoClient", partial(AsyncMongoClient, event_listeners=[listener]))
+    return listener
+
+
+@pytest.fixture
+async def harness(
+    commands: MongoCommands,
+    amqp_url: str,
+    mongodb_url: str,
+    db_prefix: str,
+    aws_endpoint_url: str,
+    upstream: RabbitBroker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Harness]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
+    commands.database = f"{db_prefix}_revocation"
+    async with _harness(
+        amqp_url, mongodb_url, commands.database, aws_endpoint_url, upstream, in_process=True
+    ) as harness:
+        yield harness
+
+
+async def _quiet(commands: MongoCommands, *, for_seconds: float = 0.5) -> None:
+    """Until the service sent no database command for a while (its handlers are done)."""
+    last = -1
+    while (total := sum(commands.seen.values())) != last:
+        last = total
+        await asyncio.sleep(for_seconds)
+
+
+def _summary(commands: MongoCommands, validations: Validations) -> dict[str, int]:
+    seen = commands.seen
+    return {
+        "validations": validations.service,
+        "validations_by_caller": validations.caller,
+        "commands": sum(seen.values()),
+        "purchase_reads": seen[("find", "purchases", True)],
+        "account_reads": seen[("find", "accounts", True)],
+        "purchase_writes": sum(n for (name, coll, _), n in seen.items() if coll == "purchases" and name != "find"),
+    }
+
+
+async def _recorded(harness: Harness, purchase_id: str, *, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not any("change" not in e and e["purchase"]["purchase_id"] == purchase_id for e in harness.events):
+        assert asyncio.get_running_loop().time() < deadline, f"{purchase_id} was never recorded"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
+    harness: Harness, commands: MongoCommands
+) -> None:
+    account = await harness.account()
+    now = harness.clock.now()
+    plan = await harness.control.savings_plan(account, start=now, returnableUntil=now + timedelta(days=2))
+    body = purchase_payload(account_id=account, executed_at=now, commitment_id=plan["savingsPlanId"])
+    pid = body["purchase_id"]
+    recipient = Actor(user_id="email:owner@example.com", email="owner@example.com", path=ActionPath.EMAIL_LINK)
+    await _quiet(commands)
+
+    commands.seen.clear()
+    with counting_validations() as validations:
+        await publish_upstream(harness.upstream, "purchase.executed", body, message_id=pid)
+        await _recorded(harness, pid)
+        await _quiet(commands)
+    record = _summary(commands, validations)
+
+    commands.seen.clear()
+    with counting_validations() as validations:
+        reply = await harness.command(
+            RevokePurchase(actor=recipient, idempotency_key=key(), purchase_id=pid, via_link_token=True)
+        )
+        await harness.wait_event(pid, "revocation-requested")
+        await _quiet(commands)
+    revoke = _summary(commands, validations)
+
+    commands.seen.clear()
+    with counting_validations() as validations:
+        harness.clock.advance(timedelta(minutes=2))
+        await harness.tick()
+        await harness.wait_event(pid, "revoked")
+        await _quiet(commands)
+    follow_up = _summary(commands, validations)
+
+    print(f"\ncrossings: record {record}\n  link revoke {revoke}\n  follow-up {follow_up}")
+    assert reply.status is CommandStatus.DONE, reply
+    assert reply.purchase is not None
+    assert reply.purchase.phase is Phase.REVOCATION_PENDING
+    assert revoke["validations_by_caller"] == 1  # the reply, as the gateway reads it
+    assert record["validations"] <= 2
+    assert revoke["validations"] <= 2
+    assert revoke["purchase_reads"] <= 1
+    assert revoke["account_reads"] <= 1
+    assert follow_up["validations"] <= 3
+    assert follow_up["purchase_reads"] <= 2
+    assert follow_up["account_reads"] <= 2
