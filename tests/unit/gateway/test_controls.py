@@ -82,3 +82,17 @@ def test_self_service_the_service_does_not_allow_is_not_offered() -> None:
         }
     )
     assert controls_for(v, ADMIN).shown == (Control.SUPPORT_UNAVAILABLE,)
+
+
+def test_a_requester_known_by_email_under_another_user_id_may_act_as_the_service_allows() -> None:
+    """The gateway and the revocation service apply one rule (the requester's email counts)."""
+    v = view(Phase.SELF_SERVICE)
+    same_email = Identity(
+        "u-alice-sso",
+        v.purchase.requested_by.email.upper(),
+        "Alice",
+        ("user",),
+        frozenset({Permission.REVOKE_OWN_PURCHASES}),
+        "session",
+    )
+    assert controls_for(v, same_email).shown == (Control.REVOKE,)

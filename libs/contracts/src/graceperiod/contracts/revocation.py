@@ -7,15 +7,15 @@ published to ``graceperiod.events`` under ``revocation.purchase.*``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
-from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.rpc import Command, CommandStatus, Problem, Query
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.upstream import Person, PurchaseExecuted
 
 
 class Phase(StrEnum):
@@ -37,6 +37,49 @@ class Phase(StrEnum):
     CASE_RESOLVED = "case-resolved"
     FAILED = "failed"
     """The last attempt failed and no other action is possible; the audit says why."""
+
+
+#: Grace Period already acted: a revocation is under way or done, or a support case was filed.
+#: (An email then says so instead of offering an undo.)
+ACTED_PHASES: Final = frozenset({Phase.REVOCATION_PENDING, Phase.REVOKED, Phase.CASE_OPEN, Phase.CASE_RESOLVED})
+#: Nothing new to offer: Grace Period acted, or its last attempt failed with every window
+#: closed. (A page then shows the outcome.) FAILED is not "acted": nothing was undone.
+FINISHED_PHASES: Final = ACTED_PHASES | {Phase.FAILED}
+#: A person may act (revoke, or file the support case), given the permission and the
+#: purchase's allowed actions.
+ACTIONABLE_PHASES: Final = frozenset({Phase.SELF_SERVICE, Phase.SUPPORT_CASE})
+
+#: AWS Support's limits on a case (CreateCase), checked wherever a case's text is taken.
+CASE_SUBJECT_MAX_LENGTH: Final = 512
+CASE_BODY_MAX_LENGTH: Final = 8000
+CASE_TEXT_RULE: Final = (
+    f"The subject must be 1-{CASE_SUBJECT_MAX_LENGTH} characters and the description 1-{CASE_BODY_MAX_LENGTH}."
+)
+CaseSubject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CASE_SUBJECT_MAX_LENGTH)]
+CaseBody = Annotated[str, Field(min_length=1, max_length=CASE_BODY_MAX_LENGTH)]
+
+
+def valid_case_text(subject: str, body: str) -> bool:
+    """Whether a support case's subject and body (as typed, surrounding blanks aside) fit."""
+    subject, body = subject.strip(), body.strip()
+    return 0 < len(subject) <= CASE_SUBJECT_MAX_LENGTH and 0 < len(body) <= CASE_BODY_MAX_LENGTH
+
+
+def may_act_on(actor: Actor, requester: Person) -> bool:
+    """Who may act on a purchase ``requester`` asked for (revoke it, file or resolve its
+    support case). The gateway checks it to show and accept actions; the revocation service
+    decides.
+
+    ``revoke-any:purchases``; or ``revoke-own:purchases`` on a purchase the actor requested
+    (the same user id, or the same email address); or the email-link path, where the gateway
+    verified a signed link token bound to this purchase and to the actor's address (the token
+    itself is the grant)."""
+    if actor.can(Permission.REVOKE_ANY_PURCHASES):
+        return True
+    if actor.path is ActionPath.EMAIL_LINK:
+        return True
+    own = actor.user_id == requester.user_id or actor.email.strip().lower() == requester.email.strip().lower()
+    return own and actor.can(Permission.REVOKE_OWN_PURCHASES)
 
 
 class RevokedVia(StrEnum):
@@ -166,8 +209,8 @@ class SupportCaseDraft(Model):
 
     purchase_id: Identifier
     account_id: AwsAccountId
-    subject: NonEmptyStr
-    body: Annotated[str, Field(min_length=1, max_length=8000)]
+    subject: CaseSubject
+    body: CaseBody
     service_code: str = "billing"
     category_code: str = "other-billing-questions"
     severity_code: str = "normal"
@@ -213,8 +256,8 @@ class SubmitSupportCase(Command):
 
     kind: Literal["submit-support-case"] = "submit-support-case"
     purchase_id: Identifier
-    subject: NonEmptyStr | None = None
-    body: Annotated[str, Field(min_length=1, max_length=8000)] | None = None
+    subject: CaseSubject | None = None
+    body: CaseBody | None = None
     via_link_token: bool = False
     """True only when the gateway verified an email-link token bound to this purchase
     (``pid``) and to ``actor.email`` (``sub``), and consumed it for this request. The service

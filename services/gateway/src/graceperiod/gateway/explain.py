@@ -31,10 +31,6 @@ PHASE_LABELS: Final[dict[Phase, str]] = {
     Phase.FAILED: "Failed",
 }
 
-FINISHED_PHASES: Final = frozenset(
-    {Phase.REVOCATION_PENDING, Phase.REVOKED, Phase.CASE_OPEN, Phase.CASE_RESOLVED, Phase.FAILED}
-)
-
 
 def money(amount: object, currency: str) -> str:
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from graceperiod.contracts.enums import ActionPath, CommitmentKind
 from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.contracts.revocation import (
+    CASE_SUBJECT_MAX_LENGTH,
     AccountAccessReply,
     ActorRef,
     CommandReply,
@@ -48,6 +49,7 @@ from graceperiod.contracts.revocation import (
     Unavailability,
     UnavailableReason,
     Windows,
+    may_act_on,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
 from graceperiod.contracts.upstream import PurchaseExecuted, Tick
@@ -59,7 +61,7 @@ from graceperiod.revocation.adapters.aws import (
     Role,
     partition_of_region,
 )
-from graceperiod.revocation.domain.authorization import may_act_on, may_configure
+from graceperiod.revocation.domain.authorization import may_configure
 from graceperiod.revocation.domain.commitments import (
     PENDING_STATES,
     UNDONE_STATES,
@@ -477,7 +479,7 @@ class RevocationService:
         record = await self._store.get(purchase_id)
         if record is None:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
-        if not may_act_on(actor, record.purchase):
+        if not may_act_on(actor, record.purchase.requested_by):
             raise Rejected(
                 ErrorCode.FORBIDDEN,
                 f"{actor.email} may not act on purchase {purchase_id}: needs revoke-any:purchases, "
@@ -838,7 +840,7 @@ class RevocationService:
         draft = draft_case(record.purchase)
         subject = command.subject or draft.subject
         if case_reference(record.purchase_id) not in subject:
-            subject = f"{case_reference(record.purchase_id)} {subject}"[:512]
+            subject = f"{case_reference(record.purchase_id)} {subject}"[:CASE_SUBJECT_MAX_LENGTH]
         body = command.body or draft.body
         actor = _ref(command.actor)
 
@@ -981,7 +983,7 @@ class RevocationService:
         record = await self._store.get(command.purchase_id)
         if record is None:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {command.purchase_id}")
-        if not may_act_on(command.actor, record.purchase):
+        if not may_act_on(command.actor, record.purchase.requested_by):
             raise Rejected(ErrorCode.FORBIDDEN, f"{command.actor.email} may not act on purchase {command.purchase_id}")
         if record.status is RevocationStatus.CASE_RESOLVED:
             return await self._view_reply(record, command.actor, "The case was already resolved.")
@@ -1075,7 +1077,7 @@ class RevocationService:
         assessment = self._assess(record, account, now)
         actions = list(assessment.actions)
         unavailable = assessment.unavailable
-        if actor is not None and actions and not may_act_on(actor, record.purchase):
+        if actor is not None and actions and not may_act_on(actor, record.purchase.requested_by):
             actions = []
             unavailable = Unavailability(
                 reason=UnavailableReason.NOT_PERMITTED,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import may_act_on
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import Person
 
@@ -83,11 +84,9 @@ class Identity:
         return permission in self.permissions
 
     def can_revoke(self, requester: Person) -> bool:
-        """Whether this person may act on a purchase ``requester`` asked for: their own is the
-        one with their user id or, when their address is verified, their email (as the
-        revocation service decides)."""
-        own = requester.user_id == self.user_id or self.is_recipient(requester.email)
-        return self.can(Permission.REVOKE_ANY_PURCHASES) or (self.can(Permission.REVOKE_OWN_PURCHASES) and own)
+        """Whether this person may act on a purchase ``requester`` asked for (the revocation
+        service's rule; an unverified address stands for no email, so it matches no one's)."""
+        return may_act_on(self.actor(ActionPath.DASHBOARD), requester)
 
     def is_recipient(self, email: str) -> bool:
         return self.email is not None and self.email.strip().lower() == email.strip().lower()

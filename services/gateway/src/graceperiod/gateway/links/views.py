@@ -8,12 +8,19 @@ from typing import Any
 
 from litestar.response import Template
 
-from graceperiod.contracts.revocation import AllowedAction, CommandReply, Phase, PurchaseView, SupportCaseDraft
+from graceperiod.contracts.revocation import (
+    CASE_TEXT_RULE,
+    FINISHED_PHASES,
+    AllowedAction,
+    CommandReply,
+    Phase,
+    PurchaseView,
+    SupportCaseDraft,
+)
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.links.tokens import LinkClaims, LinkFailure, LinkTokenError
-from graceperiod.gateway.purchases.forms import CASE_TEXT_RULE
 from graceperiod.gateway.store import ConsumedLink, LinkOutcome
 from graceperiod.gateway.web.problems import STATUS_FOR_CODE, ProblemException
 
@@ -87,7 +94,7 @@ def confirmation_state(view: PurchaseView) -> str:
         return "revoke"
     if view.phase is Phase.SUPPORT_CASE and AllowedAction.REQUEST_SUPPORT_CASE in view.allowed_actions:
         return "support-case"
-    if view.phase in explain.FINISHED_PHASES:
+    if view.phase in FINISHED_PHASES:
         return "done"
     return "closed" if view.phase is Phase.CLOSED else "unavailable"
 
@@ -111,7 +118,7 @@ def confirmation(
 def used(link: ConsumedLink, view: PurchaseView | None, link_url: str, *, status: int) -> Template:
     pending = link.outcome is None or link.outcome.status in ("in-progress", "queued", "unknown")
     if view is not None:
-        pending = view.phase is Phase.REVOCATION_PENDING or (pending and view.phase not in explain.FINISHED_PHASES)
+        pending = view.phase is Phase.REVOCATION_PENDING or (pending and view.phase not in FINISHED_PHASES)
     return link_page("link/used.html", status, used=link, view=view, refresh_url=link_url if pending else None)
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from graceperiod.contracts.revocation import AllowedAction, Phase, PurchaseView, UnavailableReason
+from graceperiod.contracts.revocation import (
+    ACTIONABLE_PHASES,
+    FINISHED_PHASES,
+    AllowedAction,
+    Phase,
+    PurchaseView,
+    UnavailableReason,
+)
 from graceperiod.gateway import explain
 from graceperiod.gateway.auth.identity import Identity
 
@@ -53,13 +60,13 @@ def controls_for(view: PurchaseView, identity: Identity) -> Controls:  # noqa: P
         return Controls((Control.SUPPORT_UNAVAILABLE,))
     if phase is Phase.CLOSED:
         return Controls((Control.CLOSED,), explain.CLOSED_TOOLTIP)
-    if phase in explain.FINISHED_PHASES:
+    if phase in FINISHED_PHASES:
         shown: tuple[Control, ...] = (Control.OUTCOME,)
         if phase is Phase.CASE_OPEN and AllowedAction.MARK_CASE_RESOLVED in allowed and may_act:
             shown += (Control.MARK_RESOLVED,)
         return Controls(shown)
     refused = view.unavailable is not None and view.unavailable.reason is UnavailableReason.NOT_PERMITTED
-    if phase in (Phase.SELF_SERVICE, Phase.SUPPORT_CASE) and (refused or not may_act):
+    if phase in ACTIONABLE_PHASES and (refused or not may_act):
         return _not_yours(view)
     if view.unavailable is not None:
         # e.g. self-service, but the account's role lacks the actions revocation needs

@@ -14,20 +14,14 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import CommandReply, Phase, PurchaseView
+from graceperiod.contracts.revocation import CASE_TEXT_RULE, CommandReply, Phase, PurchaseView, valid_case_text
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION
 from graceperiod.gateway.configuration.service import SettingsService, needing_bundle
 from graceperiod.gateway.purchases.controls import Control, controls_for
-from graceperiod.gateway.purchases.forms import (
-    CASE_TEXT_RULE,
-    ResolveForm,
-    RevokeForm,
-    SupportCaseForm,
-    valid_case_text,
-)
+from graceperiod.gateway.purchases.forms import ResolveForm, RevokeForm, SupportCaseForm
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.commands import accepted_status

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from graceperiod.contracts.notifier import DeliveryView
-from graceperiod.contracts.revocation import PurchaseView
+from graceperiod.contracts.revocation import CASE_BODY_MAX_LENGTH, CASE_SUBJECT_MAX_LENGTH, PurchaseView
 from graceperiod.gateway.web.schemas import RequestBody
 
 
@@ -19,8 +19,8 @@ class PurchasePage(BaseModel):
 class SupportCaseSubmission(RequestBody):
     """The (edited) support-case draft to file; omitted or empty fields keep the drafted text."""
 
-    subject: Annotated[str, Field(max_length=512)] = ""
-    body: Annotated[str, Field(max_length=8000)] = ""
+    subject: Annotated[str, Field(max_length=CASE_SUBJECT_MAX_LENGTH)] = ""
+    body: Annotated[str, Field(max_length=CASE_BODY_MAX_LENGTH)] = ""
 
 
 class Resolution(RequestBody):

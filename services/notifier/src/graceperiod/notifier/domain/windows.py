@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from graceperiod.contracts.revocation import Phase, Windows
-
-#: Phases in which a revocation already happened or is under way: no new action to offer.
-_ALREADY_HANDLED = frozenset({Phase.REVOCATION_PENDING, Phase.REVOKED, Phase.CASE_OPEN, Phase.CASE_RESOLVED})
+from graceperiod.contracts.revocation import ACTED_PHASES, Phase, Windows
 
 
 class Route:
@@ -62,7 +59,7 @@ def _open(until: datetime | None, now: datetime) -> bool:
 def window_notice(windows: Windows, phase: Phase, now: datetime) -> WindowNotice:
     """The window line of an email read at ``now``."""
     self_service, support = windows.self_service_until, windows.support_case_until
-    if phase in _ALREADY_HANDLED:
+    if phase in ACTED_PHASES:
         return WindowNotice(
             "A revocation of this purchase is already under way or done; the dashboard shows where it stands.",
             None,

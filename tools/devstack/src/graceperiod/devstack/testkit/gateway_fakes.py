@@ -75,6 +75,7 @@ from graceperiod.contracts.revocation import (
     Unavailability,
     UnavailableReason,
     Windows,
+    may_act_on,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
 from graceperiod.devstack.testkit.samples import sample_purchase
@@ -85,18 +86,6 @@ Service = Literal["revocation", "cooldown", "notifier"]
 
 def _ref(actor: Actor) -> ActorRef:
     return ActorRef(user_id=actor.user_id, email=actor.email, name=actor.name, path=actor.path)
-
-
-def may_act(actor: Actor, view: PurchaseView, *, via_link_token: bool = False) -> bool:
-    """The revocation service's rule: revoke-any, revoke-own on one's own purchase (by user id
-    or email), or the verified link token of that purchase."""
-    requester = view.purchase.requested_by
-    own = requester.user_id == actor.user_id or requester.email.strip().lower() == actor.email.strip().lower()
-    return (
-        via_link_token
-        or Permission.REVOKE_ANY_PURCHASES in actor.permissions
-        or (Permission.REVOKE_OWN_PURCHASES in actor.permissions and own)
-    )
 
 
 ACTIONS_BY_PHASE: dict[Phase, list[AllowedAction]] = {
@@ -131,11 +120,11 @@ class FakeServiceClients:
         assert self.now is not None, "set FakeServiceClients.now"
         return self.now
 
-    def view_for(self, actor: Actor, view: PurchaseView, *, via_link_token: bool = False) -> PurchaseView:
+    def view_for(self, actor: Actor, view: PurchaseView) -> PurchaseView:
         allowed = ACTIONS_BY_PHASE.get(view.phase, [])
         if view.unavailable is not None:
             return view.model_copy(update={"allowed_actions": []})
-        if not may_act(actor, view, via_link_token=via_link_token):
+        if not may_act_on(actor, view.purchase.requested_by):
             unavailable = (
                 Unavailability(
                     reason=UnavailableReason.NOT_PERMITTED,
@@ -167,7 +156,7 @@ class FakeServiceClients:
         view = self.purchases.get(query.purchase_id)
         if view is None:
             return PurchaseReply(problem=Problem(code=ErrorCode.NOT_FOUND, message=f"No purchase {query.purchase_id}."))
-        return PurchaseReply(purchase=self.view_for(query.actor, view, via_link_token=query.via_link_token))
+        return PurchaseReply(purchase=self.view_for(query.actor, view))
 
     async def get_support_case_draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
         self._check("revocation", query)
@@ -193,17 +182,17 @@ class FakeServiceClients:
         self._check("revocation", query)
         return AccountAccessReply(accounts=list(self.access))
 
-    def _act(self, command: Any, *, via_link_token: bool) -> tuple[PurchaseView | None, CommandReply | None]:
+    def _act(self, command: Any) -> tuple[PurchaseView | None, CommandReply | None]:
         view = self.purchases.get(command.purchase_id)
         if view is None:
             return None, self._rejected(ErrorCode.NOT_FOUND, f"No purchase {command.purchase_id}.")
-        if not may_act(command.actor, view, via_link_token=via_link_token):
+        if not may_act_on(command.actor, view.purchase.requested_by):
             return None, self._rejected(ErrorCode.FORBIDDEN, "You may not act on this purchase.")
         return view, None
 
     async def revoke_purchase(self, command: RevokePurchase) -> CommandReply:
         self._check("revocation", command)
-        view, problem = self._act(command, via_link_token=command.via_link_token)
+        view, problem = self._act(command)
         if problem or view is None:
             return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
         if view.phase is not Phase.SELF_SERVICE:
@@ -247,7 +236,7 @@ class FakeServiceClients:
 
     async def submit_support_case(self, command: SubmitSupportCase) -> CommandReply:
         self._check("revocation", command)
-        view, problem = self._act(command, via_link_token=command.via_link_token)
+        view, problem = self._act(command)
         if problem or view is None:
             return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
         if view.phase is not Phase.SUPPORT_CASE:
@@ -281,7 +270,7 @@ class FakeServiceClients:
 
     async def mark_case_resolved(self, command: MarkCaseResolved) -> CommandReply:
         self._check("revocation", command)
-        view, problem = self._act(command, via_link_token=False)
+        view, problem = self._act(command)
         if problem or view is None:
             return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
         if view.phase is not Phase.CASE_OPEN:

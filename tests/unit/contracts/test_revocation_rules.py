@@ -1,0 +1,74 @@
+"""Rules the revocation service shares with the gateway, the notifier and the test fakes:
+who may act on a purchase, the phase sets, the support-case text limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import (
+    ACTED_PHASES,
+    ACTIONABLE_PHASES,
+    CASE_BODY_MAX_LENGTH,
+    CASE_SUBJECT_MAX_LENGTH,
+    FINISHED_PHASES,
+    Phase,
+    SubmitSupportCase,
+    may_act_on,
+    valid_case_text,
+)
+from graceperiod.contracts.rpc import Actor
+from graceperiod.devstack.testkit.samples import sample_purchase
+
+
+def _actor(user_id: str, email: str, *permissions: Permission, path: ActionPath = ActionPath.DASHBOARD) -> Actor:
+    return Actor(user_id=user_id, email=email, permissions=list(permissions), path=path)
+
+
+@pytest.mark.parametrize(
+    ("actor", "allowed"),
+    [
+        (_actor("u-alice", "alice@example.com", Permission.REVOKE_OWN_PURCHASES), True),
+        (_actor("u-other", "ALICE@example.com", Permission.REVOKE_OWN_PURCHASES), True),
+        (_actor("u-bob", "bob@example.com", Permission.REVOKE_OWN_PURCHASES), False),
+        (_actor("u-alice", "alice@example.com"), False),
+        (_actor("u-admin", "admin@example.com", Permission.REVOKE_ANY_PURCHASES), True),
+        (_actor("owner@example.com", "owner@example.com", path=ActionPath.EMAIL_LINK), True),
+    ],
+    ids=["own", "own-by-email", "someone-elses", "no-permission", "any", "email-link"],
+)
+def test_revoke_own_and_revoke_any(actor: Actor, allowed: bool) -> None:
+    purchase = sample_purchase(requester_email="alice@example.com")
+    assert may_act_on(actor, purchase.requested_by) is allowed
+
+
+def test_a_failed_purchase_is_finished_but_nothing_was_done() -> None:
+    assert Phase.FAILED in FINISHED_PHASES
+    assert Phase.FAILED not in ACTED_PHASES
+    assert ACTED_PHASES < FINISHED_PHASES
+    assert not ACTIONABLE_PHASES & FINISHED_PHASES
+    assert Phase.CLOSED not in FINISHED_PHASES | ACTIONABLE_PHASES
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "valid"),
+    [
+        ("s", "b", True),
+        ("s" * CASE_SUBJECT_MAX_LENGTH, "b" * CASE_BODY_MAX_LENGTH, True),
+        ("s" * (CASE_SUBJECT_MAX_LENGTH + 1), "b", False),
+        ("s", "b" * (CASE_BODY_MAX_LENGTH + 1), False),
+        ("  ", "b", False),
+        ("s", "", False),
+    ],
+)
+def test_case_text_limits_are_the_commands_limits(subject: str, body: str, valid: bool) -> None:
+    """What the gateway's forms accept is exactly what the command accepts."""
+    assert valid_case_text(subject, body) is valid
+    actor = _actor("u-admin", "admin@example.com", Permission.REVOKE_ANY_PURCHASES)
+    try:
+        SubmitSupportCase(actor=actor, idempotency_key="k", purchase_id="p", subject=subject, body=body)
+    except ValueError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted is valid
