@@ -22,7 +22,7 @@ from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
-from graceperiod.revocation.service import RevocationService
+from graceperiod.revocation.recording import Recording
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.messaging import DELIVERY_LIMIT
 from graceperiod.runtime.mongo import Document
@@ -161,13 +161,13 @@ async def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered(
     )
     attempts = 0
 
-    async def broken(self: RevocationService, body: object) -> None:
+    async def broken(self: Recording, body: object) -> None:
         nonlocal attempts
         attempts += 1
         raise RuntimeError("simulated bug")
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(RevocationService, "record_purchase", broken)
+        patch.setattr(Recording, "record", broken)
         async with running(revocation_app(settings)):
             body = purchase_payload()
             await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])

@@ -1,11 +1,14 @@
-"""The service is killed (SIGKILL) after AWS carried out the return but before the outcome was
-written: the redelivered command resumes with the same client token and nothing happens twice."""
+"""The service is killed (SIGKILL) after AWS carried out the action but before the outcome was
+written. The command was answered "in progress" (and acknowledged) once its attempt was
+stored; the next tick after the attempt's lease resumes it in the restarted service, with the
+same client token, and nothing happens twice."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +18,26 @@ from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSuppor
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.servers.processes import ServiceProcess, free_port
 from tests.integration.revocation.conftest import ADMIN, Harness, key
+
+LEASE_SECONDS = 2
+
+
+@contextlib.asynccontextmanager
+async def ticking(harness: Harness, every: float = 0.5) -> AsyncIterator[None]:
+    """A ticker, as the scheduler runs one in production."""
+
+    async def tick() -> None:
+        while True:
+            await harness.tick()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @pytest.fixture
@@ -44,6 +67,7 @@ def _start(
             "REVOCATION_HTTP_PORT": str(port),
             "REVOCATION_REPLY_WITHIN_SECONDS": "5",
             "REVOCATION_PENDING_POLL_SECONDS": "0.2",
+            "REVOCATION_ATTEMPT_LEASE_SECONDS": str(LEASE_SECONDS),
             "LOG_FORMAT": "console",
         },
     )
@@ -75,12 +99,13 @@ async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
     doomed.kill()
 
     await harness.control.clear_faults()
-    _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)  # the command is redelivered to it
+    _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
 
-    view = await harness.wait_for(
-        pid, lambda v: v.phase is Phase.REVOKED and v.audit.revoked_via is not None, timeout=40
-    )
-    await harness.wait_event(pid, "revoked", timeout=20)
+    async with ticking(harness):  # a tick after the lease resumes the attempt
+        view = await harness.wait_for(
+            pid, lambda v: v.phase is Phase.REVOKED and v.audit.revoked_via is not None, timeout=40
+        )
+        await harness.wait_event(pid, "revoked", timeout=20)
     returns = await harness.control.calls(account=account, action="savingsplans:ReturnSavingsPlan")
     assert len(returns) == 1  # the resumed attempt saw AWS had done it and did not call again
     assert returns[0]["params"]["clientToken"] == f"gp-{pid}"
@@ -116,7 +141,8 @@ async def test_a_kill_after_create_case_adopts_the_case_instead_of_filing_twice(
     await harness.control.clear_faults()
     _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
 
-    view = await harness.wait_for(pid, lambda v: v.phase is Phase.CASE_OPEN, timeout=40)
+    async with ticking(harness):  # a tick after the lease resumes the attempt
+        view = await harness.wait_for(pid, lambda v: v.phase is Phase.CASE_OPEN, timeout=40)
     cases = (await harness.control.get_account(account))["cases"]
     assert len(cases) == 1  # CreateCase has no client token: the case was found by its reference
     assert view.audit.support_case_id == cases[0]["caseId"]

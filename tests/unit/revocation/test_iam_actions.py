@@ -29,23 +29,32 @@ def _operation_names() -> dict[str, set[str]]:
     return names
 
 
+def _callee(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
 def _calls() -> tuple[set[str], set[str]]:
-    """(actions called through ``_call``, actions called directly on a client)."""
+    """(actions called through ``AwsSessions.call`` (or a local alias ``call``), actions
+    called directly on a client)."""
     operations = _operation_names()
     via_call: set[str] = set()
     direct: set[str] = set()
-    for path in ADAPTERS.glob("*.py"):
+    for path in ADAPTERS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            if not isinstance(node, ast.Call) or (callee := _callee(node)) is None:
                 continue
-            if node.func.attr == "_call":
+            if callee == "call":
                 service, operation = node.args[1], node.args[2]
                 assert isinstance(service, ast.Constant), f"{path.name}:{node.lineno}: service must be a literal"
                 assert isinstance(operation, ast.Constant), f"{path.name}:{node.lineno}: operation must be a literal"
                 name = str(service.value)
                 via_call.add(f"{IAM_PREFIX.get(name, name)}:{operation.value!s}")
-            elif node.func.attr in operations:
-                direct |= operations[node.func.attr]
+            elif isinstance(node.func, ast.Attribute) and callee in operations:
+                direct |= operations[callee]
     return via_call, direct
 
 

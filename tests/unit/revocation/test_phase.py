@@ -9,8 +9,9 @@ import pytest
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import AllowedAction, Phase, SupportPlan, UnavailableReason
-from graceperiod.revocation.domain.commitments import AwsSnapshot, SelfServiceAction
-from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, RevocationStatus, assess
+from graceperiod.revocation.domain.commitments import SelfServiceAction
+from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
+from graceperiod.revocation.domain.records import AwsState, RevocationStatus
 from graceperiod.revocation.domain.windows import windows_from_aws
 from graceperiod.runtime.clock import FrozenClock
 
@@ -24,44 +25,44 @@ LATE_START = EXECUTED + timedelta(days=30)  # a queued purchase starting after t
 
 OK = AccessFacts(role_assumable=True, support_plan=SupportPlan.API_ACCESS)
 
-PRODUCTS: dict[str, tuple[CommitmentKind, AwsService, AwsSnapshot]] = {
+PRODUCTS: dict[str, tuple[CommitmentKind, AwsService, AwsState]] = {
     "sp-returnable": (
         CommitmentKind.SAVINGS_PLAN,
         AwsService.SAVINGS_PLANS,
-        AwsSnapshot(known=True, state="active", start=EXECUTED, returnable_until=RETURNABLE_UNTIL),
+        AwsState(known=True, state="active", start=EXECUTED, returnable_until=RETURNABLE_UNTIL),
     ),
     "sp-not-returnable": (
         CommitmentKind.SAVINGS_PLAN,
         AwsService.SAVINGS_PLANS,
-        AwsSnapshot(known=True, state="active", start=EXECUTED, returnable_until=EXECUTED),
+        AwsState(known=True, state="active", start=EXECUTED, returnable_until=EXECUTED),
     ),
     "sp-queued": (
         CommitmentKind.SAVINGS_PLAN,
         AwsService.SAVINGS_PLANS,
-        AwsSnapshot(known=True, state="queued", start=QUEUED_START, returnable_until=QUEUED_START),
+        AwsState(known=True, state="queued", start=QUEUED_START, returnable_until=QUEUED_START),
     ),
     "sp-queued-late": (
         CommitmentKind.SAVINGS_PLAN,
         AwsService.SAVINGS_PLANS,
-        AwsSnapshot(known=True, state="queued", start=LATE_START, returnable_until=LATE_START),
+        AwsState(known=True, state="queued", start=LATE_START, returnable_until=LATE_START),
     ),
     "ri-queued": (
         CommitmentKind.RESERVED_INSTANCE,
         AwsService.EC2,
-        AwsSnapshot(known=True, state="queued", start=QUEUED_START),
+        AwsState(known=True, state="queued", start=QUEUED_START),
     ),
     "ri-active": (
         CommitmentKind.RESERVED_INSTANCE,
         AwsService.EC2,
-        AwsSnapshot(known=True, state="active", start=EXECUTED),
+        AwsState(known=True, state="active", start=EXECUTED),
     ),
-    "rds-node": (CommitmentKind.RESERVED_NODE, AwsService.RDS, AwsSnapshot(known=True, state="active", start=EXECUTED)),
+    "rds-node": (CommitmentKind.RESERVED_NODE, AwsService.RDS, AwsState(known=True, state="active", start=EXECUTED)),
 }
 
 
 def _facts(
     product: str, *, status: RevocationStatus = RevocationStatus.NONE, blocked: SelfServiceAction | None = None
-) -> tuple[PurchaseFacts, AwsSnapshot]:
+) -> tuple[PurchaseFacts, AwsState]:
     kind, service, aws = PRODUCTS[product]
     windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
     return PurchaseFacts(kind, service, "123456789012", windows, status=status, blocked=blocked), aws
@@ -212,7 +213,7 @@ def test_what_happened_wins_over_the_clock(
 )
 def test_aws_states_done_outside_grace_period(state: str, phase: Phase) -> None:
     kind, service, _ = PRODUCTS["sp-returnable"]
-    aws = AwsSnapshot(known=True, state=state, start=EXECUTED, returnable_until=RETURNABLE_UNTIL)
+    aws = AwsState(known=True, state=state, start=EXECUTED, returnable_until=RETURNABLE_UNTIL)
     windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
     result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, OK, EXECUTED + SECOND)
     assert result.phase is phase
@@ -242,7 +243,7 @@ def test_a_blocked_return_falls_back_to_a_support_case() -> None:
 def test_unknown_aws_state_never_guesses_a_window(
     kind: CommitmentKind, service: AwsService, offers_revoke: bool
 ) -> None:
-    aws = AwsSnapshot(known=False, error="throttled")
+    aws = AwsState(known=False, error="throttled")
     windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
     assert windows.self_service_known is False
     assert windows.self_service_until is None
@@ -265,7 +266,7 @@ def test_unknown_aws_state_never_guesses_a_window(
 def test_a_role_that_cannot_read_the_commitment_says_so_instead_of_offering_revoke(
     kind: CommitmentKind, service: AwsService, describe: str
 ) -> None:
-    aws = AwsSnapshot(known=False, error=f"AccessDeniedException: not authorized to perform: {describe}")
+    aws = AwsState(known=False, error=f"AccessDeniedException: not authorized to perform: {describe}")
     windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
     access = AccessFacts(True, SupportPlan.API_ACCESS, frozenset({describe}))
     result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, access, EXECUTED + SECOND)

@@ -4,11 +4,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from graceperiod.contracts.revocation import Phase
-from graceperiod.revocation.domain.windows import compute_windows, phase_at
+from graceperiod.contracts.enums import AwsService, CommitmentKind
+from graceperiod.contracts.revocation import Phase, SupportPlan
+from graceperiod.revocation.domain.phase import AccessFacts, PurchaseFacts, assess
+from graceperiod.revocation.domain.records import AwsState
+from graceperiod.revocation.domain.windows import compute_windows, windows_from_aws
 
 EXECUTED = datetime(2026, 11, 3, 14, 22, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
+ACCESS = AccessFacts(role_assumable=True, support_plan=SupportPlan.API_ACCESS)
+
+
+def _phase_at(kind: CommitmentKind, service: AwsService, aws: AwsState, now: datetime) -> Phase:
+    windows = windows_from_aws(
+        kind=kind, service=service, executed_at=EXECUTED, support_window=timedelta(days=7), aws=aws
+    )
+    return assess(PurchaseFacts(kind, service, "123456789012", windows), aws, ACCESS, now).phase
 
 
 def test_support_window_is_policy_days_after_execution() -> None:
@@ -33,9 +44,9 @@ def test_closes_at_is_the_later_of_the_windows() -> None:
     ],
 )
 def test_self_service_ends_exactly_at_its_limit(offset: timedelta, phase: Phase) -> None:
-    limit = EXECUTED + timedelta(days=2)
-    windows = compute_windows(executed_at=EXECUTED, support_window=timedelta(days=7), self_service_until=limit)
-    assert phase_at(windows, limit + offset) is phase
+    limit = EXECUTED + timedelta(days=2)  # a queued Savings Plan starting then
+    queued = AwsState(known=True, state="queued", start=limit)
+    assert _phase_at(CommitmentKind.SAVINGS_PLAN, AwsService.SAVINGS_PLANS, queued, limit + offset) is phase
 
 
 @pytest.mark.parametrize(
@@ -43,5 +54,6 @@ def test_self_service_ends_exactly_at_its_limit(offset: timedelta, phase: Phase)
     [(-SECOND, Phase.SUPPORT_CASE), (timedelta(0), Phase.CLOSED), (SECOND, Phase.CLOSED)],
 )
 def test_support_window_ends_exactly_at_its_limit(offset: timedelta, phase: Phase) -> None:
-    windows = compute_windows(executed_at=EXECUTED, support_window=timedelta(days=7))
-    assert phase_at(windows, EXECUTED + timedelta(days=7) + offset) is phase
+    node = AwsState(known=True, state="active", start=EXECUTED)  # no API undo: only the support window
+    limit = EXECUTED + timedelta(days=7)
+    assert _phase_at(CommitmentKind.RESERVED_NODE, AwsService.RDS, node, limit + offset) is phase

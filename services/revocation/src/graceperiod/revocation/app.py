@@ -1,39 +1,128 @@
-"""Composition root of the revocation service."""
+"""Composition root of the revocation service: builds every collaborator once, hands each
+use case what it needs, and returns the app."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
+from faststream.rabbit import RabbitRouter
+from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
-from graceperiod.revocation.adapters.aws import AwsAccounts
+from graceperiod.revocation.accounts import Accounts
+from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
+from graceperiod.revocation.adapters.aws.sessions import ClientOptions
+from graceperiod.revocation.aws_calls import AwsCalls, Backoff
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.commands import Commands
+from graceperiod.revocation.deliveries import Deliveries
+from graceperiod.revocation.domain.accounts import ProbePolicy
+from graceperiod.revocation.domain.lifecycle import LifecyclePolicy
+from graceperiod.revocation.follow_ups import FollowUps
 from graceperiod.revocation.handlers import build_router
-from graceperiod.revocation.service import Policy, RevocationService
+from graceperiod.revocation.queries import Queries
+from graceperiod.revocation.recording import Recording
+from graceperiod.revocation.replies import Replies
+from graceperiod.revocation.revoking import Revoking
 from graceperiod.revocation.settings import RevocationSettings
-from graceperiod.revocation.store import PurchaseStore
+from graceperiod.revocation.store.accounts import AccountStore
+from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.store.purchases import PurchaseStore
+from graceperiod.revocation.support_cases import SupportCases
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.messaging import EventPublisher, build_broker
-from graceperiod.runtime.mongo import Inbox, create_mongo_client
-from graceperiod.runtime.worker import create_worker_app, serve
+from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
+from graceperiod.runtime.mongo import Document, Inbox, create_mongo_client
+from graceperiod.runtime.worker import Hook, create_worker_app, serve
 
 
-def policy_from(settings: RevocationSettings) -> Policy:
-    return Policy(
+def lifecycle_policy(settings: RevocationSettings) -> LifecyclePolicy:
+    return LifecyclePolicy(
         support_window=timedelta(days=settings.support_window_days),
-        default_role_name=settings.default_role_name,
-        aws_retry_rounds=settings.aws_retry_rounds,
-        aws_backoff_base=settings.aws_backoff_base_seconds,
-        aws_backoff_cap=settings.aws_backoff_cap_seconds,
-        reply_within=settings.reply_within_seconds,
         attempt_lease=timedelta(seconds=settings.attempt_lease_seconds),
         pending_poll=timedelta(seconds=settings.pending_poll_seconds),
         case_poll=timedelta(seconds=settings.case_poll_seconds),
         unknown_retry=timedelta(seconds=settings.unknown_retry_seconds),
-        probe_max_age=timedelta(seconds=settings.probe_max_age_seconds),
-        command_retention=timedelta(days=settings.command_retention_days),
-        tick_batch=settings.tick_batch,
     )
+
+
+def aws_accounts(settings: RevocationSettings, clock: Clock) -> AwsAccounts:
+    options = ClientOptions(
+        retry_mode=settings.aws_retry_mode,
+        max_attempts=settings.aws_max_attempts,
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=settings.aws_read_timeout_seconds,
+        session_name=settings.role_session_name,
+        session_seconds=settings.role_session_seconds,
+        refresh_margin=timedelta(seconds=settings.credential_refresh_margin_seconds),
+    )
+    return AwsAccounts(clock=clock, options=options)
+
+
+@dataclass(frozen=True)
+class Service:
+    """The revocation service's handlers' router, and what starts and stops with it."""
+
+    router: RabbitRouter
+    on_startup: list[Hook]
+    on_shutdown: list[Hook]
+
+
+def build_service(
+    settings: RevocationSettings, database: AsyncDatabase[Document], events: EventSink, clock: Clock, aws: AwsAccounts
+) -> Service:
+    purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
+    inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
+    changes = Changes(
+        purchases=purchases, accounts=accounts, events=events, clock=clock, policy=lifecycle_policy(settings)
+    )
+    backoff = Backoff(settings.aws_retry_rounds, settings.aws_backoff_base_seconds, settings.aws_backoff_cap_seconds)
+    calls = AwsCalls(aws, changes, backoff)
+    replies = Replies(clock)
+    retention = timedelta(days=settings.command_retention_days)
+    revoking = Revoking(changes, calls, replies)
+    support_cases = SupportCases(changes, calls, claims=command_store, replies=replies, claim_retention=retention)
+    account_roles = Accounts(
+        changes,
+        calls,
+        default_role_name=settings.default_role_name,
+        probe_policy=ProbePolicy(
+            max_age=timedelta(seconds=settings.probe_max_age_seconds),
+            retry=timedelta(seconds=settings.unknown_retry_seconds),
+        ),
+    )
+    commands = Commands(
+        command_store,
+        revoking=revoking,
+        support_cases=support_cases,
+        accounts=account_roles,
+        replies=replies,
+        clock=clock,
+        reply_within=settings.reply_within_seconds,
+        retention=retention,
+    )
+    follow_ups = FollowUps(
+        changes,
+        calls,
+        commands=command_store,
+        inbox=inbox,
+        revoking=revoking,
+        support_cases=support_cases,
+        accounts=account_roles,
+        lease=timedelta(seconds=settings.attempt_lease_seconds),
+        retention=retention,
+        batch=settings.tick_batch,
+    )
+    router = build_router(
+        recording=Recording(changes, calls, events),
+        deliveries=Deliveries(changes),
+        follow_ups=follow_ups,
+        commands=commands,
+        queries=Queries(changes),
+    )
+    indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
+    return Service(router, on_startup=[*indexes, aws.start], on_shutdown=[commands.drain, aws.close])
 
 
 def create_app(
@@ -47,35 +136,18 @@ def create_app(
         appname="graceperiod-revocation",
         server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
     )
-    database = mongo[settings.mongodb_database]
-    store = PurchaseStore(database)
-    inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
-    aws = aws or AwsAccounts(
-        clock=clock,
-        retry_mode=settings.aws_retry_mode,
-        max_attempts=settings.aws_max_attempts,
-        connect_timeout=settings.aws_connect_timeout_seconds,
-        read_timeout=settings.aws_read_timeout_seconds,
-        session_name=settings.role_session_name,
-        session_seconds=settings.role_session_seconds,
-        refresh_margin=timedelta(seconds=settings.credential_refresh_margin_seconds),
+    events = EventPublisher(broker, [PurchaseRecorded, PurchaseChanged])
+    service = build_service(
+        settings, mongo[settings.mongodb_database], events, clock, aws or aws_accounts(settings, clock)
     )
-    service = RevocationService(
-        store=store,
-        events=EventPublisher(broker, [PurchaseRecorded, PurchaseChanged]),
-        clock=clock,
-        aws=aws,
-        inbox=inbox,
-        policy=policy_from(settings),
-    )
-    broker.include_router(build_router(service, broker))
+    broker.include_router(service.router)
     return create_worker_app(
         title="Grace Period revocation service",
         description="Records executed purchases, works out their revocation windows and phases, and acts on AWS.",
         broker=broker,
         mongo=mongo,
-        on_startup=[store.ensure_indexes, inbox.ensure_indexes, aws.start],
-        on_shutdown=[aws.close],
+        on_startup=service.on_startup,
+        on_shutdown=service.on_shutdown,
     )
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
+from graceperiod.revocation.domain.records import AwsState
 
 
 class SelfServiceAction(StrEnum):
@@ -45,16 +46,9 @@ UNDONE_STATES = frozenset({"returned", "queued-deleted"})
 NOTHING_TO_UNDO_STATES = frozenset({"payment-failed", "retired"})
 
 
-@dataclass(frozen=True)
-class AwsSnapshot:
-    """The commitment as AWS last described it. ``known`` is false when AWS could not be read."""
-
-    known: bool
-    state: str | None = None
-    start: datetime | None = None
-    returnable_until: datetime | None = None
-    read_at: datetime | None = None
-    error: str | None = None
+def undone_or_pending(aws: AwsState) -> bool:
+    """AWS already undid the commitment, or is undoing it."""
+    return aws.state in UNDONE_STATES or aws.state in PENDING_STATES
 
 
 @dataclass(frozen=True)
@@ -70,7 +64,7 @@ def can_self_serve(kind: CommitmentKind, service: AwsService) -> bool:
     )
 
 
-def self_service(kind: CommitmentKind, service: AwsService, aws: AwsSnapshot) -> SelfService | None:
+def self_service(kind: CommitmentKind, service: AwsService, aws: AwsState) -> SelfService | None:
     """The API undo AWS's own fields allow, and until when; None if there is none."""
     if not aws.known or aws.state is None:
         return None

@@ -27,6 +27,13 @@ def preferred_category(kind: CommitmentKind) -> str:
     return FALLBACK_CATEGORY if kind is CommitmentKind.SAVINGS_PLAN else RESERVED_INSTANCES_CATEGORY
 
 
+def category_for(kind: CommitmentKind, known: list[str] | None) -> str:
+    """The category to draft with: the preferred one, unless the account's Support API is
+    known not to offer it."""
+    preferred = preferred_category(kind)
+    return preferred if not known or preferred in known else FALLBACK_CATEGORY
+
+
 def draft_case(
     purchase: PurchaseExecuted,
     *,

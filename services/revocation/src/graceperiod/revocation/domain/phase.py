@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import (
@@ -31,11 +30,11 @@ from graceperiod.revocation.domain.commitments import (
     NOTHING_TO_UNDO_STATES,
     PENDING_STATES,
     UNDONE_STATES,
-    AwsSnapshot,
     SelfServiceAction,
     can_self_serve,
     self_service,
 )
+from graceperiod.revocation.domain.records import AwsState, RevocationStatus
 
 #: What filing a support case needs from the role (DescribeServices resolves the category).
 SUPPORT_ACTIONS = ("support:CreateCase", "support:DescribeServices")
@@ -45,17 +44,6 @@ _CONSOLES = {
     "aws-cn": "https://console.amazonaws.cn/support/home#/case/create?issueType=customer-service",
     "aws-us-gov": "https://console.amazonaws-us-gov.com/support/home#/case/create?issueType=customer-service",
 }
-
-
-class RevocationStatus(StrEnum):
-    """What Grace Period has done about a purchase (stored; the phase is derived)."""
-
-    NONE = "none"
-    PENDING = "pending"
-    REVOKED = "revoked"
-    CASE_OPEN = "case-open"
-    CASE_RESOLVED = "case-resolved"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -92,7 +80,7 @@ def manual_route(partition: str) -> str:
     return _CONSOLES.get(partition, _CONSOLES["aws"])
 
 
-def assess(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts, now: datetime) -> Assessment:
+def assess(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts, now: datetime) -> Assessment:
     done = _already_done(purchase.status, aws)
     if done is not None:
         return done
@@ -111,7 +99,7 @@ def assess(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts, now: 
     return Assessment(Phase.CLOSED)
 
 
-def _already_done(status: RevocationStatus, aws: AwsSnapshot) -> Assessment | None:
+def _already_done(status: RevocationStatus, aws: AwsState) -> Assessment | None:
     if status is RevocationStatus.REVOKED or aws.state in UNDONE_STATES:
         return Assessment(Phase.REVOKED)
     if status is RevocationStatus.PENDING or aws.state in PENDING_STATES:
@@ -153,7 +141,7 @@ def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServ
     return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,), self_service=action)
 
 
-def _support(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> Assessment:
+def _support(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Assessment:
     # AWS could not be read: a self-service undo may still exist. Offer Revoke too (the
     # command re-reads AWS before acting and says so if there is none), unless the role cannot
     # read the commitment at all: then say which action it lacks instead.
@@ -185,7 +173,7 @@ def _support(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> 
     return Assessment(Phase.SUPPORT_CASE, (*extra, AllowedAction.REQUEST_SUPPORT_CASE), unavailable=unreadable)
 
 
-def _unreadable(purchase: PurchaseFacts, aws: AwsSnapshot, access: AccessFacts) -> Unavailability | None:
+def _unreadable(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Unavailability | None:
     """AWS could not be read, and the role lacks the describe action for this product."""
     describe = DESCRIBE_ACTIONS.get(purchase.service)
     if aws.known or describe is None or describe not in access.missing_actions:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.contracts.revocation import Phase, Windows
-from graceperiod.revocation.domain.commitments import AwsSnapshot, self_service
+from graceperiod.contracts.revocation import Windows
+from graceperiod.revocation.domain.commitments import self_service
+from graceperiod.revocation.domain.records import AwsState
 
 
 def compute_windows(
@@ -29,7 +30,7 @@ def compute_windows(
 
 
 def windows_from_aws(
-    *, kind: CommitmentKind, service: AwsService, executed_at: datetime, support_window: timedelta, aws: AwsSnapshot
+    *, kind: CommitmentKind, service: AwsService, executed_at: datetime, support_window: timedelta, aws: AwsState
 ) -> Windows:
     offer = self_service(kind, service, aws)
     return compute_windows(
@@ -38,12 +39,3 @@ def windows_from_aws(
         self_service_until=offer.until if offer else None,
         self_service_known=aws.known,
     )
-
-
-def phase_at(windows: Windows, now: datetime) -> Phase:
-    """The phase by time alone (no AWS state, plan or permissions): see ``phase.assess``."""
-    if windows.self_service_until is not None and now < windows.self_service_until:
-        return Phase.SELF_SERVICE
-    if windows.support_case_until is not None and now < windows.support_case_until:
-        return Phase.SUPPORT_CASE
-    return Phase.CLOSED

@@ -1,0 +1,54 @@
+"""RegisterAccountRole and the account probes: which role to assume in a customer account,
+and what it may do there (support plan, missing IAM actions), checked without side effects."""
+
+from __future__ import annotations
+
+from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
+from graceperiod.contracts.rpc import CommandStatus
+from graceperiod.revocation.acceptance import Acceptance
+from graceperiod.revocation.aws_calls import AwsCalls, role_of
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.accounts import ProbePolicy, probed, registered, role_arn_of
+from graceperiod.revocation.domain.records import AccountRecord
+
+#: Where an account with no purchase yet is probed (regional probes need some region).
+_DEFAULT_PROBE_REGION = "us-east-1"
+
+
+class Accounts:
+    def __init__(self, changes: Changes, aws: AwsCalls, *, default_role_name: str, probe_policy: ProbePolicy) -> None:
+        self._changes = changes
+        self._aws = aws
+        self._default_role_name = default_role_name
+        self._probe_policy = probe_policy
+
+    async def register(self, command: RegisterAccountRole, acceptance: Acceptance) -> CommandReply:
+        """Store the role (and its ExternalId), then probe it; the first probe's findings are
+        the reply."""
+        role_arn = role_arn_of(command, self._default_role_name)
+        now = self._changes.now()
+        account = await self._changes.account(
+            command.account_id, lambda current: registered(current, command, role_arn, now)
+        )
+        acceptance.accept()  # its probe is due now: a tick does it if this one does not finish
+        account = await self.probe(command.account_id, account)
+        return CommandReply(
+            status=CommandStatus.DONE,
+            message=f"role registered for account {command.account_id}",
+            account=account.view() if account else None,
+        )
+
+    async def probe(self, account_id: str, account: AccountRecord | None = None) -> AccountRecord | None:
+        account = account or await self._changes.accounts.get(account_id)
+        role = role_of(account)
+        if account is None or role is None:
+            return account
+        page = await self._changes.purchases.page(account_id=account_id, limit=1)
+        region = page[0].purchase.commitment.region if page else _DEFAULT_PROBE_REGION
+        probe = await self._aws.aws.probes.probe(role, region=region)
+        now = self._changes.now()
+        return await self._changes.account(
+            account_id,
+            lambda current: probed(current, probe, now, self._probe_policy) if current else None,
+            loaded=account,
+        )

@@ -1,0 +1,128 @@
+"""How every change is stored: load, decide (a rule of ``domain/``), write only if nobody
+changed the record since it was read (else read again and decide again), then publish the
+events the change wrote into the purchase's outbox.
+
+A handler that holds the purchase and its account already passes them on (:class:`Loaded`):
+each is read once per handler, and read again only when a concurrent change forces a redo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from graceperiod.contracts.rpc import ErrorCode
+from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy, refreshed
+from graceperiod.revocation.domain.outcomes import Rejected
+from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
+from graceperiod.revocation.store.accounts import AccountStore
+from graceperiod.revocation.store.purchases import PurchaseStore
+from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.messaging import EventSink
+from graceperiod.runtime.middleware import TransientError
+
+T = TypeVar("T")
+
+_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A purchase and its account (None: not registered) as read together."""
+
+    purchase: PurchaseRecord
+    account: AccountRecord | None
+
+
+#: A rule applied to a purchase: the purchase as it becomes, and what the caller needs back.
+Decision = Callable[[PurchaseRecord, At], tuple[PurchaseRecord, T]]
+
+
+class Changes:
+    def __init__(
+        self,
+        *,
+        purchases: PurchaseStore,
+        accounts: AccountStore,
+        events: EventSink,
+        clock: Clock,
+        policy: LifecyclePolicy,
+    ) -> None:
+        self.purchases = purchases
+        self.accounts = accounts
+        self._events = events
+        self._clock = clock
+        self._policy = policy
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def at(self, account: AccountRecord | None) -> At:
+        return At(now=self._clock.now(), account=account, policy=self._policy)
+
+    async def load(self, purchase_id: str) -> Loaded:
+        """The purchase and its account; rejected (not found) when there is no such purchase."""
+        record = await self.purchases.get(purchase_id)
+        if record is None:
+            raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
+        return Loaded(record, await self.accounts.get(record.account_id))
+
+    async def purchase(self, loaded: Loaded, decide: Decision[T]) -> tuple[Loaded, T]:
+        """Apply ``decide`` to the purchase ``loaded`` holds and store the result; on a
+        concurrent change, read both again and decide again. Returns the purchase as stored."""
+        for _ in range(_ROUNDS):
+            at = self.at(loaded.account)
+            changed, result = decide(loaded.purchase, at)
+            saved = await self.purchases.save(refreshed(changed, at))
+            if saved is not None:
+                return Loaded(await self.publish(saved), loaded.account), result
+            loaded = await self.load(loaded.purchase.purchase_id)
+        raise TransientError(f"purchase {loaded.purchase.purchase_id} kept changing under us")
+
+    async def publish(self, record: PurchaseRecord) -> PurchaseRecord:
+        """Publish the outbox, then empty it (if nobody wrote since; else remove just the
+        published entries from the newer version). Returns the record without them."""
+        if not record.outbox:
+            return record
+        for entry in record.outbox:
+            await self._events.publish(entry.event, message_id=entry.message_id)
+        if not await self.purchases.clear_outbox(record):  # the usual case: nobody wrote since our save
+            await self._forget_published(record.purchase_id, {entry.message_id for entry in record.outbox})
+        return record.model_copy(update={"outbox": []})
+
+    async def _forget_published(self, purchase_id: str, sent: set[str]) -> None:
+        for _ in range(_ROUNDS):
+            current = await self.purchases.get(purchase_id)
+            if current is None or not any(o.message_id in sent for o in current.outbox):
+                return
+            kept = [o for o in current.outbox if o.message_id not in sent]
+            if await self.purchases.save(current.model_copy(update={"outbox": kept})) is not None:
+                return
+
+    async def publish_left_over(self, purchase_id: str) -> None:
+        """Publish what a crash between a write and its publish left in the outbox."""
+        record = await self.purchases.get(purchase_id)
+        if record is not None:
+            await self.publish(record)
+
+    async def account(
+        self,
+        account_id: str,
+        decide: Callable[[AccountRecord | None], AccountRecord | None],
+        *,
+        loaded: AccountRecord | None = None,
+    ) -> AccountRecord | None:
+        """Apply ``decide`` to the account (``loaded``, else read) and store the result if it
+        changed anything; on a concurrent change, read again and decide again."""
+        current = loaded or await self.accounts.get(account_id)
+        for _ in range(_ROUNDS):
+            changed = decide(current)
+            if changed is None or changed == current:
+                return current
+            saved = await self.accounts.save(changed, new=current is None)
+            if saved is not None:
+                return saved
+            current = await self.accounts.get(account_id)
+        raise TransientError(f"account {account_id} kept changing under us")

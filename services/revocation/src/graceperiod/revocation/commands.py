@@ -1,0 +1,135 @@
+"""Commands: carried out once per idempotency key, and answered within ``reply_within``.
+
+The answer is the handler's return value (FastStream publishes it as the RPC reply). A
+command that needs AWS is answered "in progress" when AWS is slow, but never before it is
+*accepted*: what a tick resumes it from is stored (the attempt with its lease; an account's
+probe due). The work goes on after the answer, in this process; if the process dies, the
+next tick after the lease finishes it. A command that fails before it is accepted fails its
+message, which is retried. Why: docs/architecture.md, "RPC replies".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from functools import partial
+
+from graceperiod.contracts.revocation import (
+    CommandReply,
+    MarkCaseResolved,
+    RegisterAccountRole,
+    RevokePurchase,
+    SubmitSupportCase,
+)
+from graceperiod.revocation.acceptance import Acceptance
+from graceperiod.revocation.accounts import Accounts
+from graceperiod.revocation.domain.outcomes import Rejected
+from graceperiod.revocation.domain.records import CommandRecord
+from graceperiod.revocation.replies import Replies, in_progress
+from graceperiod.revocation.revoking import Revoking
+from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.support_cases import SupportCases
+from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.logs import get_logger
+
+log = get_logger("graceperiod.revocation")
+
+Command = RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole
+
+#: How long a stopping service lets accepted commands finish before leaving them to ticks.
+_DRAIN_SECONDS = 10.0
+
+
+class Commands:
+    def __init__(
+        self,
+        store: CommandStore,
+        *,
+        revoking: Revoking,
+        support_cases: SupportCases,
+        accounts: Accounts,
+        replies: Replies,
+        clock: Clock,
+        reply_within: float,
+        retention: timedelta,
+    ) -> None:
+        self._store = store
+        self._revoking = revoking
+        self._support_cases = support_cases
+        self._accounts = accounts
+        self._replies = replies
+        self._clock = clock
+        self._reply_within = reply_within
+        self._retention = retention
+        self._running: set[asyncio.Task[CommandReply]] = set()
+
+    async def handle(self, command: Command) -> CommandReply:
+        key = f"{command.kind}:{command.idempotency_key}"
+        now = self._clock.now()
+        seen = CommandRecord(
+            key=key,
+            kind=command.kind,
+            purchase_id=getattr(command, "purchase_id", None),
+            created_at=now,
+            expires_at=now + self._retention,
+        )
+        if not await self._store.begin(seen):
+            earlier = await self._store.get(key)
+            if earlier is not None and earlier.reply is not None:
+                return earlier.reply  # the outcome of this key, given before
+        started = asyncio.get_running_loop().time()
+        acceptance = Acceptance()
+        work = asyncio.create_task(self._execute(command, key, acceptance))
+        self._running.add(work)
+        work.add_done_callback(partial(self._finished, acceptance))
+        return await self._answer(work, acceptance, deadline=started + self._reply_within)
+
+    async def _answer(
+        self, work: asyncio.Task[CommandReply], acceptance: Acceptance, *, deadline: float
+    ) -> CommandReply:
+        accepted = asyncio.create_task(acceptance.wait())
+        try:
+            await asyncio.wait({work, accepted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            accepted.cancel()
+        if work.done() and not acceptance.accepted:
+            return work.result()  # done, or failed before it was accepted: its message is retried
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        try:
+            return await asyncio.wait_for(asyncio.shield(work), remaining)
+        except TimeoutError:
+            return in_progress()
+        except Exception:  # accepted, then failed: a tick resumes it once its lease passed
+            return in_progress()
+
+    async def _execute(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
+        try:
+            reply = await self._dispatch(command, key, acceptance)
+        except Rejected as rejected:
+            reply = self._replies.rejected(rejected, command.actor)
+        await self._store.finish(key, reply)
+        log.info("command done", kind=command.kind, status=reply.status, message=reply.message)
+        return reply
+
+    async def _dispatch(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
+        if isinstance(command, RevokePurchase):
+            return await self._revoking.revoke(command, key, acceptance)
+        if isinstance(command, SubmitSupportCase):
+            return await self._support_cases.submit(command, key, acceptance)
+        if isinstance(command, MarkCaseResolved):
+            return await self._support_cases.mark_resolved(command)
+        return await self._accounts.register(command, acceptance)
+
+    def _finished(self, acceptance: Acceptance, work: asyncio.Task[CommandReply]) -> None:
+        self._running.discard(work)
+        if work.cancelled() or (error := work.exception()) is None:
+            return
+        if acceptance.accepted:
+            log.warning("command failed after it was accepted; a tick resumes it", error=repr(error))
+        else:
+            log.warning("command failed; its message is retried", error=repr(error))
+
+    async def drain(self) -> None:
+        """Let accepted commands finish (a stopping service); what does not is left to ticks."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=_DRAIN_SECONDS)

@@ -1,0 +1,98 @@
+"""A customer account's access: its role, its support plan and the IAM actions its role was
+refused, as registration, probes and the calls made teach them. Pure: records in, records out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from graceperiod.contracts.revocation import RegisterAccountRole, SupportPlan
+from graceperiod.contracts.rpc import ErrorCode
+from graceperiod.revocation.domain.authorization import may_configure
+from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
+from graceperiod.revocation.domain.outcomes import Rejected
+from graceperiod.revocation.domain.records import AccountRecord
+
+
+@dataclass(frozen=True)
+class ProbePolicy:
+    max_age: timedelta = timedelta(hours=6)
+    """A complete probe is redone after this long."""
+    retry: timedelta = timedelta(minutes=5)
+    """An incomplete one (AWS did not answer every check) sooner."""
+
+
+def role_arn_of(command: RegisterAccountRole, default_role_name: str) -> str:
+    """The role to assume: the command's, else the convention; refused if the actor may not
+    configure or the role is not in the account."""
+    if not may_configure(command.actor):
+        raise Rejected(ErrorCode.FORBIDDEN, "registering an account role needs update:config")
+    role_arn = command.role_arn or f"arn:{command.partition}:iam::{command.account_id}:role/{default_role_name}"
+    if role_arn.split(":")[4] != command.account_id:
+        raise Rejected(ErrorCode.INVALID, f"role {role_arn} is not in account {command.account_id}")
+    return role_arn
+
+
+def registered(
+    account: AccountRecord | None, command: RegisterAccountRole, role_arn: str, now: datetime
+) -> AccountRecord:
+    """The role stored, what was learnt about the previous one forgotten, a probe due now."""
+    account = account or AccountRecord(account_id=command.account_id)
+    return account.model_copy(
+        update={
+            "role_arn": role_arn,
+            "external_id": command.external_id,
+            "registered_at": now,
+            "registered_by": command.actor.email,
+            "use_missing": [],
+            "role_assumable": None,
+            "probe_due_at": now,
+        }
+    )
+
+
+def probed(account: AccountRecord, probe: Probe, now: datetime, policy: ProbePolicy) -> AccountRecord:
+    """What a probe found. A complete probe also forgets the denials met when used: the bundle
+    may have been re-applied since."""
+    return account.model_copy(
+        update={
+            "role_assumable": probe.role_assumable,
+            "support_plan": account.support_plan if probe.support_plan is SupportPlan.UNKNOWN else probe.support_plan,
+            "probe_missing": sorted(probe.missing_actions),
+            "use_missing": [] if probe.complete else account.use_missing,
+            "checked_at": now,
+            "probe_due_at": now + (policy.max_age if probe.complete else policy.retry),
+            "message": probe.message,
+        }
+    )
+
+
+def first_probe_due(account: AccountRecord | None, now: datetime) -> AccountRecord | None:
+    """A registered account never probed yet gets its probe now (None: nothing to change)."""
+    if account is None or not account.role_arn or account.checked_at is not None:
+        return None
+    return account.model_copy(update={"probe_due_at": now})
+
+
+def learnt(account: AccountRecord, error: AwsCallError) -> AccountRecord | None:
+    """What a failed call tells about the role and the plan (None: nothing)."""
+    if error.failure is Failure.ACCESS_DENIED:
+        if error.action in account.use_missing:
+            return None
+        return account.model_copy(update={"use_missing": [*account.use_missing, error.action]})
+    if error.failure is Failure.NOT_ASSUMABLE:
+        return account.model_copy(update={"role_assumable": False, "message": error.message})
+    if error.failure is Failure.SUBSCRIPTION_REQUIRED:
+        return account.model_copy(update={"support_plan": SupportPlan.NO_API_ACCESS})
+    return None
+
+
+def used(account: AccountRecord, action: str) -> AccountRecord | None:
+    """An action just succeeded: it is not missing (None: it was not thought missing)."""
+    if action not in account.use_missing:
+        return None
+    return account.model_copy(update={"use_missing": [a for a in account.use_missing if a != action]})
+
+
+def categories_read(account: AccountRecord, categories: frozenset[str], now: datetime) -> AccountRecord:
+    return account.model_copy(update={"categories": sorted(categories), "categories_at": now})

@@ -1,0 +1,36 @@
+"""A purchase as one person sees it: the phase worked out now, and the actions theirs to take."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from graceperiod.contracts.revocation import PurchaseView, Unavailability, UnavailableReason, may_act_on
+from graceperiod.contracts.rpc import Actor
+from graceperiod.revocation.domain.lifecycle import assessment
+from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
+
+_NOT_PERMITTED = Unavailability(
+    reason=UnavailableReason.NOT_PERMITTED,
+    message=(
+        "You may act only on purchases you requested (revoke-own:purchases), unless you hold revoke-any:purchases."
+    ),
+)
+
+
+def view_of(record: PurchaseRecord, account: AccountRecord | None, actor: Actor | None, now: datetime) -> PurchaseView:
+    """``actor`` None: as the service sees it (every allowed action)."""
+    found = assessment(record, account, now)
+    actions, unavailable = list(found.actions), found.unavailable
+    if actor is not None and actions and not may_act_on(actor, record.purchase.requested_by):
+        actions, unavailable = [], _NOT_PERMITTED
+    return PurchaseView(
+        purchase=record.purchase,
+        windows=record.windows,
+        phase=found.phase,
+        aws_state=record.aws.state,
+        allowed_actions=actions,
+        unavailable=unavailable,
+        audit=record.audit,
+        timeline=record.timeline,
+        updated_at=record.updated_at,
+    )

@@ -1,0 +1,77 @@
+"""ListPurchases, GetPurchase, GetSupportCaseDraft, ListAccountAccess: views for the asking
+person (their allowed actions), drafts and account access, read-only."""
+
+from __future__ import annotations
+
+from graceperiod.contracts.revocation import (
+    AccountAccessReply,
+    GetPurchase,
+    GetSupportCaseDraft,
+    ListAccountAccess,
+    ListPurchases,
+    PurchaseListReply,
+    PurchaseReply,
+    SupportCaseDraftReply,
+)
+from graceperiod.contracts.rpc import ErrorCode, Problem
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.drafts import category_for, draft_case
+from graceperiod.revocation.domain.views import view_of
+from graceperiod.revocation.store.purchases import decode_cursor, encode_cursor
+
+Query = ListPurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess
+Reply = PurchaseListReply | PurchaseReply | SupportCaseDraftReply | AccountAccessReply
+
+
+def _not_found(purchase_id: str) -> Problem:
+    return Problem(code=ErrorCode.NOT_FOUND, message=f"no purchase {purchase_id}")
+
+
+class Queries:
+    def __init__(self, changes: Changes) -> None:
+        self._changes = changes
+
+    async def answer(self, query: Query) -> Reply:
+        if isinstance(query, ListPurchases):
+            return await self.list_purchases(query)
+        if isinstance(query, ListAccountAccess):
+            return AccountAccessReply(accounts=[a.view() for a in await self._changes.accounts.all()])
+        if isinstance(query, GetPurchase):
+            return await self.get_purchase(query)
+        return await self.draft(query)
+
+    async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
+        try:
+            after = decode_cursor(query.cursor) if query.cursor else None
+        except ValueError as exc:
+            return PurchaseListReply(problem=Problem(code=ErrorCode.INVALID, message=str(exc)))
+        records = await self._changes.purchases.page(
+            account_id=query.account_id,
+            phase=query.phase,
+            requested_by_user_id=query.requested_by_user_id,
+            limit=query.limit + 1,
+            after=after,
+        )
+        more = len(records) > query.limit
+        records = records[: query.limit]
+        cursor = encode_cursor(records[-1].purchase.executed_at, records[-1].purchase_id) if more else None
+        # One read for the page's accounts, not one per purchase.
+        accounts = await self._changes.accounts.by_ids({r.account_id for r in records})
+        now = self._changes.now()
+        items = [view_of(r, accounts.get(r.account_id), query.actor, now) for r in records]
+        return PurchaseListReply(items=items, next_cursor=cursor)
+
+    async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
+        record = await self._changes.purchases.get(query.purchase_id)
+        if record is None:
+            return PurchaseReply(problem=_not_found(query.purchase_id))
+        account = await self._changes.accounts.get(record.account_id)
+        return PurchaseReply(purchase=view_of(record, account, query.actor, self._changes.now()))
+
+    async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
+        record = await self._changes.purchases.get(query.purchase_id)
+        if record is None:
+            return SupportCaseDraftReply(problem=_not_found(query.purchase_id))
+        account = await self._changes.accounts.get(record.account_id)
+        category = category_for(record.purchase.commitment.kind, account.categories if account else None)
+        return SupportCaseDraftReply(draft=draft_case(record.purchase, category_code=category))

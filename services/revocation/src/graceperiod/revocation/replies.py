@@ -1,0 +1,35 @@
+"""Command replies: the outcome, and the purchase as the asking person may see it now."""
+
+from __future__ import annotations
+
+from graceperiod.contracts.revocation import CommandReply, PurchaseView
+from graceperiod.contracts.rpc import Actor, CommandStatus, Problem
+from graceperiod.revocation.changes import Loaded
+from graceperiod.revocation.domain.outcomes import IN_PROGRESS_MESSAGE, Outcome, Rejected
+from graceperiod.revocation.domain.views import view_of
+from graceperiod.runtime.clock import Clock
+
+
+class Replies:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def view(self, loaded: Loaded, actor: Actor | None) -> PurchaseView:
+        return view_of(loaded.purchase, loaded.account, actor, self._clock.now())
+
+    def answer(self, outcome: Outcome, loaded: Loaded, actor: Actor | None) -> CommandReply:
+        return CommandReply(status=outcome.status, message=outcome.message, purchase=self.view(loaded, actor))
+
+    def done(self, message: str, loaded: Loaded, actor: Actor | None) -> CommandReply:
+        return self.answer(Outcome(CommandStatus.DONE, message), loaded, actor)
+
+    def rejected(self, rejected: Rejected, actor: Actor) -> CommandReply:
+        problem = Problem(code=rejected.code, message=rejected.message)
+        view = None
+        if rejected.record is not None:
+            view = self.view(Loaded(rejected.record, rejected.account), actor)
+        return CommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem, purchase=view)
+
+
+def in_progress() -> CommandReply:
+    return CommandReply(status=CommandStatus.IN_PROGRESS, message=IN_PROGRESS_MESSAGE)

@@ -1,0 +1,67 @@
+"""The ``commands`` collection (idempotency keys and the replies given) and the ``claims``
+collection (what only one replica or request may do: a unique insert, atomic on MongoDB and
+FerretDB alike, where FerretDB 1.24's conditional updates are not atomic between connections)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.revocation.domain.records import Claim, CommandRecord
+from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+
+
+class CommandStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._commands = database["commands"]
+        self._claims = database["claims"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._commands, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_indexes(self._claims, [IndexModel([("expires_at", ASCENDING)])])
+
+    # --- commands (idempotency keys) ---------------------------------------------------------
+
+    async def begin(self, command: CommandRecord) -> bool:
+        """True for the first delivery of this key, False if it was seen before."""
+        try:
+            await self._commands.insert_one(to_document(command) | {"_id": command.key})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get(self, key: str) -> CommandRecord | None:
+        doc = await self._commands.find_one({"_id": key})
+        return CommandRecord.model_validate(doc) if doc else None
+
+    async def finish(self, key: str, reply: CommandReply) -> None:
+        await self._commands.update_one({"_id": key}, {"$set": {"state": "done", "reply": to_document(reply)}})
+
+    async def purge(self, now: datetime) -> int:
+        result = await self._commands.delete_many({"expires_at": {"$lte": now}})
+        return int(result.deleted_count)
+
+    # --- claims -----------------------------------------------------------------------------------
+
+    async def claim(self, claim: Claim) -> bool:
+        """True for exactly one caller per ``claim_id``."""
+        try:
+            await self._claims.insert_one(to_document(claim) | {"_id": claim.claim_id})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def holder(self, claim_id: str) -> Claim | None:
+        doc = await self._claims.find_one({"_id": claim_id})
+        return Claim.model_validate(doc) if doc else None
+
+    async def release(self, claim_id: str) -> None:
+        await self._claims.delete_one({"_id": claim_id})
+
+    async def purge_claims(self, now: datetime) -> int:
+        result = await self._claims.delete_many({"expires_at": {"$lte": now}})
+        return int(result.deleted_count)

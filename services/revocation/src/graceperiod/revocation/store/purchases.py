@@ -1,0 +1,138 @@
+"""The ``purchases`` collection: one document per purchase, ``_id`` = purchase id."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from graceperiod.revocation.domain.records import PurchaseRecord
+from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+
+
+def _document(record: PurchaseRecord) -> Document:
+    doc = to_document(record)
+    # Fields of the purchase the queries filter and sort on, kept at the top level.
+    doc.update(
+        {
+            "_id": record.purchase_id,
+            "account_id": record.account_id,
+            "executed_at": record.purchase.executed_at,
+            "requested_by_user_id": record.purchase.requested_by.user_id,
+            "has_outbox": bool(record.outbox),
+        }
+    )
+    return doc
+
+
+def encode_cursor(executed_at: datetime, purchase_id: str) -> str:
+    raw = json.dumps([executed_at.isoformat(), purchase_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError on anything that is not a cursor this service made."""
+    try:
+        executed, purchase_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(executed), str(purchase_id)
+    except (ValueError, TypeError) as exc:
+        msg = "cursor is not one this service returned"
+        raise ValueError(msg) from exc
+
+
+class PurchaseStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._purchases = database["purchases"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(
+            self._purchases,
+            [
+                IndexModel([("executed_at", ASCENDING)]),
+                IndexModel([("account_id", ASCENDING), ("executed_at", ASCENDING)]),
+                IndexModel([("next_check_at", ASCENDING)]),
+                IndexModel([("has_outbox", ASCENDING)]),
+            ],
+        )
+
+    async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
+        """Store a purchase once; when it is stored already (a repeat, or a replica that raced
+        this one), the stored one is returned unchanged."""
+        try:
+            await self._purchases.insert_one(_document(record))
+        except DuplicateKeyError:
+            stored = await self.get(record.purchase_id)
+            assert stored is not None  # inserted by whoever raced us; never deleted
+            return stored
+        return record
+
+    async def get(self, purchase_id: str) -> PurchaseRecord | None:
+        doc = await self._purchases.find_one({"_id": purchase_id})
+        return PurchaseRecord.model_validate(doc) if doc else None
+
+    async def save(self, record: PurchaseRecord) -> PurchaseRecord | None:
+        """Replace the stored purchase if it is still at ``record.version``; the record as
+        stored (next version), or None when someone changed it meanwhile."""
+        saved = record.model_copy(update={"version": record.version + 1})
+        result = await self._purchases.replace_one(
+            {"_id": record.purchase_id, "version": record.version}, _document(saved)
+        )
+        return saved if result.modified_count == 1 else None
+
+    async def clear_outbox(self, record: PurchaseRecord) -> bool:
+        """Empty the outbox if the purchase is still at ``record.version`` (a small update, not
+        a replace; the version stays: emptying an already-published outbox changes no state)."""
+        result = await self._purchases.update_one(
+            {"_id": record.purchase_id, "version": record.version}, {"$set": {"outbox": [], "has_outbox": False}}
+        )
+        return result.modified_count == 1
+
+    async def postpone(self, purchase_id: str, due_at: datetime, *, until: datetime) -> None:
+        """Move a claimed purchase's next check on, so it is retried after ``until`` if this
+        replica dies while working on it."""
+        await self._purchases.update_one(
+            {"_id": purchase_id, "next_check_at": due_at}, {"$set": {"next_check_at": until}}
+        )
+
+    async def due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
+        cursor = (
+            self._purchases.find({"next_check_at": {"$lte": now}}, projection={"next_check_at": 1})
+            .sort("next_check_at", ASCENDING)
+            .limit(limit)
+        )
+        return [(doc["_id"], doc["next_check_at"]) async for doc in cursor]
+
+    async def with_outbox(self, *, limit: int) -> list[str]:
+        cursor = self._purchases.find({"has_outbox": True}, projection={"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def page(
+        self,
+        *,
+        account_id: str | None = None,
+        phase: str | None = None,
+        requested_by_user_id: str | None = None,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PurchaseRecord]:
+        """Newest first; ``after`` is where the previous page ended."""
+        query: dict[str, Any] = {}
+        if account_id:
+            query["account_id"] = account_id
+        if phase:
+            query["phase"] = phase
+        if requested_by_user_id:
+            query["requested_by_user_id"] = requested_by_user_id
+        if after is not None:
+            executed_at, purchase_id = after
+            query["$or"] = [
+                {"executed_at": {"$lt": executed_at}},
+                {"executed_at": executed_at, "_id": {"$lt": purchase_id}},
+            ]
+        cursor = self._purchases.find(query).sort([("executed_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [PurchaseRecord.model_validate(doc) async for doc in cursor]
