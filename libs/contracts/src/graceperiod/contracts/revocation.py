@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints
 
 from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query
+from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
 from graceperiod.contracts.topology import RoutingKey
 from graceperiod.contracts.upstream import Person, PurchaseExecuted
 
@@ -335,25 +335,21 @@ RevocationQuery = Annotated[
 ]
 
 
-class PurchaseListReply(Model):
+class PurchaseListReply(Reply):
     items: list[PurchaseView] = Field(default_factory=list)
     next_cursor: str | None = None
-    problem: Problem | None = None
 
 
-class PurchaseReply(Model):
+class PurchaseReply(Reply):
     purchase: PurchaseView | None = None
-    problem: Problem | None = None
 
 
-class SupportCaseDraftReply(Model):
+class SupportCaseDraftReply(Reply):
     draft: SupportCaseDraft | None = None
-    problem: Problem | None = None
 
 
-class AccountAccessReply(Model):
+class AccountAccessReply(Reply):
     accounts: list[AccountAccess] = Field(default_factory=list)
-    problem: Problem | None = None
 
 
 # --- Events (graceperiod.events, revocation.purchase.*) ------------------------------------

@@ -50,6 +50,12 @@ class Problem(Model):
     message: NonEmptyStr
 
 
+class Reply(Model):
+    """Base of every reply: ``problem`` says why a command or query did not succeed."""
+
+    problem: Problem | None = None
+
+
 class CommandStatus(StrEnum):
     DONE = "done"
     """The outcome is known and final."""

@@ -103,6 +103,16 @@ def storage_busy(exc: BaseException) -> bool:
     return "database is locked" in text or "SQLITE_BUSY" in text
 
 
+async def insert_once(collection: AsyncCollection[Document], document: Document) -> bool:
+    """Insert ``document`` unless one with its ``_id`` exists: True for exactly one of any
+    number of concurrent callers (a unique insert is atomic on MongoDB and FerretDB alike)."""
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 async def ensure_indexes(collection: AsyncCollection[Document], indexes: Sequence[IndexModel]) -> None:
     """Create indexes idempotently (creating an existing index with the same spec is a no-op).
 

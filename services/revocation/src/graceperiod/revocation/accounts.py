@@ -3,6 +3,8 @@ and what it may do there (support plan, missing IAM actions), checked without si
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.revocation.acceptance import Acceptance
@@ -15,19 +17,19 @@ from graceperiod.revocation.domain.records import AccountRecord
 _DEFAULT_PROBE_REGION = "us-east-1"
 
 
+@dataclass(frozen=True)
 class Accounts:
-    def __init__(self, changes: Changes, aws: AwsCalls, *, default_role_name: str, probe_policy: ProbePolicy) -> None:
-        self._changes = changes
-        self._aws = aws
-        self._default_role_name = default_role_name
-        self._probe_policy = probe_policy
+    changes: Changes
+    aws: AwsCalls
+    default_role_name: str
+    probe_policy: ProbePolicy
 
     async def register(self, command: RegisterAccountRole, acceptance: Acceptance) -> CommandReply:
         """Store the role (and its ExternalId), then probe it; the first probe's findings are
         the reply."""
-        role_arn = role_arn_of(command, self._default_role_name)
-        now = self._changes.now()
-        account = await self._changes.account(
+        role_arn = role_arn_of(command, self.default_role_name)
+        now = self.changes.now()
+        account = await self.changes.account(
             command.account_id, lambda current: registered(current, command, role_arn, now)
         )
         acceptance.accept()  # its probe is due now: a tick does it if this one does not finish
@@ -39,16 +41,16 @@ class Accounts:
         )
 
     async def probe(self, account_id: str, account: AccountRecord | None = None) -> AccountRecord | None:
-        account = account or await self._changes.accounts.get(account_id)
+        account = account or await self.changes.accounts.get(account_id)
         role = role_of(account)
         if account is None or role is None:
             return account
-        page = await self._changes.purchases.page(account_id=account_id, limit=1)
+        page = await self.changes.purchases.page(account_id=account_id, limit=1)
         region = page[0].purchase.commitment.region if page else _DEFAULT_PROBE_REGION
-        probe = await self._aws.aws.probes.probe(role, region=region)
-        now = self._changes.now()
-        return await self._changes.account(
+        probe = await self.aws.aws.probes.probe(role, region=region)
+        now = self.changes.now()
+        return await self.changes.account(
             account_id,
-            lambda current: probed(current, probe, now, self._probe_policy) if current else None,
+            lambda current: probed(current, probe, now, self.probe_policy) if current else None,
             loaded=account,
         )

@@ -16,6 +16,7 @@ from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.adapters.aws.sessions import ClientOptions
 from graceperiod.revocation.aws_calls import AwsCalls, Backoff
 from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.deliveries import Deliveries
 from graceperiod.revocation.domain.accounts import ProbePolicy
@@ -74,50 +75,30 @@ def build_service(
 ) -> Service:
     purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
     inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
-    changes = Changes(
-        purchases=purchases, accounts=accounts, events=events, clock=clock, policy=lifecycle_policy(settings)
-    )
+    changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings))
     backoff = Backoff(settings.aws_retry_rounds, settings.aws_backoff_base_seconds, settings.aws_backoff_cap_seconds)
-    calls = AwsCalls(aws, changes, backoff)
-    replies = Replies(clock)
+    calls, replies = AwsCalls(aws, changes, backoff), Replies(clock)
     retention = timedelta(days=settings.command_retention_days)
-    revoking = Revoking(changes, calls, replies)
-    support_cases = SupportCases(changes, calls, claims=command_store, replies=replies, claim_retention=retention)
-    account_roles = Accounts(
-        changes,
-        calls,
-        default_role_name=settings.default_role_name,
-        probe_policy=ProbePolicy(
-            max_age=timedelta(seconds=settings.probe_max_age_seconds),
-            retry=timedelta(seconds=settings.unknown_retry_seconds),
-        ),
+    claims = Claims(command_store, clock, retention)
+    probe_policy = ProbePolicy(
+        max_age=timedelta(seconds=settings.probe_max_age_seconds),
+        retry=timedelta(seconds=settings.unknown_retry_seconds),
     )
     commands = Commands(
         command_store,
-        revoking=revoking,
-        support_cases=support_cases,
-        accounts=account_roles,
-        replies=replies,
-        clock=clock,
-        reply_within=settings.reply_within_seconds,
-        retention=retention,
+        Revoking(changes, calls, replies),
+        SupportCases(changes, calls, claims, replies),
+        Accounts(changes, calls, settings.default_role_name, probe_policy),
+        replies,
+        clock,
+        settings.reply_within_seconds,
+        retention,
     )
-    follow_ups = FollowUps(
-        changes,
-        calls,
-        commands=command_store,
-        inbox=inbox,
-        revoking=revoking,
-        support_cases=support_cases,
-        accounts=account_roles,
-        lease=timedelta(seconds=settings.attempt_lease_seconds),
-        retention=retention,
-        batch=settings.tick_batch,
-    )
+    purges = [command_store.purge, command_store.purge_claims, lambda now: inbox.purge(now=now)]
     router = build_router(
         recording=Recording(changes, calls, events),
         deliveries=Deliveries(changes),
-        follow_ups=follow_ups,
+        follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch),
         commands=commands,
         queries=Queries(changes),
     )

@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from graceperiod.contracts.rpc import ErrorCode
+from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import learnt, used
+from graceperiod.revocation.domain.authorization import ensure_may_act
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState
@@ -38,6 +39,14 @@ def role_of(account: AccountRecord | None) -> Role | None:
     return Role(account.account_id, account.role_arn, account.external_id)
 
 
+async def to_act_on(changes: Changes, purchase_id: str, actor: Actor) -> tuple[Loaded, Role]:
+    """The purchase a command acts on, and the role to act with; refused when there is no such
+    purchase, the actor may not act on it, or no role is registered for its account."""
+    loaded = await changes.load(purchase_id)
+    ensure_may_act(actor, loaded.purchase)
+    return loaded, role_to_act(loaded)
+
+
 def role_to_act(loaded: Loaded) -> Role:
     """The role to act with; refused (unavailable) when none is registered."""
     role = role_of(loaded.account)
@@ -52,15 +61,15 @@ def role_to_act(loaded: Loaded) -> Role:
     return role
 
 
+@dataclass(frozen=True)
 class AwsCalls:
-    def __init__(self, aws: AwsAccounts, changes: Changes, backoff: Backoff | None = None) -> None:
-        self.aws = aws
-        self._changes = changes
-        self._backoff = backoff or Backoff()
+    aws: AwsAccounts
+    changes: Changes
+    backoff: Backoff = Backoff()
 
     async def with_backoff(self, call: Callable[[], Awaitable[T]]) -> T:
         """Our own rounds around botocore's retries, for AWS that keeps throttling or failing."""
-        backoff = self._backoff
+        backoff = self.backoff
         for attempt in range(backoff.rounds):
             try:
                 return await call()
@@ -82,7 +91,7 @@ class AwsCalls:
         it is now."""
         if account is None:
             return None
-        return await self._changes.account(
+        return await self.changes.account(
             account.account_id, lambda current: learnt(current, error) if current else None, loaded=account
         )
 
@@ -90,6 +99,6 @@ class AwsCalls:
         """An action succeeded: it is no longer thought missing."""
         if account is None or action not in account.use_missing:
             return account
-        return await self._changes.account(
+        return await self.changes.account(
             account.account_id, lambda current: used(current, action) if current else None, loaded=account
         )

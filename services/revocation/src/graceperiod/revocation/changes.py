@@ -40,27 +40,19 @@ class Loaded:
 Decision = Callable[[PurchaseRecord, At], tuple[PurchaseRecord, T]]
 
 
+@dataclass(frozen=True)
 class Changes:
-    def __init__(
-        self,
-        *,
-        purchases: PurchaseStore,
-        accounts: AccountStore,
-        events: EventSink,
-        clock: Clock,
-        policy: LifecyclePolicy,
-    ) -> None:
-        self.purchases = purchases
-        self.accounts = accounts
-        self._events = events
-        self._clock = clock
-        self._policy = policy
+    purchases: PurchaseStore
+    accounts: AccountStore
+    events: EventSink
+    clock: Clock
+    policy: LifecyclePolicy
 
     def now(self) -> datetime:
-        return self._clock.now()
+        return self.clock.now()
 
     def at(self, account: AccountRecord | None) -> At:
-        return At(now=self._clock.now(), account=account, policy=self._policy)
+        return At(now=self.clock.now(), account=account, policy=self.policy)
 
     async def load(self, purchase_id: str) -> Loaded:
         """The purchase and its account; rejected (not found) when there is no such purchase."""
@@ -87,7 +79,7 @@ class Changes:
         if not record.outbox:
             return record
         for entry in record.outbox:
-            await self._events.publish(entry.event, message_id=entry.message_id)
+            await self.events.publish(entry.event, message_id=entry.message_id)
         if not await self.purchases.clear_outbox(record):  # the usual case: nobody wrote since our save
             await self._forget_published(record.purchase_id, {entry.message_id for entry in record.outbox})
         return record.model_copy(update={"outbox": []})

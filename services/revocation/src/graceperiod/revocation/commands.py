@@ -11,6 +11,7 @@ message, which is retried. Why: docs/architecture.md, "RPC replies".
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
@@ -23,8 +24,10 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.accounts import Accounts
+from graceperiod.revocation.adapters.aws.sessions import Role
+from graceperiod.revocation.changes import Loaded
 from graceperiod.revocation.domain.outcomes import Rejected
-from graceperiod.revocation.domain.records import CommandRecord
+from graceperiod.revocation.domain.records import AttemptKind, CommandRecord
 from graceperiod.revocation.replies import Replies, in_progress
 from graceperiod.revocation.revoking import Revoking
 from graceperiod.revocation.store.commands import CommandStore
@@ -40,41 +43,33 @@ Command = RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccoun
 _DRAIN_SECONDS = 10.0
 
 
+@dataclass
 class Commands:
-    def __init__(
-        self,
-        store: CommandStore,
-        *,
-        revoking: Revoking,
-        support_cases: SupportCases,
-        accounts: Accounts,
-        replies: Replies,
-        clock: Clock,
-        reply_within: float,
-        retention: timedelta,
-    ) -> None:
-        self._store = store
-        self._revoking = revoking
-        self._support_cases = support_cases
-        self._accounts = accounts
-        self._replies = replies
-        self._clock = clock
-        self._reply_within = reply_within
-        self._retention = retention
-        self._running: set[asyncio.Task[CommandReply]] = set()
+    """Each command to its use case, once per key, answered by the deadline; and the attempts
+    commands left behind, resumed."""
+
+    store: CommandStore
+    revoking: Revoking
+    support_cases: SupportCases
+    accounts: Accounts
+    replies: Replies
+    clock: Clock
+    reply_within: float
+    retention: timedelta
+    _running: set[asyncio.Task[CommandReply]] = field(default_factory=set, init=False)
 
     async def handle(self, command: Command) -> CommandReply:
         key = f"{command.kind}:{command.idempotency_key}"
-        now = self._clock.now()
+        now = self.clock.now()
         seen = CommandRecord(
             key=key,
             kind=command.kind,
             purchase_id=getattr(command, "purchase_id", None),
             created_at=now,
-            expires_at=now + self._retention,
+            expires_at=now + self.retention,
         )
-        if not await self._store.begin(seen):
-            earlier = await self._store.get(key)
+        if not await self.store.begin(seen):
+            earlier = await self.store.get(key)
             if earlier is not None and earlier.reply is not None:
                 return earlier.reply  # the outcome of this key, given before
         started = asyncio.get_running_loop().time()
@@ -82,7 +77,7 @@ class Commands:
         work = asyncio.create_task(self._execute(command, key, acceptance))
         self._running.add(work)
         work.add_done_callback(partial(self._finished, acceptance))
-        return await self._answer(work, acceptance, deadline=started + self._reply_within)
+        return await self._answer(work, acceptance, deadline=started + self.reply_within)
 
     async def _answer(
         self, work: asyncio.Task[CommandReply], acceptance: Acceptance, *, deadline: float
@@ -104,21 +99,34 @@ class Commands:
 
     async def _execute(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
         try:
-            reply = await self._dispatch(command, key, acceptance)
+            reply = await self._run(command, key, acceptance)
         except Rejected as rejected:
-            reply = self._replies.rejected(rejected, command.actor)
-        await self._store.finish(key, reply)
+            reply = self.replies.rejected(rejected, command.actor)
+        await self.store.finish(key, reply)
         log.info("command done", kind=command.kind, status=reply.status, message=reply.message)
         return reply
 
-    async def _dispatch(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
+    async def _run(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
         if isinstance(command, RevokePurchase):
-            return await self._revoking.revoke(command, key, acceptance)
+            return await self.revoking.revoke(command, key, acceptance)
         if isinstance(command, SubmitSupportCase):
-            return await self._support_cases.submit(command, key, acceptance)
+            return await self.support_cases.submit(command, key, acceptance)
         if isinstance(command, MarkCaseResolved):
-            return await self._support_cases.mark_resolved(command)
-        return await self._accounts.register(command, acceptance)
+            return await self.support_cases.mark_resolved(command)
+        return await self.accounts.register(command, acceptance)
+
+    async def resume(self, loaded: Loaded, role: Role) -> None:
+        """An attempt whose lease passed: whoever ran it stopped. Its caller is gone, so a
+        refusal is only recorded on the purchase."""
+        attempt = loaded.purchase.attempt
+        assert attempt is not None
+        try:
+            if attempt.kind is AttemptKind.REVOKE:
+                await self.revoking.run(loaded, role, attempt.key, attempt.actor)
+            else:
+                await self.support_cases.resume(loaded, role)
+        except Rejected:
+            pass
 
     def _finished(self, acceptance: Acceptance, work: asyncio.Task[CommandReply]) -> None:
         self._running.discard(work)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.revocation.changes import Changes, Loaded
@@ -18,38 +19,38 @@ class _KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
+        lock, users = self.locks.get(key, (asyncio.Lock(), 0))
+        self.locks[key] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
+            lock, users = self.locks[key]
             if users == 1:
-                del self._locks[key]
+                del self.locks[key]
             else:
-                self._locks[key] = (lock, users - 1)
+                self.locks[key] = (lock, users - 1)
 
 
+@dataclass(frozen=True)
 class Deliveries:
-    def __init__(self, changes: Changes) -> None:
-        self._changes = changes
-        self._locks = _KeyedLocks()
+    changes: Changes
+    locks: _KeyedLocks = field(default_factory=_KeyedLocks)
 
     async def delivered(self, event: EmailDelivered, *, message_id: str) -> None:
         """The entry, keyed by the message id, is the dedupe record (no inbox round-trips).
         The deliveries of one purchase arrive together; taking them one at a time here spares
         the conflicting replaces and their re-reads."""
-        async with self._locks.hold(event.purchase_id):
-            record = await self._changes.purchases.get(event.purchase_id)
+        async with self.locks.hold(event.purchase_id):
+            record = await self.changes.purchases.get(event.purchase_id)
             if record is None:
                 log.warning("email delivered for an unknown purchase", purchase_id=event.purchase_id)
                 return
             if has_delivery(record, message_id):
                 return
-            loaded = Loaded(record, await self._changes.accounts.get(record.account_id))
-            await self._changes.purchase(loaded, lambda rec, at: (with_delivery(rec, event, message_id), None))
+            loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
+            await self.changes.purchase(loaded, lambda rec, at: (with_delivery(rec, event, message_id), None))

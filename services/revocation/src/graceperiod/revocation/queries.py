@@ -3,6 +3,8 @@ person (their allowed actions), drafts and account access, read-only."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     GetPurchase,
@@ -27,15 +29,15 @@ def _not_found(purchase_id: str) -> Problem:
     return Problem(code=ErrorCode.NOT_FOUND, message=f"no purchase {purchase_id}")
 
 
+@dataclass(frozen=True)
 class Queries:
-    def __init__(self, changes: Changes) -> None:
-        self._changes = changes
+    changes: Changes
 
     async def answer(self, query: Query) -> Reply:
         if isinstance(query, ListPurchases):
             return await self.list_purchases(query)
         if isinstance(query, ListAccountAccess):
-            return AccountAccessReply(accounts=[a.view() for a in await self._changes.accounts.all()])
+            return AccountAccessReply(accounts=[a.view() for a in await self.changes.accounts.all()])
         if isinstance(query, GetPurchase):
             return await self.get_purchase(query)
         return await self.draft(query)
@@ -45,7 +47,7 @@ class Queries:
             after = decode_cursor(query.cursor) if query.cursor else None
         except ValueError as exc:
             return PurchaseListReply(problem=Problem(code=ErrorCode.INVALID, message=str(exc)))
-        records = await self._changes.purchases.page(
+        records = await self.changes.purchases.page(
             account_id=query.account_id,
             phase=query.phase,
             requested_by_user_id=query.requested_by_user_id,
@@ -56,22 +58,22 @@ class Queries:
         records = records[: query.limit]
         cursor = encode_cursor(records[-1].purchase.executed_at, records[-1].purchase_id) if more else None
         # One read for the page's accounts, not one per purchase.
-        accounts = await self._changes.accounts.by_ids({r.account_id for r in records})
-        now = self._changes.now()
+        accounts = await self.changes.accounts.by_ids({r.account_id for r in records})
+        now = self.changes.now()
         items = [view_of(r, accounts.get(r.account_id), query.actor, now) for r in records]
         return PurchaseListReply(items=items, next_cursor=cursor)
 
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
-        record = await self._changes.purchases.get(query.purchase_id)
+        record = await self.changes.purchases.get(query.purchase_id)
         if record is None:
             return PurchaseReply(problem=_not_found(query.purchase_id))
-        account = await self._changes.accounts.get(record.account_id)
-        return PurchaseReply(purchase=view_of(record, account, query.actor, self._changes.now()))
+        account = await self.changes.accounts.get(record.account_id)
+        return PurchaseReply(purchase=view_of(record, account, query.actor, self.changes.now()))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
-        record = await self._changes.purchases.get(query.purchase_id)
+        record = await self.changes.purchases.get(query.purchase_id)
         if record is None:
             return SupportCaseDraftReply(problem=_not_found(query.purchase_id))
-        account = await self._changes.accounts.get(record.account_id)
+        account = await self.changes.accounts.get(record.account_id)
         category = category_for(record.purchase.commitment.kind, account.categories if account else None)
         return SupportCaseDraftReply(draft=draft_case(record.purchase, category_code=category))

@@ -6,6 +6,8 @@ Safe to repeat: the stored record wins, and the announcement has a deterministic
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from graceperiod.contracts.revocation import PurchaseRecorded
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
@@ -20,24 +22,24 @@ from graceperiod.runtime.messaging import EventSink
 log = get_logger("graceperiod.revocation")
 
 
+@dataclass(frozen=True)
 class Recording:
-    def __init__(self, changes: Changes, aws: AwsCalls, events: EventSink) -> None:
-        self._changes = changes
-        self._aws = aws
-        self._events = events
+    changes: Changes
+    aws: AwsCalls
+    events: EventSink
 
     async def record(self, purchase: PurchaseExecuted) -> PurchaseRecorded:
-        record = await self._changes.purchases.get(purchase.purchase_id)
+        record = await self.changes.purchases.get(purchase.purchase_id)
         if record is None:
-            account = await self._changes.accounts.get(purchase.account.id)
+            account = await self.changes.accounts.get(purchase.account.id)
             aws, account = await self._read(account, purchase)
-            at = self._changes.at(account)
-            record = await self._changes.purchases.insert(recorded(purchase, aws, at))
-            await self._changes.account(
+            at = self.changes.at(account)
+            record = await self.changes.purchases.insert(recorded(purchase, aws, at))
+            await self.changes.account(
                 purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
             )
-        event, message_id = recorded_event(record, self._changes.now())
-        await self._events.publish(event, message_id=message_id)
+        event, message_id = recorded_event(record, self.changes.now())
+        await self.events.publish(event, message_id=message_id)
         log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, aws_state=record.aws.state)
         return event
 
@@ -49,7 +51,7 @@ class Recording:
         if role is None:
             return AwsState(known=False, error=f"no role registered for account {purchase.account.id}"), account
         try:
-            return await self._aws.read(role, purchase), account
+            return await self.aws.read(role, purchase), account
         except AwsCallError as exc:
-            account = await self._aws.learn(account, exc)
-            return AwsState(known=False, error=exc.message, read_at=self._changes.now()), account
+            account = await self.aws.learn(account, exc)
+            return AwsState(known=False, error=exc.message, read_at=self.changes.now()), account

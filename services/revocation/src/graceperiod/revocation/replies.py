@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from graceperiod.contracts.revocation import CommandReply, PurchaseView
 from graceperiod.contracts.rpc import Actor, CommandStatus, Problem
 from graceperiod.revocation.changes import Loaded
@@ -10,12 +12,12 @@ from graceperiod.revocation.domain.views import view_of
 from graceperiod.runtime.clock import Clock
 
 
+@dataclass(frozen=True)
 class Replies:
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
+    clock: Clock
 
     def view(self, loaded: Loaded, actor: Actor | None) -> PurchaseView:
-        return view_of(loaded.purchase, loaded.account, actor, self._clock.now())
+        return view_of(loaded.purchase, loaded.account, actor, self.clock.now())
 
     def answer(self, outcome: Outcome, loaded: Loaded, actor: Actor | None) -> CommandReply:
         return CommandReply(status=outcome.status, message=outcome.message, purchase=self.view(loaded, actor))

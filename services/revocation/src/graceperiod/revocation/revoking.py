@@ -7,12 +7,13 @@ lease passed (:meth:`Revoking.run`) — resumes it without acting twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurchase
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.adapters.aws.sessions import Role
-from graceperiod.revocation.aws_calls import AwsCalls, role_to_act
+from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
-from graceperiod.revocation.domain.authorization import ensure_may_act
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
 from graceperiod.revocation.domain.commitments import SelfServiceAction, undone_or_pending
 from graceperiod.revocation.domain.lifecycle import actor_ref
@@ -23,21 +24,21 @@ from graceperiod.revocation.replies import Replies
 from graceperiod.runtime.middleware import TransientError
 
 
+@dataclass(frozen=True)
 class Revoking:
-    def __init__(self, changes: Changes, aws: AwsCalls, replies: Replies) -> None:
-        self._changes = changes
-        self._aws = aws
-        self._replies = replies
+    """The undo through AWS's API: asked for by a command, or resumed by a tick."""
+
+    changes: Changes
+    aws: AwsCalls
+    replies: Replies
 
     async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
-        loaded = await self._changes.load(command.purchase_id)
-        ensure_may_act(command.actor, loaded.purchase)
-        role = role_to_act(loaded)
-        answer = revoke_answer(loaded.purchase, key, self._changes.at(loaded.account))
+        loaded, role = await to_act_on(self.changes, command.purchase_id, command.actor)
+        answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
         if answer is not None:
-            return self._replies.answer(answer, loaded, command.actor)
+            return self.replies.answer(answer, loaded, command.actor)
         loaded = await self.run(loaded, role, key, actor_ref(command.actor), acceptance)
-        return self._replies.done(done_message(loaded.purchase), loaded, command.actor)
+        return self.replies.done(done_message(loaded.purchase), loaded, command.actor)
 
     async def run(
         self, loaded: Loaded, role: Role, key: str, actor: ActorRef, acceptance: Acceptance | None = None
@@ -45,25 +46,25 @@ class Revoking:
         """Re-read AWS, claim the attempt, act, store the outcome. Rejected when AWS refuses
         or no longer allows an undo (the failure is stored on the purchase)."""
         aws = await self._reread(loaded, role)
-        loaded, action = await self._changes.purchase(loaded, lambda rec, at: claimed(rec, aws, key, actor, at))
+        loaded, action = await self.changes.purchase(loaded, lambda rec, at: claimed(rec, aws, key, actor, at))
         if action is None:
             if undone_or_pending(loaded.purchase.aws):
                 return await self._finish(loaded, None, actor)
-            raise too_late(loaded.purchase, self._changes.at(loaded.account))
+            raise too_late(loaded.purchase, self.changes.at(loaded.account))
         if acceptance is not None:
             acceptance.accept()  # the attempt is stored: a tick resumes it after its lease
         try:
-            result = await self._aws.with_backoff(lambda: self._act(role, loaded, action))
+            result = await self.aws.with_backoff(lambda: self._act(role, loaded, action))
         except AwsCallError as exc:
             return await self._refused(loaded, role, exc, actor)
         loaded = await self._finish(loaded, result, actor)
-        return Loaded(loaded.purchase, await self._aws.used(loaded.account, action))
+        return Loaded(loaded.purchase, await self.aws.used(loaded.account, action))
 
     async def _reread(self, loaded: Loaded, role: Role) -> AwsState:
         try:
-            return await self._aws.read(role, loaded.purchase.purchase)
+            return await self.aws.read(role, loaded.purchase.purchase)
         except AwsCallError as exc:
-            account = await self._aws.learn(loaded.account, exc)
+            account = await self.aws.learn(loaded.account, exc)
             if exc.retryable:
                 raise TransientError(exc.message) from exc
             message = f"AWS could not be read: {exc.message}"
@@ -71,7 +72,7 @@ class Revoking:
 
     async def _act(self, role: Role, loaded: Loaded, action: SelfServiceAction) -> ActionResult:
         commitment = loaded.purchase.purchase.commitment
-        commitments = self._aws.aws.commitments
+        commitments = self.aws.aws.commitments
         if action is SelfServiceAction.RETURN_SAVINGS_PLAN:
             assert loaded.purchase.attempt is not None
             token = loaded.purchase.attempt.client_token
@@ -83,21 +84,21 @@ class Revoking:
     async def _finish(
         self, loaded: Loaded, result: ActionResult | None, actor: ActorRef, aws: AwsState | None = None
     ) -> Loaded:
-        loaded, _ = await self._changes.purchase(
+        loaded, _ = await self.changes.purchase(
             loaded, lambda rec, at: (accepted(rec, result, actor, at, aws=aws), None)
         )
         return loaded
 
     async def _refused(self, loaded: Loaded, role: Role, exc: AwsCallError, actor: ActorRef) -> Loaded:
         """AWS refused the undo: maybe because an earlier attempt of ours already did it."""
-        loaded = Loaded(loaded.purchase, await self._aws.learn(loaded.account, exc))
+        loaded = Loaded(loaded.purchase, await self.aws.learn(loaded.account, exc))
         if exc.retryable:
             raise TransientError(exc.message) from exc
         try:
-            again: AwsState | None = await self._aws.read(role, loaded.purchase.purchase)
+            again: AwsState | None = await self.aws.read(role, loaded.purchase.purchase)
         except AwsCallError:
             again = None
         if again is not None and undone_or_pending(again):
             return await self._finish(loaded, None, actor, aws=again)
-        loaded, _ = await self._changes.purchase(loaded, lambda rec, at: (failed(rec, exc, actor, at, aws=again), None))
+        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (failed(rec, exc, actor, at, aws=again), None))
         raise refusal(exc, loaded.purchase, loaded.account) from exc

@@ -8,6 +8,7 @@ reference and adopts it instead of filing twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import NoReturn
 
@@ -15,14 +16,15 @@ from graceperiod.contracts.revocation import CommandReply, MarkCaseResolved, Sub
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.adapters.aws.sessions import Role
-from graceperiod.revocation.aws_calls import AwsCalls, role_to_act
+from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
+from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.domain.accounts import categories_read
 from graceperiod.revocation.domain.authorization import ensure_may_act
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError, CaseInfo, Failure
 from graceperiod.revocation.domain.lifecycle import actor_ref
 from graceperiod.revocation.domain.outcomes import Outcome, Rejected, refusal
-from graceperiod.revocation.domain.records import Attempt, Claim
+from graceperiod.revocation.domain.records import Attempt
 from graceperiod.revocation.domain.revoking import failed
 from graceperiod.revocation.domain.support_cases import (
     CREATE_CASE,
@@ -38,7 +40,6 @@ from graceperiod.revocation.domain.support_cases import (
     resolved,
 )
 from graceperiod.revocation.replies import Replies
-from graceperiod.revocation.store.commands import CommandStore
 from graceperiod.runtime.middleware import TransientError
 
 _ALREADY_FILING = "A support case request for this purchase is already under way."
@@ -46,52 +47,38 @@ _ALREADY_FILING = "A support case request for this purchase is already under way
 _ADOPT_WINDOW = timedelta(minutes=10)
 
 
+@dataclass(frozen=True)
 class SupportCases:
-    def __init__(
-        self, changes: Changes, aws: AwsCalls, *, claims: CommandStore, replies: Replies, claim_retention: timedelta
-    ) -> None:
-        self._changes = changes
-        self._aws = aws
-        self._claims = claims
-        self._replies = replies
-        self._retention = claim_retention
+    changes: Changes
+    aws: AwsCalls
+    claims: Claims
+    replies: Replies
 
     async def submit(self, command: SubmitSupportCase, key: str, acceptance: Acceptance) -> CommandReply:
-        loaded = await self._changes.load(command.purchase_id)
-        ensure_may_act(command.actor, loaded.purchase)
-        role = role_to_act(loaded)
-        answer = case_answer(loaded.purchase, self._changes.at(loaded.account))
+        loaded, role = await to_act_on(self.changes, command.purchase_id, command.actor)
+        answer = case_answer(loaded.purchase, self.changes.at(loaded.account))
         if answer is not None:
-            return self._replies.answer(answer, loaded, command.actor)
+            return self.replies.answer(answer, loaded, command.actor)
         lock = f"case:{loaded.purchase.purchase_id}"
-        if not await self._claim(lock, key):
-            return self._replies.answer(Outcome(CommandStatus.IN_PROGRESS, _ALREADY_FILING), loaded, command.actor)
+        if not await self.claims.held_by(lock, key):
+            return self.replies.answer(Outcome(CommandStatus.IN_PROGRESS, _ALREADY_FILING), loaded, command.actor)
         subject, body = case_text(loaded.purchase, command.subject, command.body)
         actor = actor_ref(command.actor)
         try:
-            loaded, resuming = await self._changes.purchase(
+            loaded, resuming = await self.changes.purchase(
                 loaded, lambda rec, at: case_claimed(rec, key, actor, at, subject=subject, body=body)
             )
             acceptance.accept()  # the attempt is stored: a tick resumes it after its lease
             loaded = await self.file(loaded, role, resuming=resuming)
         except Rejected:
-            await self._claims.release(lock)  # AWS refused: a later request may try again
+            await self.claims.release(lock)  # AWS refused: a later request may try again
             raise
         message = f"Support case {loaded.purchase.audit.support_case_id} opened."
-        return self._replies.done(message, loaded, command.actor)
-
-    async def _claim(self, lock: str, key: str) -> bool:
-        """One filing per purchase, even with concurrent requests; the same request again
-        (its key) goes on."""
-        now = self._changes.now()
-        if await self._claims.claim(Claim(claim_id=lock, owner=key, claimed_at=now, expires_at=now + self._retention)):
-            return True
-        holder = await self._claims.holder(lock)
-        return holder is None or holder.owner == key
+        return self.replies.done(message, loaded, command.actor)
 
     async def resume(self, loaded: Loaded, role: Role) -> None:
         """An attempt whose lease passed: file (or adopt) the case now."""
-        loaded, _ = await self._changes.purchase(loaded, lambda rec, at: (lease_renewed(rec, at), None))
+        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (lease_renewed(rec, at), None))
         await self.file(loaded, role, resuming=True)
 
     async def file(self, loaded: Loaded, role: Role, *, resuming: bool) -> Loaded:
@@ -104,19 +91,19 @@ class SupportCases:
             else:
                 result = await self._create(loaded, role, attempt)
                 case_id = str(result.response["caseId"])
-            support = self._aws.aws.support
-            details = await self._aws.with_backoff(lambda: support.describe_cases(role, case_ids=[case_id]))
+            support = self.aws.aws.support
+            details = await self.aws.with_backoff(lambda: support.describe_cases(role, case_ids=[case_id]))
         except AwsCallError as exc:
             await self._failed(loaded, attempt, exc)
         filing = Filing(case_id, details[0] if details else None, result)
-        loaded, _ = await self._changes.purchase(loaded, lambda rec, at: (opened(rec, filing, attempt, at), None))
-        return Loaded(loaded.purchase, await self._aws.used(loaded.account, CREATE_CASE))
+        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (opened(rec, filing, attempt, at), None))
+        return Loaded(loaded.purchase, await self.aws.used(loaded.account, CREATE_CASE))
 
     async def _failed(self, loaded: Loaded, attempt: Attempt, error: AwsCallError) -> NoReturn:
-        account = await self._aws.learn(loaded.account, error)
+        account = await self.aws.learn(loaded.account, error)
         if error.retryable:
             raise TransientError(error.message) from error
-        loaded, _ = await self._changes.purchase(
+        loaded, _ = await self.changes.purchase(
             Loaded(loaded.purchase, account), lambda rec, at: (failed(rec, error, attempt.actor, at), None)
         )
         raise refusal(error, loaded.purchase, loaded.account) from error
@@ -124,27 +111,27 @@ class SupportCases:
     async def _adoptable(self, loaded: Loaded, role: Role, attempt: Attempt) -> CaseInfo | None:
         """CreateCase has no client token. An attempt that died after it left a case whose
         subject carries our reference: adopt that case instead of filing twice."""
-        support = self._aws.aws.support
+        support = self.aws.aws.support
         after = attempt.started_at - _ADOPT_WINDOW
-        existing = await self._aws.with_backoff(lambda: support.describe_cases(role, after=after))
+        existing = await self.aws.with_backoff(lambda: support.describe_cases(role, after=after))
         return adoptable(existing, loaded.purchase.purchase_id)
 
     async def _create(self, loaded: Loaded, role: Role, attempt: Attempt) -> ActionResult:
-        support = self._aws.aws.support
-        categories = await self._aws.with_backoff(lambda: support.categories(role))
+        support = self.aws.aws.support
+        categories = await self.aws.with_backoff(lambda: support.categories(role))
         if not categories:
             message = "DescribeServices lists no 'billing' service"
             raise AwsCallError(Failure.REJECTED, message, action="support:DescribeServices")
-        now = self._changes.now()
-        await self._changes.account(
+        now = self.changes.now()
+        await self.changes.account(
             role.account_id,
             lambda current: categories_read(current, categories, now) if current else None,
             loaded=loaded.account,
         )
-        levels = await self._aws.with_backoff(lambda: support.severity_levels(role))
+        levels = await self.aws.with_backoff(lambda: support.severity_levels(role))
         category, severity = case_codes(loaded.purchase, categories, levels)
         reference = attempt.client_token
-        return await self._aws.with_backoff(
+        return await self.aws.with_backoff(
             lambda: support.create_case(
                 role,
                 subject=attempt.subject or reference,
@@ -155,13 +142,13 @@ class SupportCases:
         )
 
     async def mark_resolved(self, command: MarkCaseResolved) -> CommandReply:
-        loaded = await self._changes.load(command.purchase_id)
+        loaded = await self.changes.load(command.purchase_id)
         ensure_may_act(command.actor, loaded.purchase)
-        answer = resolve_answer(loaded.purchase, self._changes.at(loaded.account))
+        answer = resolve_answer(loaded.purchase, self.changes.at(loaded.account))
         if answer is not None:
-            return self._replies.answer(answer, loaded, command.actor)
+            return self.replies.answer(answer, loaded, command.actor)
         by = actor_ref(command.actor)
-        loaded, _ = await self._changes.purchase(
+        loaded, _ = await self.changes.purchase(
             loaded, lambda rec, at: (resolved(rec, by, at, note=command.note), None)
         )
-        return self._replies.done("Support case marked resolved.", loaded, command.actor)
+        return self.replies.done("Support case marked resolved.", loaded, command.actor)

@@ -29,24 +29,6 @@ REQUIRED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
     }
 )
 
-#: The actions the permission probe (``AwsGateway.probe``) checks without side effects: read-only
-#: calls, EC2 ``DryRun``, and describes of an id that cannot exist.
-PROBED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
-    {
-        "savingsplans:DescribeSavingsPlans",
-        "ec2:DescribeReservedInstances",
-        "ec2:DeleteQueuedReservedInstances",
-        "rds:DescribeReservedDBInstances",
-        "elasticache:DescribeReservedCacheNodes",
-        "es:DescribeReservedInstances",
-        "redshift:DescribeReservedNodes",
-        "memorydb:DescribeReservedNodes",
-        "support:DescribeSeverityLevels",
-        "support:DescribeServices",
-        "support:DescribeCases",
-    }
-)
-
 #: The actions no probe can check without acting, and why; a denial of one is learnt when the
 #: service first uses it, and reported like a probed one (docs/revocation.md).
 UNPROBED_IAM_ACTIONS: Final[dict[str, str]] = {
@@ -54,6 +36,10 @@ UNPROBED_IAM_ACTIONS: Final[dict[str, str]] = {
     "savingsplans:DeleteQueuedSavingsPlan": "no DryRun; any authorised call deletes a real queued plan",
     "support:CreateCase": "no DryRun; any authorised call opens a real support case",
 }
+
+#: The actions the permission probe (``adapters/aws/probes.py``) checks without side effects:
+#: read-only calls, EC2 ``DryRun``, and describes of an id that cannot exist. Every other one.
+PROBED_IAM_ACTIONS: Final[frozenset[str]] = REQUIRED_IAM_ACTIONS - UNPROBED_IAM_ACTIONS.keys()
 
 #: Actions of the vendor's own identity (where Grace Period runs), not of the customer role:
 #: the service's own IAM policy must allow them on the customer roles it assumes.

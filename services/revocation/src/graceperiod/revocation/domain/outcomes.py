@@ -34,10 +34,8 @@ class Rejected(Exception):  # noqa: N818 - a decision, not a fault
         account: AccountRecord | None = None,
     ) -> None:
         super().__init__(message)
-        self.code = code
-        self.message = message
-        self.record = record
-        self.account = account
+        self.code, self.message = code, message
+        self.record, self.account = record, account
 
 
 def iso(value: datetime | None) -> str:

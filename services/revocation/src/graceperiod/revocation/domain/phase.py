@@ -111,26 +111,22 @@ def _already_done(status: RevocationStatus, aws: AwsState) -> Assessment | None:
     return None
 
 
+def _reapply_bundle(purchase: PurchaseFacts, reason: UnavailableReason, problem: str) -> Unavailability:
+    message = f"{problem}: re-apply the onboarding bundle for that account."
+    return Unavailability(reason=reason, message=message, manual_route=manual_route(purchase.partition))
+
+
 def _not_assumable(purchase: PurchaseFacts) -> Unavailability:
-    return Unavailability(
-        reason=UnavailableReason.ROLE_NOT_ASSUMABLE,
-        message=(
-            f"Grace Period cannot assume its role in account {purchase.account_id} (missing role, "
-            "wrong trust policy or ExternalId): re-apply the onboarding bundle for that account."
-        ),
-        manual_route=manual_route(purchase.partition),
+    problem = (
+        f"Grace Period cannot assume its role in account {purchase.account_id} "
+        "(missing role, wrong trust policy or ExternalId)"
     )
+    return _reapply_bundle(purchase, UnavailableReason.ROLE_NOT_ASSUMABLE, problem)
 
 
 def _lacks(purchase: PurchaseFacts, actions: list[str]) -> Unavailability:
-    return Unavailability(
-        reason=UnavailableReason.ROLE_LACKS_ACTIONS,
-        message=(
-            f"The Grace Period role in account {purchase.account_id} lacks {', '.join(actions)}: "
-            "re-apply the onboarding bundle for that account."
-        ),
-        manual_route=manual_route(purchase.partition),
-    )
+    problem = f"The Grace Period role in account {purchase.account_id} lacks {', '.join(actions)}"
+    return _reapply_bundle(purchase, UnavailableReason.ROLE_LACKS_ACTIONS, problem)
 
 
 def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServiceAction) -> Assessment:

@@ -8,10 +8,9 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.revocation.domain.records import AccountRecord
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
 def _document(record: AccountRecord) -> Document:
@@ -48,17 +47,13 @@ class AccountStore:
         ``record.version``; the record as stored, or None when someone else wrote first."""
         saved = record.model_copy(update={"version": record.version + 1})
         if new:
-            try:
-                await self._accounts.insert_one(_document(saved))
-            except DuplicateKeyError:
-                return None
-            return saved
+            return saved if await insert_once(self._accounts, _document(saved)) else None
         result = await self._accounts.replace_one(
             {"_id": record.account_id, **_at_version(record.version)}, _document(saved)
         )
         return saved if result.modified_count == 1 else None
 
-    async def postpone_probe(self, account_id: str, due_at: datetime, *, until: datetime) -> None:
+    async def postpone_probe(self, account_id: str, due_at: datetime, until: datetime) -> None:
         await self._accounts.update_one({"_id": account_id, "probe_due_at": due_at}, {"$set": {"probe_due_at": until}})
 
     async def probes_due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:

@@ -8,11 +8,10 @@ from datetime import datetime
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.contracts.revocation import CommandReply
 from graceperiod.revocation.domain.records import Claim, CommandRecord
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
 class CommandStore:
@@ -28,11 +27,7 @@ class CommandStore:
 
     async def begin(self, command: CommandRecord) -> bool:
         """True for the first delivery of this key, False if it was seen before."""
-        try:
-            await self._commands.insert_one(to_document(command) | {"_id": command.key})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._commands, to_document(command) | {"_id": command.key})
 
     async def get(self, key: str) -> CommandRecord | None:
         doc = await self._commands.find_one({"_id": key})
@@ -49,11 +44,7 @@ class CommandStore:
 
     async def claim(self, claim: Claim) -> bool:
         """True for exactly one caller per ``claim_id``."""
-        try:
-            await self._claims.insert_one(to_document(claim) | {"_id": claim.claim_id})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._claims, to_document(claim) | {"_id": claim.claim_id})
 
     async def holder(self, claim_id: str) -> Claim | None:
         doc = await self._claims.find_one({"_id": claim_id})

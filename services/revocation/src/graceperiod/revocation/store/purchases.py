@@ -9,10 +9,9 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.revocation.domain.records import PurchaseRecord
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
 def _document(record: PurchaseRecord) -> Document:
@@ -63,13 +62,11 @@ class PurchaseStore:
     async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
         """Store a purchase once; when it is stored already (a repeat, or a replica that raced
         this one), the stored one is returned unchanged."""
-        try:
-            await self._purchases.insert_one(_document(record))
-        except DuplicateKeyError:
-            stored = await self.get(record.purchase_id)
-            assert stored is not None  # inserted by whoever raced us; never deleted
-            return stored
-        return record
+        if await insert_once(self._purchases, _document(record)):
+            return record
+        stored = await self.get(record.purchase_id)
+        assert stored is not None  # inserted by whoever raced us; never deleted
+        return stored
 
     async def get(self, purchase_id: str) -> PurchaseRecord | None:
         doc = await self._purchases.find_one({"_id": purchase_id})
@@ -92,7 +89,7 @@ class PurchaseStore:
         )
         return result.modified_count == 1
 
-    async def postpone(self, purchase_id: str, due_at: datetime, *, until: datetime) -> None:
+    async def postpone(self, purchase_id: str, due_at: datetime, until: datetime) -> None:
         """Move a claimed purchase's next check on, so it is retried after ``until`` if this
         replica dies while working on it."""
         await self._purchases.update_one(
