@@ -297,7 +297,7 @@ def test_a_case_is_filed_opened_followed_and_resolved() -> None:
     assert claimed_record.attempt is not None
     assert case_claimed(claimed_record, "k", ADA, AT, subject="s", body="b")[1]  # the same key resumes
 
-    info = CaseInfo("case-1", "1234", "opened", "[GP-x] s", None)
+    info = CaseInfo("case-1", "1234", "opened", "[GP-x] s")
     open_ = opened(
         claimed_record, Filing("case-1", info, ActionResult("req", {"caseId": "case-1"})), claimed_record.attempt, AT
     )

@@ -9,7 +9,7 @@ import pytest
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import AllowedAction, Phase, SupportPlan, UnavailableReason
-from graceperiod.revocation.domain.commitments import SelfServiceAction
+from graceperiod.revocation.domain.commitments import SelfServiceAction, self_service
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
 from graceperiod.revocation.domain.records import AwsState, RevocationStatus
 from graceperiod.revocation.domain.windows import windows_from_aws
@@ -118,8 +118,11 @@ def test_self_service_offers_revoke_with_the_right_aws_action(product: str, acti
     result = _at(product, EXECUTED + timedelta(hours=1))
     assert result.phase is Phase.SELF_SERVICE
     assert result.actions == (AllowedAction.REVOKE,)
-    assert result.self_service is action
     assert result.unavailable is None
+    kind, service, aws = PRODUCTS[product]
+    offer = self_service(kind, service, aws)  # what a revoke calls AWS with
+    assert offer is not None
+    assert offer.action is action
 
 
 @pytest.mark.parametrize("product", ["ri-active", "rds-node", "sp-not-returnable"])

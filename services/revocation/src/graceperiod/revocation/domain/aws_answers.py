@@ -72,4 +72,3 @@ class CaseInfo:
     display_id: str | None
     status: str
     subject: str
-    time_created: str | None

@@ -13,7 +13,7 @@ Order of precedence:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
@@ -72,8 +72,6 @@ class Assessment:
     phase: Phase
     actions: tuple[AllowedAction, ...] = ()
     unavailable: Unavailability | None = None
-    self_service: SelfServiceAction | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def manual_route(partition: str) -> str:
@@ -85,7 +83,7 @@ def assess(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts, now: dat
     if done is not None:
         return done
     if aws.state in NOTHING_TO_UNDO_STATES:
-        return Assessment(Phase.CLOSED, notes=(f"AWS reports the commitment {aws.state}: nothing to undo",))
+        return Assessment(Phase.CLOSED)  # AWS reports nothing to undo
 
     offer = self_service(purchase.kind, purchase.service, aws)
     if offer is not None and now < offer.until and purchase.blocked is not offer.action:
@@ -131,10 +129,10 @@ def _lacks(purchase: PurchaseFacts, actions: list[str]) -> Unavailability:
 
 def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServiceAction) -> Assessment:
     if access.role_assumable is False:
-        return Assessment(Phase.SELF_SERVICE, unavailable=_not_assumable(purchase), self_service=action)
+        return Assessment(Phase.SELF_SERVICE, unavailable=_not_assumable(purchase))
     if action.value in access.missing_actions:
-        return Assessment(Phase.SELF_SERVICE, unavailable=_lacks(purchase, [action.value]), self_service=action)
-    return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,), self_service=action)
+        return Assessment(Phase.SELF_SERVICE, unavailable=_lacks(purchase, [action.value]))
+    return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,))
 
 
 def _support(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Assessment:

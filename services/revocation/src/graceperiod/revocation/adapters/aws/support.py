@@ -19,7 +19,6 @@ def _case(case: dict[str, Any]) -> CaseInfo:
         display_id=case.get("displayId"),
         status=str(case.get("status") or "unknown"),
         subject=str(case.get("subject") or ""),
-        time_created=case.get("timeCreated"),
     )
 
 
