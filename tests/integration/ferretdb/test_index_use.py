@@ -19,7 +19,9 @@ from graceperiod.cooldown.store import AccountStore
 from graceperiod.gateway.store import MongoGatewayStore
 from graceperiod.notifier.domain.deliveries import DeliveryKey
 from graceperiod.notifier.store import DeliveryStore
-from graceperiod.revocation.store import PurchaseStore
+from graceperiod.revocation.store.accounts import AccountStore as RevocationAccountStore
+from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.runtime.mongo import Document
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -46,6 +48,8 @@ class Stores:
     revocation: PurchaseStore
     notifier: DeliveryStore
     gateway: MongoGatewayStore
+    revocation_accounts: RevocationAccountStore
+    revocation_commands: CommandStore
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ CASES = [
     ),
     Case("revocation: checks due", lambda s: s.revocation.due(T0, limit=10), sorted=True),
     Case("revocation: unpublished outboxes", lambda s: s.revocation.with_outbox(limit=10)),
-    Case("revocation: probes due", lambda s: s.revocation.probes_due(T0, limit=10)),
+    Case("revocation: probes due", lambda s: s.revocation_accounts.probes_due(T0, limit=10)),
     Case(
         "revocation: the first page of purchases",
         lambda s: s.revocation.page(account_id=None, phase=None, requested_by_user_id=None, limit=50, after=None),
@@ -101,9 +105,9 @@ CASES = [
         ),
         sorted=True,
     ),
-    Case("revocation: accounts by id", lambda s: s.revocation.accounts_by_id(["1", "2"])),
-    Case("revocation: purge expired commands", lambda s: s.revocation.purge_commands(T0)),
-    Case("revocation: purge expired claims", lambda s: s.revocation.purge_claims(T0)),
+    Case("revocation: accounts by id", lambda s: s.revocation_accounts.by_ids(["1", "2"])),
+    Case("revocation: purge expired commands", lambda s: s.revocation_commands.purge(T0)),
+    Case("revocation: purge expired claims", lambda s: s.revocation_commands.purge_claims(T0)),
     Case("notifier: a purchase's deliveries", lambda s: s.notifier.for_purchase("p-1")),
     Case("notifier: recipients", lambda s: s.notifier.recipients_of("p-1", EmailKind.PURCHASE_EXECUTED)),
     Case("notifier: purge old deliveries", _purge_deliveries),
@@ -124,8 +128,11 @@ async def recorded(
         PurchaseStore(client[f"{db_prefix}_revocation"]),
         DeliveryStore(client[f"{db_prefix}_notifier"]),
         MongoGatewayStore(client[f"{db_prefix}_gateway"]),
+        RevocationAccountStore(client[f"{db_prefix}_revocation"]),
+        CommandStore(client[f"{db_prefix}_revocation"]),
     )
-    for store in (stores.cooldown, stores.revocation, stores.notifier, stores.gateway):
+    revocation = (stores.revocation, stores.revocation_accounts, stores.revocation_commands)
+    for store in (stores.cooldown, *revocation, stores.notifier, stores.gateway):
         await store.ensure_indexes()
     try:
         yield stores, recorder, client

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from faststream.rabbit import RabbitBroker, TestRabbitBroker
+from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
 from graceperiod.contracts.enums import ActionPath, Permission
@@ -31,6 +31,7 @@ from graceperiod.revocation.handlers import build_router
 from graceperiod.revocation.replies import Replies
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.middleware import TransientError
+from tests.unit.broker_harness import handlers_on_test_broker
 
 ADMIN = Actor(
     user_id="u-admin",
@@ -84,12 +85,20 @@ class Service:
     commands: Commands
 
     async def command(self, body: BaseModel | dict[str, Any]) -> CommandReply:
-        response = await self.broker.request(body, queue=Queues.REVOCATION_COMMANDS.queue, timeout=5)
+        response = await self.broker.request(
+            _json(body), queue=Queues.REVOCATION_COMMANDS.queue, timeout=5, content_type="application/json"
+        )
         return CommandReply.model_validate_json(response.body)
 
     async def query(self, body: BaseModel | dict[str, Any], reply: type[BaseModel]) -> Any:
-        response = await self.broker.request(body, queue=Queues.REVOCATION_QUERIES.queue, timeout=5)
+        response = await self.broker.request(
+            _json(body), queue=Queues.REVOCATION_QUERIES.queue, timeout=5, content_type="application/json"
+        )
         return reply.model_validate_json(response.body)
+
+
+def _json(body: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
 
 
 async def _done(command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
@@ -110,18 +119,15 @@ async def service(request: pytest.FixtureRequest) -> AsyncIterator[Service]:
         reply_within=REPLY_WITHIN,
         retention=timedelta(days=30),
     )
-    broker = RabbitBroker()
-    broker.include_router(
-        build_router(
-            recording=cast(Any, Unused()),
-            deliveries=cast(Any, Unused()),
-            follow_ups=cast(Any, Unused()),
-            commands=commands,
-            queries=cast(Any, Unused()),
-        )
+    router = build_router(
+        recording=cast(Any, Unused()),
+        deliveries=cast(Any, Unused()),
+        follow_ups=cast(Any, Unused()),
+        commands=commands,
+        queries=cast(Any, Unused()),
     )
-    async with TestRabbitBroker(broker) as test_broker:
-        yield Service(test_broker, store, revoking, commands)
+    async with handlers_on_test_broker(router) as harness:
+        yield Service(harness.broker, store, revoking, commands)
         await commands.drain()
 
 
@@ -201,8 +207,10 @@ async def _fails_before_accepting(command: RevokePurchase, key: str, acceptance:
 
 @pytest.mark.parametrize("service", [_fails_before_accepting], indirect=True)
 async def test_a_command_that_fails_before_it_is_accepted_fails_its_message(service: Service) -> None:
-    with pytest.raises(TransientError):  # the reliability middleware retries the message
-        await service.command(_revoke())
+    # The handler raises (no reply): the reliability middleware retries the message.
+    with pytest.raises(TransientError):
+        await service.commands.handle(_revoke())
+    assert service.store.records["revoke-purchase:k-1"].reply is None
 
 
 async def _fails_after_accepting(command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from graceperiod.contracts.revocation import (
     AccountAccess,
@@ -25,12 +25,7 @@ from graceperiod.contracts.revocation import (
     Windows,
 )
 from graceperiod.contracts.upstream import PurchaseExecuted
-
-
-class Record(BaseModel):
-    """Base of every stored record: unknown fields (``_id``, query fields) are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+from graceperiod.runtime.mongo import Record
 
 
 class RevocationStatus(StrEnum):

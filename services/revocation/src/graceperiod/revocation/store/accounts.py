@@ -14,7 +14,7 @@ from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_
 
 
 def _document(record: AccountRecord) -> Document:
-    return to_document(record) | {"_id": record.account_id}
+    return to_document(record, key=record.account_id)
 
 
 def _at_version(version: int) -> dict[str, Any]:

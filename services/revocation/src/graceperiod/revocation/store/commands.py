@@ -27,7 +27,7 @@ class CommandStore:
 
     async def begin(self, command: CommandRecord) -> bool:
         """True for the first delivery of this key, False if it was seen before."""
-        return await insert_once(self._commands, to_document(command) | {"_id": command.key})
+        return await insert_once(self._commands, to_document(command, key=command.key))
 
     async def get(self, key: str) -> CommandRecord | None:
         doc = await self._commands.find_one({"_id": key})
@@ -44,7 +44,7 @@ class CommandStore:
 
     async def claim(self, claim: Claim) -> bool:
         """True for exactly one caller per ``claim_id``."""
-        return await insert_once(self._claims, to_document(claim) | {"_id": claim.claim_id})
+        return await insert_once(self._claims, to_document(claim, key=claim.claim_id))
 
     async def holder(self, claim_id: str) -> Claim | None:
         doc = await self._claims.find_one({"_id": claim_id})

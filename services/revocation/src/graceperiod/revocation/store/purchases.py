@@ -15,11 +15,10 @@ from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_
 
 
 def _document(record: PurchaseRecord) -> Document:
-    doc = to_document(record)
+    doc = to_document(record, key=record.purchase_id)
     # Fields of the purchase the queries filter and sort on, kept at the top level.
     doc.update(
         {
-            "_id": record.purchase_id,
             "account_id": record.account_id,
             "executed_at": record.purchase.executed_at,
             "requested_by_user_id": record.purchase.requested_by.user_id,
