@@ -82,3 +82,4 @@ async def test_concurrent_changes_of_a_new_account_all_succeed(
         stored = await accounts.get(account)
         assert stored is not None
         assert stored.message in {f"m{i}" for i in range(CALLERS)}
+        assert stored.version == CALLERS  # every change stored once, none lost to a concurrent one
