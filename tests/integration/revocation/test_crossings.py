@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 from types import FrameType
 from typing import Any
 
 import pytest
-from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.enums import ActionPath
@@ -33,7 +32,7 @@ from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime import mongo
-from tests.integration.revocation.conftest import Harness, _harness, key
+from tests.integration.revocation.conftest import Harness, key
 
 _CALLER_MODULES = ("graceperiod.runtime.rpc", "tests.")
 
@@ -93,29 +92,13 @@ def counting_validations() -> Iterator[Validations]:
 
 
 @pytest.fixture
-def commands(monkeypatch: pytest.MonkeyPatch) -> MongoCommands:
+def commands(monkeypatch: pytest.MonkeyPatch, db_prefix: str) -> MongoCommands:
+    """Requested before ``harness``, so the service's client is created with the listener."""
     listener = MongoCommands()
+    listener.database = f"{db_prefix}_revocation"  # the harness's database
     # Every client the service creates from here on reports its commands to the listener.
     monkeypatch.setattr(mongo, "AsyncMongoClient", partial(AsyncMongoClient, event_listeners=[listener]))
     return listener
-
-
-@pytest.fixture
-async def harness(
-    commands: MongoCommands,
-    amqp_url: str,
-    mongodb_url: str,
-    db_prefix: str,
-    aws_endpoint_url: str,
-    upstream: RabbitBroker,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Harness]:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
-    commands.database = f"{db_prefix}_revocation"
-    async with _harness(
-        amqp_url, mongodb_url, commands.database, aws_endpoint_url, upstream, in_process=True
-    ) as harness:
-        yield harness
 
 
 async def _quiet(commands: MongoCommands, *, for_seconds: float = 0.5) -> None:
@@ -146,7 +129,7 @@ async def _recorded(harness: Harness, purchase_id: str, *, timeout: float = 20.0
 
 
 async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
-    harness: Harness, commands: MongoCommands
+    commands: MongoCommands, harness: Harness
 ) -> None:
     account = await harness.account()
     now = harness.clock.now()
