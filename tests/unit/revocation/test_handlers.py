@@ -226,3 +226,36 @@ async def test_a_command_that_fails_after_it_is_accepted_is_in_progress_for_the_
 
     assert reply.status is CommandStatus.IN_PROGRESS
     assert service.store.records["revoke-purchase:k-1"].reply is None  # no outcome kept: a retry runs it again
+
+
+async def test_accepted_commands_still_running_are_bounded() -> None:
+    """Answered commands run on after their message is acknowledged, so prefetch no longer
+    bounds them: ``max_in_flight`` does, and a command beyond it waits unanswered."""
+    release = asyncio.Event()
+
+    async def accept_then_wait(command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
+        acceptance.accept()
+        await release.wait()
+        return DONE
+
+    commands = Commands(
+        cast(Any, FakeCommandStore()),
+        revoking=cast(Any, FakeRevoking(accept_then_wait)),
+        support_cases=cast(Any, Unused()),
+        accounts=cast(Any, Unused()),
+        replies=Replies(CLOCK),
+        clock=CLOCK,
+        reply_within=REPLY_WITHIN,
+        retention=timedelta(days=30),
+        max_in_flight=2,
+    )
+    first = await commands.handle(_revoke("k-1"))
+    second = await commands.handle(_revoke("k-2"))
+    third = asyncio.create_task(commands.handle(_revoke("k-3")))
+    await asyncio.sleep(REPLY_WITHIN * 3)
+
+    assert (first.status, second.status) == (CommandStatus.IN_PROGRESS, CommandStatus.IN_PROGRESS)
+    assert not third.done()  # neither answered nor acknowledged while two are running
+    release.set()
+    assert (await third) == DONE
+    await commands.drain()

@@ -93,6 +93,7 @@ def build_service(
         clock,
         settings.reply_within_seconds,
         retention,
+        max_in_flight=settings.max_commands_in_flight,
     )
     purges = [command_store.purge, command_store.purge_claims, lambda now: inbox.purge(now=now)]
     router = build_router(

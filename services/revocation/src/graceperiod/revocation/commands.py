@@ -56,7 +56,15 @@ class Commands:
     clock: Clock
     reply_within: float
     retention: timedelta
+    max_in_flight: int = 32
+    """Commands running at once, answered or not. Once the broker's prefetch no longer bounds
+    accepted commands (their messages are acknowledged when answered), this does: a command
+    beyond it waits, unanswered and unacknowledged, until one finishes."""
     _running: set[asyncio.Task[CommandReply]] = field(default_factory=set, init=False)
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.max_in_flight)
 
     async def handle(self, command: Command) -> CommandReply:
         key = f"{command.kind}:{command.idempotency_key}"
@@ -98,10 +106,11 @@ class Commands:
             return in_progress()
 
     async def _execute(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
-        try:
-            reply = await self._run(command, key, acceptance)
-        except Rejected as rejected:
-            reply = self.replies.rejected(rejected, command.actor)
+        async with self._slots:
+            try:
+                reply = await self._run(command, key, acceptance)
+            except Rejected as rejected:
+                reply = self.replies.rejected(rejected, command.actor)
         await self.store.finish(key, reply)
         log.info("command done", kind=command.kind, status=reply.status, message=reply.message)
         return reply

@@ -52,6 +52,11 @@ class RevocationSettings(ServiceSettings):
     reply_within_seconds: float = Field(
         default=3.0, gt=0, description="Answer a command's caller by then; later outcomes come as events."
     )
+    max_commands_in_flight: int = Field(
+        default=32,
+        ge=1,
+        description="Commands carried out at once; more wait, unanswered and unacknowledged, until one finishes.",
+    )
     attempt_lease_seconds: float = Field(
         default=120, gt=0, description="An action under way longer than this is resumed by a tick."
     )
