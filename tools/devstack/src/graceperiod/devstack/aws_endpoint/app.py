@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from graceperiod.devstack.aws_endpoint import cost_and_usage
 from graceperiod.devstack.aws_endpoint.operations import (
     HANDLERS,
     AwsError,
@@ -60,7 +61,11 @@ EMULATED_SERVICES = {
     "redshift": "redshift",
     "memorydb": "memorydb",
     "es": "opensearch",
+    "ce": "ce",
 }
+
+#: Every emulated operation: the emulator's own and Cost Explorer's (:mod:`.cost_and_usage`).
+_HANDLERS = {**HANDLERS, **cost_and_usage.HANDLERS}
 
 _REST_OPERATIONS = {
     ("savingsplans", "/DescribeSavingsPlans"): "DescribeSavingsPlans",
@@ -104,6 +109,8 @@ class AwsEndpointApp:
                 ),
                 Rule("/_emulator/accounts/<account_id>/reserved-nodes", endpoint="reserved_nodes", methods=["POST"]),
                 Rule("/_emulator/accounts/<account_id>/cases/<case_id>", endpoint="case", methods=["PATCH"]),
+                Rule("/_emulator/costs/<account_id>", endpoint="costs", methods=["GET", "POST", "DELETE"]),
+                Rule("/_emulator/costs/<account_id>/usage", endpoint="usage", methods=["POST"]),
             ]
         )
 
@@ -116,7 +123,7 @@ class AwsEndpointApp:
         if scope is not None and service is not None:
             body = request.get_data(cache=True)
             operation, params = _decode(service, request, body)
-            if operation is not None and (service, operation) in HANDLERS:
+            if operation is not None and (service, operation) in _HANDLERS:
                 reply = self._emulate(service, operation, scope, request, params)
                 return Response(reply.body, reply.status, headers=reply.headers)(environ, start_response)
             environ["wsgi.input"] = io.BytesIO(body)
@@ -157,7 +164,7 @@ class AwsEndpointApp:
         slow = fault.delay_seconds if fault is not None and fault.kind == "slow-response" else 0.0
         reply = self._fault_or_denial(service, action, account_id, principal, request_id, fault=fault)
         if reply is None:
-            handler = HANDLERS[(service, operation)]
+            handler = _HANDLERS[(service, operation)]
             try:
                 with em.lock:
                     account = em.account(account_id)
@@ -326,6 +333,20 @@ class AwsEndpointApp:
         em = self.emulator
         with em.lock:
             return _json(seed_reserved_node(em, em.account(account_id), request.get_json(force=True)), 201)
+
+    def _control_costs(self, request: Request, account_id: str) -> Response:
+        em = self.emulator
+        if request.method == "POST":
+            return _json(
+                cost_and_usage.seed_lines(em.costs, account_id, request.get_json(force=True), now=em.now()), 201
+            )
+        if request.method == "DELETE":
+            em.costs.clear(account_id)
+        return _json(cost_and_usage.describe(em.costs, account_id, now=em.now()))
+
+    def _control_usage(self, request: Request, account_id: str) -> Response:
+        em = self.emulator
+        return _json(cost_and_usage.seed_usage(em.costs, account_id, request.get_json(force=True), now=em.now()), 201)
 
     def _control_case(self, request: Request, account_id: str, case_id: str) -> Response:
         em = self.emulator

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from graceperiod.devstack.aws_endpoint.cost_ledger import CostLedger
 from graceperiod.runtime.clock import AdjustableClock
 
 #: The account requests signed with a key the emulator did not hand out belong to (the
@@ -149,6 +150,7 @@ class Emulator:
         self.sessions: dict[str, AssumedSession] = {}
         self.faults: list[Fault] = []
         self.calls: list[dict[str, Any]] = []
+        self.costs = CostLedger()
         self._display_ids = 1000
 
     # --- clock ---------------------------------------------------------------------------
@@ -221,4 +223,5 @@ class Emulator:
             self.sessions.clear()
             self.faults.clear()
             self.calls.clear()
+            self.costs.clear()
             self.clock.set(real=True)

@@ -207,7 +207,13 @@ SERVER_ERROR = {
 }
 
 
+#: Services whose throttling error has a name of its own (Cost Explorer: "You have exceeded the rate limit").
+THROTTLE_BY_SERVICE = {"ce": ("LimitExceededException", 400)}
+
+
 def throttle_error(service: str) -> tuple[str, int]:
+    if service in THROTTLE_BY_SERVICE:
+        return THROTTLE_BY_SERVICE[service]
     protocol = service_model(service).protocol
     return THROTTLE.get(protocol, ("ThrottlingException", 400))
 
