@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -66,7 +66,7 @@ class Record(BaseModel):
 def to_document(model: BaseModel, *, key: str | None = None) -> Document:
     """A record (or contract model) as a BSON-ready document, with ``key`` as its ``_id``:
     datetimes stay dates (queryable), money becomes its exact decimal string (FerretDB has
-    no Decimal128), enums their values."""
+    no Decimal128), calendar days their ISO string (BSON has no day type), enums their values."""
     doc: Document = _bson_safe(model.model_dump(mode="python"))
     if key is not None:
         doc["_id"] = key
@@ -80,6 +80,8 @@ def _bson_safe(value: Any) -> Any:
         return [_bson_safe(item) for item in value]
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
     return value
 
 
