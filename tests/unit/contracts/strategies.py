@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -23,9 +23,9 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic.types import StringConstraints
 
-from graceperiod.contracts import base, cooldown, notifier, revocation, rpc, upstream
+from graceperiod.contracts import base, cooldown, lease_costs, notifier, revocation, rpc, upstream, wait_list
 
-CONTRACT_MODULES = (base, upstream, rpc, revocation, notifier, cooldown)
+CONTRACT_MODULES = (base, upstream, rpc, revocation, notifier, cooldown, lease_costs, wait_list)
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=20)
 JSON_VALUES = st.recursive(
@@ -139,6 +139,8 @@ def strategy_for(annotation: Any, metadata: list[Any] | None = None) -> st.Searc
             return _text(c)
         if annotation in (datetime, AwareDatetime):
             return INSTANTS
+        if annotation is date:
+            return st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1))
     msg = f"no strategy for {annotation!r}"
     raise NotImplementedError(msg)
 

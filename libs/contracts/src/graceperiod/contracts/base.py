@@ -14,6 +14,8 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     field_validator,
 )
 
@@ -54,6 +56,23 @@ Identifier = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+=-]+$"),
 ]
 AwsAccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+#: A reference the receiving service checks itself, so that a malformed one is answered with
+#: the reason (:func:`identifier_problem`) instead of the whole command being dead-lettered.
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+def identifier_problem(value: str, *, what: str) -> str | None:
+    """Why ``value`` is not a valid :data:`Identifier` (None when it is one)."""
+    try:
+        _IDENTIFIER.validate_python(value)
+    except ValidationError:
+        return f"{what} {value[:80]!r} is malformed: 1 to 128 characters among letters, digits and ._:@/+=- expected"
+    return None
+
+
 #: Kept as a plain string: one malformed contact address must not make a whole
 #: purchase message unreadable. Consumers that send mail validate it themselves.
 EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]

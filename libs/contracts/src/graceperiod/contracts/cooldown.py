@@ -7,9 +7,33 @@ from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import Field
 
-from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
+from graceperiod.contracts.base import (
+    AwsAccountId,
+    EmailAddress,
+    Identifier,
+    Instant,
+    Message,
+    Model,
+    NonEmptyStr,
+    Reference,
+)
+from graceperiod.contracts.lease_costs import (
+    BillingWindow,
+    CostAmounts,
+    CostTracking,
+    LeaseCost,
+    PositiveHours,
+    RequestEstimate,
+    SettledMode,
+)
 from graceperiod.contracts.rpc import Command, CommandStatus, Problem, Query
 from graceperiod.contracts.topology import RoutingKey
+from graceperiod.contracts.wait_list import (
+    CancelWait,
+    GetWaitRequest,
+    ListWaitList,
+    WaitRequestView,
+)
 
 
 class AccountStatus(StrEnum):
@@ -29,6 +53,9 @@ class Cause(StrEnum):
     CLEANUP_SUCCEEDED = "cleanup-succeeded"
     CLEANUP_FAILED = "cleanup-failed"
     COOLDOWN_ELAPSED = "cooldown-elapsed"
+    """Fixed mode: the period passed; settled mode: the maximum was reached."""
+    COSTS_SETTLED = "costs-settled"
+    """Settled mode: the lease's cost stopped changing."""
     RELEASED_EARLY = "released-early"
     POLICY_CHANGED = "policy-changed"
     """Reserved: a policy change never moves accounts (see docs/cooldown.md)."""
@@ -41,6 +68,25 @@ COOLDOWN_HOURS_MIN: Final = 0
 COOLDOWN_HOURS_MAX: Final = 720
 DEFAULT_COOLDOWN_HOURS: Final = 24
 CooldownHours = Annotated[int, Field(ge=COOLDOWN_HOURS_MIN, le=COOLDOWN_HOURS_MAX)]
+CostRequestBudget = Annotated[int, Field(ge=0, le=100_000)]
+DEFAULT_COST_REQUESTS_PER_DAY: Final = 500
+AccountCount = Annotated[int, Field(ge=0, le=100_000)]
+
+
+class CooldownMode(StrEnum):
+    FIXED = "fixed"
+    """A cooling account is released when ``cooldown_period_hours`` have passed."""
+    SETTLED = "settled"
+    """... when its lease's cost has stopped changing (``SettledMode``), within its bounds."""
+
+
+class Settlement(StrEnum):
+    """Why an account left Cooldown (on ``cooldown.account.settled``)."""
+
+    PERIOD_ELAPSED = "period-elapsed"
+    COSTS_SETTLED = "costs-settled"
+    MAXIMUM_REACHED = "maximum-reached"
+    RELEASED_EARLY = "released-early"
 
 
 class ActorRef(Model):
@@ -81,11 +127,29 @@ class AccountView(Model):
     """When the current/last lease acquired the account here (None for leases acquired elsewhere)."""
     lease_terminated_at: Instant | None = None
     cooldown_started_at: Instant | None = None
+    cooldown_mode: CooldownMode | None = None
+    """How the current Cooldown ends (Cooldown accounts only)."""
+    expected_release_at: Instant | None = None
+    """Cooldown accounts: when the release is expected (settled mode: if the cost stays put)."""
+    billing: CostTracking | None = None
+    """The last lease's cost (when the cost role is configured); cleared when the account is acquired."""
 
 
 class CooldownPolicy(Model):
     enforce_account_cooldown: bool = False
     cooldown_period_hours: CooldownHours = DEFAULT_COOLDOWN_HOURS
+    """Fixed mode's period; 0 means no cooldown (in either mode)."""
+    mode: CooldownMode = CooldownMode.FIXED
+    settled: SettledMode = Field(default_factory=SettledMode)
+    """Settled mode's rule (used only when ``mode`` is settled)."""
+    cost_requests_per_day: CostRequestBudget = DEFAULT_COST_REQUESTS_PER_DAY
+    """Cost Explorer requests the pool may make per UTC day (each costs about $0.01)."""
+    wait_expiry_hours: PositiveHours = 24
+    """A waiting acquisition expires after this long (unless it asked for less)."""
+    low_pool_threshold: AccountCount = 0
+    """Alert when fewer accounts than this are Available; 0: no alert."""
+    low_pool_alert_hours: PositiveHours = 24
+    """At most one low-pool alert per this many hours."""
     updated_by: ActorRef | None = None
     updated_at: Instant | None = None
 
@@ -109,20 +173,34 @@ class ReleaseAccountEarly(Command):
 
 
 class SetCooldownPolicy(Command):
+    """Change the policy; a field left out (None) keeps its current value."""
+
     kind: Literal["set-cooldown-policy"] = "set-cooldown-policy"
     enforce_account_cooldown: bool
     cooldown_period_hours: CooldownHours
+    mode: CooldownMode | None = None
+    settled: SettledMode | None = None
+    cost_requests_per_day: CostRequestBudget | None = None
+    wait_expiry_hours: PositiveHours | None = None
+    low_pool_threshold: AccountCount | None = None
+    low_pool_alert_hours: PositiveHours | None = None
 
 
 class AcquireAccount(Command):
-    """Take an account for a new lease: never Cooldown, CleanUp or Quarantine."""
+    """Take an account for a new lease: never Cooldown, CleanUp or Quarantine. With ``wait``,
+    a lease that finds none Available is queued (first in, first out) instead of refused."""
 
     kind: Literal["acquire-account"] = "acquire-account"
-    lease_id: Identifier
+    lease_id: Reference
+    """An identifier (checked by the service: a malformed one is refused with the reason)."""
+    wait: bool = False
+    wait_hours: PositiveHours | None = None
+    """How long the request may wait (default and upper bound: the policy's ``wait_expiry_hours``)."""
 
 
 CooldownCommand = Annotated[
-    RegisterAccount | ReleaseAccountEarly | SetCooldownPolicy | AcquireAccount, Field(discriminator="kind")
+    RegisterAccount | ReleaseAccountEarly | SetCooldownPolicy | AcquireAccount | CancelWait,
+    Field(discriminator="kind"),
 ]
 
 
@@ -134,11 +212,15 @@ class AccountCommandReply(Model):
     problem: Problem | None = None
     noop: bool = False
     """True when the command changed nothing because it had already been carried out."""
+    wait: WaitRequestView | None = None
+    """AcquireAccount with ``wait``: the request queued (status ``in-progress``)."""
 
 
 class PolicyReply(Model):
     policy: CooldownPolicy | None = None
     problem: Problem | None = None
+    request_estimate: RequestEstimate | None = None
+    """What the policy's Cost Explorer reads are expected to cost (GetCooldownPolicy)."""
 
 
 # --- Queries (cooldown.queries) ----------------------------------------------------------
@@ -168,7 +250,8 @@ class ListStuckAccounts(Query):
 
 
 CooldownQuery = Annotated[
-    ListAccounts | GetAccount | GetCooldownPolicy | ListStuckAccounts, Field(discriminator="kind")
+    ListAccounts | GetAccount | GetCooldownPolicy | ListStuckAccounts | ListWaitList | GetWaitRequest,
+    Field(discriminator="kind"),
 ]
 
 
@@ -209,4 +292,15 @@ class AccountSettled(Message):
     released_early: bool = False
     lease_terminated_at: Instant | None = None
     cooldown_until: Instant | None = None
-    """When the cooldown was due to end: ``settled_at`` is at or after it unless ``released_early``."""
+    """When the cooldown was due to end at the latest: ``settled_at`` is at or before it only
+    in settled mode (costs settled) or when ``released_early``."""
+    settlement: Settlement | None = None
+    billing_window: BillingWindow | None = None
+    """The whole days the lease's cost was read for (Cost Explorer's exclusive ``End``)."""
+    final_cost: LeaseCost | None = None
+    """The lease's cost for ``billing_window`` when the account left Cooldown (None: unknown,
+    ``cost_unknown_reason`` says why; ``final_cost.estimated``: AWS still marks some as estimated)."""
+    cost_at_termination: LeaseCost | None = None
+    late_difference: CostAmounts | None = None
+    """``final_cost`` minus ``cost_at_termination``: what arrived after the lease ended."""
+    cost_unknown_reason: str | None = None

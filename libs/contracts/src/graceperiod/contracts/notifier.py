@@ -19,6 +19,9 @@ class EmailKind(StrEnum):
     REVOCATION_OUTCOME = "revocation-outcome"
     """Sent once per (purchase, recipient, change) when a revocation is done, fails, opens a
     support case or the case resolves (``change`` says which)."""
+    POOL_RUNNING_LOW = "pool-running-low"
+    """Sent once per (low-pool alert, recipient) to the global notification address
+    (``purchase_id`` holds the alert's id)."""
 
 
 class DeliveryStatus(StrEnum):

@@ -42,6 +42,9 @@ class RoutingKey(StrEnum):
     # Cooldown service events.
     ACCOUNT_STATUS_CHANGED = "cooldown.account.status-changed"
     ACCOUNT_SETTLED = "cooldown.account.settled"
+    WAIT_GRANTED = "cooldown.wait.granted"
+    WAIT_EXPIRED = "cooldown.wait.expired"
+    POOL_RUNNING_LOW = "cooldown.pool.low"
 
 
 class ServiceName(StrEnum):
@@ -128,6 +131,7 @@ class Queues:
 
     NOTIFIER_PURCHASE_RECORDED = _events(_N, RoutingKey.PURCHASE_RECORDED)
     NOTIFIER_PURCHASE_CHANGED = _events(_N, RoutingKey.PURCHASE_CHANGED)
+    NOTIFIER_POOL_RUNNING_LOW = _events(_N, RoutingKey.POOL_RUNNING_LOW)
     NOTIFIER_TICKS = _ticks(_N)
     NOTIFIER_COMMANDS = _rpc(_N, QueueKind.COMMANDS)
     NOTIFIER_QUERIES = _rpc(_N, QueueKind.QUERIES)
@@ -143,6 +147,8 @@ class Queues:
     # Read by the upstream lease manager / billing system (docs/cooldown.md).
     LEASE_MANAGER_ACCOUNT_SETTLED = _events(_L, RoutingKey.ACCOUNT_SETTLED)
     LEASE_MANAGER_ACCOUNT_STATUS_CHANGED = _events(_L, RoutingKey.ACCOUNT_STATUS_CHANGED)
+    LEASE_MANAGER_WAIT_GRANTED = _events(_L, RoutingKey.WAIT_GRANTED)
+    LEASE_MANAGER_WAIT_EXPIRED = _events(_L, RoutingKey.WAIT_EXPIRED)
 
     @classmethod
     def all(cls) -> list[Binding]:

@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from graceperiod.contracts.base import (
     AwsAccountId,
+    CurrencyCode,
     EmailAddress,
     Identifier,
     Instant,
@@ -22,10 +23,10 @@ from graceperiod.contracts.base import (
     RequiredVersionMessage,
 )
 from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
+from graceperiod.contracts.lease_costs import TerminationCost
 from graceperiod.contracts.topology import RoutingKey
 
 AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", max_length=32)]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class Commitment(Model):
@@ -94,6 +95,9 @@ class LeaseTerminated(RequiredVersionMessage):
     account_id: AwsAccountId
     terminated_at: Instant
     reason: NonEmptyStr
+    cost: TerminationCost | None = None
+    """Optional: the lease's cost the lease manager read at termination (else the cooldown
+    service reads it from Cost Explorer, when configured to)."""
 
 
 class AccountCleanupSucceeded(RequiredVersionMessage):
