@@ -14,6 +14,7 @@ from graceperiod.contracts.notifier import (
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.contracts.topology import Queues
 from graceperiod.contracts.upstream import Tick
+from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.service import NotifierService
 from graceperiod.runtime.messaging import exchange_for, queue_for
 
@@ -22,6 +23,7 @@ def build_router(service: NotifierService) -> RabbitRouter:
     router = RabbitRouter()
     recorded, changed = Queues.NOTIFIER_PURCHASE_RECORDED, Queues.NOTIFIER_PURCHASE_CHANGED
     ticks = Queues.NOTIFIER_TICKS
+    pool_low = Queues.NOTIFIER_POOL_RUNNING_LOW
     commands, queries = Queues.NOTIFIER_COMMANDS, Queues.NOTIFIER_QUERIES
 
     @router.subscriber(queue_for(recorded), exchange_for(recorded), title="notifier.purchase.recorded")
@@ -31,6 +33,10 @@ def build_router(service: NotifierService) -> RabbitRouter:
     @router.subscriber(queue_for(changed), exchange_for(changed), title="notifier.purchase.changed")
     async def on_purchase_changed(body: PurchaseChanged, message: RabbitMessage) -> None:
         await service.on_purchase_changed(body, message_id=message.message_id)
+
+    @router.subscriber(queue_for(pool_low), exchange_for(pool_low), title=pool_low.queue)
+    async def on_pool_running_low(body: PoolRunningLow) -> None:
+        await service.on_pool_running_low(body)
 
     @router.subscriber(queue_for(ticks), exchange_for(ticks), title="notifier.ticks")
     async def on_tick(body: Tick) -> None:

@@ -54,3 +54,6 @@ class LinkSigner:
 
     def dashboard_url(self, purchase_id: str) -> str:
         return f"{self._base}/purchases/{quote(purchase_id, safe='')}"
+
+    def pool_url(self) -> str:
+        return f"{self._base}/accounts"

@@ -17,7 +17,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
-from graceperiod.notifier.domain.emails import Email, ExecutedEmail, OutcomeEmail, stable_message_id
+from graceperiod.notifier.domain.emails import Email, ExecutedEmail, OutcomeEmail, PoolAlertEmail, stable_message_id
 
 PURCHASE_HEADER = "X-Grace-Period-Purchase"
 KIND_HEADER = "X-Grace-Period-Email"
@@ -83,6 +83,14 @@ class EmailRenderer:
             (recipient, None, stable_message_id(email.kind, purchase_id, recipient, occurrence))
             for recipient in recipients
         ]
+        return _personalised(email.subject, text, html, headers, each)
+
+    def pool_alert_many(self, email: PoolAlertEmail, recipients: Sequence[str], *, alert_id: str) -> list[Email]:
+        template = replace(email, recipient=_RECIPIENT)
+        text = self._text("pool_alert.txt.j2", email=template)
+        html = self._html("pool_alert.html.j2", email=template)
+        headers = ((KIND_HEADER, str(email.kind)),)
+        each = [(recipient, None, stable_message_id(email.kind, alert_id, recipient)) for recipient in recipients]
         return _personalised(email.subject, text, html, headers, each)
 
 

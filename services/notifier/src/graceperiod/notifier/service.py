@@ -30,6 +30,7 @@ from graceperiod.contracts.notifier import (
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.adapters.mail import MailTransport, PermanentDeliveryError, TransientDeliveryError
 from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey, DeliveryRecord
 from graceperiod.notifier.domain.emails import (
@@ -42,6 +43,7 @@ from graceperiod.notifier.domain.emails import (
     executed_subject,
     outcome_story,
     outcome_subject,
+    pool_alert_email,
 )
 from graceperiod.notifier.domain.recipients import normalise, resolve_recipients
 from graceperiod.notifier.domain.windows import iso_utc, window_notice
@@ -179,6 +181,22 @@ class NotifierService:
             raise PermanentMessageError(msg)
         return recipients
 
+    async def on_pool_running_low(self, event: PoolRunningLow) -> None:
+        """Email the low-pool alert to the global notification address, once per alert."""
+        settings = await self._settings.get()
+        address = normalise(settings.global_notification_email) if settings.global_notification_email else None
+        recipients = [address] if address else []
+        if not recipients:
+            log.warning("the pool runs low but no global notification address is set", alert_id=event.alert_id)
+            return
+        email = pool_alert_email(event, brand=self._brand, dashboard_url=self._links.pool_url())
+
+        def compose(recipients: Sequence[str]) -> list[Email]:
+            return self._renderer.pool_alert_many(email, recipients, alert_id=event.alert_id)
+
+        keys = [DeliveryKey(EmailKind.POOL_RUNNING_LOW, event.alert_id, r) for r in recipients]
+        await self._deliver_all(keys, compose, announce=False)
+
     async def on_tick(self) -> None:
         if self._retention is None:
             return
@@ -218,9 +236,12 @@ class NotifierService:
 
     # --- Delivery -------------------------------------------------------------------------
 
-    async def _deliver_all(self, keys: Sequence[DeliveryKey], compose: Callable[[Sequence[str]], list[Email]]) -> None:
+    async def _deliver_all(
+        self, keys: Sequence[DeliveryKey], compose: Callable[[Sequence[str]], list[Email]], *, announce: bool = True
+    ) -> None:
         """Claim, send, record and announce one event's emails: the store is written once to
-        claim them all and once to record those sent, whatever the number of recipients."""
+        claim them all and once to record those sent, whatever the number of recipients.
+        (Only purchase emails are announced: the revocation service adds them to its timeline.)"""
         claims = await self._deliveries.claim_many(keys, now=self._clock.now())
         finished: list[tuple[DeliveryKey, DeliveryRecord]] = []
         failures: list[BaseException] = []
@@ -250,7 +271,8 @@ class NotifierService:
                     finished.extend(await self._finish([key], DeliveryStatus.REJECTED, str(outcome)))
                 elif outcome is not None:
                     failures.append(outcome)
-        await asyncio.gather(*(self._announce(key, delivery) for key, delivery in finished))
+        if announce:
+            await asyncio.gather(*(self._announce(key, delivery) for key, delivery in finished))
         self._verdict(keys, finished, failures)
 
     @staticmethod

@@ -12,6 +12,7 @@ from graceperiod.contracts.enums import CommitmentKind, ExecutionVia
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind, RevokedVia
 from graceperiod.contracts.upstream import Person, PurchaseExecuted
+from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.domain.windows import WindowNotice, iso_utc
 
 
@@ -236,4 +237,48 @@ def outcome_story(
         f"The AWS Support case ({case}) about this purchase was resolved.",
         details,
         "Read AWS's answer in the case (AWS Support Center) to see whether the refund was granted.",
+    )
+
+
+# --- The sandbox pool runs low ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PoolAlertEmail:
+    """What the low-pool alert shows (one email per alert and recipient)."""
+
+    brand: str
+    subject: str
+    headline: str
+    details: list[tuple[str, str]]
+    next_step: str
+    dashboard_url: str
+    recipient: str = ""
+    kind: EmailKind = EmailKind.POOL_RUNNING_LOW
+
+    @property
+    def preheader(self) -> str:
+        return self.headline
+
+
+def pool_alert_email(alert: PoolRunningLow, *, brand: str, dashboard_url: str) -> PoolAlertEmail:
+    available = f"{alert.available} account{'s' if alert.available != 1 else ''} Available"
+    details = [
+        ("Available", str(alert.available)),
+        ("Alert threshold", f"fewer than {alert.threshold}"),
+        ("In Cooldown", str(alert.cooling)),
+        ("Next release", iso_utc(alert.next_release_at) if alert.next_release_at else "none scheduled"),
+        ("Leases waiting", str(alert.waiting)),
+        ("Noticed at", iso_utc(alert.occurred_at)),
+    ]
+    return PoolAlertEmail(
+        brand=brand,
+        subject=one_line(f"[{brand}] Sandbox pool running low: {available}"),
+        headline=f"The sandbox account pool is running low: {available}",
+        details=details,
+        next_step=(
+            "Register more sandbox accounts, or release cooling accounts early if their billing can wait. "
+            f"You get at most one such email every {alert.period_hours:g} hours."
+        ),
+        dashboard_url=dashboard_url,
     )
