@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -28,11 +29,14 @@ from graceperiod.contracts.cooldown import (
 )
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor
-from graceperiod.contracts.topology import Queues
+from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
 from graceperiod.contracts.upstream import Tick
+from graceperiod.contracts.wait_list import CancelWait, ListWaitList, WaitListReply, WaitReply
 from graceperiod.cooldown.app import CooldownComponents, build
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.settings import CooldownSettings
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
+from graceperiod.devstack.aws_endpoint.cost_control import CostControl
 from graceperiod.devstack.testkit.fixtures import running, unique
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.clock import FrozenClock
@@ -40,6 +44,7 @@ from graceperiod.runtime.messaging import build_broker, declare_topology, publis
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
 from graceperiod.runtime.settings import ServiceSettings
+from tests.integration.progress import Finished
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -128,6 +133,23 @@ class Cooldown:
         for _ in range(copies):
             await publish_tick(self.upstream, tick, message_id=tick.tick_id)
 
+    async def ticked(self, *, copies: int = 1) -> None:
+        """Tick and wait until every copy was handled (their effects stored, events published)."""
+        ticks = Finished(Queues.COOLDOWN_TICKS.queue)
+        await self.tick(copies=copies)
+        await ticks.wait(copies)
+
+    async def bind_observer(self, queue: str, routing_key: str) -> None:
+        """A queue of this test's own on the events exchange (to read what the service publishes)."""
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            channel = await connection.channel()
+            exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+            observed = await channel.declare_queue(queue, durable=True)
+            await observed.bind(exchange, routing_key=routing_key)
+        finally:
+            await connection.close()
+
     def now(self) -> str:
         return self.clock.now().isoformat()
 
@@ -145,10 +167,32 @@ class Cooldown:
         assert reply.problem is None, reply.problem
         return reply
 
-    async def acquire(self, lease: str, actor: Actor = LEASE_MANAGER) -> AccountCommandReply:
-        return await self.command(
-            AcquireAccount(actor=actor, idempotency_key=unique("a"), lease_id=lease), AccountCommandReply
+    async def acquire(
+        self,
+        lease: str,
+        actor: Actor = LEASE_MANAGER,
+        *,
+        wait: bool = False,
+        key: str | None = None,
+        wait_hours: float | None = None,
+    ) -> AccountCommandReply:
+        command = AcquireAccount(
+            actor=actor, idempotency_key=key or unique("a"), lease_id=lease, wait=wait, wait_hours=wait_hours
         )
+        return await self.command(command, AccountCommandReply)
+
+    async def cancel_wait(self, lease: str, actor: Actor = LEASE_MANAGER) -> WaitReply:
+        return await self.command(CancelWait(actor=actor, idempotency_key=unique("c"), lease_id=lease), WaitReply)
+
+    async def wait_list(self) -> WaitListReply:
+        return await self.query(ListWaitList(actor=VIEWER), WaitListReply)
+
+    async def change_policy(self, **changes: Any) -> PolicyReply:
+        """SetCooldownPolicy with enforcement on and ``changes`` (the rest unchanged)."""
+        values: dict[str, Any] = {"enforce_account_cooldown": True, "cooldown_period_hours": 24, **changes}
+        reply = await self.command(SetCooldownPolicy(actor=ADMIN, idempotency_key=unique("p"), **values), PolicyReply)
+        assert reply.problem is None, reply.problem
+        return reply
 
     async def release_early(
         self, account: str, *, key: str | None = None, actor: Actor = ADMIN, reason: str = "the pool ran dry"
@@ -328,3 +372,76 @@ async def two_replicas(
             upstream=upstream,
             rpc=rpc_client,
         )
+
+
+# --- lease costs: the service reading Cost Explorer on the local AWS endpoint -------------------
+
+COST_ROLE = "GracePeriodCostReader"
+
+
+@dataclass
+class Billing:
+    """The service with its cost role in a management account of the local AWS endpoint, the
+    endpoint's clock kept with the service's."""
+
+    cooldown: Cooldown
+    control: EmulatorControl
+    costs: CostControl
+    management: str
+
+    async def advance(self, delta: timedelta) -> None:
+        self.cooldown.clock.advance(delta)
+        await self.control.set_clock(now=self.cooldown.clock.now())
+
+    async def cost_reads(self) -> int:
+        return len(await self.control.calls(account=self.management, action="ce:GetCostAndUsage"))
+
+
+StartBilling = Callable[..., Awaitable[Billing]]
+
+
+@pytest.fixture
+async def start_billing(
+    amqp_url: str,
+    mongodb_url: str,
+    db_prefix: str,
+    clock: FrozenClock,
+    upstream: RabbitBroker,
+    rpc_client: RabbitBroker,
+    mongo: AsyncMongoClient[Document],
+    aws_endpoint_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[StartBilling]:
+    """Start the service (``replicas``, settings ``overrides``) with a cost role it may assume."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
+    management = f"{secrets.randbelow(10**12):012d}"
+    async with AsyncExitStack() as stack:
+        control = await stack.enter_async_context(EmulatorControl(aws_endpoint_url))
+        costs = await stack.enter_async_context(CostControl(aws_endpoint_url))
+        await control.set_clock(now=clock.now())
+        await control.account(management, roles={COST_ROLE: f"ext-{management}"})
+
+        async def start(replicas: int = 1, **overrides: Any) -> Billing:
+            settings = {
+                "cost_role_arn": f"arn:aws:iam::{management}:role/{COST_ROLE}",
+                "cost_external_id": f"ext-{management}",
+                **overrides,
+            }
+            cooldown = await start_cooldown(
+                stack,
+                replicas=replicas,
+                amqp_url=amqp_url,
+                mongodb_url=mongodb_url,
+                db_prefix=db_prefix,
+                clock=clock,
+                upstream=upstream,
+                rpc=rpc_client,
+                **settings,
+            )
+            return Billing(cooldown=cooldown, control=control, costs=costs, management=management)
+
+        try:
+            yield start
+        finally:
+            await control.clear_faults()
+            await control.set_clock(real=True)

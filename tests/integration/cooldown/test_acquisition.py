@@ -39,7 +39,10 @@ async def test_acquisition_never_returns_a_cooling_cleaning_or_quarantined_accou
     assert refused.problem is not None
     assert refused.problem.code is ErrorCode.UNAVAILABLE
     assert first_due is not None
-    assert refused.message == f"no account is Available; 2 in Cooldown, the next released at {first_due.isoformat()}"
+    assert refused.message == (
+        f"no account is Available; 2 in Cooldown, the next released at {first_due.isoformat()}; "
+        "ask with wait=true to join the wait-list"
+    )
     for account, status in ((cooling_a, S.COOLDOWN), (cooling_b, S.COOLDOWN), (cleaning, S.CLEANUP)):
         assert (await cooldown.account(account)).status is status
 

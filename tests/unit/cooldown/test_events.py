@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from graceperiod.contracts.cooldown import AccountSettled, AccountStatus, AccountStatusChanged, ActorRef, CooldownPolicy
+from graceperiod.contracts.cooldown import (
+    AccountSettled,
+    AccountStatus,
+    AccountStatusChanged,
+    ActorRef,
+    CooldownPolicy,
+    Settlement,
+)
 from graceperiod.cooldown.domain import accounts, acquisition, lease_cycle, release
 from graceperiod.cooldown.domain.events import events_for
 from graceperiod.cooldown.domain.views import account_view
@@ -63,6 +70,7 @@ def test_leaving_cooldown_settles_the_lease_with_its_cost_window() -> None:
         released_early=False,
         lease_terminated_at=T0 + 5 * H,
         cooldown_until=T0 + 30 * H,
+        settlement=Settlement.PERIOD_ELAPSED,
     )
 
 

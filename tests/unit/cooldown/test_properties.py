@@ -4,6 +4,7 @@ drives an account into an illegal state or makes a transition the machine does n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,13 +16,17 @@ from graceperiod.contracts.cooldown import (
     AccountStatus,
     ActorRef,
     Cause,
+    CooldownMode,
     CooldownPolicy,
 )
+from graceperiod.contracts.lease_costs import LeaseCost, SettledMode
 from graceperiod.cooldown.domain import accounts, acquisition, lease_cycle, release
 from graceperiod.cooldown.domain.accounts import ALLOWED_TRANSITIONS, Account
+from graceperiod.cooldown.domain.billing import FailedRead, ReadFailure, ReadOutcome
+from graceperiod.cooldown.domain.cost_reads import apply_read
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.domain.events import events_for
-from graceperiod.cooldown.domain.policy import cooldown_period
+from graceperiod.cooldown.domain.policy import cooldown_period, cooling_for
 
 S = AccountStatus
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -33,11 +38,22 @@ minutes = st.integers(min_value=0, max_value=72 * 60).map(lambda m: timedelta(mi
 offsets = st.one_of(st.integers(min_value=-90, max_value=30), st.integers(min_value=-72 * 60, max_value=90)).map(
     lambda m: timedelta(minutes=m)
 )
+settled_modes = st.builds(
+    SettledMode,
+    quiet_hours=st.sampled_from([1, 6, 12]),
+    min_hours=st.sampled_from([0, 12, 24]),
+    max_hours=st.sampled_from([24, 48, 72]),
+    read_interval_hours=st.sampled_from([1, 2, 5]),
+)
 policies = st.builds(
     CooldownPolicy,
     enforce_account_cooldown=st.booleans(),
     cooldown_period_hours=st.sampled_from([COOLDOWN_HOURS_MIN, 1, 24, 72, COOLDOWN_HOURS_MAX]),
+    mode=st.sampled_from(list(CooldownMode)),
+    settled=settled_modes,
 )
+amounts = st.sampled_from(["0", "4", "4", "9.5"]).map(Decimal)
+failures = st.builds(FailedRead, failure=st.sampled_from(list(ReadFailure)), reason=st.just("it failed"))
 
 
 class AccountLifecycle(RuleBasedStateMachine):
@@ -45,6 +61,7 @@ class AccountLifecycle(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.policy = CooldownPolicy()
+        self.reads = False
         self.account: Account = lease_cycle.register(
             account_id="123456789012", name="Sandbox", email=None, now=T0
         ).after
@@ -65,17 +82,12 @@ class AccountLifecycle(RuleBasedStateMachine):
             assert transition.from_status is status
             assert transition.at == self.now
             if transition.from_status is S.COOLDOWN and transition.to_status is S.AVAILABLE:
-                assert transition.cause in (Cause.COOLDOWN_ELAPSED, Cause.RELEASED_EARLY)
-                if transition.cause is Cause.COOLDOWN_ELAPSED:
-                    assert before.cooldown_until is not None
-                    assert before.cooldown_until <= self.now  # never released before its time
-                else:
-                    assert transition.actor == ADMIN
+                self.check_release(before, transition.cause, transition.actor)
             if transition.to_status is S.COOLDOWN:
-                period = cooldown_period(self.policy)
-                assert period is not None
                 assert after.last_cleanup_completed_at is not None
-                assert after.cooldown_until == after.last_cleanup_completed_at + period
+                cooling = cooling_for(self.policy, completed_at=after.last_cleanup_completed_at, read_costs=self.reads)
+                assert cooling is not None
+                assert (after.cooldown_until, after.cooldown_mode) == (cooling.until, cooling.mode)
             if transition.to_status is S.ACTIVE:
                 assert transition.from_status is S.AVAILABLE
             status = transition.to_status
@@ -86,6 +98,19 @@ class AccountLifecycle(RuleBasedStateMachine):
         assert len(events) == len(decision.transitions) + (1 if settles else 0)
         self.account = after
 
+    def check_release(self, before: Account, cause: Cause, actor: ActorRef | None) -> None:
+        assert cause in (Cause.COOLDOWN_ELAPSED, Cause.RELEASED_EARLY, Cause.COSTS_SETTLED)
+        assert before.cooldown_until is not None
+        if cause is Cause.COOLDOWN_ELAPSED:
+            assert before.cooldown_until <= self.now  # never released before its time
+        elif cause is Cause.COSTS_SETTLED:
+            terms, billing = before.settle_terms, before.billing
+            assert terms is not None
+            assert billing is not None
+            assert self.now >= terms.earliest  # never before the minimum
+        else:
+            assert actor == ADMIN
+
     @rule(step=minutes)
     def time_passes(self, step: timedelta) -> None:
         self.now += step
@@ -93,6 +118,17 @@ class AccountLifecycle(RuleBasedStateMachine):
     @rule(policy=policies)
     def policy_changes(self, policy: CooldownPolicy) -> None:
         self.policy = policy
+
+    @rule(reads=st.booleans())
+    def cost_role_configured(self, reads: bool) -> None:
+        self.reads = reads
+
+    @rule(amount=amounts, failed=st.one_of(st.none(), failures), turn=st.sampled_from([0, 1, 1, 1, 2]))
+    def cost_read(self, amount: Decimal, failed: FailedRead | None, turn: int) -> None:
+        billing = self.account.billing
+        number = (billing.reads if billing else 0) + turn
+        outcome: ReadOutcome = failed or LeaseCost(unblended=amount, read_at=self.now)
+        self.apply(apply_read(self.account, number=number, outcome=outcome, now=self.now))
 
     @rule(lease=leases)
     def acquire(self, lease: str) -> None:
@@ -102,7 +138,12 @@ class AccountLifecycle(RuleBasedStateMachine):
     def lease_terminated(self, lease: str, offset: timedelta) -> None:
         self.apply(
             lease_cycle.lease_terminated(
-                self.account, lease_id=lease, terminated_at=self.now + offset, policy=self.policy, now=self.now
+                self.account,
+                lease_id=lease,
+                terminated_at=self.now + offset,
+                policy=self.policy,
+                now=self.now,
+                read_costs=self.reads,
             )
         )
 
@@ -120,6 +161,7 @@ class AccountLifecycle(RuleBasedStateMachine):
                 error=None if succeeded else "nuke failed",
                 policy=self.policy,
                 now=self.now,
+                read_costs=self.reads,
             )
         )
 

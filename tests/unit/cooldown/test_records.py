@@ -7,16 +7,21 @@ back with ``model_validate``; these tests push each one through BSON both ways.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import bson
 from bson.codec_options import CodecOptions
 
 from graceperiod.contracts.cooldown import AccountSettled, AccountStatusChanged, ActorRef, CooldownPolicy
-from graceperiod.cooldown.domain import acquisition, lease_cycle, release
+from graceperiod.contracts.lease_costs import LeaseCost
+from graceperiod.cooldown.domain import acquisition, lease_cycle, release, waits
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.changes import ChangeRecord, change_id
+from graceperiod.cooldown.domain.cost_reads import apply_read
+from graceperiod.cooldown.domain.cost_requests import ReadClaim, ScheduledRead
 from graceperiod.cooldown.domain.policy import PolicyChange
+from graceperiod.cooldown.domain.pool_alerts import PoolAlert
 from graceperiod.cooldown.domain.schedule import ScheduledRelease, schedule_id
 from graceperiod.runtime.mongo import Record, to_document
 
@@ -71,7 +76,7 @@ def test_a_change_keeps_its_events_of_both_kinds_and_the_fields_its_index_reads(
 
 def test_a_schedule_entry_and_a_policy_change_round_trip() -> None:
     account = cooling()
-    entry = ScheduledRelease.of(account)
+    entry = ScheduledRelease.of(account, now=T0 + 3 * H)
     assert account.cooldown_version is not None
     assert entry.entry_id == schedule_id(account.account_id, account.cooldown_version)
     assert through_bson(entry, key=entry.entry_id)[1] == entry
@@ -92,3 +97,43 @@ def test_a_change_stored_by_the_previous_version_is_still_read() -> None:
     read = ChangeRecord.model_validate(bson.decode(bson.encode(stored), codec_options=_CODEC))
     assert [type(e.event) for e in read.events] == [AccountStatusChanged, AccountSettled]
     assert read.events == record.events
+
+
+def test_a_settlement_with_its_costs_and_the_new_records_round_trip() -> None:
+    """The lease's billing (money, calendar days of its window), the settled event carrying it,
+    and the wait-list, alert and cost-read records all survive BSON."""
+    reads = lease_cycle.lease_terminated(
+        acquisition.acquire(
+            lease_cycle.register(account_id="123456789012", name="Sandbox", email=None, now=T0).after,
+            lease_id="L1",
+            now=T0 + H,
+        ).after,
+        lease_id="L1",
+        terminated_at=T0 + 2 * H,
+        policy=ON,
+        now=T0 + 2 * H,
+        read_costs=True,
+    ).after
+    reads = apply_read(
+        reads, number=1, outcome=LeaseCost(unblended=Decimal("1.25"), read_at=T0 + 2 * H), now=T0 + 2 * H
+    ).after
+    cooling = lease_cycle.cleanup_finished(
+        reads, succeeded=True, completed_at=T0 + 3 * H, error=None, policy=ON, now=T0 + 3 * H, read_costs=True
+    ).after
+    final = LeaseCost(unblended=Decimal("7.5"), amortized=Decimal("8"), estimated=False, read_at=T0 + 27 * H)
+    decision = apply_read(cooling, number=2, outcome=final, now=T0 + 27 * H)
+    record = ChangeRecord.of(decision, source="cost-read:x", claimed_at=T0 + 27 * H)
+    stored, read = through_bson(record, key=record.id)
+    assert read == record
+    settled = read.events[-1].event
+    assert isinstance(settled, AccountSettled)
+    assert settled.final_cost == final
+    assert stored["events"][-1]["event"]["billing_window"] == {"start": "2026-03-02", "end": "2026-03-03"}
+    others: list[Record] = [
+        waits.new_request("L9", request_key="k", requested_by="a@example.com", limit=H, now=T0),
+        PoolAlert(number=3, at=T0, available=1, threshold=2, next_release_at=T0 + H),
+        ReadClaim(account_id="123456789012", lease_id="L1", number=2, claimed_at=T0),
+        ScheduledRead(account_id="123456789012", due_at=T0, version=7),
+    ]
+    for other in others:
+        assert through_bson(other, key="x")[1] == other

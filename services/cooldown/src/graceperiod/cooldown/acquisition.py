@@ -1,21 +1,23 @@
-"""Acquisition: hand an Available account to a new lease, once per lease however often asked."""
+"""Acquisition: hand an Available account to a new lease, once per lease however often asked
+(the wait-list, ``waits.py``, takes accounts for the leases in line the same way)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from graceperiod.contracts.cooldown import AccountCommandReply, AccountStatus, AcquireAccount
-from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.cooldown import metrics
 from graceperiod.cooldown.change_protocol import ChangeProtocol, Use
 from graceperiod.cooldown.domain import acquisition
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
-from graceperiod.cooldown.replies import done, forbidden, rejected
+from graceperiod.cooldown.replies import done, rejected
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.runtime.logs import get_logger
 
@@ -51,6 +53,19 @@ class _Candidates:
                     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """An account acquired for a lease now (``decision``) or earlier (``decision`` None)."""
+
+    account: Account
+    decision: Decision | None = None
+
+
+class Outcome(StrEnum):
+    NONE_AVAILABLE = "none-available"
+    CONTENDED = "contended"
+
+
 class Acquisition(Use):
     def __init__(self, changes: ChangeProtocol) -> None:
         super().__init__(changes)
@@ -60,18 +75,32 @@ class Acquisition(Use):
         )
 
     async def acquire(self, command: AcquireAccount) -> AccountCommandReply:
-        actor, lease_id = command.actor, command.lease_id
-        if not actor.can(Permission.ACQUIRE_ACCOUNTS):
-            return forbidden(actor, Permission.ACQUIRE_ACCOUNTS)
+        """A plain acquisition (``wait`` false; the wait-list handles the rest)."""
+        lease_id = command.lease_id
+        taken = await self.take(lease_id)
+        if isinstance(taken, Taken):
+            if taken.decision is None:
+                return self._repeat(lease_id, taken.account)
+            return self._granted(taken.decision, lease_id, taken.decision.after.status_since)
+        if taken is Outcome.NONE_AVAILABLE:
+            return await self._nothing_available()
+        metrics.ACQUISITIONS.labels(outcome="contended").inc()
+        return rejected(
+            ErrorCode.UNAVAILABLE, "every candidate account was taken by concurrent acquisitions; try again"
+        )
+
+    async def take(self, lease_id: str) -> Taken | Outcome | AccountCommandReply:
+        """Make an Available account Active for the lease (once per lease, however often asked):
+        the account taken, or why none was (a reply when the lease was given an account that
+        is no longer Active for it)."""
         held = await self._store.lease_account(lease_id)
         if held is not None:
             return await self._acquired_before(lease_id, held)
         for _ in range(self._options.acquire_attempts):
             candidate = await self._candidates.next()
             if candidate is None:
-                return await self._nothing_available()
-            now = self._clock.now()
-            decision = acquisition.acquire(candidate, lease_id=lease_id, now=now)
+                return Outcome.NONE_AVAILABLE
+            decision = acquisition.acquire(candidate, lease_id=lease_id, now=self._clock.now())
             if decision.verdict is not Verdict.APPLIED:
                 continue
             if not await self._changes.commit(decision, source=f"acquire:{lease_id}"):
@@ -80,11 +109,8 @@ class Acquisition(Use):
             kept = await self._store.lease_account(lease_id)
             if kept is not None and kept != candidate.account_id:
                 return await self._acquired_before(lease_id, kept)
-            return self._granted(decision, lease_id, now)
-        metrics.ACQUISITIONS.labels(outcome="contended").inc()
-        return rejected(
-            ErrorCode.UNAVAILABLE, "every candidate account was taken by concurrent acquisitions; try again"
-        )
+            return Taken(decision.after, decision)
+        return Outcome.CONTENDED
 
     def _granted(self, decision: Decision, lease_id: str, now: datetime) -> AccountCommandReply:
         """The reply to an acquisition stored, with the warning when the account was used recently."""
@@ -104,11 +130,14 @@ class Acquisition(Use):
             log.info("account acquired", account_id=candidate.account_id, lease_id=lease_id)
         return done(decision.note, candidate, warning=warning)
 
-    async def _acquired_before(self, lease_id: str, account_id: str) -> AccountCommandReply:
+    def _repeat(self, lease_id: str, account: Account) -> AccountCommandReply:
+        metrics.ACQUISITIONS.labels(outcome="repeat").inc()
+        return done(f"lease {lease_id} already holds account {account.account_id}", account, noop=True)
+
+    async def _acquired_before(self, lease_id: str, account_id: str) -> Taken | AccountCommandReply:
         account = await self._changes.load(account_id)
         if account is not None and account.status is AccountStatus.ACTIVE and account.lease_id == lease_id:
-            metrics.ACQUISITIONS.labels(outcome="repeat").inc()
-            return done(f"lease {lease_id} already holds account {account_id}", account, noop=True)
+            return Taken(account)
         status = account.status if account else "gone"
         return rejected(
             ErrorCode.CONFLICT,
@@ -122,4 +151,4 @@ class Acquisition(Use):
         message = "no account is Available"
         if cooling and next_due is not None:
             message += f"; {cooling} in Cooldown, the next released at {next_due.isoformat()}"
-        return rejected(ErrorCode.UNAVAILABLE, message)
+        return rejected(ErrorCode.UNAVAILABLE, message + "; ask with wait=true to join the wait-list")

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from faststream.asgi import AsgiFastStream
 
+from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountSettled, AccountStatusChanged
+from graceperiod.contracts.wait_list import PoolRunningLow, WaitExpired, WaitGranted
+from graceperiod.cooldown.adapters.cost_explorer import CostExplorer
 from graceperiod.cooldown.handlers import build_router
 from graceperiod.cooldown.service import CooldownService
 from graceperiod.cooldown.settings import CooldownSettings
 from graceperiod.cooldown.store import AccountStore
+from graceperiod.runtime.aws import AwsSessions
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher
 from graceperiod.runtime.worker import create_worker_app, serve, service_connections
@@ -25,15 +29,23 @@ class CooldownComponents:
     store: AccountStore
 
 
+#: Every event the service publishes (each with its queues in the contracts' topology).
+EVENTS: tuple[type[Message], ...] = (AccountStatusChanged, AccountSettled, WaitGranted, WaitExpired, PoolRunningLow)
+
+
 def build(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> CooldownComponents:
     settings = settings or CooldownSettings()
+    clock = clock or SystemClock()
     broker, mongo = service_connections(settings, "cooldown")
     store = AccountStore(mongo[settings.mongodb_database])
+    role = settings.cost_role()
+    reader = CostExplorer(AwsSessions(clock=clock, options=settings.aws_options()), role) if role else None
     service = CooldownService(
         store=store,
-        events=EventPublisher(broker, [AccountStatusChanged, AccountSettled]),
-        clock=clock or SystemClock(),
+        events=EventPublisher(broker, EVENTS),
+        clock=clock,
         options=settings.options(),
+        reader=reader,
     )
     broker.include_router(build_router(service))
     app = create_worker_app(
@@ -41,7 +53,8 @@ def build(settings: CooldownSettings | None = None, *, clock: Clock | None = Non
         description="Keeps used sandbox accounts in Cooldown until their bills have settled.",
         broker=broker,
         mongo=mongo,
-        on_startup=[store.ensure_indexes],
+        on_startup=[service.ensure_indexes, *([reader.start] if reader else [])],
+        on_shutdown=[reader.close] if reader else [],
     )
     return CooldownComponents(app=app, service=service, store=store)
 

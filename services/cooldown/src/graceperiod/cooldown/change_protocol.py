@@ -6,8 +6,8 @@ Every change to an account follows one protocol (``store.py`` explains why):
    storing it, wait for it (or, if it has been unfinished for ``claim_grace``, finish it);
 2. **decide** with a pure rule from ``domain`` (``lease_cycle``, ``release``, ``acquisition``);
 3. **claim** the change by inserting it under ``<account>:<version + 1>`` (one worker wins);
-4. **finish** it: release-schedule entry, lease mapping, the account document, then publish
-   its events (deterministic message ids), then remove the schedule entry it retired.
+4. **finish** it: release- and read-schedule entries, lease mapping, the account document,
+   then publish its events (deterministic message ids), then remove the entries it retired.
 
 Finishing is idempotent, so any worker may finish a change another one claimed and lost.
 A trigger (message, command, schedule entry) is acknowledged only after its change's
@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from typing import Final
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Final, TypeVar
 
+from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.cooldown import metrics
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.acquisition import abandon_acquisition
@@ -40,6 +41,23 @@ from graceperiod.runtime.middleware import TransientError
 log = get_logger("graceperiod.cooldown")
 
 _CHANGE_ATTEMPTS: Final = 20
+
+T = TypeVar("T")
+
+
+async def bounded(limit: int, coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run coroutines at most ``limit`` at a time; all of them finish, then the first error is raised."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coroutine: Coroutine[Any, Any, T]) -> T:
+        async with semaphore:
+            return await coroutine
+
+    results = await asyncio.gather(*(run(c) for c in coroutines), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
 
 
 class AccountBusy(TransientError):  # noqa: N818 - reads better in logs
@@ -65,7 +83,7 @@ class ChangeProtocol:
         self.store = store
         self.clock = clock
         self.options = options
-        self._events = events
+        self.events = events
 
     async def load(self, account_id: str, *, wait: bool = True) -> Account | None:
         """The account as it is: its document, brought past any change another worker claimed
@@ -154,12 +172,18 @@ class ChangeProtocol:
         events are published (it is their outbox)."""
         account = record.account
         kept: str | None = None
-        if record.enters_cooldown:
-            await self.store.schedule_release(account)
+        cooling = account.status is AccountStatus.COOLDOWN
+        if record.enters_cooldown or (record.reschedules_read and cooling):
+            await self.store.schedule_release(account, now=record.claimed_at)  # (its expected release moved)
+        next_read = account.billing.next_read_at if account.billing is not None else None
+        if record.reschedules_read and next_read is not None:
+            await self.store.schedule_read(account.account_id, next_read, version=account.version)
         if record.acquired_lease is not None:
             kept = await self.store.map_lease(record.acquired_lease, account.account_id, at=record.claimed_at)
         await self.store.write(account)
         await self.publish(record.events)
+        if record.reschedules_read and next_read is None:
+            await self.store.unschedule_read(account.account_id, version=account.version)
         if record.left_cooldown_version is not None:
             await self.store.unschedule(account.account_id, record.left_cooldown_version)
         if record.acquired_lease is not None and kept is not None and kept != account.account_id:
@@ -178,7 +202,7 @@ class ChangeProtocol:
             )
 
     async def publish(self, events: Sequence[OutgoingEvent]) -> None:
-        await asyncio.gather(*(self._events.publish(e.event, message_id=e.message_id) for e in events))
+        await asyncio.gather(*(self.events.publish(e.event, message_id=e.message_id) for e in events))
 
     async def republish(self, account: Account, *, source: str) -> None:
         """A *redelivered* trigger (its worker stopped before acknowledging it) whose change is
@@ -199,3 +223,4 @@ class Use:
         self._store = changes.store
         self._clock = changes.clock
         self._options = changes.options
+        self._events = changes.events

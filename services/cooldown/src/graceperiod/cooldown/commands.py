@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 
 from graceperiod.contracts.cooldown import (
     AccountCommandReply,
     ActorRef,
+    CooldownMode,
     CooldownPolicy,
     PolicyReply,
     RegisterAccount,
@@ -15,11 +17,12 @@ from graceperiod.contracts.cooldown import (
     SetCooldownPolicy,
 )
 from graceperiod.contracts.enums import Permission
-from graceperiod.contracts.rpc import ErrorCode
-from graceperiod.cooldown.change_protocol import UnknownAccount, Use
+from graceperiod.contracts.rpc import ErrorCode, Problem
+from graceperiod.cooldown.change_protocol import ChangeProtocol, UnknownAccount, Use
 from graceperiod.cooldown.domain import release
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.replies import done, forbidden, lacks, rejected
+from graceperiod.cooldown.waits import WaitList
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
@@ -32,6 +35,10 @@ EARLY_RELEASE_WARNING: Final = (
 
 
 class Commands(Use):
+    def __init__(self, changes: ChangeProtocol, *, waits: WaitList) -> None:
+        super().__init__(changes)
+        self._waits = waits
+
     async def register(self, command: RegisterAccount, *, redelivered: bool = False) -> AccountCommandReply:
         if not command.actor.can(Permission.UPDATE_CONFIG):
             return forbidden(command.actor, Permission.UPDATE_CONFIG)
@@ -64,35 +71,51 @@ class Commands(Use):
             return rejected(ErrorCode.NOT_FOUND, str(exc))
         if decision.verdict is Verdict.APPLIED:
             _log_early_release(command, decision)
+            await self._waits.run()  # the account released goes to the first lease in line
             return done(decision.note, decision.after, warning=EARLY_RELEASE_WARNING)
         if decision.verdict is Verdict.DUPLICATE:
             return done(decision.note, decision.after, noop=True)
         return rejected(ErrorCode.CONFLICT, decision.note, account=decision.after)
 
-    async def set_policy(self, command: SetCooldownPolicy) -> PolicyReply:
+    async def set_policy(self, command: SetCooldownPolicy, *, reads_costs: bool) -> PolicyReply:
         actor = command.actor
         if not actor.can(Permission.UPDATE_CONFIG):
             return PolicyReply(problem=lacks(actor, Permission.UPDATE_CONFIG))
         if await self._store.policy_change_seen(command.idempotency_key):
             return PolicyReply(policy=await self._store.policy())
         previous = await self._store.policy()
-        policy = CooldownPolicy(
-            enforce_account_cooldown=command.enforce_account_cooldown,
-            cooldown_period_hours=command.cooldown_period_hours,
-            updated_by=ActorRef(user_id=actor.user_id, email=actor.email),
-            updated_at=self._clock.now(),
+        policy = changed_policy(
+            previous, command, by=ActorRef(user_id=actor.user_id, email=actor.email), at=self._clock.now()
         )
+        if policy.mode is CooldownMode.SETTLED and previous.mode is not CooldownMode.SETTLED and not reads_costs:
+            message = (
+                "settled mode reads each lease's cost from Cost Explorer: configure the cost role "
+                "(COOLDOWN_COST_ROLE_ARN and COOLDOWN_COST_EXTERNAL_ID) first"
+            )
+            return PolicyReply(policy=previous, problem=Problem(code=ErrorCode.CONFLICT, message=message))
         await self._store.save_policy(policy, previous=previous, request_key=command.idempotency_key)
         log.info(
             "cooldown policy changed",
             by=actor.email,
             enforce_account_cooldown=policy.enforce_account_cooldown,
             cooldown_period_hours=policy.cooldown_period_hours,
+            mode=policy.mode.value,
             previous_enforce=previous.enforce_account_cooldown,
             previous_hours=previous.cooldown_period_hours,
-            note="accounts already in Cooldown keep their cooldown_until; the policy applies to cleanups from now on",
+            previous_mode=previous.mode.value,
+            note="accounts already in Cooldown keep how and when it ends; the policy applies to cleanups from now on",
         )
         return PolicyReply(policy=policy)
+
+
+def changed_policy(
+    previous: CooldownPolicy, command: SetCooldownPolicy, *, by: ActorRef, at: datetime
+) -> CooldownPolicy:
+    """The policy after ``command``: the fields it gives, the previous values of those it leaves out."""
+    given = command.model_dump(
+        include=set(CooldownPolicy.model_fields) - {"updated_by", "updated_at"}, exclude_none=True
+    )
+    return CooldownPolicy.model_validate({**previous.model_dump(), **given, "updated_by": by, "updated_at": at})
 
 
 def _log_early_release(command: ReleaseAccountEarly, decision: Decision) -> None:

@@ -21,6 +21,7 @@ from graceperiod.contracts.upstream import (
     LeaseTerminated,
     Tick,
 )
+from graceperiod.contracts.wait_list import WaitListReply, WaitReply
 from graceperiod.cooldown.service import CooldownService
 from graceperiod.runtime.messaging import exchange_for, queue_for
 
@@ -65,11 +66,15 @@ def build_router(service: CooldownService) -> RabbitRouter:
         await service.on_tick(body)
 
     @router.subscriber(queue_for(commands), title=_title(commands))
-    async def on_command(body: CooldownCommand, message: RabbitMessage) -> AccountCommandReply | PolicyReply:
+    async def on_command(
+        body: CooldownCommand, message: RabbitMessage
+    ) -> AccountCommandReply | PolicyReply | WaitReply:
         return await service.execute(body, redelivered=_redelivered(message))
 
     @router.subscriber(queue_for(queries), title=_title(queries))
-    async def on_query(body: CooldownQuery) -> AccountListReply | AccountReply | PolicyReply:
+    async def on_query(
+        body: CooldownQuery,
+    ) -> AccountListReply | AccountReply | PolicyReply | WaitListReply | WaitReply:
         return await service.answer(body)
 
     return router

@@ -32,6 +32,16 @@ ACQUISITIONS = Counter(
     "AcquireAccount requests by outcome (preferred, recently-used, repeat, none, contended).",
     ["outcome"],
 )
+COST_READS = Counter(
+    "graceperiod_cooldown_cost_reads_total",
+    "Cost Explorer reads of lease costs by outcome (estimated, final, throttled, denied, unavailable, budget).",
+    ["outcome"],
+)
+WAITS = Counter(
+    "graceperiod_cooldown_wait_requests_total",
+    "Wait-list requests by what happened to them (queued, granted, expired, cancelled).",
+    ["outcome"],
+)
 RELEASE_PASS = Histogram(
     "graceperiod_cooldown_release_pass_seconds",
     "Duration of one release pass (a tick's releases of every due account).",

@@ -28,3 +28,7 @@ class CooldownOptions:
     gauge_interval: timedelta = timedelta(seconds=60)
     """The pool-size gauge is refreshed on a tick at most this often (it reads every account)."""
     stuck_limit: int = 500
+    read_batch_size: int = 200
+    """Due cost reads a tick makes at most (the rest wait for the next tick)."""
+    read_concurrency: int = 4
+    """Cost Explorer requests in flight at once (it throttles)."""

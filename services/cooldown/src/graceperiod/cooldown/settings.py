@@ -1,17 +1,23 @@
 """Cooldown service settings (environment variables prefixed ``COOLDOWN_``).
 
-The cooldown *policy* (enforcement on/off, period in hours) is not a setting: it is data,
-changed at run time by the SetCooldownPolicy command and shared by every replica.
+The cooldown *policy* (enforcement on/off, fixed or settled mode, the request budget, the
+wait-list expiry, the low-pool alert) is not a setting: it is data, changed at run time by
+the SetCooldownPolicy command and shared by every replica.
+
+AWS endpoints are never configured here: clients use AWS's own endpoints unless the standard
+``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from graceperiod.cooldown.options import CooldownOptions
+from graceperiod.runtime.aws import ClientOptions, Role
 from graceperiod.runtime.settings import ServiceSettings
 
 
@@ -53,6 +59,54 @@ class CooldownSettings(ServiceSettings):
         description="The pool-size gauge is refreshed on a tick at most this often (it reads every account).",
     )
 
+    # --- Lease costs (Cost Explorer in the organisation's management account)
+    cost_role_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$",
+        description=(
+            "The role the service assumes in the management (payer) account to read lease costs "
+            "(ce:GetCostAndUsage). Unset: lease costs are not read and settled mode is unavailable."
+        ),
+    )
+    cost_external_id: str | None = Field(
+        default=None, min_length=2, max_length=1224, description="The ExternalId the cost role's trust policy requires."
+    )
+    cost_role_session_seconds: int = Field(
+        default=3600, ge=900, le=43200, description="Lifetime of the cost role's credentials (renewed before they end)."
+    )
+    cost_read_batch_size: int = Field(default=200, ge=1, le=5000, description="Due cost reads a tick makes at most.")
+    cost_read_concurrency: int = Field(default=4, ge=1, le=50, description="Cost Explorer requests in flight at once.")
+    aws_retry_mode: Literal["standard", "adaptive"] = Field(
+        default="adaptive", description="botocore retry mode (adaptive also paces calls when throttled)."
+    )
+    aws_max_attempts: int = Field(default=4, ge=1, description="botocore attempts per call, first one included.")
+    aws_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Cost Explorer connection timeout.")
+    aws_read_timeout_seconds: float = Field(default=15.0, gt=0, description="Cost Explorer read timeout per request.")
+
+    @model_validator(mode="after")
+    def _external_id_with_the_role(self) -> CooldownSettings:
+        if self.cost_role_arn and not self.cost_external_id:
+            msg = "COOLDOWN_COST_EXTERNAL_ID is required with COOLDOWN_COST_ROLE_ARN (the role's trust policy needs it)"
+            raise ValueError(msg)
+        return self
+
+    def cost_role(self) -> Role | None:
+        if not self.cost_role_arn:
+            return None
+        account = self.cost_role_arn.split(":")[4]
+        assert self.cost_external_id is not None
+        return Role(account_id=account, role_arn=self.cost_role_arn, external_id=self.cost_external_id)
+
+    def aws_options(self) -> ClientOptions:
+        return ClientOptions(
+            retry_mode=self.aws_retry_mode,
+            max_attempts=self.aws_max_attempts,
+            connect_timeout=self.aws_connect_timeout_seconds,
+            read_timeout=self.aws_read_timeout_seconds,
+            session_name="graceperiod-cooldown",
+            session_seconds=self.cost_role_session_seconds,
+        )
+
     def options(self) -> CooldownOptions:
         return CooldownOptions(
             release_batch_size=self.release_batch_size,
@@ -62,4 +116,6 @@ class CooldownSettings(ServiceSettings):
             candidate_batch=self.acquisition_candidate_batch,
             history_limit=self.history_limit,
             gauge_interval=timedelta(seconds=self.pool_gauge_interval_seconds),
+            read_batch_size=self.cost_read_batch_size,
+            read_concurrency=self.cost_read_concurrency,
         )

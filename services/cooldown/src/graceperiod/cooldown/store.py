@@ -14,6 +14,10 @@ Every document is a record of the domain, written with ``to_document`` and read 
   per cooling account, ``_id`` = ``<account>:<version that entered Cooldown>``, indexed on
   ``cooldown_until``: a tick reads only what is due. An entry is removed after the release's
   events are published, so it doubles as their outbox.
+* ``read_schedule`` — one :class:`~graceperiod.cooldown.domain.cost_requests.ScheduledRead` per
+  account whose lease cost is to be read, ``_id`` = account id, indexed on ``due_at``: the cost
+  pass of a tick reads only what is due. Written by the change that moves the read, guarded by
+  its version (a late finisher of an older change never moves it back).
 * ``leases`` — :class:`~graceperiod.cooldown.domain.acquisition.LeaseRecord`, ``_id`` = lease id:
   a repeated acquisition for one lease returns the same account.
 * ``settings`` (the :class:`~graceperiod.contracts.cooldown.CooldownPolicy`) and
@@ -47,6 +51,7 @@ from graceperiod.contracts.cooldown import AccountStatus, CooldownPolicy
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.acquisition import LeaseRecord
 from graceperiod.cooldown.domain.changes import ChangeRecord, change_id
+from graceperiod.cooldown.domain.cost_requests import ScheduledRead
 from graceperiod.cooldown.domain.policy import PolicyChange
 from graceperiod.cooldown.domain.schedule import ScheduledRelease, schedule_id
 from graceperiod.runtime.middleware import TransientError
@@ -60,7 +65,7 @@ _BUSY_ATTEMPTS: Final = 8
 _DUE_ORDER: Final = [("cooldown_until", ASCENDING), ("_id", ASCENDING)]
 
 
-async def _retry_busy(operation: Callable[[], Awaitable[T]]) -> T:
+async def retry_busy(operation: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(_BUSY_ATTEMPTS):
         try:
             return await operation()
@@ -76,9 +81,11 @@ async def _retry_busy(operation: Callable[[], Awaitable[T]]) -> T:
 
 class AccountStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.database = database
         self._accounts: AsyncCollection[Document] = database["accounts"]
         self._changes: AsyncCollection[Document] = database["changes"]
         self._schedule: AsyncCollection[Document] = database["release_schedule"]
+        self._reads: AsyncCollection[Document] = database["read_schedule"]
         self._leases: AsyncCollection[Document] = database["leases"]
         self._settings: AsyncCollection[Document] = database["settings"]
         self._policy_changes: AsyncCollection[Document] = database["policy_changes"]
@@ -94,20 +101,28 @@ class AccountStore:
                 IndexModel([("status", ASCENDING), ("_id", ASCENDING)]),
             ],
         )
-        await ensure_indexes(self._schedule, [IndexModel([("cooldown_until", ASCENDING), ("_id", ASCENDING)])])
+        await ensure_indexes(
+            self._schedule,
+            [
+                IndexModel([("cooldown_until", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("expected_at", ASCENDING), ("_id", ASCENDING)]),
+            ],
+        )
+        await ensure_indexes(self._reads, [IndexModel([("due_at", ASCENDING), ("_id", ASCENDING)])])
         await ensure_indexes(self._changes, [IndexModel([("account_id", ASCENDING), ("version", DESCENDING)])])
+        await ensure_indexes(self._leases, [IndexModel([("acquired_at", ASCENDING)])])
 
     # --- accounts (current state) ---------------------------------------------------------
 
     async def get(self, account_id: str) -> Account | None:
-        doc = await _retry_busy(lambda: self._accounts.find_one({"_id": account_id}))
+        doc = await retry_busy(lambda: self._accounts.find_one({"_id": account_id}))
         return Account.model_validate(doc) if doc else None
 
     async def write(self, account: Account) -> None:
         """Store a claimed change's result. By ``_id`` only (see the module docstring); the
         claim made this worker the only writer of this version."""
         doc = to_document(account)
-        await _retry_busy(lambda: self._accounts.update_one({"_id": account.account_id}, {"$set": doc}, upsert=True))
+        await retry_busy(lambda: self._accounts.update_one({"_id": account.account_id}, {"$set": doc}, upsert=True))
 
     async def candidates(self, limit: int) -> list[Account]:
         """Available accounts, never cleaned or least recently cleaned first."""
@@ -116,7 +131,7 @@ class AccountStore:
             .sort([("last_cleanup_completed_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
-        return [Account.model_validate(doc) for doc in await _retry_busy(cursor.to_list)]
+        return [Account.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
 
     async def page(self, *, status: AccountStatus | None, after_id: str | None, limit: int) -> list[Account]:
         query: Document = {}
@@ -125,7 +140,7 @@ class AccountStore:
         if after_id is not None:
             query["_id"] = {"$gt": after_id}
         cursor = self._accounts.find(query).sort("_id", ASCENDING).limit(limit)
-        return [Account.model_validate(doc) for doc in await _retry_busy(cursor.to_list)]
+        return [Account.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
 
     async def stuck(self, *, since_before: datetime, limit: int) -> list[Account]:
         query = {
@@ -133,11 +148,18 @@ class AccountStore:
             "status_since": {"$lte": since_before},
         }
         cursor = self._accounts.find(query).sort([("status_since", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [Account.model_validate(doc) for doc in await _retry_busy(cursor.to_list)]
+        return [Account.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
+
+    async def count_status(self, status: AccountStatus, *, up_to: int = 0) -> int:
+        """Accounts in ``status`` (counting stops at ``up_to`` when it is given)."""
+        query = {"status": status.value}
+        if up_to > 0:
+            return await retry_busy(lambda: self._accounts.count_documents(query, limit=up_to))
+        return await retry_busy(lambda: self._accounts.count_documents(query))
 
     async def count_by_status(self) -> dict[AccountStatus, int]:
         pipeline: list[Document] = [{"$group": {"_id": "$status", "count": {"$sum": 1}}}]
-        rows = await _retry_busy(lambda: self._accounts.aggregate(pipeline))
+        rows = await retry_busy(lambda: self._accounts.aggregate(pipeline))
         counts = dict.fromkeys(AccountStatus, 0)
         async for row in rows:
             if row["_id"] in AccountStatus._value2member_map_:
@@ -150,7 +172,7 @@ class AccountStore:
         """Insert the change; False when another worker already claimed this version."""
         doc = to_document(record, key=record.id)
         try:
-            await _retry_busy(lambda: self._changes.insert_one(doc))
+            await retry_busy(lambda: self._changes.insert_one(doc))
         except DuplicateKeyError:
             return False
         return True
@@ -187,7 +209,7 @@ class AccountStore:
         return won
 
     async def change(self, account_id: str, version: int) -> ChangeRecord | None:
-        doc = await _retry_busy(lambda: self._changes.find_one({"_id": change_id(account_id, version)}))
+        doc = await retry_busy(lambda: self._changes.find_one({"_id": change_id(account_id, version)}))
         return ChangeRecord.model_validate(doc) if doc else None
 
     async def recent_changes(self, account_id: str, *, up_to: int, count: int) -> list[ChangeRecord]:
@@ -198,23 +220,23 @@ class AccountStore:
 
     # --- release schedule -------------------------------------------------------------------
 
-    async def schedule_release(self, account: Account) -> None:
-        entry = ScheduledRelease.of(account)
+    async def schedule_release(self, account: Account, *, now: datetime) -> None:
+        entry = ScheduledRelease.of(account, now=now)
         doc = to_document(entry)
-        await _retry_busy(lambda: self._schedule.update_one({"_id": entry.entry_id}, {"$set": doc}, upsert=True))
+        await retry_busy(lambda: self._schedule.update_one({"_id": entry.entry_id}, {"$set": doc}, upsert=True))
 
     async def unschedule(self, account_id: str, cooldown_version: int) -> None:
         entry_id = schedule_id(account_id, cooldown_version)
-        await _retry_busy(lambda: self._schedule.delete_one({"_id": entry_id}))
+        await retry_busy(lambda: self._schedule.delete_one({"_id": entry_id}))
 
     async def is_scheduled(self, account_id: str, cooldown_version: int) -> bool:
         entry_id = schedule_id(account_id, cooldown_version)
-        return await _retry_busy(lambda: self._schedule.find_one({"_id": entry_id}, projection={"_id": 1})) is not None
+        return await retry_busy(lambda: self._schedule.find_one({"_id": entry_id}, projection={"_id": 1})) is not None
 
     async def due(self, now: datetime, *, limit: int) -> list[ScheduledRelease]:
         """The first ``limit`` schedule entries due at ``now``."""
         cursor = self._schedule.find({"cooldown_until": {"$lte": now}}).sort(_DUE_ORDER).limit(limit)
-        return [ScheduledRelease.model_validate(doc) for doc in await _retry_busy(cursor.to_list)]
+        return [ScheduledRelease.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
 
     async def due_batches(self, now: datetime, *, batch_size: int) -> AsyncIterator[list[ScheduledRelease]]:
         """Every schedule entry due at ``now``, oldest first, ``batch_size`` at a time, from one
@@ -230,11 +252,40 @@ class AccountStore:
         if batch:
             yield batch
 
+    async def upcoming_releases(self, count: int) -> list[datetime]:
+        """When the next ``count`` cooling accounts are expected out of Cooldown, soonest first."""
+        found: dict[str, ScheduledRelease] = {}
+        for order in ("expected_at", "cooldown_until"):
+            cursor = self._schedule.find({}).sort([(order, ASCENDING), ("_id", ASCENDING)]).limit(count)
+            for doc in await retry_busy(cursor.to_list):
+                entry = ScheduledRelease.model_validate(doc)
+                found[entry.entry_id] = entry
+        return sorted(entry.eta for entry in found.values())[:count]
+
     async def next_release(self) -> tuple[datetime | None, int]:
         """When the next cooling account is due, and how many are cooling."""
-        first = await _retry_busy(lambda: self._schedule.find_one({}, sort=[("cooldown_until", ASCENDING)]))
-        count = await _retry_busy(lambda: self._schedule.count_documents({}))
+        first = await retry_busy(lambda: self._schedule.find_one({}, sort=[("cooldown_until", ASCENDING)]))
+        count = await retry_busy(lambda: self._schedule.count_documents({}))
         return (ScheduledRelease.model_validate(first).cooldown_until if first else None), count
+
+    # --- read schedule ----------------------------------------------------------------------
+
+    async def schedule_read(self, account_id: str, due_at: datetime, *, version: int) -> None:
+        """Point the account's read entry at ``due_at``, unless a later change already moved it."""
+        doc = to_document(ScheduledRead(account_id=account_id, due_at=due_at, version=version), key=account_id)
+        with contextlib.suppress(DuplicateKeyError):  # an entry of a later version exists: it wins
+            await retry_busy(
+                lambda: self._reads.update_one(
+                    {"_id": account_id, "version": {"$lt": version}}, {"$set": doc}, upsert=True
+                )
+            )
+
+    async def unschedule_read(self, account_id: str, *, version: int) -> None:
+        await retry_busy(lambda: self._reads.delete_one({"_id": account_id, "version": {"$lte": version}}))
+
+    async def due_reads(self, now: datetime, *, limit: int) -> list[ScheduledRead]:
+        cursor = self._reads.find({"due_at": {"$lte": now}}).sort([("due_at", ASCENDING), ("_id", ASCENDING)])
+        return [ScheduledRead.model_validate(doc) for doc in await retry_busy(cursor.limit(limit).to_list)]
 
     # --- leases --------------------------------------------------------------------------
 
@@ -242,37 +293,41 @@ class AccountStore:
         """Record the account acquired for a lease; the account it maps to (an earlier one wins)."""
         try:
             doc = to_document(LeaseRecord(account_id=account_id, acquired_at=at), key=lease_id)
-            await _retry_busy(lambda: self._leases.insert_one(doc))
+            await retry_busy(lambda: self._leases.insert_one(doc))
         except DuplicateKeyError:
             existing = await self.lease_account(lease_id)
             assert existing is not None
             return existing
         return account_id
 
+    async def leases_since(self, since: datetime) -> int:
+        """Leases that acquired an account here since ``since``."""
+        return await retry_busy(lambda: self._leases.count_documents({"acquired_at": {"$gte": since}}))
+
     async def lease_account(self, lease_id: str) -> str | None:
-        doc = await _retry_busy(lambda: self._leases.find_one({"_id": lease_id}))
+        doc = await retry_busy(lambda: self._leases.find_one({"_id": lease_id}))
         return LeaseRecord.model_validate(doc).account_id if doc else None
 
     # --- policy --------------------------------------------------------------------------
 
     async def policy(self) -> CooldownPolicy:
-        doc = await _retry_busy(lambda: self._settings.find_one({"_id": POLICY_ID}))
+        doc = await retry_busy(lambda: self._settings.find_one({"_id": POLICY_ID}))
         if doc is None:
             return CooldownPolicy()
         return CooldownPolicy.model_validate(doc)
 
     async def policy_change_seen(self, request_key: str) -> bool:
-        doc = await _retry_busy(lambda: self._policy_changes.find_one({"_id": request_key}, projection={"_id": 1}))
+        doc = await retry_busy(lambda: self._policy_changes.find_one({"_id": request_key}, projection={"_id": 1}))
         return doc is not None
 
     async def save_policy(self, policy: CooldownPolicy, *, previous: CooldownPolicy, request_key: str) -> None:
         """Replace the policy, then log the change under the request's key (a retried request
         finds the key and changes nothing)."""
         doc = to_document(policy)
-        await _retry_busy(lambda: self._settings.update_one({"_id": POLICY_ID}, {"$set": doc}, upsert=True))
+        await retry_busy(lambda: self._settings.update_one({"_id": POLICY_ID}, {"$set": doc}, upsert=True))
         log_entry = to_document(PolicyChange(policy=policy, previous=previous, at=policy.updated_at), key=request_key)
         with contextlib.suppress(DuplicateKeyError):
-            await _retry_busy(lambda: self._policy_changes.insert_one(log_entry))
+            await retry_busy(lambda: self._policy_changes.insert_one(log_entry))
 
 
 def account_document(account: Account) -> Document:

@@ -1,4 +1,6 @@
-"""What a tick does: release every account whose Cooldown has elapsed, refresh the pool gauges.
+"""What a tick does, in order: read the lease costs that are due (``costs.py``: a read may
+settle and release its account), release every other account whose Cooldown has elapsed,
+run the wait-list (expire, grant), check the low-pool alert, refresh the pool gauges.
 
 A release pass reads only due schedule entries, from one cursor, a batch at a time, and
 claims each batch's releases in one insert; concurrent passes (replicas, duplicated ticks)
@@ -7,54 +9,44 @@ each release a disjoint share, because each release is claimed (``change_protoco
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Coroutine, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.upstream import Tick
 from graceperiod.cooldown import metrics
-from graceperiod.cooldown.change_protocol import AccountBusy, ChangeProtocol, Use
+from graceperiod.cooldown.change_protocol import AccountBusy, ChangeProtocol, Use, bounded
+from graceperiod.cooldown.costs import CostReads
 from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.changes import ChangeRecord
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.domain.release import release_due
 from graceperiod.cooldown.domain.schedule import ScheduledRelease
+from graceperiod.cooldown.pool_alerts import PoolAlerts
+from graceperiod.cooldown.waits import WaitList
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.cooldown")
 
-T = TypeVar("T")
-
 _RETIRE_LOOKBACK: Final = 20
 
 
-async def _bounded(limit: int, coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run coroutines at most ``limit`` at a time; all of them finish, then the first error is raised."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def run(coroutine: Coroutine[Any, Any, T]) -> T:
-        async with semaphore:
-            return await coroutine
-
-    results = await asyncio.gather(*(run(c) for c in coroutines), return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results  # type: ignore[return-value]
-
-
 class Ticks(Use):
-    def __init__(self, changes: ChangeProtocol) -> None:
+    def __init__(self, changes: ChangeProtocol, *, costs: CostReads, waits: WaitList, alerts: PoolAlerts) -> None:
         super().__init__(changes)
+        self._costs = costs
+        self._waits = waits
+        self._alerts = alerts
         self._gauges_refreshed_at: datetime | None = None
 
     async def on_tick(self, tick: Tick) -> int:
-        released = await self.release_due()
+        released = await self._costs.read_due()
+        released += await self.release_due()
+        granted = await self._waits.run()
+        await self._alerts.check()
         await self.refresh_gauges(force=False)
-        log.debug("tick handled", tick_id=tick.tick_id, released=released)
+        log.debug("tick handled", tick_id=tick.tick_id, released=released, granted=granted)
         return released
 
     async def release_due(self) -> int:
@@ -72,7 +64,7 @@ class Ticks(Use):
 
     async def _release_batch(self, entries: list[ScheduledRelease], now: datetime) -> int:
         concurrency = self._options.release_concurrency
-        current = await _bounded(concurrency, [self._store.get(entry.account_id) for entry in entries])
+        current = await bounded(concurrency, [self._store.get(entry.account_id) for entry in entries])
         planned = self._plan(entries, current, now)
         won = await self._store.claim_many([record for _, record in planned.values()])
 
@@ -85,7 +77,7 @@ class Ticks(Use):
                 return True
             return await self._release_current(entry, now)
 
-        return sum(await _bounded(concurrency, [release(entry) for entry in entries]))
+        return sum(await bounded(concurrency, [release(entry) for entry in entries]))
 
     def _plan(
         self, entries: list[ScheduledRelease], current: list[Account | None], now: datetime

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from graceperiod.contracts.cooldown import AccountStatus, ActorRef
+from graceperiod.contracts.cooldown import AccountStatus, ActorRef, CooldownMode
+from graceperiod.cooldown.domain.billing import LeaseBilling, SettleTerms
 from graceperiod.runtime.mongo import Record
 
 S = AccountStatus
@@ -75,8 +76,13 @@ class Account(Record):
     cooldown_until: datetime | None = None
     cooldown_version: int | None = None
     """The version that entered Cooldown: it names the account's release-schedule entry."""
+    cooldown_mode: CooldownMode | None = None
+    settle_terms: SettleTerms | None = None
+    """Settled mode only: when the Cooldown may end (``cooldown_until`` is the latest)."""
     early_release: EarlyReleaseRecord | None = None
     pending_cleanup: PendingCleanup | None = None
+    billing: LeaseBilling | None = None
+    """The last lease's cost (from its end until the account is acquired again)."""
 
 
 # --- Invariants --------------------------------------------------------------------------
@@ -93,6 +99,30 @@ def _cooldown_fields(account: Account) -> list[str]:
     cleaned = account.last_cleanup_completed_at
     if in_cooldown and (cleaned is None or account.cooldown_until is None or account.cooldown_until <= cleaned):
         problems.append("a Cooldown account ends its cooldown after its last successful cleanup")
+    if in_cooldown != (account.cooldown_mode is not None):
+        problems.append("a Cooldown account, and only one, has a cooldown mode")
+    settled = account.cooldown_mode is CooldownMode.SETTLED
+    if settled != (account.settle_terms is not None):
+        problems.append("settle terms are set exactly when the Cooldown is in settled mode")
+    return problems
+
+
+def _billing(account: Account) -> list[str]:
+    billing = account.billing
+    if billing is None:
+        return []
+    problems = []
+    if account.status is S.ACTIVE:
+        problems.append("an Active account records no billing of an earlier lease")
+    if billing.released and account.status is S.COOLDOWN:
+        problems.append("a Cooldown account's billing is not settled yet")
+    if billing.released and billing.next_read_at is not None:
+        problems.append("a settled billing schedules no read")
+    if billing.lease_id != account.lease_id:
+        problems.append("the billing is that of the account's last lease")
+    until, next_read = account.cooldown_until, billing.next_read_at
+    if until is not None and next_read is not None and next_read > until:
+        problems.append("no cost read of a cooling account is scheduled after its latest release")
     return problems
 
 
@@ -138,6 +168,7 @@ _INVARIANTS: tuple[Callable[[Account], list[str]], ...] = (
     _status_records,
     _pending_cleanup,
     _history,
+    _billing,
 )
 
 

@@ -28,7 +28,9 @@ def acquire(account: Account, *, lease_id: str, now: datetime) -> Decision:
         if account.status is S.ACTIVE and account.lease_id == lease_id:
             return unchanged(Verdict.DUPLICATE, account, f"already Active for lease {lease_id}")
         return unchanged(Verdict.REFUSED, account, f"the account is {account.status}, not Available")
-    base = bump(account, lease_id=lease_id, lease_started_at=now, lease_terminated_at=None, pending_cleanup=None)
+    base = bump(
+        account, lease_id=lease_id, lease_started_at=now, lease_terminated_at=None, pending_cleanup=None, billing=None
+    )
     after, transition = move(base, S.ACTIVE, now=now, cause=Cause.ACQUIRED, lease_id=lease_id)
     return Decision(Verdict.APPLIED, account, after, (transition,), f"acquired for lease {lease_id}: Active")
 

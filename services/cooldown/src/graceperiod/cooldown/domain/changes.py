@@ -33,6 +33,8 @@ class ChangeRecord(Record):
     left_cooldown_version: int | None = None
     """Set when the change took the account out of Cooldown: the schedule entry to remove."""
     acquired_lease: str | None = None
+    reschedules_read: bool = False
+    """The change moved (or dropped) the account's next cost read: its read-schedule entry follows."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -69,6 +71,8 @@ class ChangeRecord(Record):
         ):
             left = before.cooldown_version
         acquired = after.lease_id if any(t.cause is Cause.ACQUIRED for t in decision.transitions) else None
+        read_before = before.billing.next_read_at if before is not None and before.billing is not None else None
+        read_after = after.billing.next_read_at if after.billing is not None else None
         return cls(
             account=after,
             claimed_at=claimed_at,
@@ -78,4 +82,5 @@ class ChangeRecord(Record):
             note=decision.note,
             left_cooldown_version=left,
             acquired_lease=acquired,
+            reschedules_read=read_before != read_after,
         )

@@ -81,4 +81,17 @@ def move(
 
 
 def leaving_cooldown(account: Account) -> Account:
-    return account.model_copy(update={"cooldown_started_at": None, "cooldown_until": None, "cooldown_version": None})
+    """The account without its Cooldown (and no more cost reads of it)."""
+    billing = account.billing
+    if billing is not None and billing.next_read_at is not None:
+        billing = billing.model_copy(update={"next_read_at": None})
+    return account.model_copy(
+        update={
+            "cooldown_started_at": None,
+            "cooldown_until": None,
+            "cooldown_version": None,
+            "cooldown_mode": None,
+            "settle_terms": None,
+            "billing": billing,
+        }
+    )

@@ -12,7 +12,17 @@ from typing import Any
 
 from pydantic import model_validator
 
-from graceperiod.contracts.cooldown import AccountSettled, AccountStatus, AccountStatusChanged, Cause
+from graceperiod.contracts.cooldown import (
+    AccountSettled,
+    AccountStatus,
+    AccountStatusChanged,
+    Cause,
+    CooldownMode,
+    Settlement,
+    Transition,
+)
+from graceperiod.cooldown.domain.accounts import Account
+from graceperiod.cooldown.domain.billing import late_difference
 from graceperiod.cooldown.domain.decisions import Decision
 from graceperiod.runtime.mongo import Record
 
@@ -53,25 +63,51 @@ def events_for(decision: Decision, *, now: datetime) -> list[OutgoingEvent]:
         for index, transition in enumerate(decision.transitions)
     ]
     before = decision.before
-    settles = any(
-        t.from_status is AccountStatus.COOLDOWN and t.to_status is AccountStatus.AVAILABLE for t in decision.transitions
-    )
-    if settles and before is not None:
-        cost_window_end = before.last_cleanup_completed_at or before.lease_terminated_at or before.status_since
+    released = [
+        t
+        for t in decision.transitions
+        if t.from_status is AccountStatus.COOLDOWN and t.to_status is AccountStatus.AVAILABLE
+    ]
+    if released and before is not None:
         events.append(
             OutgoingEvent(
                 message_id=settled_id(after.account_id, after.version),
-                event=AccountSettled(
-                    occurred_at=now,
-                    account_id=after.account_id,
-                    lease_id=before.lease_id,
-                    cost_window_start=before.lease_started_at,
-                    cost_window_end=cost_window_end,
-                    settled_at=now,
-                    released_early=any(t.cause is Cause.RELEASED_EARLY for t in decision.transitions),
-                    lease_terminated_at=before.lease_terminated_at,
-                    cooldown_until=before.cooldown_until,
-                ),
+                event=settled(before, after, released[0], now=now),
             )
         )
     return events
+
+
+def _settlement(before: Account, transition: Transition) -> Settlement:
+    if transition.cause is Cause.RELEASED_EARLY:
+        return Settlement.RELEASED_EARLY
+    if transition.cause is Cause.COSTS_SETTLED:
+        return Settlement.COSTS_SETTLED
+    if before.cooldown_mode is CooldownMode.SETTLED:
+        return Settlement.MAXIMUM_REACHED
+    return Settlement.PERIOD_ELAPSED
+
+
+def settled(before: Account, after: Account, transition: Transition, *, now: datetime) -> AccountSettled:
+    """The lease's settlement: its window and, when its cost is read, the final cost, the cost
+    at termination and what arrived in between (or why the final cost is unknown)."""
+    billing = after.billing
+    final = billing.final_cost if billing else None
+    at_termination = billing.at_termination if billing else None
+    return AccountSettled(
+        occurred_at=now,
+        account_id=after.account_id,
+        lease_id=before.lease_id,
+        cost_window_start=before.lease_started_at,
+        cost_window_end=before.last_cleanup_completed_at or before.lease_terminated_at or before.status_since,
+        settled_at=now,
+        released_early=transition.cause is Cause.RELEASED_EARLY,
+        lease_terminated_at=before.lease_terminated_at,
+        cooldown_until=before.cooldown_until,
+        settlement=_settlement(before, transition),
+        billing_window=billing.window.view() if billing else None,
+        final_cost=final,
+        cost_at_termination=at_termination,
+        late_difference=late_difference(final, at_termination),
+        cost_unknown_reason=billing.unknown_reason if billing else None,
+    )

@@ -18,12 +18,15 @@ Ordering rules for events that arrive late, twice or out of order (docs/cooldown
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from graceperiod.contracts.cooldown import AccountStatus, Cause, CooldownPolicy, Transition
+from graceperiod.contracts.lease_costs import LeaseCost
 from graceperiod.cooldown.domain.accounts import Account, PendingCleanup
+from graceperiod.cooldown.domain.billing import first_cooldown_read, start_billing
 from graceperiod.cooldown.domain.decisions import Decision, Verdict, bump, leaving_cooldown, move, unchanged
-from graceperiod.cooldown.domain.policy import cooldown_period
+from graceperiod.cooldown.domain.policy import cooling_for
 
 S = AccountStatus
 
@@ -51,13 +54,29 @@ def register(*, account_id: str, name: str, email: str | None, now: datetime) ->
 # --- lease.terminated --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    policy: CooldownPolicy
+    read_costs: bool
+    now: datetime
+
+
 def lease_terminated(
-    account: Account, *, lease_id: str, terminated_at: datetime, policy: CooldownPolicy, now: datetime
+    account: Account,
+    *,
+    lease_id: str,
+    terminated_at: datetime,
+    policy: CooldownPolicy,
+    now: datetime,
+    read_costs: bool = False,
+    cost: LeaseCost | None = None,
 ) -> Decision:
-    """``lease.terminated``: Active → CleanUp (and on, if the cleanup result came first)."""
+    """``lease.terminated``: Active → CleanUp (and on, if the cleanup result came first). With
+    ``read_costs`` the lease's cost is read from its end; ``cost`` is one the lease manager gave."""
+    rules = _Rules(policy, read_costs, now)
     if lease_id == account.lease_id:
         if account.status is S.ACTIVE:
-            return _terminate(account, lease_id, terminated_at, policy, now, acquired_here=True)
+            return _terminate(account, lease_id, terminated_at, rules, cost, acquired_here=True)
         return unchanged(
             Verdict.DUPLICATE, account, f"lease {lease_id} has already ended; the account is {account.status}"
         )
@@ -81,7 +100,7 @@ def lease_terminated(
             account,
             f"lease {lease_id} ended at {terminated_at.isoformat()}, before what the account already records",
         )
-    return _terminate(account, lease_id, terminated_at, policy, now, acquired_here=False)
+    return _terminate(account, lease_id, terminated_at, rules, cost, acquired_here=False)
 
 
 def _termination_note(account: Account, lease_id: str, *, acquired_here: bool) -> str:
@@ -95,15 +114,35 @@ def _termination_note(account: Account, lease_id: str, *, acquired_here: bool) -
     return f"lease {lease_id}, acquired elsewhere, ended: CleanUp"
 
 
+def _window_start(account: Account, *, acquired_here: bool) -> datetime | None:
+    """Where the ended lease's billing window starts: its acquisition here; for a lease
+    acquired elsewhere, when the account last became Available (or, if it was cooling, the
+    end of the previous lease's cleanup)."""
+    if acquired_here:
+        return account.lease_started_at
+    if account.status is S.COOLDOWN:
+        return account.last_cleanup_completed_at
+    return account.status_since
+
+
 def _terminate(
     account: Account,
     lease_id: str,
     terminated_at: datetime,
-    policy: CooldownPolicy,
-    now: datetime,
+    rules: _Rules,
+    cost: LeaseCost | None,
     *,
     acquired_here: bool,
 ) -> Decision:
+    now = rules.now
+    billing = start_billing(
+        lease_id=lease_id,
+        started=_window_start(account, acquired_here=acquired_here),
+        terminated_at=terminated_at,
+        given=cost,
+        read=rules.read_costs,
+        now=now,
+    )
     base = leaving_cooldown(
         bump(
             account,
@@ -112,14 +151,14 @@ def _terminate(
             lease_started_at=account.lease_started_at if acquired_here else None,
             pending_cleanup=None,
         )
-    )
+    ).model_copy(update={"billing": billing})
     after, first = move(base, S.CLEANUP, now=now, cause=Cause.LEASE_TERMINATED, lease_id=lease_id)
     transitions = [first]
     note = _termination_note(account, lease_id, acquired_here=acquired_here)
     pending = account.pending_cleanup
     if pending is not None:
         if pending.completed_at >= terminated_at:
-            after, more, outcome = _cleanup_outcome(after, pending, policy, now)
+            after, more, outcome = _cleanup_outcome(after, pending, rules)
             transitions.extend(more)
             note = f"{note}; the cleanup result that arrived first applies: {outcome}"
         else:
@@ -130,29 +169,44 @@ def _terminate(
 # --- account.cleanup.succeeded / account.cleanup.failed ----------------------------------
 
 
-def _cleanup_outcome(
-    account: Account, result: PendingCleanup, policy: CooldownPolicy, now: datetime
-) -> tuple[Account, list[Transition], str]:
+def _cleaned(account: Account, result: PendingCleanup, rules: _Rules) -> tuple[Account, list[Transition], str]:
+    """A successful cleanup: Cooldown under the policy, or Available when it has none."""
+    now = rules.now
+    base = account.model_copy(
+        update={
+            "last_cleanup_completed_at": result.completed_at,
+            "last_cleanup_outcome_at": result.completed_at,
+            "last_cleanup_error": None,
+            "pending_cleanup": None,
+        }
+    )
+    cooling = cooling_for(rules.policy, completed_at=result.completed_at, read_costs=rules.read_costs)
+    if cooling is None:
+        after, transition = move(base, S.AVAILABLE, now=now, cause=Cause.CLEANUP_SUCCEEDED)
+        return after, [transition], "cleanup succeeded, cooldown not enforced: Available"
+    billing = base.billing
+    if billing is not None:
+        first_read = first_cooldown_read(billing, mode=cooling.mode, terms=cooling.terms, until=cooling.until, now=now)
+        billing = billing.model_copy(update={"next_read_at": first_read})
+    base = base.model_copy(
+        update={
+            "cooldown_started_at": now,
+            "cooldown_until": cooling.until,
+            "cooldown_version": base.version,
+            "cooldown_mode": cooling.mode,
+            "settle_terms": cooling.terms,
+            "billing": billing,
+        }
+    )
+    after, transition = move(base, S.COOLDOWN, now=now, cause=Cause.CLEANUP_SUCCEEDED)
+    return after, [transition], f"cleanup succeeded: Cooldown ({cooling.mode}) until {cooling.until.isoformat()}"
+
+
+def _cleanup_outcome(account: Account, result: PendingCleanup, rules: _Rules) -> tuple[Account, list[Transition], str]:
     """CleanUp or Quarantine → Cooldown | Available | Quarantine. ``account`` is already bumped."""
+    now = rules.now
     if result.succeeded:
-        base = account.model_copy(
-            update={
-                "last_cleanup_completed_at": result.completed_at,
-                "last_cleanup_outcome_at": result.completed_at,
-                "last_cleanup_error": None,
-                "pending_cleanup": None,
-            }
-        )
-        period = cooldown_period(policy)
-        if period is None:
-            after, transition = move(base, S.AVAILABLE, now=now, cause=Cause.CLEANUP_SUCCEEDED)
-            return after, [transition], "cleanup succeeded, cooldown not enforced: Available"
-        until = result.completed_at + period
-        base = base.model_copy(
-            update={"cooldown_started_at": now, "cooldown_until": until, "cooldown_version": base.version}
-        )
-        after, transition = move(base, S.COOLDOWN, now=now, cause=Cause.CLEANUP_SUCCEEDED)
-        return after, [transition], f"cleanup succeeded: Cooldown until {until.isoformat()}"
+        return _cleaned(account, result, rules)
     base = account.model_copy(
         update={
             "last_cleanup_outcome_at": result.completed_at,
@@ -172,6 +226,7 @@ def cleanup_finished(
     error: str | None,
     policy: CooldownPolicy,
     now: datetime,
+    read_costs: bool = False,
 ) -> Decision:
     """``account.cleanup.succeeded`` / ``account.cleanup.failed``."""
     result = PendingCleanup(succeeded=succeeded, completed_at=completed_at, error=None if succeeded else error)
@@ -184,13 +239,11 @@ def cleanup_finished(
             Verdict.STALE, account, f"this {what} is older than the last cleanup result ({last.isoformat()})"
         )
     if account.status in (S.CLEANUP, S.QUARANTINE):
-        return _cleanup_expected(account, result, what, policy=policy, now=now)
+        return _cleanup_expected(account, result, what, _Rules(policy, read_costs, now))
     return _cleanup_unexpected(account, result, what, now=now)
 
 
-def _cleanup_expected(
-    account: Account, result: PendingCleanup, what: str, *, policy: CooldownPolicy, now: datetime
-) -> Decision:
+def _cleanup_expected(account: Account, result: PendingCleanup, what: str, rules: _Rules) -> Decision:
     """A cleanup result for an account in CleanUp or Quarantine: it settles the cycle."""
     ended = account.lease_terminated_at
     if account.status is S.CLEANUP and ended is not None and result.completed_at < ended:
@@ -202,7 +255,7 @@ def _cleanup_expected(
     if account.status is S.QUARANTINE and not result.succeeded:
         after = bump(account, last_cleanup_outcome_at=result.completed_at, last_cleanup_error=result.error)
         return Decision(Verdict.RECORDED, account, after, (), "cleanup failed again: still in Quarantine")
-    after, transitions, note = _cleanup_outcome(bump(account), result, policy, now)
+    after, transitions, note = _cleanup_outcome(bump(account), result, rules)
     return Decision(Verdict.APPLIED, account, after, tuple(transitions), note)
 
 
