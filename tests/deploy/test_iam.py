@@ -20,6 +20,7 @@ IAM = DEPLOY / "iam"
 PLACEHOLDERS = {
     "REGION": "us-east-1",
     "ACCOUNT_ID": "111122223333",
+    "MANAGEMENT_ACCOUNT": "444455556666",
     "MAIL_DOMAIN": "example.com",
     "MAIL_FROM_ADDRESS": "graceperiod@example.com",
 }
@@ -28,6 +29,8 @@ ACCEPTED = {
     # sts:AssumeRole returns credentials: that is the policy's purpose. It is limited to roles
     # named GracePeriod* and to calls that carry an ExternalId (test below).
     ("assume-customer-roles.json", "CREDENTIALS_EXPOSURE", "['sts:assumerole']"),
+    # The same for the cooldown service: one role name prefix in one (the management) account.
+    ("assume-cost-role.json", "CREDENTIALS_EXPOSURE", "['sts:assumerole']"),
 }
 
 
