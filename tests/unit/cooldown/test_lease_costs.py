@@ -319,3 +319,10 @@ def test_the_request_estimate_per_lease_and_per_month(policy: CooldownPolicy, lo
     assert estimate.expected_monthly_requests == min(100 * high, policy.cost_requests_per_day * 30)
     assert estimate.expected_monthly_cost_usd == Decimal(estimate.expected_monthly_requests) * Decimal("0.01")
     assert estimate.monthly_budget_cap_usd == Decimal(policy.cost_requests_per_day * 30) * Decimal("0.01")
+
+
+def test_a_minimum_above_the_maximum_wins() -> None:
+    upside_down = SETTLED.model_copy(update={"settled": SettledMode(quiet_hours=6, min_hours=50, max_hours=48)})
+    account = cleaned(read(ended(upside_down), cost("4", T0 + 10 * H), T0 + 10 * H).after, upside_down)
+    assert account.settle_terms is not None
+    assert account.settle_terms.earliest == account.cooldown_until == T0 + 61 * H

@@ -70,7 +70,7 @@ class BillingWindow(Model):
 class SettledMode(Model):
     """The "settled" cooldown: a cooling account is released once its lease's cost has not
     changed for ``quiet_hours``, never before ``min_hours`` nor after ``max_hours`` (counted
-    from the cleanup's completion, like the fixed period)."""
+    from the cleanup's completion, like the fixed period; a minimum above the maximum wins)."""
 
     quiet_hours: PositiveHours = 12
     min_hours: PolicyHours = 24
@@ -78,12 +78,10 @@ class SettledMode(Model):
     read_interval_hours: PositiveHours = 2
     """At most one Cost Explorer read per account this often."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> SettledMode:
-        if self.min_hours > self.max_hours:
-            msg = "min_hours must not exceed max_hours"
-            raise ValueError(msg)
-        return self
+    @property
+    def latest_hours(self) -> float:
+        """When the account is released at the latest: ``max_hours``, or ``min_hours`` if that is later."""
+        return max(self.min_hours, self.max_hours)
 
 
 class CostTracking(Model):

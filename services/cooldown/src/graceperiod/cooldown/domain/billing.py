@@ -216,7 +216,7 @@ def request_estimate(
         settled = policy.settled
         per_interval = settled.read_interval_hours
         low = 1 + math.ceil(settled.quiet_hours / per_interval) + 1
-        span = settled.max_hours - max(settled.min_hours - settled.quiet_hours, 0.0)
+        span = settled.latest_hours - max(settled.min_hours - settled.quiet_hours, 0.0)
         high = 1 + math.ceil(span / per_interval) + 1
     else:
         low = high = 2  # at termination, and the final read at the deadline

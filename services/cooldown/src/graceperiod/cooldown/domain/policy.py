@@ -35,7 +35,7 @@ def cooling_for(policy: CooldownPolicy, *, completed_at: datetime, read_costs: b
     if policy.mode is CooldownMode.SETTLED and read_costs:
         settled = policy.settled
         terms = SettleTerms.of(settled, completed_at=completed_at)
-        return Cooling(CooldownMode.SETTLED, completed_at + timedelta(hours=settled.max_hours), terms)
+        return Cooling(CooldownMode.SETTLED, completed_at + timedelta(hours=settled.latest_hours), terms)
     period = cooldown_period(policy)
     return None if period is None else Cooling(CooldownMode.FIXED, completed_at + period)
 
