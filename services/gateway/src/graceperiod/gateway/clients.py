@@ -49,6 +49,7 @@ from graceperiod.contracts.revocation import (
     SupportCaseDraftReply,
 )
 from graceperiod.contracts.topology import Queues
+from graceperiod.contracts.wait_list import ListWaitList, WaitListReply
 from graceperiod.runtime.rpc import RpcClient
 
 #: The services behind the port, as problems and pages name them.
@@ -74,6 +75,7 @@ class ServiceClients(Protocol):
     async def release_account_early(self, command: ReleaseAccountEarly) -> AccountCommandReply: ...
     async def get_cooldown_policy(self, query: GetCooldownPolicy) -> PolicyReply: ...
     async def set_cooldown_policy(self, command: SetCooldownPolicy) -> PolicyReply: ...
+    async def list_wait_list(self, query: ListWaitList) -> WaitListReply: ...
 
     # notifier
     async def get_notification_settings(self, query: GetNotificationSettings) -> NotificationSettingsReply: ...
@@ -136,6 +138,9 @@ class RpcServiceClients:
 
     async def set_cooldown_policy(self, command: SetCooldownPolicy) -> PolicyReply:
         return await self._rpc.call(Queues.COOLDOWN_COMMANDS, command, PolicyReply, timeout=self._c)
+
+    async def list_wait_list(self, query: ListWaitList) -> WaitListReply:
+        return await self._rpc.call(Queues.COOLDOWN_QUERIES, query, WaitListReply, timeout=self._q)
 
     async def get_notification_settings(self, query: GetNotificationSettings) -> NotificationSettingsReply:
         return await self._rpc.call(Queues.NOTIFIER_QUERIES, query, NotificationSettingsReply, timeout=self._q)

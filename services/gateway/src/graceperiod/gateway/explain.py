@@ -6,6 +6,7 @@ Shared by the dashboard and the email-link pages so both say the same thing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
 from graceperiod.contracts.enums import CommitmentKind
@@ -35,6 +36,13 @@ PHASE_LABELS: Final[dict[Phase, str]] = {
 def money(amount: object, currency: str) -> str:
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
     return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def cost(amount: Decimal | None, currency: str = "USD") -> str:
+    """A lease's cost to the cent (``$1,234.50``); '—' when unknown."""
+    if amount is None:
+        return "—"
+    return money(f"{amount:,.2f}", currency)
 
 
 def aws_will(view: PurchaseView) -> str:

@@ -1,8 +1,9 @@
-"""The dashboard's Settings page (the global notification address) and the help page for
-accounts whose role lacks actions."""
+"""The dashboard's Settings page (the global notification address, what reading lease costs
+costs a month) and the help page for accounts whose role lacks actions."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from litestar import get, post
@@ -12,8 +13,9 @@ from litestar.response import Redirect, Template
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
-from graceperiod.gateway.clients import NOTIFIER, REVOCATION
+from graceperiod.gateway.clients import COOLDOWN, NOTIFIER, REVOCATION
 from graceperiod.gateway.configuration.service import SettingsService
+from graceperiod.gateway.pool.service import PoolService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import DashboardController
 from graceperiod.gateway.web.pages import checked_key, form_key, page, section
@@ -29,12 +31,24 @@ class SettingsForm:
 
 
 class SettingsPages(DashboardController):
-    dependencies = {"identity": IDENTITY, "configuration": provide(SettingsService)}
+    dependencies = {"identity": IDENTITY, "configuration": provide(SettingsService), "pool": provide(PoolService)}
 
     @get("/settings", name="settings")
-    async def settings_page(self, configuration: Configuration, identity: SignedIn) -> Template:
-        current = await section(configuration.notification_settings(identity.actor(ActionPath.DASHBOARD)), NOTIFIER)
-        return page("settings.html", identity, status=200 if current.ok else 503, current=current, form_key=form_key())
+    async def settings_page(
+        self, configuration: Configuration, pool: NamedDependency[PoolService], identity: SignedIn
+    ) -> Template:
+        actor = identity.actor(ActionPath.DASHBOARD)
+        current, policy = await asyncio.gather(
+            section(configuration.notification_settings(actor), NOTIFIER), section(pool.policy(actor), COOLDOWN)
+        )
+        return page(
+            "settings.html",
+            identity,
+            status=200 if current.ok else 503,
+            current=current,
+            policy=policy,
+            form_key=form_key(),
+        )
 
     @post("/settings", guards=[requires(Permission.UPDATE_CONFIG)])
     async def save_settings(

@@ -10,6 +10,8 @@ from litestar.params import JSONBody, QueryParameter
 
 from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, CooldownPolicy
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.lease_costs import RequestEstimate
+from graceperiod.contracts.wait_list import WaitListReply
 from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
 from graceperiod.gateway.pool.schemas import (
     PolicyUpdate,
@@ -23,6 +25,7 @@ from graceperiod.gateway.pool.service import RELEASE_WARNING, PoolService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import ApiController
 from graceperiod.gateway.web.params import ACTION_KEY, AccountId, ActionKey, Cursor
+from graceperiod.gateway.web.problems import ProblemException
 from graceperiod.gateway.web.routes import api_get, api_get_one, api_post, api_put
 
 Pool = NamedDependency[PoolService]
@@ -73,11 +76,25 @@ class PoolController(ApiController):
         "setCooldownPolicy",
         f"Turn cooldown enforcement on or off and set its period in hours ({COOLDOWN_HOURS_MIN}-{COOLDOWN_HOURS_MAX})",
         guards=[requires(Permission.UPDATE_CONFIG)],
-        problems=(401, 403, 413, 422, 502, 503),
+        problems=(401, 403, 409, 413, 422, 502, 503),
     )
     async def set_policy(
         self, pool: Pool, identity: SignedIn, data: JSONBody[PolicyUpdate], key: ActionKey
     ) -> CooldownPolicy:
-        enforce, hours = data.enforce_account_cooldown, data.cooldown_period_hours
-        reply = await pool.set_policy(identity, enforce=enforce, hours=hours, path=ActionPath.API, idempotency_key=key)
-        return reply.policy or CooldownPolicy(enforce_account_cooldown=enforce, cooldown_period_hours=hours)
+        reply = await pool.set_policy(identity, data, path=ActionPath.API, idempotency_key=key)
+        return reply.policy or CooldownPolicy()
+
+    @api_get(
+        "/policy/cost-estimate",
+        "getCostReadEstimate",
+        "What the policy's Cost Explorer reads of lease costs are expected to cost a month (about $0.01 a request)",
+    )
+    async def cost_estimate(self, pool: Pool, identity: SignedIn) -> RequestEstimate:
+        estimate = (await pool.policy(identity.actor(ActionPath.API))).request_estimate
+        if estimate is None:
+            raise ProblemException(502, "The cooldown service answered without a request estimate.")
+        return estimate
+
+    @api_get("/wait-list", "listWaitList", "Leases waiting for an account, first in line first, with the expected time")
+    async def wait_list(self, pool: Pool, identity: SignedIn, limit: Limit = 100) -> WaitListReply:
+        return await pool.wait_list(identity.actor(ActionPath.API), limit=limit)

@@ -9,6 +9,7 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
+from pydantic import ValidationError
 
 from graceperiod.contracts.cooldown import (
     COOLDOWN_HOURS_MAX,
@@ -21,7 +22,7 @@ from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
 from graceperiod.gateway.clients import COOLDOWN, REVOCATION
 from graceperiod.gateway.configuration.service import SettingsService, needing_bundle
 from graceperiod.gateway.pool.forms import PolicyForm, ReleaseForm
-from graceperiod.gateway.pool.schemas import StatusFilter
+from graceperiod.gateway.pool.schemas import PolicyUpdate, StatusFilter
 from graceperiod.gateway.pool.service import RELEASE_WARNING, PoolService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.commands import accepted_status
@@ -45,10 +46,11 @@ class PoolPages(DashboardController):
         status: StatusFilter = None,
     ) -> Template:
         actor = identity.actor(ActionPath.DASHBOARD)
-        listed, policy, access = await asyncio.gather(
+        listed, policy, access, waits = await asyncio.gather(
             section(pool.accounts(actor, status=status, limit=500), COOLDOWN),
             section(pool.policy(actor), COOLDOWN),
             section(configuration.account_access(actor), REVOCATION),
+            section(pool.wait_list(actor), COOLDOWN),
         )
         accounts = listed.value.items if listed.value is not None else []
         groups = [(s, [a for a in accounts if a.status is s]) for s in AccountStatus]
@@ -63,11 +65,18 @@ class PoolPages(DashboardController):
             selected=status.value if status else "",
             policy=policy,
             access=access,
+            waits=waits,
             bundle_accounts=needing_bundle(access.value),
             hours=(COOLDOWN_HOURS_MIN, COOLDOWN_HOURS_MAX, DEFAULT_COOLDOWN_HOURS),
             now=pool.clock.now(),
             form_key=form_key(),
         )
+
+    @get("/accounts/{account_id:str}", name="account")
+    async def account(self, pool: Pool, identity: SignedIn, account_id: AccountId) -> Template:
+        found = await section(pool.account(identity.actor(ActionPath.DASHBOARD), account_id), COOLDOWN)
+        now = pool.clock.now()
+        return page("account.html", identity, status=found.status, account=found, account_id=account_id, now=now)
 
     @get(
         "/accounts/{account_id:str}/release", name="release-confirm", guards=[requires(Permission.RELEASE_ANY_ACCOUNTS)]
@@ -103,10 +112,31 @@ class PoolPages(DashboardController):
                 400, f"The cooldown period must be between {COOLDOWN_HOURS_MIN} and {COOLDOWN_HOURS_MAX} hours."
             )
         await pool.set_policy(
-            identity,
-            enforce=data.enforce_account_cooldown == "on",
-            hours=data.cooldown_period_hours,
-            path=ActionPath.DASHBOARD,
-            idempotency_key=checked_key(data.idempotency_key),
+            identity, policy_update(data), path=ActionPath.DASHBOARD, idempotency_key=checked_key(data.idempotency_key)
         )
         return Redirect("/accounts?saved=policy", status_code=303)
+
+
+def policy_update(form: PolicyForm) -> PolicyUpdate:
+    """The form as the policy to set (what it leaves out takes its default), or a 400 saying
+    which value is out of bounds."""
+    given = {
+        "mode": form.mode,
+        "settled": form.settled(),
+        "cost_requests_per_day": form.cost_requests_per_day,
+        "wait_expiry_hours": form.wait_expiry_hours,
+        "low_pool_threshold": form.low_pool_threshold,
+        "low_pool_alert_hours": form.low_pool_alert_hours,
+    }
+    try:
+        return PolicyUpdate.model_validate(
+            {
+                "enforce_account_cooldown": form.enforce_account_cooldown == "on",
+                "cooldown_period_hours": form.cooldown_period_hours,
+                **{name: value for name, value in given.items() if value is not None},
+            },
+            strict=False,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ProblemException(400, f"The policy was not saved: {problems}.") from exc

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar.params import QueryParameter
 from pydantic import BaseModel, Field
 
-from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountStatus, AccountView
+from graceperiod.contracts.cooldown import (
+    COOLDOWN_HOURS_MAX,
+    COOLDOWN_HOURS_MIN,
+    DEFAULT_COST_REQUESTS_PER_DAY,
+    AccountCount,
+    AccountStatus,
+    AccountView,
+    CooldownMode,
+    CostRequestBudget,
+)
+from graceperiod.contracts.lease_costs import PositiveHours, SettledMode
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway.web.params import optional_choice
-from graceperiod.gateway.web.schemas import RequestBody, WholeNumber
+from graceperiod.gateway.web.schemas import INTEGRAL, RequestBody, WholeNumber
 
 #: The pool's status filter: leave it out for every status.
 StatusFilter = Annotated[AccountStatus | None, QueryParameter(schema_extra=optional_choice(AccountStatus))]
@@ -41,5 +51,14 @@ class ReleaseResult(BaseModel):
 
 
 class PolicyUpdate(RequestBody):
+    """The cooldown policy (PUT replaces it: a field left out takes its default, which leaves
+    the settled mode, the wait-list's expiry and the alert as a fresh installation has them)."""
+
     enforce_account_cooldown: bool
     cooldown_period_hours: Annotated[WholeNumber, Field(ge=COOLDOWN_HOURS_MIN, le=COOLDOWN_HOURS_MAX)]
+    mode: Literal["fixed", "settled"] = CooldownMode.FIXED.value
+    settled: SettledMode = Field(default_factory=SettledMode)
+    cost_requests_per_day: Annotated[CostRequestBudget, INTEGRAL] = DEFAULT_COST_REQUESTS_PER_DAY
+    wait_expiry_hours: PositiveHours = 24
+    low_pool_threshold: Annotated[AccountCount, INTEGRAL] = 0
+    low_pool_alert_hours: PositiveHours = 24

@@ -1,5 +1,6 @@
 """The sandbox account pool as the gateway shows it: the cooldown service's accounts with the
-time left in Cooldown (by the gateway's clock), early release, the cooldown policy."""
+time left in Cooldown (by the gateway's clock) and the last lease's cost, early release, the
+cooldown policy (with what its Cost Explorer reads cost), the wait-list."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from datetime import datetime
 from graceperiod.contracts import cooldown
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.wait_list import ListWaitList, WaitListReply
 from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import COOLDOWN, ServiceClients
-from graceperiod.gateway.pool.schemas import PoolAccount, PoolPage, ReleaseResult
+from graceperiod.gateway.pool.schemas import PolicyUpdate, PoolAccount, PoolPage, ReleaseResult
 from graceperiod.gateway.web.commands import ensure_accepted
 from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 from graceperiod.runtime.clock import Clock
@@ -74,19 +76,17 @@ class PoolService:
         )
 
     async def set_policy(
-        self, identity: Identity, *, enforce: bool, hours: int, path: ActionPath, idempotency_key: str
+        self, identity: Identity, update: PolicyUpdate, *, path: ActionPath, idempotency_key: str
     ) -> cooldown.PolicyReply:
-        command = cooldown.SetCooldownPolicy(
-            actor=identity.actor(path),
-            idempotency_key=idempotency_key,
-            enforce_account_cooldown=enforce,
-            cooldown_period_hours=hours,
-        )
+        changes = update.model_dump(exclude_none=True)
+        command = cooldown.SetCooldownPolicy(actor=identity.actor(path), idempotency_key=idempotency_key, **changes)
         reply = ensure_ok(await self._clients.set_cooldown_policy(command), COOLDOWN)
-        await self._audit.record(
-            command.actor, command.kind, "cooldown-policy", "done", f"enforce={enforce} hours={hours}"
-        )
+        summary = " ".join(f"{name}={value}" for name, value in changes.items() if name != "settled")
+        await self._audit.record(command.actor, command.kind, "cooldown-policy", "done", summary)
         return reply
+
+    async def wait_list(self, actor: Actor, *, limit: int = 100) -> WaitListReply:
+        return ensure_ok(await self._clients.list_wait_list(ListWaitList(actor=actor, limit=limit)), COOLDOWN)
 
     def _page(self, reply: cooldown.AccountListReply) -> PoolPage:
         now = self.clock.now()

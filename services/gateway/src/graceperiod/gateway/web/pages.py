@@ -30,6 +30,8 @@ class Section(Generic[T]):
     ok: bool
     value: T | None = None
     problem: str = ""
+    status: int = 200
+    """The HTTP status the missing part calls for (503 when its service is silent)."""
 
 
 async def section(call: Awaitable[T], service: str) -> Section[T]:
@@ -38,12 +40,14 @@ async def section(call: Awaitable[T], service: str) -> Section[T]:
         value = await call
     except ServiceUnavailable as exc:
         return Section(
-            False, problem=f"The {service} service is not answering right now ({exc}). Try again in a minute."
+            False,
+            problem=f"The {service} service is not answering right now ({exc}). Try again in a minute.",
+            status=503,
         )
     except BadReply:
-        return Section(False, problem=f"The {service} service answered something unexpected.")
+        return Section(False, problem=f"The {service} service answered something unexpected.", status=502)
     except ProblemException as exc:
-        return Section(False, problem=exc.detail)
+        return Section(False, problem=exc.detail, status=exc.status_code)
     return Section(True, value)
 
 

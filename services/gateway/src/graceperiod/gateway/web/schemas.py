@@ -22,7 +22,9 @@ def _integral(value: object) -> object:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_integral)]
+#: Lets an integer field of a request body take 72.0 (add it to a contract's bounded int type).
+INTEGRAL = BeforeValidator(_integral)
+WholeNumber = Annotated[int, INTEGRAL]
 
 
 class RequestBody(BaseModel):

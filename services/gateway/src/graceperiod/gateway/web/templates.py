@@ -31,5 +31,6 @@ def template_engine() -> JinjaTemplateEngine:
     )
     env.filters["iso"] = explain.iso
     env.filters["money"] = explain.money
+    env.filters["cost"] = explain.cost
     env.globals.update(remaining=explain.remaining, phase_label=phase_label, explain=explain, Permission=Permission)
     return JinjaTemplateEngine.from_environment(env)

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from graceperiod.contracts.cooldown import (
@@ -21,6 +22,7 @@ from graceperiod.contracts.cooldown import (
     AccountStatus,
     AccountView,
     Cause,
+    CooldownMode,
     CooldownPolicy,
     EarlyRelease,
     GetAccount,
@@ -36,6 +38,7 @@ from graceperiod.contracts.cooldown import (
     ActorRef as PoolActorRef,
 )
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.lease_costs import BillingWindow, CostTracking, LeaseCost, RequestEstimate, SettledMode
 from graceperiod.contracts.notifier import (
     DeliveriesReply,
     DeliveryStatus,
@@ -78,6 +81,7 @@ from graceperiod.contracts.revocation import (
     may_act_on,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
+from graceperiod.contracts.wait_list import ListWaitList, WaitListReply, WaitRequestView, WaitStatus
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.runtime.rpc import ServiceUnavailable
 
@@ -101,6 +105,8 @@ class FakeServiceClients:
     accounts: dict[str, AccountView] = field(default_factory=dict)
     access: list[AccountAccess] = field(default_factory=list)
     policy: CooldownPolicy = field(default_factory=CooldownPolicy)
+    request_estimate: RequestEstimate | None = None
+    wait_list: list[WaitRequestView] = field(default_factory=list)
     notification_settings: NotificationSettings = field(default_factory=NotificationSettings)
     deliveries: list[DeliveryView] = field(default_factory=list)
     down: set[Service] = field(default_factory=set)
@@ -359,19 +365,26 @@ class FakeServiceClients:
 
     async def get_cooldown_policy(self, query: GetCooldownPolicy) -> PolicyReply:
         self._check("cooldown", query)
-        return PolicyReply(policy=self.policy)
+        return PolicyReply(policy=self.policy, request_estimate=self.request_estimate)
 
     async def set_cooldown_policy(self, command: SetCooldownPolicy) -> PolicyReply:
         self._check("cooldown", command)
         if Permission.UPDATE_CONFIG not in command.actor.permissions:
             return PolicyReply(problem=Problem(code=ErrorCode.FORBIDDEN, message="Needs update:config."))
-        self.policy = CooldownPolicy(
-            enforce_account_cooldown=command.enforce_account_cooldown,
-            cooldown_period_hours=command.cooldown_period_hours,
-            updated_by=PoolActorRef(user_id=command.actor.user_id, email=command.actor.email),
-            updated_at=self._clock(),
+        given = command.model_dump(include=set(CooldownPolicy.model_fields), exclude_none=True)
+        self.policy = CooldownPolicy.model_validate(
+            {
+                **self.policy.model_dump(),
+                **given,
+                "updated_by": PoolActorRef(user_id=command.actor.user_id, email=command.actor.email),
+                "updated_at": self._clock(),
+            }
         )
         return PolicyReply(policy=self.policy)
+
+    async def list_wait_list(self, query: ListWaitList) -> WaitListReply:
+        self._check("cooldown", query)
+        return WaitListReply(items=self.wait_list[: query.limit], waiting=len(self.wait_list))
 
     # --- notifier ------------------------------------------------------------------------
     async def get_notification_settings(self, query: GetNotificationSettings) -> NotificationSettingsReply:
@@ -590,6 +603,61 @@ def account_view(
     )
 
 
+def cooling_with_costs(now: datetime, account_id: str, name: str) -> AccountView:
+    """A Cooldown account in settled mode whose last lease's costs are still arriving."""
+    cooling = account_view(now, account_id, name, AccountStatus.COOLDOWN, cooldown_left=timedelta(hours=17, minutes=42))
+    ended = now - timedelta(hours=19)
+    return cooling.model_copy(
+        update={
+            "cooldown_mode": CooldownMode.SETTLED,
+            "expected_release_at": now + timedelta(hours=9, minutes=20),
+            "billing": CostTracking(
+                window=BillingWindow(start=(ended - timedelta(days=2)).date(), end=(ended + timedelta(days=1)).date()),
+                at_termination=LeaseCost(unblended=Decimal("41.20"), amortized=Decimal("44.00"), read_at=ended),
+                latest=LeaseCost(
+                    unblended=Decimal("57.85"), amortized=Decimal("60.65"), read_at=now - timedelta(minutes=40)
+                ),
+                changed_at=now - timedelta(minutes=40),
+                still_moving=True,
+                reads=6,
+                next_read_at=now + timedelta(minutes=80),
+            ),
+        }
+    )
+
+
+def released_with_costs(now: datetime, account_id: str, name: str) -> AccountView:
+    """An Available account whose last lease settled with its final cost."""
+    available = account_view(now, account_id, name, AccountStatus.AVAILABLE)
+    ended = now - timedelta(days=2)
+    return available.model_copy(
+        update={
+            "billing": CostTracking(
+                window=BillingWindow(start=(ended - timedelta(days=1)).date(), end=(ended + timedelta(days=1)).date()),
+                at_termination=LeaseCost(unblended=Decimal("12.40"), read_at=ended),
+                latest=LeaseCost(unblended=Decimal("19.10"), read_at=now - timedelta(hours=3)),
+                reads=9,
+                released=True,
+                final_cost=LeaseCost(unblended=Decimal("19.10"), read_at=now - timedelta(hours=3)),
+            )
+        }
+    )
+
+
+def waiting(now: datetime, position: int, lease_id: str, eta: datetime | None) -> WaitRequestView:
+    requested = now - timedelta(minutes=30 * (3 - position))
+    return WaitRequestView(
+        lease_id=lease_id,
+        status=WaitStatus.WAITING,
+        requested_at=requested,
+        expires_at=requested + timedelta(hours=24),
+        requested_by="lease-manager@example.com",
+        position=position,
+        eta=eta,
+        eta_note="when the cooling account ahead is expected out of Cooldown" if eta else "depends on leases ending",
+    )
+
+
 ALICE = ("u-alice", "Alice Example", "alice@example.com")
 BOB = ("u-bob", "Bob Example", "bob@example.com")
 
@@ -637,12 +705,10 @@ def demo_clients(now: datetime) -> FakeServiceClients:
         ),
     ]
     accounts = [
-        account_view(now, "111111111111", "Sandbox One", AccountStatus.AVAILABLE),
+        released_with_costs(now, "111111111111", "Sandbox One"),
         account_view(now, "222222222222", "Sandbox Two", AccountStatus.ACTIVE),
         account_view(now, "333333333333", "Sandbox Three", AccountStatus.CLEANUP),
-        account_view(
-            now, "444444444444", "Sandbox Four", AccountStatus.COOLDOWN, cooldown_left=timedelta(hours=17, minutes=42)
-        ),
+        cooling_with_costs(now, "444444444444", "Sandbox Four"),
         account_view(now, "555555555555", "Sandbox Five", AccountStatus.QUARANTINE),
     ]
     return FakeServiceClients(
@@ -661,7 +727,26 @@ def demo_clients(now: datetime) -> FakeServiceClients:
                 checked_at=now,
             ),
         ],
-        policy=CooldownPolicy(enforce_account_cooldown=True, cooldown_period_hours=24),
+        policy=CooldownPolicy(
+            enforce_account_cooldown=True,
+            cooldown_period_hours=24,
+            mode=CooldownMode.SETTLED,
+            settled=SettledMode(),
+            low_pool_threshold=2,
+        ),
+        request_estimate=RequestEstimate(
+            requests_per_lease_low=8,
+            requests_per_lease_high=32,
+            leases_last_30_days=120,
+            requests_last_30_days=1410,
+            expected_monthly_requests=3840,
+            expected_monthly_cost_usd=Decimal("38.40"),
+            monthly_budget_cap_usd=Decimal("150.00"),
+        ),
+        wait_list=[
+            waiting(now, 1, "lease-7f3a", now + timedelta(hours=9)),
+            waiting(now, 2, "lease-81c0", None),
+        ],
         notification_settings=NotificationSettings(global_notification_email="finops@example.com"),
         deliveries=[
             DeliveryView(
