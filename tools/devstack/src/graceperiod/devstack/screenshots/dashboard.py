@@ -82,6 +82,7 @@ async def take(out: Path) -> list[Path]:
             await shot("revoke-confirm", "/purchases/pur-bob-sp/revoke")
             await shot("support-case-draft", "/purchases/pur-alice-ri/support-case")
             await shot("accounts", "/accounts")
+            await shot("account", "/accounts/444444444444")
             await shot("release-confirm", "/accounts/444444444444/release")
             await shot("settings", "/settings")
             await shot("reapply-bundle", "/help/reapply-bundle")

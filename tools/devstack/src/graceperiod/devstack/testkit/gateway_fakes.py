@@ -744,7 +744,7 @@ def demo_clients(now: datetime) -> FakeServiceClients:
             monthly_budget_cap_usd=Decimal("150.00"),
         ),
         wait_list=[
-            waiting(now, 1, "lease-7f3a", now + timedelta(hours=9)),
+            waiting(now, 1, "lease-7f3a", now + timedelta(hours=9, minutes=20)),
             waiting(now, 2, "lease-81c0", None),
         ],
         notification_settings=NotificationSettings(global_notification_email="finops@example.com"),
