@@ -60,6 +60,16 @@ async def test_kill_cooldown(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     assert result.metrics["ticks_sent"] > 0
 
 
+async def test_cooldown_billing(chaos_stack: ChaosStack, chaos_size: Size) -> None:
+    """Settled mode and the wait-list with every event twice, every tick three times and two
+    replicas: each account released and settled once with its whole cost, each waiting lease
+    granted once, one Cost Explorer request per recorded read."""
+    result = await _run(chaos_stack, "cooldown-billing", chaos_size)
+    assert result.duplicated == 0
+    assert result.metrics["waiting_leases"] > 0
+    assert result.metrics["cost_reads"] == result.metrics["cost_requests"] > 0
+
+
 async def test_rabbitmq_restart(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     result = await _run(chaos_stack, "rabbitmq-restart", chaos_size)
     assert result.duplicated == 0
