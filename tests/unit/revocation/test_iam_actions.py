@@ -12,6 +12,7 @@ from botocore import xform_name
 from graceperiod.contracts.enums import AwsService
 from graceperiod.revocation.adapters import iam
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
+from graceperiod.runtime import aws as runtime_aws
 
 PACKAGE = Path(iam.__file__).resolve().parents[1]
 ADAPTERS = PACKAGE / "adapters"
@@ -43,7 +44,8 @@ def _calls() -> tuple[set[str], set[str]]:
     operations = _operation_names()
     via_call: set[str] = set()
     direct: set[str] = set()
-    for path in ADAPTERS.rglob("*.py"):
+    # The roles are assumed by the shared AWS sessions (graceperiod.runtime.aws).
+    for path in [*ADAPTERS.rglob("*.py"), Path(runtime_aws.__file__)]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call) or (callee := _callee(node)) is None:
                 continue

@@ -10,8 +10,8 @@ each purchasing account, the cooldown service in the organisation's management a
 * botocore retries each call (``standard`` or ``adaptive`` mode) on throttling and 5xx;
 * endpoints are AWS's own unless the standard ``AWS_ENDPOINT_URL`` /
   ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise (the local endpoint in development);
-* every failure becomes an :class:`AwsCallError` saying how it failed (:class:`Failure`) and
-  which IAM action it was.
+* every failure becomes an :class:`~graceperiod.runtime.aws_errors.AwsCallError` saying how it
+  failed (:class:`~graceperiod.runtime.aws_errors.Failure`) and which IAM action it was.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import aioboto3
@@ -30,7 +29,19 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from graceperiod.runtime.aws_errors import AwsCallError, Failure
 from graceperiod.runtime.clock import Clock
+
+__all__ = [
+    "GLOBAL_REGIONS",
+    "AwsCallError",
+    "AwsSessions",
+    "ClientOptions",
+    "Failure",
+    "Role",
+    "classify",
+    "request_id",
+]
 
 #: Signing/endpoint region of the global services (STS, Savings Plans, Support, Cost
 #: Explorer), per partition.
@@ -58,35 +69,6 @@ _NOT_FOUND_CODES = frozenset(
         "CaseIdNotFound",
     }
 )
-
-
-class Failure(StrEnum):
-    THROTTLED = "throttled"
-    UNAVAILABLE = "unavailable"
-    ACCESS_DENIED = "access-denied"
-    SUBSCRIPTION_REQUIRED = "subscription-required"
-    NOT_ASSUMABLE = "not-assumable"
-    NOT_FOUND = "not-found"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-
-
-class AwsCallError(Exception):
-    """An AWS call failed; ``failure`` says how, ``action`` which IAM action it was."""
-
-    def __init__(
-        self, failure: Failure, message: str, *, action: str, code: str = "", request_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.failure = failure
-        self.message = message
-        self.action = action
-        self.code = code
-        self.request_id = request_id
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure in (Failure.THROTTLED, Failure.UNAVAILABLE)
 
 
 def request_id(response: Mapping[str, Any]) -> str | None:

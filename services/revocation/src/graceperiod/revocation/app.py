@@ -13,7 +13,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
-from graceperiod.revocation.adapters.aws.sessions import ClientOptions
 from graceperiod.revocation.aws_calls import AwsCalls, Backoff
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.claims import Claims
@@ -32,6 +31,7 @@ from graceperiod.revocation.store.accounts import AccountStore
 from graceperiod.revocation.store.commands import CommandStore
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.revocation.support_cases import SupportCases
+from graceperiod.runtime.aws import ClientOptions
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
 from graceperiod.runtime.mongo import Document, Inbox, create_mongo_client

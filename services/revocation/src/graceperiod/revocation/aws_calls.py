@@ -12,13 +12,13 @@ from typing import TypeVar
 from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
-from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import learnt, used
 from graceperiod.revocation.domain.authorization import ensure_may_act
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState
+from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 
 T = TypeVar("T")

@@ -24,7 +24,6 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.accounts import Accounts
-from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.changes import Loaded
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AttemptKind, CommandRecord
@@ -32,6 +31,7 @@ from graceperiod.revocation.replies import Replies, in_progress
 from graceperiod.revocation.revoking import Revoking
 from graceperiod.revocation.store.commands import CommandStore
 from graceperiod.revocation.support_cases import SupportCases
+from graceperiod.runtime.aws import Role
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 

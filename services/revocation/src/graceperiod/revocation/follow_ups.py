@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from graceperiod.contracts.upstream import Tick
-from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.claims import Claims
@@ -18,6 +17,7 @@ from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.domain.aws_answers import AwsCallError, CaseInfo
 from graceperiod.revocation.domain.follow_ups import attempt_to_resume, case_to_poll, followed, needs_aws_read
 from graceperiod.revocation.domain.records import AwsState
+from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.revocation")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurchase
 from graceperiod.revocation.acceptance import Acceptance
-from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
@@ -21,6 +20,7 @@ from graceperiod.revocation.domain.outcomes import Rejected, done_message, probl
 from graceperiod.revocation.domain.records import AwsState
 from graceperiod.revocation.domain.revoking import accepted, claimed, failed, revoke_answer, too_late
 from graceperiod.revocation.replies import Replies
+from graceperiod.runtime.aws import Role
 from graceperiod.runtime.middleware import TransientError
 
 

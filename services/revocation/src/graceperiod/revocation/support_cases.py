@@ -15,7 +15,6 @@ from typing import NoReturn
 from graceperiod.contracts.revocation import CommandReply, MarkCaseResolved, SubmitSupportCase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.revocation.acceptance import Acceptance
-from graceperiod.revocation.adapters.aws.sessions import Role
 from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.claims import Claims
@@ -40,6 +39,7 @@ from graceperiod.revocation.domain.support_cases import (
     resolved,
 )
 from graceperiod.revocation.replies import Replies
+from graceperiod.runtime.aws import Role
 from graceperiod.runtime.middleware import TransientError
 
 _ALREADY_FILING = "A support case request for this purchase is already under way."

@@ -4,10 +4,12 @@ and errors into these, the lifecycle rules decide with them. No I/O here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from graceperiod.contracts.revocation import SupportPlan
+from graceperiod.runtime.aws_errors import AwsCallError, Failure
+
+__all__ = ["ActionResult", "AwsCallError", "CaseInfo", "Failure", "Probe", "partition_of_region"]
 
 
 def partition_of_region(region: str) -> str:
@@ -16,35 +18,6 @@ def partition_of_region(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-class Failure(StrEnum):
-    THROTTLED = "throttled"
-    UNAVAILABLE = "unavailable"
-    ACCESS_DENIED = "access-denied"
-    SUBSCRIPTION_REQUIRED = "subscription-required"
-    NOT_ASSUMABLE = "not-assumable"
-    NOT_FOUND = "not-found"
-    EXPIRED = "expired"
-    REJECTED = "rejected"
-
-
-class AwsCallError(Exception):
-    """An AWS call failed; ``failure`` says how, ``action`` which IAM action it was."""
-
-    def __init__(
-        self, failure: Failure, message: str, *, action: str, code: str = "", request_id: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.failure = failure
-        self.message = message
-        self.action = action
-        self.code = code
-        self.request_id = request_id
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure in (Failure.THROTTLED, Failure.UNAVAILABLE)
 
 
 @dataclass(frozen=True)

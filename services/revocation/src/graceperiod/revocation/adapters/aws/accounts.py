@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from graceperiod.revocation.adapters.aws.commitments import Commitments
 from graceperiod.revocation.adapters.aws.probes import Probes
-from graceperiod.revocation.adapters.aws.sessions import AwsSessions, ClientOptions
 from graceperiod.revocation.adapters.aws.support import Support
+from graceperiod.runtime.aws import AwsSessions, ClientOptions
 from graceperiod.runtime.clock import Clock
 
 

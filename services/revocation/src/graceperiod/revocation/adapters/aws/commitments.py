@@ -9,11 +9,11 @@ from typing import Any
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.upstream import PurchaseExecuted
-from graceperiod.revocation.adapters.aws.sessions import AwsSessions, Role
-from graceperiod.revocation.adapters.aws.wire import first, json_safe, parse_time, request_id
+from graceperiod.revocation.adapters.aws.wire import first, json_safe, parse_time
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError, Failure
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
 from graceperiod.revocation.domain.records import AwsState
+from graceperiod.runtime.aws import AwsSessions, Role, request_id
 from graceperiod.runtime.clock import Clock
 
 #: The list each reserved-node describe returns its reservations in.

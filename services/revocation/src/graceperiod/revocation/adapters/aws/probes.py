@@ -15,9 +15,9 @@ from typing import Any
 from graceperiod.contracts.enums import AwsService
 from graceperiod.contracts.revocation import SupportPlan
 from graceperiod.revocation.adapters.aws.commitments import NODE_SERVICES, Commitments
-from graceperiod.revocation.adapters.aws.sessions import AwsSessions, Role
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
+from graceperiod.runtime.aws import AwsSessions, Role
 
 #: An id no reservation has (OpenSearch's ids are UUIDs, checked before sending).
 NIL_ID = "00000000-0000-0000-0000-000000000000"

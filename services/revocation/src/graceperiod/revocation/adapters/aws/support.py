@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from graceperiod.revocation.adapters.aws.sessions import AwsSessions, Role
-from graceperiod.revocation.adapters.aws.wire import json_safe, request_id
+from graceperiod.revocation.adapters.aws.wire import json_safe
 from graceperiod.revocation.domain.aws_answers import ActionResult, CaseInfo
+from graceperiod.runtime.aws import AwsSessions, Role, request_id
 
 _MAX_PAGES = 50
 

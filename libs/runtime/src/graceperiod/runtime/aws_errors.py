@@ -1,0 +1,35 @@
+"""How an AWS call failed, as the services' rules see it (no AWS SDK here: domain code imports
+it; :mod:`graceperiod.runtime.aws` turns botocore's errors into these)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Failure(StrEnum):
+    THROTTLED = "throttled"
+    UNAVAILABLE = "unavailable"
+    ACCESS_DENIED = "access-denied"
+    SUBSCRIPTION_REQUIRED = "subscription-required"
+    NOT_ASSUMABLE = "not-assumable"
+    NOT_FOUND = "not-found"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class AwsCallError(Exception):
+    """An AWS call failed; ``failure`` says how, ``action`` which IAM action it was."""
+
+    def __init__(
+        self, failure: Failure, message: str, *, action: str, code: str = "", request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.message = message
+        self.action = action
+        self.code = code
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        return self.failure in (Failure.THROTTLED, Failure.UNAVAILABLE)
