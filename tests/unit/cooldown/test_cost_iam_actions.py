@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 from graceperiod.cooldown.adapters import iam
+from tests.unit.adapters_source import sdk_imports_outside
 
 PACKAGE = Path(iam.__file__).resolve().parents[1]
 ADAPTERS = PACKAGE / "adapters"
@@ -30,18 +31,4 @@ def test_the_adapters_call_exactly_the_cost_roles_actions() -> None:
 
 
 def test_no_aws_sdk_outside_the_adapters() -> None:
-    for path in PACKAGE.rglob("*.py"):
-        if ADAPTERS in path.parents:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            modules = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for module in modules:
-                assert not module.startswith(("aioboto3", "aiobotocore", "botocore", "boto3")), (
-                    f"{path.relative_to(PACKAGE)} imports {module}: AWS calls belong in adapters/"
-                )
+    assert sdk_imports_outside(PACKAGE, ADAPTERS) == [], "AWS calls belong in adapters/"

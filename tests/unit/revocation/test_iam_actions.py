@@ -13,6 +13,7 @@ from graceperiod.contracts.enums import AwsService
 from graceperiod.revocation.adapters import iam
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
 from graceperiod.runtime import aws as runtime_aws
+from tests.unit.adapters_source import sdk_imports_outside
 
 PACKAGE = Path(iam.__file__).resolve().parents[1]
 ADAPTERS = PACKAGE / "adapters"
@@ -70,21 +71,7 @@ def test_adapters_call_exactly_the_required_actions() -> None:
 
 
 def test_no_aws_sdk_outside_the_adapters() -> None:
-    for path in PACKAGE.rglob("*.py"):
-        if ADAPTERS in path.parents:
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            modules = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for module in modules:
-                assert not module.startswith(("aioboto3", "aiobotocore", "botocore", "boto3")), (
-                    f"{path.relative_to(PACKAGE)} imports {module}: AWS calls belong in adapters/"
-                )
+    assert sdk_imports_outside(PACKAGE, ADAPTERS) == [], "AWS calls belong in adapters/"
 
 
 def test_the_phase_names_describe_actions_the_role_is_granted_and_probed_for() -> None:

@@ -51,7 +51,7 @@ from graceperiod.cooldown.store import AccountStore
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.aws_endpoint.cost_control import CostControl
 from graceperiod.devstack.chaos.load import Outgoing
-from graceperiod.devstack.chaos.world import ADMIN, key, new_account_id, rpc_client, upstream
+from graceperiod.devstack.chaos.world import ADMIN, NoEvents, key, new_account_id, releases, rpc_client, upstream
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.rpc import call
 
@@ -77,11 +77,6 @@ def billing_env(management: str) -> dict[str, str]:
         "COOLDOWN_COST_EXTERNAL_ID": f"ext-{management}",
         "COOLDOWN_CLAIM_GRACE_SECONDS": "5",
     }
-
-
-class _NoEvents:
-    async def publish(self, event: Any, *, message_id: str) -> None:
-        return None
 
 
 class BillingFlow:
@@ -134,7 +129,7 @@ class BillingFlow:
             store = AccountStore(client[self._database])
             await store.ensure_indexes()
             past = FrozenClock(datetime.now(UTC) - timedelta(hours=3))
-            service = CooldownService(store=store, events=_NoEvents(), clock=past)
+            service = CooldownService(store=store, events=NoEvents(), clock=past)
             settled = SettledMode(
                 quiet_hours=QUIET_HOURS, min_hours=0, max_hours=MAX_HOURS, read_interval_hours=READ_INTERVAL_HOURS
             )
@@ -272,20 +267,11 @@ class BillingFlow:
             self._final.setdefault(account, set()).add(message_id)
 
     async def _releases(self) -> Counter[str]:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self._mongodb_url, serverSelectionTimeoutMS=1000)
-        try:
-            found: Counter[str] = Counter()
-            cursor = client[self._database]["changes"].find({}, projection={"account_id": 1, "transitions": 1})
-            async for doc in cursor:
-                for transition in doc.get("transitions") or []:
-                    if (
-                        transition.get("from_status") == AccountStatus.COOLDOWN
-                        and transition.get("to_status") == AccountStatus.AVAILABLE
-                    ):
-                        found[f"released:{doc['account_id']}"] += 1
-            return found
-        finally:
-            await client.close()
+        return await releases(
+            self._mongodb_url,
+            self._database,
+            lambda t: t.get("from_status") == AccountStatus.COOLDOWN and t.get("to_status") == AccountStatus.AVAILABLE,
+        )
 
     async def reads(self) -> tuple[int, int]:
         """(reads the service recorded on its accounts, GetCostAndUsage requests the endpoint got)."""

@@ -16,7 +16,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,7 +109,22 @@ def upstream(event: Message, message_id: str) -> Outgoing:
     return Outgoing(message_id=message_id, body=event.model_dump_json().encode(), routing_key=event.routing_key)
 
 
-class _NoEvents:
+async def releases(mongodb_url: str, database: str, counts: Callable[[dict[str, Any]], bool]) -> Counter[str]:
+    """``released:<account>`` for every stored transition of the cooldown service that ``counts``."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url, serverSelectionTimeoutMS=1000)
+    try:
+        found: Counter[str] = Counter()
+        cursor = client[database]["changes"].find({}, projection={"account_id": 1, "transitions": 1})
+        async for doc in cursor:
+            for transition in doc.get("transitions") or []:
+                if counts(transition):
+                    found[f"released:{doc['account_id']}"] += 1
+        return found
+    finally:
+        await client.close()
+
+
+class NoEvents:
     """Seeding registers accounts in the past; their registration events are nobody's concern."""
 
     async def publish(self, event: Message, *, message_id: str) -> None:
@@ -168,7 +183,7 @@ class CooldownFlow:
             store = AccountStore(client[self._database])
             await store.ensure_indexes()
             past = FrozenClock(datetime.now(UTC) - timedelta(hours=3))
-            service = CooldownService(store=store, events=_NoEvents(), clock=past)
+            service = CooldownService(store=store, events=NoEvents(), clock=past)
             with capture_logs():
                 reply = await service.set_policy(
                     SetCooldownPolicy(
@@ -248,17 +263,8 @@ class CooldownFlow:
                 self._settled.setdefault(str(body["account_id"]), set()).add(str(message.message_id))
 
     async def _releases(self) -> Counter[str]:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self._mongodb_url, serverSelectionTimeoutMS=1000)
-        try:
-            found: Counter[str] = Counter()
-            cursor = client[self._database]["changes"].find({}, projection={"account_id": 1, "transitions": 1})
-            async for doc in cursor:
-                for transition in doc.get("transitions") or []:
-                    if (
-                        transition.get("to_status") == AccountStatus.AVAILABLE
-                        and transition.get("cause") != Cause.REGISTERED
-                    ):
-                        found[f"released:{doc['account_id']}"] += 1
-            return found
-        finally:
-            await client.close()
+        return await releases(
+            self._mongodb_url,
+            self._database,
+            lambda t: t.get("to_status") == AccountStatus.AVAILABLE and t.get("cause") != Cause.REGISTERED,
+        )
