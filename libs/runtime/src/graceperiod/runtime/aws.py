@@ -12,6 +12,9 @@ each purchasing account, the cooldown service in the organisation's management a
   ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise (the local endpoint in development);
 * every failure becomes an :class:`~graceperiod.runtime.aws_errors.AwsCallError` saying how it
   failed (:class:`~graceperiod.runtime.aws_errors.Failure`) and which IAM action it was.
+
+With tracing on, each operation (and each role assumption) is a span ``aws <action>``:
+nothing maintained instruments aiobotocore.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +31,7 @@ import aioboto3
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Tracer
 
 from graceperiod.runtime.aws_errors import AwsCallError, Failure
 from graceperiod.runtime.clock import Clock
@@ -146,9 +150,10 @@ class _RoleSession:
 class AwsSessions:
     """Credentials and clients per assumed role, and the one way to call an operation."""
 
-    def __init__(self, *, clock: Clock, options: ClientOptions | None = None) -> None:
+    def __init__(self, *, clock: Clock, options: ClientOptions | None = None, tracer: Tracer | None = None) -> None:
         options = options or ClientOptions()
         self._clock = clock
+        self._tracer = tracer or NoOpTracer()
         self._options = options
         self._session = aioboto3.Session()
         self._config = Config(
@@ -181,19 +186,33 @@ class AwsSessions:
             )
         return self._vendor[key]
 
+    def _span(self, role: Role, service: str, operation: str, region: str) -> AbstractContextManager[Span]:
+        """The span of one AWS operation (OpenTelemetry's AWS SDK conventions)."""
+        attributes = {
+            "rpc.system": "aws-api",
+            "rpc.service": service,
+            "rpc.method": operation,
+            "cloud.region": region,
+            "cloud.account.id": role.account_id,
+        }
+        name = f"aws {_action(service, operation)}"
+        return self._tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+
     async def _assume(self, role: Role) -> _RoleSession:
-        sts = await self._vendor_client("sts", role.global_region)
-        try:
-            reply = await sts.assume_role(
-                RoleArn=role.role_arn,
-                RoleSessionName=self._options.session_name,
-                ExternalId=role.external_id,
-                DurationSeconds=self._options.session_seconds,
-            )
-        except ClientError as exc:
-            raise classify(exc, "sts:AssumeRole") from exc
-        except BotoCoreError as exc:
-            raise AwsCallError(Failure.UNAVAILABLE, str(exc), action="sts:AssumeRole") from exc
+        with self._span(role, "sts", "AssumeRole", role.global_region) as span:
+            sts = await self._vendor_client("sts", role.global_region)
+            try:
+                reply = await sts.assume_role(
+                    RoleArn=role.role_arn,
+                    RoleSessionName=self._options.session_name,
+                    ExternalId=role.external_id,
+                    DurationSeconds=self._options.session_seconds,
+                )
+            except ClientError as exc:
+                raise classify(exc, "sts:AssumeRole") from exc
+            except BotoCoreError as exc:
+                raise AwsCallError(Failure.UNAVAILABLE, str(exc), action="sts:AssumeRole") from exc
+            _answered(span, reply)
         creds = reply["Credentials"]
         return _RoleSession(
             credentials={
@@ -245,7 +264,15 @@ class AwsSessions:
         """One AWS operation in the role's account; errors become :class:`AwsCallError`.
         Callers pass ``service`` and ``operation`` as literals: the IAM tests read them from
         the adapters' source and check them against the actions each role is granted."""
-        action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
+        with self._span(role, service, operation, region) as span:
+            response = await self._call(role, service, operation, region, params)
+            _answered(span, response)
+            return response
+
+    async def _call(
+        self, role: Role, service: str, operation: str, region: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        action = _action(service, operation)
         for attempt in range(2):
             client = await self._client(role, service, region)
             try:
@@ -260,3 +287,13 @@ class AwsSessions:
                 raise AwsCallError(Failure.UNAVAILABLE, f"{type(exc).__name__}: {exc}", action=action) from exc
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _action(service: str, operation: str) -> str:
+    """The IAM action of an operation (``savingsplans:ReturnSavingsPlan``)."""
+    return f"{_IAM_PREFIX.get(service, service)}:{operation}"
+
+
+def _answered(span: Span, response: dict[str, Any]) -> None:
+    if (found := request_id(response)) is not None:
+        span.set_attribute("aws.request_id", found)

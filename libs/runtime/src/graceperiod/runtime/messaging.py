@@ -45,6 +45,7 @@ from graceperiod.runtime.middleware import (
     current_correlation_id,
 )
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.tracing import Tracing
 
 log = get_logger("graceperiod.messaging")
 
@@ -101,8 +102,12 @@ def build_broker(
     *,
     app_id: str,
     middlewares: Sequence[Any] = (),
+    tracing: Tracing | None = None,
 ) -> RabbitBroker:
-    """A broker with the project's delivery guarantees. Subscribers inherit them."""
+    """A broker with the project's delivery guarantees. Subscribers inherit them.
+
+    With ``tracing`` on, FastStream's telemetry middleware comes first, so a message's span
+    covers everything the service does with it (the retry back-off included)."""
     policy = RetryPolicy(
         max_handler_errors=settings.max_handler_errors,
         max_body_bytes=settings.max_body_bytes,
@@ -116,7 +121,7 @@ def build_broker(
         # The reliability middleware decides ack / retry / dead-letter for every outcome;
         # NACK_ON_ERROR is only the fallback should an error ever slip past it.
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        middlewares=(policy.middleware(), *middlewares),
+        middlewares=(*(tracing or Tracing.off()).broker_middlewares(), policy.middleware(), *middlewares),
         logger=logging.getLogger(f"graceperiod.{app_id}.broker"),
         log_level=logging.INFO if settings.log_messages else logging.DEBUG,
         graceful_timeout=15.0,

@@ -23,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, ExecutionTimeout, OperationFailure, WriteConcernError
 
 from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.tracing import Tracing
 
 Document = dict[str, Any]
 T = TypeVar("T")
@@ -37,12 +38,13 @@ RECORD_RETRIES = Counter(
 
 
 def create_mongo_client(
-    url: str, *, appname: str, server_selection_timeout_ms: int = 3000
+    url: str, *, appname: str, server_selection_timeout_ms: int = 3000, tracing: Tracing | None = None
 ) -> AsyncMongoClient[Document]:
     """PyMongo's async client (the successor of Motor, which reached end of life on 2026-05-14).
 
     Connects lazily; a short server-selection timeout makes readiness probes and
-    handlers fail fast (and retry) instead of hanging while the database is down.
+    handlers fail fast (and retry) instead of hanging while the database is down. With
+    ``tracing`` on, every command is a span.
     """
     return AsyncMongoClient(
         url,
@@ -51,6 +53,7 @@ def create_mongo_client(
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=server_selection_timeout_ms,
         connectTimeoutMS=server_selection_timeout_ms,
+        event_listeners=(tracing or Tracing.off()).mongo_listeners(),
     )
 
 

@@ -19,12 +19,15 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, DeliveryMode
 from aio_pika.exceptions import AMQPError, DeliveryError
 from faststream.rabbit import RabbitBroker
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from prometheus_client import Histogram
 from pydantic import BaseModel, ValidationError
 
 from graceperiod.contracts.topology import Binding, QueueKind
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import current_correlation_id
+from graceperiod.runtime.tracing import Tracing
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
@@ -96,6 +99,13 @@ async def call(
     return _reply(binding, response.body, reply_type)
 
 
+def _headers(request_id: str | None) -> dict[str, Any] | None:
+    """The request id, and the current trace context when a span is being recorded."""
+    headers: dict[str, Any] = {"x-request-id": request_id} if request_id else {}
+    propagate.inject(headers)  # writes nothing when no span is recording (tracing off)
+    return headers or None
+
+
 @dataclass(eq=False)
 class _Lane:
     """One channel with its direct reply-to consumer and the calls waiting on it."""
@@ -134,13 +144,17 @@ class RpcClient:
     the answer to a later call of the same request. The request id also travels unchanged
     in the ``x-request-id`` header.
 
+    With ``tracing`` on, each call is a span (``rpc <queue> <request type>``) whose context
+    travels in the request's headers, where the service's telemetry middleware picks it up.
+
     Connects lazily and reconnects on the next call after the connection was lost.
     """
 
-    def __init__(self, url: str, *, app_id: str, connect_timeout: float = 3.0) -> None:
+    def __init__(self, url: str, *, app_id: str, connect_timeout: float = 3.0, tracing: Tracing | None = None) -> None:
         self._url = url
         self._app_id = app_id
         self._connect_timeout = connect_timeout
+        self._tracer = (tracing or Tracing.off()).tracer("graceperiod.runtime.rpc")
         self._connection: AbstractConnection | None = None
         self._lanes: dict[bool, _Lane] = {}
         self._lock = asyncio.Lock()
@@ -182,6 +196,18 @@ class RpcClient:
         Raises :class:`ServiceUnavailable` when no reply came within ``timeout`` seconds or
         the broker cannot be reached, :class:`BadReply` when the reply is not a ``reply_type``.
         """
+        # The span records a failure itself (the exception and an error status).
+        with self._tracer.start_as_current_span(
+            f"rpc {binding.queue} {type(request).__name__}",
+            kind=SpanKind.CLIENT,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination.name": binding.queue},
+        ):
+            response = await self._call(binding, request, timeout=timeout, message_id=message_id)
+        return _reply(binding, response.body, reply_type)
+
+    async def _call(
+        self, binding: Binding, request: BaseModel, *, timeout: float, message_id: str | None
+    ) -> AbstractIncomingMessage:
         is_command = _is_command(binding)
         started = time.perf_counter()
         outcome = "error"
@@ -204,7 +230,7 @@ class RpcClient:
             raise ServiceUnavailable(binding.service, timeout, detail=detail) from exc
         finally:
             RPC_SECONDS.labels(queue=binding.queue, outcome=outcome).observe(time.perf_counter() - started)
-        return _reply(binding, response.body, reply_type)
+        return response
 
     async def _request(
         self, binding: Binding, request: BaseModel, *, is_command: bool, timeout: float, message_id: str
@@ -226,7 +252,7 @@ class RpcClient:
                     correlation_id=correlation_id,
                     reply_to=DIRECT_REPLY_TO,
                     app_id=self._app_id,
-                    headers={"x-request-id": request_id} if request_id else None,
+                    headers=_headers(request_id),
                 ),
                 routing_key=binding.queue,
                 mandatory=True,

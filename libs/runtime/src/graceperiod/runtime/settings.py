@@ -7,10 +7,13 @@ whole stack; a service's own settings use its prefix (``REVOCATION_HTTP_PORT``, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graceperiod.runtime.tracing import exporter_names
 
 
 class ServiceSettings(BaseSettings):
@@ -34,6 +37,23 @@ class ServiceSettings(BaseSettings):
         description="Log every consumed message at INFO (costs ~30% throughput; for debugging).",
     )
 
+    otel_traces_exporter: str = Field(
+        default="none",
+        validation_alias="OTEL_TRACES_EXPORTER",
+        description=(
+            "Tracing: none (off), otlp (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318) or console, "
+            "comma-separated; the other OTEL_* variables configure them (docs/operations.md#tracing)."
+        ),
+    )
+    traces_file: Path | None = Field(
+        default=None,
+        validation_alias="TRACES_FILE",
+        description=(
+            "Tracing: also append finished spans to this file as JSON lines (turns tracing on); "
+            "{service} in the name becomes the service's name."
+        ),
+    )
+
     # Per-service values; subclasses give them defaults and an env prefix.
     mongodb_database: str = "graceperiod"
     http_host: str = "127.0.0.1"
@@ -50,3 +70,9 @@ class ServiceSettings(BaseSettings):
     retry_backoff_cap_seconds: float = Field(default=10.0, gt=0)
     mongodb_server_selection_timeout_ms: int = Field(default=3000, ge=100)
     inbox_retention_days: int = Field(default=14, ge=1, description="How long handled message ids are remembered.")
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporters(cls, value: str) -> str:
+        exporter_names(value)
+        return value

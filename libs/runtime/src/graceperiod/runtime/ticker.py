@@ -22,6 +22,7 @@ from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import configure_logging, get_logger
 from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.tracing import Tracing
 
 log = get_logger("graceperiod.ticker")
 
@@ -56,7 +57,8 @@ async def run_forever(settings: TickerSettings, clock: Clock) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    broker = build_broker(settings, app_id="ticker")
+    tracing = Tracing.for_service(settings, "ticker")  # a tick's trace shows what it woke
+    broker = build_broker(settings, app_id="ticker", tracing=tracing)
     async with broker:
         await broker.connect()
         await declare_topology(broker)
@@ -67,6 +69,7 @@ async def run_forever(settings: TickerSettings, clock: Clock) -> None:
                 log.exception("tick not published")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.interval_seconds)
+    tracing.flush()
 
 
 def main(argv: list[str] | None = None) -> None:

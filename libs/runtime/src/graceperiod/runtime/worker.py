@@ -26,6 +26,7 @@ from graceperiod.runtime.logs import configure_logging, get_logger
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.mongo import Document, create_mongo_client, ping
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.tracing import Tracing
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -36,14 +37,18 @@ def _json(status: int, body: dict[str, Any]) -> AsgiResponse:
     return AsgiResponse(json.dumps(body).encode(), status, headers={"content-type": "application/json"})
 
 
-def service_connections(settings: ServiceSettings, name: str) -> tuple[RabbitBroker, AsyncMongoClient[Document]]:
+def service_connections(
+    settings: ServiceSettings, name: str, tracing: Tracing | None = None
+) -> tuple[RabbitBroker, AsyncMongoClient[Document]]:
     """The broker (with the project's delivery guarantees) and the MongoDB client of the
-    service ``name``. Neither connects yet: the worker app connects on start-up."""
-    broker = build_broker(settings, app_id=name)
+    service ``name``, traced when ``tracing`` is on. Neither connects yet: the worker app
+    connects on start-up."""
+    broker = build_broker(settings, app_id=name, tracing=tracing)
     mongo = create_mongo_client(
         settings.mongodb_url,
         appname=f"graceperiod-{name}",
         server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+        tracing=tracing,
     )
     return broker, mongo
 
@@ -69,7 +74,10 @@ def create_worker_app(
     mongo: AsyncMongoClient[Document],
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    tracing: Tracing | None = None,
 ) -> AsgiFastStream:
+    """``tracing``: flushed at shutdown, so a stopping service loses no spans."""
+
     async def startup(**_: Any) -> None:
         await broker.connect()
         await declare_topology(broker)
@@ -80,6 +88,8 @@ def create_worker_app(
         for hook in on_shutdown:
             await hook()
         await mongo.close()
+        if tracing is not None:
+            tracing.flush()
 
     return AsgiFastStream(
         broker,

@@ -17,6 +17,7 @@ from graceperiod.cooldown.store import AccountStore
 from graceperiod.runtime.aws import AwsSessions
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher
+from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import create_worker_app, serve, service_connections
 
 
@@ -33,13 +34,25 @@ class CooldownComponents:
 EVENTS: tuple[type[Message], ...] = (AccountStatusChanged, AccountSettled, WaitGranted, WaitExpired, PoolRunningLow)
 
 
-def build(settings: CooldownSettings | None = None, *, clock: Clock | None = None) -> CooldownComponents:
+def build(
+    settings: CooldownSettings | None = None, *, clock: Clock | None = None, tracing: Tracing | None = None
+) -> CooldownComponents:
     settings = settings or CooldownSettings()
     clock = clock or SystemClock()
-    broker, mongo = service_connections(settings, "cooldown")
+    tracing = tracing or Tracing.for_service(settings, "cooldown")
+    broker, mongo = service_connections(settings, "cooldown", tracing)
     store = AccountStore(mongo[settings.mongodb_database])
     role = settings.cost_role()
-    reader = CostExplorer(AwsSessions(clock=clock, options=settings.aws_options()), role) if role else None
+    reader = (
+        CostExplorer(
+            AwsSessions(
+                clock=clock, options=settings.aws_options(), tracer=tracing.tracer("graceperiod.cooldown.adapters")
+            ),
+            role,
+        )
+        if role
+        else None
+    )
     service = CooldownService(
         store=store,
         events=EventPublisher(broker, EVENTS),
@@ -55,6 +68,7 @@ def build(settings: CooldownSettings | None = None, *, clock: Clock | None = Non
         mongo=mongo,
         on_startup=[service.ensure_indexes, *([reader.start] if reader else [])],
         on_shutdown=[reader.close] if reader else [],
+        tracing=tracing,
     )
     return CooldownComponents(app=app, service=service, store=store)
 

@@ -54,6 +54,7 @@ from graceperiod.gateway.web.security_headers import security_headers
 from graceperiod.gateway.web.templates import STATIC, template_engine
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import serve
 
 log = get_logger("graceperiod.gateway")
@@ -70,12 +71,14 @@ def create_app(
     link_keys: LinkKeys | None = None,
     bearer_trusts: Sequence[Trust] | None = None,
     sessions: SessionStore | None = None,
+    tracing: Tracing | None = None,
 ) -> Litestar:
     """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
     its own ``store`` passes its own ``sessions`` too."""
     settings = settings or GatewaySettings()
     clock = clock or SystemClock()
-    connections = Connections(settings, clients=clients, store=store, sessions=sessions)
+    tracing = tracing or Tracing.for_service(settings, "gateway")
+    connections = Connections(settings, clients=clients, store=store, sessions=sessions, tracing=tracing)
     auth = Authentication(settings, clock, connections.sessions, bearer_trusts)
     verifier = LinkTokenVerifier(link_keys or LinkKeys(), clock=clock, leeway_seconds=settings.link_leeway_seconds)
     audit = AuditTrail(connections.store, clock)
@@ -95,6 +98,7 @@ def create_app(
             Readiness(connections.clients, connections.store),
         ),
         middleware=[
+            *tracing.http_middleware(),  # first: the request's span covers everything below
             RequestContextMiddleware,
             StrictQueryStringMiddleware,
             auth.session_middleware,
@@ -108,7 +112,9 @@ def create_app(
         # Request bodies are validated strictly: "yes" is not a boolean, "5" is not a number.
         plugins=[DecimalAsString(), ClosedRequestBodies(), PydanticPlugin(validate_strict=True)],
         request_max_body_size=settings.http_max_body_bytes,
-        lifespan=[lifespan(settings, clock, connections, auth, verifier if link_keys is None else None)],
+        lifespan=[
+            lifespan(settings, clock, connections, auth, verifier if link_keys is None else None, tracing=tracing)
+        ],
         openapi_config=openapi_config(),
         debug=False,
     )
@@ -153,6 +159,8 @@ def lifespan(
     connections: Connections,
     auth: Authentication,
     link_verifier: LinkTokenVerifier | None,
+    *,
+    tracing: Tracing,
 ) -> Lifespan:
     """Start-up reads the key files (``link_verifier``: the one whose keys come from the
     settings), opens the connections and starts the purge; shutdown stops and closes them."""
@@ -181,6 +189,7 @@ def lifespan(
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
             await connections.close()
+            tracing.flush()
 
     return run
 

@@ -16,6 +16,7 @@ from graceperiod.gateway.store import LinkStore, MongoGatewayStore
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.mongo import Document, create_mongo_client
 from graceperiod.runtime.rpc import RpcClient
+from graceperiod.runtime.tracing import Tracing
 
 
 class Connections:
@@ -26,15 +27,19 @@ class Connections:
         clients: ServiceClients | None,
         store: LinkStore | None,
         sessions: SessionStore | None,
+        tracing: Tracing | None = None,
     ) -> None:
         """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
         its own ``store`` passes its own ``sessions`` too."""
         self._broker: RabbitBroker | None = None
         self._mongo: AsyncMongoClient[Document] | None = None
         if clients is None:
-            self._broker = build_broker(settings, app_id="gateway")
+            self._broker = build_broker(settings, app_id="gateway", tracing=tracing)
             rpc = RpcClient(
-                settings.amqp_url, app_id="gateway", connect_timeout=min(3.0, settings.query_timeout_seconds)
+                settings.amqp_url,
+                app_id="gateway",
+                connect_timeout=min(3.0, settings.query_timeout_seconds),
+                tracing=tracing,
             )
             clients = RpcServiceClients(
                 rpc, query_timeout=settings.query_timeout_seconds, command_timeout=settings.command_timeout_seconds
@@ -47,6 +52,7 @@ class Connections:
                 settings.mongodb_url,
                 appname="graceperiod-gateway",
                 server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+                tracing=tracing,
             )
             database = self._mongo[settings.mongodb_database]
             store, sessions = MongoGatewayStore(database), MongoSessionStore(database)

@@ -19,10 +19,12 @@ from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.notifier.store import DeliveryStore, SettingsStore
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink
+from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import create_worker_app, serve, service_connections
 
 
-def build_transport(settings: NotifierSettings) -> MailTransport:
+def build_transport(settings: NotifierSettings, tracing: Tracing | None = None) -> MailTransport:
+    tracer = (tracing or Tracing.off()).tracer("graceperiod.notifier.adapters")
     if settings.email_transport == "ses":
         return SesTransport(
             settings.mail_from,
@@ -30,12 +32,14 @@ def build_transport(settings: NotifierSettings) -> MailTransport:
             configuration_set=settings.ses_configuration_set,
             max_concurrency=settings.max_concurrent_sends,
             reply_to=settings.mail_reply_to,
+            tracer=tracer,
         )
     return SmtpTransport(
         SmtpConfig.from_url(settings.smtp_url),
         settings.mail_from,
         pool_size=settings.max_concurrent_sends,
         reply_to=settings.mail_reply_to,
+        tracer=tracer,
     )
 
 
@@ -63,13 +67,15 @@ def create_app(
     transport: MailTransport | None = None,
     keys: KeyRing | None = None,
     events: EventSink | None = None,
+    tracing: Tracing | None = None,
 ) -> AsgiFastStream:
     settings = settings or NotifierSettings()
-    broker, mongo = service_connections(settings, "notifier")
+    tracing = tracing or Tracing.for_service(settings, "notifier")
+    broker, mongo = service_connections(settings, "notifier", tracing)
     database = mongo[settings.mongodb_database]
     deliveries = DeliveryStore(database, lease=timedelta(seconds=settings.delivery_lease_seconds))
     settings_store = SettingsStore(database, cache_seconds=settings.settings_cache_seconds)
-    transport = transport or build_transport(settings)
+    transport = transport or build_transport(settings, tracing)
     missing: _KeysMissing | None = None
     if keys is None:
         try:
@@ -107,6 +113,7 @@ def create_app(
             transport.start,
         ],
         on_shutdown=[transport.close],
+        tracing=tracing,
     )
 
 

@@ -35,6 +35,7 @@ from graceperiod.runtime.aws import ClientOptions
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
 from graceperiod.runtime.mongo import Document, Inbox, create_mongo_client
+from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import Hook, create_worker_app, serve
 
 
@@ -48,7 +49,7 @@ def lifecycle_policy(settings: RevocationSettings) -> LifecyclePolicy:
     )
 
 
-def aws_accounts(settings: RevocationSettings, clock: Clock) -> AwsAccounts:
+def aws_accounts(settings: RevocationSettings, clock: Clock, tracing: Tracing | None = None) -> AwsAccounts:
     options = ClientOptions(
         retry_mode=settings.aws_retry_mode,
         max_attempts=settings.aws_max_attempts,
@@ -58,7 +59,9 @@ def aws_accounts(settings: RevocationSettings, clock: Clock) -> AwsAccounts:
         session_seconds=settings.role_session_seconds,
         refresh_margin=timedelta(seconds=settings.credential_refresh_margin_seconds),
     )
-    return AwsAccounts(clock=clock, options=options)
+    return AwsAccounts(
+        clock=clock, options=options, tracer=(tracing or Tracing.off()).tracer("graceperiod.revocation.adapters.aws")
+    )
 
 
 @dataclass(frozen=True)
@@ -108,19 +111,25 @@ def build_service(
 
 
 def create_app(
-    settings: RevocationSettings | None = None, *, clock: Clock | None = None, aws: AwsAccounts | None = None
+    settings: RevocationSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    aws: AwsAccounts | None = None,
+    tracing: Tracing | None = None,
 ) -> AsgiFastStream:
     settings = settings or RevocationSettings()
     clock = clock or SystemClock()
-    broker = build_broker(settings, app_id="revocation")
+    tracing = tracing or Tracing.for_service(settings, "revocation")
+    broker = build_broker(settings, app_id="revocation", tracing=tracing)
     mongo = create_mongo_client(
         settings.mongodb_url,
         appname="graceperiod-revocation",
         server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+        tracing=tracing,
     )
     events = EventPublisher(broker, [PurchaseRecorded, PurchaseChanged])
     service = build_service(
-        settings, mongo[settings.mongodb_database], events, clock, aws or aws_accounts(settings, clock)
+        settings, mongo[settings.mongodb_database], events, clock, aws or aws_accounts(settings, clock, tracing)
     )
     broker.include_router(service.router)
     return create_worker_app(
@@ -130,6 +139,7 @@ def create_app(
         mongo=mongo,
         on_startup=service.on_startup,
         on_shutdown=service.on_shutdown,
+        tracing=tracing,
     )
 
 

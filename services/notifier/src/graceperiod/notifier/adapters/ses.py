@@ -14,6 +14,7 @@ from typing import Any
 import aioboto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from graceperiod.notifier.adapters.mail import (
     PermanentDeliveryError,
@@ -44,8 +45,10 @@ class SesTransport:
         max_concurrency: int = 8,
         reply_to: str | None = None,
         session: aioboto3.Session | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._sender = sender
+        self._tracer = tracer or NoOpTracer()
         self._from = envelope_address(sender)
         self._region = region
         self._configuration_set = configuration_set
@@ -117,9 +120,13 @@ class SesTransport:
         }
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
+        attributes = {"rpc.system": "aws-api", "rpc.service": "sesv2", "rpc.method": "SendEmail"}
         async with self._slots:
             try:
-                await self._client.send_email(**request)
+                with self._tracer.start_as_current_span(
+                    "aws sesv2:SendEmail", kind=SpanKind.CLIENT, attributes=attributes
+                ):
+                    await self._client.send_email(**request)
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 raise self._classify(error.get("Code", "Unknown"), error.get("Message", "")) from exc

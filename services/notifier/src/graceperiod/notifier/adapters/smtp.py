@@ -3,6 +3,9 @@
 Each connection is opened once (TLS or STARTTLS and login included) and reused for many
 emails; a connection the server closed, or that failed mid-command, is dropped and a new one
 opened for the next email. The pool's size bounds how many emails are in flight at once.
+
+With tracing on, each email is a span ``smtp send``, with ``smtp wait for a connection`` (the
+pool) and, when one is opened, ``smtp connect`` inside: nothing maintained instruments aiosmtplib.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 from aiosmtplib.email import parse_address
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from graceperiod.notifier.adapters.mail import (
     PermanentDeliveryError,
@@ -93,8 +97,10 @@ class SmtpTransport:
         pool_size: int = 8,
         acquire_timeout: float = 30.0,
         reply_to: str | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._config = config
+        self._tracer = tracer or NoOpTracer()
         self._sender = sender
         self._envelope_from = envelope_address(sender)
         self._reply_to = reply_to
@@ -115,6 +121,10 @@ class SmtpTransport:
             client.close()
 
     async def _connect(self) -> aiosmtplib.SMTP:
+        with self._tracer.start_as_current_span("smtp connect"):
+            return await self._open()
+
+    async def _open(self) -> aiosmtplib.SMTP:
         c = self._config
         client = aiosmtplib.SMTP(
             hostname=c.hostname,
@@ -131,10 +141,16 @@ class SmtpTransport:
         return client
 
     async def send(self, email: Email) -> None:
+        attributes: dict[str, str | int] = {"server.address": self._config.hostname, "server.port": self._config.port}
+        with self._tracer.start_as_current_span("smtp send", kind=SpanKind.CLIENT, attributes=attributes):
+            await self._send(email)
+
+    async def _send(self, email: Email) -> None:
         message = to_bytes(email, self._sender, reply_to=self._reply_to)
         try:
-            async with asyncio.timeout(self._acquire_timeout):
-                await self._slots.acquire()
+            with self._tracer.start_as_current_span("smtp wait for a connection"):
+                async with asyncio.timeout(self._acquire_timeout):
+                    await self._slots.acquire()
         except TimeoutError as exc:
             msg = f"no SMTP connection free within {self._acquire_timeout:g} s"
             raise TransientDeliveryError(msg) from exc

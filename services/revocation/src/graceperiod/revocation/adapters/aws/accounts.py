@@ -3,6 +3,8 @@ AWS product the service uses, built once by the composition root."""
 
 from __future__ import annotations
 
+from opentelemetry.trace import Tracer
+
 from graceperiod.revocation.adapters.aws.commitments import Commitments
 from graceperiod.revocation.adapters.aws.probes import Probes
 from graceperiod.revocation.adapters.aws.support import Support
@@ -11,8 +13,8 @@ from graceperiod.runtime.clock import Clock
 
 
 class AwsAccounts:
-    def __init__(self, *, clock: Clock, options: ClientOptions | None = None) -> None:
-        self.sessions = AwsSessions(clock=clock, options=options)
+    def __init__(self, *, clock: Clock, options: ClientOptions | None = None, tracer: Tracer | None = None) -> None:
+        self.sessions = AwsSessions(clock=clock, options=options, tracer=tracer)
         self.commitments = Commitments(self.sessions, clock)
         self.support = Support(self.sessions)
         self.probes = Probes(self.sessions, self.commitments)
