@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from graceperiod.devstack.chaos import scenarios  # noqa: F401 - registers the scenarios
-from graceperiod.devstack.chaos.core import CI, LONG, Size
+from graceperiod.devstack.chaos.sizes import CI, LONG, Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.servers.netns import can_make_test_networks
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from graceperiod.devstack.chaos.core import Result, Size, run_scenario
+from graceperiod.devstack.chaos.core import run_scenario
+from graceperiod.devstack.chaos.results import Result
 from graceperiod.devstack.chaos.scenarios import faults
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(600)]

@@ -13,8 +13,10 @@ import sys
 
 import pytest
 
-from graceperiod.devstack.chaos.core import REGISTRY, Result, Size, run_scenario
+from graceperiod.devstack.chaos.core import REGISTRY, run_scenario
+from graceperiod.devstack.chaos.results import Result
 from graceperiod.devstack.chaos.scenarios import faults
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from tests.chaos import test_cluster
 

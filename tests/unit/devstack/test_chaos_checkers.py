@@ -10,8 +10,8 @@ from pathlib import Path
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.upstream import AccountCleanupSucceeded, LeaseTerminated
-from graceperiod.devstack.chaos.core import Result
 from graceperiod.devstack.chaos.effects import EXECUTED, Mailbox, expected_recipients, parse_email, tally
+from graceperiod.devstack.chaos.results import Result
 from graceperiod.devstack.chaos.scenarios.soak import judge
 from graceperiod.devstack.chaos.world import CooldownFlow
 from graceperiod.devstack.screenshots import email_preview

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
+from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, RevokePurchase
@@ -114,6 +115,61 @@ async def _service(amqp_url: str, mongodb_url: str, database: str, start: bool) 
         yield
 
 
+async def _register(client: _RpcClient, account_id: str) -> None:
+    register = RegisterAccountRole(
+        actor=_ACTOR,
+        idempotency_key=f"bench-{account_id}",
+        account_id=account_id,
+        external_id=f"bench-{account_id}",
+    )
+    reply = CommandReply.model_validate_json(
+        await asyncio.wait_for(await client.send(register.model_dump_json().encode()), 30)
+    )
+    if reply.status is not CommandStatus.DONE:
+        msg = f"registering the bench account failed: {reply.message}"
+        raise RuntimeError(msg)
+
+
+async def _seed_purchases(
+    control: EmulatorControl, upstream: RabbitBroker, account_id: str, count: int
+) -> dict[str, str]:
+    """Buys ``count`` Savings Plans in the endpoint and announces each; returns plan ids by purchase id."""
+    start = datetime.now(UTC) + timedelta(days=30)
+    plans: dict[str, str] = {}
+    for _ in range(count):
+        plan = await control.savings_plan(account_id, start=start)
+        body = purchase_payload(account_id=account_id, commitment_id=plan["savingsPlanId"])
+        await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
+        plans[body["purchase_id"]] = plan["savingsPlanId"]
+    return plans
+
+
+async def _offer(
+    client: _RpcClient, plans: dict[str, str], *, rate: float, reply_timeout: float
+) -> tuple[dict[str, float], dict[str, int], float]:
+    """Sends one RevokePurchase per purchase at ``rate``/s; returns the reply latencies (ms), the
+    outcomes counted by status, and the seconds it took."""
+    latencies: dict[str, float] = {}
+    outcomes: dict[str, int] = {}
+    began = time.perf_counter()
+
+    async def one(purchase_id: str, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        command = RevokePurchase(actor=_ACTOR, idempotency_key=f"bench-{purchase_id}", purchase_id=purchase_id)
+        sent = time.perf_counter()
+        future = await client.send(command.model_dump_json().encode())
+        try:
+            answer = json.loads(await asyncio.wait_for(future, reply_timeout))
+        except TimeoutError:
+            outcomes["no-reply"] = outcomes.get("no-reply", 0) + 1
+            return
+        latencies[purchase_id] = (time.perf_counter() - sent) * 1000
+        outcomes[answer["status"]] = outcomes.get(answer["status"], 0) + 1
+
+    await asyncio.gather(*(one(pid, began + i / rate) for i, pid in enumerate(plans)))
+    return latencies, outcomes, time.perf_counter() - began
+
+
 async def bench_revoke(
     *,
     amqp_url: str,
@@ -141,47 +197,10 @@ async def bench_revoke(
             channel = await connection.channel(publisher_confirms=False)
             client = _RpcClient(channel)
             await client.start()
-            register = RegisterAccountRole(
-                actor=_ACTOR,
-                idempotency_key=f"bench-{account_id}",
-                account_id=account_id,
-                external_id=f"bench-{account_id}",
-            )
-            reply = CommandReply.model_validate_json(
-                await asyncio.wait_for(await client.send(register.model_dump_json().encode()), 30)
-            )
-            if reply.status is not CommandStatus.DONE:
-                msg = f"registering the bench account failed: {reply.message}"
-                raise RuntimeError(msg)
-
-            start = datetime.now(UTC) + timedelta(days=30)
-            plans: dict[str, str] = {}
-            for _ in range(count):
-                plan = await control.savings_plan(account_id, start=start)
-                body = purchase_payload(account_id=account_id, commitment_id=plan["savingsPlanId"])
-                await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
-                plans[body["purchase_id"]] = plan["savingsPlanId"]
+            await _register(client, account_id)
+            plans = await _seed_purchases(control, upstream, account_id, count)
             await _wait_recorded(control, account_id, count)
-
-            latencies: dict[str, float] = {}
-            outcomes: dict[str, int] = {}
-            began = time.perf_counter()
-
-            async def one(purchase_id: str, at: float) -> None:
-                await asyncio.sleep(max(0.0, at - time.perf_counter()))
-                command = RevokePurchase(actor=_ACTOR, idempotency_key=f"bench-{purchase_id}", purchase_id=purchase_id)
-                sent = time.perf_counter()
-                future = await client.send(command.model_dump_json().encode())
-                try:
-                    answer = json.loads(await asyncio.wait_for(future, reply_timeout))
-                except TimeoutError:
-                    outcomes["no-reply"] = outcomes.get("no-reply", 0) + 1
-                    return
-                latencies[purchase_id] = (time.perf_counter() - sent) * 1000
-                outcomes[answer["status"]] = outcomes.get(answer["status"], 0) + 1
-
-            await asyncio.gather(*(one(pid, began + i / rate) for i, pid in enumerate(plans)))
-            elapsed = time.perf_counter() - began
+            latencies, outcomes, elapsed = await _offer(client, plans, rate=rate, reply_timeout=reply_timeout)
         finally:
             await connection.close()
             await upstream.stop()

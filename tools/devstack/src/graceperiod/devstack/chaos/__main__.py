@@ -27,8 +27,10 @@ from typing import Any
 from rich.console import Console
 
 from graceperiod.devstack.chaos import report
-from graceperiod.devstack.chaos.core import CI, LONG, REGISTRY, Result, Size, Ui, progress_bars, run_scenario
+from graceperiod.devstack.chaos.core import REGISTRY, run_scenario
+from graceperiod.devstack.chaos.results import Result, Ui, progress_bars
 from graceperiod.devstack.chaos.scenarios import __all__ as _registered  # noqa: F401 - registers them
+from graceperiod.devstack.chaos.sizes import CI, LONG, Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.servers.netns import remove_owned
 from graceperiod.devstack.servers.processes import repo_root

@@ -1,4 +1,4 @@
-"""The scenario registry, the sizes (CI-short and long), results, and the harness every
+"""The scenario registry and the harness every
 scenario uses: deploy the workers, publish the load, inject the fault, wait for the effects,
 tally them, check the queues and dead letters.
 
@@ -17,15 +17,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
 from graceperiod.devstack.chaos.effects import EMPTY, Flow, PurchaseFlow, Tally, tally
 from graceperiod.devstack.chaos.load import Outgoing, ReliablePublisher
+from graceperiod.devstack.chaos.results import Result, Ui, load_average
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment, Topology
 from graceperiod.devstack.chaos.world import CooldownFlow, register_accounts, seed_plans, tick
 
@@ -37,132 +38,6 @@ PURCHASE_ACCOUNTS = 3
 STALL_SECONDS = 30.0
 #: How often a run that waits for tick-driven effects publishes a tick.
 TICK_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Size:
-    """How big a run is. ``CI`` keeps every scenario to well under a minute; ``LONG`` is
-    what ``make chaos`` runs."""
-
-    name: str
-    purchases: int
-    rate: float
-    """Purchases/s offered while a fault is injected (publishing outlasts the CI-short faults)."""
-    outage_seconds: float
-    """How long FerretDB / the SMTP server stays down."""
-    down_seconds: float
-    """How long a killed service stays dead before it is started again."""
-    settle_seconds: float
-    """After the last expected effect: how long to keep watching for late duplicates."""
-    deadline_seconds: float
-    """Give up waiting for the effects after this long (they count as lost)."""
-    replica_purchases: int
-    soak_seconds: float
-    soak_rate: float
-    cooldown_accounts: int
-    """Sandbox accounts taken through lease end, cleanup and release (cooldown scenarios)."""
-    env: tuple[tuple[str, str], ...] = ()
-    """Service settings for this size (added to every deployment's environment)."""
-
-
-CI = Size(
-    name="ci",
-    purchases=100,
-    rate=10.0,
-    outage_seconds=8.0,
-    down_seconds=1.0,
-    settle_seconds=3.0,
-    deadline_seconds=150.0,
-    replica_purchases=100,
-    soak_seconds=30.0,
-    soak_rate=20.0,
-    cooldown_accounts=30,
-    # A killed notifier's in-flight emails wait for their claim's lease before a redelivery may
-    # resend them; the 30 s minimum (default 120 s) keeps the CI run short. The long size keeps
-    # the default, so its recover times are the production ones.
-    env=(("NOTIFIER_DELIVERY_LEASE_SECONDS", "30"),),
-)
-LONG = Size(
-    name="long",
-    purchases=1000,
-    rate=50.0,
-    outage_seconds=30.0,
-    down_seconds=3.0,
-    settle_seconds=10.0,
-    deadline_seconds=600.0,
-    replica_purchases=600,
-    soak_seconds=600.0,
-    soak_rate=50.0,
-    cooldown_accounts=300,
-)
-
-
-@dataclass
-class Result:
-    scenario: str
-    title: str
-    inputs_sent: int = 0
-    effects_expected: int = 0
-    effects_observed: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    recover_seconds: float | None = None
-    seconds: float = 0.0
-    pending: str | None = None
-    tolerated_duplicates: int = 0
-    """Duplicates the scenario's fault can cause by nature (a crash between an external
-    effect and its record); more than this, or any other duplicate, fails the scenario."""
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.pending is None
-            and not self.problems
-            and self.lost == 0
-            and self.duplicated <= self.tolerated_duplicates
-        )
-
-    @property
-    def status(self) -> str:
-        if self.pending is not None:
-            return "pending"
-        if not self.ok:
-            return "FAIL"
-        return "pass" if self.duplicated == 0 else "bounded"
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status}
-
-
-class Ui:
-    """Progress bars (or nothing, under pytest)."""
-
-    def __init__(self, progress: Progress | None = None) -> None:
-        self.progress = progress
-
-    def task(self, description: str, total: float) -> TaskID | None:
-        return self.progress.add_task(description, total=total) if self.progress is not None else None
-
-    def update(self, task: TaskID | None, completed: float) -> None:
-        if self.progress is not None and task is not None:
-            self.progress.update(task, completed=completed)
-
-    def note(self, text: str) -> None:
-        if self.progress is not None:
-            self.progress.console.log(text)
-
-
-def progress_bars() -> Progress:
-    return Progress(
-        TextColumn("[bold blue]{task.description:<44}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    )
 
 
 ScenarioFn = Callable[[ChaosStack, Size, Ui], Awaitable[Result]]
@@ -452,6 +327,37 @@ class Run:
                 f"(e.g. {', '.join(counted.lost_examples)}); messages still queued: {left or 'none'} "
                 "(queued ones are late, not lost)"
             )
+        tolerated = self._judge_duplicates(counted)
+        letters = await self.dead_letters()
+        if letters != self.expected_dead_letters:
+            self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
+        if left:
+            await self._report_stuck(left, deadline_seconds)
+        if dead := self.deployment.dead():
+            self.problems.append(f"service processes exited on their own: {dead}")
+        recover = None
+        if complete_at is not None and self.recovered_at is not None:
+            recover = round(max(0.0, complete_at - self.recovered_at), 1)
+        self._gather_metrics(letters)
+        return Result(
+            scenario=self.name,
+            title=self.title,
+            inputs_sent=self.inputs,
+            effects_expected=counted.expected,
+            effects_observed=counted.observed,
+            lost=counted.lost,
+            duplicated=counted.duplicated + counted.unexpected,
+            recover_seconds=recover,
+            tolerated_duplicates=tolerated,
+            problems=self.problems,
+            notes=self.notes,
+            metrics=self.metrics,
+        )
+
+    def _judge_duplicates(self, counted: Tally) -> int:
+        """Records duplicated and unexpected effects as problems, except crash-window resends
+        (every duplicate an email resent with its Message-ID, within the scenario's bound);
+        returns the duplicates tolerated."""
         tolerated = 0
         if counted.duplicated:
             ids = self.flow.duplicate_message_ids()
@@ -470,26 +376,19 @@ class Run:
             self.problems.append(
                 f"{counted.unexpected} unexpected effects (e.g. {', '.join(counted.unexpected_examples)})"
             )
-        letters = await self.dead_letters()
-        if letters != self.expected_dead_letters:
-            self.problems.append(f"dead letters {letters or 'none'}, expected {self.expected_dead_letters or 'none'}")
-        if left:
-            queues = await asyncio.to_thread(self.deployment.queues)
-            detail = {
-                name: {
-                    k: queues.get(name, {}).get(k) for k in ("messages_ready", "messages_unacknowledged", "consumers")
-                }
-                for name in left
-            }
-            self.problems.append(
-                f"queues stuck (no progress for {STALL_SECONDS:.0f}s, or {deadline_seconds:.0f}s passed): "
-                f"{left} ({detail})"
-            )
-        if dead := self.deployment.dead():
-            self.problems.append(f"service processes exited on their own: {dead}")
-        recover = None
-        if complete_at is not None and self.recovered_at is not None:
-            recover = round(max(0.0, complete_at - self.recovered_at), 1)
+        return tolerated
+
+    async def _report_stuck(self, left: dict[str, int], deadline_seconds: float) -> None:
+        queues = await asyncio.to_thread(self.deployment.queues)
+        detail = {
+            name: {k: queues.get(name, {}).get(k) for k in ("messages_ready", "messages_unacknowledged", "consumers")}
+            for name in left
+        }
+        self.problems.append(
+            f"queues stuck (no progress for {STALL_SECONDS:.0f}s, or {deadline_seconds:.0f}s passed): {left} ({detail})"
+        )
+
+    def _gather_metrics(self, letters: dict[str, int]) -> None:
         stats = self.publisher.stats
         self.metrics |= {
             "publish_attempts": stats.attempts,
@@ -508,25 +407,3 @@ class Run:
                 f"{len(self.flow.recorded_without_aws)} purchases recorded without an AWS read "
                 "(self-service window unknown; kept for a later read)"
             )
-        return Result(
-            scenario=self.name,
-            title=self.title,
-            inputs_sent=self.inputs,
-            effects_expected=counted.expected,
-            effects_observed=counted.observed,
-            lost=counted.lost,
-            duplicated=counted.duplicated + counted.unexpected,
-            recover_seconds=recover,
-            tolerated_duplicates=tolerated,
-            problems=self.problems,
-            notes=self.notes,
-            metrics=self.metrics,
-        )
-
-
-def load_average() -> list[float]:
-    try:
-        with open("/proc/loadavg") as f:
-            return [float(x) for x in f.read().split()[:3]]
-    except OSError:
-        return []

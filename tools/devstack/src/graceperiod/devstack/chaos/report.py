@@ -12,7 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from graceperiod.devstack.chaos.core import Result, Size, load_average
+from graceperiod.devstack.chaos.results import Result, load_average
+from graceperiod.devstack.chaos.sizes import Size
 
 DOC_BEGIN = "<!-- chaos:begin (written by `make chaos`; do not edit by hand) -->"
 DOC_END = "<!-- chaos:end -->"

@@ -43,7 +43,10 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.chaos.results import Result, Ui
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.chaos.world import ADMIN, key, register_accounts, rpc_client
 from graceperiod.runtime.rpc import call
@@ -142,15 +145,7 @@ async def aws_throttling(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             # Every purchase recorded and announced before revoking (its recipients are known then).
             await run.wait_for_effects(deadline_seconds=size.deadline_seconds, settle_seconds=0)
 
-            for message in good:
-                account, plan = run.flow.plans[message.message_id]
-                flow.expect_revoked(message.message_id, account, plan)
-                for recipient in run.flow.recipients(message.message_id):
-                    run.flow.expect_email(REVOKED, message.message_id, recipient)
-            for message in bad:
-                flow.expect_denied(message.message_id, denied_account)
-                for recipient in run.flow.recipients(message.message_id):
-                    run.flow.expect_email(FAILED, message.message_id, recipient)
+            _expect_outcomes(run, flow, good, bad, denied_account)
             await control.fault("savingsplans:*", kind="throttle", count=storm)
             run.start_ticking()  # pending returns are read again on ticks
             started = time.monotonic()
@@ -182,6 +177,22 @@ async def aws_throttling(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             f"{2 * storm} injected throttles; the denied account's purchases refused with role-lacks-actions"
         )
         return result
+
+
+def _expect_outcomes(
+    run: Run, flow: RevocationFlow, good: list[Outgoing], bad: list[Outgoing], denied_account: str
+) -> None:
+    """Each permitted purchase revoked with its revoked emails; each denied one failed with its
+    failure emails."""
+    for message in good:
+        account, plan = run.flow.plans[message.message_id]
+        flow.expect_revoked(message.message_id, account, plan)
+        for recipient in run.flow.recipients(message.message_id):
+            run.flow.expect_email(REVOKED, message.message_id, recipient)
+    for message in bad:
+        flow.expect_denied(message.message_id, denied_account)
+        for recipient in run.flow.recipients(message.message_id):
+            run.flow.expect_email(FAILED, message.message_id, recipient)
 
 
 async def _revoke_all(amqp_url: str, purchase_ids: list[str], *, twice: bool) -> list[CommandReply]:

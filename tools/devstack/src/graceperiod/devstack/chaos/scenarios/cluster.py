@@ -28,8 +28,10 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.results import Result, Ui
 from graceperiod.devstack.chaos.scenarios.faults import NOTIFIER_CONCURRENT_SENDS, under_load
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack, Deployment
 from graceperiod.devstack.servers.processes import RabbitServer
 from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster

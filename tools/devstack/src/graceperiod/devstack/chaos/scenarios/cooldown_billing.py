@@ -13,7 +13,9 @@ from __future__ import annotations
 import random
 
 from graceperiod.devstack.chaos.billing_flow import BillingFlow, billing_env, twice
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.results import Result, Ui
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.chaos.world import new_account_id
 

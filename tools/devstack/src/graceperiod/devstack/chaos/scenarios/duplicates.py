@@ -10,7 +10,9 @@ from __future__ import annotations
 import random
 
 from graceperiod.contracts.topology import TICKS_EXCHANGE, Queues
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.results import Result, Ui
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.chaos.world import tick
 from graceperiod.runtime.messaging import TICK_QUEUE_MAX_LENGTH

@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from pymongo import AsyncMongoClient
 
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.results import Result, Ui
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack
 
 KILL_TARGETS = ("revocation", "notifier", "cooldown")

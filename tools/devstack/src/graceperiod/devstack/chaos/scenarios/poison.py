@@ -17,8 +17,10 @@ import aio_pika
 
 from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
 from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
 from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.chaos.results import Result, Ui
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 from graceperiod.devstack.testkit import fixtures
 from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase

@@ -18,8 +18,10 @@ import random
 import time
 from collections.abc import Sequence
 
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, load_average, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
 from graceperiod.devstack.chaos.load import Outgoing
+from graceperiod.devstack.chaos.results import Result, Ui, load_average
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import WORKERS, ChaosStack
 
 

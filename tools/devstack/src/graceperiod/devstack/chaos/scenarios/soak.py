@@ -14,7 +14,9 @@ import time
 from typing import Any
 
 from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
-from graceperiod.devstack.chaos.core import Result, Run, Size, Ui, load_average, scenario
+from graceperiod.devstack.chaos.core import Run, scenario
+from graceperiod.devstack.chaos.results import Result, Ui, load_average
+from graceperiod.devstack.chaos.sizes import Size
 from graceperiod.devstack.chaos.stack import ChaosStack
 
 SAMPLE_SECONDS = 10.0
