@@ -54,6 +54,47 @@ async def test_accounts_are_listed_a_page_at_a_time_and_by_status(cooldown: Cool
     assert [a.account_id for a in cleaning.items] == [ids[1]]
 
 
+async def test_cooldown_accounts_are_listed_by_time_left_a_page_at_a_time(cooldown: Cooldown) -> None:
+    await cooldown.set_policy(enforce=True, hours=24)
+    ids = [account_id(n) for n in range(1, 6)]
+    await cooldown.registered(*ids)
+    # Entered Cooldown in this order, so released in it: 4, 2, 5, 1 (3 stays Available).
+    for n in (4, 2, 5, 1):
+        await cooldown.into_cooldown(ids[n - 1], f"lease-{n}")
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        query = ListAccounts(actor=VIEWER, status=S.COOLDOWN, limit=3, cursor=cursor)
+        page = await cooldown.query(query, AccountListReply)
+        assert page.problem is None, page.problem
+        seen += [a.account_id for a in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [ids[3], ids[1], ids[4], ids[0]]
+    everyone = await cooldown.query(ListAccounts(actor=VIEWER), AccountListReply)
+    assert [a.account_id for a in everyone.items] == ids  # all statuses: by id, as before
+
+    wrong = await cooldown.query(ListAccounts(actor=VIEWER, status=S.COOLDOWN, cursor=ids[0]), AccountListReply)
+    assert wrong.problem is not None
+    assert wrong.problem.code is ErrorCode.INVALID
+
+
+async def test_a_quarantined_account_shows_the_error_its_cleanup_failed_with(cooldown: Cooldown) -> None:
+    account = account_id(1)
+    await cooldown.registered(account)
+    await cooldown.into_cleanup(account, "lease-1")
+    await cooldown.cleanup_failed(account)
+    await cooldown.wait_for(account, lambda a: a.status is S.QUARANTINE, what="Quarantine")
+
+    found = await cooldown.query(GetAccount(actor=VIEWER, account_id=account), AccountReply)
+    assert found.account is not None
+    assert found.account.last_cleanup_error == "aws-nuke: 3 resources could not be deleted"
+    listed = await cooldown.query(ListAccounts(actor=VIEWER, status=S.QUARANTINE), AccountListReply)
+    assert [a.last_cleanup_error for a in listed.items] == ["aws-nuke: 3 resources could not be deleted"]
+
+
 async def test_accounts_stuck_in_cleanup_or_quarantine_are_listed_oldest_first(cooldown: Cooldown) -> None:
     cleaning, quarantined, fine = account_id(1), account_id(2), account_id(3)
     await cooldown.registered(cleaning, quarantined, fine)

@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
+from graceperiod.cooldown.domain.listing import After
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.gateway.store import MongoGatewayStore
 from graceperiod.notifier.domain.deliveries import DeliveryKey
@@ -78,7 +79,12 @@ CASES = [
     Case("cooldown: stuck accounts", lambda s: s.cooldown.stuck(since_before=T0, limit=10)),
     Case(
         "cooldown: a page of one status",
-        lambda s: s.cooldown.page(status=AccountStatus.AVAILABLE, after_id="a-1", limit=10),
+        lambda s: s.cooldown.page(status=AccountStatus.AVAILABLE, after=After("a-1"), limit=10),
+        sorted=True,
+    ),
+    Case(
+        "cooldown: a later page of Cooldown accounts by time left",
+        lambda s: s.cooldown.page(status=AccountStatus.COOLDOWN, after=After("a-1", T0), limit=10),
         sorted=True,
     ),
     Case("revocation: checks due", lambda s: s.revocation.due(T0, limit=10), sorted=True),

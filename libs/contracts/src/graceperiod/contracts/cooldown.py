@@ -133,6 +133,9 @@ class AccountView(Model):
     """Cooldown accounts: when the release is expected (settled mode: if the cost stays put)."""
     billing: CostTracking | None = None
     """The last lease's cost (when the cost role is configured); cleared when the account is acquired."""
+    last_cleanup_error: str | None = None
+    """Why the last cleanup failed, as ``account.cleanup.failed`` said (a Quarantine account's
+    reason); None once a cleanup succeeds."""
 
 
 class CooldownPolicy(Model):
@@ -227,6 +230,9 @@ class PolicyReply(Model):
 
 
 class ListAccounts(Query):
+    """A page of the pool: by account id; Cooldown accounts alone (``status`` Cooldown) by
+    the time left, soonest released first. ``cursor`` is the previous page's ``next_cursor``."""
+
     kind: Literal["list-accounts"] = "list-accounts"
     status: AccountStatus | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100

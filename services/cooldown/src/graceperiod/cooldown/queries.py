@@ -20,6 +20,7 @@ from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.contracts.wait_list import GetWaitRequest, ListWaitList, WaitListReply, WaitReply
 from graceperiod.cooldown.change_protocol import ChangeProtocol, Use
 from graceperiod.cooldown.costs import CostReads
+from graceperiod.cooldown.domain.listing import cursor_after, parse_cursor
 from graceperiod.cooldown.domain.views import account_view
 from graceperiod.cooldown.waits import WaitList
 
@@ -47,12 +48,17 @@ class Queries(Use):
         return await self.stuck(query)
 
     async def page(self, query: ListAccounts) -> AccountListReply:
-        found = await self._store.page(status=query.status, after_id=query.cursor, limit=query.limit + 1)
+        try:
+            after = parse_cursor(query.cursor, query.status) if query.cursor else None
+        except ValueError as exc:
+            return AccountListReply(problem=Problem(code=ErrorCode.INVALID, message=f"cursor: {exc}"))
+        found = await self._store.page(status=query.status, after=after, limit=query.limit + 1)
         items = found[: query.limit]
         more = len(found) > query.limit
         now = self._clock.now()
         return AccountListReply(
-            items=[account_view(a, now=now) for a in items], next_cursor=items[-1].account_id if more else None
+            items=[account_view(a, now=now) for a in items],
+            next_cursor=cursor_after(items[-1], query.status) if more else None,
         )
 
     async def account(self, query: GetAccount) -> AccountReply:

@@ -52,6 +52,7 @@ from graceperiod.cooldown.domain.accounts import Account
 from graceperiod.cooldown.domain.acquisition import LeaseRecord
 from graceperiod.cooldown.domain.changes import ChangeRecord, change_id
 from graceperiod.cooldown.domain.cost_requests import ScheduledRead
+from graceperiod.cooldown.domain.listing import After, by_time_left
 from graceperiod.cooldown.domain.policy import PolicyChange
 from graceperiod.cooldown.domain.schedule import ScheduledRelease, schedule_id
 from graceperiod.runtime.middleware import TransientError
@@ -99,6 +100,8 @@ class AccountStore:
                 # stuck accounts, and lists by status
                 IndexModel([("status", ASCENDING), ("status_since", ASCENDING)]),
                 IndexModel([("status", ASCENDING), ("_id", ASCENDING)]),
+                # Cooldown accounts by the time left
+                IndexModel([("status", ASCENDING), ("cooldown_until", ASCENDING), ("_id", ASCENDING)]),
             ],
         )
         await ensure_indexes(
@@ -133,13 +136,23 @@ class AccountStore:
         )
         return [Account.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
 
-    async def page(self, *, status: AccountStatus | None, after_id: str | None, limit: int) -> list[Account]:
+    async def page(self, *, status: AccountStatus | None, after: After | None, limit: int) -> list[Account]:
+        """A page of accounts in the list order of ``domain/listing.py``."""
         query: Document = {}
         if status is not None:
             query["status"] = status.value
-        if after_id is not None:
-            query["_id"] = {"$gt": after_id}
-        cursor = self._accounts.find(query).sort("_id", ASCENDING).limit(limit)
+        order = [("_id", ASCENDING)]
+        if by_time_left(status):
+            order = [("cooldown_until", ASCENDING), ("_id", ASCENDING)]
+            if after is not None and after.cooldown_until is not None:
+                until = after.cooldown_until
+                query["$or"] = [
+                    {"cooldown_until": {"$gt": until}},
+                    {"cooldown_until": until, "_id": {"$gt": after.account_id}},
+                ]
+        elif after is not None:
+            query["_id"] = {"$gt": after.account_id}
+        cursor = self._accounts.find(query).sort(order).limit(limit)
         return [Account.model_validate(doc) for doc in await retry_busy(cursor.to_list)]
 
     async def stuck(self, *, since_before: datetime, limit: int) -> list[Account]:

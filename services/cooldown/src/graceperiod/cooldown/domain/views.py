@@ -39,4 +39,5 @@ def account_view(account: Account, history: Sequence[Transition] = (), *, now: d
         cooldown_mode=account.cooldown_mode,
         expected_release_at=expected_release_at(account, now or account.status_since),
         billing=account.billing.view() if account.billing else None,
+        last_cleanup_error=account.last_cleanup_error,
     )
