@@ -330,4 +330,8 @@ async def test_the_history_filter_form_submitted_with_any_phase_lists_everything
     assert filtered.text.count('class="card purchase"') == everything.text.count('class="card purchase"') > 0
     assert (await client.get("/?phase=self-service")).status_code == 200
     unknown = await client.get("/?phase=bogus")
-    assert unknown.status_code == 400
+    assert unknown.status_code == 200  # ignored with a notice: the page is not lost
+    assert "“bogus” is not a phase" in unknown.text
+    assert unknown.text.count('class="card purchase"') == everything.text.count('class="card purchase"')
+    api = await client.get("/api/purchases?phase=bogus")
+    assert api.status_code == 400  # the JSON API still refuses it

@@ -103,7 +103,10 @@ async def test_an_admin_sets_the_settled_mode_with_the_policy_form(
     assert (policy.cost_requests_per_day, policy.wait_expiry_hours, policy.low_pool_threshold) == (200, 8, 3)
     refused = await client.post("/accounts/policy", data={**form, "quiet_hours": "0"})
     assert refused.status_code == 400
-    assert "settled.quiet_hours" in refused.text
+    # the mistake comes back beside the form, which keeps the navigation
+    assert "The policy was not saved: settled quiet hours" in refused.text
+    assert 'name="quiet_hours"' in refused.text
+    assert 'aria-label="Main"' in refused.text
 
 
 async def test_the_api_lists_the_wait_list_the_estimate_and_accounts_with_their_costs(

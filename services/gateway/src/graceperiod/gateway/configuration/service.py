@@ -25,11 +25,6 @@ from graceperiod.gateway.web.commands import ensure_accepted
 from graceperiod.gateway.web.problems import ensure_ok
 
 
-def needing_bundle(access: AccountAccessReply | None) -> list[AccountAccess]:
-    """The accounts whose role lacks actions: someone must re-apply the onboarding bundle."""
-    return [a for a in access.accounts if a.reapply_bundle] if access is not None else []
-
-
 class SettingsService:
     def __init__(self, clients: ServiceClients, audit: AuditTrail, *, reapply_bundle_docs: str) -> None:
         self._clients = clients
@@ -39,6 +34,11 @@ class SettingsService:
 
     async def account_access(self, actor: Actor) -> AccountAccessReply:
         return ensure_ok(await self._clients.list_account_access(ListAccountAccess(actor=actor)), REVOCATION)
+
+    async def one_account(self, actor: Actor, account_id: str) -> AccountAccess | None:
+        """One onboarded account's access (None: no role was ever registered for it)."""
+        accounts = (await self.account_access(actor)).accounts
+        return next((a for a in accounts if a.account_id == account_id), None)
 
     async def register_role(
         self, actor: Actor, account_id: str, *, role_arn: str, external_id: str, idempotency_key: str

@@ -4,6 +4,7 @@ cooldown policy (with what its Cost Explorer reads cost), the wait-list."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from graceperiod.contracts import cooldown
@@ -41,8 +42,16 @@ class PoolService:
     async def accounts(
         self, actor: Actor, *, status: cooldown.AccountStatus | None, limit: int, cursor: str | None = None
     ) -> PoolPage:
+        """A page of the pool (Cooldown accounts alone come by the time left, soonest first)."""
         query = cooldown.ListAccounts(actor=actor, status=status, limit=limit, cursor=cursor)
         return self._page(ensure_ok(await self._clients.list_accounts(query), COOLDOWN))
+
+    async def by_status(
+        self, actor: Actor, *, statuses: list[cooldown.AccountStatus], limit: int, cursor: str | None = None
+    ) -> dict[cooldown.AccountStatus, PoolPage]:
+        """A page of each status, each in its own order (``cursor``: of a single status)."""
+        pages = await asyncio.gather(*(self.accounts(actor, status=s, limit=limit, cursor=cursor) for s in statuses))
+        return dict(zip(statuses, pages, strict=True))
 
     async def stuck(self, actor: Actor, *, older_than_hours: float) -> PoolPage:
         query = cooldown.ListStuckAccounts(actor=actor, older_than_hours=older_than_hours)

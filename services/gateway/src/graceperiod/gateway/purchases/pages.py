@@ -9,24 +9,26 @@ from typing import Annotated, Any
 
 from litestar import get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import CASE_TEXT_RULE, CommandReply, Phase, PurchaseView, valid_case_text
 from graceperiod.contracts.rpc import CommandStatus
+from graceperiod.gateway import explain
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION
-from graceperiod.gateway.configuration.service import SettingsService, needing_bundle
+from graceperiod.gateway.configuration.access import needing_bundle
+from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.purchases.controls import Control, controls_for
 from graceperiod.gateway.purchases.forms import ResolveForm, RevokeForm, SupportCaseForm
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.commands import accepted_status
 from graceperiod.gateway.web.controllers import DashboardController
-from graceperiod.gateway.web.pages import checked_key, form_key, page, section
+from graceperiod.gateway.web.pages import checked_key, choice, form_key, page, section
 from graceperiod.gateway.web.params import Cursor, PurchaseId
 from graceperiod.gateway.web.problems import ProblemException
 
@@ -43,16 +45,6 @@ ResolveData = URLEncodedBody[ResolveForm]
 def purchase_page(name: str, me: Identity, status: int = 200, **context: Any) -> Template:
     """A page showing purchase controls (the templates' ``purchase_controls`` macro)."""
     return page(name, me, status, Control=Control, **context)
-
-
-def phase_filter(value: str) -> Phase | None:
-    if not value:
-        return None
-    try:
-        return Phase(value)
-    except ValueError:
-        known = ", ".join(p.value for p in Phase)
-        raise ValidationException(f"phase {value!r} is not one of: {known}") from None
 
 
 def require(view: PurchaseView, identity: Identity, control: Control, unavailable: str) -> None:
@@ -94,10 +86,10 @@ class PurchasePages(DashboardController):
         mine: OnlyMine = False,
         cursor: Cursor = None,
     ) -> Template:
-        chosen = phase_filter(phase)
+        chosen = choice(phase, Phase, what="phase", labels=explain.PHASE_LABELS)
         actor = identity.actor(ActionPath.DASHBOARD)
         listed, access = await asyncio.gather(
-            section(purchases.find(actor, phase=chosen, mine=mine, limit=50, cursor=cursor), REVOCATION),
+            section(purchases.find(actor, phase=chosen.value, mine=mine, limit=50, cursor=cursor), REVOCATION),
             section(configuration.account_access(actor), REVOCATION),
         )
         views = listed.value.items if listed.value is not None else []
@@ -108,8 +100,9 @@ class PurchasePages(DashboardController):
             rows=[(view, controls_for(view, identity)) for view in views],
             purchases=listed,
             bundle_accounts=needing_bundle(access.value),
-            phase=chosen.value if chosen else "",
+            phase=chosen.value.value if chosen.value else "",
             phases=list(Phase),
+            notice=chosen.notice,
             mine=mine,
             now=purchases.clock.now(),
         )

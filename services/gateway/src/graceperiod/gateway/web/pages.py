@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from litestar.response import Template
@@ -16,6 +17,7 @@ from graceperiod.gateway.web.problems import ProblemException
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 
 
 def page(name: str, me: Identity | None, status: int = 200, **context: Any) -> Template:
@@ -61,3 +63,25 @@ def checked_key(key: str) -> str:
     if not 8 <= len(key) <= 128 or not key.replace("-", "").isalnum():
         raise ProblemException(400, "The form is incomplete; reload the page and try again.")
     return key
+
+
+@dataclass(frozen=True)
+class Choice(Generic[E]):
+    """A page's filter as chosen in its query string: a known value, none, or an unknown one
+    that is ignored with a ``notice`` (a page never fails on a filter; the JSON API does)."""
+
+    value: E | None
+    notice: str = ""
+
+
+def choice(raw: str, choices: type[E], *, what: str, labels: dict[E, str] | None = None) -> Choice[E]:
+    """``raw`` (the query string's value, "" for none) as one of ``choices``."""
+    raw = raw.strip()
+    if not raw:
+        return Choice(None)
+    try:
+        return Choice(choices(raw))
+    except ValueError:
+        names = ", ".join((labels or {}).get(c, c.value) for c in choices)
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        return Choice(None, f"“{shown}” is not a {what} ({names}), so it was ignored: showing every {what}.")

@@ -28,6 +28,7 @@ from litestar.response import Redirect, Template
 from pydantic import BaseModel, Field
 
 from graceperiod.contracts.rpc import ErrorCode, Problem
+from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.web.request_ids import request_id_of
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable
@@ -177,18 +178,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return Redirect(f"/sign-in?next={quote(target, safe='/')}", status_code=303)
         headers.pop("WWW-Authenticate", None)
-        return Template(
-            "error.html",
-            context={
-                "status": status,
-                "title": HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
-                "detail": detail,
-                "request_id": request_id,
-                "page": page,
-            },
-            status_code=status,
-            headers=headers,
-        )
+        if isinstance(exc, ValidationException):
+            status, detail = in_words(exc, request.scope.get("path_params") or {})
+        return error_page(request, status, detail, request_id=request_id, page=page, headers=headers)
     body = ProblemDetails(
         type=f"urn:graceperiod:problem:{_slug(status, extra.get('code'))}",
         title=HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
@@ -199,6 +191,55 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         **{k: v for k, v in extra.items() if v is not None},
     )
     return Response(body.model_dump(exclude_none=True), status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def error_page(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    request_id: str,
+    page: str | None,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """An error as a page of the dashboard: its navigation, and who is signed in when known."""
+    user = request.scope.get("user")
+    return Template(
+        "error.html",
+        context={
+            "me": user if isinstance(user, Identity) else None,
+            "status": status,
+            "title": HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
+            "detail": detail,
+            "request_id": request_id,
+            "page": page,
+        },
+        status_code=status,
+        headers=headers,
+    )
+
+
+#: What a page's path parameter names, in words: (the thing, what its id looks like).
+PATH_WORDS: Final[Mapping[str, tuple[str, str]]] = {
+    "purchase_id": ("purchase", "a purchase id is made of letters, digits and . _ : @ / + = -"),
+    "account_id": ("account", "an AWS account id is 12 digits"),
+}
+
+
+def in_words(exc: ValidationException, path_params: Mapping[str, Any]) -> tuple[int, str]:
+    """A page's invalid request, said for people (status, detail): an id in the address that
+    cannot exist is not found; anything else names what is wrong, never a pattern."""
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    keys = [str(e.get("key")) for e in errors if isinstance(e, dict) and e.get("key")]
+    for key in keys:
+        if key in PATH_WORDS and key in path_params:
+            thing, rule = PATH_WORDS[key]
+            value = str(path_params[key])
+            shown = value if len(value) <= 60 else value[:60] + "…"
+            return 404, f"There is no {thing} “{shown}”: {rule}."
+    if keys:
+        return 400, f"This page cannot use the {', '.join(dict.fromkeys(keys))} it was given. Go back and try again."
+    return 400, exc.detail or "This page cannot use what it was given. Go back and try again."
 
 
 def problem_responses(*statuses: int) -> dict[int, Any]:

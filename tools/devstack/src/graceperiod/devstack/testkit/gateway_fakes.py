@@ -297,7 +297,13 @@ class FakeServiceClients:
     # --- cooldown ------------------------------------------------------------------------
     async def list_accounts(self, query: ListAccounts) -> AccountListReply:
         self._check("cooldown", query)
-        items = [a for a in self.accounts.values() if query.status is None or a.status is query.status]
+        items = [
+            a.model_copy(update={"history": []})
+            for a in self.accounts.values()
+            if query.status is None or a.status is query.status
+        ]
+        if query.status is AccountStatus.COOLDOWN:  # the service's order: soonest released first
+            items.sort(key=lambda a: (a.cooldown_until or self._clock(), a.account_id))
         return AccountListReply(items=items[: query.limit])
 
     async def list_stuck_accounts(self, query: ListStuckAccounts) -> AccountListReply:
@@ -588,18 +594,53 @@ def purchase_view(
 
 
 def account_view(
-    now: datetime, account_id: str, name: str, status: AccountStatus, *, cooldown_left: timedelta | None = None
+    now: datetime,
+    account_id: str,
+    name: str,
+    status: AccountStatus,
+    *,
+    cooldown_left: timedelta | None = None,
+    cleanup_error: str | None = None,
 ) -> AccountView:
+    """A pool account with the history that led it to ``status`` (registered, leased, ...)."""
     since = now - timedelta(hours=3)
+    lease = f"lease-{account_id[-4:]}"
+    path: list[tuple[AccountStatus, Cause]] = [(AccountStatus.AVAILABLE, Cause.REGISTERED)]
+    if status is not AccountStatus.AVAILABLE:
+        path.append((AccountStatus.ACTIVE, Cause.ACQUIRED))
+    if status in (AccountStatus.CLEANUP, AccountStatus.COOLDOWN, AccountStatus.QUARANTINE):
+        path.append((AccountStatus.CLEANUP, Cause.LEASE_TERMINATED))
+    if status is AccountStatus.COOLDOWN:
+        path.append((AccountStatus.COOLDOWN, Cause.CLEANUP_SUCCEEDED))
+    if status is AccountStatus.QUARANTINE:
+        path.append((AccountStatus.QUARANTINE, Cause.CLEANUP_FAILED))
+    start = since - timedelta(days=len(path) - 1)
+    history = [
+        Transition(
+            from_status=path[i - 1][0] if i else None,
+            to_status=to,
+            at=since if i == len(path) - 1 else start + timedelta(days=i),
+            cause=cause,
+            lease_id=lease if cause is not Cause.REGISTERED else None,
+            reason=cleanup_error if cause is Cause.CLEANUP_FAILED else None,
+        )
+        for i, (to, cause) in enumerate(path)
+    ]
+    leased = status is not AccountStatus.AVAILABLE
     return AccountView(
         account_id=account_id,
         name=name,
         email=f"{name.lower().replace(' ', '-')}@example.com",
         status=status,
         status_since=since,
-        lease_id=f"lease-{account_id[-4:]}",
+        lease_id=lease,
         last_cleanup_completed_at=since if status in (AccountStatus.COOLDOWN, AccountStatus.AVAILABLE) else None,
         cooldown_until=now + cooldown_left if cooldown_left is not None else None,
+        cooldown_started_at=since if status is AccountStatus.COOLDOWN else None,
+        lease_started_at=start + timedelta(days=1) if leased else None,
+        lease_terminated_at=start + timedelta(days=2) if leased and status is not AccountStatus.ACTIVE else None,
+        last_cleanup_error=cleanup_error,
+        history=history,
     )
 
 
@@ -709,7 +750,13 @@ def demo_clients(now: datetime) -> FakeServiceClients:
         account_view(now, "222222222222", "Sandbox Two", AccountStatus.ACTIVE),
         account_view(now, "333333333333", "Sandbox Three", AccountStatus.CLEANUP),
         cooling_with_costs(now, "444444444444", "Sandbox Four"),
-        account_view(now, "555555555555", "Sandbox Five", AccountStatus.QUARANTINE),
+        account_view(
+            now,
+            "555555555555",
+            "Sandbox Five",
+            AccountStatus.QUARANTINE,
+            cleanup_error="aws-nuke: 3 resources could not be deleted (an S3 bucket with object lock)",
+        ),
     ]
     return FakeServiceClients(
         purchases={v.purchase.purchase_id: v for v in views},
@@ -725,6 +772,14 @@ def demo_clients(now: datetime) -> FakeServiceClients:
                 missing_actions=["savingsplans:ReturnSavingsPlan", "ec2:DeleteQueuedReservedInstances"],
                 reapply_bundle=True,
                 checked_at=now,
+            ),
+            AccountAccess(
+                account_id="345678901234",
+                role_arn="arn:aws:iam::345678901234:role/GracePeriodRevocation",
+                role_assumable=False,
+                support_plan=SupportPlan.UNKNOWN,
+                checked_at=now,
+                message="AccessDenied: not authorized to perform sts:AssumeRole",
             ),
         ],
         policy=CooldownPolicy(
