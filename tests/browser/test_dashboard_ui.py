@@ -26,6 +26,7 @@ from graceperiod.gateway.app import create_app
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from tests.browser.accessibility import sideways_overflow
 from tests.browser.pages import Dashboard, EmailLink
 
 pytestmark = pytest.mark.browser
@@ -185,6 +186,6 @@ async def test_pages_fit_a_phone_screen(browser: Browser, base_url: str) -> None
     await dashboard.sign_in_as("Ada Admin")
     for path in ("/", "/purchases/pur-alice-case", "/accounts", "/settings", "/purchases/pur-bob-sp/revoke"):
         await dashboard.open(path)
-        overflow = await dashboard.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        overflow = await sideways_overflow(dashboard.page)
         assert overflow <= 0, (path, overflow)
     await context.close()

@@ -549,7 +549,11 @@ def purchase_view(
         unavailable = Unavailability(
             reason=UnavailableReason.NO_SUPPORT_PLAN,
             message="The account's AWS Support plan (Basic) does not include the Support API.",
-            manual_route="AWS console → Support Center → Create case → Account and billing",
+            manual_route=(
+                "AWS console → Support Center → Create case → Account and billing: "
+                "https://support.console.aws.amazon.com/support/home#/case/create?issueType=customer-service"
+                "&serviceCode=billing&categoryCode=other-billing-questions"
+            ),
         )
     if phase is Phase.REVOKED:
         audit = audit.model_copy(
@@ -755,7 +759,10 @@ def demo_clients(now: datetime) -> FakeServiceClients:
             "555555555555",
             "Sandbox Five",
             AccountStatus.QUARANTINE,
-            cleanup_error="aws-nuke: 3 resources could not be deleted (an S3 bucket with object lock)",
+            cleanup_error=(
+                "aws-nuke: 3 resources could not be deleted (an S3 bucket with object lock); "
+                "request 8f2e6c1a9b7d4e3f8a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f"
+            ),
         ),
     ]
     return FakeServiceClients(
