@@ -22,6 +22,9 @@ class EmailKind(StrEnum):
     POOL_RUNNING_LOW = "pool-running-low"
     """Sent once per (low-pool alert, recipient) to the global notification address
     (``purchase_id`` holds the alert's id)."""
+    WINDOW_REMINDER = "window-reminder"
+    """Sent once per (purchase, recipient) a configured number of hours before the self-service
+    window closes, while the purchase can still be undone through the AWS API."""
 
 
 class DeliveryStatus(StrEnum):

@@ -16,7 +16,7 @@ from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
 from graceperiod.notifier.service import NotifierService
 from graceperiod.notifier.settings import NotifierSettings
-from graceperiod.notifier.store import DeliveryStore, SettingsStore
+from graceperiod.notifier.store import DeliveryStore, ReminderStore, SettingsStore
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink
 from graceperiod.runtime.tracing import Tracing
@@ -75,6 +75,7 @@ def create_app(
     database = mongo[settings.mongodb_database]
     deliveries = DeliveryStore(database, lease=timedelta(seconds=settings.delivery_lease_seconds))
     settings_store = SettingsStore(database, cache_seconds=settings.settings_cache_seconds)
+    reminders = ReminderStore(database)
     transport = transport or build_transport(settings, tracing)
     missing: _KeysMissing | None = None
     if keys is None:
@@ -95,6 +96,9 @@ def create_app(
         delivery_retention=(
             timedelta(days=settings.delivery_retention_days) if settings.delivery_retention_days else None
         ),
+        reminders=reminders,
+        reminder_hours_before=settings.reminder_hours_before,
+        reminder_batch=settings.reminder_batch_size,
     )
     broker.include_router(build_router(service))
 
@@ -109,6 +113,7 @@ def create_app(
         on_startup=[
             *([missing.check] if missing else []),
             deliveries.ensure_indexes,
+            reminders.ensure_indexes,
             seed_settings,
             transport.start,
         ],

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import escape
 
 from graceperiod.notifier.domain.emails import Email, ExecutedEmail, OutcomeEmail, PoolAlertEmail, stable_message_id
+from graceperiod.notifier.domain.reminders import ReminderEmail
 
 PURCHASE_HEADER = "X-Grace-Period-Purchase"
 KIND_HEADER = "X-Grace-Period-Email"
@@ -58,10 +59,19 @@ class EmailRenderer:
         Rendered (and its CSS inlined) once, with placeholders where the recipient and the
         link go, then personalised by substitution: rendering is most of an email's CPU cost.
         """
+        return self._linked("executed", email, recipients)
+
+    def reminder_many(self, email: ReminderEmail, recipients: Sequence[tuple[str, str | None]]) -> list[Email]:
+        """The reminder before the self-service window closes, like :meth:`executed_many`."""
+        return self._linked("reminder", email, recipients)
+
+    def _linked(
+        self, name: str, email: ExecutedEmail | ReminderEmail, recipients: Sequence[tuple[str, str | None]]
+    ) -> list[Email]:
         with_link = any(url for _, url in recipients)
         template = replace(email, recipient=_RECIPIENT, revoke_url=_LINK if with_link else None)
-        text = self._text("executed.txt.j2", email=template)
-        html = self._html("executed.html.j2", email=template)
+        text = self._text(f"{name}.txt.j2", email=template)
+        html = self._html(f"{name}.html.j2", email=template)
         purchase_id = email.facts.purchase_id
         headers = ((PURCHASE_HEADER, purchase_id), (KIND_HEADER, str(email.kind)))
         each = [

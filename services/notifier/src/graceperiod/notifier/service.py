@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.notifier import (
@@ -27,7 +27,7 @@ from graceperiod.contracts.notifier import (
     NotificationSettingsReply,
     SetNotificationSettings,
 )
-from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
+from graceperiod.contracts.revocation import Phase, PurchaseChanged, PurchaseRecorded, Windows
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.wait_list import PoolRunningLow
@@ -46,10 +46,21 @@ from graceperiod.notifier.domain.emails import (
     pool_alert_email,
 )
 from graceperiod.notifier.domain.recipients import normalise, resolve_recipients
+from graceperiod.notifier.domain.reminders import (
+    ReminderEmail,
+    ReminderRecord,
+    ReminderState,
+    after_change,
+    at_due_time,
+    finished,
+    reminder_for,
+    reminder_headline,
+    reminder_subject,
+)
 from graceperiod.notifier.domain.windows import iso_utc, window_notice
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
-from graceperiod.notifier.store import DeliveryStore, SettingsStore
+from graceperiod.notifier.store import DeliveryStore, ReminderStore, SettingsStore
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
@@ -73,6 +84,9 @@ class NotifierService:
         brand: str,
         link_fallback_ttl: timedelta = timedelta(days=7),
         delivery_retention: timedelta | None = None,
+        reminders: ReminderStore | None = None,
+        reminder_hours_before: int = 0,
+        reminder_batch: int = 100,
     ) -> None:
         self._deliveries = deliveries
         self._settings = settings
@@ -84,11 +98,15 @@ class NotifierService:
         self._brand = brand
         self._link_fallback_ttl = link_fallback_ttl
         self._retention = delivery_retention
+        self._reminders = reminders
+        self._reminder_hours = reminder_hours_before if reminders is not None else 0
+        self._reminder_batch = reminder_batch
 
     # --- Events -------------------------------------------------------------------------
 
     async def on_purchase_recorded(self, event: PurchaseRecorded) -> None:
         purchase = event.purchase
+        await self._schedule_reminder(event)
         recipients = await self._recipients(purchase)
         facts = PurchaseFacts.of(purchase)
         subject = executed_subject(purchase, self._brand)
@@ -97,19 +115,7 @@ class NotifierService:
         def compose(recipients: Sequence[str]) -> list[Email]:
             now = self._clock.now()
             notice = window_notice(event.windows, event.phase, now)
-            expires = event.windows.closes_at or purchase.executed_at + self._link_fallback_ttl
-            with_link = notice.button is not None and expires > now
-            links = [
-                (
-                    recipient,
-                    self._links.revoke_url(
-                        purchase_id=purchase.purchase_id, recipient=recipient, expires_at=expires, now=now
-                    )
-                    if with_link
-                    else None,
-                )
-                for recipient in recipients
-            ]
+            links = self._revoke_links(purchase, event.windows, recipients, now, offered=notice.button is not None)
             email = ExecutedEmail(
                 brand=self._brand,
                 subject=subject,
@@ -124,8 +130,28 @@ class NotifierService:
         keys = [DeliveryKey(EmailKind.PURCHASE_EXECUTED, purchase.purchase_id, r) for r in recipients]
         await self._deliver_all(keys, compose)
 
+    def _revoke_links(
+        self, purchase: PurchaseExecuted, windows: Windows, recipients: Sequence[str], now: datetime, *, offered: bool
+    ) -> list[tuple[str, str | None]]:
+        """Each recipient's own revoke link (valid until the last window closes), or None when
+        nothing is offered or the link would already have expired."""
+        expires = windows.closes_at or purchase.executed_at + self._link_fallback_ttl
+        with_link = offered and expires > now
+        return [
+            (
+                recipient,
+                self._links.revoke_url(
+                    purchase_id=purchase.purchase_id, recipient=recipient, expires_at=expires, now=now
+                )
+                if with_link
+                else None,
+            )
+            for recipient in recipients
+        ]
+
     async def on_purchase_changed(self, event: PurchaseChanged, *, message_id: str | None) -> None:
         """Email the outcome of a revocation to the people told about the purchase."""
+        await self._reminder_after(event)
         if not announces(event.change):
             return
         purchase = event.purchase
@@ -198,11 +224,79 @@ class NotifierService:
         await self._deliver_all(keys, compose, announce=False)
 
     async def on_tick(self) -> None:
+        await self._send_due_reminders()
         if self._retention is None:
             return
         purged = await self._deliveries.purge(finished_before=self._clock.now() - self._retention)
         if purged:
             log.info("old deliveries purged", count=purged)
+
+    # --- The reminder before the self-service window closes --------------------------------
+
+    async def _schedule_reminder(self, event: PurchaseRecorded) -> None:
+        if self._reminders is None:
+            return
+        reminder = reminder_for(event, hours_before=self._reminder_hours, now=self._clock.now())
+        if reminder is not None:
+            await self._reminders.schedule(reminder)
+
+    async def _reminder_after(self, event: PurchaseChanged) -> None:
+        if self._reminders is None:
+            return
+        record = await self._reminders.get(event.purchase.purchase_id)
+        changed = after_change(record, event, self._clock.now()) if record is not None else None
+        if record is not None and changed is not None:
+            await self._reminders.replace(changed, was=record.state)
+
+    async def _send_due_reminders(self) -> None:
+        """Send the reminders due now. A reminder that cannot go out now stays scheduled for the
+        next tick (ticks are never retried or dead-lettered); one that fails does not hold up
+        the others."""
+        store = self._reminders
+        if store is None:
+            return
+        for record in await store.due(self._clock.now(), limit=self._reminder_batch):
+            try:
+                await self._remind(store, record)
+            except (TransientError, TransientDeliveryError) as exc:
+                log.info("reminder deferred", purchase_id=record.purchase_id, error=str(exc))
+            except PermanentMessageError as exc:
+                log.warning("reminder not sent", purchase_id=record.purchase_id, error=str(exc))
+                stopped = finished(record, ReminderState.CANCELLED, self._clock.now(), str(exc))
+                await store.replace(stopped, was=ReminderState.SCHEDULED)
+            except Exception:
+                log.exception("reminder failed", purchase_id=record.purchase_id)
+
+    async def _remind(self, store: ReminderStore, record: ReminderRecord) -> None:
+        missed = at_due_time(record, self._clock.now())
+        if missed is not None:
+            await store.replace(missed, was=ReminderState.SCHEDULED)
+            return
+        purchase = record.purchase
+        recipients = await self._recipients(purchase, told=EmailKind.PURCHASE_EXECUTED)
+        facts = PurchaseFacts.of(purchase)
+        dashboard = self._links.dashboard_url(purchase.purchase_id)
+
+        def compose(recipients: Sequence[str]) -> list[Email]:
+            now = self._clock.now()
+            notice = window_notice(record.windows, Phase.SELF_SERVICE, now)
+            email = ReminderEmail(
+                brand=self._brand,
+                subject=reminder_subject(purchase, self._brand),
+                headline=reminder_headline(record, now),
+                facts=facts,
+                notice=notice,
+                revoke_url=None,
+                dashboard_url=dashboard,
+                recipient="",
+            )
+            links = self._revoke_links(purchase, record.windows, recipients, now, offered=notice.button is not None)
+            return self._renderer.reminder_many(email, links)
+
+        keys = [DeliveryKey(EmailKind.WINDOW_REMINDER, purchase.purchase_id, r) for r in recipients]
+        await self._deliver_all(keys, compose)
+        sent = finished(record, ReminderState.SENT, self._clock.now(), f"{len(keys)} recipients")
+        await store.replace(sent, was=ReminderState.SCHEDULED)
 
     # --- Commands and queries -------------------------------------------------------------
 

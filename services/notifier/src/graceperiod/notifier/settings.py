@@ -66,6 +66,18 @@ class NotifierSettings(ServiceSettings):
         default=7, ge=1, description="Link lifetime when a purchase's windows are unknown (else: when they close)."
     )
 
+    # --- The reminder before the self-service window closes
+    reminder_hours_before: int = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description=(
+            "One reminder email this many hours before a purchase's self-service window closes (once per "
+            "purchase and recipient, only while it can still be undone through the AWS API); 0: no reminders."
+        ),
+    )
+    reminder_batch_size: int = Field(default=100, ge=1, le=10_000, description="Reminders sent per tick at most.")
+
     # --- Deliveries
     delivery_lease_seconds: float = Field(
         default=120.0,

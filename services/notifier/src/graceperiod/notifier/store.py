@@ -20,6 +20,8 @@ late redelivery send the email again.
 
 * ``settings`` (:class:`SettingsRecord`): the run-time notification settings (the global
   notification address).
+* ``reminders`` (:class:`ReminderRecord`): the reminder before each purchase's self-service
+  window closes, scheduled when the purchase is recorded and sent on a tick.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from graceperiod.notifier.domain.deliveries import (
     delivery_view,
 )
 from graceperiod.notifier.domain.notification_settings import SettingsRecord
+from graceperiod.notifier.domain.reminders import ReminderRecord, ReminderState
 from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
 
 _DUPLICATE_KEY = 11000
@@ -223,3 +226,43 @@ class SettingsStore:
             settings = await self._read()
         self._cached = (time.monotonic(), settings)
         return settings
+
+
+class ReminderStore:
+    """``reminders``: one :class:`ReminderRecord` per purchase (``_id`` = purchase id), indexed
+    on (state, due_at) so a tick reads only the reminders due. Every write is by ``_id``; a
+    state change is conditional on the state it was read in."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._reminders = database["reminders"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._reminders, [IndexModel([("state", ASCENDING), ("due_at", ASCENDING)])])
+
+    async def schedule(self, record: ReminderRecord) -> None:
+        """Store a purchase's reminder once: a redelivered event leaves the first one as it is."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self._reminders.update_one(
+                {"_id": record.purchase_id},
+                {"$setOnInsert": to_document(record)},
+                upsert=True,
+            )
+
+    async def get(self, purchase_id: str) -> ReminderRecord | None:
+        doc = await self._reminders.find_one({"_id": purchase_id})
+        return ReminderRecord.model_validate(doc) if doc else None
+
+    async def replace(self, record: ReminderRecord, *, was: ReminderState) -> bool:
+        """Write ``record`` if the stored one is still in state ``was``."""
+        result = await self._reminders.update_one(
+            {"_id": record.purchase_id, "state": was.value}, {"$set": to_document(record)}
+        )
+        return result.matched_count == 1
+
+    async def due(self, now: datetime, *, limit: int) -> list[ReminderRecord]:
+        cursor = (
+            self._reminders.find({"state": ReminderState.SCHEDULED.value, "due_at": {"$lte": now}})
+            .sort([("due_at", ASCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [ReminderRecord.model_validate(doc) for doc in await cursor.to_list()]
