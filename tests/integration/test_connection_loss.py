@@ -11,12 +11,14 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from faststream.rabbit import RabbitBroker
+from pydantic import BaseModel
 
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.servers.processes import management_request
 from graceperiod.devstack.testkit.fixtures import RabbitEndpoint
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime.messaging import build_broker, declare_topology, exchange_for, queue_for
+from graceperiod.runtime.rpc import RpcClient, ServiceUnavailable
 from graceperiod.runtime.settings import ServiceSettings
 
 
@@ -79,3 +81,29 @@ async def test_a_handler_cut_off_by_a_lost_connection_finishes_and_the_message_i
     # message came back once, and the consumer resumed after reconnecting.
     assert started[0] == "first"
     assert sorted(finished) == ["first", "first", "second"]
+
+
+async def test_the_rpc_client_is_back_at_once_after_the_broker_closed_its_connection(
+    amqp_url: str, rabbit: RabbitEndpoint
+) -> None:
+    """Found by the cluster chaos runs: after a broker node's restart closed the gateway's
+    connection, aio-pika still called it open, every channel it opened failed with
+    ``RuntimeError: ... closed``, and ``/ready`` answered 500 for 23-48 s."""
+    if not rabbit.management_url:
+        pytest.skip("the broker's management API is not reachable")
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
+    client = RpcClient(amqp_url, app_id="test-gateway")
+    try:
+        assert await client.ping() is True
+        assert await _close_connections(rabbit.management_url, vhost) == 1
+        await asyncio.sleep(0.5)  # the broker's Connection.Close has arrived
+        for _ in range(3):
+            assert await client.ping() is True
+        with pytest.raises(ServiceUnavailable, match="did not answer"):  # reached the broker: nobody serves it
+            await client.call(Queues.NOTIFIER_QUERIES, Ping(), Ping, timeout=0.5)
+    finally:
+        await client.close()
+
+
+class Ping(BaseModel):
+    text: str = "anyone?"

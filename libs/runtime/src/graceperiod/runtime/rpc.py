@@ -9,6 +9,7 @@ backlog of questions nobody is waiting for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -161,20 +162,21 @@ class RpcClient:
 
     async def _lane(self, *, confirms: bool) -> _Lane:
         lane = self._lanes.get(confirms)
-        if lane is not None and not lane.channel.is_closed:
+        if lane is not None and not lane.channel.is_closed and _is_open(self._connection):
             return lane
         async with self._lock:
             lane = self._lanes.get(confirms)
-            if lane is not None and not lane.channel.is_closed:
+            if lane is not None and not lane.channel.is_closed and _is_open(self._connection):
                 return lane
-            if self._connection is None or self._connection.is_closed:
-                self._lanes.clear()
-                self._connection = await aio_pika.connect(
+            connection = self._connection
+            if connection is None or not _is_open(connection):
+                await self._drop_connection()
+                connection = self._connection = await aio_pika.connect(
                     self._url,
                     timeout=self._connect_timeout,
                     client_properties={"connection_name": f"{self._app_id}-rpc"},
                 )
-            channel = await self._connection.channel(publisher_confirms=confirms, on_return_raises=confirms)
+            channel = await connection.channel(publisher_confirms=confirms, on_return_raises=confirms)
             lane = _Lane(channel)
             channel.close_callbacks.add(lane.fail_all)
             replies = await channel.get_queue(DIRECT_REPLY_TO, ensure=False)
@@ -271,9 +273,22 @@ class RpcClient:
         return True
 
     async def close(self) -> None:
+        await self._drop_connection()
+
+    async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         for lane in self._lanes.values():
             lane.fail_all()
         self._lanes.clear()
         if connection is not None and not connection.is_closed:
-            await connection.close()
+            with contextlib.suppress(AMQPError, ConnectionError, OSError, RuntimeError):
+                await connection.close()
+
+
+def _is_open(connection: AbstractConnection | None) -> bool:
+    """aio-pika's ``is_closed`` stays False after the broker closed the connection (a broker
+    node's restart does; its channels then fail with ``RuntimeError: ... closed``): the AMQP
+    connection underneath says it."""
+    if connection is None or connection.is_closed or connection.transport is None:
+        return False
+    return not connection.transport.connection.is_closed

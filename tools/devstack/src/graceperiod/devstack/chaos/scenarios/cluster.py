@@ -40,6 +40,10 @@ from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster
 SERVICES = (*WORKERS, "gateway")
 #: How long the cluster may take to settle after a fault (a node's boot, queue members catching up).
 SETTLE_TIMEOUT = 180.0
+#: How long the gateway's /ready may fail during a broker fault: well under what takes a pod out
+#: of its Service with Kubernetes's default probe (3 failures 10 s apart). HAProxy drops a dead
+#: node within about 2 s and the gateway reconnects on its next check.
+GATEWAY_NOT_READY_BOUND = 15.0
 #: How long a partitioned node may take to notice it is in the minority and pause.
 PAUSE_TIMEOUT = 60.0
 TITLES = {
@@ -151,7 +155,12 @@ async def _cluster_run(
         result.metrics["handler_retries"] = {
             service: run.deployment.metric(service, "graceperiod_messages_retried_total") for service in WORKERS
         }
-        result.metrics["gateway_not_ready_s"] = run.metrics.get("gateway_not_ready_s")
+        not_ready = run.metrics.get("gateway_not_ready_s")
+        result.metrics["gateway_not_ready_s"] = not_ready
+        if not_ready is not None and not_ready > GATEWAY_NOT_READY_BOUND:
+            result.problems.append(
+                f"the gateway's /ready failed for {not_ready} s in all (at most {GATEWAY_NOT_READY_BOUND:.0f} s)"
+            )
         result.metrics["publish_failure_kinds"] = dict(run.publisher.stats.failures)
 
     try:
