@@ -64,9 +64,11 @@ screenshots: ## Screenshots of every gateway page and email variant into docs/sc
 	$(RUN) python -m graceperiod.devstack.screenshots.email_preview --out var/preview
 	$(RUN) python -m graceperiod.devstack.screenshots.emails var/preview/*.html --out docs/screenshots
 
+BENCH_ARGS ?=
+
 .PHONY: bench
-bench: bootstrap ## Benchmarks against real local servers (results in var/bench/)
-	$(RUN) python -m graceperiod.devstack.bench
+bench: bootstrap ## Benchmarks against real local servers, issue 15's targets checked (results and plots in var/bench/)
+	$(RUN) python -m graceperiod.devstack.bench $(BENCH_ARGS)
 
 CHAOS_ARGS ?=
 

@@ -14,7 +14,7 @@ from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
-def _document(record: PurchaseRecord) -> Document:
+def purchase_document(record: PurchaseRecord) -> Document:
     doc = to_document(record, key=record.purchase_id)
     # Fields of the purchase the queries filter and sort on, kept at the top level.
     doc.update(
@@ -61,7 +61,7 @@ class PurchaseStore:
     async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
         """Store a purchase once; when it is stored already (a repeat, or a replica that raced
         this one), the stored one is returned unchanged."""
-        if await insert_once(self._purchases, _document(record)):
+        if await insert_once(self._purchases, purchase_document(record)):
             return record
         stored = await self.get(record.purchase_id)
         assert stored is not None  # inserted by whoever raced us; never deleted
@@ -76,7 +76,7 @@ class PurchaseStore:
         stored (next version), or None when someone changed it meanwhile."""
         saved = record.model_copy(update={"version": record.version + 1})
         result = await self._purchases.replace_one(
-            {"_id": record.purchase_id, "version": record.version}, _document(saved)
+            {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
         )
         return saved if result.modified_count == 1 else None
 

@@ -1,6 +1,13 @@
 """``make bench``: run the benchmarks against private local servers and report.
 
-python -m graceperiod.devstack.bench [--quick] [--only NAME ...]
+python -m graceperiod.devstack.bench [--quick] [--only NAME ...] [--traces]
+
+Prints each scenario's figures, then issue 15's targets (value, target, met, and the floor
+measured in the same run); writes ``var/bench/bench-<stamp>.json`` and ``latest.json`` (every
+target row included, measured or not) and a plot per scenario across the kept runs. With
+``--traces`` every service traces into ``var/bench/traces/<service>.jsonl`` (tracing costs
+time: figures from such a run are not comparable), read by ``python -m
+graceperiod.devstack.bench.traces``.
 """
 
 from __future__ import annotations
@@ -21,13 +28,15 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from graceperiod.devstack.bench import baseline, pipeline, services
+from graceperiod.devstack.bench import baseline, floors, pipeline, services
 from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers, vhost
+from graceperiod.devstack.bench.plots import write_plots
+from graceperiod.devstack.bench.targets import evaluate, soak_figures, table_lines
 from graceperiod.devstack.servers.processes import repo_root
 
 T = TypeVar("T")
 
-SCENARIOS = ("baseline", "pipeline", "revocation", "notifier", "gateway", "cooldown")
+SCENARIOS = ("baseline", "pipeline", "floors", "revocation", "notifier", "gateway", "cooldown")
 
 
 def _ratio(result: Result, key: str, base: float | None) -> None:
@@ -53,6 +62,10 @@ async def _run(selected: set[str], quick: bool) -> list[Result]:
                     result = await pipeline.run(stack, url, count, bar, rate=rate)
                 _ratio(result, "purchases_per_s", base)
                 results.append(result)
+        if "floors" in selected:  # after the pipeline: the SMTP blast sends one of its emails
+            with vhost(stack) as url:
+                outcome = await _guarded("floors", floors.run(stack, url, quick=quick))
+            results.extend(outcome if isinstance(outcome, list) else [outcome])
         if "revocation" in selected:
             with vhost(stack) as url:
                 results.append(await _guarded("revocation", services.revocation(stack, url, quick=quick)))
@@ -86,31 +99,63 @@ def _print(results: list[Result], console: Console) -> None:
         console.print(table)
 
 
+def _print_targets(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(title="issue 15's targets", title_justify="left")
+    for column in ("path", "value", "target", "met", "floor (same run)"):
+        table.add_column(column)
+    for path, value, target, met, floor in table_lines(rows):
+        table.add_row(path, value, target, f"[green]{met}" if met == "met" else f"[red]{met}", floor)
+    console.print(table)
+
+
+def report_of(results: list[Result], *, seconds: float, quick: bool, chaos_dir: Path) -> dict[str, Any]:
+    """What ``latest.json`` holds: every result's figures and every target's row."""
+    figures: dict[str, dict[str, Any]] = {r.name: {"description": r.description, **r.metrics} for r in results}
+    soak = soak_figures(chaos_dir)
+    if soak is not None:
+        figures["soak"] = soak
+    return {
+        "when": datetime.now(UTC).isoformat(),
+        "seconds": round(seconds, 1),
+        "machine": {
+            "cpus": cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "quick": quick,
+        "targets": evaluate(figures),
+        "results": {r.name: {"description": r.description, **r.metrics, "notes": r.notes} for r in results},
+        **({"soak": soak} if soak is not None else {}),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graceperiod.devstack.bench")
     parser.add_argument("--quick", action="store_true", help="a fifth of the default sizes (for a smoke run)")
     parser.add_argument("--only", nargs="*", choices=SCENARIOS, help="run only these scenarios")
     parser.add_argument("--out", type=Path, default=repo_root() / "var" / "bench")
+    parser.add_argument("--traces", action="store_true", help="services trace into <out>/traces/ (slower)")
     args = parser.parse_args(argv)
+    if args.traces:  # the services started as processes inherit it; those in this process read it too
+        os.environ["TRACES_FILE"] = str(args.out / "traces" / "{service}.jsonl")
     selected = set(args.only or SCENARIOS)
     # Services some benchmarks run in this process log like the ones they start: warnings only.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     console = Console(stderr=True)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # make bench's log: the targets table on one line a row
     started = time.time()
     results = asyncio.run(_run(selected, args.quick))
     _print(results, console)
-    report: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(),
-        "seconds": round(time.time() - started, 1),
-        "machine": {"cpus": cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "quick": args.quick,
-        "results": {r.name: {"description": r.description, **r.metrics, "notes": r.notes} for r in results},
-    }
+    report = report_of(results, seconds=time.time() - started, quick=args.quick, chaos_dir=args.out.parent / "chaos")
+    _print_targets(report["targets"], console)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path in (args.out / f"bench-{stamp}.json", args.out / "latest.json"):
         path.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"results written to {args.out / 'latest.json'}")
+    plots = write_plots(args.out)
+    console.print(f"results written to {args.out / 'latest.json'}; {len(plots)} plots in {args.out / 'plots'}")
     return 0 if all(not r.notes for r in results) else 1
 
 

@@ -20,6 +20,7 @@ from graceperiod.devstack.bench import gateway as bench_gateway
 from graceperiod.devstack.bench import notifier as bench_notifier
 from graceperiod.devstack.bench import revocation as bench_revocation
 from graceperiod.devstack.bench.core import Result, Servers, service_processes
+from graceperiod.devstack.bench.purchases import seed_purchases
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
@@ -92,11 +93,14 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
         "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
     }
-    with service_processes(servers, amqp_url, ["revocation", "gateway"], db_prefix=unique("bench"), extra_env=env) as (
+    db_prefix = unique("bench")
+    stored = 1000 if quick else 10_000
+    with service_processes(servers, amqp_url, ["revocation", "gateway"], db_prefix=db_prefix, extra_env=env) as (
         _,
         gateway_process,
     ):
         base_url = f"http://127.0.0.1:{gateway_process.port}"
+        await seed_purchases(servers.mongodb_url, f"{db_prefix}_revocation", stored)
         broker = await connect(amqp_url)
         try:
             bodies = [purchase_payload(requester_email="alice@example.com") for _ in range(50)]
@@ -119,6 +123,7 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         name="gateway_http",
         description="GET /health (baseline) vs /api/purchases (RPC to revocation) vs email-link GET at 200 req/s",
         metrics={
+            "purchases_stored": stored + len(bodies),
             "baseline_req_per_s": numbers["baseline"]["req_per_s"],
             "baseline_p99_ms": numbers["baseline"]["p99_ms"],
             "purchases_req_per_s": numbers["purchases_list"]["req_per_s"],

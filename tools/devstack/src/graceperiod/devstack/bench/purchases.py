@@ -1,0 +1,45 @@
+"""Stored purchases at the gateway benchmark's size (10,000), written straight into the
+revocation service's database as the service itself stores them: recorded by its domain
+(``lifecycle.recorded``), shaped by its store (``purchase_document``), inserted in batches.
+Recording them through the broker would take minutes (each reads AWS) and measure nothing
+the gateway benchmark is about."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.revocation.app import lifecycle_policy
+from graceperiod.revocation.domain.lifecycle import At, recorded
+from graceperiod.revocation.domain.records import AwsState
+from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.revocation.store.purchases import purchase_document
+from graceperiod.runtime.mongo import create_mongo_client
+
+BATCH = 1000
+
+
+async def seed_purchases(mongodb_url: str, database: str, count: int, *, accounts: int = 50) -> int:
+    """``count`` purchases over ``accounts`` accounts, executed over the last 30 days."""
+    now = datetime.now(UTC)
+    at = At(now=now, account=None, policy=lifecycle_policy(RevocationSettings()))
+    client = create_mongo_client(mongodb_url, appname="graceperiod-bench-seed")
+    try:
+        collection = client[database]["purchases"]
+        for start in range(0, count, BATCH):
+            documents = []
+            for n in range(start, min(count, start + BATCH)):
+                body = purchase_payload(
+                    account_id=f"{300000000000 + n % accounts:012d}",
+                    executed_at=now - timedelta(days=30) + timedelta(seconds=n * 250),
+                    requester_email=f"user{n % 20}@example.com",
+                )
+                purchase = PurchaseExecuted.model_validate_json(json.dumps(body))
+                record = recorded(purchase, AwsState(known=False, error="seeded by the benchmark", read_at=now), at)
+                documents.append(purchase_document(record))
+            await collection.insert_many(documents, ordered=False)
+    finally:
+        await client.close()
+    return count
