@@ -1,12 +1,17 @@
 """The local AWS endpoint: one HTTP server on one loopback port that behaves like AWS.
 
 * An emulator (this package) answers what moto lacks or gets wrong for Grace Period:
-  Savings Plans (Describe/Return/DeleteQueued with ``returnableUntil`` and the
-  ``pending-return`` → ``returned`` transition), EC2 Reserved Instances (Describe,
-  DeleteQueued with ``DryRun`` and per-id failures), AWS Support (DescribeServices,
-  DescribeSeverityLevels, CreateCase, DescribeCases, ``SubscriptionRequiredException``),
-  STS AssumeRole that enforces the role and its ExternalId, the describe calls of the
-  other reserved products, and injected AccessDenied, throttling, 5xx and delays.
+  Savings Plans (offerings, CreateSavingsPlan idempotent by client token and queued for a
+  future ``purchaseTime``, Describe/Return/DeleteQueued with ``returnableUntil`` and the
+  ``pending-return`` → ``returned`` transition), EC2 Reserved Instances (offerings, purchase,
+  Describe, DeleteQueued with ``DryRun`` and per-id failures), the offerings, purchase and
+  describe calls of RDS, ElastiCache, Redshift, MemoryDB and OpenSearch reservations, the
+  Regions an account enabled (EC2 DescribeRegions, Account ListRegions), the organisation-wide
+  view of a management account (Organizations, Cost Explorer utilization), AWS Support
+  (DescribeServices, DescribeSeverityLevels, CreateCase, DescribeCases,
+  ``SubscriptionRequiredException``), STS AssumeRole that enforces the role and its
+  ExternalId, per-account request rates at AWS's published figures (:mod:`.rates`), and
+  injected AccessDenied, throttling, 5xx and delays.
 * moto's server answers everything else (SES v2 for the notifier, ...).
 
 Services find it only through the standard ``AWS_ENDPOINT_URL`` /
@@ -43,8 +48,15 @@ class AwsEndpoint:
         *,
         vendor_account: str = DEFAULT_VENDOR_ACCOUNT,
         return_delay_seconds: float = 2.0,
+        payment_delay_seconds: float = 2.0,
+        rate_limits: bool = True,
     ) -> None:
-        self.emulator = Emulator(vendor_account=vendor_account, return_delay_seconds=return_delay_seconds)
+        self.emulator = Emulator(
+            vendor_account=vendor_account,
+            return_delay_seconds=return_delay_seconds,
+            payment_delay_seconds=payment_delay_seconds,
+            rate_limits=rate_limits,
+        )
         app = AwsEndpointApp(self.emulator, DomainDispatcherApplication(create_backend_app))
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
         self._thread: threading.Thread | None = None

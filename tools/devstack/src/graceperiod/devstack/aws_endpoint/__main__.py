@@ -19,11 +19,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--return-delay", type=float, default=2.0, help="seconds a returned Savings Plan stays pending-return"
     )
+    parser.add_argument("--payment-delay", type=float, default=2.0, help="seconds a new purchase stays payment-pending")
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="do not enforce AWS's published per-account request rates"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     endpoint = AwsEndpoint(
-        args.host, args.port, vendor_account=args.vendor_account, return_delay_seconds=args.return_delay
+        args.host,
+        args.port,
+        vendor_account=args.vendor_account,
+        return_delay_seconds=args.return_delay,
+        payment_delay_seconds=args.payment_delay,
+        rate_limits=not args.no_rate_limits,
     )
     endpoint.start()
     print(f"AWS endpoint listening on {endpoint.url}", flush=True)

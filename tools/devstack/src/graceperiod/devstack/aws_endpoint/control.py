@@ -41,8 +41,11 @@ class EmulatorControl:
         denied_actions: list[str] | None = None,
         billing_categories: list[str] | None = None,
         return_quota_used: int | None = None,
+        opted_in_regions: list[str] | None = None,
+        purchase_events_queue: str | None = None,
     ) -> dict[str, Any]:
-        """Create or update an account; only the arguments given change."""
+        """Create or update an account; only the arguments given change. ``purchase_events_queue``
+        (an SQS queue ARN) deploys the onboarding bundle's purchase-event rule in the account."""
         spec = {
             key: value
             for key, value in {
@@ -51,6 +54,8 @@ class EmulatorControl:
                 "denied_actions": denied_actions,
                 "billing_categories": billing_categories,
                 "return_quota_used": return_quota_used,
+                "opted_in_regions": opted_in_regions,
+                "purchase_events_queue": purchase_events_queue,
             }.items()
             if value is not None
         }
@@ -127,8 +132,68 @@ class EmulatorControl:
         result = await self._call("POST", "/clock", body)
         return datetime.fromisoformat(result["now"])
 
-    async def configure(self, *, return_delay_seconds: float) -> None:
-        await self._call("POST", "/config", {"return_delay_seconds": return_delay_seconds})
+    async def configure(
+        self,
+        *,
+        return_delay_seconds: float | None = None,
+        payment_delay_seconds: float | None = None,
+        cost_explorer_delay_seconds: float | None = None,
+        rate_limits: bool | None = None,
+    ) -> dict[str, Any]:
+        """Set only what is given: the return and payment delays, how long Cost Explorer takes to
+        show a commitment, whether request rates are enforced."""
+        spec = {
+            "return_delay_seconds": return_delay_seconds,
+            "payment_delay_seconds": payment_delay_seconds,
+            "cost_explorer_delay_seconds": cost_explorer_delay_seconds,
+            "rate_limits": rate_limits,
+        }
+        result: dict[str, Any] = await self._call("POST", "/config", {k: v for k, v in spec.items() if v is not None})
+        return result
+
+    async def organization(
+        self, management_account: str, members: list[dict[str, str]], *, name: str | None = None
+    ) -> dict[str, Any]:
+        """Make ``management_account`` an organisation's management account with ``members``
+        (``{"id", "name"?, "email"?}``); it is a member itself."""
+        body: dict[str, Any] = {"members": members, "name": name}
+        result: dict[str, Any] = await self._call("PUT", f"/organizations/{management_account}", body)
+        return result
+
+    async def rate_limit(
+        self,
+        action: str,
+        *,
+        capacity: float | None,
+        refill_per_second: float = 0.0,
+        per_region: bool = True,
+        group: str | None = None,
+    ) -> dict[str, Any]:
+        """Limit ``action`` (``service:Operation``) per account with a token bucket; ``capacity=None``
+        removes its limit (AWS publishes none for most services)."""
+        body = {
+            "action": action,
+            "capacity": capacity,
+            "refill_per_second": refill_per_second,
+            "per_region": per_region,
+            "group": group,
+        }
+        result: dict[str, Any] = await self._call("PUT", "/rate-limits", body)
+        return result
+
+    async def reset_rate_limits(self) -> None:
+        """AWS's published limits again (overrides dropped), every bucket full."""
+        await self._call("DELETE", "/rate-limits")
+
+    async def rate_limits(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/rate-limits")
+        return result
+
+    async def stats(self) -> dict[str, dict[str, int]]:
+        """Calls answered per action and outcome (``ok`` or the error code) since the last reset."""
+        result = await self._call("GET", "/stats")
+        calls: dict[str, dict[str, int]] = result["calls"]
+        return calls
 
     async def calls(self, *, account: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
         params = {k: v for k, v in {"account": account, "action": action}.items() if v is not None}

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from graceperiod.devstack.aws_endpoint.calls import AwsError, Call, Handler
 from graceperiod.devstack.aws_endpoint.cost_ledger import CostLedger, CostLine, default_final_at
-from graceperiod.devstack.aws_endpoint.operations import AwsError, Call, Handler
 from graceperiod.devstack.aws_endpoint.wire import parse_iso
 
 METRICS = frozenset(
