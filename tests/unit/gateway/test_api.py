@@ -11,8 +11,8 @@ from litestar.testing import AsyncTestClient
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
-from tests.unit.gateway.conftest import csrf_token, sign_in
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, purchase_view
+from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -345,3 +345,22 @@ async def test_dev_tokens_exist_only_with_the_dev_sign_in(make_app: Callable[...
         assert me.json()["user_id"] == "u-alice"
     async with AsyncTestClient(make_app(dev_sign_in=False)) as client:
         assert (await client.post("/dev/token/u-alice")).status_code in (403, 404)
+
+
+async def test_purchases_found_in_an_account_are_marked_and_filtered_by_source(
+    client: AsyncTestClient[Litestar], bearer: Headers, clients: FakeServiceClients
+) -> None:
+    found = purchase_view(NOW, phase=Phase.SELF_SERVICE, purchase_id="disc-found-1", discovered=True)
+    clients.purchases[found.purchase.purchase_id] = found
+    discovered = (await client.get("/api/purchases?source=discovered", headers=bearer("admin"))).json()["items"]
+    executed = (await client.get("/api/purchases?source=executed", headers=bearer("admin"))).json()["items"]
+    assert [i["purchase"]["purchase_id"] for i in discovered] == ["disc-found-1"]
+    assert discovered[0]["source"] == "discovered"
+    assert discovered[0]["purchase"]["requested_by"] is None
+    assert discovered[0]["purchase"]["execution"]["via"] == "discovered"
+    assert len(executed) == 7
+    assert {i["source"] for i in executed} == {"executed"}
+    problem(await client.get("/api/purchases?source=bogus", headers=bearer("admin")), 400)
+    # Found in the account, it is nobody's own: a user with revoke-own cannot act on it.
+    alices = (await client.get("/api/purchases/disc-found-1", headers=bearer("alice"))).json()
+    assert alices["allowed_actions"] == []

@@ -11,10 +11,10 @@ from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountStatus
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import Phase
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.contracts.revocation import DiscoveryStatus, Phase, ScanResult
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
-from tests.unit.gateway.conftest import CSRF, csrf_token, sign_in
+from tests.unit.gateway.conftest import CSRF, NOW, csrf_token, sign_in
 
 
 def form_key(html: str) -> str:
@@ -335,3 +335,46 @@ async def test_the_history_filter_form_submitted_with_any_phase_lists_everything
     assert unknown.text.count('class="card purchase"') == everything.text.count('class="card purchase"')
     api = await client.get("/api/purchases?phase=bogus")
     assert api.status_code == 400  # the JSON API still refuses it
+
+
+async def test_history_marks_and_filters_purchases_found_in_an_account(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients
+) -> None:
+    found = purchase_view(NOW, phase=Phase.SELF_SERVICE, purchase_id="disc-found-1", discovered=True)
+    clients.purchases[found.purchase.purchase_id] = found
+    await sign_in(client, "u-admin")
+    everything = (await client.get("/")).text
+    only_found = (await client.get("/?source=discovered")).text
+    assert everything.count('class="badge discovered"') == 1
+    assert only_found.count('class="card purchase"') == 1
+    assert 'data-purchase-id="disc-found-1"' in only_found
+    assert "nobody through Grace Period: found in the account" in only_found
+    assert (await client.get("/?source=")).text.count('class="card purchase"') == 8
+    unknown = await client.get("/?source=bogus")
+    assert unknown.status_code == 200  # ignored with a notice, like an unknown phase
+    assert "“bogus” is not a source" in unknown.text
+    detail = (await client.get("/purchases/disc-found-1")).text
+    assert "Grace Period found this commitment in the account" in detail
+
+
+async def test_accounts_page_shows_each_accounts_last_discovery_scan(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients
+) -> None:
+    scanned = clients.access[0].model_copy(
+        update={
+            "discovery": DiscoveryStatus(
+                last_scan_at=NOW,
+                result=ScanResult.ACCESS_DENIED,
+                message="the role lacks rds:DescribeReservedDBInstances",
+                commitments=3,
+                regions=["us-east-1", "eu-west-1"],
+                management_account=True,
+            )
+        }
+    )
+    clients.access = [scanned, *clients.access[1:]]
+    await sign_in(client, "u-admin")
+    html = (await client.get("/accounts")).text
+    assert "Discovery: last scan" in html
+    assert "access-denied (the role lacks rds:DescribeReservedDBInstances); 3 commitments in 2 Regions" in html
+    assert 'href="/organizations/123456789012"' in html

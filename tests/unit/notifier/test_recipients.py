@@ -28,3 +28,8 @@ def test_addresses_that_cannot_be_mailed_are_dropped(bad: str) -> None:
     assert normalise(bad) is None
     purchase = sample_purchase(contacts=[bad], requester_email="alice@example.com")
     assert resolve_recipients(purchase, None) == ["alice@example.com"]
+
+
+def test_a_discovered_purchase_has_no_requester_to_email() -> None:
+    purchase = sample_purchase(contacts=["owner@example.com"], discovered=True)
+    assert resolve_recipients(purchase, "finops@example.com") == ["finops@example.com", "owner@example.com"]

@@ -291,3 +291,15 @@ def test_the_html_of_a_usual_email_needs_no_transfer_encoding(renderer: EmailRen
     assert max(len(line) for line in email.html.splitlines()) <= 998
     parsed = message_from_bytes(to_bytes(email, "gp@example.com"), policy=policy.default)
     assert [p["Content-Transfer-Encoding"] for p in parsed.iter_parts()] == ["7bit", "7bit"]
+
+
+def test_a_discovered_purchase_says_it_was_found_in_the_account(renderer: EmailRenderer) -> None:
+    purchase = sample_purchase(executed_at=NOW, discovered=True)
+    email = executed(renderer, purchase, WINDOWS)
+    assert email.subject.startswith("[Grace Period] Purchase found in your account: aws/savingsplans ")
+    assert "Grace Period found a commitment in Payments Production (123456789012) that was bought outside" in email.text
+    assert "Requested by nobody through Grace Period: found in the account" in email.text
+    assert "Found in your account by Grace Period: bought outside Grace Period" in email.text
+    assert email.html is not None
+    assert ">Purchase found in your account</h1>" in email.html
+    assert f"Revoke this purchase:\n{URL}" in email.text  # revocable like an executed one

@@ -30,6 +30,9 @@ class CommitmentKind(StrEnum):
 class ExecutionVia(StrEnum):
     APPROVAL_EMAIL = "approval_email"
     DIRECT_EXECUTE = "direct_execute"
+    DISCOVERED = "discovered"
+    """Found in the account by Grace Period's own scans: bought outside any executor (the AWS
+    console, the CLI, Terraform, another tool). Only the revocation service sets it."""
 
 
 class Permission(StrEnum):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.contracts.upstream import Person, PurchaseExecuted
+from graceperiod.contracts.upstream import AwsRegion, Person, PurchaseExecuted
 
 
 class Phase(StrEnum):
@@ -65,7 +65,7 @@ def valid_case_text(subject: str, body: str) -> bool:
     return 0 < len(subject) <= CASE_SUBJECT_MAX_LENGTH and 0 < len(body) <= CASE_BODY_MAX_LENGTH
 
 
-def may_act_on(actor: Actor, requester: Person) -> bool:
+def may_act_on(actor: Actor, requester: Person | None) -> bool:
     """Who may act on a purchase ``requester`` asked for (revoke it, file or resolve its
     support case). The gateway checks it to show and accept actions; the revocation service
     decides.
@@ -73,11 +73,14 @@ def may_act_on(actor: Actor, requester: Person) -> bool:
     ``revoke-any:purchases``; or ``revoke-own:purchases`` on a purchase the actor requested
     (the same user id, or the same email address); or the email-link path, where the gateway
     verified a signed link token bound to this purchase and to the actor's address (the token
-    itself is the grant)."""
+    itself is the grant). A purchase nobody requested (``requester`` None: Grace Period found it
+    in the account) is nobody's own."""
     if actor.can(Permission.REVOKE_ANY_PURCHASES):
         return True
     if actor.path is ActionPath.EMAIL_LINK:
         return True
+    if requester is None:
+        return False
     own = actor.user_id == requester.user_id or actor.email.strip().lower() == requester.email.strip().lower()
     return own and actor.can(Permission.REVOKE_OWN_PURCHASES)
 
@@ -190,10 +193,23 @@ class Unavailability(Model):
     manual_route: str | None = None
 
 
+class PurchaseSource(StrEnum):
+    """Who told Grace Period about a purchase first."""
+
+    EXECUTED = "executed"
+    """An executor announced it (``purchase.executed``)."""
+    DISCOVERED = "discovered"
+    """Grace Period found it in the account (an executor may have announced it later)."""
+
+
 class PurchaseView(Model):
     """A purchase as the gateway shows it to one actor: allowed actions are theirs."""
 
     purchase: PurchaseExecuted
+    source: PurchaseSource = PurchaseSource.EXECUTED
+    aliases: list[Identifier] = Field(default_factory=list)
+    """Other purchase ids naming this purchase (an executor's, announced after discovery
+    found the commitment); links and API paths with them keep working."""
     windows: Windows
     phase: Phase
     aws_state: str | None = None
@@ -218,6 +234,35 @@ class SupportCaseDraft(Model):
     language: str = "en"
 
 
+class ScanResult(StrEnum):
+    """How an account's last discovery scan went."""
+
+    OK = "ok"
+    PARTIAL = "partial"
+    """Some describes failed (a Region not enabled, a product throttled); the rest was read."""
+    ACCESS_DENIED = "access-denied"
+    """The role lacks a describe action: re-apply the onboarding bundle."""
+    THROTTLED = "throttled"
+    NOT_ASSUMABLE = "not-assumable"
+    FAILED = "failed"
+
+
+class DiscoveryStatus(Model):
+    """An account's discovery: its last scan and the next one."""
+
+    last_scan_at: Instant | None = None
+    result: ScanResult | None = None
+    message: str | None = None
+    commitments: int = 0
+    """Commitments the last scan listed."""
+    regions: list[str] = Field(default_factory=list)
+    """Regions the last scan read."""
+    duration_ms: Annotated[int, Field(ge=0)] | None = None
+    next_scan_at: Instant | None = None
+    management_account: bool = False
+    """The account manages an AWS organisation: its organisation-wide view is read too."""
+
+
 class AccountAccess(Model):
     """What Grace Period can do in one AWS account, from the last permission and plan probes.
 
@@ -233,6 +278,9 @@ class AccountAccess(Model):
     reapply_bundle: bool = False
     checked_at: Instant | None = None
     message: str | None = None
+    name: str | None = None
+    contact_emails: list[EmailAddress] = Field(default_factory=list)
+    discovery: DiscoveryStatus | None = None
 
 
 # --- Commands (revocation.commands) --------------------------------------------------------
@@ -275,13 +323,40 @@ class RegisterAccountRole(Command):
     """Tell revocation which role to assume in an account, with its per-account ExternalId.
 
     ``role_arn`` defaults to the convention ``arn:<partition>:iam::<account>:role/<default
-    role name>`` (setting ``REVOCATION_DEFAULT_ROLE_NAME``). Needs ``update:config``."""
+    role name>`` (setting ``REVOCATION_DEFAULT_ROLE_NAME``). Needs ``update:config``.
 
+    ``name`` and ``contact_emails`` are what discovered purchases of the account show and who
+    they are emailed to (an executor's ``purchase.executed`` carries its own); ``regions`` are
+    the Regions discovery scans (None: the account's enabled Regions). All optional: a
+    registration without them is as valid as before."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "register-account-role",
+                    "actor": {
+                        "user_id": "u-admin",
+                        "email": "admin@example.com",
+                        "name": "Ada Admin",
+                        "permissions": ["update:config"],
+                        "path": "api",
+                    },
+                    "idempotency_key": "register-210987654321-1",
+                    "account_id": "210987654321",
+                    "external_id": "gp-ext-6f1d2c3b",
+                }
+            ]
+        }
+    )
     kind: Literal["register-account-role"] = "register-account-role"
     account_id: AwsAccountId
     role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")] | None = None
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
     external_id: Annotated[str, Field(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
+    name: NonEmptyStr | None = None
+    contact_emails: list[EmailAddress] = Field(default_factory=list, max_length=100)
+    regions: Annotated[list[AwsRegion], Field(min_length=1, max_length=40)] | None = None
 
 
 RevocationCommand = Annotated[
@@ -306,6 +381,7 @@ class ListPurchases(Query):
     account_id: AwsAccountId | None = None
     phase: Phase | None = None
     requested_by_user_id: Identifier | None = None
+    source: PurchaseSource | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: str | None = None
 

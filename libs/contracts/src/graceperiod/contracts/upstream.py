@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from graceperiod.contracts.base import (
     AwsAccountId,
@@ -57,7 +57,8 @@ class Person(Model):
 
 class Execution(Model):
     via: ExecutionVia
-    #: The grant that allowed a direct execute; null for the approval-email path.
+    #: The grant that allowed a direct execute; null for the approval-email path and for
+    #: discovered purchases.
     permission: NonEmptyStr | None = None
     executed_by: Person | None = None
 
@@ -69,9 +70,60 @@ class Execution(Model):
         return self
 
 
-class PurchaseExecuted(RequiredVersionMessage):
-    """A commitment purchase has just fired in AWS."""
+#: A purchase.executed as executors publish it (schema_version 1): the AsyncAPI document
+#: carries these, and tests check that every one still validates.
+_EXECUTED_EXAMPLES: list[JsonValue] = [
+    {
+        "schema_version": 1,
+        "occurred_at": "2026-11-10T12:00:05Z",
+        "purchase_id": "pur-3f2a9c1e",
+        "provider": "aws",
+        "service": "savingsplans",
+        "commitment": {"kind": "savings_plan", "id": "3b7f1d2e-9a4c-4f0e-8d6b-2c5a7e9f1b3d", "region": "us-east-1"},
+        "sku": "Compute Savings Plan, 1yr, $1.50/h",
+        "term_months": 12,
+        "payment_option": "All Upfront",
+        "cost": {"currency": "USD", "upfront": "13140.00", "monthly": "0.00", "total": "13140.00"},
+        "account": {"id": "210987654321", "name": "Payments production", "contact_emails": ["owner@example.com"]},
+        "requested_by": {"user_id": "u-alice", "name": "Alice Example", "email": "alice@example.com"},
+        "execution": {"via": "approval_email", "permission": None, "executed_by": None},
+        "executed_at": "2026-11-10T12:00:00Z",
+    },
+    {
+        "schema_version": 1,
+        "occurred_at": "2026-11-10T12:00:05Z",
+        "purchase_id": "pur-8d41b07a",
+        "provider": "aws",
+        "service": "ec2",
+        "commitment": {
+            "kind": "reserved_instance",
+            "id": "9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f",
+            "region": "eu-west-1",
+        },
+        "sku": "m6i.large",
+        "term_months": 36,
+        "payment_option": "No Upfront",
+        "cost": {"currency": "USD", "upfront": "0.00", "monthly": "35.04", "total": "1261.44"},
+        "account": {"id": "210987654321", "name": "Payments production", "contact_emails": []},
+        "requested_by": {"user_id": "u-bob", "name": "Bob Example", "email": "bob@example.com"},
+        "execution": {
+            "via": "direct_execute",
+            "permission": "execute-direct:purchases",
+            "executed_by": {"user_id": "u-bob", "name": "Bob Example", "email": "bob@example.com"},
+        },
+        "executed_at": "2026-11-10T12:00:00Z",
+    },
+]
 
+
+class PurchaseExecuted(RequiredVersionMessage):
+    """A commitment purchase has just fired in AWS.
+
+    ``requested_by`` is optional since the revocation service also records purchases it
+    discovers in onboarded accounts (``execution.via = "discovered"``), which nobody requested
+    through an executor; every message valid before stays valid (same ``schema_version``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _EXECUTED_EXAMPLES})
     routing_key: ClassVar[str | None] = RoutingKey.PURCHASE_EXECUTED
 
     purchase_id: Identifier
@@ -83,9 +135,25 @@ class PurchaseExecuted(RequiredVersionMessage):
     payment_option: NonEmptyStr
     cost: Cost
     account: Account
-    requested_by: Person
+    requested_by: Person | None = None
+    """Who asked for the purchase; None for a discovered one."""
     execution: Execution
     executed_at: Instant
+
+    @property
+    def discovered(self) -> bool:
+        return self.execution.via is ExecutionVia.DISCOVERED
+
+    @property
+    def requester_label(self) -> str:
+        """Who asked for it, as pages and emails name them."""
+        if self.requested_by is None:
+            return NOBODY_REQUESTED
+        return self.requested_by.name
+
+
+#: How a purchase nobody requested through Grace Period is attributed (a discovered one).
+NOBODY_REQUESTED = "nobody through Grace Period: found in the account"
 
 
 class LeaseTerminated(RequiredVersionMessage):

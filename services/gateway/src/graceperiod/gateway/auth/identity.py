@@ -83,7 +83,7 @@ class Identity:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
-    def can_revoke(self, requester: Person) -> bool:
+    def can_revoke(self, requester: Person | None) -> bool:
         """Whether this person may act on a purchase ``requester`` asked for (the revocation
         service's rule; an unverified address stands for no email, so it matches no one's)."""
         return may_act_on(self.actor(ActionPath.DASHBOARD), requester)

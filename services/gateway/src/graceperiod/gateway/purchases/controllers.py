@@ -11,7 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 
 from graceperiod.contracts.base import AwsAccountId
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import Phase, PurchaseView, SupportCaseDraft
+from graceperiod.contracts.revocation import Phase, PurchaseSource, PurchaseView, SupportCaseDraft
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.purchases.schemas import DeliveryList, PurchasePage, Resolution, SupportCaseSubmission
 from graceperiod.gateway.purchases.service import PurchaseService
@@ -26,6 +26,13 @@ from graceperiod.gateway.web.schemas import ACCOUNT_ID_PATTERN
 Purchases = NamedDependency[PurchaseService]
 AccountFilter = Annotated[AwsAccountId | None, QueryParameter(pattern=ACCOUNT_ID_PATTERN, schema_extra=optional_text())]
 PhaseFilter = Annotated[Phase | None, QueryParameter(schema_extra=optional_choice(Phase))]
+SourceFilter = Annotated[
+    PurchaseSource | None,
+    QueryParameter(
+        description="executed: announced by an executor; discovered: found by Grace Period in the account.",
+        schema_extra=optional_choice(PurchaseSource),
+    ),
+]
 Mine = Annotated[bool, QueryParameter(description="Only purchases the caller requested.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
 
@@ -49,7 +56,9 @@ class PurchasesController(ApiController):
     dependencies = {"identity": IDENTITY, "key": ACTION_KEY, "purchases": provide(PurchaseService)}
 
     @api_get(
-        "/", "listPurchases", "Executed purchases, newest first, with their phase and the caller's allowed actions"
+        "/",
+        "listPurchases",
+        "Purchases (executed or found in an account), newest first, with their phase and the caller's allowed actions",
     )
     async def list_purchases(
         self,
@@ -58,12 +67,15 @@ class PurchasesController(ApiController):
         identity: SignedIn,
         account_id: AccountFilter = None,
         phase: PhaseFilter = None,
+        source: SourceFilter = None,
         mine: Mine = False,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> PurchasePage:
         actor = identity.actor(ActionPath.API)
-        reply = await purchases.find(actor, account_id=account_id, phase=phase, mine=mine, limit=limit, cursor=cursor)
+        reply = await purchases.find(
+            actor, account_id=account_id, phase=phase, source=source, mine=mine, limit=limit, cursor=cursor
+        )
         return PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
 
     @api_get_one("/{purchase_id:str}", "getPurchase", "One purchase with its windows, audit and timeline")

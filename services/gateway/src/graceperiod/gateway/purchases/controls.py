@@ -75,8 +75,9 @@ def controls_for(view: PurchaseView, identity: Identity) -> Controls:  # noqa: P
 
 
 def _not_yours(view: PurchaseView) -> Controls:
-    who = view.purchase.requested_by.name
+    if view.purchase.requested_by is None:
+        return Controls((Control.NOT_YOURS,), "Found in the account, so nobody's own: only an admin can act on it.")
     return Controls(
         (Control.NOT_YOURS,),
-        f"Only {who}, who requested this purchase, or an admin can act on it.",
+        f"Only {view.purchase.requester_label}, who requested this purchase, or an admin can act on it.",
     )

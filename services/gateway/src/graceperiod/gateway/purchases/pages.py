@@ -5,7 +5,8 @@ through :class:`~graceperiod.gateway.purchases.service.PurchaseService`, like th
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from litestar import get, post
 from litestar.di import NamedDependency
@@ -14,7 +15,14 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import CASE_TEXT_RULE, CommandReply, Phase, PurchaseView, valid_case_text
+from graceperiod.contracts.revocation import (
+    CASE_TEXT_RULE,
+    CommandReply,
+    Phase,
+    PurchaseSource,
+    PurchaseView,
+    valid_case_text,
+)
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
@@ -32,6 +40,7 @@ from graceperiod.gateway.web.pages import checked_key, choice, form_key, page, s
 from graceperiod.gateway.web.params import Cursor, PurchaseId
 from graceperiod.gateway.web.problems import ProblemException
 
+E = TypeVar("E", bound=StrEnum)
 Purchases = NamedDependency[PurchaseService]
 #: The filter form's "Any" option submits an empty phase: that is no filter, not an error.
 PhaseChoice = Annotated[str, QueryParameter(max_length=64)]
@@ -83,13 +92,16 @@ class PurchasePages(DashboardController):
         configuration: NamedDependency[SettingsService],
         identity: SignedIn,
         phase: PhaseChoice = "",
+        source: PhaseChoice = "",
         mine: OnlyMine = False,
         cursor: Cursor = None,
     ) -> Template:
         chosen = choice(phase, Phase, what="phase", labels=explain.PHASE_LABELS)
+        origin = choice(source, PurchaseSource, what="source")
         actor = identity.actor(ActionPath.DASHBOARD)
+        found = purchases.find(actor, phase=chosen.value, source=origin.value, mine=mine, limit=50, cursor=cursor)
         listed, access = await asyncio.gather(
-            section(purchases.find(actor, phase=chosen.value, mine=mine, limit=50, cursor=cursor), REVOCATION),
+            section(found, REVOCATION),
             section(configuration.account_access(actor), REVOCATION),
         )
         views = listed.value.items if listed.value is not None else []
@@ -102,7 +114,9 @@ class PurchasePages(DashboardController):
             bundle_accounts=needing_bundle(access.value),
             phase=chosen.value.value if chosen.value else "",
             phases=list(Phase),
-            notice=chosen.notice,
+            notice=chosen.notice or origin.notice,
+            source=origin.value.value if origin.value else "",
+            sources=list(PurchaseSource),
             mine=mine,
             now=purchases.clock.now(),
         )

@@ -15,6 +15,7 @@ from graceperiod.contracts.revocation import (
     MarkCaseResolved,
     Phase,
     PurchaseListReply,
+    PurchaseSource,
     PurchaseView,
     RevokePurchase,
     SubmitSupportCase,
@@ -32,11 +33,10 @@ RevocationCommand = RevokePurchase | SubmitSupportCase | MarkCaseResolved
 
 
 def not_yours(view: PurchaseView) -> ProblemException:
-    who = view.purchase.requested_by.name
     return ProblemException(
         403,
-        f"You may only act on purchases you requested; this one was requested by {who}. "
-        "Ask someone with the revoke-any:purchases permission.",
+        f"You may only act on purchases you requested; this one was requested by "
+        f"{view.purchase.requester_label}. Ask someone with the revoke-any:purchases permission.",
         code="forbidden",
     )
 
@@ -57,12 +57,15 @@ class PurchaseService:
         limit: int,
         cursor: str | None,
         account_id: str | None = None,
+        source: PurchaseSource | None = None,
     ) -> PurchaseListReply:
-        """Purchases, newest first; ``mine``: only those the actor requested."""
+        """Purchases, newest first; ``mine``: only those the actor requested; ``source``: only
+        those announced by an executor, or only those Grace Period found in an account."""
         query = ListPurchases(
             actor=actor,
             account_id=account_id,
             phase=phase,
+            source=source,
             requested_by_user_id=actor.user_id if mine else None,
             limit=limit,
             cursor=cursor,

@@ -11,7 +11,7 @@ from decimal import Decimal
 from graceperiod.contracts.enums import CommitmentKind, ExecutionVia
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind, RevokedVia
-from graceperiod.contracts.upstream import Person, PurchaseExecuted
+from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
 from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.domain.windows import WindowNotice, iso_utc
 
@@ -97,16 +97,21 @@ class PurchaseFacts:
     requested_by: str
     execution: str
     executed_at: str
+    found: bool = False
+    """Grace Period found the purchase in the account (bought outside Grace Period)."""
 
     @classmethod
     def of(cls, purchase: PurchaseExecuted) -> PurchaseFacts:
         execution = purchase.execution
-        if execution.via is ExecutionVia.DIRECT_EXECUTE:
+        if execution.via is ExecutionVia.DISCOVERED:
+            how = "Found in your account by Grace Period: bought outside Grace Period (console, CLI, another tool)"
+        elif execution.via is ExecutionVia.DIRECT_EXECUTE:
             how = f"Executed without approval per {execution.permission} grant"
         else:
             how = "Executed after approval by email"
         if execution.executed_by is not None:
             how += f", by {person(execution.executed_by)}"
+        requester = person(purchase.requested_by) if purchase.requested_by else NOBODY_REQUESTED
         return cls(
             purchase_id=purchase.purchase_id,
             account=account_label(purchase),
@@ -117,10 +122,11 @@ class PurchaseFacts:
             term=f"{purchase.term_months} months",
             payment=purchase.payment_option,
             cost=cost_line(purchase),
-            requester=person(purchase.requested_by),
-            requested_by=f"Requested by {person(purchase.requested_by)}",
+            requester=requester,
+            requested_by=f"Requested by {requester}",
             execution=how,
             executed_at=iso_utc(purchase.executed_at),
+            found=purchase.discovered,
         )
 
 
@@ -143,7 +149,8 @@ class ExecutedEmail:
 
 
 def executed_subject(purchase: PurchaseExecuted, brand: str) -> str:
-    return one_line(f"[{brand}] Purchase executed: {purchase_label(purchase)}")
+    headline = "Purchase found in your account" if purchase.discovered else "Purchase executed"
+    return one_line(f"[{brand}] {headline}: {purchase_label(purchase)}")
 
 
 # --- Revocation outcome ---------------------------------------------------------------------

@@ -17,12 +17,12 @@ def normalise(address: str) -> str | None:
 
 
 def resolve_recipients(purchase: PurchaseExecuted, global_address: str | None) -> list[str]:
-    """The global notification address, every account contact and the requester:
-    normalised, deduplicated case-insensitively, in that order."""
+    """The global notification address, every account contact and the requester (a
+    discovered purchase has none): normalised, deduplicated case-insensitively, in that order."""
     candidates: Iterable[str] = [
         *([global_address] if global_address else []),
         *purchase.account.contact_emails,
-        purchase.requested_by.email,
+        *([purchase.requested_by.email] if purchase.requested_by else []),
     ]
     seen: dict[str, None] = {}
     for candidate in candidates:

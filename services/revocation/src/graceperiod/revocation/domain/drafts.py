@@ -44,6 +44,8 @@ def draft_case(
     label = _LABELS[commitment.kind]
     cost = purchase.cost
     executed = purchase.executed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    who = purchase.requested_by
+    requester = f"{who.name} <{who.email}>" if who else "nobody through Grace Period (found in the account)"
     subject = f"{case_reference(purchase.purchase_id)} Refund request: {label} {commitment.id} purchased in error"
     body = "\n".join(
         [
@@ -58,7 +60,7 @@ def draft_case(
             f"Purchased at: {executed} (UTC)",
             f"Amounts: {cost.currency} {cost.upfront} upfront, {cost.currency} {cost.monthly} per month, "
             f"{cost.currency} {cost.total} over the term",
-            f"Requested by: {purchase.requested_by.name} <{purchase.requested_by.email}>",
+            f"Requested by: {requester}",
             "",
             "Reason: the purchase was made in error and is not needed. We understand that a refund "
             "is at AWS's discretion.",

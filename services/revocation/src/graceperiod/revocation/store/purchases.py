@@ -21,7 +21,7 @@ def purchase_document(record: PurchaseRecord) -> Document:
         {
             "account_id": record.account_id,
             "executed_at": record.purchase.executed_at,
-            "requested_by_user_id": record.purchase.requested_by.user_id,
+            "requested_by_user_id": record.purchase.requested_by.user_id if record.purchase.requested_by else None,
             "has_outbox": bool(record.outbox),
         }
     )

@@ -65,6 +65,7 @@ from graceperiod.contracts.revocation import (
     Phase,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseSource,
     PurchaseView,
     RegisterAccountRole,
     RevokedVia,
@@ -81,6 +82,7 @@ from graceperiod.contracts.revocation import (
     may_act_on,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
+from graceperiod.contracts.upstream import Person
 from graceperiod.contracts.wait_list import ListWaitList, WaitListReply, WaitRequestView, WaitStatus
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.runtime.rpc import ServiceUnavailable
@@ -134,7 +136,7 @@ class FakeServiceClients:
             unavailable = (
                 Unavailability(
                     reason=UnavailableReason.NOT_PERMITTED,
-                    message=f"Only {view.purchase.requested_by.name}, who requested it, or an admin may act on it.",
+                    message=f"Only {view.purchase.requester_label}, who requested it, or an admin may act on it.",
                 )
                 if allowed
                 else None
@@ -153,7 +155,14 @@ class FakeServiceClients:
             for v in sorted(self.purchases.values(), key=lambda v: v.purchase.executed_at, reverse=True)
             if (query.phase is None or v.phase is query.phase)
             and (query.account_id is None or v.purchase.account.id == query.account_id)
-            and (query.requested_by_user_id is None or v.purchase.requested_by.user_id == query.requested_by_user_id)
+            and (
+                query.requested_by_user_id is None
+                or (
+                    v.purchase.requested_by is not None
+                    and v.purchase.requested_by.user_id == query.requested_by_user_id
+                )
+            )
+            and (query.source is None or v.source is query.source)
         ]
         return PurchaseListReply(items=items[: query.limit])
 
@@ -505,7 +514,9 @@ def purchase_view(
     purchase_id: str | None = None,
     unavailable: Unavailability | None = None,
     aws_state: str | None = "active",
+    discovered: bool = False,
 ) -> PurchaseView:
+    """``discovered``: a commitment Grace Period found in the account (no requester)."""
     executed = now - executed_ago
     service = "savingsplans" if kind == "savings_plan" else "ec2"
     payload_purchase = sample_purchase(
@@ -515,12 +526,11 @@ def purchase_view(
         kind=kind,
         service=service,
         commitment_id=f"{'sp' if kind == 'savings_plan' else 'ri'}-{uuid.uuid4().hex[:17]}",
+        discovered=discovered,
     )
     purchase = payload_purchase.model_copy(
         update={
-            "requested_by": payload_purchase.requested_by.model_copy(
-                update={"user_id": requester[0], "name": requester[1], "email": requester[2]}
-            ),
+            "requested_by": None if discovered else Person(user_id=requester[0], name=requester[1], email=requester[2]),
             "account": payload_purchase.account.model_copy(update={"name": account[1]}),
         }
     )
@@ -587,6 +597,7 @@ def purchase_view(
         )
     return PurchaseView(
         purchase=purchase,
+        source=PurchaseSource.DISCOVERED if discovered else PurchaseSource.EXECUTED,
         windows=windows,
         phase=phase,
         aws_state=aws_state,

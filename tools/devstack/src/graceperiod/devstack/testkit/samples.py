@@ -23,8 +23,10 @@ def purchase_payload(
     commitment_id: str | None = None,
     region: str = "us-east-1",
     direct_execute: bool = False,
+    discovered: bool = False,
 ) -> dict[str, Any]:
-    """A ``purchase.executed`` body as an upstream executor would publish it (plain JSON)."""
+    """A ``purchase.executed`` body as an upstream executor would publish it (plain JSON);
+    ``discovered``: as the revocation service records a commitment it found (no requester)."""
     executed = executed_at or datetime.now(UTC)
     pid = purchase_id or f"pur-{uuid.uuid4().hex[:12]}"
     return {
@@ -47,8 +49,12 @@ def purchase_payload(
             "name": "Payments Production",
             "contact_emails": contacts if contacts is not None else ["Owner@Example.com ", "finops@example.com"],
         },
-        "requested_by": {"user_id": "u-alice", "name": "Alice Example", "email": requester_email},
-        "execution": (
+        "requested_by": None
+        if discovered
+        else {"user_id": "u-alice", "name": "Alice Example", "email": requester_email},
+        "execution": {"via": "discovered", "permission": None, "executed_by": None}
+        if discovered
+        else (
             {
                 "via": "direct_execute",
                 "permission": "execute-direct:purchases",
