@@ -1,0 +1,72 @@
+"""Listing purchases against the real database: identical pages asked for at once share their
+reads yet each asker sees what was stored before it asked, and cursors walk every purchase."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+
+from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import ListPurchases
+from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.devstack.bench.purchases import seed_purchases
+from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.revocation.app import lifecycle_policy
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.lifecycle import At, recorded
+from graceperiod.revocation.domain.records import AwsState
+from graceperiod.revocation.queries import Queries
+from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.revocation.store.accounts import AccountStore
+from graceperiod.revocation.store.purchases import PurchaseStore
+from graceperiod.runtime.clock import SystemClock
+from graceperiod.runtime.mongo import Document
+
+ADMIN = Actor(user_id="u-admin", email="admin@example.com", permissions=list(Permission), path=ActionPath.API)
+
+
+class NoEvents:
+    async def publish(self, event: object, *, message_id: str) -> None:
+        raise AssertionError("queries publish nothing")
+
+
+async def test_pages_read_together_see_every_write_before_them(
+    mongodb_url: str, mongo: AsyncMongoClient[Document], db_prefix: str
+) -> None:
+    database_name = f"{db_prefix}_revocation"
+    await seed_purchases(mongodb_url, database_name, 120, accounts=7)
+    database = mongo[database_name]
+    purchases = PurchaseStore(database)
+    await purchases.ensure_indexes()
+    policy = lifecycle_policy(RevocationSettings())
+    queries = Queries(Changes(purchases, AccountStore(database), NoEvents(), SystemClock(), policy))
+
+    together = await asyncio.gather(*(queries.list_purchases(ListPurchases(actor=ADMIN, limit=50)) for _ in range(12)))
+    assert all(reply == together[0] for reply in together)
+    executed = [item.purchase.executed_at for item in together[0].items]
+    assert len(executed) == 50
+    assert executed == sorted(executed, reverse=True)
+
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await queries.list_purchases(ListPurchases(actor=ADMIN, limit=50, cursor=cursor))
+        seen += [item.purchase.purchase_id for item in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert len(seen) == len(set(seen)) == 120
+
+    # A purchase stored while a crowd is reading: every list asked for after it was stored shows it.
+    crowd = [asyncio.create_task(queries.list_purchases(ListPurchases(actor=ADMIN, limit=50))) for _ in range(8)]
+    newest = PurchaseExecuted.model_validate_json(
+        json.dumps(purchase_payload(executed_at=datetime.now(UTC) + timedelta(minutes=1)))
+    )
+    now = datetime.now(UTC)
+    await purchases.insert(recorded(newest, AwsState(read_at=now), At(now=now, account=None, policy=policy)))
+    after = await asyncio.gather(*(queries.list_purchases(ListPurchases(actor=ADMIN, limit=50)) for _ in range(8)))
+    await asyncio.gather(*crowd)
+    assert all(reply.items[0].purchase.purchase_id == newest.purchase_id for reply in after)
