@@ -7,11 +7,10 @@ from __future__ import annotations
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.cooldown.domain.pool_alerts import PoolAlert, alert_id
 from graceperiod.cooldown.store import retry_busy
-from graceperiod.runtime.mongo import Document, to_document
+from graceperiod.runtime.mongo import Document, insert_once, to_document
 
 
 class AlertStore:
@@ -24,11 +23,7 @@ class AlertStore:
 
     async def claim(self, alert: PoolAlert) -> bool:
         doc = to_document(alert, key=alert_id(alert.number))
-        try:
-            await retry_busy(lambda: self._alerts.insert_one(doc))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await retry_busy(lambda: insert_once(self._alerts, doc))
 
     async def published(self, alert: PoolAlert) -> None:
         await retry_busy(

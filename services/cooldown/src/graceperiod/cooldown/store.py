@@ -56,7 +56,7 @@ from graceperiod.cooldown.domain.listing import After, by_time_left
 from graceperiod.cooldown.domain.policy import PolicyChange
 from graceperiod.cooldown.domain.schedule import ScheduledRelease, schedule_id
 from graceperiod.runtime.middleware import TransientError
-from graceperiod.runtime.mongo import Document, ensure_indexes, storage_busy, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, storage_busy, to_document
 
 T = TypeVar("T")
 
@@ -184,11 +184,7 @@ class AccountStore:
     async def claim(self, record: ChangeRecord) -> bool:
         """Insert the change; False when another worker already claimed this version."""
         doc = to_document(record, key=record.id)
-        try:
-            await retry_busy(lambda: self._changes.insert_one(doc))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await retry_busy(lambda: insert_once(self._changes, doc))
 
     async def claim_many(self, records: Sequence[ChangeRecord]) -> set[str]:
         """Insert many changes in one round trip; the ids of those this worker won."""

@@ -15,11 +15,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.cooldown.domain.waits import OPEN_STATES, WaitRequest, WaitState
 from graceperiod.cooldown.store import retry_busy
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 _LINE = [("requested_at", ASCENDING), ("_id", ASCENDING)]
 _OPEN = {"state": {"$in": [state.value for state in OPEN_STATES]}}
@@ -46,11 +45,7 @@ class WaitStore:
     async def insert(self, request: WaitRequest) -> bool:
         """Queue a lease's first request; False when the lease has one already."""
         doc = to_document(request, key=request.lease_id)
-        try:
-            await retry_busy(lambda: self._requests.insert_one(doc))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await retry_busy(lambda: insert_once(self._requests, doc))
 
     async def reopen(self, closed: WaitRequest, request: WaitRequest) -> bool:
         """Queue a lease again whose request ``closed`` closed (as round ``closed.round + 1``)."""

@@ -15,10 +15,9 @@ from datetime import datetime
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from graceperiod.gateway.auth.session import SessionRecord, UsedSignInState
-from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
 def _document(record: SessionRecord | UsedSignInState) -> Document:
@@ -49,11 +48,7 @@ class MongoSessionStore:
         await self._sessions.delete_one({"_id": key})
 
     async def use_state(self, used: UsedSignInState) -> bool:
-        try:
-            await self._states.insert_one(_document(used))
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_once(self._states, _document(used))
 
     async def purge(self, *, now: datetime) -> int:
         sessions = await self._sessions.delete_many({"expires_at": {"$lte": now}})
