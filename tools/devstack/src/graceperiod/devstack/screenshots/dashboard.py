@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, async_playwright
+from pydantic import SecretStr
 
+from graceperiod.devstack.local.stack import DASHBOARD_CLIENT_ID
 from graceperiod.devstack.servers.processes import repo_root
 from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
 from graceperiod.devstack.testkit.tokens import LinkSigner
@@ -35,7 +37,17 @@ async def take(out: Path) -> list[Path]:
     now = datetime.now(UTC)
     signer = LinkSigner()
     app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
+        GatewaySettings(
+            dev_sign_in=True,
+            sign_in_rate_per_minute=0,
+            public_rate_per_minute=0,
+            # The sign-in page as make run shows it: "Sign in with Dex" beside the demo people
+            # (the provider is asked for its discovery document only when someone clicks).
+            oidc_issuer="http://127.0.0.1:5556/dex",
+            oidc_provider_name="Dex",
+            oidc_client_id=DASHBOARD_CLIENT_ID,
+            oidc_client_secret=SecretStr("screenshots"),
+        ),
         clients=demo_clients(now),
         store=InMemoryLinkStore(),
         sessions=InMemorySessionStore(),
