@@ -84,7 +84,7 @@ async def test_executed_purchase_is_stored_and_emailed_once_per_recipient(
         )
         text = message.get_body(("plain",))
         assert text is not None
-        assert "$13,140.00 upfront / $0.00/mo. Total over term: $13,140.00" in text.get_content()
+        assert "$13,140.00 upfront. Total over term: $13,140.00" in text.get_content()
     stored = await mongo[f"{db_prefix}_revocation"]["purchases"].find_one({"_id": body["purchase_id"]})
     assert stored is not None
     assert stored["purchase"]["cost"]["total"] == "13140.00"

@@ -12,6 +12,7 @@ import jwt
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
+from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import Phase, Windows
 from graceperiod.contracts.topology import Queues, RoutingKey
@@ -19,7 +20,6 @@ from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, dead_letters, running
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
-from graceperiod.notifier.domain.windows import iso_utc
 from graceperiod.notifier.store import DeliveryStore
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
@@ -80,10 +80,10 @@ async def test_purchase_executed_emails_each_recipient_once_with_a_link_that_ver
         assert message.get_content_type() == "multipart/alternative"
         text, html = text_of(message), html_of(message)
         for fingerprint in [
-            "$13,140.00 upfront / $0.00/mo. Total over term: $13,140.00",
+            "$13,140.00 upfront. Total over term: $13,140.00",
             "Requested by Alice Example <Alice@Example.com>",
-            "Executed without approval per execute-direct:purchases grant",
-            f"Executed at: {iso_utc(datetime.fromisoformat(body['executed_at']))}",
+            "Executed directly (grant: execute-direct:purchases)",
+            f"Executed at: {utc(datetime.fromisoformat(body['executed_at']))}",
             f"Purchase id: {body['purchase_id']}",
         ]:
             assert fingerprint in text
@@ -126,13 +126,13 @@ async def test_the_window_line_follows_the_windows_and_the_clock(
         (second,) = await mailbox.wait_for(1, where=about(support_only.purchase.purchase_id))
 
     assert (
-        "You can revoke this purchase until 2026-05-02T12:00:00Z (18 hours 30 minutes from now); after that, "
-        "only an AWS Support refund request remains, until 2026-05-08T12:00:00Z."
+        "You can revoke this purchase until 2026-05-02 12:00 UTC (18 hours 30 minutes left); after that, "
+        "only an AWS Support refund request remains, until 2026-05-08 12:00 UTC."
     ) in text_of(first)
     second_text = text_of(second)
     assert (
         "AWS offers no self-service revocation for this purchase. You can ask AWS Support for a refund until "
-        "2026-05-08T12:00:00Z (6 days 18 hours from now)"
+        "2026-05-08 12:00 UTC (6 days 18 hours left)"
     ) in second_text
     assert "You can revoke" not in second_text
     assert "Request a refund from AWS Support:" in second_text

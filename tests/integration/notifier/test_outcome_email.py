@@ -107,7 +107,7 @@ async def test_each_outcome_is_emailed_once_to_the_people_told_about_the_purchas
     assert "Case status: resolved" in texts["[Grace Period] Support case resolved"]
     for text in texts.values():
         assert f"Open the purchase: https://gp.example.com/purchases/{pid}" in text
-        assert "By: Alice Example <alice@example.com> via email-link" in text
+        assert "By: Alice Example <alice@example.com> from an email link" in text
 
 
 async def test_an_outcome_for_a_purchase_never_emailed_goes_to_its_recipients_now(

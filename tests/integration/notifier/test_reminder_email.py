@@ -92,7 +92,7 @@ async def test_one_reminder_per_recipient_before_the_window_closes_and_none_once
     message = reminders[0]
     assert str(message["Subject"]).startswith("[Grace Period] Revocation window closing soon: ")
     text = text_of(message)
-    assert "the revocation window closes 23 hours 59 minutes from now" in text
+    assert "the revocation window closes in 23 hours 59 minutes" in text
     assert "You can revoke this purchase until " in text
     assert "This is the only reminder." in text
     link = LINK.search(text)

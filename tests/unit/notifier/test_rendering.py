@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -14,6 +13,7 @@ import pytest
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase
 from graceperiod.notifier.adapters.mail import to_bytes
 from graceperiod.notifier.domain.emails import (
@@ -23,7 +23,6 @@ from graceperiod.notifier.domain.emails import (
     OutcomeEmail,
     PurchaseFacts,
     executed_subject,
-    money,
     outcome_story,
     outcome_subject,
 )
@@ -58,6 +57,7 @@ def executed(
             revoke_url=url if notice.button else None,
             dashboard_url=DASHBOARD,
             recipient="owner@example.com",
+            now=NOW,
         )
     )
 
@@ -100,18 +100,19 @@ def test_plain_text_has_every_fact_the_window_line_and_the_url(renderer: EmailRe
     text = executed(renderer, purchase, WINDOWS).text
     for fingerprint in [
         "Account:     Payments Production (123456789012)",
-        "Service:     aws/savingsplans",
+        "Service:     AWS Savings Plans",
         "SKU:         Compute Savings Plan, 1yr, $1.50/h",
         "Region:      eu-west-1",
         f"Commitment:  Savings Plan {purchase.commitment.id}",
-        "Term:        12 months",
+        "Term:        1 year",
         "Payment:     All Upfront",
-        "Cost:        $13,140.00 upfront / $0.00/mo. Total over term: $13,140.00",
+        "Cost:        $13,140.00 upfront. Total over term: $13,140.00",
         "Requested by Alice Example <alice@example.com>",
-        "Executed without approval per execute-direct:purchases grant, by Bob Example <bob@example.com>",
-        "Executed at: 2026-05-01T12:00:00Z",
+        "Executed directly (grant: execute-direct:purchases), by Bob Example",
+        "Executed at: 2026-05-01 12:00 UTC",
+        "Revocable until: 2026-05-08 12:00 UTC (7 days left)",
         f"Purchase id: {purchase.purchase_id}",
-        "You can revoke this purchase until 2026-05-08T12:00:00Z (7 days from now); "
+        "You can revoke this purchase until 2026-05-08 12:00 UTC (7 days left); "
         "after that, it can no longer be undone.",
         f"Revoke this purchase:\n{URL}",
         f"Dashboard: {DASHBOARD}",
@@ -139,7 +140,8 @@ def test_html_has_inline_styles_and_a_table_based_button(renderer: EmailRenderer
         next(c for c in parsed.cells if c.get("class") == "button-cell")["style"] or ""
     )
     assert ">Revoke this purchase</a>" in html
-    assert "$13,140.00 upfront / $0.00/mo. Total over term: $13,140.00" in html
+    assert "$13,140.00 upfront. Total over term: $13,140.00" in html
+    assert "/mo" not in html  # All Upfront: no monthly figure
     assert any(a["href"] == DASHBOARD for a in parsed.anchors)
 
 
@@ -166,7 +168,7 @@ def test_closed_purchase_gets_no_button_and_says_so(renderer: EmailRenderer) -> 
     assert email.html is not None
     assert "button-link" not in email.html
     assert "/revoke?token=" not in email.text
-    assert "The revocation window closed on 2026-05-01T11:00:00Z" in email.text
+    assert "The revocation window closed on 2026-05-01 11:00 UTC" in email.text
 
 
 def test_support_case_phase_offers_a_refund_request_not_a_revoke(renderer: EmailRenderer) -> None:
@@ -195,19 +197,6 @@ def test_mime_is_multipart_alternative_with_stable_ids(renderer: EmailRenderer) 
     assert parsed["X-Grace-Period-Email"] == "purchase-executed"
 
 
-@pytest.mark.parametrize(
-    ("amount", "currency", "shown"),
-    [
-        ("13140", "USD", "$13,140.00"),
-        ("0.5", "USD", "$0.50"),
-        ("1234.567", "USD", "$1,234.567"),
-        ("99.00", "EUR", "99.00 EUR"),
-    ],
-)
-def test_money(amount: str, currency: str, shown: str) -> None:
-    assert money(Decimal(amount), currency) == shown
-
-
 def _outcome(renderer: EmailRenderer, change: PurchaseChangeKind, audit: Audit) -> Email:
     purchase = sample_purchase(executed_at=NOW)
     actor = ActorRef(user_id="u-alice", email="alice@example.com", name="Alice Example", path=ActionPath.EMAIL_LINK)
@@ -217,8 +206,9 @@ def _outcome(renderer: EmailRenderer, change: PurchaseChangeKind, audit: Audit) 
         summary="Summary from revocation",
         audit=audit,
         actor=actor,
-        occurred_at="2026-05-01T12:00:00Z",
+        occurred_at="2026-05-01 12:00 UTC",
         notice=notice,
+        refund=expected_refund(purchase, "returned"),
     )
     return renderer.outcome(
         OutcomeEmail(
@@ -244,7 +234,12 @@ def _outcome(renderer: EmailRenderer, change: PurchaseChangeKind, audit: Audit) 
         (
             PurchaseChangeKind.REVOKED,
             Audit(revoked_at=NOW, revoked_via=RevokedVia.SELF_SERVICE_API),
-            ["The purchase was revoked: AWS confirmed it.", "Revoked at: 2026-05-01T12:00:00Z", "through the AWS API"],
+            [
+                "The purchase was revoked: AWS confirmed it.",
+                "Revoked at: 2026-05-01 12:00 UTC",
+                "Route: Undone through the AWS API (self-service)",
+                "Refund: Expected refund: $13,140.00, the upfront payment in full",
+            ],
         ),
         (
             PurchaseChangeKind.REVOCATION_FAILED,
@@ -275,7 +270,7 @@ def test_outcome_emails_say_what_happened_with_the_dashboard_link(
     assert email.subject == f"[Grace Period] {OUTCOME_HEADLINES[change]}: {label}"
     for fingerprint in [
         *fingerprints,
-        "By: Alice Example <alice@example.com> via email-link",
+        "By: Alice Example <alice@example.com> from an email link",
         f"Open the purchase: {DASHBOARD}",
     ]:
         assert fingerprint in email.text
@@ -303,3 +298,43 @@ def test_a_discovered_purchase_says_it_was_found_in_the_account(renderer: EmailR
     assert email.html is not None
     assert ">Purchase found in your account</h1>" in email.html
     assert f"Revoke this purchase:\n{URL}" in email.text  # revocable like an executed one
+
+
+def test_a_deadline_under_24_hours_is_red_and_counts_down(renderer: EmailRenderer) -> None:
+    soon = Windows(
+        self_service_until=NOW + timedelta(hours=5, minutes=30),
+        support_case_until=NOW + timedelta(days=7),
+        closes_at=NOW + timedelta(days=7),
+    )
+    for windows, red in ((soon, True), (WINDOWS, False)):
+        email = executed(renderer, sample_purchase(executed_at=NOW), windows)
+        assert email.html is not None
+        parsed = Links()
+        parsed.feed(email.html)
+        [cell] = [c for c in parsed.cells if "deadline" in (c.get("class") or "")]
+        assert ("urgent" in (cell.get("class") or "")) is red
+        assert ("color: #b42318" in (cell.get("style") or "")) is red
+    assert "Revocable until: 2026-05-01 17:30 UTC (5 hours 30 minutes left)" in email_text(renderer, soon)
+
+
+def email_text(renderer: EmailRenderer, windows: Windows) -> str:
+    return executed(renderer, sample_purchase(executed_at=NOW), windows).text
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_no_internal_name_reaches_an_email(renderer: EmailRenderer, direct: bool) -> None:
+    purchase = sample_purchase(executed_at=NOW, direct_execute=direct)
+    revoked = _outcome(
+        renderer, PurchaseChangeKind.REVOKED, Audit(revoked_at=NOW, revoked_via=RevokedVia.SELF_SERVICE_API)
+    )
+    for text in (executed(renderer, purchase, WINDOWS).text, revoked.text):
+        body = text.split("\n", 1)[1]
+        for internal in ("savings_plan", "approval_email", "direct_execute", "email-link", "self-service-api", "/mo"):
+            assert internal not in body
+
+
+def test_the_revoked_email_says_a_deleted_queued_purchase_refunds_nothing() -> None:
+    queued = expected_refund(sample_purchase(executed_at=NOW), "queued-deleted")
+    assert queued.startswith("Nothing to refund: the queued purchase never starts")
+    returned = expected_refund(sample_purchase(executed_at=NOW), "returned")
+    assert returned.startswith("Expected refund: $13,140.00, the upfront payment in full")

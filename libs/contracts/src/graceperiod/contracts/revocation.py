@@ -6,13 +6,23 @@ published to ``graceperiod.events`` under ``revocation.purchase.*``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from graceperiod.contracts.base import AwsAccountId, EmailAddress, Identifier, Instant, Message, Model, NonEmptyStr
-from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.base import (
+    AwsAccountId,
+    EmailAddress,
+    Identifier,
+    Instant,
+    Message,
+    Model,
+    Money,
+    NonEmptyStr,
+)
+from graceperiod.contracts.enums import ActionPath, ExecutionVia, Permission
 from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
 from graceperiod.contracts.topology import RoutingKey
 from graceperiod.contracts.upstream import AwsRegion, Person, PurchaseExecuted
@@ -132,6 +142,15 @@ class Windows(Model):
     support_case_until: Instant | None = None
     closes_at: Instant | None = None
 
+    def deadline(self, phase: Phase) -> datetime | None:
+        """When the window a person can act in now closes, for a purchase in ``phase``: the
+        self-service one, else the support one; None when nothing is left to do in time."""
+        if phase is Phase.SELF_SERVICE:
+            return self.self_service_until or self.closes_at
+        if phase in (Phase.SUPPORT_CASE, Phase.SUPPORT_UNAVAILABLE):
+            return self.support_case_until or self.closes_at
+        return None
+
 
 class ActorRef(Model):
     """Who did something, as recorded in the audit trail."""
@@ -200,6 +219,11 @@ class PurchaseSource(StrEnum):
     """An executor announced it (``purchase.executed``)."""
     DISCOVERED = "discovered"
     """Grace Period found it in the account (an executor may have announced it later)."""
+
+    @classmethod
+    def of(cls, via: ExecutionVia | str) -> PurchaseSource:
+        """The source a purchase's ``execution.via`` says."""
+        return cls.DISCOVERED if str(via) == cls.DISCOVERED.value else cls.EXECUTED
 
 
 class PurchaseView(Model):
@@ -376,14 +400,73 @@ class CommandReply(Model):
 # --- Queries (revocation.queries) ----------------------------------------------------------
 
 
-class ListPurchases(Query):
-    kind: Literal["list-purchases"] = "list-purchases"
+class PurchaseSort(StrEnum):
+    """The History's columns a list can be sorted by (over all purchases, in the service)."""
+
+    PURCHASE_ID = "purchase-id"
+    COMMITMENT_ID = "commitment-id"
+    ACCOUNT = "account"
+    """Account name, then id."""
+    PRODUCT = "product"
+    """Provider, service, SKU."""
+    COMMITMENT = "commitment"
+    """Kind, term, payment option."""
+    UPFRONT = "upfront"
+    EXECUTED = "executed"
+    DEADLINE = "deadline"
+    """When the window one can still act in closes; purchases with none come last."""
+    STATE = "state"
+    """Actionable phases first (the soonest deadline first within one), finished ones last."""
+    ACTION = "action"
+    """What can be done: revoke, then a support case, then mark a case resolved, then nothing."""
+
+
+#: A window closing within this many hours makes a purchase "expiring soon" by default.
+EXPIRING_SOON_HOURS = 48
+
+
+class PurchaseFilters(Model):
+    """Which purchases a list or an export selects, and in which order. All optional; the
+    service applies them over all purchases (with indexes), never over one page."""
+
     account_id: AwsAccountId | None = None
     phase: Phase | None = None
     requested_by_user_id: Identifier | None = None
+    search: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """A purchase id, a commitment id, an account id or an account name (exact; names and
+    commitment ids ignore case)."""
     source: PurchaseSource | None = None
+    executed_from: Instant | None = None
+    """Executed at or after this instant."""
+    executed_before: Instant | None = None
+    """Executed before this instant."""
+    expiring_within_hours: Annotated[int, Field(ge=1, le=24 * 366)] | None = None
+    """Only purchases whose open window closes within this many hours."""
+    sort: PurchaseSort = PurchaseSort.EXECUTED
+    descending: bool = True
+
+
+class ListPurchases(Query, PurchaseFilters):
+    """Views for one actor (their allowed actions), one page at a time. ``cursor`` is the
+    ``next_cursor`` of the previous page of the same sort; it stays valid as purchases come in."""
+
+    kind: Literal["list-purchases"] = "list-purchases"
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     cursor: str | None = None
+
+
+class ExportPurchases(Query, PurchaseFilters):
+    """Rows (no timeline, no audit) for an export, in larger pages."""
+
+    kind: Literal["export-purchases"] = "export-purchases"
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+    cursor: str | None = None
+
+
+class SummarizePurchases(Query):
+    """The money at a glance: what is refundable now, and the next deadline."""
+
+    kind: Literal["summarize-purchases"] = "summarize-purchases"
 
 
 class GetPurchase(Query):
@@ -407,13 +490,43 @@ class ListAccountAccess(Query):
 
 
 RevocationQuery = Annotated[
-    ListPurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess, Field(discriminator="kind")
+    ListPurchases | ExportPurchases | SummarizePurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess,
+    Field(discriminator="kind"),
 ]
 
 
 class PurchaseListReply(Reply):
     items: list[PurchaseView] = Field(default_factory=list)
     next_cursor: str | None = None
+
+
+class PurchaseRow(Model):
+    """A purchase as a list row or an export line: the purchase, where it stands, its windows."""
+
+    purchase: PurchaseExecuted
+    phase: Phase
+    windows: Windows
+    aws_state: str | None = None
+
+
+class PurchaseRowsReply(Reply):
+    items: list[PurchaseRow] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class RefundableTotal(Model):
+    """The upfront payments of the purchases AWS still lets one undo, in one currency."""
+
+    currency: str
+    upfront: Money
+    purchases: int
+
+
+class PurchaseSummaryReply(Reply):
+    refundable: list[RefundableTotal] = Field(default_factory=list)
+    """Per currency, largest first; purchases whose self-service window is open now."""
+    next_deadline: PurchaseRow | None = None
+    """The purchase whose open window closes soonest."""
 
 
 class PurchaseReply(Reply):
@@ -467,3 +580,6 @@ class PurchaseChanged(Message):
     audit: Audit
     actor: ActorRef | None = None
     summary: NonEmptyStr
+    aws_state: str | None = None
+    """The commitment's state as AWS last reported it (``returned``, ``queued-deleted``, ...):
+    what an undo gives back depends on it. None from publishers that predate it."""

@@ -17,6 +17,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
+from graceperiod.contracts import formatting, vocabulary
 from graceperiod.notifier.domain.emails import Email, ExecutedEmail, OutcomeEmail, PoolAlertEmail, stable_message_id
 from graceperiod.notifier.domain.reminders import ReminderEmail
 
@@ -25,7 +26,9 @@ KIND_HEADER = "X-Grace-Period-Email"
 
 
 def build_environment() -> Environment:
-    return Environment(
+    """The templates' environment, with the shared filters and tests for money, times and
+    labels (the dashboard registers the same ones)."""
+    env = Environment(
         loader=PackageLoader("graceperiod.notifier", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=True),
         undefined=StrictUndefined,
@@ -33,6 +36,10 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(formatting.JINJA_FILTERS)
+    env.filters.update(vocabulary.JINJA_FILTERS)
+    env.tests.update(formatting.JINJA_TESTS)
+    return env
 
 
 class EmailRenderer:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import Permission
+from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.notifier import (
     DeliveriesReply,
     DeliveryStatus,
@@ -30,6 +31,7 @@ from graceperiod.contracts.notifier import (
 from graceperiod.contracts.revocation import Phase, PurchaseChanged, PurchaseRecorded, Windows
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.adapters.mail import MailTransport, PermanentDeliveryError, TransientDeliveryError
 from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey, DeliveryRecord
@@ -57,7 +59,7 @@ from graceperiod.notifier.domain.reminders import (
     reminder_headline,
     reminder_subject,
 )
-from graceperiod.notifier.domain.windows import iso_utc, window_notice
+from graceperiod.notifier.domain.windows import window_notice
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
 from graceperiod.notifier.store import DeliveryStore, ReminderStore, SettingsStore
@@ -124,6 +126,7 @@ class NotifierService:
                 revoke_url=None,
                 dashboard_url=dashboard,
                 recipient="",
+                now=now,
             )
             return self._renderer.executed_many(email, links)
 
@@ -161,7 +164,7 @@ class NotifierService:
         # One email per change event: its deterministic message id tells a redelivery of the
         # same change from a second change of the same kind (e.g. a retried revocation failing again).
         occurrence = message_id or f"{event.change}@{event.occurred_at.isoformat()}"
-        occurred_at = iso_utc(event.occurred_at)
+        occurred_at = utc(event.occurred_at)
         dashboard = self._links.dashboard_url(purchase.purchase_id)
         facts = PurchaseFacts.of(purchase)
 
@@ -174,6 +177,7 @@ class NotifierService:
                 actor=event.actor,
                 occurred_at=occurred_at,
                 notice=notice,
+                refund=expected_refund(purchase, event.aws_state),
             )
             email = OutcomeEmail(
                 brand=self._brand,

@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime
 
-from graceperiod.contracts.enums import CommitmentKind, ExecutionVia
+from graceperiod.contracts.formatting import cost_with_total, utc
 from graceperiod.contracts.notifier import EmailKind
-from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind, RevokedVia
+from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind
 from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
+from graceperiod.contracts.vocabulary import account, executed_how, label, term
 from graceperiod.contracts.wait_list import PoolRunningLow
-from graceperiod.notifier.domain.windows import WindowNotice, iso_utc
+from graceperiod.notifier.domain.windows import WindowNotice
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,43 +42,13 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
-_SYMBOLS = {"USD": "$"}
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """``$13,140.00``: cents always shown, more decimals kept when the amount has them."""
-    exponent = amount.as_tuple().exponent
-    shown = amount.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent >= -2 else amount
-    number = f"{shown:,f}"
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{number}" if symbol else f"{number} {currency}"
-
-
-def cost_line(purchase: PurchaseExecuted) -> str:
-    c = purchase.cost
-    return (
-        f"{money(c.upfront, c.currency)} upfront / {money(c.monthly, c.currency)}/mo. "
-        f"Total over term: {money(c.total, c.currency)}"
-    )
-
-
 def person(p: Person | ActorRef) -> str:
     return f"{p.name} <{p.email}>" if p.name else p.email
 
 
-def account_label(purchase: PurchaseExecuted) -> str:
-    return f"{purchase.account.name} ({purchase.account.id})"
-
-
 def purchase_label(purchase: PurchaseExecuted) -> str:
-    return f"{purchase.provider}/{purchase.service} {purchase.sku} in {account_label(purchase)}"
-
-
-_KIND_LABELS = {
-    CommitmentKind.SAVINGS_PLAN: "Savings Plan",
-    CommitmentKind.RESERVED_INSTANCE: "Reserved Instance",
-    CommitmentKind.RESERVED_NODE: "Reserved node",
-}
+    """The subject's ``<provider>/<service> <sku> in <account>`` (the brief's wording)."""
+    return f"{purchase.provider}/{purchase.service} {purchase.sku} in {account(purchase)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,30 +73,21 @@ class PurchaseFacts:
 
     @classmethod
     def of(cls, purchase: PurchaseExecuted) -> PurchaseFacts:
-        execution = purchase.execution
-        if execution.via is ExecutionVia.DISCOVERED:
-            how = "Found in your account by Grace Period: bought outside Grace Period (console, CLI, another tool)"
-        elif execution.via is ExecutionVia.DIRECT_EXECUTE:
-            how = f"Executed without approval per {execution.permission} grant"
-        else:
-            how = "Executed after approval by email"
-        if execution.executed_by is not None:
-            how += f", by {person(execution.executed_by)}"
         requester = person(purchase.requested_by) if purchase.requested_by else NOBODY_REQUESTED
         return cls(
             purchase_id=purchase.purchase_id,
-            account=account_label(purchase),
-            service=f"{purchase.provider}/{purchase.service}",
+            account=account(purchase),
+            service=f"{label(purchase.provider)} {label(purchase.service)}",
             sku=purchase.sku,
             region=purchase.commitment.region,
-            commitment=f"{_KIND_LABELS[purchase.commitment.kind]} {purchase.commitment.id}",
-            term=f"{purchase.term_months} months",
+            commitment=f"{label(purchase.commitment.kind)} {purchase.commitment.id}",
+            term=term(purchase.term_months),
             payment=purchase.payment_option,
-            cost=cost_line(purchase),
+            cost=cost_with_total(purchase.cost),
             requester=requester,
             requested_by=f"Requested by {requester}",
-            execution=how,
-            executed_at=iso_utc(purchase.executed_at),
+            execution=executed_how(purchase),
+            executed_at=utc(purchase.executed_at),
             found=purchase.discovered,
         )
 
@@ -142,6 +104,8 @@ class ExecutedEmail:
     dashboard_url: str
     recipient: str
     kind: EmailKind = EmailKind.PURCHASE_EXECUTED
+    now: datetime | None = None
+    """When it is sent: the deadline's countdown counts from here."""
 
     @property
     def preheader(self) -> str:
@@ -161,11 +125,6 @@ OUTCOME_HEADLINES: dict[PurchaseChangeKind, str] = {
     PurchaseChangeKind.REVOCATION_FAILED: "Revocation failed",
     PurchaseChangeKind.SUPPORT_CASE_OPENED: "Support case opened",
     PurchaseChangeKind.SUPPORT_CASE_RESOLVED: "Support case resolved",
-}
-
-_VIA = {
-    RevokedVia.SELF_SERVICE_API: "through the AWS API (self-service)",
-    RevokedVia.SUPPORT_CASE_API: "through an AWS Support case",
 }
 
 
@@ -206,17 +165,19 @@ def outcome_story(
     actor: ActorRef | None,
     occurred_at: str,
     notice: WindowNotice,
+    refund: str = "",
 ) -> tuple[str, list[tuple[str, str]], str]:
-    """(what happened, detail rows, what happens next) for one announced change."""
+    """(what happened, detail rows, what happens next) for one announced change; ``refund``
+    says what the undo gives back (for a revoked purchase)."""
     details: list[tuple[str, str]] = [("Summary", summary)]
     if actor is not None:
-        details.append(("By", f"{person(actor)} via {actor.path}"))
+        details.append(("By", f"{person(actor)} {label(actor.path)}"))
     if change is PurchaseChangeKind.REVOKED:
-        when = iso_utc(audit.revoked_at) if audit.revoked_at else occurred_at
-        via = _VIA.get(audit.revoked_via, "") if audit.revoked_via else ""
-        details.append(("Revoked at", when))
-        if via:
-            details.append(("Revoked", via))
+        details.append(("Revoked at", utc(audit.revoked_at) if audit.revoked_at else occurred_at))
+        if audit.revoked_via is not None:
+            details.append(("Route", label(audit.revoked_via)))
+        if refund:
+            details.append(("Refund", refund))
         return (
             "The purchase was revoked: AWS confirmed it.",
             details,
@@ -274,9 +235,9 @@ def pool_alert_email(alert: PoolRunningLow, *, brand: str, dashboard_url: str) -
         ("Available", str(alert.available)),
         ("Alert threshold", f"fewer than {alert.threshold}"),
         ("In Cooldown", str(alert.cooling)),
-        ("Next release", iso_utc(alert.next_release_at) if alert.next_release_at else "none scheduled"),
+        ("Next release", utc(alert.next_release_at) if alert.next_release_at else "none scheduled"),
         ("Leases waiting", str(alert.waiting)),
-        ("Noticed at", iso_utc(alert.occurred_at)),
+        ("Noticed at", utc(alert.occurred_at)),
     ]
     return PoolAlertEmail(
         brand=brand,

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from graceperiod.contracts.formatting import duration, utc
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import Phase, PurchaseChanged, PurchaseRecorded, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.notifier.domain.emails import PurchaseFacts, one_line, purchase_label
-from graceperiod.notifier.domain.windows import WindowNotice, iso_utc, time_left
+from graceperiod.notifier.domain.windows import WindowNotice
 from graceperiod.runtime.mongo import Record
 
 
@@ -86,7 +87,7 @@ def at_due_time(record: ReminderRecord, now: datetime) -> ReminderRecord | None:
     """A due reminder whose window has already closed is missed (None: send it now)."""
     if now < record.deadline:
         return None
-    note = f"the window closed at {iso_utc(record.deadline)} before the reminder could go out"
+    note = f"the window closed at {utc(record.deadline)} before the reminder could go out"
     return record.model_copy(update={"state": ReminderState.MISSED, "updated_at": now, "note": note})
 
 
@@ -114,7 +115,7 @@ class ReminderEmail:
 
 
 def reminder_headline(record: ReminderRecord, now: datetime) -> str:
-    return f"The revocation window closes {time_left(record.deadline - now)}"
+    return f"The revocation window closes in {duration(record.deadline - now)}"
 
 
 def reminder_subject(purchase: PurchaseExecuted, brand: str) -> str:

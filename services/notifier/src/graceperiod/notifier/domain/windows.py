@@ -7,8 +7,9 @@ phase the revocation service worked out), never a fixed "24 hours".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
+from graceperiod.contracts.formatting import countdown, utc
 from graceperiod.contracts.revocation import ACTED_PHASES, Phase, Windows
 
 
@@ -26,30 +27,15 @@ class WindowNotice:
     """One sentence: until when the purchase can be undone, and what remains after that."""
     button: str | None
     """The button's label, or None when nothing can be done any more (no link is sent)."""
+    deadline: datetime | None = None
+    """When the window the button acts in closes (the email shows it with a countdown)."""
+    deadline_label: str = ""
+    """What closes then, e.g. "Revocable until"."""
 
 
-def iso_utc(instant: datetime) -> str:
-    """ISO 8601 in UTC, to the second: ``2026-05-05T14:22:00Z``."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _plural(count: int, unit: str) -> str:
-    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
-
-
-def time_left(delta: timedelta) -> str:
-    """How long from now, rounded down so it never promises more time than there is."""
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return "less than a minute from now"
-    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
-    if days:
-        parts = [_plural(days, "day")] + ([_plural(hours, "hour")] if hours else [])
-    elif hours:
-        parts = [_plural(hours, "hour")] + ([_plural(minutes, "minute")] if minutes else [])
-    else:
-        parts = [_plural(minutes, "minute")]
-    return " ".join(parts) + " from now"
+def _when(until: datetime, now: datetime) -> str:
+    """``2026-05-05 14:22 UTC (2 days left)``: the one way a deadline is written."""
+    return f"{utc(until)} ({countdown(until, now)})"
 
 
 def _open(until: datetime | None, now: datetime) -> bool:
@@ -66,12 +52,14 @@ def window_notice(windows: Windows, phase: Phase, now: datetime) -> WindowNotice
         )
     if self_service is not None and _open(self_service, now):
         if support is not None and support > self_service:
-            after = f"after that, only an AWS Support refund request remains, until {iso_utc(support)}."
+            after = f"after that, only an AWS Support refund request remains, until {utc(support)}."
         else:
             after = "after that, it can no longer be undone."
         return WindowNotice(
-            f"You can revoke this purchase until {iso_utc(self_service)} ({time_left(self_service - now)}); {after}",
+            f"You can revoke this purchase until {_when(self_service, now)}; {after}",
             Route.REVOKE,
+            self_service,
+            "Revocable until",
         )
     if support is not None and _open(support, now):
         return _support_notice(windows, support, phase, now)
@@ -86,19 +74,23 @@ def _support_notice(windows: Windows, support: datetime, phase: Phase, now: date
     elif self_service is None:
         before = "AWS offers no self-service revocation for this purchase."
     else:
-        before = f"Self-service revocation ended on {iso_utc(self_service)}."
-    until = f"{iso_utc(support)} ({time_left(support - now)})"
+        before = f"Self-service revocation ended on {utc(self_service)}."
+    until = _when(support, now)
     if phase is Phase.SUPPORT_UNAVAILABLE:
         return WindowNotice(
             f"{before} A refund could be requested from AWS Support until {until}, but this account "
             "cannot file support cases through the API: open the case in the AWS Support Center console. "
             "After that, it can no longer be undone.",
             Route.OPTIONS,
+            support,
+            "Refund request possible until",
         )
     return WindowNotice(
         f"{before} You can ask AWS Support for a refund until {until} "
         "(AWS decides case by case); after that, it can no longer be undone.",
         Route.SUPPORT_CASE,
+        support,
+        "Refund request possible until",
     )
 
 
@@ -114,12 +106,13 @@ def _past_notice(windows: Windows, now: datetime) -> WindowNotice:
     if closed is not None and closed > now:
         # Past the windows we know of but before closes_at: let the link page decide.
         return WindowNotice(
-            f"Revocation may still be possible until {iso_utc(closed)} ({time_left(closed - now)}); "
-            "the link shows what can be done.",
+            f"Revocation may still be possible until {_when(closed, now)}; the link shows what can be done.",
             Route.OPTIONS,
+            closed,
+            "Possibly until",
         )
     if closed is not None:
         return WindowNotice(
-            f"The revocation window closed on {iso_utc(closed)}; this purchase can no longer be undone.", None
+            f"The revocation window closed on {utc(closed)}; this purchase can no longer be undone.", None
         )
     return WindowNotice("This purchase can no longer be undone.", None)

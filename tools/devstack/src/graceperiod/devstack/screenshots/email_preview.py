@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.formatting import iso8601
 from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.notifier import keys
@@ -28,7 +29,7 @@ from graceperiod.notifier.domain.emails import (
     outcome_story,
     outcome_subject,
 )
-from graceperiod.notifier.domain.windows import iso_utc, window_notice
+from graceperiod.notifier.domain.windows import window_notice
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
 
@@ -130,7 +131,7 @@ def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
             summary=f"{OUTCOME_HEADLINES[change]} (sample)",
             audit=audit,
             actor=actor,
-            occurred_at=iso_utc(NOW),
+            occurred_at=iso8601(NOW),
             notice=window_notice(week_windows, Phase.SELF_SERVICE, NOW),
         )
         out[f"outcome-{change}"] = renderer.outcome(
