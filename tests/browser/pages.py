@@ -37,7 +37,7 @@ class Dashboard:
         await self.page.get_by_role("button", name="Sign out").first.click()
 
     def purchase(self, purchase_id: str) -> Locator:
-        return self.page.locator(f'li.purchase[data-purchase-id="{purchase_id}"]')
+        return self.page.locator(f'.purchase[data-purchase-id="{purchase_id}"]')
 
     def account(self, account_id: str) -> Locator:
         return self.page.locator(f'li.account[data-account-id="{account_id}"]')

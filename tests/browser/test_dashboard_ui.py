@@ -137,7 +137,7 @@ async def test_admin_releases_a_cooldown_account_and_sees_warning_and_record(bro
     dashboard = Dashboard(await context.new_page(), base_url)
     await dashboard.sign_in_as("Ada Admin")
     await dashboard.open("/accounts")
-    await expect(dashboard.account("444444444444")).to_contain_text(re.compile(r"\d+ h \d+ min"))
+    await expect(dashboard.account("444444444444")).to_contain_text(re.compile(r"\d+ hours? \d+ minutes?"))
     warning = await dashboard.release_early("444444444444", "Customer demo tomorrow")
     assert "billing attribution may be inaccurate" in warning
     await expect(dashboard.page.get_by_role("status")).to_contain_text("released early by admin@example.com")

@@ -143,6 +143,13 @@ async def test_a_recorded_purchase_is_listed_with_phase_and_actions(
     items = (await live.get("/api/purchases", headers=alice)).json()["items"]
     [item] = [i for i in items if i["purchase"]["purchase_id"] == body["purchase_id"]]
     assert (item["phase"], item["allowed_actions"]) == ("self-service", ["revoke"])
+    # An admin's API token: revoke-any, so the revoke action is theirs too (issue 16.10).
+    admin = bearer(idp, "u-admin", "admin@example.com", ["admin"])
+    as_admin = (await live.get(f"/api/purchases/{body['purchase_id']}", headers=admin)).json()
+    assert (as_admin["phase"], as_admin["allowed_actions"]) == ("self-service", ["revoke"])
+    admin_items = (await live.get("/api/purchases", headers=admin)).json()["items"]
+    [admin_item] = [i for i in admin_items if i["purchase"]["purchase_id"] == body["purchase_id"]]
+    assert admin_item["allowed_actions"] == ["revoke"]
 
 
 async def test_another_users_purchase_is_refused_by_gateway_and_service(

@@ -96,7 +96,7 @@ async def test_a_cooling_account_page_shows_time_left_and_release_only_to_those_
 ) -> None:
     await sign_in(client, "u-alice")
     as_user = main((await client.get("/accounts/444444444444")).text)
-    assert re.search(r"17 h 4\d min</strong> left", as_user)
+    assert re.search(r"17 hours 4\d minutes</strong> left", as_user)
     assert "Release now" not in as_user
     await sign_in(client, "u-admin")
     as_admin = main((await client.get("/accounts/444444444444")).text)

@@ -24,7 +24,7 @@ def form_key(html: str) -> str:
 
 
 def card(html: str, purchase_id: str) -> str:
-    match = re.search(rf'<li class="card purchase" data-purchase-id="{purchase_id}">(.*?)</li>', html, re.S)
+    match = re.search(rf'<tr class="purchase" data-purchase-id="{purchase_id}">(.*?)</tr>', html, re.S)
     assert match, purchase_id
     return match.group(1)
 
@@ -144,7 +144,8 @@ async def test_revoke_through_the_confirm_dialog(
         "/purchases/pur-bob-sp/revoke", data={"idempotency_key": form_key(dialog), "_csrf_token": token.group(1)}
     )
     assert done.status_code == 200
-    assert "Revocation: done" in done.text
+    assert "Revoked: AWS confirmed it" in done.text
+    assert "Expected refund: $13,140.00, the upfront payment in full" in done.text
     (command,) = clients.commands
     assert command.actor.path is ActionPath.DASHBOARD
     assert command.actor.user_id == "u-admin"
@@ -170,7 +171,7 @@ async def test_support_case_draft_is_editable_and_submitted_as_edited(
         },
     )
     assert done.status_code == 200
-    assert "Support case: done" in done.text
+    assert "Support case filed" in done.text
     assert clients.commands[-1].subject == "Edited subject"
     detail = (await client.get("/purchases/pur-alice-ri")).text
     assert "Support case open" in detail
@@ -182,8 +183,10 @@ async def test_purchase_detail_shows_timeline_with_actors_and_paths(client: Asyn
     detail = (await client.get("/purchases/pur-bob-revoked")).text
     assert "Purchase executed" in detail
     assert "AWS returned the Savings Plan" in detail
-    assert "Bob Example through email-link" in detail  # audit: who and which path
-    assert "self-service-api" in detail
+    assert "Bob Example from an email link" in detail  # audit: who and which path, in words
+    assert "Undone through the AWS API (self-service)" in detail
+    for internal in ("self-service-api", "email-link)", "approval_email", "savings_plan", "(email-link)"):
+        assert internal not in detail
 
 
 async def test_accounts_page_shows_pool_time_left_and_release_for_admins_only(
@@ -192,7 +195,7 @@ async def test_accounts_page_shows_pool_time_left_and_release_for_admins_only(
     async with AsyncTestClient(make_app()) as client:
         await sign_in(client, "u-bob")
         page = (await client.get("/accounts")).text
-        assert "17 h 42 min" in page
+        assert "17 hours 42 minutes" in page
         assert "Release now" not in page
         assert 'name="cooldown_period_hours"' not in page  # read-only policy
         assert (await client.get("/accounts/444444444444/release")).status_code == 403
@@ -327,12 +330,12 @@ async def test_the_history_filter_form_submitted_with_any_phase_lists_everything
     everything = await client.get("/")
     filtered = await client.get("/?phase=")
     assert filtered.status_code == 200
-    assert filtered.text.count('class="card purchase"') == everything.text.count('class="card purchase"') > 0
+    assert filtered.text.count('class="purchase"') == everything.text.count('class="purchase"') > 0
     assert (await client.get("/?phase=self-service")).status_code == 200
-    unknown = await client.get("/?phase=bogus")
-    assert unknown.status_code == 200  # ignored with a notice: the page is not lost
-    assert "“bogus” is not a phase" in unknown.text
-    assert unknown.text.count('class="card purchase"') == everything.text.count('class="card purchase"')
+    unknown = await client.get("/?phase=bogus")  # left out, and the page says so
+    assert unknown.status_code == 200
+    assert "Left out of the search, because it could not be used: state &#39;bogus&#39;" in unknown.text
+    assert unknown.text.count('class="purchase"') == everything.text.count('class="purchase"')
     api = await client.get("/api/purchases?phase=bogus")
     assert api.status_code == 400  # the JSON API still refuses it
 
@@ -346,15 +349,15 @@ async def test_history_marks_and_filters_purchases_found_in_an_account(
     everything = (await client.get("/")).text
     only_found = (await client.get("/?source=discovered")).text
     assert everything.count('class="badge discovered"') == 1
-    assert only_found.count('class="card purchase"') == 1
+    assert only_found.count('<tr class="purchase"') == 1
     assert 'data-purchase-id="disc-found-1"' in only_found
-    assert "nobody through Grace Period: found in the account" in only_found
-    assert (await client.get("/?source=")).text.count('class="card purchase"') == 8
+    assert (await client.get("/?source=")).text.count('<tr class="purchase"') == len(clients.purchases)
     unknown = await client.get("/?source=bogus")
     assert unknown.status_code == 200  # ignored with a notice, like an unknown phase
-    assert "“bogus” is not a source" in unknown.text
+    assert "source &#39;bogus&#39; (not one of the choices)" in unknown.text
     detail = (await client.get("/purchases/disc-found-1")).text
     assert "Grace Period found this commitment in the account" in detail
+    assert "nobody through Grace Period: found in the account" in detail
 
 
 async def test_accounts_page_shows_each_accounts_last_discovery_scan(

@@ -47,7 +47,7 @@ async def test_get_shows_the_revoke_confirmation_and_changes_nothing(
         assert status == 200
         assert "Revoke this purchase?" in text
         assert "AWS will return the Savings Plan (ReturnSavingsPlan)" in text
-        assert "Expect the upfront payment of $13140.00 back in full" in text
+        assert "Expected refund: $13,140.00, the upfront payment in full" in text
         assert csrf is not None
     assert clients.commands == []
     assert store.links == {}

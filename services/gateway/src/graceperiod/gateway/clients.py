@@ -36,6 +36,7 @@ from graceperiod.contracts.notifier import (
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
+    ExportPurchases,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
@@ -43,9 +44,12 @@ from graceperiod.contracts.revocation import (
     MarkCaseResolved,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseRowsReply,
+    PurchaseSummaryReply,
     RegisterAccountRole,
     RevokePurchase,
     SubmitSupportCase,
+    SummarizePurchases,
     SupportCaseDraftReply,
 )
 from graceperiod.contracts.topology import Queues
@@ -60,6 +64,8 @@ REVOCATION, COOLDOWN, NOTIFIER = "revocation", "cooldown", "notifier"
 class ServiceClients(Protocol):
     # revocation
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply: ...
+    async def export_purchases(self, query: ExportPurchases) -> PurchaseRowsReply: ...
+    async def summarize_purchases(self, query: SummarizePurchases) -> PurchaseSummaryReply: ...
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply: ...
     async def get_support_case_draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply: ...
     async def list_account_access(self, query: ListAccountAccess) -> AccountAccessReply: ...
@@ -99,6 +105,12 @@ class RpcServiceClients:
 
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
         return await self._rpc.call(Queues.REVOCATION_QUERIES, query, PurchaseListReply, timeout=self._q)
+
+    async def export_purchases(self, query: ExportPurchases) -> PurchaseRowsReply:
+        return await self._rpc.call(Queues.REVOCATION_QUERIES, query, PurchaseRowsReply, timeout=self._q)
+
+    async def summarize_purchases(self, query: SummarizePurchases) -> PurchaseSummaryReply:
+        return await self._rpc.call(Queues.REVOCATION_QUERIES, query, PurchaseSummaryReply, timeout=self._q)
 
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
         return await self._rpc.call(Queues.REVOCATION_QUERIES, query, PurchaseReply, timeout=self._q)

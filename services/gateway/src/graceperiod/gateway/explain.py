@@ -5,12 +5,14 @@ Shared by the dashboard and the email-link pages so both say the same thing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
+from graceperiod.contracts import vocabulary
 from graceperiod.contracts.enums import CommitmentKind
-from graceperiod.contracts.revocation import Phase, PurchaseView
+from graceperiod.contracts.formatting import money, utc
+from graceperiod.contracts.revocation import CommandReply, Phase, PurchaseView
+from graceperiod.contracts.rpc import CommandStatus
 
 #: The text the issue asks for, on closed purchases' disabled controls.
 CLOSED_TOOLTIP: Final = "Revocation window closed. Contact AWS Support if you believe a refund is warranted."
@@ -20,29 +22,15 @@ DEFAULT_MANUAL_ROUTE: Final = (
     "AWS console → Support Center → Create case → Account and billing → Billing, signed in to the purchasing account"
 )
 
-PHASE_LABELS: Final[dict[Phase, str]] = {
-    Phase.SELF_SERVICE: "Revocable",
-    Phase.SUPPORT_CASE: "Support case possible",
-    Phase.SUPPORT_UNAVAILABLE: "Support unavailable",
-    Phase.CLOSED: "Window closed",
-    Phase.REVOCATION_PENDING: "Revocation pending",
-    Phase.REVOKED: "Revoked",
-    Phase.CASE_OPEN: "Support case open",
-    Phase.CASE_RESOLVED: "Support case resolved",
-    Phase.FAILED: "Failed",
-}
-
-
-def money(amount: object, currency: str) -> str:
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+#: The words for the phases (they live in the vocabulary module the notifier shares).
+PHASE_LABELS: Final = vocabulary.PHASES
 
 
 def cost(amount: Decimal | None, currency: str = "USD") -> str:
     """A lease's cost to the cent (``$1,234.50``); '—' when unknown."""
     if amount is None:
         return "—"
-    return money(f"{amount:,.2f}", currency)
+    return money(amount.quantize(Decimal("0.01")), currency)
 
 
 def aws_will(view: PurchaseView) -> str:
@@ -68,34 +56,42 @@ def aws_will(view: PurchaseView) -> str:
 
 
 def refund_expectation(view: PurchaseView) -> str:
-    cost = view.purchase.cost
-    upfront = money(cost.upfront, cost.currency)
-    if cost.upfront > 0:
-        return f"Expect the upfront payment of {upfront} back in full, and no further monthly charges."
-    return "There is no upfront payment to refund; no further monthly charges are made."
+    """What undoing it gives back (the confirm and outcome pages; the revoked email says the same)."""
+    return vocabulary.expected_refund(view.purchase, view.aws_state)
 
 
 def support_case_note(view: PurchaseView) -> str:
-    until = view.windows.support_case_until
-    when = f" until {iso(until)}" if until else ""
+    """Why a support case is the route left, and whose rule its window is."""
+    windows = view.windows
+    if windows.self_service_until is not None:
+        before = f"AWS's self-service window for this purchase closed on {utc(windows.self_service_until)}."
+    elif not windows.self_service_known:
+        before = "AWS could not tell whether this purchase can be undone through its API."
+    elif view.purchase.commitment.kind is CommitmentKind.RESERVED_INSTANCE:
+        before = "AWS offers no self-service undo for a Reserved Instance once it has started."
+    else:
+        before = f"AWS offers no self-service undo for a {vocabulary.label(view.purchase.commitment.kind)}."
+    until = f" until {utc(windows.support_case_until)}" if windows.support_case_until else ""
     return (
-        "AWS offers no self-service undo for this purchase any more. A refund request to AWS Support "
-        f"is possible{when}; AWS decides at its discretion. The support window is Grace Period's policy "
-        "(7 days after execution by default), not an AWS rule."
+        f"{before} A refund request to AWS Support is possible{until}; AWS decides case by case, at its "
+        "discretion. The support window is Grace Period's policy (7 days after execution by default), not an AWS rule."
     )
 
 
-def iso(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+def outcome_headline(what: str, reply: CommandReply, view: PurchaseView | None) -> str:
+    """The outcome page's heading: where the purchase stands now, never "done" while AWS is
+    still working on it."""
+    phase = view.phase if view is not None else None
+    if phase in _HEADLINES:
+        return _HEADLINES[phase]
+    if phase is Phase.FAILED:
+        return f"{what} failed"
+    return f"{what}: in progress" if reply.status is CommandStatus.IN_PROGRESS else f"{what}: done"
 
 
-def remaining(until: datetime | None, now: datetime) -> str:
-    """'3 h 12 min' style; '' when past or unknown."""
-    if until is None or until <= now:
-        return ""
-    left = until - now
-    if left >= timedelta(days=2):
-        return f"{left.days} days"
-    hours, rest = divmod(int(left.total_seconds()), 3600)
-    minutes = rest // 60
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+_HEADLINES: Final = {
+    Phase.REVOKED: "Revoked: AWS confirmed it",
+    Phase.REVOCATION_PENDING: "Return requested: AWS is processing it",
+    Phase.CASE_OPEN: "Support case filed",
+    Phase.CASE_RESOLVED: "Support case resolved",
+}

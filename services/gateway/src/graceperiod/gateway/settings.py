@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from graceperiod.contracts.enums import Permission
+from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS
 from graceperiod.runtime.settings import ServiceSettings
 
 #: The issue's defaults: admins may revoke any purchase, release accounts early and change
@@ -56,6 +57,13 @@ class GatewaySettings(ServiceSettings):
             "How long an action waits for its outcome. Commands are durable: on timeout the API answers 503 "
             "(retrying with the same Idempotency-Key is safe) and the email-link page shows 'in progress'."
         ),
+    )
+
+    expiring_soon_hours: int = Field(
+        default=EXPIRING_SOON_HOURS,
+        ge=1,
+        le=24 * 366,
+        description='The History\'s "expiring soon" filter: a window closes within this many hours.',
     )
 
     # --- API clients: Bearer JWTs ------------------------------------------------------------

@@ -20,6 +20,7 @@ from graceperiod.gateway.clients import COOLDOWN, NOTIFIER, REVOCATION
 from graceperiod.gateway.configuration.access import AccessRow, access_rows, problems_of
 from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.pool.service import PoolService
+from graceperiod.gateway.purchases.history import HistoryQuery
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.controllers import DashboardController
@@ -120,9 +121,7 @@ class SettingsPages(DashboardController):
         access, bought = await asyncio.gather(
             configuration.one_account(actor, account_id),
             section(
-                purchases.find(
-                    actor, account_id=account_id, phase=None, mine=False, limit=ACCOUNT_PURCHASES, cursor=None
-                ),
+                purchases.find(actor, HistoryQuery(account_id=account_id), limit=ACCOUNT_PURCHASES, cursor=None),
                 REVOCATION,
             ),
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar.response import Template
 
+from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.revocation import (
     CASE_TEXT_RULE,
     FINISHED_PHASES,
@@ -55,7 +56,7 @@ def failure(error: LinkTokenError) -> Template:
     title, text = FAILURE_TEXT[error.failure]
     if error.failure is LinkFailure.EXPIRED:
         text = (
-            f"The revocation window closed on {explain.iso(error.expired_at)}, so this link no longer works. "
+            f"The revocation window closed on {utc(error.expired_at)}, so this link no longer works. "
             + explain.CLOSED_TOOLTIP
         )
     return problem(error.failure.status, title, text, error.failure.value)

@@ -3,16 +3,28 @@ revoke, draft/edit/submit the support case, mark it resolved, and the emails sen
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from litestar import Response, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
 
 from graceperiod.contracts.base import AwsAccountId
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import Phase, PurchaseSource, PurchaseView, SupportCaseDraft
+from graceperiod.contracts.revocation import (
+    EXPIRING_SOON_HOURS,
+    Phase,
+    PurchaseSort,
+    PurchaseSource,
+    PurchaseSummaryReply,
+    PurchaseView,
+    SupportCaseDraft,
+)
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
+from graceperiod.gateway.purchases.export import csv_stream
+from graceperiod.gateway.purchases.history import MAX_EXPIRING_HOURS, HistoryQuery, SortOrder, descending
 from graceperiod.gateway.purchases.schemas import DeliveryList, PurchasePage, Resolution, SupportCaseSubmission
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.web.collaborators import provide
@@ -20,7 +32,7 @@ from graceperiod.gateway.web.commands import CommandResult, command_response
 from graceperiod.gateway.web.controllers import ApiController
 from graceperiod.gateway.web.params import ACTION_KEY, ActionKey, Cursor, PurchaseId, optional_choice, optional_text
 from graceperiod.gateway.web.problems import ProblemException
-from graceperiod.gateway.web.routes import READ_ONE, api_get, api_get_one, api_post
+from graceperiod.gateway.web.routes import READ, READ_ONE, api_get, api_get_one, api_post
 from graceperiod.gateway.web.schemas import ACCOUNT_ID_PATTERN
 
 Purchases = NamedDependency[PurchaseService]
@@ -35,10 +47,85 @@ SourceFilter = Annotated[
 ]
 Mine = Annotated[bool, QueryParameter(description="Only purchases the caller requested.")]
 Limit = Annotated[int, QueryParameter(ge=1, le=200)]
+Search = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=128,
+        description=(
+            "A purchase id, commitment id, account id or account name (exact; commitment ids and names ignore case)."
+        ),
+        schema_extra=optional_text(),
+    ),
+]
+Day = Annotated[
+    date | None,
+    QueryParameter(
+        description="A day (UTC), e.g. 2026-05-31; both ends are included.", schema_extra=optional_text(format="date")
+    ),
+]
+Expiring = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=MAX_EXPIRING_HOURS,
+        description=f"Only purchases whose open window closes within this many hours (the dashboard's "
+        f'"expiring soon" uses {EXPIRING_SOON_HOURS} unless configured otherwise).',
+        schema_extra={"one_of": None, "type": "integer"},
+    ),
+]
+Sort = Annotated[
+    PurchaseSort | None,
+    QueryParameter(
+        description="The column to sort by, over all purchases (default: executed).",
+        schema_extra=optional_choice(PurchaseSort),
+    ),
+]
+Order = Annotated[
+    SortOrder | None,
+    QueryParameter(
+        description="asc or desc; default: newest/largest first for executed and upfront, else ascending.",
+        schema_extra=optional_choice(SortOrder),
+    ),
+]
+
+
+def history_query(
+    *,
+    search: Search = None,
+    account_id: AccountFilter = None,
+    phase: PhaseFilter = None,
+    source: SourceFilter = None,
+    executed_from: Day = None,
+    executed_to: Day = None,
+    expiring_within_hours: Expiring = None,
+    mine: Mine = False,
+    sort: Sort = None,
+    order: Order = None,
+) -> HistoryQuery:
+    """The filters, search and sort of ``GET /api/purchases`` and of its CSV export."""
+    sort = sort or PurchaseSort.EXECUTED
+    return HistoryQuery(
+        search=search,
+        account_id=account_id,
+        phase=phase,
+        source=source,
+        executed_from=executed_from,
+        executed_to=executed_to,
+        expiring_within_hours=expiring_within_hours,
+        mine=mine,
+        sort=sort,
+        descending=descending(sort, order),
+    )
+
+
+History = NamedDependency[HistoryQuery]
 
 Submission = JSONBody[SupportCaseSubmission]
 ResolutionBody = JSONBody[Resolution]
 ACTS = requires(*REVOKERS)
+#: A list's problems: a cursor the service did not issue (or of another sort) is refused (422).
+LISTED = (*READ, 422)
 #: A purchase's support case.
 CASE = "/{purchase_id:str}/support-case"
 
@@ -53,30 +140,46 @@ def action(path: str, operation_id: str, summary: str, *, body: bool = False) ->
 class PurchasesController(ApiController):
     path = "/api/purchases"
     tags = ["purchases"]
-    dependencies = {"identity": IDENTITY, "key": ACTION_KEY, "purchases": provide(PurchaseService)}
+    dependencies = {
+        "identity": IDENTITY,
+        "key": ACTION_KEY,
+        "purchases": provide(PurchaseService),
+        "history": Provide(history_query, sync_to_thread=False),
+    }
 
     @api_get(
         "/",
         "listPurchases",
-        "Purchases (executed or found in an account), newest first, with their phase and the caller's allowed actions",
+        "Purchases with their phase and the caller's allowed actions: searched, filtered and sorted over all "
+        "purchases, a page at a time (newest first by default)",
+        problems=LISTED,
     )
     async def list_purchases(
-        self,
-        *,
-        purchases: Purchases,
-        identity: SignedIn,
-        account_id: AccountFilter = None,
-        phase: PhaseFilter = None,
-        source: SourceFilter = None,
-        mine: Mine = False,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        self, *, purchases: Purchases, identity: SignedIn, history: History, limit: Limit = 50, cursor: Cursor = None
     ) -> PurchasePage:
-        actor = identity.actor(ActionPath.API)
-        reply = await purchases.find(
-            actor, account_id=account_id, phase=phase, source=source, mine=mine, limit=limit, cursor=cursor
-        )
+        reply = await purchases.find(identity.actor(ActionPath.API), history, limit=limit, cursor=cursor)
         return PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
+
+    @api_get(
+        "/export.csv",
+        "exportPurchases",
+        "Every purchase the filters select, as CSV (streamed; cells escaped against spreadsheet formulas)",
+        problems=LISTED,
+        media_type="text/csv",
+    )
+    async def export(self, purchases: Purchases, identity: SignedIn, history: History) -> Stream:
+        actor = identity.actor(ActionPath.API)
+        first = await purchases.export_page(actor, history, cursor=None)  # a silent service: 503, not a cut file
+        stamp = purchases.clock.now().strftime("%Y%m%d-%H%M")
+        return Stream(
+            csv_stream(purchases.export(actor, history, first)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="purchases-{stamp}.csv"'},
+        )
+
+    @api_get("/summary", "summarizePurchases", "What is refundable now (per currency) and the next deadline")
+    async def summary(self, purchases: Purchases, identity: SignedIn) -> PurchaseSummaryReply:
+        return await purchases.summary(identity.actor(ActionPath.API))
 
     @api_get_one("/{purchase_id:str}", "getPurchase", "One purchase with its windows, audit and timeline")
     async def get_purchase(self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId) -> PurchaseView:

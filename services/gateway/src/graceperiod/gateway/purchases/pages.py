@@ -5,13 +5,12 @@ through :class:`~graceperiod.gateway.purchases.service.PurchaseService`, like th
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import QueryParameter, URLEncodedBody
+from litestar.params import URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath
@@ -24,7 +23,6 @@ from graceperiod.contracts.revocation import (
     valid_case_text,
 )
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.gateway import explain
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION
@@ -32,19 +30,19 @@ from graceperiod.gateway.configuration.access import needing_bundle
 from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.purchases.controls import Control, controls_for
 from graceperiod.gateway.purchases.forms import ResolveForm, RevokeForm, SupportCaseForm
+from graceperiod.gateway.purchases.history import COLUMNS, from_page
 from graceperiod.gateway.purchases.service import PurchaseService
+from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.commands import accepted_status
 from graceperiod.gateway.web.controllers import DashboardController
-from graceperiod.gateway.web.pages import checked_key, choice, form_key, page, section
+from graceperiod.gateway.web.pages import checked_key, form_key, page, section
 from graceperiod.gateway.web.params import Cursor, PurchaseId
 from graceperiod.gateway.web.problems import ProblemException
 
-E = TypeVar("E", bound=StrEnum)
 Purchases = NamedDependency[PurchaseService]
-#: The filter form's "Any" option submits an empty phase: that is no filter, not an error.
-PhaseChoice = Annotated[str, QueryParameter(max_length=64)]
-OnlyMine = Annotated[bool, QueryParameter()]
+#: Rows on the History's first screen (and each next page).
+HISTORY_PAGE = 50
 ACTS = requires(*REVOKERS)
 RevokeData = URLEncodedBody[RevokeForm]
 SupportCaseData = URLEncodedBody[SupportCaseForm]
@@ -82,26 +80,27 @@ class PurchasePages(DashboardController):
         "identity": IDENTITY,
         "purchases": provide(PurchaseService),
         "configuration": provide(SettingsService),
+        "settings": provide(GatewaySettings),
     }
 
     @get("/", name="history")
     async def history(
         self,
         *,
+        request: Request[Any, Any, Any],
         purchases: Purchases,
         configuration: NamedDependency[SettingsService],
+        settings: NamedDependency[GatewaySettings],
         identity: SignedIn,
-        phase: PhaseChoice = "",
-        source: PhaseChoice = "",
-        mine: OnlyMine = False,
         cursor: Cursor = None,
     ) -> Template:
-        chosen = choice(phase, Phase, what="phase", labels=explain.PHASE_LABELS)
-        origin = choice(source, PurchaseSource, what="source")
+        """The History table: searched, filtered and sorted by the revocation service over all
+        purchases, 50 rows a screen, with what is refundable now above it."""
+        query = from_page(request.query_params)
         actor = identity.actor(ActionPath.DASHBOARD)
-        found = purchases.find(actor, phase=chosen.value, source=origin.value, mine=mine, limit=50, cursor=cursor)
-        listed, access = await asyncio.gather(
-            section(found, REVOCATION),
+        listed, summary, access = await asyncio.gather(
+            section(purchases.find(actor, query, limit=HISTORY_PAGE, cursor=cursor), REVOCATION),
+            section(purchases.summary(actor), REVOCATION),
             section(configuration.account_access(actor), REVOCATION),
         )
         views = listed.value.items if listed.value is not None else []
@@ -111,13 +110,15 @@ class PurchasePages(DashboardController):
             status=200 if listed.ok else 503,
             rows=[(view, controls_for(view, identity)) for view in views],
             purchases=listed,
+            summary=summary,
             bundle_accounts=needing_bundle(access.value),
-            phase=chosen.value.value if chosen.value else "",
+            query=query,
+            columns=COLUMNS,
+            sort_heading=dict(COLUMNS)[query.sort],
             phases=list(Phase),
-            notice=chosen.notice or origin.notice,
-            source=origin.value.value if origin.value else "",
             sources=list(PurchaseSource),
-            mine=mine,
+            expiring_hours=settings.expiring_soon_hours,
+            first_page=cursor is None,
             now=purchases.clock.now(),
         )
 

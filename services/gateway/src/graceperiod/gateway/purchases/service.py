@@ -5,26 +5,33 @@ re-checks everything."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.notifier import DeliveriesReply, ListDeliveries
 from graceperiod.contracts.revocation import (
     CommandReply,
+    ExportPurchases,
     GetPurchase,
     GetSupportCaseDraft,
     ListPurchases,
     MarkCaseResolved,
-    Phase,
     PurchaseListReply,
-    PurchaseSource,
+    PurchaseRow,
+    PurchaseRowsReply,
+    PurchaseSummaryReply,
     PurchaseView,
     RevokePurchase,
     SubmitSupportCase,
+    SummarizePurchases,
     SupportCaseDraft,
 )
 from graceperiod.contracts.rpc import Actor
 from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION, ServiceClients
+from graceperiod.gateway.purchases.history import HistoryQuery
 from graceperiod.gateway.web.commands import ensure_accepted
 from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 from graceperiod.runtime.clock import Clock
@@ -48,29 +55,42 @@ class PurchaseService:
         self.clock = clock
 
     # --- queries ---------------------------------------------------------------------------
-    async def find(
-        self,
-        actor: Actor,
-        *,
-        phase: Phase | None,
-        mine: bool,
-        limit: int,
-        cursor: str | None,
-        account_id: str | None = None,
-        source: PurchaseSource | None = None,
-    ) -> PurchaseListReply:
-        """Purchases, newest first; ``mine``: only those the actor requested; ``source``: only
-        those announced by an executor, or only those Grace Period found in an account."""
-        query = ListPurchases(
-            actor=actor,
-            account_id=account_id,
-            phase=phase,
-            source=source,
-            requested_by_user_id=actor.user_id if mine else None,
-            limit=limit,
-            cursor=cursor,
-        )
+    async def find(self, actor: Actor, history: HistoryQuery, *, limit: int, cursor: str | None) -> PurchaseListReply:
+        """One page of the purchases ``history`` selects, in its order, as ``actor`` sees them."""
+        query = ListPurchases(actor=actor, limit=limit, cursor=cursor, **history.filters(actor))
         return ensure_ok(await self._clients.list_purchases(query), REVOCATION)
+
+    async def summary(self, actor: Actor) -> PurchaseSummaryReply:
+        """What is refundable now, per currency, and the next deadline (over all purchases)."""
+        return ensure_ok(await self._clients.summarize_purchases(SummarizePurchases(actor=actor)), REVOCATION)
+
+    async def export_page(
+        self, actor: Actor, history: HistoryQuery, *, cursor: str | None, limit: int = 1000
+    ) -> PurchaseRowsReply:
+        query = ExportPurchases(actor=actor, limit=limit, cursor=cursor, **history.filters(actor))
+        return ensure_ok(await self._clients.export_purchases(query), REVOCATION)
+
+    async def export(
+        self, actor: Actor, history: HistoryQuery, first: PurchaseRowsReply
+    ) -> AsyncIterator[list[PurchaseRow]]:
+        """Every row ``history`` selects, a page at a time, from ``first`` on; the next page is
+        asked for while the current one is being written out."""
+        page = first
+        while True:
+            following = (
+                asyncio.ensure_future(self.export_page(actor, history, cursor=page.next_cursor))
+                if page.next_cursor
+                else None
+            )
+            try:
+                yield page.items
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            if following is None:
+                return
+            page = await following
 
     async def get(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> PurchaseView:
         query = GetPurchase(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)

@@ -1,24 +1,30 @@
 """The Jinja2 environment of every page: autoescaped, strict about undefined names, with the
-filters and globals the templates share (times, money, phase labels, the words of
-:mod:`~graceperiod.gateway.explain`, the permissions)."""
+filters and tests every page shares. Money, times and names come from the modules the
+notifier's emails use too (``graceperiod.contracts.formatting`` and ``.vocabulary``), so a page
+and an email never write them differently; the sentences of
+:mod:`~graceperiod.gateway.explain` and the permissions are globals."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from graceperiod.contracts import formatting, vocabulary
 from graceperiod.contracts.enums import Permission
-from graceperiod.contracts.revocation import Phase
 from graceperiod.gateway import explain
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 STATIC = Path(__file__).parent.parent / "static"
 
 
-def phase_label(phase: Phase) -> str:
-    return explain.PHASE_LABELS.get(phase, str(phase))
+def remaining(until: datetime | None, now: datetime) -> str:
+    """``3 hours 12 minutes``; ``""`` when past or unknown (for "… left" sentences)."""
+    if until is None or until <= now:
+        return ""
+    return formatting.duration(until - now)
 
 
 def template_engine() -> JinjaTemplateEngine:
@@ -29,8 +35,10 @@ def template_engine() -> JinjaTemplateEngine:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["iso"] = explain.iso
-    env.filters["money"] = explain.money
+    env.filters.update(formatting.JINJA_FILTERS)
+    env.filters.update(vocabulary.JINJA_FILTERS)
+    env.filters["iso"] = formatting.utc  # the older name some pages use
     env.filters["cost"] = explain.cost
-    env.globals.update(remaining=explain.remaining, phase_label=phase_label, explain=explain, Permission=Permission)
+    env.tests.update(formatting.JINJA_TESTS)
+    env.globals.update(remaining=remaining, explain=explain, vocabulary=vocabulary, Permission=Permission)
     return JinjaTemplateEngine.from_environment(env)

@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.formatting import iso8601
+from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.notifier import keys
 from graceperiod.notifier.domain.emails import (
     OUTCOME_HEADLINES,
@@ -112,6 +113,7 @@ def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
                 revoke_url=url,
                 dashboard_url=signer.dashboard_url(purchase.purchase_id),
                 recipient=RECIPIENT,
+                now=NOW,
             )
         )
     purchase = sample_purchase()
@@ -131,8 +133,9 @@ def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
             summary=f"{OUTCOME_HEADLINES[change]} (sample)",
             audit=audit,
             actor=actor,
-            occurred_at=iso8601(NOW),
+            occurred_at=utc(NOW),
             notice=window_notice(week_windows, Phase.SELF_SERVICE, NOW),
+            refund=expected_refund(purchase, "returned") if change is PurchaseChangeKind.REVOKED else "",
         )
         out[f"outcome-{change}"] = renderer.outcome(
             OutcomeEmail(

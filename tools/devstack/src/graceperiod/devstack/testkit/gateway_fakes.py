@@ -57,6 +57,7 @@ from graceperiod.contracts.revocation import (
     AllowedAction,
     Audit,
     CommandReply,
+    ExportPurchases,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
@@ -65,12 +66,17 @@ from graceperiod.contracts.revocation import (
     Phase,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseRow,
+    PurchaseRowsReply,
     PurchaseSource,
+    PurchaseSummaryReply,
     PurchaseView,
+    RefundableTotal,
     RegisterAccountRole,
     RevokedVia,
     RevokePurchase,
     SubmitSupportCase,
+    SummarizePurchases,
     SupportCaseDraft,
     SupportCaseDraftReply,
     SupportPlan,
@@ -85,6 +91,7 @@ from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
 from graceperiod.contracts.upstream import Person
 from graceperiod.contracts.wait_list import ListWaitList, WaitListReply, WaitRequestView, WaitStatus
 from graceperiod.devstack.testkit.samples import sample_purchase
+from graceperiod.revocation.domain.listing import Position, matches, sort_keys
 from graceperiod.runtime.rpc import ServiceUnavailable
 
 Service = Literal["revocation", "cooldown", "notifier"]
@@ -92,6 +99,10 @@ Service = Literal["revocation", "cooldown", "notifier"]
 
 def _ref(actor: Actor) -> ActorRef:
     return ActorRef(user_id=actor.user_id, email=actor.email, name=actor.name, path=actor.path)
+
+
+def row_of(view: PurchaseView) -> PurchaseRow:
+    return PurchaseRow(purchase=view.purchase, phase=view.phase, windows=view.windows, aws_state=view.aws_state)
 
 
 ACTIONS_BY_PHASE: dict[Phase, list[AllowedAction]] = {
@@ -148,23 +159,67 @@ class FakeServiceClients:
         return CommandReply(status=CommandStatus.REJECTED, message=message, problem=Problem(code=code, message=message))
 
     # --- revocation ----------------------------------------------------------------------
+    def _page(self, query: ListPurchases | ExportPurchases) -> tuple[list[PurchaseView], str | None]:
+        """The service's listing rules (revocation.domain.listing) over the views in memory."""
+        now = self._clock()
+        keyed = sorted(
+            (sort_keys(v.purchase, v.phase, v.windows)[query.sort], v)
+            for v in self.purchases.values()
+            if matches(v.purchase, v.phase, v.windows, query, now)
+        )
+        if query.descending:
+            keyed.reverse()
+        if query.cursor:
+            position = Position.decode(query.cursor, query)
+            keyed = [(key, view) for key, view in keyed if position.after(key)]
+        page = keyed[: query.limit]
+        more = len(keyed) > query.limit
+        return [view for _, view in page], Position(
+            query.sort, query.descending, page[-1][0]
+        ).encode() if more else None
+
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
         self._check("revocation", query)
-        items = [
-            self.view_for(query.actor, v)
-            for v in sorted(self.purchases.values(), key=lambda v: v.purchase.executed_at, reverse=True)
-            if (query.phase is None or v.phase is query.phase)
-            and (query.account_id is None or v.purchase.account.id == query.account_id)
-            and (
-                query.requested_by_user_id is None
-                or (
-                    v.purchase.requested_by is not None
-                    and v.purchase.requested_by.user_id == query.requested_by_user_id
-                )
-            )
-            and (query.source is None or v.source is query.source)
+        try:
+            views, cursor = self._page(query)
+        except ValueError as exc:
+            return PurchaseListReply(problem=Problem(code=ErrorCode.INVALID, message=str(exc)))
+        return PurchaseListReply(items=[self.view_for(query.actor, v) for v in views], next_cursor=cursor)
+
+    async def export_purchases(self, query: ExportPurchases) -> PurchaseRowsReply:
+        self._check("revocation", query)
+        try:
+            views, cursor = self._page(query)
+        except ValueError as exc:
+            return PurchaseRowsReply(problem=Problem(code=ErrorCode.INVALID, message=str(exc)))
+        rows = [
+            PurchaseRow(purchase=v.purchase, phase=v.phase, windows=v.windows, aws_state=v.aws_state) for v in views
         ]
-        return PurchaseListReply(items=items[: query.limit])
+        return PurchaseRowsReply(items=rows, next_cursor=cursor)
+
+    async def summarize_purchases(self, query: SummarizePurchases) -> PurchaseSummaryReply:
+        self._check("revocation", query)
+        now = self._clock()
+        totals: dict[str, tuple[Decimal, int]] = {}
+        for v in self.purchases.values():
+            if v.phase is Phase.SELF_SERVICE and (v.windows.deadline(v.phase) or now) > now:
+                upfront, count = totals.get(v.purchase.cost.currency, (Decimal(0), 0))
+                totals[v.purchase.cost.currency] = (upfront + v.purchase.cost.upfront, count + 1)
+        refundable = [RefundableTotal(currency=c, upfront=u, purchases=n) for c, (u, n) in totals.items()]
+        open_ones = [
+            (deadline, v)
+            for v in self.purchases.values()
+            if (deadline := v.windows.deadline(v.phase)) and deadline > now
+        ]
+        nearest = min(open_ones, key=lambda pair: pair[0], default=None)
+        next_deadline = (
+            PurchaseRow(purchase=nearest[1].purchase, phase=nearest[1].phase, windows=nearest[1].windows)
+            if nearest
+            else None
+        )
+        return PurchaseSummaryReply(
+            refundable=sorted(refundable, key=lambda t: t.upfront, reverse=True), next_deadline=next_deadline
+        )
 
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
         self._check("revocation", query)
@@ -515,8 +570,12 @@ def purchase_view(
     unavailable: Unavailability | None = None,
     aws_state: str | None = "active",
     discovered: bool = False,
+    window_left: timedelta | None = None,
+    cost: tuple[str, str, str, str, str] | None = None,
 ) -> PurchaseView:
-    """``discovered``: a commitment Grace Period found in the account (no requester)."""
+    """``discovered``: a commitment Grace Period found in the account (no requester);
+    ``window_left``: the self-service window closes that long after ``now``; ``cost``:
+    (currency, upfront, monthly, total, payment option) instead of the sample's All Upfront USD."""
     executed = now - executed_ago
     service = "savingsplans" if kind == "savings_plan" else "ec2"
     payload_purchase = sample_purchase(
@@ -534,7 +593,24 @@ def purchase_view(
             "account": payload_purchase.account.model_copy(update={"name": account[1]}),
         }
     )
+    if cost is not None:
+        currency, upfront, monthly, total, option = cost
+        purchase = purchase.model_copy(
+            update={
+                "cost": purchase.cost.model_copy(
+                    update={
+                        "currency": currency,
+                        "upfront": Decimal(upfront),
+                        "monthly": Decimal(monthly),
+                        "total": Decimal(total),
+                    }
+                ),
+                "payment_option": option,
+            }
+        )
     self_service_until = executed + timedelta(days=7) if phase is Phase.SELF_SERVICE else executed + timedelta(hours=1)
+    if window_left is not None:
+        self_service_until = now + window_left
     support_until = executed + timedelta(days=7)
     windows = Windows(
         self_service_until=self_service_until if kind == "savings_plan" else None,
@@ -578,6 +654,23 @@ def purchase_view(
         timeline.append(
             TimelineEntry(
                 at=executed + timedelta(minutes=30), kind=TimelineKind.REVOKED, summary="AWS returned the Savings Plan"
+            )
+        )
+    if phase is Phase.REVOCATION_PENDING:
+        audit = audit.model_copy(
+            update={
+                "revoked_at": executed + timedelta(minutes=20),
+                "revoked_via": RevokedVia.SELF_SERVICE_API,
+                "actor": ActorRef(
+                    user_id=requester[0], email=requester[2], name=requester[1], path=ActionPath.DASHBOARD
+                ),
+            }
+        )
+        timeline.append(
+            TimelineEntry(
+                at=executed + timedelta(minutes=20),
+                kind=TimelineKind.AWS_RESPONSE,
+                summary="AWS accepted savingsplans:ReturnSavingsPlan (pending-return)",
             )
         )
     if phase is Phase.CASE_OPEN:
@@ -758,6 +851,24 @@ def demo_clients(now: datetime) -> FakeServiceClients:
         ),
         purchase_view(
             now, phase=Phase.CLOSED, requester=ALICE, purchase_id="pur-alice-closed", executed_ago=timedelta(days=30)
+        ),
+        purchase_view(
+            now,
+            phase=Phase.REVOCATION_PENDING,
+            requester=BOB,
+            purchase_id="pur-bob-pending",
+            executed_ago=timedelta(hours=5),
+            aws_state="pending-return",
+        ),
+        purchase_view(
+            now,
+            phase=Phase.SELF_SERVICE,
+            requester=ALICE,
+            purchase_id="pur-alice-soon",
+            executed_ago=timedelta(days=6, hours=18),
+            window_left=timedelta(hours=5, minutes=40),
+            account=("345678901234", "Data Platform EU"),
+            cost=("EUR", "5000.00", "210.00", "12560.00", "Partial Upfront"),
         ),
     ]
     accounts = [
