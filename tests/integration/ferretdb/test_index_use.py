@@ -15,13 +15,16 @@ from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
+from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort
 from graceperiod.cooldown.domain.listing import After
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.gateway.store import MongoGatewayStore
 from graceperiod.notifier.domain.deliveries import DeliveryKey
 from graceperiod.notifier.store import DeliveryStore
+from graceperiod.revocation.domain.listing import Position
 from graceperiod.revocation.store.accounts import AccountStore as RevocationAccountStore
 from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.runtime.mongo import Document
 
@@ -51,6 +54,7 @@ class Stores:
     gateway: MongoGatewayStore
     revocation_accounts: RevocationAccountStore
     revocation_commands: CommandStore
+    listing: PurchaseListing
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Case:
     call: Callable[[Stores], Awaitable[Any]]
     filtered: bool = True
     sorted: bool = False
+    sorts_matches: bool = False
+    """SQLite sorts what the filter's index found (a small selection: windows closing soon)."""
 
 
 async def _all_due_batches(stores: Stores) -> None:
@@ -70,6 +76,10 @@ async def _purge_deliveries(stores: Stores) -> None:
     key = DeliveryKey(EmailKind.PURCHASE_EXECUTED, "p-1", "ops@example.com")
     await stores.notifier.finish(key, status=DeliveryStatus.SENT, now=T0)
     await stores.notifier.purge(finished_before=T0.replace(year=2027))
+
+
+def _first_page(sort: PurchaseSort) -> Callable[[Stores], Awaitable[Any]]:
+    return lambda s: s.listing.page(PurchaseFilters(sort=sort), after=None, limit=50, now=T0)
 
 
 CASES = [
@@ -90,27 +100,50 @@ CASES = [
     Case("revocation: checks due", lambda s: s.revocation.due(T0, limit=10), sorted=True),
     Case("revocation: unpublished outboxes", lambda s: s.revocation.with_outbox(limit=10)),
     Case("revocation: probes due", lambda s: s.revocation_accounts.probes_due(T0, limit=10)),
-    Case(
-        "revocation: the first page of purchases",
-        lambda s: s.revocation.page(account_id=None, phase=None, requested_by_user_id=None, limit=50, after=None),
-        filtered=False,
-        sorted=True,
+    *(
+        Case(f"revocation: the History's first page by {sort}", _first_page(sort), filtered=False, sorted=True)
+        for sort in PurchaseSort
     ),
     Case(
-        "revocation: a later page of purchases",
-        lambda s: s.revocation.page(
-            account_id=None, phase=None, requested_by_user_id=None, limit=50, after=(T0, "p-1")
-        ),
-        filtered=False,
-        sorted=True,
-    ),
-    Case(
-        "revocation: a page of one account's purchases",
-        lambda s: s.revocation.page(
-            account_id="123456789012", phase=None, requested_by_user_id=None, limit=50, after=None
+        "revocation: a later History page",
+        lambda s: s.listing.page(
+            PurchaseFilters(sort=PurchaseSort.DEADLINE, descending=True),
+            after=Position(PurchaseSort.DEADLINE, True, "2026-03-02T09:00:00.000Z"),
+            limit=50,
+            now=T0,
         ),
         sorted=True,
     ),
+    Case(
+        "revocation: one account's purchases",
+        lambda s: s.listing.page(PurchaseFilters(account_id="123456789012"), after=None, limit=50, now=T0),
+        sorted=True,
+    ),
+    Case(
+        "revocation: one's own purchases",
+        lambda s: s.listing.page(PurchaseFilters(requested_by_user_id="u-1"), after=None, limit=50, now=T0),
+        sorted=True,
+    ),
+    Case(
+        "revocation: expiring within 48 hours, soonest first",
+        lambda s: s.listing.page(
+            PurchaseFilters(expiring_within_hours=48, sort=PurchaseSort.DEADLINE, descending=False),
+            after=None,
+            limit=50,
+            now=T0,
+        ),
+        sorted=True,
+        sorts_matches=True,
+    ),
+    Case("revocation: a search", lambda s: s.listing.page(PurchaseFilters(search="p-1"), after=None, limit=50, now=T0)),
+    Case(
+        "revocation: export rows of one state",
+        lambda s: s.listing.rows(PurchaseFilters(phase=Phase.SELF_SERVICE), after=None, limit=1000, now=T0),
+        sorted=True,
+    ),
+    Case("revocation: refundable now", lambda s: s.listing.refundable(T0)),
+    Case("revocation: the next deadline", lambda s: s.listing.next_deadline(T0), sorted=True),
+    Case("revocation: listing fields to give", lambda s: s.listing.backfill()),
     Case("revocation: accounts by id", lambda s: s.revocation_accounts.by_ids(["1", "2"])),
     Case("revocation: purge expired commands", lambda s: s.revocation_commands.purge(T0)),
     Case("revocation: purge expired claims", lambda s: s.revocation_commands.purge_claims(T0)),
@@ -136,6 +169,7 @@ async def recorded(
         MongoGatewayStore(client[f"{db_prefix}_gateway"]),
         RevocationAccountStore(client[f"{db_prefix}_revocation"]),
         CommandStore(client[f"{db_prefix}_revocation"]),
+        PurchaseListing(client[f"{db_prefix}_revocation"]),
     )
     revocation = (stores.revocation, stores.revocation_accounts, stores.revocation_commands)
     for store in (stores.cooldown, *revocation, stores.notifier, stores.gateway):
@@ -168,4 +202,4 @@ async def test_the_services_hot_queries_search_an_index(
             assert explain["sortPushdown"] is case.sorted, (explain_command, explain)
             steps = [step.split("detail=", 1)[1] for step in plan]
             assert all("USING" in step for step in steps if step.startswith(("SCAN", "SEARCH"))), steps
-            assert "USE TEMP B-TREE FOR ORDER BY" not in steps, steps
+            assert ("USE TEMP B-TREE FOR ORDER BY" in steps) is case.sorts_matches, steps

@@ -22,6 +22,7 @@ from graceperiod.revocation.domain.records import AwsState
 from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
+from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.runtime.clock import SystemClock
 from graceperiod.runtime.mongo import Document
@@ -43,7 +44,9 @@ async def test_pages_read_together_see_every_write_before_them(
     purchases = PurchaseStore(database)
     await purchases.ensure_indexes()
     policy = lifecycle_policy(RevocationSettings())
-    queries = Queries(Changes(purchases, AccountStore(database), NoEvents(), SystemClock(), policy))
+    queries = Queries(
+        Changes(purchases, AccountStore(database), NoEvents(), SystemClock(), policy), PurchaseListing(database)
+    )
 
     together = await asyncio.gather(*(queries.list_purchases(ListPurchases(actor=ADMIN, limit=50)) for _ in range(12)))
     assert all(reply == together[0] for reply in together)

@@ -45,8 +45,8 @@ class Accounts:
         role = role_of(account)
         if account is None or role is None:
             return account
-        page = await self.changes.purchases.page(account_id=account_id, limit=1)
-        region = page[0].purchase.commitment.region if page else _DEFAULT_PROBE_REGION
+        known = await self.changes.purchases.one_of_account(account_id)
+        region = known.purchase.commitment.region if known else _DEFAULT_PROBE_REGION
         probe = await self.aws.aws.probes.probe(role, region=region)
         now = self.changes.now()
         return await self.changes.account(

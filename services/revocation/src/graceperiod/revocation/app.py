@@ -29,6 +29,7 @@ from graceperiod.revocation.revoking import Revoking
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
 from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.revocation.support_cases import SupportCases
 from graceperiod.runtime.aws import ClientOptions
@@ -77,6 +78,7 @@ def build_service(
     settings: RevocationSettings, database: AsyncDatabase[Document], events: EventSink, clock: Clock, aws: AwsAccounts
 ) -> Service:
     purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
+    listing = PurchaseListing(database)
     inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
     changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings))
     backoff = Backoff(settings.aws_retry_rounds, settings.aws_backoff_base_seconds, settings.aws_backoff_cap_seconds)
@@ -104,10 +106,10 @@ def build_service(
         deliveries=Deliveries(changes),
         follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch),
         commands=commands,
-        queries=Queries(changes),
+        queries=Queries(changes, listing),
     )
     indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
-    return Service(router, on_startup=[*indexes, aws.start], on_shutdown=[commands.drain, aws.close])
+    return Service(router, on_startup=[*indexes, listing.start, aws.start], on_shutdown=[commands.drain, aws.close])
 
 
 def create_app(

@@ -19,6 +19,8 @@ from graceperiod.contracts.revocation import (
     CommandReply,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseRowsReply,
+    PurchaseSummaryReply,
     RevocationCommand,
     RevocationQuery,
     SupportCaseDraftReply,
@@ -38,6 +40,8 @@ _QUERIES: TypeAdapter[Any] = TypeAdapter(RevocationQuery)
 #: The reply type of each query kind (a malformed query is answered in its caller's type).
 _REPLIES: dict[str, type[Reply]] = {
     "list-purchases": PurchaseListReply,
+    "export-purchases": PurchaseRowsReply,
+    "summarize-purchases": PurchaseSummaryReply,
     "get-purchase": PurchaseReply,
     "get-support-case-draft": SupportCaseDraftReply,
     "list-account-access": AccountAccessReply,

@@ -1,5 +1,6 @@
-"""ListPurchases, GetPurchase, GetSupportCaseDraft, ListAccountAccess: views for the asking
-person (their allowed actions), drafts and account access, read-only.
+"""ListPurchases, ExportPurchases, SummarizePurchases, GetPurchase, GetSupportCaseDraft,
+ListAccountAccess: views for the asking person (their allowed actions), export rows, the money
+at a glance, drafts and account access, read-only.
 
 Identical list pages asked for at once share their database reads (:class:`SharedReads`: each
 asker still gets a read that started after it asked); the views are made per asker."""
@@ -11,37 +12,71 @@ from datetime import datetime
 
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
+    ExportPurchases,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
     ListPurchases,
+    PurchaseFilters,
     PurchaseListReply,
     PurchaseReply,
+    PurchaseRow,
+    PurchaseRowsReply,
+    PurchaseSummaryReply,
+    SummarizePurchases,
     SupportCaseDraftReply,
 )
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.domain.drafts import category_for, draft_case
+from graceperiod.revocation.domain.lifecycle import assessment
+from graceperiod.revocation.domain.listing import Position, sort_keys
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 from graceperiod.revocation.domain.views import view_of
-from graceperiod.revocation.store.purchases import decode_cursor, encode_cursor
+from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.runtime.shared_reads import SharedReads
 
-Query = ListPurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess
-Reply = PurchaseListReply | PurchaseReply | SupportCaseDraftReply | AccountAccessReply
+Query = ListPurchases | ExportPurchases | SummarizePurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess
+Reply = (
+    PurchaseListReply
+    | PurchaseRowsReply
+    | PurchaseSummaryReply
+    | PurchaseReply
+    | SupportCaseDraftReply
+    | AccountAccessReply
+)
 
 
 def _not_found(purchase_id: str) -> Problem:
     return Problem(code=ErrorCode.NOT_FOUND, message=f"no purchase {purchase_id}")
 
 
+def _invalid(exc: ValueError) -> Problem:
+    return Problem(code=ErrorCode.INVALID, message=str(exc))
+
+
+def _next(records: list[PurchaseRecord], query: ListPurchases | ExportPurchases) -> str | None:
+    """The cursor after the last of ``records`` (read one more than the page: there is more)."""
+    if len(records) <= query.limit:
+        return None
+    last = records[query.limit - 1]
+    return Position(
+        query.sort, query.descending, sort_keys(last.purchase, last.phase, last.windows)[query.sort]
+    ).encode()
+
+
+def _row(record: PurchaseRecord, account: AccountRecord | None, now: datetime) -> PurchaseRow:
+    """A row with the phase worked out now, as a view shows it."""
+    phase = assessment(record, account, now).phase
+    return PurchaseRow(purchase=record.purchase, phase=phase, windows=record.windows, aws_state=record.aws.state)
+
+
 @dataclass(frozen=True)
 class _PageKey:
-    account_id: str | None
-    phase: str | None
-    requested_by_user_id: str | None
+    filters: str
+    """The page's :class:`PurchaseFilters`, as JSON (hashable, equal when the filters are)."""
     limit: int
-    after: tuple[datetime, str] | None
+    after: Position | None
 
 
 @dataclass(frozen=True)
@@ -51,13 +86,18 @@ class _Page:
 
 
 class Queries:
-    def __init__(self, changes: Changes) -> None:
+    def __init__(self, changes: Changes, listing: PurchaseListing) -> None:
         self.changes = changes
+        self.listing = listing
         self._pages: SharedReads[_PageKey, _Page] = SharedReads(self._page)
 
     async def answer(self, query: Query) -> Reply:
         if isinstance(query, ListPurchases):
             return await self.list_purchases(query)
+        if isinstance(query, ExportPurchases):
+            return await self.export(query)
+        if isinstance(query, SummarizePurchases):
+            return await self.summary()
         if isinstance(query, ListAccountAccess):
             return AccountAccessReply(accounts=[a.view() for a in await self.changes.accounts.all()])
         if isinstance(query, GetPurchase):
@@ -65,31 +105,47 @@ class Queries:
         return await self.draft(query)
 
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
+        """One page of the History: the filters and the sort applied over all purchases."""
         try:
-            after = decode_cursor(query.cursor) if query.cursor else None
+            after = Position.decode(query.cursor, query) if query.cursor else None
         except ValueError as exc:
-            return PurchaseListReply(problem=Problem(code=ErrorCode.INVALID, message=str(exc)))
-        key = _PageKey(query.account_id, query.phase, query.requested_by_user_id, query.limit, after)
-        page = await self._pages(key)
-        records = page.records[: query.limit]
-        more = len(page.records) > query.limit
-        cursor = encode_cursor(records[-1].purchase.executed_at, records[-1].purchase_id) if more else None
+            return PurchaseListReply(problem=_invalid(exc))
+        filters = PurchaseFilters.model_validate(query.model_dump(include=set(PurchaseFilters.model_fields)))
+        page = await self._pages(_PageKey(filters.model_dump_json(), query.limit, after))
+        cursor, records = _next(page.records, query), page.records[: query.limit]
         now = self.changes.now()
         items = [view_of(r, page.accounts.get(r.account_id), query.actor, now) for r in records]
         return PurchaseListReply(items=items, next_cursor=cursor)
 
     async def _page(self, key: _PageKey) -> _Page:
         """The page's purchases (one more than asked: is there a next page?) and their accounts."""
-        records = await self.changes.purchases.page(
-            account_id=key.account_id,
-            phase=key.phase,
-            requested_by_user_id=key.requested_by_user_id,
-            limit=key.limit + 1,
-            after=key.after,
-        )
+        filters = PurchaseFilters.model_validate_json(key.filters)
+        records = await self.listing.page(filters, after=key.after, limit=key.limit + 1, now=self.changes.now())
         # One read for the page's accounts, not one per purchase.
         accounts = await self.changes.accounts.by_ids({r.account_id for r in records[: key.limit]})
         return _Page(records, accounts)
+
+    async def export(self, query: ExportPurchases) -> PurchaseRowsReply:
+        """Rows of the same selection, without timelines and audits, for a CSV export."""
+        try:
+            after = Position.decode(query.cursor, query) if query.cursor else None
+        except ValueError as exc:
+            return PurchaseRowsReply(problem=_invalid(exc))
+        now = self.changes.now()
+        records = await self.listing.rows(query, after=after, limit=query.limit + 1, now=now)
+        cursor, records = _next(records, query), records[: query.limit]
+        accounts = await self.changes.accounts.by_ids({r.account_id for r in records})
+        return PurchaseRowsReply(items=[_row(r, accounts.get(r.account_id), now) for r in records], next_cursor=cursor)
+
+    async def summary(self) -> PurchaseSummaryReply:
+        """What is refundable now, and the next deadline, over all purchases."""
+        now = self.changes.now()
+        refundable = await self.listing.refundable(now)
+        nearest = await self.listing.next_deadline(now)
+        account = await self.changes.accounts.get(nearest.account_id) if nearest else None
+        return PurchaseSummaryReply(
+            refundable=refundable, next_deadline=_row(nearest, account, now) if nearest else None
+        )
 
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
         record = await self.changes.purchases.get(query.purchase_id)

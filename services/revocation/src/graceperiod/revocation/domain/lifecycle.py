@@ -159,6 +159,7 @@ def announced(
         audit=record.audit,
         actor=actor,
         summary=summary,
+        aws_state=record.aws.state,
     )
     return record.model_copy(update={"outbox": [*record.outbox, OutboxEntry(message_id=message_id, event=event)]})
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
-from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.revocation.domain.records import PurchaseRecord
+from graceperiod.revocation.store.listing import LISTING_INDEXES, listing_fields
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
 
@@ -23,24 +21,11 @@ def purchase_document(record: PurchaseRecord) -> Document:
             "executed_at": record.purchase.executed_at,
             "requested_by_user_id": record.purchase.requested_by.user_id if record.purchase.requested_by else None,
             "has_outbox": bool(record.outbox),
+            # The History's filters and sort keys (store/listing.py).
+            **listing_fields(record),
         }
     )
     return doc
-
-
-def encode_cursor(executed_at: datetime, purchase_id: str) -> str:
-    raw = json.dumps([executed_at.isoformat(), purchase_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ValueError on anything that is not a cursor this service made."""
-    try:
-        executed, purchase_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(executed), str(purchase_id)
-    except (ValueError, TypeError) as exc:
-        msg = "cursor is not one this service returned"
-        raise ValueError(msg) from exc
 
 
 class PurchaseStore:
@@ -55,6 +40,7 @@ class PurchaseStore:
                 IndexModel([("account_id", ASCENDING), ("executed_at", ASCENDING)]),
                 IndexModel([("next_check_at", ASCENDING)]),
                 IndexModel([("has_outbox", ASCENDING)]),
+                *LISTING_INDEXES,
             ],
         )
 
@@ -107,28 +93,7 @@ class PurchaseStore:
         cursor = self._purchases.find({"has_outbox": True}, projection={"_id": 1}).limit(limit)
         return [doc["_id"] async for doc in cursor]
 
-    async def page(
-        self,
-        *,
-        account_id: str | None = None,
-        phase: str | None = None,
-        requested_by_user_id: str | None = None,
-        limit: int,
-        after: tuple[datetime, str] | None = None,
-    ) -> list[PurchaseRecord]:
-        """Newest first; ``after`` is where the previous page ended."""
-        query: dict[str, Any] = {}
-        if account_id:
-            query["account_id"] = account_id
-        if phase:
-            query["phase"] = phase
-        if requested_by_user_id:
-            query["requested_by_user_id"] = requested_by_user_id
-        if after is not None:
-            executed_at, purchase_id = after
-            query["$or"] = [
-                {"executed_at": {"$lt": executed_at}},
-                {"executed_at": executed_at, "_id": {"$lt": purchase_id}},
-            ]
-        cursor = self._purchases.find(query).sort([("executed_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
-        return [PurchaseRecord.model_validate(doc) async for doc in cursor]
+    async def one_of_account(self, account_id: str) -> PurchaseRecord | None:
+        """Any one purchase of the account (its region tells where to probe the account)."""
+        doc = await self._purchases.find_one({"account_id": account_id})
+        return PurchaseRecord.model_validate(doc) if doc else None
