@@ -17,7 +17,7 @@ from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit import fixtures
 from graceperiod.devstack.testkit.upstream import connect
-from graceperiod.notifier import keys
+from graceperiod.runtime import signing_keys as keys
 from graceperiod.runtime.mongo import Document
 
 

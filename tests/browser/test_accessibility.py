@@ -20,8 +20,8 @@ from graceperiod.devstack.testkit.gateway_fakes import (
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.accessibility import (
     axe_violations,
     contrast,
@@ -81,7 +81,7 @@ async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIter
         clients=clients,
         store=InMemoryLinkStore(),
         sessions=InMemorySessionStore(),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
     )
     async with serving(app) as url:
         yield url

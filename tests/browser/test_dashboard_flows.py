@@ -9,6 +9,7 @@ test client, whose blocking portal would freeze the in-process services that mus
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import time
@@ -34,13 +35,12 @@ from graceperiod.devstack.testkit.upstream import ROLE_NAME as ROLE
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app as gateway_app
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.app import create_app as notifier_app
-from graceperiod.notifier.keys import KeyRing
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.runtime.signing_keys import KeyRing, PublicKeys
 from tests.browser.pages import Dashboard, EmailLink
 from tests.integration.gateway.conftest import into_cooldown
 from tests.integration.notifier.helpers import about, text_of
@@ -66,6 +66,7 @@ async def stack(
     smtp_server: SmtpSinkServer,
     aws_endpoint_url: str,
     link_keys_dir: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Stack]:
     """The gateway on a loopback port (real uvicorn), the three services in-process behind it.
@@ -84,11 +85,15 @@ async def stack(
             query_timeout_seconds=5.0,
             command_timeout_seconds=10.0,
         ),
-        link_keys=LinkKeys.from_jwks(KeyRing.load(directory=link_keys_dir).jwks()),
+        link_keys=PublicKeys.from_jwks(KeyRing.load(directory=link_keys_dir).jwks()),
     )
+    link_jwks = tmp_path / "links.jwks.json"  # the revocation service verifies links as the gateway does
+    link_jwks.write_text(json.dumps(KeyRing.load(directory=link_keys_dir).jwks()))
     async with serving(gateway) as url:
         services = [
-            revocation_app(RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation")),
+            revocation_app(
+                RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation", link_jwks_file=link_jwks)
+            ),
             cooldown_app(CooldownSettings(**common, mongodb_database=f"{db_prefix}_cooldown")),
             notifier_app(
                 NotifierSettings(

@@ -24,8 +24,8 @@ from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.accessibility import sideways_overflow
 from tests.browser.pages import Dashboard, EmailLink
 
@@ -49,7 +49,7 @@ async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIter
         clients=clients,
         store=InMemoryLinkStore(),
         sessions=InMemorySessionStore(),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
     )
     async with serving(app) as url:
         yield url

@@ -22,8 +22,8 @@ from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemo
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.pages import Dashboard
 
 pytestmark = pytest.mark.browser
@@ -60,7 +60,7 @@ async def stack(dex: Callable[..., DexServer]) -> AsyncIterator[Stack]:
         clients=demo_clients(datetime.now(UTC)),
         store=InMemoryLinkStore(),
         sessions=sessions,
-        link_keys=LinkKeys.from_jwks(LinkSigner().jwks()),
+        link_keys=PublicKeys.from_jwks(LinkSigner().jwks()),
     )
     async with serving(app, port=port) as url:
         yield Stack(url, server, sessions)

@@ -196,5 +196,13 @@ def test_the_link_key_one_shot_runs_the_notifiers_key_command(compose: dict[str,
     link_keys = compose["services"]["link-keys"]
     assert link_keys["image"].startswith("graceperiod/notifier:")
     assert "graceperiod-keys generate --dir /keys --jwks-out /jwks/links.jwks.json" in link_keys["command"][-1]
-    scripts = (ROOT / "services" / "notifier" / "pyproject.toml").read_text()
-    assert 'graceperiod-keys = "graceperiod.notifier.cli.keys:main"' in scripts
+    # The key tool lives in the runtime library (gateway and revocation verify what it makes),
+    # which the notifier's image installs with its console scripts.
+    scripts = (ROOT / "libs" / "runtime" / "pyproject.toml").read_text()
+    assert 'graceperiod-keys = "graceperiod.runtime.keys_cli:main"' in scripts
+
+
+def test_the_revocation_service_verifies_email_links_with_the_notifiers_public_keys(compose: dict[str, Any]) -> None:
+    revocation = compose["services"]["revocation"]
+    assert "link-jwks:/etc/graceperiod/link-verification-keys:ro" in revocation["volumes"]
+    assert revocation["environment"]["REVOCATION_LINK_JWKS_FILE"].startswith("/etc/graceperiod/link-verification-keys/")

@@ -9,6 +9,7 @@ notifier's handling of it and the outcome emails' SMTP sends, parent to child al
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -33,13 +34,13 @@ from graceperiod.devstack.testkit.traces import SpanRecord, Trace, traces
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.devstack.testkit.web import serving
 from graceperiod.gateway.app import create_app as gateway_app
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.revocation.app import create_app as revocation_app
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.rpc import call
+from graceperiod.runtime.signing_keys import PublicKeys
 from graceperiod.runtime.tracing import Tracing
 
 ROLE = "GracePeriodRevocation"
@@ -65,11 +66,15 @@ async def gateway_url(
     link_keys_dir: Path,
     exporter: InMemorySpanExporter,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> AsyncIterator[tuple[str, LinkSigner]]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
     common: dict[str, Any] = {"amqp_url": amqp_url, "mongodb_url": mongodb_url, "retry_backoff_base_seconds": 0.05}
+    signer = LinkSigner()  # the gateway and the revocation service both verify its links
+    link_jwks = tmp_path / "links.jwks.json"
+    link_jwks.write_text(json.dumps(signer.jwks()))
     revocation = revocation_app(
-        RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation"),
+        RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation", link_jwks_file=link_jwks),
         tracing=_tracing("revocation", exporter),
     )
     notifier = notifier_app(
@@ -78,7 +83,6 @@ async def gateway_url(
         ),
         tracing=_tracing("notifier", exporter),
     )
-    signer = LinkSigner()
     gateway = gateway_app(
         GatewaySettings(
             **common,
@@ -87,7 +91,7 @@ async def gateway_url(
             command_timeout_seconds=10.0,
             public_rate_per_minute=0,
         ),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
         tracing=_tracing("gateway", exporter),
     )
     async with running(revocation, notifier), serving(gateway) as base_url:

@@ -9,12 +9,15 @@ queue's DLQ is covered by the integration tests).
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE, Binding
@@ -22,6 +25,7 @@ from graceperiod.runtime.messaging import build_broker, exchange_for
 from graceperiod.runtime.settings import ServiceSettings
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
+REPLY_QUEUE = "handler-test.replies"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class DeadLetter:
 @dataclass
 class Harness:
     broker: RabbitBroker
+    waiting: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    """Replies awaited by :meth:`ask`, by correlation id."""
     dead_letters: dict[str, list[DeadLetter]] = field(default_factory=dict)
     """By queue: what the middleware dead-lettered (the raw body and the reason)."""
 
@@ -58,12 +64,21 @@ class Harness:
             content_type=content_type,
         )
 
-    async def ask(self, binding: Binding, request: BaseModel, reply_type: type[ReplyT]) -> ReplyT:
-        """Send an RPC request to the binding's queue and read the reply as ``reply_type``."""
-        response = await self.broker.request(
-            request.model_dump(mode="json"), queue=binding.queue, content_type="application/json"
+    async def ask(self, binding: Binding, request: BaseModel | dict[str, Any], reply_type: type[ReplyT]) -> ReplyT:
+        """Send an RPC request to the binding's queue, with ``reply_to`` as a waiting caller's
+        request has, and read the reply as ``reply_type``."""
+        body = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+        correlation_id = uuid.uuid4().hex
+        waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting[correlation_id] = waiter
+        await self.broker.publish(
+            body,
+            queue=binding.queue,
+            content_type="application/json",
+            reply_to=REPLY_QUEUE,
+            correlation_id=correlation_id,
         )
-        return reply_type.model_validate_json(response.body)
+        return reply_type.model_validate_json(await asyncio.wait_for(waiter, 5))
 
     def letters(self, binding: Binding) -> list[DeadLetter]:
         return self.dead_letters.get(binding.queue, [])
@@ -75,6 +90,15 @@ async def handlers_on_test_broker(router: RabbitRouter) -> AsyncIterator[Harness
     broker = build_broker(ServiceSettings(), app_id="handler-test")
     broker.include_router(router)
     harness = Harness(broker)
+
+    # The caller's reply queue: a request carries reply_to, as a real RPC does (the services
+    # answer a waiting caller and dead-letter what nobody waits for).
+    @broker.subscriber(REPLY_QUEUE)
+    async def on_reply(message: RabbitMessage) -> None:
+        waiter = harness.waiting.pop(message.correlation_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(message.body)
+
     async with TestRabbitBroker(broker):
         publish = broker.publish
 

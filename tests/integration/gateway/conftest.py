@@ -23,9 +23,9 @@ from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.rpc import call
+from graceperiod.runtime.signing_keys import PublicKeys
 
 #: The upstream lease manager's service identity: it alone acquires accounts for leases.
 LEASE_MANAGER = Actor(
@@ -64,7 +64,7 @@ def gateway_settings(amqp_url: str, mongodb_url: str, db_prefix: str) -> Gateway
 def gateway(gateway_settings: GatewaySettings, signer: LinkSigner, idp: ApiTokenIssuer) -> Litestar:
     return create_app(
         gateway_settings,
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
         bearer_trusts=[Trust(idp.issuer, StaticKeys({idp.kid: idp.private_key.public_key()}))],
     )
 

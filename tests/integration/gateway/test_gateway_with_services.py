@@ -4,6 +4,7 @@ is faked."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -60,12 +61,18 @@ async def services(
     smtp_server: SmtpSinkServer,
     aws_endpoint_url: str,
     link_keys_dir: Path,
+    signer: LinkSigner,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[None]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint_url)
     common: dict[str, Any] = {"amqp_url": amqp_url, "mongodb_url": mongodb_url, "retry_backoff_base_seconds": 0.05}
+    link_jwks = tmp_path / "links.jwks.json"  # the revocation service verifies links as the gateway does
+    link_jwks.write_text(json.dumps(signer.jwks()))
     apps = [
-        revocation_app(RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation")),
+        revocation_app(
+            RevocationSettings(**common, mongodb_database=f"{db_prefix}_revocation", link_jwks_file=link_jwks)
+        ),
         cooldown_app(CooldownSettings(**common, mongodb_database=f"{db_prefix}_cooldown")),
         notifier_app(
             NotifierSettings(

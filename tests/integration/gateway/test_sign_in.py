@@ -32,10 +32,10 @@ from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.session import SessionRecord
 from graceperiod.gateway.auth.session_store import MongoSessionStore
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.clock import Clock, FrozenClock
 from graceperiod.runtime.mongo import Document
+from graceperiod.runtime.signing_keys import PublicKeys
 from tests.integration.gateway.idp_proxy import IdpProxy, expired, serving_in_a_thread
 from tests.integration.gateway.sign_in_flow import CALLBACK, log_in_at_dex, sign_in, start, state_of
 
@@ -75,7 +75,7 @@ def open_gateway(gateway_settings: GatewaySettings, dashboard_client: DexClient)
     """``await open_gateway(issuer, **setting changes)``: a client of a new gateway app
     (same database and session secret as the others of the test, like replicas)."""
     stack = AsyncExitStack()
-    link_keys = LinkKeys.from_jwks(LinkSigner().jwks())
+    link_keys = PublicKeys.from_jwks(LinkSigner().jwks())
 
     async def open_one(issuer: str, *, clock: Clock | None = None, **changes: Any) -> AsyncTestClient[Litestar]:
         app = create_app(

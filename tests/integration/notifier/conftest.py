@@ -10,9 +10,9 @@ import pytest
 from faststream.asgi import AsgiFastStream
 
 from graceperiod.notifier.app import create_app
-from graceperiod.notifier.keys import KeyRing
 from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.signing_keys import KeyRing
 from tests.integration.notifier.helpers import NotifierFactory
 
 

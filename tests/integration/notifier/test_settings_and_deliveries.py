@@ -25,10 +25,10 @@ from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey
-from graceperiod.notifier.keys import KeyConfigurationError
 from graceperiod.notifier.store import DeliveryStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
+from graceperiod.runtime.signing_keys import KeyConfigurationError
 from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, recorded
 from tests.integration.progress import Finished
 
@@ -165,6 +165,6 @@ async def test_one_claim_wins_a_live_claim_is_busy_an_expired_one_is_retaken_a_f
 
 
 async def test_without_a_link_signing_key_the_notifier_refuses_to_start(make_notifier: NotifierFactory) -> None:
-    with pytest.raises(KeyConfigurationError, match="no link-signing key configured"):
+    with pytest.raises(KeyConfigurationError, match="no signing key configured: give NOTIFIER_LINK_KEYS_DIR"):
         async with running(make_notifier(link_keys_dir=None)):
             pass

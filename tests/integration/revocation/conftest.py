@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import json
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aio_pika
@@ -37,6 +39,7 @@ from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.devstack.testkit.samples import purchase_payload
+from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.app import create_app
 from graceperiod.revocation.settings import RevocationSettings
@@ -48,6 +51,10 @@ from graceperiod.runtime.settings import ServiceSettings
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 ROLE_NAME = "GracePeriodRevocation"
+#: The notifier's link key in these tests: the service verifies email-link requests with it.
+LINK_SIGNER = LinkSigner()
+LINK_JWKS_FILE = Path(tempfile.mkdtemp(prefix="revocation-links-")) / "links.jwks.json"
+LINK_JWKS_FILE.write_text(json.dumps(LINK_SIGNER.jwks()))
 ADMIN = Actor(
     user_id="u-admin",
     email="admin@example.com",
@@ -84,6 +91,7 @@ def service_settings(amqp_url: str, mongodb_url: str, database: str, **overrides
         "aws_backoff_base_seconds": 0.05,
         "aws_backoff_cap_seconds": 0.2,
         "reply_within_seconds": 5.0,
+        "link_jwks_file": LINK_JWKS_FILE,
     }
     return RevocationSettings(**(values | overrides))
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
@@ -24,17 +25,19 @@ from graceperiod.contracts.revocation import (
     PurchaseView,
     RegisterAccountRole,
     RevokePurchase,
+    SubmitSupportCase,
     SupportCaseDraftReply,
     TimelineKind,
     UnavailableReason,
 )
-from graceperiod.contracts.rpc import CommandStatus, ErrorCode
+from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
+from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.rpc import call
 from tests.integration.revocation import conftest as revocation_conftest
-from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness, key, new_account_id
+from tests.integration.revocation.conftest import ADMIN, LINK_SIGNER, ROLE_NAME, Harness, key, new_account_id
 
 
 class Raw(BaseModel):
@@ -278,6 +281,41 @@ async def test_a_duplicate_command_acts_once(harness: Harness) -> None:
     assert {c["params"]["clientToken"] for c in returns} == {f"gp-{pid}"}
     state = await harness.control.get_account(account)
     assert state["savings_plans"][0]["state"] in ("pending-return", "returned")
+
+
+#: Someone on the broker claiming the email-link path: no permissions, as the gateway sends a
+#: logged-out recipient, and no link of their own.
+MALLORY = Actor(user_id="email:mallory@example.com", email="mallory@example.com", path=ActionPath.EMAIL_LINK)
+
+
+@pytest.mark.parametrize("forged", ["no-token", "another-key", "someone-elses-link"])
+async def test_an_email_link_claim_without_its_own_verified_link_changes_nothing(harness: Harness, forged: str) -> None:
+    """The attack of issue 13: a revoke and a support case published straight to the command
+    queue as an email-link actor were carried out. Now the service verifies the link itself."""
+    account, pid = await _returnable(harness)
+    now = harness.clock.now()
+    token = {
+        "no-token": None,
+        "another-key": LinkSigner().token(purchase_id=pid, recipient="mallory@example.com", issued_at=now),
+        "someone-elses-link": LINK_SIGNER.token(purchase_id=pid, recipient="owner@example.com", issued_at=now),
+    }[forged]
+
+    revoke = await harness.command(
+        RevokePurchase(actor=MALLORY, idempotency_key=key(), purchase_id=pid, link_token=token)
+    )
+    case = await harness.command(
+        SubmitSupportCase(actor=MALLORY, idempotency_key=key(), purchase_id=pid, link_token=token)
+    )
+
+    for reply in (revoke, case):
+        assert reply.status is CommandStatus.REJECTED, reply
+        assert reply.problem is not None
+        assert reply.problem.code is ErrorCode.FORBIDDEN
+    view = await harness.view(pid)
+    assert view.phase is Phase.SELF_SERVICE
+    assert view.audit.support_case_id is None
+    assert await harness.control.calls(account=account, action="savingsplans:ReturnSavingsPlan") == []
+    assert await harness.control.calls(account=account, action="support:CreateCase") == []
 
 
 async def test_slow_aws_answers_in_progress_then_the_outcome_follows(harness: Harness) -> None:

@@ -32,7 +32,7 @@ from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.runtime import mongo
-from tests.integration.revocation.conftest import Harness, key
+from tests.integration.revocation.conftest import LINK_SIGNER, Harness, key
 
 _CALLER_MODULES = ("graceperiod.runtime.rpc", "tests.")
 
@@ -149,7 +149,14 @@ async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
     commands.seen.clear()
     with counting_validations() as validations:
         reply = await harness.command(
-            RevokePurchase(actor=recipient, idempotency_key=key(), purchase_id=pid, via_link_token=True)
+            RevokePurchase(
+                actor=recipient,
+                idempotency_key=key(),
+                purchase_id=pid,
+                link_token=LINK_SIGNER.token(
+                    purchase_id=pid, recipient="owner@example.com", issued_at=harness.clock.now()
+                ),
+            )
         )
         await harness.wait_event(pid, "revocation-requested")
         await _quiet(commands)

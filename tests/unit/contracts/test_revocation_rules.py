@@ -3,9 +3,12 @@ who may act on a purchase, the phase sets, the support-case text limits."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     ACTED_PHASES,
     ACTIONABLE_PHASES,
@@ -33,13 +36,36 @@ def _actor(user_id: str, email: str, *permissions: Permission, path: ActionPath 
         (_actor("u-bob", "bob@example.com", Permission.REVOKE_OWN_PURCHASES), False),
         (_actor("u-alice", "alice@example.com"), False),
         (_actor("u-admin", "admin@example.com", Permission.REVOKE_ANY_PURCHASES), True),
-        (_actor("owner@example.com", "owner@example.com", path=ActionPath.EMAIL_LINK), True),
+        (_actor("owner@example.com", "owner@example.com", path=ActionPath.EMAIL_LINK), False),
     ],
-    ids=["own", "own-by-email", "someone-elses", "no-permission", "any", "email-link"],
+    ids=["own", "own-by-email", "someone-elses", "no-permission", "any", "email-link-path-without-a-link"],
 )
 def test_revoke_own_and_revoke_any(actor: Actor, allowed: bool) -> None:
     purchase = sample_purchase(requester_email="alice@example.com")
-    assert may_act_on(actor, purchase.requested_by) is allowed
+    assert may_act_on(actor, purchase) is allowed
+
+
+def _link(purchase_id: str, recipient: str) -> LinkClaims:
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    return LinkClaims(purchase_id, recipient, "jti-1", at, None, "kid-1")
+
+
+@pytest.mark.parametrize(
+    ("link_purchase", "link_recipient", "allowed"),
+    [
+        ("same", "owner@example.com", True),
+        ("other-purchase", "owner@example.com", False),
+        ("same", "someone@example.com", False),
+    ],
+    ids=["its-own-link", "a-link-for-another-purchase", "a-link-for-another-person"],
+)
+def test_only_a_verified_link_for_this_purchase_and_person_grants(
+    link_purchase: str, link_recipient: str, allowed: bool
+) -> None:
+    purchase = sample_purchase(requester_email="alice@example.com")
+    actor = _actor("email:owner@example.com", "Owner@example.com", path=ActionPath.EMAIL_LINK)
+    pid = purchase.purchase_id if link_purchase == "same" else link_purchase
+    assert may_act_on(actor, purchase, link=_link(pid, link_recipient)) is allowed
 
 
 def test_a_failed_purchase_is_finished_but_nothing_was_done() -> None:

@@ -20,9 +20,9 @@ from graceperiod.devstack.testkit.gateway_fakes import (
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.clock import FrozenClock
+from graceperiod.runtime.signing_keys import PublicKeys
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -87,7 +87,7 @@ def make_app(
             store=store,
             sessions=sessions,
             clock=clock,
-            link_keys=LinkKeys.from_jwks(signer.jwks()),
+            link_keys=PublicKeys.from_jwks(signer.jwks()),
             bearer_trusts=[Trust(idp.issuer, StaticKeys({idp.kid: idp.private_key.public_key()}))],
         )
 

@@ -155,10 +155,10 @@ async def test_owner_and_admin_may_revoke_and_the_command_carries_the_actor(
     assert mine.json()["purchase"]["phase"] == "revoked"
     (command,) = clients.commands
     assert isinstance(command, RevokePurchase)
-    assert (command.idempotency_key, command.actor.path, command.via_link_token) == (
+    assert (command.idempotency_key, command.actor.path, command.link_token) == (
         "retry-safe-0001",
         ActionPath.API,
-        False,
+        None,
     )
     assert store.actions[-1]["action"] == "revoke-purchase"
     assert store.actions[-1]["actor"]["user_id"] == "u-alice"

@@ -9,8 +9,9 @@ import jwt
 import pytest
 
 from graceperiod.devstack.testkit.tokens import LinkSigner
-from graceperiod.gateway.links.tokens import LinkFailure, LinkKeys, LinkTokenError, LinkTokenVerifier
 from graceperiod.runtime.clock import FrozenClock
+from graceperiod.runtime.link_tokens import LinkFailure, LinkTokenError, LinkTokenVerifier
+from graceperiod.runtime.signing_keys import PublicKeys
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PID = "pur-123"
@@ -23,7 +24,7 @@ def signer() -> LinkSigner:
 
 @pytest.fixture
 def verifier(signer: LinkSigner) -> LinkTokenVerifier:
-    return LinkTokenVerifier(LinkKeys.from_jwks(signer.jwks()), clock=FrozenClock(NOW))
+    return LinkTokenVerifier(PublicKeys.from_jwks(signer.jwks()), clock=FrozenClock(NOW))
 
 
 def good_claims(signer: LinkSigner, **overrides: object) -> dict[str, object]:
@@ -50,7 +51,7 @@ def test_keys_load_from_pem_files_and_rotate_by_kid(tmp_path: Path) -> None:
     old, new = LinkSigner(kid="2026-01"), LinkSigner(kid="2026-06")
     old.write_pem(tmp_path)
     new.write_pem(tmp_path)
-    verifier = LinkTokenVerifier(LinkKeys.from_pem_dir(tmp_path), clock=FrozenClock(NOW))
+    verifier = LinkTokenVerifier(PublicKeys.from_pem_dir(tmp_path), clock=FrozenClock(NOW))
     for signer in (old, new):
         token = signer.token(purchase_id=PID, recipient="a@example.com", issued_at=NOW)
         assert verifier.verify(token, purchase_id=PID).kid == signer.kid
@@ -86,7 +87,7 @@ def test_an_expired_token_is_reported_with_its_expiry(signer: LinkSigner, verifi
 
 def test_expiry_follows_the_injected_clock(signer: LinkSigner) -> None:
     clock = FrozenClock(NOW)
-    verifier = LinkTokenVerifier(LinkKeys.from_jwks(signer.jwks()), clock=clock)
+    verifier = LinkTokenVerifier(PublicKeys.from_jwks(signer.jwks()), clock=clock)
     token = signer.sign(good_claims(signer))
     verifier.verify(token, purchase_id=PID)
     clock.advance(timedelta(days=7))
@@ -141,6 +142,6 @@ def test_private_keys_are_not_accepted_as_link_keys(signer: LinkSigner) -> None:
     jwks = signer.jwks()
     jwks["keys"][0]["d"] = "AAAA"
     with pytest.raises(ValueError, match="public key only"):
-        LinkKeys.from_jwks(jwks)
+        PublicKeys.from_jwks(jwks)
     with pytest.raises(ValueError, match="Ed25519"):
-        LinkKeys.from_jwks({"keys": [{"kty": "RSA", "kid": "r", "n": "x", "e": "AQAB"}]})
+        PublicKeys.from_jwks({"keys": [{"kty": "RSA", "kid": "r", "n": "x", "e": "AQAB"}]})

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.upstream import Person
+from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.gateway.auth.identity import Identity, claim_at, oidc_user_id, roles_for, unverified_address
 from graceperiod.gateway.auth.oidc import PendingSignIn, SignInFailed, person_from_claims
 from graceperiod.gateway.settings import GatewaySettings
@@ -102,7 +102,7 @@ def test_a_pending_sign_in_survives_the_cookie_and_garbage_does_not() -> None:
 
 
 def test_revoke_own_matches_a_verified_email_and_an_unverified_person_gets_a_harmless_address() -> None:
-    requester = Person(user_id="u-ext-7", name="Alice", email="Alice@example.com")
+    requester = sample_purchase(requester_email="Alice@example.com")
     own = frozenset({Permission.REVOKE_OWN_PURCHASES})
     verified = Identity("oidc:1:a", "alice@example.com", "Alice", ("user",), own, "session")
     unverified = Identity("oidc:1:a", None, "Alice", ("user",), own, "session")

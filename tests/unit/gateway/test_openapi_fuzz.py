@@ -17,9 +17,9 @@ from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemo
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.clock import SystemClock
+from graceperiod.runtime.signing_keys import PublicKeys
 
 _IDP = ApiTokenIssuer()
 _APP = create_app(
@@ -28,7 +28,7 @@ _APP = create_app(
     store=InMemoryLinkStore(),
     sessions=InMemorySessionStore(),
     clock=SystemClock(),
-    link_keys=LinkKeys.from_jwks(LinkSigner().jwks()),
+    link_keys=PublicKeys.from_jwks(LinkSigner().jwks()),
     bearer_trusts=[Trust(_IDP.issuer, StaticKeys({_IDP.kid: _IDP.private_key.public_key()}))],
 )
 #: Schemathesis' default statuses for refused invalid input, plus 413: an oversized body is

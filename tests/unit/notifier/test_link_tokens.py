@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
-from graceperiod.notifier import keys
-from graceperiod.notifier.cli import keys as keys_cli
-from graceperiod.notifier.keys import KeyConfigurationError, KeyRing, SigningKey
 from graceperiod.notifier.links import LinkSigner
+from graceperiod.runtime import keys_cli
+from graceperiod.runtime import signing_keys as keys
+from graceperiod.runtime.signing_keys import KeyConfigurationError, KeyRing, SigningKey
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CLOSES = NOW + timedelta(days=7)
@@ -133,8 +133,8 @@ def test_a_token_cannot_be_issued_already_expired(signer: LinkSigner) -> None:
 
 
 def test_the_newest_key_signs_and_the_jwks_lists_every_public_key(tmp_path: Path) -> None:
-    old = keys.generate(tmp_path, keys.default_kid(datetime(2026, 1, 1, tzinfo=UTC)))
-    new = keys.generate(tmp_path, keys.default_kid(datetime(2026, 6, 1, tzinfo=UTC)))
+    old = keys.generate(tmp_path, keys.default_kid(now=datetime(2026, 1, 1, tzinfo=UTC)))
+    new = keys.generate(tmp_path, keys.default_kid(now=datetime(2026, 6, 1, tzinfo=UTC)))
     ring = KeyRing.load(directory=tmp_path)
     assert ring.signing.kid == new.kid == "link-20260601T000000Z"
     token = LinkSigner(ring, public_base_url="https://x").token(
@@ -164,7 +164,7 @@ def test_keys_can_come_from_the_environment_as_pem(tmp_path: Path) -> None:
 
 
 def test_missing_or_unusable_keys_are_explained(tmp_path: Path) -> None:
-    with pytest.raises(KeyConfigurationError, match="no link-signing key configured"):
+    with pytest.raises(KeyConfigurationError, match="no signing key configured"):
         KeyRing.load()
     with pytest.raises(KeyConfigurationError, match="does not exist"):
         KeyRing.load(directory=tmp_path / "nope")

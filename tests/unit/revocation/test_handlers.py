@@ -1,6 +1,7 @@
 """The revocation service's handlers through FastStream's TestRabbitBroker (no server): typed
-replies, malformed input answered ``invalid``, one outcome per idempotency key, and the answer
-by the deadline — never before the command is accepted."""
+replies, malformed input answered ``invalid`` (dead-lettered when nobody waits), email links
+verified by the service itself, one outcome per idempotency key, and the answer by the
+deadline — never before the command is accepted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pytest
 from faststream.rabbit import RabbitBroker
@@ -21,17 +22,23 @@ from graceperiod.contracts.revocation import (
     PurchaseReply,
     RevokePurchase,
     SupportCaseDraftReply,
+    may_act_on,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
+from graceperiod.devstack.testkit.samples import sample_purchase
+from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.commands import Commands
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.records import CommandRecord
 from graceperiod.revocation.handlers import build_router
+from graceperiod.revocation.link_access import LinkAccess
 from graceperiod.revocation.replies import Replies
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.middleware import TransientError
-from tests.unit.broker_harness import handlers_on_test_broker
+from graceperiod.runtime.signing_keys import PublicKeys
+from tests.unit.broker_harness import Harness, handlers_on_test_broker
 
 ADMIN = Actor(
     user_id="u-admin",
@@ -40,9 +47,11 @@ ADMIN = Actor(
     path=ActionPath.DASHBOARD,
 )
 CLOCK = FrozenClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+SIGNER = LinkSigner()
 REPLY_WITHIN = 0.2
 DONE = CommandReply(status=CommandStatus.DONE, message="Revoked.")
 
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
 Work = Callable[[RevokePurchase, str, Acceptance], Awaitable[CommandReply]]
 
 
@@ -66,9 +75,11 @@ class FakeCommandStore:
 class FakeRevoking:
     work: Work
     calls: list[str] = field(default_factory=list)
+    askers: list[Asker] = field(default_factory=list)
 
-    async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
+    async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
         self.calls.append(key)
+        self.askers.append(asker)
         return await self.work(command, key, acceptance)
 
 
@@ -80,25 +91,16 @@ class Unused:
 @dataclass
 class Service:
     broker: RabbitBroker
+    harness: Harness
     store: FakeCommandStore
     revoking: FakeRevoking
     commands: Commands
 
     async def command(self, body: BaseModel | dict[str, Any]) -> CommandReply:
-        response = await self.broker.request(
-            _json(body), queue=Queues.REVOCATION_COMMANDS.queue, timeout=5, content_type="application/json"
-        )
-        return CommandReply.model_validate_json(response.body)
+        return await self.harness.ask(Queues.REVOCATION_COMMANDS, body, CommandReply)
 
-    async def query(self, body: BaseModel | dict[str, Any], reply: type[BaseModel]) -> Any:
-        response = await self.broker.request(
-            _json(body), queue=Queues.REVOCATION_QUERIES.queue, timeout=5, content_type="application/json"
-        )
-        return reply.model_validate_json(response.body)
-
-
-def _json(body: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    return body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    async def query(self, body: BaseModel | dict[str, Any], reply: type[ReplyT]) -> ReplyT:
+        return await self.harness.ask(Queues.REVOCATION_QUERIES, body, reply)
 
 
 async def _done(command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
@@ -119,7 +121,9 @@ async def service(request: pytest.FixtureRequest) -> AsyncIterator[Service]:
         reply_within=REPLY_WITHIN,
         retention=timedelta(days=30),
     )
+    links = LinkAccess(CLOCK, keys=PublicKeys.from_jwks(SIGNER.jwks()))
     router = build_router(
+        links=links,
         recording=cast(Any, Unused()),
         deliveries=cast(Any, Unused()),
         follow_ups=cast(Any, Unused()),
@@ -127,7 +131,7 @@ async def service(request: pytest.FixtureRequest) -> AsyncIterator[Service]:
         queries=cast(Any, Unused()),
     )
     async with handlers_on_test_broker(router) as harness:
-        yield Service(harness.broker, store, revoking, commands)
+        yield Service(harness.broker, harness, store, revoking, commands)
         await commands.drain()
 
 
@@ -166,7 +170,79 @@ async def test_a_malformed_query_is_answered_invalid_in_the_reply_type_of_its_ki
     for reply in (listed, drafted, unknown):
         assert reply.problem is not None
         assert reply.problem.code is ErrorCode.INVALID
+    assert listed.problem is not None
     assert "limit" in listed.problem.message
+
+
+async def test_a_malformed_command_nobody_waits_for_is_dead_lettered_with_the_reason(service: Service) -> None:
+    body = {"kind": "revoke-purchase", "actor": ADMIN.model_dump(mode="json"), "purchase_id": "x"}
+
+    await service.harness.publish(Queues.REVOCATION_COMMANDS, body, message_id="no-reply-to")
+
+    (letter,) = service.harness.letters(Queues.REVOCATION_COMMANDS)
+    assert letter.kind == "bad-input"
+    assert "idempotency_key" in letter.reason
+    assert letter.message_id == "no-reply-to"
+    assert service.revoking.calls == []
+
+
+def _link_actor(email: str = "owner@example.com") -> Actor:
+    """A logged-out recipient, as the gateway describes them: no permissions at all."""
+    return Actor(user_id=f"email:{email}", email=email, permissions=[], path=ActionPath.EMAIL_LINK)
+
+
+def _link_revoke(token: str | None, *, actor: Actor | None = None, purchase_id: str = "pur-1") -> RevokePurchase:
+    return RevokePurchase(
+        actor=actor or _link_actor(), idempotency_key="k-link", purchase_id=purchase_id, link_token=token
+    )
+
+
+def _token(*, purchase_id: str = "pur-1", recipient: str = "owner@example.com", signer: LinkSigner = SIGNER) -> str:
+    return signer.token(purchase_id=purchase_id, recipient=recipient, issued_at=CLOCK.now())
+
+
+async def test_a_link_request_carries_the_link_the_service_verified_itself(service: Service) -> None:
+    reply = await service.command(_link_revoke(_token()))
+
+    assert reply == DONE
+    (asker,) = service.revoking.askers
+    assert asker.link is not None
+    assert (asker.link.purchase_id, asker.link.recipient) == ("pur-1", "owner@example.com")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        None,
+        "not-a-jwt",
+        _token(signer=LinkSigner()),
+        _token(purchase_id="pur-2"),
+        _token(recipient="someone-else@example.com"),
+    ],
+    ids=["no-token", "malformed", "signed-by-another-key", "for-another-purchase", "for-another-person"],
+)
+async def test_an_email_link_actor_without_a_link_that_verifies_gets_nothing(
+    service: Service, token: str | None
+) -> None:
+    reply = await service.command(_link_revoke(token))
+
+    if token is None:  # no link at all: an actor without permissions, refused by the use case
+        (asker,) = service.revoking.askers
+        assert asker.link is None
+        assert not may_act_on(asker.actor, sample_purchase(requester_email="alice@example.com"), link=asker.link)
+        return
+    assert reply.status is CommandStatus.REJECTED
+    assert reply.problem is not None
+    assert reply.problem.code is ErrorCode.FORBIDDEN
+    assert service.revoking.calls == []
+
+
+async def test_a_link_request_with_a_bad_token_nobody_waits_for_is_dead_lettered(service: Service) -> None:
+    await service.harness.publish(Queues.REVOCATION_COMMANDS, _link_revoke(_token(purchase_id="pur-2")))
+
+    (letter,) = service.harness.letters(Queues.REVOCATION_COMMANDS)
+    assert "email link is not valid" in letter.reason
+    assert service.revoking.calls == []
 
 
 async def _slow_after_accepting(command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:

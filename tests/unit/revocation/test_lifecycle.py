@@ -21,6 +21,7 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.devstack.testkit.samples import sample_purchase
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError, CaseInfo, Failure
 from graceperiod.revocation.domain.commitments import SelfServiceAction
 from graceperiod.revocation.domain.follow_ups import (
@@ -383,9 +384,9 @@ def test_a_view_offers_the_actions_only_to_whom_may_take_them() -> None:
         permissions=[Permission.REVOKE_OWN_PURCHASES],
         path=ActionPath.DASHBOARD,
     )
-    assert view_of(record, ACCOUNT, owner, NOW).allowed_actions == [AllowedAction.REVOKE]
-    refused = view_of(record, ACCOUNT, stranger, NOW)
+    assert view_of(record, ACCOUNT, Asker(owner), NOW).allowed_actions == [AllowedAction.REVOKE]
+    refused = view_of(record, ACCOUNT, Asker(stranger), NOW)
     assert refused.allowed_actions == []
     assert refused.unavailable is not None
     assert refused.unavailable.reason is UnavailableReason.NOT_PERMITTED
-    assert view_of(record, None, owner, NOW).unavailable is not None  # no role registered
+    assert view_of(record, None, Asker(owner), NOW).unavailable is not None  # no role registered

@@ -14,6 +14,8 @@ The link is ``{public_base_url}/api/purchases/{pid}/revoke?token=<jwt>``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 LINK_ALGORITHM: Final = "EdDSA"
@@ -21,3 +23,19 @@ LINK_ISSUER: Final = "graceperiod-notifier"
 LINK_AUDIENCE: Final = "graceperiod:revoke-link"
 PURCHASE_CLAIM: Final = "pid"
 LINK_PATH: Final = "/api/purchases/{purchase_id}/revoke"
+#: Longer tokens are refused unread (a link token is about 400 characters).
+MAX_LINK_TOKEN_LENGTH: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaims:
+    """A verified link token: the one purchase and the one person it was issued for. Who may
+    act on a purchase with it: :func:`graceperiod.contracts.revocation.may_act_on`."""
+
+    purchase_id: str
+    recipient: str
+    """Lower-cased."""
+    jti: str
+    expires_at: datetime
+    issued_at: datetime | None
+    kid: str

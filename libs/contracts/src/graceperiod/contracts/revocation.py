@@ -23,9 +23,10 @@ from graceperiod.contracts.base import (
     NonEmptyStr,
 )
 from graceperiod.contracts.enums import ActionPath, ExecutionVia, Permission
+from graceperiod.contracts.links import MAX_LINK_TOKEN_LENGTH, LinkClaims
 from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.contracts.upstream import AwsRegion, Person, PurchaseExecuted
+from graceperiod.contracts.upstream import AwsRegion, PurchaseExecuted
 
 
 class Phase(StrEnum):
@@ -75,24 +76,29 @@ def valid_case_text(subject: str, body: str) -> bool:
     return 0 < len(subject) <= CASE_SUBJECT_MAX_LENGTH and 0 < len(body) <= CASE_BODY_MAX_LENGTH
 
 
-def may_act_on(actor: Actor, requester: Person | None) -> bool:
-    """Who may act on a purchase ``requester`` asked for (revoke it, file or resolve its
-    support case). The gateway checks it to show and accept actions; the revocation service
-    decides.
+def may_act_on(actor: Actor, purchase: PurchaseExecuted, *, link: LinkClaims | None = None) -> bool:
+    """Who may act on a purchase (revoke it, file or resolve its support case). The gateway
+    checks it to show and accept actions; the revocation service decides.
 
     ``revoke-any:purchases``; or ``revoke-own:purchases`` on a purchase the actor requested
-    (the same user id, or the same email address); or the email-link path, where the gateway
-    verified a signed link token bound to this purchase and to the actor's address (the token
-    itself is the grant). A purchase nobody requested (``requester`` None: Grace Period found it
-    in the account) is nobody's own."""
+    (the same user id, or the same email address); or an email link: ``link`` is a link token
+    the caller verified itself (the notifier's signature, not expired), issued for this very
+    purchase and for the actor's address. A path or a flag saying "email link" grants nothing.
+    A purchase nobody requested (``requested_by`` None: Grace Period found it in the account) is
+    nobody's own."""
     if actor.can(Permission.REVOKE_ANY_PURCHASES):
         return True
-    if actor.path is ActionPath.EMAIL_LINK:
+    if link is not None and link.purchase_id == purchase.purchase_id and link.recipient == _address(actor.email):
         return True
+    requester = purchase.requested_by
     if requester is None:
         return False
-    own = actor.user_id == requester.user_id or actor.email.strip().lower() == requester.email.strip().lower()
+    own = actor.user_id == requester.user_id or _address(actor.email) == _address(requester.email)
     return own and actor.can(Permission.REVOKE_OWN_PURCHASES)
+
+
+def _address(email: str) -> str:
+    return email.strip().lower()
 
 
 class RevokedVia(StrEnum):
@@ -316,11 +322,11 @@ class RevokePurchase(Command):
 
     kind: Literal["revoke-purchase"] = "revoke-purchase"
     purchase_id: Identifier
-    via_link_token: bool = False
-    """True only when the gateway verified an email-link token bound to this purchase
-    (``pid``) and to ``actor.email`` (``sub``), and consumed it for this request. The service
-    then treats the actor as authorised for this one purchase, whatever their permissions
-    (the brief: "the token alone authorises a logged-out recipient")."""
+    link_token: Annotated[str, Field(max_length=MAX_LINK_TOKEN_LENGTH)] | None = None
+    """The email-link token this request acts on (the gateway verified and consumed it). The
+    revocation service verifies it again (the notifier's signature, this purchase, the actor's
+    address) and only then lets the link's recipient act, whatever their permissions (the
+    brief: "the token alone authorises a logged-out recipient")."""
 
 
 class SubmitSupportCase(Command):
@@ -330,11 +336,11 @@ class SubmitSupportCase(Command):
     purchase_id: Identifier
     subject: CaseSubject | None = None
     body: CaseBody | None = None
-    via_link_token: bool = False
-    """True only when the gateway verified an email-link token bound to this purchase
-    (``pid``) and to ``actor.email`` (``sub``), and consumed it for this request. The service
-    then treats the actor as authorised for this one purchase, whatever their permissions
-    (the brief: "the token alone authorises a logged-out recipient")."""
+    link_token: Annotated[str, Field(max_length=MAX_LINK_TOKEN_LENGTH)] | None = None
+    """The email-link token this request acts on (the gateway verified and consumed it). The
+    revocation service verifies it again (the notifier's signature, this purchase, the actor's
+    address) and only then lets the link's recipient act, whatever their permissions (the
+    brief: "the token alone authorises a logged-out recipient")."""
 
 
 class MarkCaseResolved(Command):
@@ -472,17 +478,17 @@ class SummarizePurchases(Query):
 class GetPurchase(Query):
     kind: Literal["get-purchase"] = "get-purchase"
     purchase_id: Identifier
-    via_link_token: bool = False
-    """True when the gateway verified an email-link token bound to this purchase and to
-    ``actor.email``: show the purchase (and its allowed actions) as that recipient may act."""
+    link_token: Annotated[str, Field(max_length=MAX_LINK_TOKEN_LENGTH)] | None = None
+    """The email-link token of the page asking: the revocation service verifies it and shows
+    the purchase (and its allowed actions) as the link's recipient may act."""
 
 
 class GetSupportCaseDraft(Query):
     kind: Literal["get-support-case-draft"] = "get-support-case-draft"
     purchase_id: Identifier
-    via_link_token: bool = False
-    """True when the gateway verified an email-link token bound to this purchase and to
-    ``actor.email``: show the purchase (and its allowed actions) as that recipient may act."""
+    link_token: Annotated[str, Field(max_length=MAX_LINK_TOKEN_LENGTH)] | None = None
+    """The email-link token of the page asking: the revocation service verifies it and shows
+    the purchase (and its allowed actions) as the link's recipient may act."""
 
 
 class ListAccountAccess(Query):

@@ -35,7 +35,6 @@ from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.connections import Connections
 from graceperiod.gateway.links.pages import LinkPages
 from graceperiod.gateway.links.service import LinkService
-from graceperiod.gateway.links.tokens import LinkKeys, LinkTokenVerifier
 from graceperiod.gateway.pool.controllers import PoolController
 from graceperiod.gateway.pool.pages import PoolPages
 from graceperiod.gateway.pool.service import PoolService
@@ -53,7 +52,9 @@ from graceperiod.gateway.web.request_ids import RequestContextMiddleware
 from graceperiod.gateway.web.security_headers import security_headers
 from graceperiod.gateway.web.templates import STATIC, template_engine
 from graceperiod.runtime.clock import Clock, SystemClock
+from graceperiod.runtime.link_tokens import LinkTokenVerifier
 from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.signing_keys import PublicKeys
 from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import serve
 
@@ -68,7 +69,7 @@ def create_app(
     clients: ServiceClients | None = None,
     store: LinkStore | None = None,
     clock: Clock | None = None,
-    link_keys: LinkKeys | None = None,
+    link_keys: PublicKeys | None = None,
     bearer_trusts: Sequence[Trust] | None = None,
     sessions: SessionStore | None = None,
     tracing: Tracing | None = None,
@@ -80,7 +81,7 @@ def create_app(
     tracing = tracing or Tracing.for_service(settings, "gateway")
     connections = Connections(settings, clients=clients, store=store, sessions=sessions, tracing=tracing)
     auth = Authentication(settings, clock, connections.sessions, bearer_trusts)
-    verifier = LinkTokenVerifier(link_keys or LinkKeys(), clock=clock, leeway_seconds=settings.link_leeway_seconds)
+    verifier = LinkTokenVerifier(link_keys or PublicKeys(), clock=clock, leeway_seconds=settings.link_leeway_seconds)
     audit = AuditTrail(connections.store, clock)
     purchases = PurchaseService(connections.clients, audit, clock)
     margin = timedelta(hours=settings.link_record_margin_hours)
@@ -169,7 +170,7 @@ def lifespan(
     async def run(_: Litestar) -> AsyncIterator[None]:
         auth.load_keys()
         if link_verifier is not None:
-            link_verifier.keys = LinkKeys.from_files(settings.link_public_keys_dir, settings.link_jwks_file)
+            link_verifier.keys = PublicKeys.from_files(settings.link_public_keys_dir, settings.link_jwks_file)
             if not len(link_verifier.keys):
                 log.warning("no email-link public keys configured: every link will be refused")
         await connections.open()

@@ -22,7 +22,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from graceperiod.gateway.links.tokens import LinkClaims
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.mongo import Document, ensure_indexes

@@ -11,7 +11,6 @@ from graceperiod.notifier.adapters.mail import MailTransport
 from graceperiod.notifier.adapters.ses import SesTransport
 from graceperiod.notifier.adapters.smtp import SmtpConfig, SmtpTransport
 from graceperiod.notifier.handlers import build_router
-from graceperiod.notifier.keys import KeyConfigurationError, KeyRing
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
 from graceperiod.notifier.service import NotifierService
@@ -19,6 +18,7 @@ from graceperiod.notifier.settings import NotifierSettings
 from graceperiod.notifier.store import DeliveryStore, ReminderStore, SettingsStore
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink
+from graceperiod.runtime.signing_keys import KeyConfigurationError, KeyRing
 from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import create_worker_app, serve, service_connections
 
@@ -43,9 +43,18 @@ def build_transport(settings: NotifierSettings, tracing: Tracing | None = None) 
     )
 
 
+LINK_KEYS_HINT = (
+    "NOTIFIER_LINK_KEYS_DIR, a directory of <kid>.pem files (create one with `graceperiod-keys generate --dir DIR`), "
+    "or NOTIFIER_LINK_SIGNING_KEYS, a JSON object {kid: PEM}"
+)
+
+
 def load_keys(settings: NotifierSettings) -> KeyRing:
     return KeyRing.load(
-        directory=settings.link_keys_dir, pems=settings.link_signing_keys, signing_kid=settings.link_signing_kid
+        directory=settings.link_keys_dir,
+        pems=settings.link_signing_keys,
+        signing_kid=settings.link_signing_kid,
+        hint=LINK_KEYS_HINT,
     )
 
 
@@ -70,6 +79,7 @@ def create_app(
     tracing: Tracing | None = None,
 ) -> AsgiFastStream:
     settings = settings or NotifierSettings()
+    clock = clock or SystemClock()
     tracing = tracing or Tracing.for_service(settings, "notifier")
     broker, mongo = service_connections(settings, "notifier", tracing)
     database = mongo[settings.mongodb_database]
@@ -90,7 +100,7 @@ def create_app(
         renderer=EmailRenderer(),
         links=LinkSigner(keys, public_base_url=settings.public_base_url),
         events=events or EventPublisher(broker, [EmailDelivered]),
-        clock=clock or SystemClock(),
+        clock=clock,
         brand=settings.brand,
         link_fallback_ttl=timedelta(days=settings.link_fallback_ttl_days),
         delivery_retention=(

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import jwt
 
 from graceperiod.contracts.links import LINK_ALGORITHM, LINK_AUDIENCE, LINK_ISSUER, LINK_PATH, PURCHASE_CLAIM
-from graceperiod.notifier.keys import KeyConfigurationError, KeyRing, SigningKey
+from graceperiod.runtime.signing_keys import KeyConfigurationError, KeyRing, SigningKey
 
 
 class LinkSigner:

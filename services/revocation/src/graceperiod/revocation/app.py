@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitRouter
@@ -22,6 +23,7 @@ from graceperiod.revocation.domain.accounts import ProbePolicy
 from graceperiod.revocation.domain.lifecycle import LifecyclePolicy
 from graceperiod.revocation.follow_ups import FollowUps
 from graceperiod.revocation.handlers import build_router
+from graceperiod.revocation.link_access import LinkAccess
 from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.recording import Recording
 from graceperiod.revocation.replies import Replies
@@ -75,7 +77,13 @@ class Service:
 
 
 def build_service(
-    settings: RevocationSettings, database: AsyncDatabase[Document], events: EventSink, clock: Clock, aws: AwsAccounts
+    settings: RevocationSettings,
+    database: AsyncDatabase[Document],
+    events: EventSink,
+    clock: Clock,
+    aws: AwsAccounts,
+    *,
+    links: LinkAccess | None = None,
 ) -> Service:
     purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
     listing = PurchaseListing(database)
@@ -101,7 +109,12 @@ def build_service(
         max_in_flight=settings.max_commands_in_flight,
     )
     purges = [command_store.purge, command_store.purge_claims, lambda now: inbox.purge(now=now)]
+    load_links: list[Hook] = []
+    if links is None:  # the notifier's public keys, read from the settings at start-up
+        links = LinkAccess(clock, leeway_seconds=settings.link_leeway_seconds)
+        load_links.append(partial(_load_link_keys, links, settings))
     router = build_router(
+        links=links,
         recording=Recording(changes, calls, events),
         deliveries=Deliveries(changes),
         follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch),
@@ -109,7 +122,15 @@ def build_service(
         queries=Queries(changes, listing),
     )
     indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
-    return Service(router, on_startup=[*indexes, listing.start, aws.start], on_shutdown=[commands.drain, aws.close])
+    return Service(
+        router,
+        on_startup=[*indexes, *load_links, listing.start, aws.start],
+        on_shutdown=[commands.drain, aws.close],
+    )
+
+
+async def _load_link_keys(links: LinkAccess, settings: RevocationSettings) -> None:
+    links.load(settings.link_public_keys_dir, settings.link_jwks_file)
 
 
 def create_app(

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from graceperiod.contracts.rpc import Actor, ErrorCode
+from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import learnt, used
-from graceperiod.revocation.domain.authorization import ensure_may_act
+from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState
@@ -39,11 +39,11 @@ def role_of(account: AccountRecord | None) -> Role | None:
     return Role(account.account_id, account.role_arn, account.external_id)
 
 
-async def to_act_on(changes: Changes, purchase_id: str, actor: Actor) -> tuple[Loaded, Role]:
+async def to_act_on(changes: Changes, purchase_id: str, asker: Asker) -> tuple[Loaded, Role]:
     """The purchase a command acts on, and the role to act with; refused when there is no such
-    purchase, the actor may not act on it, or no role is registered for its account."""
+    purchase, the asker may not act on it, or no role is registered for its account."""
     loaded = await changes.load(purchase_id)
-    ensure_may_act(actor, loaded.purchase)
+    ensure_may_act(asker, loaded.purchase)
     return loaded, role_to_act(loaded)
 
 

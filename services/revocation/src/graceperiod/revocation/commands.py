@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     CommandReply,
     MarkCaseResolved,
@@ -25,6 +26,7 @@ from graceperiod.contracts.revocation import (
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.changes import Loaded
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AttemptKind, CommandRecord
 from graceperiod.revocation.replies import Replies, in_progress
@@ -66,7 +68,8 @@ class Commands:
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.max_in_flight)
 
-    async def handle(self, command: Command) -> CommandReply:
+    async def handle(self, command: Command, link: LinkClaims | None = None) -> CommandReply:
+        """Carry out ``command`` (its actor verified, ``link`` the verified email link it acts on)."""
         key = f"{command.kind}:{command.idempotency_key}"
         now = self.clock.now()
         seen = CommandRecord(
@@ -82,7 +85,7 @@ class Commands:
                 return earlier.reply  # the outcome of this key, given before
         started = asyncio.get_running_loop().time()
         acceptance = Acceptance()
-        work = asyncio.create_task(self._execute(command, key, acceptance))
+        work = asyncio.create_task(self._execute(command, key, acceptance, Asker(command.actor, link)))
         self._running.add(work)
         work.add_done_callback(partial(self._finished, acceptance))
         return await self._answer(work, acceptance, deadline=started + self.reply_within)
@@ -105,23 +108,23 @@ class Commands:
         except Exception:  # accepted, then failed: a tick resumes it once its lease passed
             return in_progress()
 
-    async def _execute(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
+    async def _execute(self, command: Command, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
         async with self._slots:
             try:
-                reply = await self._run(command, key, acceptance)
+                reply = await self._run(command, key, acceptance, asker)
             except Rejected as rejected:
-                reply = self.replies.rejected(rejected, command.actor)
+                reply = self.replies.rejected(rejected, asker)
         await self.store.finish(key, reply)
         log.info("command done", kind=command.kind, status=reply.status, message=reply.message)
         return reply
 
-    async def _run(self, command: Command, key: str, acceptance: Acceptance) -> CommandReply:
+    async def _run(self, command: Command, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
         if isinstance(command, RevokePurchase):
-            return await self.revoking.revoke(command, key, acceptance)
+            return await self.revoking.revoke(command, key, acceptance, asker)
         if isinstance(command, SubmitSupportCase):
-            return await self.support_cases.submit(command, key, acceptance)
+            return await self.support_cases.submit(command, key, acceptance, asker)
         if isinstance(command, MarkCaseResolved):
-            return await self.support_cases.mark_resolved(command)
+            return await self.support_cases.mark_resolved(command, asker)
         return await self.accounts.register(command, acceptance)
 
     async def resume(self, loaded: Loaded, role: Role) -> None:

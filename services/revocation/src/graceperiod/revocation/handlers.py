@@ -1,8 +1,10 @@
-"""Message handlers: decode, hand to the use case, return its typed answer (the RPC reply).
+"""Message handlers: decode, verify who asks, hand to the use case, return its typed answer
+(the RPC reply).
 
-Malformed commands and queries get a clear ``invalid`` answer instead of silence (they are
-not dead-lettered: the caller is waiting). Everything else arriving here that breaks its
-contract is dead-lettered by the reliability middleware.
+Commands and queries pass the request gate first (``graceperiod.runtime.requests``): a
+malformed or refused one is answered with its problem when a caller waits, and dead-lettered
+with the reason when nobody does. Everything else arriving here that breaks its contract, or
+an internal event not published by its owner, is dead-lettered by the reliability middleware.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
 from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.contracts.revocation import (
@@ -25,19 +27,21 @@ from graceperiod.contracts.revocation import (
     RevocationQuery,
     SupportCaseDraftReply,
 )
-from graceperiod.contracts.rpc import CommandStatus, ErrorCode, Problem
+from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.contracts.upstream import PurchaseExecuted, Tick
 from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.deliveries import Deliveries
 from graceperiod.revocation.follow_ups import FollowUps
+from graceperiod.revocation.link_access import LinkAccess
 from graceperiod.revocation.queries import Queries, Reply
 from graceperiod.revocation.recording import Recording
 from graceperiod.runtime.messaging import exchange_for, queue_for
+from graceperiod.runtime.requests import RequestProblem, decode_request
 
 _COMMANDS: TypeAdapter[Any] = TypeAdapter(RevocationCommand)
 _QUERIES: TypeAdapter[Any] = TypeAdapter(RevocationQuery)
-#: The reply type of each query kind (a malformed query is answered in its caller's type).
+#: The reply type of each query kind (a refused query is answered in its caller's type).
 _REPLIES: dict[str, type[Reply]] = {
     "list-purchases": PurchaseListReply,
     "export-purchases": PurchaseRowsReply,
@@ -48,15 +52,14 @@ _REPLIES: dict[str, type[Reply]] = {
 }
 
 
-def invalid(exc: ValidationError) -> Problem:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()[:10]
-    )
-    return Problem(code=ErrorCode.INVALID, message=f"invalid request: {problems}"[:512])
-
-
 def build_router(
-    *, recording: Recording, deliveries: Deliveries, follow_ups: FollowUps, commands: Commands, queries: Queries
+    *,
+    recording: Recording,
+    deliveries: Deliveries,
+    follow_ups: FollowUps,
+    commands: Commands,
+    queries: Queries,
+    links: LinkAccess,
 ) -> RabbitRouter:
     router = RabbitRouter()
     executed = Queues.REVOCATION_PURCHASE_EXECUTED
@@ -76,20 +79,22 @@ def build_router(
         await follow_ups.on_tick(body)
 
     @router.subscriber(queue_for(Queues.REVOCATION_COMMANDS), title="revocation.commands")
-    async def on_command(body: dict[str, Any]) -> CommandReply:
+    async def on_command(body: dict[str, Any], message: RabbitMessage) -> CommandReply:
         try:
-            command = _COMMANDS.validate_python(body)
-        except ValidationError as exc:
-            problem = invalid(exc)
+            command = decode_request(_COMMANDS, body, message)
+            link = links.of(command, message)
+        except RequestProblem as refused:
+            problem = refused.problem
             return CommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
-        return await commands.handle(command)
+        return await commands.handle(command, link)
 
     @router.subscriber(queue_for(Queues.REVOCATION_QUERIES), title="revocation.queries")
-    async def on_query(body: dict[str, Any]) -> Reply:
+    async def on_query(body: dict[str, Any], message: RabbitMessage) -> Reply:
         try:
-            query = _QUERIES.validate_python(body)
-        except ValidationError as exc:
-            return _REPLIES.get(str(body.get("kind")), PurchaseReply)(problem=invalid(exc))
-        return await queries.answer(query)
+            query = decode_request(_QUERIES, body, message)
+            link = links.of(query, message)
+        except RequestProblem as refused:
+            return _REPLIES.get(str(body.get("kind")), PurchaseReply)(problem=refused.problem)
+        return await queries.answer(query, link)
 
     return router

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     ExportPurchases,
@@ -28,6 +29,7 @@ from graceperiod.contracts.revocation import (
 )
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.drafts import category_for, draft_case
 from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.listing import Position, sort_keys
@@ -91,7 +93,8 @@ class Queries:
         self.listing = listing
         self._pages: SharedReads[_PageKey, _Page] = SharedReads(self._page)
 
-    async def answer(self, query: Query) -> Reply:
+    async def answer(self, query: Query, link: LinkClaims | None = None) -> Reply:
+        """Answer ``query`` (its actor verified, ``link`` the verified email link it acts on)."""
         if isinstance(query, ListPurchases):
             return await self.list_purchases(query)
         if isinstance(query, ExportPurchases):
@@ -101,7 +104,7 @@ class Queries:
         if isinstance(query, ListAccountAccess):
             return AccountAccessReply(accounts=[a.view() for a in await self.changes.accounts.all()])
         if isinstance(query, GetPurchase):
-            return await self.get_purchase(query)
+            return await self.get_purchase(query, Asker(query.actor, link))
         return await self.draft(query)
 
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
@@ -114,7 +117,8 @@ class Queries:
         page = await self._pages(_PageKey(filters.model_dump_json(), query.limit, after))
         cursor, records = _next(page.records, query), page.records[: query.limit]
         now = self.changes.now()
-        items = [view_of(r, page.accounts.get(r.account_id), query.actor, now) for r in records]
+        asker = Asker(query.actor)
+        items = [view_of(r, page.accounts.get(r.account_id), asker, now) for r in records]
         return PurchaseListReply(items=items, next_cursor=cursor)
 
     async def _page(self, key: _PageKey) -> _Page:
@@ -147,12 +151,12 @@ class Queries:
             refundable=refundable, next_deadline=_row(nearest, account, now) if nearest else None
         )
 
-    async def get_purchase(self, query: GetPurchase) -> PurchaseReply:
+    async def get_purchase(self, query: GetPurchase, asker: Asker) -> PurchaseReply:
         record = await self.changes.purchases.get(query.purchase_id)
         if record is None:
             return PurchaseReply(problem=_not_found(query.purchase_id))
         account = await self.changes.accounts.get(record.account_id)
-        return PurchaseReply(purchase=view_of(record, account, query.actor, self.changes.now()))
+        return PurchaseReply(purchase=view_of(record, account, asker, self.changes.now()))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
         record = await self.changes.purchases.get(query.purchase_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graceperiod.contracts.revocation import CommandReply, PurchaseView
-from graceperiod.contracts.rpc import Actor, CommandStatus, Problem
+from graceperiod.contracts.rpc import CommandStatus, Problem
 from graceperiod.revocation.changes import Loaded
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.outcomes import IN_PROGRESS_MESSAGE, Outcome, Rejected
 from graceperiod.revocation.domain.views import view_of
 from graceperiod.runtime.clock import Clock
@@ -16,20 +17,20 @@ from graceperiod.runtime.clock import Clock
 class Replies:
     clock: Clock
 
-    def view(self, loaded: Loaded, actor: Actor | None) -> PurchaseView:
-        return view_of(loaded.purchase, loaded.account, actor, self.clock.now())
+    def view(self, loaded: Loaded, asker: Asker | None) -> PurchaseView:
+        return view_of(loaded.purchase, loaded.account, asker, self.clock.now())
 
-    def answer(self, outcome: Outcome, loaded: Loaded, actor: Actor | None) -> CommandReply:
-        return CommandReply(status=outcome.status, message=outcome.message, purchase=self.view(loaded, actor))
+    def answer(self, outcome: Outcome, loaded: Loaded, asker: Asker | None) -> CommandReply:
+        return CommandReply(status=outcome.status, message=outcome.message, purchase=self.view(loaded, asker))
 
-    def done(self, message: str, loaded: Loaded, actor: Actor | None) -> CommandReply:
-        return self.answer(Outcome(CommandStatus.DONE, message), loaded, actor)
+    def done(self, message: str, loaded: Loaded, asker: Asker | None) -> CommandReply:
+        return self.answer(Outcome(CommandStatus.DONE, message), loaded, asker)
 
-    def rejected(self, rejected: Rejected, actor: Actor) -> CommandReply:
+    def rejected(self, rejected: Rejected, asker: Asker) -> CommandReply:
         problem = Problem(code=rejected.code, message=rejected.message)
         view = None
         if rejected.record is not None:
-            view = self.view(Loaded(rejected.record, rejected.account), actor)
+            view = self.view(Loaded(rejected.record, rejected.account), asker)
         return CommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem, purchase=view)
 
 

@@ -13,6 +13,7 @@ from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurch
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
 from graceperiod.revocation.domain.commitments import SelfServiceAction, undone_or_pending
 from graceperiod.revocation.domain.lifecycle import actor_ref
@@ -32,13 +33,13 @@ class Revoking:
     aws: AwsCalls
     replies: Replies
 
-    async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance) -> CommandReply:
-        loaded, role = await to_act_on(self.changes, command.purchase_id, command.actor)
+    async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
+        loaded, role = await to_act_on(self.changes, command.purchase_id, asker)
         answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
         if answer is not None:
-            return self.replies.answer(answer, loaded, command.actor)
-        loaded = await self.run(loaded, role, key, actor_ref(command.actor), acceptance)
-        return self.replies.done(done_message(loaded.purchase), loaded, command.actor)
+            return self.replies.answer(answer, loaded, asker)
+        loaded = await self.run(loaded, role, key, actor_ref(asker.actor), acceptance)
+        return self.replies.done(done_message(loaded.purchase), loaded, asker)
 
     async def run(
         self, loaded: Loaded, role: Role, key: str, actor: ActorRef, acceptance: Acceptance | None = None

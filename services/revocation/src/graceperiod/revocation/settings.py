@@ -6,6 +6,7 @@ AWS endpoints are never configured here: clients use AWS's own endpoints unless 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -68,3 +69,10 @@ class RevocationSettings(ServiceSettings):
     )
     command_retention_days: float = Field(default=30, gt=0, description="How long idempotency keys are kept.")
     tick_batch: int = Field(default=200, ge=1, description="Purchases and accounts looked at per tick, at most.")
+
+    # --- Email links: the revocation service verifies the link a link request acts on itself
+    link_public_keys_dir: Path | None = Field(
+        default=None, description="Directory of the notifier's Ed25519 public link keys (<kid>.pem), as the gateway's."
+    )
+    link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public link keys.")
+    link_leeway_seconds: int = Field(default=0, ge=0, le=300)

@@ -19,7 +19,7 @@ from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.domain.accounts import categories_read
-from graceperiod.revocation.domain.authorization import ensure_may_act
+from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError, CaseInfo, Failure
 from graceperiod.revocation.domain.lifecycle import actor_ref
 from graceperiod.revocation.domain.outcomes import Outcome, Rejected, refusal
@@ -54,16 +54,16 @@ class SupportCases:
     claims: Claims
     replies: Replies
 
-    async def submit(self, command: SubmitSupportCase, key: str, acceptance: Acceptance) -> CommandReply:
-        loaded, role = await to_act_on(self.changes, command.purchase_id, command.actor)
+    async def submit(self, command: SubmitSupportCase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
+        loaded, role = await to_act_on(self.changes, command.purchase_id, asker)
         answer = case_answer(loaded.purchase, self.changes.at(loaded.account))
         if answer is not None:
-            return self.replies.answer(answer, loaded, command.actor)
+            return self.replies.answer(answer, loaded, asker)
         lock = f"case:{loaded.purchase.purchase_id}"
         if not await self.claims.held_by(lock, key):
-            return self.replies.answer(Outcome(CommandStatus.IN_PROGRESS, _ALREADY_FILING), loaded, command.actor)
+            return self.replies.answer(Outcome(CommandStatus.IN_PROGRESS, _ALREADY_FILING), loaded, asker)
         subject, body = case_text(loaded.purchase, command.subject, command.body)
-        actor = actor_ref(command.actor)
+        actor = actor_ref(asker.actor)
         try:
             loaded, resuming = await self.changes.purchase(
                 loaded, lambda rec, at: case_claimed(rec, key, actor, at, subject=subject, body=body)
@@ -74,7 +74,7 @@ class SupportCases:
             await self.claims.release(lock)  # AWS refused: a later request may try again
             raise
         message = f"Support case {loaded.purchase.audit.support_case_id} opened."
-        return self.replies.done(message, loaded, command.actor)
+        return self.replies.done(message, loaded, asker)
 
     async def resume(self, loaded: Loaded, role: Role) -> None:
         """An attempt whose lease passed: file (or adopt) the case now."""
@@ -141,14 +141,14 @@ class SupportCases:
             )
         )
 
-    async def mark_resolved(self, command: MarkCaseResolved) -> CommandReply:
+    async def mark_resolved(self, command: MarkCaseResolved, asker: Asker) -> CommandReply:
         loaded = await self.changes.load(command.purchase_id)
-        ensure_may_act(command.actor, loaded.purchase)
+        ensure_may_act(asker, loaded.purchase)
         answer = resolve_answer(loaded.purchase, self.changes.at(loaded.account))
         if answer is not None:
-            return self.replies.answer(answer, loaded, command.actor)
-        by = actor_ref(command.actor)
+            return self.replies.answer(answer, loaded, asker)
+        by = actor_ref(asker.actor)
         loaded, _ = await self.changes.purchase(
             loaded, lambda rec, at: (resolved(rec, by, at, note=command.note), None)
         )
-        return self.replies.done("Support case marked resolved.", loaded, command.actor)
+        return self.replies.done("Support case marked resolved.", loaded, asker)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.revocation import may_act_on
 from graceperiod.contracts.rpc import Actor
-from graceperiod.contracts.upstream import Person
+from graceperiod.contracts.upstream import PurchaseExecuted
 
 AuthMethod = Literal["session", "bearer"]
 
@@ -83,10 +83,11 @@ class Identity:
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
 
-    def can_revoke(self, requester: Person | None) -> bool:
-        """Whether this person may act on a purchase ``requester`` asked for (the revocation
-        service's rule; an unverified address stands for no email, so it matches no one's)."""
-        return may_act_on(self.actor(ActionPath.DASHBOARD), requester)
+    def can_revoke(self, purchase: PurchaseExecuted) -> bool:
+        """Whether this person may act on ``purchase`` themselves, without an email link (the
+        revocation service's rule; an unverified address stands for no email, so it matches
+        no one's)."""
+        return may_act_on(self.actor(ActionPath.DASHBOARD), purchase)
 
     def is_recipient(self, email: str) -> bool:
         return self.email is not None and self.email.strip().lower() == email.strip().lower()
@@ -104,8 +105,8 @@ class Identity:
 def link_recipient_actor(email: str) -> Actor:
     """The actor for a logged-out recipient of an email link: known only by their address.
 
-    Their authority is the link token itself (``via_link_token`` on the message), not a
-    permission, so the permission list is empty.
+    Their authority is the link token itself (``link_token`` on the message, which the
+    revocation service verifies again), not a permission, so the permission list is empty.
     """
     candidate = f"email:{email}"
     user_id = (

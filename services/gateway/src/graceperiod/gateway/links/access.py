@@ -17,13 +17,14 @@ from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.rpc import Actor
 from graceperiod.gateway.auth.guards import identity_of
 from graceperiod.gateway.auth.identity import link_recipient_actor
 from graceperiod.gateway.links import views
 from graceperiod.gateway.links.forms import LinkForm
-from graceperiod.gateway.links.tokens import LinkClaims, LinkTokenError, LinkTokenVerifier
 from graceperiod.gateway.web.params import PurchaseId
+from graceperiod.runtime.link_tokens import LinkTokenError, LinkTokenVerifier
 
 Token = Annotated[str | None, QueryParameter(max_length=4096, description="The signed link token.", required=False)]
 Verifier = NamedDependency[LinkTokenVerifier]
@@ -36,11 +37,14 @@ class VerifiedLink:
     """The token's recipient, known by the address only; or the signed-in person."""
     url: str
     """The link's own address, for the form and the refreshing pages."""
+    token: str
+    """The token itself: the revocation service verifies it again before acting on it."""
 
     @property
-    def via_link_token(self) -> bool:
-        """The recipient acts on the token's authority; someone with revoke-any, as themselves."""
-        return self.actor.email == self.claims.recipient
+    def link_token(self) -> str | None:
+        """What the request relies on: the recipient acts on the token's authority (forwarded);
+        someone with revoke-any, as themselves (None)."""
+        return self.token if self.actor.email == self.claims.recipient else None
 
 
 class LinkRefused(Exception):  # noqa: N818 - a refusal, shown as a page
@@ -60,12 +64,14 @@ def verify(
         claims = verifier.verify(token, purchase_id=purchase_id)
     except LinkTokenError as error:
         raise LinkRefused(views.failure(error)) from error
+    assert token is not None  # verified
+    url = f"{request.url.path}?token={token}"
     identity = identity_of(request)
     if identity is None:
-        return VerifiedLink(claims, link_recipient_actor(claims.recipient), f"{request.url.path}?token={token}")
+        return VerifiedLink(claims, link_recipient_actor(claims.recipient), url, token)
     if not identity.is_recipient(claims.recipient) and not identity.can(Permission.REVOKE_ANY_PURCHASES):
         raise LinkRefused(views.other_session(identity))
-    return VerifiedLink(claims, identity.actor(ActionPath.EMAIL_LINK), f"{request.url.path}?token={token}")
+    return VerifiedLink(claims, identity.actor(ActionPath.EMAIL_LINK), url, token)
 
 
 async def verified_link(

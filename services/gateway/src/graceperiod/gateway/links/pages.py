@@ -2,8 +2,9 @@
 
 GET verifies the token and shows what can be done now (it changes nothing: mail scanners
 prefetch links). POST, a CSRF-protected form, consumes the token once (an insert keyed by
-its ``jti``) and then sends the same revocation command the dashboard sends, marked
-``via_link_token``; a second POST finds the first one's record and shows its outcome.
+its ``jti``) and then sends the same revocation command the dashboard sends, carrying the
+token as ``link_token`` (the revocation service verifies it again); a second POST finds the
+first one's record and shows its outcome.
 
 A session, when present, must belong to the token's recipient or hold
 ``revoke-any:purchases``; a logged-out recipient needs nothing but the token (both checked
@@ -32,9 +33,9 @@ from graceperiod.gateway.links.access import (
 )
 from graceperiod.gateway.links.forms import LinkForm
 from graceperiod.gateway.links.service import LinkService
-from graceperiod.gateway.links.tokens import LinkTokenVerifier
 from graceperiod.gateway.web.collaborators import provide
 from graceperiod.gateway.web.problems import ProblemException
+from graceperiod.runtime.link_tokens import LinkTokenVerifier
 from graceperiod.runtime.rpc import ServiceUnavailable
 
 Link = NamedDependency[VerifiedLink]

@@ -1,7 +1,7 @@
 """What an email link does once its token is verified: show the purchase as the revocation
 service computes it for the token's recipient, and act at most once — consume the token (one
-insert keyed by its ``jti``), send the same command the dashboard sends, marked
-``via_link_token``, and keep its outcome for a second visit."""
+insert keyed by its ``jti``), send the same command the dashboard sends, carrying
+the token (the revocation service verifies it again), and keep its outcome for a second visit."""
 
 from __future__ import annotations
 
@@ -54,12 +54,12 @@ class LinkService:
         return await self._store.find(link.claims.jti)
 
     async def purchase(self, link: VerifiedLink) -> PurchaseView:
-        return await self._purchases.get(link.actor, link.claims.purchase_id, via_link_token=link.via_link_token)
+        return await self._purchases.get(link.actor, link.claims.purchase_id, link_token=link.link_token)
 
     async def draft(self, link: VerifiedLink) -> SupportCaseDraft | None:
         """The drafted case, or None when it cannot be loaded now (the page says so)."""
         try:
-            return await self._purchases.draft(link.actor, link.claims.purchase_id, via_link_token=link.via_link_token)
+            return await self._purchases.draft(link.actor, link.claims.purchase_id, link_token=link.link_token)
         except (ServiceUnavailable, BadReply, ProblemException):
             return None
 
@@ -93,7 +93,7 @@ class LinkService:
         key, purchase_id = idempotency_key(link.claims.jti, form.action), link.claims.purchase_id
         if form.action == "revoke":
             return RevokePurchase(
-                actor=link.actor, idempotency_key=key, purchase_id=purchase_id, via_link_token=link.via_link_token
+                actor=link.actor, idempotency_key=key, purchase_id=purchase_id, link_token=link.link_token
             )
         return SubmitSupportCase(
             actor=link.actor,
@@ -101,7 +101,7 @@ class LinkService:
             purchase_id=purchase_id,
             subject=form.case_subject,
             body=form.case_body,
-            via_link_token=link.via_link_token,
+            link_token=link.link_token,
         )
 
     def _outcome(self, reply: CommandReply) -> LinkOutcome:

@@ -9,6 +9,7 @@ from typing import Any
 from litestar.response import Template
 
 from graceperiod.contracts.formatting import utc
+from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     CASE_TEXT_RULE,
     FINISHED_PHASES,
@@ -21,9 +22,9 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway import explain
 from graceperiod.gateway.auth.identity import Identity
-from graceperiod.gateway.links.tokens import LinkClaims, LinkFailure, LinkTokenError
 from graceperiod.gateway.store import ConsumedLink, LinkOutcome
 from graceperiod.gateway.web.problems import STATUS_FOR_CODE, ProblemException
+from graceperiod.runtime.link_tokens import LinkFailure, LinkTokenError
 
 FAILURE_TEXT: dict[LinkFailure, tuple[str, str]] = {
     LinkFailure.MISSING: ("This link is incomplete", "The link has no token. Copy the whole link from the email."),

@@ -49,7 +49,7 @@ class Controls:
 
 
 def controls_for(view: PurchaseView, identity: Identity) -> Controls:  # noqa: PLR0911 - one answer per phase
-    may_act = identity.can_revoke(view.purchase.requested_by)
+    may_act = identity.can_revoke(view.purchase)
     allowed = set(view.allowed_actions)
     phase = view.phase
     if phase is Phase.SELF_SERVICE and AllowedAction.REVOKE in allowed:

@@ -92,16 +92,17 @@ class PurchaseService:
                 return
             page = await following
 
-    async def get(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> PurchaseView:
-        query = GetPurchase(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)
+    async def get(self, actor: Actor, purchase_id: str, *, link_token: str | None = None) -> PurchaseView:
+        """The purchase as ``actor`` may see it (``link_token``: as an email link's recipient)."""
+        query = GetPurchase(actor=actor, purchase_id=purchase_id, link_token=link_token)
         reply = ensure_ok(await self._clients.get_purchase(query), REVOCATION)
         if reply.purchase is None:
             raise ProblemException(404, f"There is no purchase {purchase_id}.", code="not-found", service=REVOCATION)
         return reply.purchase
 
-    async def draft(self, actor: Actor, purchase_id: str, *, via_link_token: bool = False) -> SupportCaseDraft | None:
+    async def draft(self, actor: Actor, purchase_id: str, *, link_token: str | None = None) -> SupportCaseDraft | None:
         """The pre-filled support case, when the purchase's phase allows one."""
-        query = GetSupportCaseDraft(actor=actor, purchase_id=purchase_id, via_link_token=via_link_token)
+        query = GetSupportCaseDraft(actor=actor, purchase_id=purchase_id, link_token=link_token)
         return ensure_ok(await self._clients.get_support_case_draft(query), REVOCATION).draft
 
     async def deliveries(self, actor: Actor, purchase_id: str) -> DeliveriesReply:
@@ -167,5 +168,5 @@ class PurchaseService:
                 403, "Your role may not revoke purchases (it lacks revoke-own:purchases).", code="forbidden"
             )
         view = await self.get(identity.actor(path), purchase_id)
-        if not identity.can_revoke(view.purchase.requested_by):
+        if not identity.can_revoke(view.purchase):
             raise not_yours(view)

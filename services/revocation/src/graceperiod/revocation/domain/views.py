@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graceperiod.contracts.revocation import PurchaseView, Unavailability, UnavailableReason, may_act_on
-from graceperiod.contracts.rpc import Actor
+from graceperiod.contracts.revocation import PurchaseView, Unavailability, UnavailableReason
+from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 
@@ -17,11 +17,11 @@ _NOT_PERMITTED = Unavailability(
 )
 
 
-def view_of(record: PurchaseRecord, account: AccountRecord | None, actor: Actor | None, now: datetime) -> PurchaseView:
-    """``actor`` None: as the service sees it (every allowed action)."""
+def view_of(record: PurchaseRecord, account: AccountRecord | None, asker: Asker | None, now: datetime) -> PurchaseView:
+    """``asker`` None: as the service sees it (every allowed action)."""
     found = assessment(record, account, now)
     actions, unavailable = list(found.actions), found.unavailable
-    if actor is not None and actions and not may_act_on(actor, record.purchase.requested_by):
+    if asker is not None and actions and not asker.may_act_on(record):
         actions, unavailable = [], _NOT_PERMITTED
     return PurchaseView(
         purchase=record.purchase,

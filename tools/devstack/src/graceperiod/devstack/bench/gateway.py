@@ -239,8 +239,8 @@ def serve_demo(port: int) -> None:
     from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients  # noqa: PLC0415
     from graceperiod.devstack.testkit.tokens import LinkSigner  # noqa: PLC0415
     from graceperiod.gateway.app import create_app  # noqa: PLC0415
-    from graceperiod.gateway.links.tokens import LinkKeys  # noqa: PLC0415
     from graceperiod.gateway.settings import GatewaySettings  # noqa: PLC0415
+    from graceperiod.runtime.signing_keys import PublicKeys  # noqa: PLC0415
 
     signer = LinkSigner()
     now = datetime.now(UTC)
@@ -251,7 +251,7 @@ def serve_demo(port: int) -> None:
         clients=demo_clients(now),
         store=InMemoryLinkStore(),
         sessions=InMemorySessionStore(),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

@@ -287,7 +287,7 @@ def _pgid(server: ChildServer) -> int:
 
 def _generate_keys(directory: Path) -> None:
     subprocess.run(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "graceperiod.notifier.cli.keys", "generate", "--dir", str(directory), "--kid", "bench"],
+        [sys.executable, "-m", "graceperiod.runtime.keys_cli", "generate", "--dir", str(directory), "--kid", "bench"],
         check=True,
         capture_output=True,
     )

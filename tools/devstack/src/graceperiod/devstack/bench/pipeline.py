@@ -17,7 +17,7 @@ from graceperiod.devstack.bench.core import Result, Servers, percentiles, servic
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
 from graceperiod.devstack.testkit.upstream import seed_returnable_plans
-from graceperiod.notifier import keys
+from graceperiod.runtime import signing_keys as keys
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.settings import ServiceSettings
 

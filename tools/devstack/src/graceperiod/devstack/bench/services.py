@@ -90,6 +90,7 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         "GATEWAY_AUTH_ISSUER": idp.issuer,
         "GATEWAY_AUTH_AUDIENCE": idp.audience,
         "GATEWAY_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
+        "REVOCATION_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
         "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
         "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
     }

@@ -132,7 +132,7 @@ class ChaosStack:
             [
                 sys.executable,
                 "-m",
-                "graceperiod.notifier.cli.keys",
+                "graceperiod.runtime.keys_cli",
                 "generate",
                 "--dir",
                 str(self.link_keys_dir),
@@ -270,6 +270,7 @@ class Deployment:
             "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
             "NOTIFIER_LINK_KEYS_DIR": str(self.stack.link_keys_dir),
             "GATEWAY_LINK_JWKS_FILE": str(self.stack.link_jwks_file),
+            "REVOCATION_LINK_JWKS_FILE": str(self.stack.link_jwks_file),
             f"{prefix}_MONGODB_DATABASE": self.database(service),
             f"{prefix}_HTTP_HOST": host,
             f"{prefix}_HTTP_PORT": str(port),

@@ -251,7 +251,7 @@ def ensure_link_keys() -> None:
         [
             sys.executable,
             "-m",
-            "graceperiod.notifier.cli.keys",
+            "graceperiod.runtime.keys_cli",
             "generate",
             "--dir",
             str(LINK_KEYS_DIR),
@@ -278,6 +278,7 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
         "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{SERVICE_PORTS['gateway']}",
         "NOTIFIER_LINK_KEYS_DIR": str(LINK_KEYS_DIR),
         "GATEWAY_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
+        "REVOCATION_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
         "LOG_FORMAT": "json",
     }

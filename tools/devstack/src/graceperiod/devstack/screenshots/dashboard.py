@@ -23,8 +23,8 @@ from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemo
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
 from graceperiod.gateway.app import create_app
-from graceperiod.gateway.links.tokens import LinkKeys
 from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.signing_keys import PublicKeys
 
 
 async def _shot(page: Page, url: str, target: Path) -> None:
@@ -51,7 +51,7 @@ async def take(out: Path) -> list[Path]:
         clients=demo_clients(now),
         store=InMemoryLinkStore(),
         sessions=InMemorySessionStore(),
-        link_keys=LinkKeys.from_jwks(signer.jwks()),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
     )
 
     def link(purchase_id: str, recipient: str = "alice@example.com", *, expired: bool = False) -> str:

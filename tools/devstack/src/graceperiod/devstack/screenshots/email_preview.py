@@ -19,7 +19,6 @@ from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
-from graceperiod.notifier import keys
 from graceperiod.notifier.domain.emails import (
     OUTCOME_HEADLINES,
     Email,
@@ -33,6 +32,7 @@ from graceperiod.notifier.domain.emails import (
 from graceperiod.notifier.domain.windows import window_notice
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.notifier.rendering import EmailRenderer
+from graceperiod.runtime import signing_keys as keys
 
 BRAND = "Grace Period"
 NOW = datetime(2026, 5, 1, 14, 22, tzinfo=UTC)

@@ -1,9 +1,11 @@
-"""graceperiod-keys: create the Ed25519 keys that sign email links, and publish their public half.
+"""graceperiod-keys: create the Ed25519 keys that sign email links (the notifier's) or actor
+assertions (the gateway's), and publish their public half.
 
-    graceperiod-keys generate --dir /etc/graceperiod/link-keys [--kid ID] [--jwks-out FILE]
+    graceperiod-keys generate --dir /etc/graceperiod/link-keys [--kid ID] [--prefix link|actor] [--jwks-out FILE]
     graceperiod-keys public --dir /etc/graceperiod/link-keys [--format jwks|pem] [--out FILE]
 
-Rotation (no link breaks):
+Rotation of the link keys (no link breaks; the actor-assertion keys rotate the same way, with
+the gateway as the signer and the worker services as the verifiers, docs/security.md):
 
 1. ``graceperiod-keys generate --dir NEW_DIR`` (or straight into a staging copy of the key
    directory) and give the printed public JWKS to the gateway, *added* to the keys it already
@@ -21,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from graceperiod.notifier.keys import KeyConfigurationError, KeyRing, generate, public_jwk, public_pem
+from graceperiod.runtime.signing_keys import KeyConfigurationError, KeyRing, generate, public_jwk, public_pem
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -33,7 +35,7 @@ def _write(path: Path | None, text: str) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    key = generate(args.dir, args.kid)
+    key = generate(args.dir, args.kid, prefix=args.prefix)
     sys.stdout.write(json.dumps({"keys": [public_jwk(key)]}, indent=2) + "\n")
     sys.stderr.write(f"wrote {args.dir / (key.kid + '.pem')}\n")
     if args.jwks_out:
@@ -55,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="create a new signing key and print its public JWKS")
     gen.add_argument("--dir", type=Path, required=True, help="key directory (the key is written as <kid>.pem)")
-    gen.add_argument("--kid", help="key id (default: link-<UTC timestamp>, so newer ids sort last)")
+    gen.add_argument("--kid", help="key id (default: <prefix>-<UTC timestamp>, so newer ids sort last)")
+    gen.add_argument("--prefix", default="link", help="prefix of the default key id (link, actor)")
     gen.add_argument("--jwks-out", type=Path, help="also write the public JWKS of every key in --dir here")
     gen.add_argument("--public-pem-out", type=Path, help="also write the new public key as PEM here")
     gen.set_defaults(run=_generate)
