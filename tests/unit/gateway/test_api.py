@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -12,6 +13,7 @@ from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, purchase_view
+from graceperiod.devstack.testkit.tokens import malformed_headers
 from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
 
 Headers = Callable[[str], dict[str, str]]
@@ -58,6 +60,17 @@ async def test_every_malformed_authorization_header_is_a_documented_401(client: 
         assert response.headers["www-authenticate"].startswith('Bearer realm="graceperiod"')
     scheme = (await client.get("/schema/openapi.json")).json()["components"]["securitySchemes"]["BearerToken"]
     assert "401" in scheme["description"]
+
+
+@pytest.mark.parametrize("name", sorted(malformed_headers({}, kid="k")))
+async def test_a_token_with_a_malformed_header_is_a_401_never_a_server_error(
+    client: AsyncTestClient[Litestar], name: str
+) -> None:
+    claims = {"sub": "u-alice", "iss": "https://idp.example.test/", "aud": "graceperiod-api", "exp": 4102444800}
+    token = malformed_headers(claims, kid="api-key")[name]
+    response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    problem(response, 401)
+    assert "Traceback" not in response.text
 
 
 async def test_the_probes_ignore_any_authorization_header(client: AsyncTestClient[Litestar]) -> None:

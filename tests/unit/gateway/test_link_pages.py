@@ -10,13 +10,14 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSupportCase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
-from graceperiod.devstack.testkit.tokens import LinkSigner
+from graceperiod.devstack.testkit.tokens import LinkSigner, malformed_headers
 from tests.unit.gateway.conftest import CSRF, NOW, sign_in
 
 ALICE = "alice@example.com"
@@ -173,7 +174,7 @@ async def test_bad_tokens_get_friendly_pages_with_the_right_status(
     )
     cases = {
         "missing": ("", 400, "This link is incomplete"),
-        "malformed": ("garbage", 400, "This link is damaged"),
+        "malformed": ("garbage", 403, "This link is damaged"),
         "forged": (LinkSigner(kid=signer.kid).sign(claims), 403, "This link is not valid"),
         "alg none": (signer.unsigned(claims), 403, "This link is not valid"),
         "hs256": (signer.hmac_with_public_key(claims), 403, "This link is not valid"),
@@ -194,6 +195,22 @@ async def test_bad_tokens_get_friendly_pages_with_the_right_status(
             assert text in response.text, (name, method)
             assert response.headers["content-type"].startswith("text/html")
             no_trace(response.text)
+    assert clients.commands == []
+
+
+@pytest.mark.parametrize("name", sorted(malformed_headers({}, kid="k")))
+async def test_a_link_token_with_a_malformed_header_is_a_403_page_never_a_server_error(
+    client: AsyncTestClient[Litestar], signer: LinkSigner, clients: FakeServiceClients, name: str
+) -> None:
+    claims = signer.claims(
+        purchase_id="pur-alice-sp", recipient=ALICE, expires_at=NOW + timedelta(days=1), issued_at=NOW
+    )
+    token = malformed_headers(claims, kid=signer.kid)[name]
+    get = await client.get(link("pur-alice-sp", token))
+    post = await client.post(link("pur-alice-sp", token), data={"action": "revoke", "_csrf_token": await _csrf(client)})
+    for response in (get, post):
+        assert response.status_code == 403, (name, response.status_code, response.text[:300])
+        no_trace(response.text)
     assert clients.commands == []
 
 

@@ -48,7 +48,7 @@ class LinkFailure(StrEnum):
     def status(self) -> int:
         return {
             LinkFailure.MISSING: 400,
-            LinkFailure.MALFORMED: 400,
+            LinkFailure.MALFORMED: 403,
             LinkFailure.INVALID: 403,
             LinkFailure.WRONG_AUDIENCE: 403,
             LinkFailure.WRONG_PURCHASE: 403,

@@ -176,7 +176,7 @@ class JwtChecks:
         """The token's claims, once every check passed; else :class:`BearerError`."""
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError as exc:
+        except jwt.InvalidTokenError as exc:  # not a JWS, or a header PyJWT refuses (kid, crit)
             msg = "the token is not a well-formed JWT"
             raise BearerError(msg, "malformed") from exc
         alg, kid = header.get("alg"), header.get("kid")

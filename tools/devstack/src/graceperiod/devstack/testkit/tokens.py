@@ -101,6 +101,32 @@ def forge_unsigned(claims: dict[str, Any], *, kid: str) -> str:
     return f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}."
 
 
+def malformed_headers(claims: dict[str, Any], *, kid: str) -> dict[str, str]:
+    """Tokens whose JOSE header no verifier can use, by name: each must be refused as a bad
+    token (401/403), never a server error. The payload and signature are ordinary."""
+    payload = _b64url(json.dumps(claims).encode())
+    signature = _b64url(b"\0" * 64)
+
+    def with_header(header: Any) -> str:
+        return f"{_b64url(json.dumps(header).encode())}.{payload}.{signature}"
+
+    return {
+        "kid-list": with_header({"alg": "EdDSA", "kid": [kid]}),
+        "kid-number": with_header({"alg": "EdDSA", "kid": 7}),
+        "kid-object": with_header({"alg": "EdDSA", "kid": {"kid": kid}}),
+        "crit": with_header({"alg": "EdDSA", "kid": kid, "crit": ["exp"]}),
+        "crit-not-a-list": with_header({"alg": "EdDSA", "kid": kid, "crit": "exp"}),
+        "alg-list": with_header({"alg": ["EdDSA"], "kid": kid}),
+        "alg-object": with_header({"alg": {"EdDSA": 1}, "kid": kid}),
+        "header-a-list": with_header([{"alg": "EdDSA", "kid": kid}]),
+        "header-not-json": f"{_b64url(b'{not json')}.{payload}.{signature}",
+        "header-not-base64": f"!!!.{payload}.{signature}",
+        "header-not-utf8": f"{_b64url(bytes([0xFF, 0xFE, 0x7B]))}.{payload}.{signature}",
+        "huge-header": with_header({"alg": "EdDSA", "kid": kid, "x": "a" * 2500}),
+        "two-parts": f"{_b64url(json.dumps({'alg': 'EdDSA', 'kid': kid}).encode())}.{payload}",
+    }
+
+
 def forge_hs256(claims: dict[str, Any], *, secret: bytes, kid: str) -> str:
     """HS256 keyed with ``secret``, e.g. the public key's PEM (the key-confusion attack).
     Built by hand: PyJWT itself refuses to use a PEM key as an HMAC secret."""
