@@ -22,6 +22,8 @@ ISSUE_ROWS = [
     "gateway_purchases_vs_health",
     "gateway_purchases_p99",
     "email_link_p99",
+    "history_first_screen_p50",  # issue 16
+    "csv_export_10k",  # issue 16
     "cooldown_release_10k_of_100k",
     "cooldown_noop_pass",
     "revoke_own_p99",
@@ -33,7 +35,14 @@ MEASURED: dict[str, dict[str, Any]] = {
     "pipeline_saturation": {"emails_per_s": 700.0},
     "floor_smtp_blast": {"emails_per_s": 1500.0},
     "notifier_events_to_emails": {"saturated_vs_direct": 0.65},
-    "gateway_http": {"purchases_vs_baseline": 0.31, "purchases_p99_ms": 101.0, "email_link_p99_ms": 12.0},
+    "gateway_http": {
+        "purchases_vs_baseline": 0.31,
+        "purchases_p99_ms": 101.0,
+        "email_link_p99_ms": 12.0,
+        "history_p50_ms": 151.0,
+        "history_health_p50_ms": 0.9,
+        "export_seconds": 1.4,
+    },
     "cooldown_release_tick": {"release_seconds": 4.0, "noop_pass_ms_median": 50.0},
     "revocation_revoke_50_per_s": {"own_p99_ms": 47.0},
     "floor_amqp_round_trip": {"p99_ms": 3.5},
@@ -57,10 +66,12 @@ def test_met_follows_each_rows_bound_and_floors_come_from_the_same_run() -> None
         "pipeline_50_per_s_p99",  # 240 <= 250
         "gateway_purchases_vs_health",  # 0.31 >= 0.3
         "email_link_p99",
+        "csv_export_10k",  # 1.4 s < 2 s
         "cooldown_release_10k_of_100k",
         "cooldown_noop_pass",  # 50 <= 50: the bound is inclusive
         "revoke_own_p99",
     }
+    assert rows["history_first_screen_p50"]["floor"]["value"] == 0.9  # 151 ms > 150 ms: not met
     assert rows["pipeline_saturated_vs_blast"]["value"] == 0.467  # 700 / 1,500, below 0.5
     assert rows["gateway_purchases_p99"]["floor"] == {"what": "AMQP round trip p99", "value": 3.5, "unit": "ms"}
     assert rows["cooldown_noop_pass"]["floor"]["value"] == 1.2

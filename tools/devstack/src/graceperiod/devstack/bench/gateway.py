@@ -4,7 +4,10 @@ Three numbers against a running gateway, from a loopback load generator in the s
 
 * the baseline: ``GET /health`` — the same app, the same middleware stack, no I/O;
 * the purchases list: ``GET /api/purchases`` — one RPC to the revocation service;
-* the email-link page: ``GET /api/purchases/{id}/revoke?token=…`` at a fixed offered rate.
+* the email-link page: ``GET /api/purchases/{id}/revoke?token=…`` at a fixed offered rate;
+* :func:`history` (issue 16): the History's first screen for one signed-in user, one request at
+  a time (p50 <= 150 ms), beside ``/health`` measured the same way, and the whole CSV export
+  streamed (< 2 s for 10,000 rows).
 
 Targets: purchases list ≥ 30% of the baseline's req/s; email-link GET p99 < 20 ms at 200 req/s.
 
@@ -31,11 +34,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 
 @dataclass
@@ -228,6 +234,59 @@ async def run(
         results["email_link_meets_target"] = link.errors == 0 and link.p99_ms < 20.0
     results["purchases_meets_target"] = purchases.errors == 0 and (results["purchases_vs_baseline"] or 0) >= 0.30
     return results
+
+
+_CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
+#: Issue 16's targets: the History's first screen (server time, one user) and a full CSV export.
+HISTORY_P50_TARGET_MS = 150.0
+EXPORT_TARGET_S = 2.0
+
+
+async def _session_cookie(base_url: str, user_id: str) -> str:
+    """A dashboard session through the dev sign-in (``GATEWAY_DEV_SIGN_IN=true``)."""
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        page = await client.get("/sign-in")
+        match = _CSRF.search(page.text)
+        if match is None:
+            msg = f"no sign-in form: {page.status_code} {page.text[:200]}"
+            raise RuntimeError(msg)
+        await client.post("/sign-in", data={"user_id": user_id, "next": "/", "_csrf_token": match.group(1)})
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+
+
+async def _export_seconds(base_url: str, bearer_token: str) -> tuple[float, int]:
+    """How long the whole CSV export takes to stream, and its data rows."""
+    started = time.perf_counter()
+    rows = -1  # the header line
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=60.0) as client,
+        client.stream("GET", "/api/purchases/export.csv", headers={"Authorization": f"Bearer {bearer_token}"}) as got,
+    ):
+        got.raise_for_status()
+        async for _ in got.aiter_lines():
+            rows += 1
+    return time.perf_counter() - started, rows
+
+
+async def history(base_url: str, *, bearer_token: str, duration: float) -> dict[str, Any]:
+    """The History's first screen as one signed-in admin sees it (one request at a time, so
+    server time), beside ``/health`` measured the same way in the same run; then the whole CSV
+    export (three times, the median)."""
+    cookie = {"Cookie": await _session_cookie(base_url, "u-admin")}
+    health = await saturate("GET /health, one client", base_url, "/health", concurrency=1, duration=duration)
+    page = await saturate("GET / (History), one user", base_url, "/", headers=cookie, concurrency=1, duration=duration)
+    exports = sorted([await _export_seconds(base_url, bearer_token) for _ in range(3)])
+    export_s, export_rows = exports[1]
+    return {
+        "history_health_p50_ms": health.p50_ms,
+        "history_p50_ms": page.p50_ms,
+        "history_p99_ms": page.p99_ms,
+        "history_errors": page.errors,
+        "export_rows": export_rows,
+        "export_seconds": round(export_s, 3),
+        "target_history_met": page.errors == 0 and page.p50_ms <= HISTORY_P50_TARGET_MS,
+        "target_export_met": export_s < EXPORT_TARGET_S,
+    }
 
 
 def serve_demo(port: int) -> None:

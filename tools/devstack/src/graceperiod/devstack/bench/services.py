@@ -93,6 +93,7 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         "REVOCATION_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
         "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
         "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
+        "GATEWAY_DEV_SIGN_IN": "true",  # a dashboard session for the History page (loopback only)
     }
     db_prefix = unique("bench")
     stored = 1000 if quick else 10_000
@@ -120,9 +121,13 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
             link_path=f"/api/purchases/{purchase_id}/revoke?token={link_token}",
             duration=4.0 if quick else 10.0,
         )
+        history = await bench_gateway.history(base_url, bearer_token=token, duration=4.0 if quick else 10.0)
     return Result(
         name="gateway_http",
-        description="GET /health (baseline) vs /api/purchases (RPC to revocation) vs email-link GET at 200 req/s",
+        description=(
+            "GET /health (baseline) vs /api/purchases (RPC to revocation) vs email-link GET at 200 req/s; "
+            "the History's first screen (one user) and the whole CSV export"
+        ),
         metrics={
             "purchases_stored": stored + len(bodies),
             "baseline_req_per_s": numbers["baseline"]["req_per_s"],
@@ -137,6 +142,7 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
             "email_link_errors": numbers["email_link"]["errors"],
             "target_purchases_met": numbers["purchases_meets_target"],
             "target_email_link_met": numbers["email_link_meets_target"],
+            **history,
         },
     )
 

@@ -1,4 +1,4 @@
-"""Issue 15's performance targets, each checked against one ``make bench`` run.
+"""Issue 15's performance targets (and issue 16's two for the History), each checked against one ``make bench`` run.
 
 Every row of the issue's table is here, once; :func:`evaluate` returns all of them whatever the
 run measured (a row whose figure is missing reads "not measured" and is not met), so none can
@@ -45,6 +45,7 @@ class Floor:
 AMQP_P99 = Floor("floor_amqp_round_trip", "p99_ms", "AMQP round trip p99", "ms")
 ID_READ_P99 = Floor("floor_ferretdb_id_read", "p99_ms", "FerretDB _id read p99", "ms")
 BLAST = Floor("floor_smtp_blast", "emails_per_s", "direct SMTP blast", "emails/s")
+HEALTH_P50 = Floor("gateway_http", "history_health_p50_ms", "gateway GET /health p50, one client", "ms")
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,25 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("gateway_http", "email_link_p99_ms"),
         AMQP_P99,
+    ),
+    Target(
+        "history_first_screen_p50",
+        "History's first screen (10,000 stored), one user, p50 (issue 16)",
+        "gateway",
+        "max",
+        150.0,
+        "ms",
+        ("gateway_http", "history_p50_ms"),
+        HEALTH_P50,
+    ),
+    Target(
+        "csv_export_10k",
+        "CSV export of every purchase (10,000 stored), streamed whole (issue 16)",
+        "gateway",
+        "max",
+        2.0,
+        "s",
+        ("gateway_http", "export_seconds"),
     ),
     Target(
         "cooldown_release_10k_of_100k",
