@@ -19,7 +19,7 @@ class Dashboard:
         await self.open("/")
         assert "/sign-in" in self.page.url
         await self.page.get_by_role("button", name=f"Sign in as {name}").click()
-        await self.page.get_by_role("heading", name="Executed purchases").wait_for()
+        await self.page.get_by_role("heading", name="Purchases", exact=True).wait_for()
 
     async def sign_in_with_dex(self, email: str, password: str) -> None:
         """From a signed-out page: "Sign in with Dex", then Dex's own login form."""

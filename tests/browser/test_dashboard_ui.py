@@ -121,11 +121,11 @@ async def test_admin_revokes_through_the_confirm_dialog_and_files_an_edited_supp
     dialog_text = await dashboard.revoke("pur-bob-sp")
     assert "AWS will return the Savings Plan (ReturnSavingsPlan)" in dialog_text
     assert "This cannot be undone" in dialog_text
-    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Revocation: done")
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Revoked: AWS confirmed it")
 
     await dashboard.open("/")
     await dashboard.file_support_case("pur-alice-ri", subject_suffix=" (filed by Ada)")
-    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Support case: done")
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_have_text("Support case filed")
     assert clients.commands[-1].subject.endswith("(filed by Ada)")
     await dashboard.page.get_by_role("link", name="See the purchase").click()
     await expect(dashboard.page.locator("#timeline + ol")).to_contain_text("Support case case-")
@@ -188,4 +188,35 @@ async def test_pages_fit_a_phone_screen(browser: Browser, base_url: str) -> None
         await dashboard.open(path)
         overflow = await sideways_overflow(dashboard.page)
         assert overflow <= 0, (path, overflow)
+    await context.close()
+
+
+async def test_history_is_a_table_sorted_and_filtered_by_the_service_with_money_at_a_glance(
+    browser: Browser, base_url: str
+) -> None:
+    context = await browser.new_context(viewport={"width": 1100, "height": 800})
+    dashboard = Dashboard(await context.new_page(), base_url)
+    page = dashboard.page
+    await dashboard.sign_in_as("Ada Admin")
+    glance = page.locator("section.glance")
+    await expect(glance).to_contain_text("$26,280.00")  # two open USD windows, with separators
+    await expect(glance).to_contain_text("€5,000.00")
+    await expect(glance.locator(".deadline.urgent")).to_contain_text("hours")  # under 24 h: red
+    assert await sideways_overflow(page) <= 0  # a narrow desktop window scrolls the table, not the page
+
+    upfront = page.get_by_role("columnheader", name=re.compile("^Upfront"))
+    await upfront.get_by_role("link").click()
+    await expect(upfront).to_have_attribute("aria-sort", "descending")
+    await upfront.get_by_role("link").click()
+    await expect(upfront).to_have_attribute("aria-sort", "ascending")
+    first = page.locator("tr.purchase").first
+    await expect(first).to_have_attribute("data-purchase-id", "pur-alice-soon")  # €5,000 is the least upfront
+    await expect(first.locator('td[data-label="Upfront"]')).to_have_text(re.compile(r"^€5,000\.00 \+ €210\.00/mo"))
+
+    await page.get_by_label(re.compile("Expiring soon")).check()
+    await page.get_by_role("button", name="Apply").click()
+    ids = await page.locator("tr.purchase").evaluate_all("rows => rows.map(r => r.dataset.purchaseId)")
+    assert ids == ["pur-alice-soon"]  # the only window closing within 48 hours
+    export = page.get_by_role("link", name="Download CSV")
+    await expect(export).to_have_attribute("href", re.compile(r"expiring_within_hours=48.*sort=upfront"))
     await context.close()

@@ -84,7 +84,7 @@ async def test_an_admin_and_a_user_sign_in_at_dex_and_see_their_controls(
     await dashboard.open("/")
     await expect(dashboard.page.get_by_role("button", name="Sign in as Ada Admin")).to_be_visible()  # beside it
     await dashboard.sign_in_with_dex(email, DEMO_PASSWORD)
-    await dashboard.page.get_by_role("heading", name="Executed purchases").wait_for()
+    await dashboard.page.get_by_role("heading", name="Purchases", exact=True).wait_for()
     await expect(dashboard.page.locator("header")).to_contain_text(name)
     await expect(dashboard.page.locator("header")).to_contain_text(role)
     for purchase_id, text in shown.items():
@@ -102,7 +102,7 @@ async def test_sign_out_ends_the_session_and_the_old_cookie_is_refused(browser: 
     context = await browser.new_context()
     dashboard = Dashboard(await context.new_page(), stack.base)
     await dashboard.sign_in_with_dex("alice@example.com", DEMO_PASSWORD)
-    await dashboard.page.get_by_role("heading", name="Executed purchases").wait_for()
+    await dashboard.page.get_by_role("heading", name="Purchases", exact=True).wait_for()
     cookies = await context.cookies()
     assert len(stack.sessions.sessions) == 1
     await dashboard.sign_out()
@@ -159,6 +159,6 @@ async def test_the_provider_stopped_mid_flow_gives_a_retry_page_and_retrying_wor
     await page.get_by_role("link", name="Try again").click()
     await page.get_by_role("link", name="Sign in with Dex").click()
     await dashboard.fill_dex_login("admin@example.com", DEMO_PASSWORD)
-    await page.get_by_role("heading", name="Executed purchases").wait_for()
+    await page.get_by_role("heading", name="Purchases", exact=True).wait_for()
     await expect(page.locator("header")).to_contain_text("Ada Admin")
     await context.close()

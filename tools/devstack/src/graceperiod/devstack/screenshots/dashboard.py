@@ -14,7 +14,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, ViewportSize, async_playwright
 from pydantic import SecretStr
 
 from graceperiod.devstack.local.stack import DASHBOARD_CLIENT_ID
@@ -25,6 +25,10 @@ from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.signing_keys import PublicKeys
+
+DESKTOP: ViewportSize = {"width": 1100, "height": 800}
+#: The History's ten columns as a desktop window shows them (narrower windows scroll the table).
+HISTORY_DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 
 
 async def _shot(page: Page, url: str, target: Path) -> None:
@@ -63,7 +67,7 @@ async def take(out: Path) -> list[Path]:
     async with serving(app) as base, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(viewport={"width": 1100, "height": 800})
+            context = await browser.new_context(viewport=DESKTOP)
             page = await context.new_page()
 
             async def shot(name: str, path: str) -> None:
@@ -83,13 +87,19 @@ async def take(out: Path) -> list[Path]:
             # Alice (a user): what someone with revoke-own sees.
             await page.goto(base + "/sign-in")
             await page.get_by_role("button", name="Sign in as Alice Example").click()
+            await page.set_viewport_size(HISTORY_DESKTOP)
             await shot("history-user", "/")
+            await page.set_viewport_size(DESKTOP)
             await page.get_by_role("button", name="Sign out").click()
 
             # Ada (an admin): every page.
             await page.goto(base + "/sign-in")
             await page.get_by_role("button", name="Sign in as Ada Admin").click()
+            await page.set_viewport_size(HISTORY_DESKTOP)
             await shot("history-admin", "/")
+            await page.locator("section.glance").screenshot(path=str(out / "history-headline.png"))
+            taken.append(out / "history-headline.png")
+            await page.set_viewport_size(DESKTOP)
             await shot("purchase-detail", "/purchases/pur-alice-case")
             await shot("revoke-confirm", "/purchases/pur-bob-sp/revoke")
             await shot("support-case-draft", "/purchases/pur-alice-ri/support-case")
@@ -113,7 +123,7 @@ async def take(out: Path) -> list[Path]:
             taken.append(out / "link-outcome.png")
             await shot("link-used", revoke_link)
 
-            phone = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone = await browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
             small = await phone.new_page()
             await small.goto(base + "/sign-in")
             await small.get_by_role("button", name="Sign in as Bob Example").click()
