@@ -85,9 +85,9 @@ def _same(purchase: PurchaseExecuted) -> dict[str, object]:
         "purchase_id": purchase.purchase_id,
         "executed_at": purchase.executed_at,
         "account_id": purchase.account.id,
-        "kind": purchase.commitment.kind.value,
-        "service": purchase.service.value,
-        "commitment_id": purchase.commitment.id,
+        "kind": purchase.aws_product()[1].kind.value,
+        "service": purchase.aws_product()[0].value,
+        "commitment_id": purchase.commitment_id,
         "requester_email": purchase.requested_by.email if purchase.requested_by else "alice@example.com",
     }
 

@@ -19,13 +19,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from hypothesis import strategies as st
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic.types import StringConstraints
 
-from graceperiod.contracts import base, cooldown, lease_costs, notifier, revocation, rpc, upstream, wait_list
+from graceperiod.contracts import base, cooldown, lease_costs, notifier, refunds, revocation, rpc, upstream, wait_list
+from graceperiod.contracts.enums import Provider
 
-CONTRACT_MODULES = (base, upstream, rpc, revocation, notifier, cooldown, lease_costs, wait_list)
+CONTRACT_MODULES = (base, upstream, rpc, revocation, notifier, cooldown, lease_costs, wait_list, refunds)
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=20)
 JSON_VALUES = st.recursive(
@@ -137,6 +138,8 @@ def strategy_for(annotation: Any, metadata: list[Any] | None = None) -> st.Searc
             return _number(annotation, c)
         if annotation is str:
             return _text(c)
+        if annotation is SecretStr:
+            return _text(c).map(SecretStr)
         if annotation in (datetime, AwareDatetime):
             return INSTANTS
         if annotation is date:
@@ -168,7 +171,37 @@ def field_values(model: type[BaseModel]) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(required, optional=optional)
 
 
+def _purchases_of(provider: Provider) -> st.SearchStrategy[dict[str, Any]]:
+    """``purchase.executed`` values of one provider: its own fields present, the other's absent,
+    the account id and term of its shape (random draws would rarely satisfy all of them)."""
+    fields = upstream.PurchaseExecuted.model_fields
+    account = field_values(upstream.Account)
+    if provider is Provider.AWS:
+        own = {
+            "service": strategy_for(fields["service"].annotation),
+            "commitment": models(upstream.Commitment),
+            "account": account.map(lambda a: a | {"id": "123456789012"}),
+        }
+    else:
+        own = {
+            "azure": models(upstream.AzurePurchase),
+            "account": account.map(lambda a: a | {"id": "3b7c1e9d-2f4a-4d8b-a6e0-5c9f2b7d1e43"}),
+            "term_months": st.sampled_from(sorted(upstream.AZURE_TERMS_MONTHS)),
+        }
+    plain = {
+        name: OVERRIDES[name] if name in OVERRIDES else strategy_for(info.annotation, info.metadata)
+        for name, info in fields.items()
+        if name not in own and name not in ("service", "commitment", "azure", "provider")
+    }
+    required = {name: strategy for name, strategy in plain.items() if fields[name].is_required()}
+    optional = {name: strategy for name, strategy in plain.items() if not fields[name].is_required()}
+    return st.fixed_dictionaries({**required, **own, "provider": st.just(provider.value)}, optional=optional)
+
+
 @functools.cache
 def models(model: type[BaseModel]) -> st.SearchStrategy[Any]:
     """Valid instances of ``model`` (one strategy object per model, built once)."""
-    return field_values(model).filter(lambda v: _valid(model, v)).map(model.model_validate)
+    values = (
+        st.one_of([_purchases_of(p) for p in Provider]) if model is upstream.PurchaseExecuted else field_values(model)
+    )
+    return values.filter(lambda v: _valid(model, v)).map(model.model_validate)

@@ -90,7 +90,7 @@ async def test_search_filters_and_notices(client: AsyncTestClient[Litestar], cli
     await sign_in(client, "u-admin")
     by_id = row_ids((await client.get("/?search=pur-bob-ri")).text)
     assert by_id == ["pur-bob-ri"]
-    commitment = clients.purchases["pur-alice-case"].purchase.commitment.id
+    commitment = clients.purchases["pur-alice-case"].purchase.commitment_id
     assert row_ids((await client.get(f"/?search={commitment.upper()}")).text) == ["pur-alice-case"]
     by_name = row_ids((await client.get("/?search=analytics")).text)
     assert by_name == ["pur-bob-ri"]

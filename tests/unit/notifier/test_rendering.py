@@ -103,7 +103,7 @@ def test_plain_text_has_every_fact_the_window_line_and_the_url(renderer: EmailRe
         "Service:     AWS Savings Plans",
         "SKU:         Compute Savings Plan, 1yr, $1.50/h",
         "Region:      eu-west-1",
-        f"Commitment:  Savings Plan {purchase.commitment.id}",
+        f"Commitment:  Savings Plan {purchase.commitment_id}",
         "Term:        1 year",
         "Payment:     All Upfront",
         "Cost:        $13,140.00 upfront. Total over term: $13,140.00",

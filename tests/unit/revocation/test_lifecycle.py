@@ -42,7 +42,7 @@ from graceperiod.revocation.domain.lifecycle import (
 )
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState, PurchaseRecord, RevocationStatus
-from graceperiod.revocation.domain.revoking import accepted, claimed, failed, revoke_answer
+from graceperiod.revocation.domain.revoking import accepted, aws_failing, claimed, failed, revoke_answer
 from graceperiod.revocation.domain.support_cases import (
     Filing,
     case_answer,
@@ -257,7 +257,7 @@ def test_a_refusal_fails_the_attempt_and_the_quota_blocks_that_action() -> None:
         code="ServiceQuotaExceededException",
         request_id="req-3",
     )
-    down = failed(record, quota, ADA, AT)
+    down = failed(record, aws_failing(quota), ADA, AT)
     assert down.status is RevocationStatus.FAILED
     assert down.attempt is None
     assert down.blocked is not None

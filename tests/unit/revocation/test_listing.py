@@ -59,10 +59,10 @@ def natural(sort: PurchaseSort, row: Row) -> tuple[object, ...]:
     far = datetime.max.replace(tzinfo=UTC)
     by: dict[PurchaseSort, tuple[object, ...]] = {
         PurchaseSort.PURCHASE_ID: (),
-        PurchaseSort.COMMITMENT_ID: (p.commitment.id.casefold(),),
+        PurchaseSort.COMMITMENT_ID: (p.commitment_id.casefold(),),
         PurchaseSort.ACCOUNT: (p.account.name.casefold(), p.account.id),
         PurchaseSort.PRODUCT: (p.provider, p.service, p.sku.casefold()),
-        PurchaseSort.COMMITMENT: (p.commitment.kind, p.term_months, p.payment_option.casefold()),
+        PurchaseSort.COMMITMENT: (p.aws_product()[1].kind, p.term_months, p.payment_option.casefold()),
         PurchaseSort.UPFRONT: (p.cost.upfront, p.cost.currency),
         PurchaseSort.EXECUTED: (p.executed_at,),
         PurchaseSort.DEADLINE: (deadline or far,),
@@ -183,7 +183,7 @@ def test_filters_select_what_they_say(filters: PurchaseFilters, selected: bool) 
 
 def test_a_commitment_id_is_found_whatever_its_case_and_a_closed_window_is_not_expiring() -> None:
     p = purchase(0)
-    assert matches(p, Phase.SELF_SERVICE, window(30), PurchaseFilters(search=p.commitment.id.upper()), NOW)
+    assert matches(p, Phase.SELF_SERVICE, window(30), PurchaseFilters(search=p.commitment_id.upper()), NOW)
     expiring = PurchaseFilters(expiring_within_hours=48)
     assert not matches(p, Phase.SELF_SERVICE, window(-1), expiring, NOW)
     assert not matches(p, Phase.REVOKED, window(30), expiring, NOW)  # nothing left to do: no deadline

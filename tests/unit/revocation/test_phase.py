@@ -11,9 +11,10 @@ from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import AllowedAction, Phase, SupportPlan, UnavailableReason
 from graceperiod.revocation.domain.commitments import SelfServiceAction, self_service
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
+from graceperiod.revocation.domain.providers import Standing
 from graceperiod.revocation.domain.records import AwsState, RevocationStatus
-from graceperiod.revocation.domain.windows import windows_from_aws
 from graceperiod.runtime.clock import FrozenClock
+from tests.unit.revocation.provider_facts import aws_standing, aws_windows
 
 EXECUTED = datetime(2026, 11, 3, 14, 22, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -62,16 +63,16 @@ PRODUCTS: dict[str, tuple[CommitmentKind, AwsService, AwsState]] = {
 
 def _facts(
     product: str, *, status: RevocationStatus = RevocationStatus.NONE, blocked: SelfServiceAction | None = None
-) -> tuple[PurchaseFacts, AwsState]:
+) -> tuple[PurchaseFacts, Standing]:
     kind, service, aws = PRODUCTS[product]
-    windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
-    return PurchaseFacts(kind, service, "123456789012", windows, status=status, blocked=blocked), aws
+    windows = aws_windows(kind, service, aws)
+    return PurchaseFacts("123456789012", windows, status=status, blocked=blocked), aws_standing(kind, service, aws)
 
 
 def _at(product: str, instant: datetime, access: AccessFacts = OK, **kwargs: object) -> Assessment:
     clock = FrozenClock(instant)
-    facts, aws = _facts(product, **kwargs)  # type: ignore[arg-type]
-    return assess(facts, aws, access, clock.now())
+    facts, standing = _facts(product, **kwargs)  # type: ignore[arg-type]
+    return assess(facts, standing, access, clock.now())
 
 
 def _assert_lacks(result: Assessment, action: str) -> None:
@@ -217,8 +218,8 @@ def test_what_happened_wins_over_the_clock(
 def test_aws_states_done_outside_grace_period(state: str, phase: Phase) -> None:
     kind, service, _ = PRODUCTS["sp-returnable"]
     aws = AwsState(known=True, state=state, start=EXECUTED, returnable_until=RETURNABLE_UNTIL)
-    windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
-    result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, OK, EXECUTED + SECOND)
+    windows = aws_windows(kind, service, aws)
+    result = assess(PurchaseFacts("123456789012", windows), aws_standing(kind, service, aws), OK, EXECUTED + SECOND)
     assert result.phase is phase
     assert result.actions == ()
 
@@ -247,15 +248,15 @@ def test_unknown_aws_state_never_guesses_a_window(
     kind: CommitmentKind, service: AwsService, offers_revoke: bool
 ) -> None:
     aws = AwsState(known=False, error="throttled")
-    windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
+    windows = aws_windows(kind, service, aws)
     assert windows.self_service_known is False
     assert windows.self_service_until is None
     assert windows.closes_at == SUPPORT_UNTIL
-    facts = PurchaseFacts(kind, service, "123456789012", windows)
-    inside = assess(facts, aws, OK, SUPPORT_UNTIL - SECOND)
+    facts, standing = PurchaseFacts("123456789012", windows), aws_standing(kind, service, aws)
+    inside = assess(facts, standing, OK, SUPPORT_UNTIL - SECOND)
     assert inside.phase is Phase.SUPPORT_CASE
     assert (AllowedAction.REVOKE in inside.actions) is offers_revoke
-    assert assess(facts, aws, OK, SUPPORT_UNTIL).phase is Phase.CLOSED
+    assert assess(facts, standing, OK, SUPPORT_UNTIL).phase is Phase.CLOSED
 
 
 @pytest.mark.parametrize(
@@ -270,9 +271,9 @@ def test_a_role_that_cannot_read_the_commitment_says_so_instead_of_offering_revo
     kind: CommitmentKind, service: AwsService, describe: str
 ) -> None:
     aws = AwsState(known=False, error=f"AccessDeniedException: not authorized to perform: {describe}")
-    windows = windows_from_aws(kind=kind, service=service, executed_at=EXECUTED, support_window=SUPPORT_WINDOW, aws=aws)
+    windows = aws_windows(kind, service, aws)
     access = AccessFacts(True, SupportPlan.API_ACCESS, frozenset({describe}))
-    result = assess(PurchaseFacts(kind, service, "123456789012", windows), aws, access, EXECUTED + SECOND)
+    result = assess(PurchaseFacts("123456789012", windows), aws_standing(kind, service, aws), access, EXECUTED + SECOND)
     assert result.phase is Phase.SUPPORT_CASE
     assert result.actions == (AllowedAction.REQUEST_SUPPORT_CASE,)
     _assert_lacks(result, describe)

@@ -8,7 +8,8 @@ from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import Phase, SupportPlan
 from graceperiod.revocation.domain.phase import AccessFacts, PurchaseFacts, assess
 from graceperiod.revocation.domain.records import AwsState
-from graceperiod.revocation.domain.windows import compute_windows, windows_from_aws
+from graceperiod.revocation.domain.windows import compute_windows
+from tests.unit.revocation.provider_facts import aws_standing, aws_windows
 
 EXECUTED = datetime(2026, 11, 3, 14, 22, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -16,10 +17,8 @@ ACCESS = AccessFacts(role_assumable=True, support_plan=SupportPlan.API_ACCESS)
 
 
 def _phase_at(kind: CommitmentKind, service: AwsService, aws: AwsState, now: datetime) -> Phase:
-    windows = windows_from_aws(
-        kind=kind, service=service, executed_at=EXECUTED, support_window=timedelta(days=7), aws=aws
-    )
-    return assess(PurchaseFacts(kind, service, "123456789012", windows), aws, ACCESS, now).phase
+    windows = aws_windows(kind, service, aws)
+    return assess(PurchaseFacts("123456789012", windows), aws_standing(kind, service, aws), ACCESS, now).phase
 
 
 def test_support_window_is_policy_days_after_execution() -> None:

@@ -18,6 +18,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: The newest body version this code understands. A message with a higher
 #: ``schema_version`` is rejected (and dead-lettered) rather than half-understood.
@@ -73,6 +74,20 @@ def identifier_problem(value: str, *, what: str) -> str | None:
     return None
 
 
+#: A Microsoft Entra ID tenant, subscription or reservation id: a GUID (stored lower-case,
+#: as Azure compares them).
+AZURE_GUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+AzureGuid = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=f"^{AZURE_GUID_PATTERN}$"),
+    AfterValidator(str.lower),
+]
+#: What Grace Period is onboarded to and acts in: a 12-digit AWS account, or an Azure tenant (GUID).
+AccountId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=rf"^(\d{{12}}|{AZURE_GUID_PATTERN})$"),
+    AfterValidator(str.lower),
+]
 #: Kept as a plain string: one malformed contact address must not make a whole
 #: purchase message unreadable. Consumers that send mail validate it themselves.
 EmailAddress = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)]
@@ -109,3 +124,13 @@ class RequiredVersionMessage(Message):
     """A message whose publisher must state ``schema_version`` (the upstream contract)."""
 
     schema_version: int = Field(ge=1)
+
+
+def missing(field: str) -> InitErrorDetails:
+    """A "Field required" error at ``field``, for a model validator that requires it conditionally."""
+    return InitErrorDetails(type="missing", loc=(field,), input=None)
+
+
+def invalid(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDetails:
+    """A value error at ``loc``, for a model validator that checks fields together."""
+    return InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=value)

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 class Provider(StrEnum):
     AWS = "aws"
+    AZURE = "azure"
+    """An Azure reservation (or savings plan): ``purchase.executed`` carries an ``azure`` object."""
 
 
 class AwsService(StrEnum):
@@ -25,6 +27,22 @@ class CommitmentKind(StrEnum):
     RESERVED_INSTANCE = "reserved_instance"
     SAVINGS_PLAN = "savings_plan"
     RESERVED_NODE = "reserved_node"
+
+
+class AzureBenefit(StrEnum):
+    """What an Azure purchase bought: a reservation (``Microsoft.Capacity``, refundable within
+    Microsoft's cap) or a savings plan (``Microsoft.BillingBenefits``, never refunded)."""
+
+    RESERVATION = "reservation"
+    SAVINGS_PLAN = "savings_plan"
+
+
+class AzureBillingScopeKind(StrEnum):
+    """The unit Microsoft's refund cap applies to: a Microsoft Customer Agreement billing
+    profile, or an Enterprise Agreement enrollment."""
+
+    BILLING_PROFILE = "billing_profile"
+    ENROLLMENT = "enrollment"
 
 
 class ExecutionVia(StrEnum):

@@ -10,10 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, PlainSerializer, SecretStr, StringConstraints
 
 from graceperiod.contracts.base import (
+    AccountId,
     AwsAccountId,
+    AzureGuid,
     EmailAddress,
     Identifier,
     Instant,
@@ -22,11 +24,12 @@ from graceperiod.contracts.base import (
     Money,
     NonEmptyStr,
 )
-from graceperiod.contracts.enums import ActionPath, ExecutionVia, Permission
+from graceperiod.contracts.enums import ActionPath, ExecutionVia, Permission, Provider
 from graceperiod.contracts.links import MAX_LINK_TOKEN_LENGTH, LinkClaims
+from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
 from graceperiod.contracts.topology import RoutingKey
-from graceperiod.contracts.upstream import AwsRegion, PurchaseExecuted
+from graceperiod.contracts.upstream import AwsRegion, AzureBillingScope, PurchaseExecuted
 
 
 class Phase(StrEnum):
@@ -123,6 +126,14 @@ class UnavailableReason(StrEnum):
     """Grace Period cannot assume the account's role (missing, wrong trust or ExternalId)."""
     NOT_PERMITTED = "not-permitted"
     """The person lacks revoke-own/revoke-any for this purchase."""
+    PRINCIPAL_UNUSABLE = "principal-unusable"
+    """Azure refuses the tenant's service principal (unknown, wrong or expired secret)."""
+    NOT_REFUNDABLE = "not-refundable"
+    """Microsoft refunds no such purchase (an Azure savings plan, or a product it does not refund)."""
+    REFUND_CAP_REACHED = "refund-cap-reached"
+    """This return would take the billing profile or enrollment past Microsoft's rolling cap."""
+    EXPIRED = "expired"
+    """The Azure reservation ended (expired or cancelled): nothing is left to return."""
 
 
 class SupportPlan(StrEnum):
@@ -185,6 +196,10 @@ class Audit(Model):
     actor: ActorRef | None = None
     aws_request_ids: list[str] = Field(default_factory=list)
     aws_response: dict[str, Any] | None = None
+    azure_request_ids: list[str] = Field(default_factory=list)
+    """``x-ms-request-id`` of Azure's answers to the return (calculateRefund, return, its status)."""
+    azure_response: dict[str, Any] | None = None
+    """What Azure answered the return: the refund it accepted, the operation's outcome."""
     failure: str | None = None
 
 
@@ -194,6 +209,7 @@ class TimelineKind(StrEnum):
     EMAILED = "emailed"
     REVOKE_REQUESTED = "revoke-requested"
     AWS_RESPONSE = "aws-response"
+    AZURE_RESPONSE = "azure-response"
     CASE_OPENED = "case-opened"
     CASE_UPDATED = "case-updated"
     CASE_RESOLVED = "case-resolved"
@@ -243,6 +259,10 @@ class PurchaseView(Model):
     windows: Windows
     phase: Phase
     aws_state: str | None = None
+    """The provider's own word for the commitment's state: AWS's (``active``, ``pending-return``,
+    ...) or, for Azure, the reservation's ``provisioningState`` (``Succeeded``, ``Cancelled``, ...)."""
+    refund: RefundEstimate | None = None
+    """Azure: what Microsoft's calculateRefund last quoted, and the refund cap it would use."""
     allowed_actions: list[AllowedAction] = Field(default_factory=list)
     unavailable: Unavailability | None = None
     audit: Audit = Field(default_factory=Audit)
@@ -294,13 +314,19 @@ class DiscoveryStatus(Model):
 
 
 class AccountAccess(Model):
-    """What Grace Period can do in one AWS account, from the last permission and plan probes.
+    """What Grace Period can do in one AWS account or Azure tenant, from the last permission
+    and plan probes.
 
     ``missing_actions`` are IAM actions the cross-account role was refused (probed with EC2
-    ``DryRun``, read-only calls, or met when used); ``reapply_bundle`` then says the account's
-    onboarding bundle must be applied again."""
+    ``DryRun``, read-only calls, or met when used), or for Azure the ``Microsoft.Capacity``
+    actions the tenant's service principal was refused; ``reapply_bundle`` then says the
+    account's onboarding bundle (the tenant's onboarding template) must be applied again."""
 
-    account_id: AwsAccountId
+    account_id: AccountId
+    provider: Provider = Provider.AWS
+    name: str | None = None
+    client_id: str | None = None
+    """Azure: the service principal's application (client) id. Its secret is never shown."""
     role_arn: str | None = None
     role_assumable: bool | None = None
     support_plan: SupportPlan = SupportPlan.UNKNOWN
@@ -308,7 +334,6 @@ class AccountAccess(Model):
     reapply_bundle: bool = False
     checked_at: Instant | None = None
     message: str | None = None
-    name: str | None = None
     contact_emails: list[EmailAddress] = Field(default_factory=list)
     discovery: DiscoveryStatus | None = None
 
@@ -389,8 +414,34 @@ class RegisterAccountRole(Command):
     regions: Annotated[list[AwsRegion], Field(min_length=1, max_length=40)] | None = None
 
 
+#: A client secret: hidden in ``repr`` and logs, sent in clear only inside the JSON of the
+#: command that carries it (over the broker's TLS in production), never in a reply or a view.
+ClientSecret = Annotated[
+    SecretStr,
+    Field(min_length=1, max_length=1024),
+    PlainSerializer(lambda secret: secret.get_secret_value(), return_type=str, when_used="json"),
+]
+
+
+class RegisterAzurePrincipal(Command):
+    """Tell revocation which service principal to sign in as in an Azure tenant (what
+    ``RegisterAccountRole`` is for an AWS account). The revocation service keeps the secret
+    encrypted (``REVOCATION_SECRET_KEYS``) and never returns it. Needs ``update:config``."""
+
+    kind: Literal["register-azure-principal"] = "register-azure-principal"
+    tenant_id: AzureGuid
+    client_id: AzureGuid
+    client_secret: ClientSecret
+    name: NonEmptyStr | None = None
+    """A name people know the tenant by (the purchases' ``account.name`` for discovered ones)."""
+    contact_emails: list[EmailAddress] = Field(default_factory=list, max_length=100)
+    billing_scope: AzureBillingScope | None = None
+    """The billing profile or enrollment the tenant's reservations are billed to, if known."""
+
+
 RevocationCommand = Annotated[
-    RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole, Field(discriminator="kind")
+    RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole | RegisterAzurePrincipal,
+    Field(discriminator="kind"),
 ]
 
 
@@ -435,7 +486,7 @@ class PurchaseFilters(Model):
     """Which purchases a list or an export selects, and in which order. All optional; the
     service applies them over all purchases (with indexes), never over one page."""
 
-    account_id: AwsAccountId | None = None
+    account_id: AccountId | None = None
     phase: Phase | None = None
     requested_by_user_id: Identifier | None = None
     search: Annotated[str, Field(min_length=1, max_length=128)] | None = None
@@ -559,6 +610,8 @@ class PurchaseRecorded(Message):
     purchase: PurchaseExecuted
     windows: Windows
     phase: Phase
+    refund: RefundEstimate | None = None
+    """Azure: Microsoft's refund quote when the purchase was recorded, and the cap it would use."""
 
 
 class PurchaseChangeKind(StrEnum):
@@ -589,3 +642,5 @@ class PurchaseChanged(Message):
     aws_state: str | None = None
     """The commitment's state as AWS last reported it (``returned``, ``queued-deleted``, ...):
     what an undo gives back depends on it. None from publishers that predate it."""
+    refund: RefundEstimate | None = None
+    """Azure: the refund quote the change is about (the one the return used), with the cap."""

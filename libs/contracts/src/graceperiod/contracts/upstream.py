@@ -6,12 +6,15 @@ a scheduler publishes :class:`Tick` to ``graceperiod.ticks``.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from graceperiod.contracts.base import (
+    AccountId,
     AwsAccountId,
+    AzureGuid,
     CurrencyCode,
     EmailAddress,
     Identifier,
@@ -21,12 +24,39 @@ from graceperiod.contracts.base import (
     Money,
     NonEmptyStr,
     RequiredVersionMessage,
+    invalid,
+    missing,
 )
-from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
+from graceperiod.contracts.enums import (
+    AwsService,
+    AzureBenefit,
+    AzureBillingScopeKind,
+    CommitmentKind,
+    ExecutionVia,
+    Provider,
+)
 from graceperiod.contracts.lease_costs import TerminationCost
 from graceperiod.contracts.topology import RoutingKey
+from graceperiod.contracts.upstream_examples import PURCHASE_EXECUTED_EXAMPLES
 
 AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", max_length=32)]
+#: An Azure region name as ARM spells it (``westeurope``, ``eastus2``).
+AzureLocation = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9]{1,39}$"), AfterValidator(str.lower)
+]
+#: Azure's ``reservedResourceType`` (``VirtualMachines``, ``SqlDatabases``, ``CosmosDb``,
+#: ``AppService``, ...): kept open, so a product Microsoft adds does not make purchases unreadable.
+AzureResourceType = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9]{1,63}$")]
+AzureBillingScopeId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=512,
+        pattern=r"^/providers/[Mm]icrosoft\.[Bb]illing/billing[Aa]ccounts/[^/\s]+(/billing[Pp]rofiles/[^/\s]+)?$",
+    ),
+]
+#: The terms Azure sells (P1Y, P3Y, P5Y), in months.
+AZURE_TERMS_MONTHS = frozenset({12, 36, 60})
 
 
 class Commitment(Model):
@@ -44,9 +74,78 @@ class Cost(Model):
 
 
 class Account(Model):
-    id: AwsAccountId
+    id: AccountId
+    """The 12-digit AWS account, or for ``provider: azure`` the Microsoft Entra tenant (GUID):
+    what Grace Period is onboarded to (a role per AWS account, a service principal per tenant)."""
     name: NonEmptyStr
     contact_emails: list[EmailAddress] = Field(default_factory=list, max_length=100)
+
+
+class AzureBillingScope(Model):
+    """Where Microsoft's refund cap is counted: a billing profile (Microsoft Customer Agreement,
+    ``.../billingAccounts/{account}/billingProfiles/{profile}``) or an enrollment (Enterprise
+    Agreement, ``.../billingAccounts/{enrollment number}``)."""
+
+    kind: AzureBillingScopeKind
+    id: AzureBillingScopeId
+
+    @model_validator(mode="after")
+    def _shape_matches_kind(self) -> AzureBillingScope:
+        profile = "/billingprofiles/" in self.id.lower()
+        if profile != (self.kind is AzureBillingScopeKind.BILLING_PROFILE):
+            msg = (
+                "azure.billing_scope.id must name a billing profile (.../billingProfiles/{id}) for kind "
+                "billing_profile, and a billing account (an enrollment) without one for kind enrollment"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class AzurePurchase(Model):
+    """What an Azure purchase bought, in Azure's own terms. A reservation names its order and
+    itself (``reservationOrderId``, ``reservationId``: Grace Period returns the reservation), its
+    ``reservedResourceType`` and location; a savings plan (``Microsoft.BillingBenefits``) names its
+    order and itself, and is never refundable. The tenant is ``account.id``; the term, the SKU,
+    the payment option and the cost are the purchase's own fields."""
+
+    kind: AzureBenefit = AzureBenefit.RESERVATION
+    reservation_order_id: AzureGuid | None = None
+    reservation_id: AzureGuid | None = None
+    reserved_resource_type: AzureResourceType | None = None
+    savings_plan_order_id: AzureGuid | None = None
+    savings_plan_id: AzureGuid | None = None
+    subscription_id: AzureGuid
+    """The subscription the purchase is billed to (``billingScopeId``)."""
+    billing_scope: AzureBillingScope | None = None
+    """The billing profile or enrollment whose refund cap a return uses. Executors know it and
+    should send it; None when unknown (Azure's reservation API does not name it)."""
+    location: AzureLocation | None = None
+    quantity: int = Field(default=1, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _ids_of_the_kind(self) -> AzurePurchase:
+        needed = (
+            ("reservation_order_id", "reservation_id", "reserved_resource_type", "location")
+            if self.kind is AzureBenefit.RESERVATION
+            else ("savings_plan_order_id", "savings_plan_id")
+        )
+        errors = [missing(name) for name in needed if getattr(self, name) is None]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    @property
+    def benefit_id(self) -> str:
+        """The reservation's (or savings plan's) id: one purchase per benefit."""
+        found = self.reservation_id if self.kind is AzureBenefit.RESERVATION else self.savings_plan_id
+        assert found is not None  # checked by _ids_of_the_kind
+        return found
+
+    @property
+    def order_id(self) -> str:
+        found = self.reservation_order_id if self.kind is AzureBenefit.RESERVATION else self.savings_plan_order_id
+        assert found is not None
+        return found
 
 
 class Person(Model):
@@ -70,66 +169,42 @@ class Execution(Model):
         return self
 
 
-#: A purchase.executed as executors publish it (schema_version 1): the AsyncAPI document
-#: carries these, and tests check that every one still validates.
-_EXECUTED_EXAMPLES: list[JsonValue] = [
-    {
-        "schema_version": 1,
-        "occurred_at": "2026-11-10T12:00:05Z",
-        "purchase_id": "pur-3f2a9c1e",
-        "provider": "aws",
-        "service": "savingsplans",
-        "commitment": {"kind": "savings_plan", "id": "3b7f1d2e-9a4c-4f0e-8d6b-2c5a7e9f1b3d", "region": "us-east-1"},
-        "sku": "Compute Savings Plan, 1yr, $1.50/h",
-        "term_months": 12,
-        "payment_option": "All Upfront",
-        "cost": {"currency": "USD", "upfront": "13140.00", "monthly": "0.00", "total": "13140.00"},
-        "account": {"id": "210987654321", "name": "Payments production", "contact_emails": ["owner@example.com"]},
-        "requested_by": {"user_id": "u-alice", "name": "Alice Example", "email": "alice@example.com"},
-        "execution": {"via": "approval_email", "permission": None, "executed_by": None},
-        "executed_at": "2026-11-10T12:00:00Z",
-    },
-    {
-        "schema_version": 1,
-        "occurred_at": "2026-11-10T12:00:05Z",
-        "purchase_id": "pur-8d41b07a",
-        "provider": "aws",
-        "service": "ec2",
-        "commitment": {
-            "kind": "reserved_instance",
-            "id": "9f1c2d3e-4b5a-6c7d-8e9f-0a1b2c3d4e5f",
-            "region": "eu-west-1",
-        },
-        "sku": "m6i.large",
-        "term_months": 36,
-        "payment_option": "No Upfront",
-        "cost": {"currency": "USD", "upfront": "0.00", "monthly": "35.04", "total": "1261.44"},
-        "account": {"id": "210987654321", "name": "Payments production", "contact_emails": []},
-        "requested_by": {"user_id": "u-bob", "name": "Bob Example", "email": "bob@example.com"},
-        "execution": {
-            "via": "direct_execute",
-            "permission": "execute-direct:purchases",
-            "executed_by": {"user_id": "u-bob", "name": "Bob Example", "email": "bob@example.com"},
-        },
-        "executed_at": "2026-11-10T12:00:00Z",
-    },
-]
+def _provider_is(provider: str) -> dict[str, Any]:
+    return {"properties": {"provider": {"const": provider}}, "required": ["provider"]}
 
 
 class PurchaseExecuted(RequiredVersionMessage):
-    """A commitment purchase has just fired in AWS.
+    """A commitment purchase has just fired, in AWS or in Azure.
+
+    ``provider: aws`` (every message of schema_version 1 before Azure) carries ``service`` and
+    ``commitment``; ``provider: azure`` carries ``azure`` instead, and its ``account.id`` is the
+    tenant. Each provider's fields are required for it and refused for the other, so neither can
+    be half-understood (docs/integration.md).
 
     ``requested_by`` is optional since the revocation service also records purchases it
     discovers in onboarded accounts (``execution.via = "discovered"``), which nobody requested
     through an executor; every message valid before stays valid (same ``schema_version``)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": _EXECUTED_EXAMPLES})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": PURCHASE_EXECUTED_EXAMPLES,
+            # Each provider's fields, as JSON Schema can say it (the model also refuses the other's).
+            "allOf": [
+                {"if": _provider_is("aws"), "then": {"required": ["service", "commitment"]}},
+                {"if": _provider_is("azure"), "then": {"required": ["azure"]}},
+            ],
+        }
+    )
     routing_key: ClassVar[str | None] = RoutingKey.PURCHASE_EXECUTED
 
     purchase_id: Identifier
     provider: Provider
-    service: AwsService
-    commitment: Commitment
+    service: AwsService | None = None
+    """The AWS product; required for ``provider: aws``."""
+    commitment: Commitment | None = None
+    """The AWS commitment; required for ``provider: aws``."""
+    azure: AzurePurchase | None = None
+    """The Azure reservation or savings plan; required for ``provider: azure``."""
     sku: NonEmptyStr
     term_months: int = Field(ge=1, le=120)
     payment_option: NonEmptyStr
@@ -139,6 +214,61 @@ class PurchaseExecuted(RequiredVersionMessage):
     """Who asked for the purchase; None for a discovered one."""
     execution: Execution
     executed_at: Instant
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> PurchaseExecuted:
+        """Each provider's fields required for it and refused for the other, each error at its
+        field (as a missing field is reported), so a publisher sees exactly what to fix."""
+        aws = self.provider is Provider.AWS
+        own, other = (("service", "commitment"), ("azure",)) if aws else (("azure",), ("service", "commitment"))
+        errors = [missing(name) for name in own if getattr(self, name) is None]
+        errors += [
+            invalid((name,), getattr(self, name), f"{name} belongs to another provider than {self.provider.value}")
+            for name in other
+            if getattr(self, name) is not None
+        ]
+        if bool(_AWS_ACCOUNT.match(self.account.id)) != aws:
+            shape = "the 12-digit AWS account id" if aws else "the Microsoft Entra tenant id (a GUID)"
+            errors.append(invalid(("account", "id"), self.account.id, f"for provider {self.provider.value}, {shape}"))
+        if not aws and self.term_months not in AZURE_TERMS_MONTHS:
+            message = f"Azure sells terms of {sorted(AZURE_TERMS_MONTHS)} months"
+            errors.append(invalid(("term_months",), self.term_months, message))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    def aws_product(self) -> tuple[AwsService, Commitment]:
+        """The AWS product and commitment of an AWS purchase (ValueError for another provider)."""
+        if self.service is None or self.commitment is None:
+            msg = f"purchase {self.purchase_id} is not an AWS purchase"
+            raise ValueError(msg)
+        return self.service, self.commitment
+
+    def azure_product(self) -> AzurePurchase:
+        """The reservation or savings plan of an Azure purchase (ValueError for another provider)."""
+        if self.azure is None:
+            msg = f"purchase {self.purchase_id} is not an Azure purchase"
+            raise ValueError(msg)
+        return self.azure
+
+    @property
+    def commitment_id(self) -> str:
+        """The provider's id of what was bought: the AWS commitment id, or the Azure reservation's
+        (savings plan's) id."""
+        return self.azure.benefit_id if self.azure is not None else self.aws_product()[1].id
+
+    @property
+    def location(self) -> str | None:
+        """Where it applies: the AWS region, or the Azure location (None for a shared savings plan)."""
+        return self.azure.location if self.azure is not None else self.aws_product()[1].region
+
+    @property
+    def product(self) -> str:
+        """The product as its provider names it: the AWS service, or Azure's reserved resource
+        type (``savings plan`` for an Azure savings plan)."""
+        if self.azure is not None:
+            return self.azure.reserved_resource_type or "savings plan"
+        return self.aws_product()[0].value
 
     @property
     def discovered(self) -> bool:
@@ -150,6 +280,9 @@ class PurchaseExecuted(RequiredVersionMessage):
         if self.requested_by is None:
             return NOBODY_REQUESTED
         return self.requested_by.name
+
+
+_AWS_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 #: How a purchase nobody requested through Grace Period is attributed (a discovered one).

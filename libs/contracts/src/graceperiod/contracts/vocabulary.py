@@ -186,14 +186,27 @@ def term(months: int) -> str:
     return "1 month" if months == 1 else f"{months} months"
 
 
+def service_label(purchase: PurchaseExecuted) -> str:
+    """The AWS service's word, or Azure's reserved resource type (``savings plan`` for an Azure
+    savings plan)."""
+    return label(purchase.service) if purchase.service is not None else purchase.product
+
+
 def product(purchase: PurchaseExecuted) -> str:
     """``AWS EC2 m5.large`` / ``AWS Savings Plans Compute``: provider, service, SKU."""
-    return f"{label(purchase.provider)} {label(purchase.service)} {purchase.sku}"
+    return f"{label(purchase.provider)} {service_label(purchase)} {purchase.sku}"
+
+
+def kind(purchase: PurchaseExecuted) -> str:
+    """``Savings Plan``, ``Reserved Instance``; for Azure ``Azure reservation`` or ``Azure savings plan``."""
+    if purchase.commitment is not None:
+        return label(purchase.commitment.kind)
+    return "Azure " + humanised(purchase.azure_product().kind.value).lower()
 
 
 def commitment(purchase: PurchaseExecuted) -> str:
     """``Savings Plan, 3 years, All Upfront``."""
-    return f"{label(purchase.commitment.kind)}, {term(purchase.term_months)}, {purchase.payment_option}"
+    return f"{kind(purchase)}, {term(purchase.term_months)}, {purchase.payment_option}"
 
 
 def account(purchase: PurchaseExecuted) -> str:
@@ -216,7 +229,7 @@ def not_started(purchase: PurchaseExecuted, state: str | None) -> bool:
     queued one): nothing has been charged for it."""
     if (state or "").lower() in NOT_STARTED_STATES:
         return True
-    return purchase.commitment.kind is not CommitmentKind.SAVINGS_PLAN
+    return purchase.commitment is not None and purchase.commitment.kind is not CommitmentKind.SAVINGS_PLAN
 
 
 def expected_refund(purchase: PurchaseExecuted, state: str | None) -> str:

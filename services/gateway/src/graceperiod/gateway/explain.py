@@ -35,7 +35,7 @@ def cost(amount: Decimal | None, currency: str = "USD") -> str:
 
 def aws_will(view: PurchaseView) -> str:
     """What a self-service revocation asks AWS to do, and whether it can be undone."""
-    kind = view.purchase.commitment.kind
+    kind = view.purchase.aws_product()[1].kind
     queued = (view.aws_state or "").lower() in {"queued", "queued-deleted", "payment-pending"}
     if kind is CommitmentKind.SAVINGS_PLAN and queued:
         return (
@@ -67,10 +67,10 @@ def support_case_note(view: PurchaseView) -> str:
         before = f"AWS's self-service window for this purchase closed on {utc(windows.self_service_until)}."
     elif not windows.self_service_known:
         before = "AWS could not tell whether this purchase can be undone through its API."
-    elif view.purchase.commitment.kind is CommitmentKind.RESERVED_INSTANCE:
+    elif view.purchase.commitment is not None and view.purchase.commitment.kind is CommitmentKind.RESERVED_INSTANCE:
         before = "AWS offers no self-service undo for a Reserved Instance once it has started."
     else:
-        before = f"AWS offers no self-service undo for a {vocabulary.label(view.purchase.commitment.kind)}."
+        before = f"AWS offers no self-service undo for a {vocabulary.kind(view.purchase)}."
     until = f" until {utc(windows.support_case_until)}" if windows.support_case_until else ""
     return (
         f"{before} A refund request to AWS Support is possible{until}; AWS decides case by case, at its "

@@ -46,7 +46,7 @@ class Accounts:
         if account is None or role is None:
             return account
         known = await self.changes.purchases.one_of_account(account_id)
-        region = known.purchase.commitment.region if known else _DEFAULT_PROBE_REGION
+        region = (known.purchase.location if known else None) or _DEFAULT_PROBE_REGION
         probe = await self.aws.aws.probes.probe(role, region=region)
         now = self.changes.now()
         return await self.changes.account(

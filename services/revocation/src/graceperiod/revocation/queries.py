@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
@@ -30,7 +31,7 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.domain.authorization import Asker
-from graceperiod.revocation.domain.drafts import category_for, draft_case
+from graceperiod.revocation.domain.drafts import NO_SUPPORT_CASES, category_for, draft_case
 from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.listing import Position, sort_keys
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
@@ -162,6 +163,10 @@ class Queries:
         record = await self.changes.purchases.get(query.purchase_id)
         if record is None:
             return SupportCaseDraftReply(problem=_not_found(query.purchase_id))
+        if record.provider is not Provider.AWS:
+            problem = Problem(code=ErrorCode.CONFLICT, message=NO_SUPPORT_CASES)
+            return SupportCaseDraftReply(problem=problem)
         account = await self.changes.accounts.get(record.account_id)
-        category = category_for(record.purchase.commitment.kind, account.categories if account else None)
+        kind = record.purchase.aws_product()[1].kind
+        category = category_for(kind, account.categories if account else None)
         return SupportCaseDraftReply(draft=draft_case(record.purchase, category_code=category))

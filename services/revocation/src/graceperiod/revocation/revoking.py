@@ -19,7 +19,7 @@ from graceperiod.revocation.domain.commitments import SelfServiceAction, undone_
 from graceperiod.revocation.domain.lifecycle import actor_ref
 from graceperiod.revocation.domain.outcomes import Rejected, done_message, problem_code, refusal
 from graceperiod.revocation.domain.records import AwsState
-from graceperiod.revocation.domain.revoking import accepted, claimed, failed, revoke_answer, too_late
+from graceperiod.revocation.domain.revoking import accepted, aws_failing, claimed, failed, revoke_answer, too_late
 from graceperiod.revocation.replies import Replies
 from graceperiod.runtime.aws import Role
 from graceperiod.runtime.middleware import TransientError
@@ -72,7 +72,7 @@ class Revoking:
             raise Rejected(problem_code(exc), message, record=loaded.purchase, account=account) from exc
 
     async def _act(self, role: Role, loaded: Loaded, action: SelfServiceAction) -> ActionResult:
-        commitment = loaded.purchase.purchase.commitment
+        commitment = loaded.purchase.purchase.aws_product()[1]
         commitments = self.aws.aws.commitments
         if action is SelfServiceAction.RETURN_SAVINGS_PLAN:
             assert loaded.purchase.attempt is not None
@@ -101,5 +101,7 @@ class Revoking:
             again = None
         if again is not None and undone_or_pending(again):
             return await self._finish(loaded, None, actor, aws=again)
-        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (failed(rec, exc, actor, at, aws=again), None))
+        loaded, _ = await self.changes.purchase(
+            loaded, lambda rec, at: (failed(rec, aws_failing(exc), actor, at, state=again), None)
+        )
         raise refusal(exc, loaded.purchase, loaded.account) from exc

@@ -24,7 +24,7 @@ from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
 from graceperiod.revocation.domain.lifecycle import actor_ref
 from graceperiod.revocation.domain.outcomes import Outcome, Rejected, refusal
 from graceperiod.revocation.domain.records import Attempt
-from graceperiod.revocation.domain.revoking import failed
+from graceperiod.revocation.domain.revoking import aws_failing, failed
 from graceperiod.revocation.domain.support_cases import (
     CREATE_CASE,
     Filing,
@@ -104,7 +104,7 @@ class SupportCases:
         if error.retryable:
             raise TransientError(error.message) from error
         loaded, _ = await self.changes.purchase(
-            Loaded(loaded.purchase, account), lambda rec, at: (failed(rec, error, attempt.actor, at), None)
+            Loaded(loaded.purchase, account), lambda rec, at: (failed(rec, aws_failing(error), attempt.actor, at), None)
         )
         raise refusal(error, loaded.purchase, loaded.account) from error
 

@@ -57,13 +57,13 @@ def line(row: PurchaseRow) -> tuple[str, ...]:
     p, deadline = row.purchase, row.windows.deadline(row.phase)
     values: Sequence[object] = (
         p.purchase_id,
-        p.commitment.id,
-        vocabulary.label(p.commitment.kind),
-        p.commitment.region,
+        p.commitment_id,
+        vocabulary.kind(p),
+        p.location or "",
         p.account.id,
         p.account.name,
         vocabulary.label(p.provider),
-        vocabulary.label(p.service),
+        vocabulary.service_label(p),
         p.sku,
         p.term_months,
         p.payment_option,

@@ -8,11 +8,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from graceperiod.contracts.enums import AzureBenefit
 from graceperiod.contracts.formatting import cost_with_total, utc
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind
 from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
-from graceperiod.contracts.vocabulary import account, executed_how, label, term
+from graceperiod.contracts.vocabulary import account, executed_how, label, service_label, term
 from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.domain.windows import WindowNotice
 
@@ -47,8 +48,20 @@ def person(p: Person | ActorRef) -> str:
 
 
 def purchase_label(purchase: PurchaseExecuted) -> str:
-    """The subject's ``<provider>/<service> <sku> in <account>`` (the brief's wording)."""
-    return f"{purchase.provider}/{purchase.service} {purchase.sku} in {account(purchase)}"
+    """The subject's ``<provider>/<service> <sku> in <account>`` (the brief's wording; Azure's
+    reserved resource type stands for the service)."""
+    return f"{purchase.provider}/{purchase.product} {purchase.sku} in {account(purchase)}"
+
+
+def commitment_label(purchase: PurchaseExecuted) -> str:
+    """What was bought, with the provider's ids: ``Savings Plan sp-...``, ``Reservation <id>
+    (order <id>), quantity 2``."""
+    if purchase.azure is not None:
+        azure = purchase.azure
+        if azure.kind is AzureBenefit.SAVINGS_PLAN:
+            return f"Azure savings plan {azure.benefit_id} (order {azure.order_id})"
+        return f"Reservation {azure.benefit_id} (order {azure.order_id}), quantity {azure.quantity}"
+    return f"{label(purchase.aws_product()[1].kind)} {purchase.commitment_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +90,10 @@ class PurchaseFacts:
         return cls(
             purchase_id=purchase.purchase_id,
             account=account(purchase),
-            service=f"{label(purchase.provider)} {label(purchase.service)}",
+            service=f"{label(purchase.provider)} {service_label(purchase)}",
             sku=purchase.sku,
-            region=purchase.commitment.region,
-            commitment=f"{label(purchase.commitment.kind)} {purchase.commitment.id}",
+            region=purchase.location or "shared (no region)",
+            commitment=commitment_label(purchase),
             term=term(purchase.term_months),
             payment=purchase.payment_option,
             cost=cost_with_total(purchase.cost),

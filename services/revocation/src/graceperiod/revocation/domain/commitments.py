@@ -17,7 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.revocation.domain.records import AwsState
+from graceperiod.revocation.domain.providers import Offer, Progress, Standing
+from graceperiod.revocation.domain.records import AwsState, PurchaseRecord
 
 
 class SelfServiceAction(StrEnum):
@@ -86,3 +87,29 @@ def self_service(kind: CommitmentKind, service: AwsService, aws: AwsState) -> Se
     ):
         return SelfService(SelfServiceAction.DELETE_QUEUED_RESERVED_INSTANCES, aws.start)
     return None
+
+
+class _AwsRules:
+    """AWS's rules behind the providers' one interface."""
+
+    def standing(self, record: PurchaseRecord, now: datetime) -> Standing:
+        service, commitment = record.purchase.aws_product()
+        aws = record.aws
+        offer = self_service(commitment.kind, service, aws)
+        progress = Progress.NONE
+        if aws.state in UNDONE_STATES:
+            progress = Progress.UNDONE
+        elif aws.state in PENDING_STATES:
+            progress = Progress.PENDING
+        return Standing(
+            known=aws.known,
+            progress=progress,
+            offer=Offer(offer.action.value, offer.until) if offer else None,
+            nothing_to_undo=aws.state in NOTHING_TO_UNDO_STATES,
+            support_cases=True,
+            might_self_serve=can_self_serve(commitment.kind, service),
+            read_action=DESCRIBE_ACTIONS.get(service),
+        )
+
+
+AWS_RULES = _AwsRules()

@@ -27,6 +27,13 @@ def preferred_category(kind: CommitmentKind) -> str:
     return FALLBACK_CATEGORY if kind is CommitmentKind.SAVINGS_PLAN else RESERVED_INSTANCES_CATEGORY
 
 
+#: Why no support case is drafted or filed for an Azure purchase.
+NO_SUPPORT_CASES = (
+    "Support-case refund requests apply to AWS purchases only: Microsoft refunds Azure reservations "
+    "through self-service returns (within its refund cap), and Azure savings plans not at all."
+)
+
+
 def category_for(kind: CommitmentKind, known: list[str] | None) -> str:
     """The category to draft with: the preferred one, unless the account's Support API is
     known not to offer it."""
@@ -40,7 +47,7 @@ def draft_case(
     category_code: str | None = None,
     severity_code: str = "normal",
 ) -> SupportCaseDraft:
-    commitment = purchase.commitment
+    service, commitment = purchase.aws_product()
     label = _LABELS[commitment.kind]
     cost = purchase.cost
     executed = purchase.executed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -54,7 +61,7 @@ def draft_case(
             f"We purchased the following {label} in error and ask you to cancel it and refund the charges.",
             "",
             f"Account: {purchase.account.id} ({purchase.account.name})",
-            f"Commitment: {label} {commitment.id} ({purchase.service})",
+            f"Commitment: {label} {commitment.id} ({service})",
             f"Region: {commitment.region}",
             f"Offering: {purchase.sku}, {purchase.term_months} months, {purchase.payment_option}",
             f"Purchased at: {executed} (UTC)",

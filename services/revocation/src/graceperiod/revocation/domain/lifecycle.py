@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.contracts.revocation import (
     ActorRef,
@@ -25,17 +26,18 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.domain.aws_answers import partition_of_region
-from graceperiod.revocation.domain.commitments import SelfServiceAction
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
 from graceperiod.revocation.domain.records import (
     OPEN_STATUSES,
     AccountRecord,
     AwsState,
+    AzureState,
     OutboxEntry,
     PurchaseRecord,
     RevocationStatus,
 )
-from graceperiod.revocation.domain.windows import windows_from_aws
+from graceperiod.revocation.domain.standing import standing_of
+from graceperiod.revocation.domain.windows import windows_from
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class LifecyclePolicy:
     pending_poll: timedelta = timedelta(minutes=1)
     case_poll: timedelta = timedelta(minutes=5)
     unknown_retry: timedelta = timedelta(minutes=5)
+    azure_return_timeout: timedelta = timedelta(hours=1)
+    """An Azure return still running this long after Azure accepted it is reported as timed out
+    (Grace Period keeps reading the reservation; it never posts a second return)."""
 
 
 @dataclass(frozen=True)
@@ -64,22 +69,19 @@ def actor_ref(actor: Actor) -> ActorRef:
 
 
 def facts_of(record: PurchaseRecord) -> PurchaseFacts:
-    blocked = None
-    if record.blocked is not None:
-        blocked = next((a for a in SelfServiceAction if a.value == record.blocked.action), None)
+    aws = record.provider is Provider.AWS
     return PurchaseFacts(
-        kind=record.purchase.commitment.kind,
-        service=record.purchase.service,
         account_id=record.account_id,
         windows=record.windows,
         status=record.status,
-        blocked=blocked,
-        partition=partition_of_region(record.purchase.commitment.region),
+        blocked=record.blocked.action if record.blocked is not None else None,
+        partition=partition_of_region(record.purchase.location or "") if aws else "azure",
+        provider=record.provider,
     )
 
 
 def access_of(account: AccountRecord | None) -> AccessFacts:
-    if account is None or not account.role_arn:
+    if account is None or not account.registered:
         return AccessFacts(role_assumable=False)
     return AccessFacts(
         role_assumable=account.role_assumable,
@@ -89,39 +91,47 @@ def access_of(account: AccountRecord | None) -> AccessFacts:
 
 
 def assessment(record: PurchaseRecord, account: AccountRecord | None, now: datetime) -> Assessment:
-    return assess(facts_of(record), record.aws, access_of(account), now)
+    return assess(facts_of(record), standing_of(record, now), access_of(account), now)
 
 
-def windows_of(purchase: PurchaseExecuted, aws: AwsState, policy: LifecyclePolicy) -> Windows:
-    return windows_from_aws(
-        kind=purchase.commitment.kind,
-        service=purchase.service,
-        executed_at=purchase.executed_at,
+def windows_of(record: PurchaseRecord, policy: LifecyclePolicy, now: datetime) -> Windows:
+    return windows_from(
+        standing=standing_of(record, now),
+        executed_at=record.purchase.executed_at,
         support_window=policy.support_window,
-        aws=aws,
     )
 
 
+def return_running(record: PurchaseRecord) -> bool:
+    """An Azure return of ours that has not ended (it may still be running at Azure)."""
+    ours = record.azure_return
+    return ours is not None and ours.posted_at is not None and ours.status in (None, "InProgress")
+
+
 def next_check(record: PurchaseRecord, now: datetime, policy: LifecyclePolicy) -> datetime | None:
-    """The next instant a tick must look at the purchase: a lease, a poll or a window edge."""
+    """The next instant a tick must look at the purchase: a lease, a poll, a re-read or a window edge."""
     candidates: list[datetime] = []
     if record.attempt is not None:
         candidates.append(record.attempt.lease_until)
     if record.status is RevocationStatus.PENDING:
         candidates.append(now + policy.pending_poll)
+    elif return_running(record):
+        candidates.append(now + policy.unknown_retry)  # timed out: keep reading until it ends
     if record.status is RevocationStatus.CASE_OPEN:
         candidates.append(now + policy.case_poll)
     if record.status in OPEN_STATUSES:
-        windows = record.windows
+        windows, standing = record.windows, standing_of(record, now)
         candidates += [t for t in (windows.self_service_until, windows.support_case_until) if t and t > now]
-        if not record.aws.known and windows.closes_at and now < windows.closes_at:
+        if not standing.known and windows.closes_at and now < windows.closes_at:
             candidates.append(now + policy.unknown_retry)
+        if standing.refresh_at is not None and windows.closes_at and now < windows.closes_at:
+            candidates.append(max(standing.refresh_at, now))
     return min(candidates) if candidates else None
 
 
 def refreshed(record: PurchaseRecord, at: At) -> PurchaseRecord:
     """The purchase with what follows from its state brought up to date."""
-    windows = windows_of(record.purchase, record.aws, at.policy) if record.status in OPEN_STATUSES else record.windows
+    windows = windows_of(record, at.policy, at.now) if record.status in OPEN_STATUSES else record.windows
     record = record.model_copy(
         update={
             "windows": windows,
@@ -164,17 +174,23 @@ def announced(
     return record.model_copy(update={"outbox": [*record.outbox, OutboxEntry(message_id=message_id, event=event)]})
 
 
-def recorded(purchase: PurchaseExecuted, aws: AwsState, at: At) -> PurchaseRecord:
-    """A newly executed purchase, with its windows from what AWS said (or could not say)."""
+def with_state(record: PurchaseRecord, state: AwsState | AzureState) -> PurchaseRecord:
+    """The purchase with what its provider said about it just now."""
+    field = "azure" if isinstance(state, AzureState) else "aws"
+    return record.model_copy(update={field: state})
+
+
+def recorded(purchase: PurchaseExecuted, state: AwsState | AzureState, at: At) -> PurchaseRecord:
+    """A newly executed purchase, with its windows from what its provider said (or could not say)."""
+    provider = "Azure" if isinstance(state, AzureState) else "AWS"
     summary = (
-        f"Recorded; AWS state {aws.state}"
-        if aws.known
-        else f"Recorded; AWS could not be read ({aws.error}), self-service window unknown"
+        f"Recorded; {provider} state {state.state}"
+        if state.known
+        else f"Recorded; {provider} could not be read ({state.error}), self-service window unknown"
     )
     record = PurchaseRecord(
         purchase=purchase,
-        windows=windows_of(purchase, aws, at.policy),
-        aws=aws,
+        windows=Windows(),
         recorded_at=at.now,
         updated_at=at.now,
         timeline=[
@@ -182,7 +198,7 @@ def recorded(purchase: PurchaseExecuted, aws: AwsState, at: At) -> PurchaseRecor
             TimelineEntry(at=at.now, kind=TimelineKind.RECORDED, summary=summary),
         ],
     )
-    return refreshed(record, at)
+    return refreshed(with_state(record, state), at)
 
 
 def recorded_event(record: PurchaseRecord, now: datetime) -> tuple[PurchaseRecorded, str]:

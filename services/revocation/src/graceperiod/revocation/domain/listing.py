@@ -77,11 +77,11 @@ def sort_keys(purchase: PurchaseExecuted, phase: Phase, windows: Windows) -> dic
     deadline = instant_key(windows.deadline(phase))
     return {
         PurchaseSort.PURCHASE_ID: pid,
-        PurchaseSort.COMMITMENT_ID: _key(purchase.commitment.id.casefold(), pid),
+        PurchaseSort.COMMITMENT_ID: _key(purchase.commitment_id.casefold(), pid),
         PurchaseSort.ACCOUNT: _key(purchase.account.name.casefold(), purchase.account.id, pid),
-        PurchaseSort.PRODUCT: _key(purchase.provider, purchase.service, purchase.sku.casefold(), pid),
+        PurchaseSort.PRODUCT: _key(purchase.provider, purchase.product, purchase.sku.casefold(), pid),
         PurchaseSort.COMMITMENT: _key(
-            purchase.commitment.kind, f"{purchase.term_months:04d}", purchase.payment_option.casefold(), pid
+            _kind(purchase), f"{purchase.term_months:04d}", purchase.payment_option.casefold(), pid
         ),
         PurchaseSort.UPFRONT: _key(amount_key(purchase.cost.upfront), purchase.cost.currency, pid),
         PurchaseSort.EXECUTED: _key(instant_key(purchase.executed_at), pid),
@@ -91,13 +91,18 @@ def sort_keys(purchase: PurchaseExecuted, phase: Phase, windows: Windows) -> dic
     }
 
 
+def _kind(purchase: PurchaseExecuted) -> str:
+    """The commitment's kind as the wire names it (an AWS kind, or an Azure benefit)."""
+    return purchase.commitment.kind if purchase.commitment is not None else purchase.azure_product().kind
+
+
 def found_by(purchase: PurchaseExecuted, term: str) -> bool:
     """Whether a search for ``term`` finds this purchase: its purchase id or account id, or
     (ignoring case) its commitment id or account name."""
     term = term.strip()
     folded = term.casefold()
     return term in (purchase.purchase_id, purchase.account.id) or folded in (
-        purchase.commitment.id.casefold(),
+        purchase.commitment_id.casefold(),
         purchase.account.name.casefold(),
     )
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from graceperiod.contracts.enums import CommitmentKind
+from graceperiod.contracts.enums import CommitmentKind, Provider
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
-from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord, RevocationStatus
+from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord, RefundQuote, RevocationStatus
 
 IN_PROGRESS_MESSAGE = "Accepted; AWS is taking a while. The outcome follows as an event and in the purchase's timeline."
 
@@ -40,6 +41,10 @@ class Rejected(Exception):  # noqa: N818 - a decision, not a fault
 
 def iso(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "(unknown)"
+
+
+def usd(amount: Decimal) -> str:
+    return f"{amount:,.2f} USD"
 
 
 def problem_code(exc: AwsCallError) -> ErrorCode:
@@ -74,13 +79,32 @@ def refusal(exc: AwsCallError, record: PurchaseRecord, account: AccountRecord | 
     return Rejected(problem_code(exc), failure_message(exc), record=record, account=account)
 
 
+def refund_words(quote: RefundQuote) -> str:
+    """The refund a return gives, and what it uses of Microsoft's cap."""
+    return (
+        f"refund of {quote.amount:,.2f} {quote.currency} expected; it cancels {usd(quote.cancelled_usd)} of "
+        f"commitment, which counts against the refund cap ({usd(quote.consumed_usd + quote.cancelled_usd)} of "
+        f"{usd(quote.limit_usd)} used over 12 months after it)"
+    )
+
+
+def _azure_done(record: PurchaseRecord) -> str:
+    ours = record.azure_return
+    quote = f"; {refund_words(ours.quote)}" if ours is not None else ""
+    if record.status is RevocationStatus.PENDING:
+        return f"Azure accepted the return of the reservation and is processing it (irreversible){quote}."
+    return f"Azure returned the reservation (now {record.azure.state}){quote}."
+
+
 def done_message(record: PurchaseRecord) -> str:
+    if record.provider is Provider.AZURE:
+        return _azure_done(record)
     if record.status is RevocationStatus.PENDING:
         return (
             "AWS accepted the return (pending-return); it is irreversible, "
             "the upfront charge is refunded within 24 hours."
         )
-    kind = record.purchase.commitment.kind
+    kind = record.purchase.aws_product()[1].kind
     if kind is CommitmentKind.SAVINGS_PLAN and record.aws.state == "returned":
         return "The Savings Plan was returned."
     return f"Revoked: AWS reports the commitment {record.aws.state}."

@@ -1,13 +1,16 @@
-"""The phase of a purchase: a pure function of (purchase, AWS state, support plan,
-permissions, now). Every window edge is exclusive: at the instant a window closes it is closed.
+"""The phase of a purchase: a pure function of (purchase, its provider's standing, the
+account's access, now), the same for every provider. Every window edge is exclusive: at the
+instant a window closes it is closed.
 
 Order of precedence:
 
-1. What already happened: revoked, pending, a case open or resolved (ours, or seen in AWS).
-2. Nothing to undo (AWS says ``payment-failed`` / ``retired``): closed.
-3. The self-service window (from AWS's own fields) while it is open.
-4. The support window (product policy) while it is open: a support case, unless the account
-   has no Support API plan or the role lacks the support actions (support unavailable).
+1. What already happened: revoked, pending, a case open or resolved (ours, or seen at the provider).
+2. Nothing to undo (AWS says ``payment-failed`` / ``retired``), or a reason the provider's
+   rules close it (an Azure savings plan, a product Microsoft does not refund, an expired
+   reservation, a reached refund cap): closed, with the reason.
+3. The self-service window (from the provider's own fields) while it is open.
+4. The support window (product policy, AWS only) while it is open: a support case, unless the
+   account has no Support API plan or the role lacks the support actions (support unavailable).
 5. Otherwise closed (failed, if the last attempt failed).
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from graceperiod.contracts.enums import AwsService, CommitmentKind
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import (
     AllowedAction,
     Phase,
@@ -25,16 +28,8 @@ from graceperiod.contracts.revocation import (
     UnavailableReason,
     Windows,
 )
-from graceperiod.revocation.domain.commitments import (
-    DESCRIBE_ACTIONS,
-    NOTHING_TO_UNDO_STATES,
-    PENDING_STATES,
-    UNDONE_STATES,
-    SelfServiceAction,
-    can_self_serve,
-    self_service,
-)
-from graceperiod.revocation.domain.records import AwsState, RevocationStatus
+from graceperiod.revocation.domain.providers import Progress, Standing
+from graceperiod.revocation.domain.records import RevocationStatus
 
 #: What filing a support case needs from the role (DescribeServices resolves the category).
 SUPPORT_ACTIONS = ("support:CreateCase", "support:DescribeServices")
@@ -57,14 +52,13 @@ class AccessFacts:
 
 @dataclass(frozen=True)
 class PurchaseFacts:
-    kind: CommitmentKind
-    service: AwsService
     account_id: str
     windows: Windows
     status: RevocationStatus = RevocationStatus.NONE
     #: A self-service action AWS refused for good (e.g. the yearly return quota is used up).
-    blocked: SelfServiceAction | None = None
+    blocked: str | None = None
     partition: str = "aws"
+    provider: Provider = Provider.AWS
 
 
 @dataclass(frozen=True)
@@ -78,29 +72,38 @@ def manual_route(partition: str) -> str:
     return _CONSOLES.get(partition, _CONSOLES["aws"])
 
 
-def assess(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts, now: datetime) -> Assessment:
-    done = _already_done(purchase.status, aws)
+def assess(purchase: PurchaseFacts, standing: Standing, access: AccessFacts, now: datetime) -> Assessment:
+    done = _already_done(purchase.status, standing.progress)
     if done is not None:
         return done
-    if aws.state in NOTHING_TO_UNDO_STATES:
-        return Assessment(Phase.CLOSED)  # AWS reports nothing to undo
+    if standing.nothing_to_undo or standing.closed is not None:
+        return Assessment(Phase.CLOSED, unavailable=standing.closed)
+    open_now = _in_a_window(purchase, standing, access, now)
+    if open_now is not None:
+        return open_now
+    return Assessment(Phase.FAILED if purchase.status is RevocationStatus.FAILED else Phase.CLOSED)
 
-    offer = self_service(purchase.kind, purchase.service, aws)
-    if offer is not None and now < offer.until and purchase.blocked is not offer.action:
+
+def _in_a_window(purchase: PurchaseFacts, standing: Standing, access: AccessFacts, now: datetime) -> Assessment | None:
+    """What can be done in the window open now (None: every window is closed)."""
+    offer = standing.offer
+    if offer is not None and now < offer.until and purchase.blocked != offer.action:
         return _self_service(purchase, access, offer.action)
-
-    support_until = purchase.windows.support_case_until
-    if support_until is not None and now < support_until:
-        return _support(purchase, aws, access)
-    if purchase.status is RevocationStatus.FAILED:
-        return Assessment(Phase.FAILED)
-    return Assessment(Phase.CLOSED)
+    if standing.support_cases and _open(purchase.windows.support_case_until, now):
+        return _support(purchase, standing, access)
+    if not standing.known and standing.might_self_serve and _open(standing.unknown_until, now):
+        return _unknown(purchase, standing, access)
+    return None
 
 
-def _already_done(status: RevocationStatus, aws: AwsState) -> Assessment | None:
-    if status is RevocationStatus.REVOKED or aws.state in UNDONE_STATES:
+def _open(until: datetime | None, now: datetime) -> bool:
+    return until is not None and now < until
+
+
+def _already_done(status: RevocationStatus, progress: Progress) -> Assessment | None:
+    if status is RevocationStatus.REVOKED or progress is Progress.UNDONE:
         return Assessment(Phase.REVOKED)
-    if status is RevocationStatus.PENDING or aws.state in PENDING_STATES:
+    if status is RevocationStatus.PENDING or progress is Progress.PENDING:
         return Assessment(Phase.REVOCATION_PENDING)
     if status is RevocationStatus.CASE_OPEN:
         return Assessment(Phase.CASE_OPEN, (AllowedAction.MARK_CASE_RESOLVED,))
@@ -110,11 +113,20 @@ def _already_done(status: RevocationStatus, aws: AwsState) -> Assessment | None:
 
 
 def _reapply_bundle(purchase: PurchaseFacts, reason: UnavailableReason, problem: str) -> Unavailability:
+    if purchase.provider is Provider.AZURE:
+        message = f"{problem}: re-apply the Azure onboarding template for that tenant."
+        return Unavailability(reason=reason, message=message)
     message = f"{problem}: re-apply the onboarding bundle for that account."
     return Unavailability(reason=reason, message=message, manual_route=manual_route(purchase.partition))
 
 
 def _not_assumable(purchase: PurchaseFacts) -> Unavailability:
+    if purchase.provider is Provider.AZURE:
+        message = (
+            f"Azure refuses Grace Period's service principal in tenant {purchase.account_id} (unknown "
+            "application, wrong or expired client secret): register the principal with a valid secret."
+        )
+        return Unavailability(reason=UnavailableReason.PRINCIPAL_UNUSABLE, message=message)
     problem = (
         f"Grace Period cannot assume its role in account {purchase.account_id} "
         "(missing role, wrong trust policy or ExternalId)"
@@ -123,28 +135,40 @@ def _not_assumable(purchase: PurchaseFacts) -> Unavailability:
 
 
 def _lacks(purchase: PurchaseFacts, actions: list[str]) -> Unavailability:
-    problem = f"The Grace Period role in account {purchase.account_id} lacks {', '.join(actions)}"
-    return _reapply_bundle(purchase, UnavailableReason.ROLE_LACKS_ACTIONS, problem)
+    who = (
+        f"Grace Period's service principal in tenant {purchase.account_id}"
+        if purchase.provider is Provider.AZURE
+        else f"The Grace Period role in account {purchase.account_id}"
+    )
+    return _reapply_bundle(purchase, UnavailableReason.ROLE_LACKS_ACTIONS, f"{who} lacks {', '.join(actions)}")
 
 
-def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: SelfServiceAction) -> Assessment:
+def _self_service(purchase: PurchaseFacts, access: AccessFacts, action: str) -> Assessment:
     if access.role_assumable is False:
         return Assessment(Phase.SELF_SERVICE, unavailable=_not_assumable(purchase))
-    if action.value in access.missing_actions:
-        return Assessment(Phase.SELF_SERVICE, unavailable=_lacks(purchase, [action.value]))
+    if action in access.missing_actions:
+        return Assessment(Phase.SELF_SERVICE, unavailable=_lacks(purchase, [action]))
     return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,))
 
 
-def _support(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Assessment:
+def _unknown(purchase: PurchaseFacts, standing: Standing, access: AccessFacts) -> Assessment:
+    """The provider could not be read and no support route exists (Azure): Revoke is offered
+    (the command reads the provider before acting), unless the credentials or the read
+    permission are missing."""
+    if access.role_assumable is False:
+        return Assessment(Phase.SELF_SERVICE, unavailable=_not_assumable(purchase))
+    unreadable = _unreadable(purchase, standing, access)
+    if unreadable is not None:
+        return Assessment(Phase.SELF_SERVICE, unavailable=unreadable)
+    return Assessment(Phase.SELF_SERVICE, (AllowedAction.REVOKE,))
+
+
+def _support(purchase: PurchaseFacts, standing: Standing, access: AccessFacts) -> Assessment:
     # AWS could not be read: a self-service undo may still exist. Offer Revoke too (the
     # command re-reads AWS before acting and says so if there is none), unless the role cannot
     # read the commitment at all: then say which action it lacks instead.
-    unreadable = _unreadable(purchase, aws, access)
-    extra = (
-        (AllowedAction.REVOKE,)
-        if not aws.known and unreadable is None and can_self_serve(purchase.kind, purchase.service)
-        else ()
-    )
+    unreadable = _unreadable(purchase, standing, access)
+    extra = (AllowedAction.REVOKE,) if not standing.known and unreadable is None and standing.might_self_serve else ()
     if access.role_assumable is False:
         return Assessment(Phase.SUPPORT_UNAVAILABLE, unavailable=_not_assumable(purchase))
     if access.support_plan is SupportPlan.NO_API_ACCESS:
@@ -167,9 +191,9 @@ def _support(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Ass
     return Assessment(Phase.SUPPORT_CASE, (*extra, AllowedAction.REQUEST_SUPPORT_CASE), unavailable=unreadable)
 
 
-def _unreadable(purchase: PurchaseFacts, aws: AwsState, access: AccessFacts) -> Unavailability | None:
-    """AWS could not be read, and the role lacks the describe action for this product."""
-    describe = DESCRIBE_ACTIONS.get(purchase.service)
-    if aws.known or describe is None or describe not in access.missing_actions:
+def _unreadable(purchase: PurchaseFacts, standing: Standing, access: AccessFacts) -> Unavailability | None:
+    """The provider could not be read, and the credentials lack the permission that reads it."""
+    describe = standing.read_action
+    if standing.known or describe is None or describe not in access.missing_actions:
         return None
     return _lacks(purchase, [describe])

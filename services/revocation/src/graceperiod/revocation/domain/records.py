@@ -8,11 +8,14 @@ only if nobody changed the stored one meanwhile (``version``).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from graceperiod.contracts.enums import Provider
+from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.revocation import (
     AccountAccess,
     ActorRef,
@@ -24,7 +27,7 @@ from graceperiod.contracts.revocation import (
     TimelineEntry,
     Windows,
 )
-from graceperiod.contracts.upstream import PurchaseExecuted
+from graceperiod.contracts.upstream import AzureBillingScope, PurchaseExecuted
 from graceperiod.runtime.mongo import Record
 
 
@@ -55,6 +58,76 @@ class AwsState(Record):
     read_at: datetime | None = None
     error: str | None = None
     request_id: str | None = None
+
+
+class PolicyError(Record):
+    code: str
+    message: str
+
+
+class RefundQuote(Record):
+    """What Azure's calculateRefund answered: the refund, the cap it counts against, Microsoft's
+    policy errors, and the session a return must name."""
+
+    quantity: int
+    session_id: str | None = None
+    amount: Decimal
+    currency: str
+    cancelled_usd: Decimal
+    consumed_usd: Decimal
+    limit_usd: Decimal
+    policy_errors: list[PolicyError] = Field(default_factory=list)
+    quoted_at: datetime
+    request_id: str | None = None
+
+    def estimate(self, billing_scope_id: str | None = None) -> RefundEstimate:
+        first = self.policy_errors[0] if self.policy_errors else None
+        return RefundEstimate(
+            quantity=self.quantity,
+            amount=self.amount,
+            currency=self.currency,
+            cancelled_commitment=self.cancelled_usd,
+            cap_limit=self.limit_usd,
+            cap_consumed=self.consumed_usd,
+            billing_scope_id=billing_scope_id,
+            quoted_at=self.quoted_at,
+            refused=f"{first.code}: {first.message}" if first else None,
+        )
+
+
+class AzureState(Record):
+    """An Azure reservation as Azure last described it (``Reservation_Get``), and the refund
+    calculateRefund last quoted for it: the one shape of Azure's answers, from the adapter to
+    the rules. ``known`` is false when Azure could not be read (``error`` says why)."""
+
+    known: bool = False
+    state: str | None = None
+    """``provisioningState``: Succeeded, Cancelled, Expired, ..."""
+    display_state: str | None = None
+    """``displayProvisioningState``: Processing while a return runs, Expiring in its last 30 days."""
+    quantity: int | None = None
+    expires_at: datetime | None = None
+    read_at: datetime | None = None
+    error: str | None = None
+    request_id: str | None = None
+    quote: RefundQuote | None = None
+
+
+class AzureReturn(Record):
+    """A return Grace Period asked Azure for. ``posted_at`` is written *before* the POST (from
+    then on the reservation is re-read before any second POST: return takes no idempotency
+    token); the poller's continuation token once Azure answered 202."""
+
+    quantity: int
+    session_id: str
+    quote: RefundQuote
+    posted_at: datetime | None = None
+    continuation_token: str | None = None
+    accepted_at: datetime | None = None
+    status: str | None = None
+    """Azure's operation status once followed: InProgress, Succeeded, Failed."""
+    timed_out_at: datetime | None = None
+    """When Grace Period stopped waiting for it (it keeps reading the reservation)."""
 
 
 class AttemptKind(StrEnum):
@@ -96,6 +169,10 @@ class PurchaseRecord(Record):
     purchase: PurchaseExecuted
     windows: Windows
     aws: AwsState = Field(default_factory=AwsState)
+    """An AWS purchase's commitment as AWS last described it."""
+    azure: AzureState = Field(default_factory=AzureState)
+    """An Azure purchase's reservation as Azure last described it."""
+    azure_return: AzureReturn | None = None
     status: RevocationStatus = RevocationStatus.NONE
     blocked: Blocked | None = None
     attempt: Attempt | None = None
@@ -117,13 +194,31 @@ class PurchaseRecord(Record):
     def account_id(self) -> str:
         return self.purchase.account.id
 
+    @property
+    def provider(self) -> Provider:
+        return self.purchase.provider
+
+    @property
+    def state_word(self) -> str | None:
+        """The provider's own word for the commitment's state (the views' ``aws_state``)."""
+        return self.azure.state if self.provider is Provider.AZURE else self.aws.state
+
 
 class AccountRecord(Record):
-    """A customer account: its role, and what the probes and the calls made learnt about it."""
+    """A customer AWS account (its role) or Azure tenant (its service principal), and what the
+    probes and the calls made learnt about it."""
 
     account_id: str
+    provider: Provider = Provider.AWS
+    name: str | None = None
+    contact_emails: list[str] = Field(default_factory=list)
     role_arn: str | None = None
     external_id: str | None = None
+    azure_client_id: str | None = None
+    azure_secret: str | None = None
+    """The service principal's client secret, sealed (``secrets.SecretBox``): never stored,
+    logged or returned in clear."""
+    billing_scope: AzureBillingScope | None = None
     registered_at: datetime | None = None
     registered_by: str | None = None
     role_assumable: bool | None = None
@@ -143,9 +238,19 @@ class AccountRecord(Record):
     def missing(self) -> list[str]:
         return sorted(set(self.probe_missing) | set(self.use_missing))
 
+    @property
+    def registered(self) -> bool:
+        """Grace Period has credentials for it: a role (AWS) or a service principal (Azure)."""
+        return (
+            bool(self.azure_client_id and self.azure_secret) if self.provider is Provider.AZURE else bool(self.role_arn)
+        )
+
     def view(self) -> AccountAccess:
         return AccountAccess(
             account_id=self.account_id,
+            provider=self.provider,
+            name=self.name,
+            client_id=self.azure_client_id,
             role_arn=self.role_arn,
             role_assumable=self.role_assumable,
             support_plan=self.support_plan,

@@ -7,6 +7,9 @@ The walk: :func:`revoke_answer` (is there anything to do?), AWS re-read, :func:`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import ActorRef, PurchaseChangeKind, RevokedVia, TimelineEntry, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
@@ -17,12 +20,13 @@ from graceperiod.revocation.domain.commitments import (
     self_service,
     undone_or_pending,
 )
-from graceperiod.revocation.domain.lifecycle import At, announced, refreshed, with_entry
+from graceperiod.revocation.domain.lifecycle import At, announced, refreshed, with_entry, with_state
 from graceperiod.revocation.domain.outcomes import Outcome, Rejected, done_message, failure_message, iso
 from graceperiod.revocation.domain.records import (
     Attempt,
     AttemptKind,
     AwsState,
+    AzureState,
     Blocked,
     PurchaseRecord,
     RevocationStatus,
@@ -60,7 +64,8 @@ def claimed(
     record = record.model_copy(update={"aws": aws})
     if undone_or_pending(aws):
         return record, None  # done already (by an attempt that died before writing, or outside)
-    offer = self_service(record.purchase.commitment.kind, record.purchase.service, aws)
+    service, commitment = record.purchase.aws_product()
+    offer = self_service(commitment.kind, service, aws)
     if offer is None or at.now >= offer.until:
         return record, None
     lease_until = at.now + at.policy.attempt_lease
@@ -156,22 +161,42 @@ def revoked(record: PurchaseRecord, who: ActorRef | None, at: At) -> PurchaseRec
     return announced(record, PurchaseChangeKind.REVOKED, done_message(record), key="final", actor=who, now=at.now)
 
 
+@dataclass(frozen=True)
+class Failing:
+    """Why an attempt failed for good, as the audit and the outcome email say it."""
+
+    message: str
+    code: str = ""
+    action: str = ""
+    request_id: str | None = None
+    blocks: bool = False
+    """The provider refuses this action on this purchase for good (a used-up yearly quota)."""
+
+
+def aws_failing(error: AwsCallError) -> Failing:
+    return Failing(
+        failure_message(error),
+        error.code,
+        error.action,
+        error.request_id,
+        blocks=error.code == "ServiceQuotaExceededException",
+    )
+
+
 def failed(
-    record: PurchaseRecord, error: AwsCallError, actor: ActorRef, at: At, *, aws: AwsState | None = None
+    record: PurchaseRecord, why: Failing, actor: ActorRef, at: At, *, state: AwsState | AzureState | None = None
 ) -> PurchaseRecord:
-    """AWS refused the attempt (revoke or support case) for good."""
-    if aws is not None:
-        record = record.model_copy(update={"aws": aws})
+    """The provider refused the attempt (revoke or support case) for good, or it failed there."""
+    if state is not None:
+        record = with_state(record, state)
     key = record.attempt.key if record.attempt else at.now.isoformat()
     who = record.attempt.actor if record.attempt else actor
-    message = failure_message(error)
-    request_ids = [*record.audit.aws_request_ids, *([error.request_id] if error.request_id else [])]
-    blocked = record.blocked
-    if error.code == "ServiceQuotaExceededException":
-        blocked = Blocked(action=error.action, code=error.code, message=error.message)
+    ids = "azure_request_ids" if record.provider is Provider.AZURE else "aws_request_ids"
+    request_ids = [*getattr(record.audit, ids), *([why.request_id] if why.request_id else [])]
+    blocked = Blocked(action=why.action, code=why.code, message=why.message) if why.blocks else record.blocked
     record = record.model_copy(
         update={
-            "audit": record.audit.model_copy(update={"failure": message, "aws_request_ids": request_ids, "actor": who}),
+            "audit": record.audit.model_copy(update={"failure": why.message, ids: request_ids, "actor": who}),
             "blocked": blocked,
             "attempt": None,
             "status": RevocationStatus.FAILED,
@@ -180,9 +205,9 @@ def failed(
     entry = TimelineEntry(
         at=at.now,
         kind=TimelineKind.FAILED,
-        summary=message,
+        summary=why.message,
         actor=who,
-        detail={"code": error.code, "action": error.action, "request_id": error.request_id},
+        detail={"code": why.code, "action": why.action, "request_id": why.request_id},
     )
     record = refreshed(with_entry(record, entry), at)
-    return announced(record, PurchaseChangeKind.REVOCATION_FAILED, message, key=key, actor=who, now=at.now)
+    return announced(record, PurchaseChangeKind.REVOCATION_FAILED, why.message, key=key, actor=who, now=at.now)

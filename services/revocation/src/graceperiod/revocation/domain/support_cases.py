@@ -98,7 +98,7 @@ def adoptable(cases: list[CaseInfo], purchase_id: str) -> CaseInfo | None:
 
 def case_codes(record: PurchaseRecord, categories: Collection[str], levels: list[str]) -> tuple[str, str]:
     """Category and severity, from what the account's Support API offers right now."""
-    preferred = preferred_category(record.purchase.commitment.kind)
+    preferred = preferred_category(record.purchase.aws_product()[1].kind)
     category = preferred if preferred in categories else FALLBACK_CATEGORY
     if category not in categories:
         category = sorted(categories)[0]

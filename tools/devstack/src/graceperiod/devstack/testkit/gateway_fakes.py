@@ -235,6 +235,9 @@ class FakeServiceClients:
         if view is None:
             return SupportCaseDraftReply(problem=Problem(code=ErrorCode.NOT_FOUND, message="No such purchase."))
         p = view.purchase
+        if p.commitment is None:
+            problem = Problem(code=ErrorCode.CONFLICT, message="Support cases apply to AWS purchases only.")
+            return SupportCaseDraftReply(problem=problem)
         return SupportCaseDraftReply(
             draft=SupportCaseDraft(
                 purchase_id=p.purchase_id,

@@ -71,5 +71,59 @@ def purchase_payload(
     }
 
 
+def azure_purchase_payload(
+    *,
+    purchase_id: str | None = None,
+    executed_at: datetime | None = None,
+    tenant_id: str = "3b7c1e9d-2f4a-4d8b-a6e0-5c9f2b7d1e43",
+    order_id: str | None = None,
+    reservation_id: str | None = None,
+    kind: str = "reservation",
+    resource_type: str = "VirtualMachines",
+    location: str = "westeurope",
+    quantity: int = 1,
+    term_months: int = 12,
+    total: str = "1000.00",
+    billing_scope: str | None = "/providers/Microsoft.Billing/billingAccounts/local/billingProfiles/default",
+    contacts: list[str] | None = None,
+    requester_email: str = "alice@example.com",
+) -> dict[str, Any]:
+    """A ``purchase.executed`` body of an Azure reservation (or savings plan) as an executor publishes it."""
+    executed = executed_at or datetime.now(UTC)
+    order, benefit = order_id or str(uuid.uuid4()), reservation_id or str(uuid.uuid4())
+    azure: dict[str, Any] = {"kind": kind, "subscription_id": str(uuid.uuid5(uuid.NAMESPACE_URL, tenant_id))}
+    if kind == "reservation":
+        azure |= {
+            "reservation_order_id": order,
+            "reservation_id": benefit,
+            "reserved_resource_type": resource_type,
+            "location": location,
+            "quantity": quantity,
+        }
+    else:
+        azure |= {"savings_plan_order_id": order, "savings_plan_id": benefit}
+    if billing_scope:
+        azure["billing_scope"] = {"kind": "billing_profile", "id": billing_scope}
+    return {
+        "schema_version": 1,
+        "occurred_at": executed.isoformat(),
+        "purchase_id": purchase_id or f"pur-az-{uuid.uuid4().hex[:12]}",
+        "provider": "azure",
+        "azure": azure,
+        "sku": "Standard_D2s_v5" if kind == "reservation" else "Compute savings plan, $0.50/h",
+        "term_months": term_months,
+        "payment_option": "Upfront",
+        "cost": {"currency": "USD", "upfront": total, "monthly": "0.00", "total": total},
+        "account": {
+            "id": tenant_id,
+            "name": "Contoso (Azure)",
+            "contact_emails": contacts if contacts is not None else ["cloud-team@example.com"],
+        },
+        "requested_by": {"user_id": "u-alice", "name": "Alice Example", "email": requester_email},
+        "execution": {"via": "approval_email", "permission": None, "executed_by": None},
+        "executed_at": executed.isoformat(),
+    }
+
+
 def sample_purchase(**kwargs: Any) -> PurchaseExecuted:
     return PurchaseExecuted.model_validate(purchase_payload(**kwargs))

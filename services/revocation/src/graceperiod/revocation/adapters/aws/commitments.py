@@ -34,17 +34,17 @@ class Commitments:
 
     async def describe(self, role: Role, purchase: PurchaseExecuted) -> AwsState:
         """The commitment as AWS describes it now (raises :class:`AwsCallError`)."""
-        commitment = purchase.commitment
+        service, commitment = purchase.aws_product()
         if commitment.kind is CommitmentKind.SAVINGS_PLAN:
             return await self._savings_plan(role, commitment.id)
-        if purchase.service is AwsService.EC2:
+        if service is AwsService.EC2:
             return await self._reserved_instance(role, commitment.region, commitment.id)
-        if purchase.service not in _NODE_RESULTS:
-            action = f"{purchase.service}:describe"
-            raise AwsCallError(Failure.REJECTED, f"no describe call for {purchase.service}", action=action)
-        reply = await self.read_node(role, purchase.service, commitment.region, commitment.id)
-        what = f"{purchase.service} reservation {commitment.id} in {commitment.region}"
-        node = first(reply, _NODE_RESULTS[purchase.service], what, action=DESCRIBE_ACTIONS[purchase.service])
+        if service not in _NODE_RESULTS:
+            action = f"{service}:describe"
+            raise AwsCallError(Failure.REJECTED, f"no describe call for {service}", action=action)
+        reply = await self.read_node(role, service, commitment.region, commitment.id)
+        what = f"{service} reservation {commitment.id} in {commitment.region}"
+        node = first(reply, _NODE_RESULTS[service], what, action=DESCRIBE_ACTIONS[service])
         return self._state(reply, node.get("State"), node.get("StartTime"))
 
     def _state(self, reply: dict[str, Any], state: Any, start: Any, returnable_until: Any = None) -> AwsState:
