@@ -200,14 +200,24 @@ async def collect_events(amqp_url: str, into: list[dict[str, Any]]) -> aio_pika.
 
 @contextlib.asynccontextmanager
 async def _harness(
-    amqp_url: str, mongodb_url: str, database: str, aws_endpoint_url: str, upstream: RabbitBroker, *, in_process: bool
+    amqp_url: str,
+    mongodb_url: str,
+    database: str,
+    aws_endpoint_url: str,
+    upstream: RabbitBroker,
+    *,
+    in_process: bool,
+    settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[Harness]:
     clock = FrozenClock(datetime.now(UTC))
     client = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="test-gateway")
     await client.connect()
     await declare_topology(client)
     await client.start()
-    apps = [create_app(service_settings(amqp_url, mongodb_url, database), clock=clock)] if in_process else []
+    overrides = settings or {}
+    apps = (
+        [create_app(service_settings(amqp_url, mongodb_url, database, **overrides), clock=clock)] if in_process else []
+    )
     async with EmulatorControl(aws_endpoint_url) as control:
         await control.configure(return_delay_seconds=0)
         harness = Harness(amqp_url, control, client, upstream, clock, database)

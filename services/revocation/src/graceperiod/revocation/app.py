@@ -14,7 +14,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
+from graceperiod.revocation.adapters.azure.clients import AzureClients, AzureOptions
+from graceperiod.revocation.adapters.azure.reservations import AzureReservations
 from graceperiod.revocation.aws_calls import AwsCalls, Backoff
+from graceperiod.revocation.azure_accounts import AzureAccounts
+from graceperiod.revocation.azure_calls import AzureCalls
+from graceperiod.revocation.azure_revoking import AzureRevoking
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.commands import Commands
@@ -28,6 +33,7 @@ from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.recording import Recording
 from graceperiod.revocation.replies import Replies
 from graceperiod.revocation.revoking import Revoking
+from graceperiod.revocation.secrets import SecretBox
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
 from graceperiod.revocation.store.commands import CommandStore
@@ -49,6 +55,7 @@ def lifecycle_policy(settings: RevocationSettings) -> LifecyclePolicy:
         pending_poll=timedelta(seconds=settings.pending_poll_seconds),
         case_poll=timedelta(seconds=settings.case_poll_seconds),
         unknown_retry=timedelta(seconds=settings.unknown_retry_seconds),
+        azure_return_timeout=timedelta(seconds=settings.azure_return_timeout_seconds),
     )
 
 
@@ -64,6 +71,18 @@ def aws_accounts(settings: RevocationSettings, clock: Clock, tracing: Tracing | 
     )
     return AwsAccounts(
         clock=clock, options=options, tracer=(tracing or Tracing.off()).tracer("graceperiod.revocation.adapters.aws")
+    )
+
+
+def azure_clients(settings: RevocationSettings) -> AzureClients:
+    return AzureClients(
+        AzureOptions(
+            arm_url=settings.azure_arm_url,
+            authority=settings.azure_authority,
+            ca_bundle=settings.azure_ca_bundle,
+            retry_total=settings.azure_retries,
+            polling_interval=settings.azure_polling_seconds,
+        )
     )
 
 
@@ -91,6 +110,9 @@ def build_service(
     changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings))
     backoff = Backoff(settings.aws_retry_rounds, settings.aws_backoff_base_seconds, settings.aws_backoff_cap_seconds)
     calls, replies = AwsCalls(aws, changes, backoff), Replies(clock)
+    clients, box = azure_clients(settings), SecretBox(settings.secret_keys)
+    azure_calls = AzureCalls(AzureReservations(clients), changes, box, backoff)
+    azure = AzureRevoking(changes, azure_calls, replies, follow_seconds=settings.azure_follow_seconds)
     retention = timedelta(days=settings.command_retention_days)
     claims = Claims(command_store, clock, retention)
     probe_policy = ProbePolicy(
@@ -99,9 +121,10 @@ def build_service(
     )
     commands = Commands(
         command_store,
-        Revoking(changes, calls, replies),
+        Revoking(changes, calls, replies, azure),
         SupportCases(changes, calls, claims, replies),
         Accounts(changes, calls, settings.default_role_name, probe_policy),
+        AzureAccounts(changes, box),
         replies,
         clock,
         settings.reply_within_seconds,
@@ -115,9 +138,9 @@ def build_service(
         load_links.append(partial(_load_link_keys, links, settings))
     router = build_router(
         links=links,
-        recording=Recording(changes, calls, events),
+        recording=Recording(changes, calls, events, azure_calls),
         deliveries=Deliveries(changes),
-        follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch),
+        follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch, azure),
         commands=commands,
         queries=Queries(changes, listing),
     )
@@ -125,7 +148,7 @@ def build_service(
     return Service(
         router,
         on_startup=[*indexes, *load_links, listing.start, aws.start],
-        on_shutdown=[commands.drain, aws.close],
+        on_shutdown=[commands.drain, aws.close, clients.close],
     )
 
 

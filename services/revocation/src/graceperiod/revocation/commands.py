@@ -20,11 +20,13 @@ from graceperiod.contracts.revocation import (
     CommandReply,
     MarkCaseResolved,
     RegisterAccountRole,
+    RegisterAzurePrincipal,
     RevokePurchase,
     SubmitSupportCase,
 )
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.accounts import Accounts
+from graceperiod.revocation.azure_accounts import AzureAccounts
 from graceperiod.revocation.changes import Loaded
 from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.outcomes import Rejected
@@ -39,7 +41,7 @@ from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.revocation")
 
-Command = RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole
+Command = RevokePurchase | SubmitSupportCase | MarkCaseResolved | RegisterAccountRole | RegisterAzurePrincipal
 
 #: How long a stopping service lets accepted commands finish before leaving them to ticks.
 _DRAIN_SECONDS = 10.0
@@ -54,6 +56,7 @@ class Commands:
     revoking: Revoking
     support_cases: SupportCases
     accounts: Accounts
+    azure_accounts: AzureAccounts
     replies: Replies
     clock: Clock
     reply_within: float
@@ -125,6 +128,8 @@ class Commands:
             return await self.support_cases.submit(command, key, acceptance, asker)
         if isinstance(command, MarkCaseResolved):
             return await self.support_cases.mark_resolved(command, asker)
+        if isinstance(command, RegisterAzurePrincipal):
+            return await self.azure_accounts.register(command)
         return await self.accounts.register(command, acceptance)
 
     async def resume(self, loaded: Loaded, role: Role) -> None:

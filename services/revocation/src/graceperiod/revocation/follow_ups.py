@@ -5,18 +5,25 @@ working on it leaves it to a later tick."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.upstream import Tick
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
+from graceperiod.revocation.azure_revoking import AzureRevoking
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.domain.aws_answers import AwsCallError, CaseInfo
+from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.azure_returning import return_to_follow
 from graceperiod.revocation.domain.follow_ups import attempt_to_resume, case_to_poll, followed, needs_aws_read
-from graceperiod.revocation.domain.records import AwsState
+from graceperiod.revocation.domain.lifecycle import with_state
+from graceperiod.revocation.domain.outcomes import Rejected
+from graceperiod.revocation.domain.records import AwsState, AzureState
 from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 
@@ -36,6 +43,7 @@ class FollowUps:
     commands: Commands
     purges: Sequence[Purge]
     batch: int
+    azure: AzureRevoking | None = None
 
     async def on_tick(self, tick: Tick) -> None:
         now = self.changes.now()
@@ -68,6 +76,9 @@ class FollowUps:
         if record is None:
             return
         loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
+        if record.provider is Provider.AZURE:
+            await self._follow_azure(loaded)
+            return
         role = role_of(loaded.account)
         if role is None:
             await self.changes.purchase(loaded, lambda rec, at: (followed(rec, None, None, at), None))
@@ -96,3 +107,28 @@ class FollowUps:
             return await self.aws.with_backoff(lambda: support.describe_cases(role, case_ids=[case_id])), loaded
         except AwsCallError as exc:
             return None, Loaded(loaded.purchase, await self.aws.learn(loaded.account, exc))
+
+    async def _follow_azure(self, loaded: Loaded) -> None:
+        """An Azure purchase: resume a return whose lease passed, follow one Azure accepted, or
+        read the reservation (and its refund quote) again."""
+        azure = self.azure
+        principal = azure.azure.principal_of(loaded.account) if azure is not None else None
+        if azure is None or principal is None:
+            await self.changes.purchase(loaded, lambda rec, at: (followed(rec, None, None, at), None))
+            return
+        record = loaded.purchase
+        if attempt_to_resume(record, self.changes.now()) and record.attempt is not None:
+            with contextlib.suppress(Rejected):  # recorded on the purchase; the caller is gone
+                await azure.run(loaded, principal, record.attempt.key, record.attempt.actor)
+            return
+        if return_to_follow(record):
+            await azure.follow(loaded, principal)
+            return
+        state: AzureState | None = None
+        try:
+            state = await azure.azure.read(principal, record.purchase, self.changes.now())
+        except AzureCallError as exc:
+            loaded = Loaded(loaded.purchase, await azure.azure.learn(loaded.account, exc))
+        await self.changes.purchase(
+            loaded, lambda rec, at: (followed(with_state(rec, state) if state else rec, None, None, at), None)
+        )

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import PurchaseRecorded
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
+from graceperiod.revocation.azure_calls import AzureCalls
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.domain.accounts import first_probe_due
 from graceperiod.revocation.domain.aws_answers import AwsCallError
+from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.lifecycle import recorded, recorded_event
-from graceperiod.revocation.domain.records import AccountRecord, AwsState
+from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
 
@@ -27,20 +30,25 @@ class Recording:
     changes: Changes
     aws: AwsCalls
     events: EventSink
+    azure: AzureCalls | None = None
 
     async def record(self, purchase: PurchaseExecuted) -> PurchaseRecorded:
         record = await self.changes.purchases.get(purchase.purchase_id)
         if record is None:
             account = await self.changes.accounts.get(purchase.account.id)
-            aws, account = await self._read(account, purchase)
+            if purchase.provider is Provider.AZURE:
+                state: AwsState | AzureState
+                state, account = await self._read_azure(account, purchase)
+            else:
+                state, account = await self._read(account, purchase)
             at = self.changes.at(account)
-            record = await self.changes.purchases.insert(recorded(purchase, aws, at))
+            record = await self.changes.purchases.insert(recorded(purchase, state, at))
             await self.changes.account(
                 purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
             )
         event, message_id = recorded_event(record, self.changes.now())
         await self.events.publish(event, message_id=message_id)
-        log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, aws_state=record.aws.state)
+        log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, state=record.state_word)
         return event
 
     async def _read(
@@ -55,3 +63,18 @@ class Recording:
         except AwsCallError as exc:
             account = await self.aws.learn(account, exc)
             return AwsState(known=False, error=exc.message, read_at=self.changes.now()), account
+
+    async def _read_azure(
+        self, account: AccountRecord | None, purchase: PurchaseExecuted
+    ) -> tuple[AzureState, AccountRecord | None]:
+        """What Azure says about the reservation (and its refund quote), or why it could not be read."""
+        principal = self.azure.principal_of(account) if self.azure is not None else None
+        now = self.changes.now()
+        if self.azure is None or principal is None:
+            error = f"no usable service principal registered for Azure tenant {purchase.account.id}"
+            return AzureState(known=False, error=error, read_at=now), account
+        try:
+            return await self.azure.read(principal, purchase, now), account
+        except AzureCallError as exc:
+            account = await self.azure.learn(account, exc)
+            return AzureState(known=False, error=exc.message, read_at=now), account

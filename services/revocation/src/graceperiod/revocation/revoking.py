@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurchase
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
+from graceperiod.revocation.azure_revoking import AzureRevoking
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
@@ -32,8 +34,15 @@ class Revoking:
     changes: Changes
     aws: AwsCalls
     replies: Replies
+    azure: AzureRevoking | None = None
+    """Azure reservations' returns (:mod:`.azure_revoking`)."""
 
     async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
+        if (
+            self.azure is not None
+            and (await self.changes.load(command.purchase_id)).purchase.provider is Provider.AZURE
+        ):
+            return await self.azure.revoke(command, key, acceptance, asker)
         loaded, role = await to_act_on(self.changes, command.purchase_id, asker)
         answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
         if answer is not None:

@@ -76,3 +76,31 @@ class RevocationSettings(ServiceSettings):
     )
     link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public link keys.")
     link_leeway_seconds: int = Field(default=0, ge=0, le=300)
+    azure_arm_url: str = Field(
+        default="https://management.azure.com", description="Azure Resource Manager's base URL (Reservations API)."
+    )
+    azure_authority: str = Field(
+        default="https://login.microsoftonline.com", description="Microsoft Entra ID's authority host for sign-in."
+    )
+    azure_ca_bundle: str | None = Field(
+        default=None, description="A CA bundle to trust for Azure's endpoints instead of the system's (local endpoint)."
+    )
+    azure_retries: int = Field(default=3, ge=0, description="azure-core retries per read (never for a return POST).")
+    azure_polling_seconds: float = Field(
+        default=10.0, gt=0, description="Seconds between polls of a running return when Azure sends no Retry-After."
+    )
+    azure_follow_seconds: float = Field(
+        default=20.0, ge=0, description="How long a revoke command follows Azure's return before leaving it to ticks."
+    )
+    azure_return_timeout_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="A return Azure has not finished this long after accepting it is reported as timed out.",
+    )
+    secret_keys: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Fernet keys sealing Azure client secrets at rest (the first seals, all open). "
+            "Without one, RegisterAzurePrincipal is refused."
+        ),
+    )

@@ -170,6 +170,7 @@ def announced(
         actor=actor,
         summary=summary,
         aws_state=record.aws.state,
+        refund=record.refund,
     )
     return record.model_copy(update={"outbox": [*record.outbox, OutboxEntry(message_id=message_id, event=event)]})
 
@@ -204,7 +205,11 @@ def recorded(purchase: PurchaseExecuted, state: AwsState | AzureState, at: At) -
 def recorded_event(record: PurchaseRecord, now: datetime) -> tuple[PurchaseRecorded, str]:
     """The announcement of a recorded purchase and its message id (the same on every repeat)."""
     event = PurchaseRecorded(
-        occurred_at=record.recorded_at or now, purchase=record.purchase, windows=record.windows, phase=record.phase
+        occurred_at=record.recorded_at or now,
+        purchase=record.purchase,
+        windows=record.windows,
+        phase=record.phase,
+        refund=record.refund,
     )
     return event, f"purchase-recorded:{record.purchase_id}"
 

@@ -199,6 +199,15 @@ class PurchaseRecord(Record):
         return self.purchase.provider
 
     @property
+    def refund(self) -> RefundEstimate | None:
+        """Azure: the quote our return used, else the last one read, with the cap it would use."""
+        quote = self.azure_return.quote if self.azure_return is not None else self.azure.quote
+        if self.provider is not Provider.AZURE or quote is None:
+            return None
+        scope = self.purchase.azure_product().billing_scope
+        return quote.estimate(scope.id if scope is not None else None)
+
+    @property
     def state_word(self) -> str | None:
         """The provider's own word for the commitment's state (the views' ``aws_state``)."""
         return self.azure.state if self.provider is Provider.AZURE else self.aws.state

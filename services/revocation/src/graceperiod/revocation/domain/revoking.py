@@ -155,10 +155,27 @@ def revoked(record: PurchaseRecord, who: ActorRef | None, at: At) -> PurchaseRec
     """AWS confirms the commitment is undone."""
     record = with_entry(
         record.model_copy(update={"status": RevocationStatus.REVOKED}),
-        TimelineEntry(at=at.now, kind=TimelineKind.REVOKED, summary=f"Revoked (AWS state {record.aws.state})"),
+        TimelineEntry(
+            at=at.now,
+            kind=TimelineKind.REVOKED,
+            summary=f"Revoked ({_provider_name(record)} state {record.state_word})",
+        ),
     )
     record = refreshed(record, at)
     return announced(record, PurchaseChangeKind.REVOKED, done_message(record), key="final", actor=who, now=at.now)
+
+
+#: Timeline entries' and events' summaries hold at most this many characters (the contract's limit).
+SUMMARY_LIMIT = 512
+
+
+def summary_of(message: str) -> str:
+    """A message as a summary: cut to the contract's limit (the audit keeps it whole)."""
+    return message if len(message) <= SUMMARY_LIMIT else message[: SUMMARY_LIMIT - 3] + "..."
+
+
+def _provider_name(record: PurchaseRecord) -> str:
+    return "Azure" if record.provider is Provider.AZURE else "AWS"
 
 
 @dataclass(frozen=True)
@@ -205,9 +222,10 @@ def failed(
     entry = TimelineEntry(
         at=at.now,
         kind=TimelineKind.FAILED,
-        summary=why.message,
+        summary=summary_of(why.message),
         actor=who,
         detail={"code": why.code, "action": why.action, "request_id": why.request_id},
     )
     record = refreshed(with_entry(record, entry), at)
-    return announced(record, PurchaseChangeKind.REVOCATION_FAILED, why.message, key=key, actor=who, now=at.now)
+    summary = summary_of(why.message)
+    return announced(record, PurchaseChangeKind.REVOCATION_FAILED, summary, key=key, actor=who, now=at.now)

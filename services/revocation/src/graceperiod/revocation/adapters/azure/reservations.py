@@ -78,9 +78,9 @@ class AzureReservations:
     def __init__(self, clients: AzureClients) -> None:
         self.clients = clients
 
-    async def _call(self, action: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, action: str, request: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await call()
+            return await request()
         except Exception as exc:
             raise classify(exc, action) from exc
 

@@ -20,6 +20,8 @@ from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.azure_answers import AzureCallError
 
 CENT = Decimal("0.01")
+#: Azure's error messages are cut to this (they end in problems and summaries of bounded length).
+MESSAGE_LIMIT = 300
 #: ARM's 401 codes for a token it issued that has expired (a new token fixes it).
 EXPIRED_TOKEN_CODES = frozenset({"ExpiredAuthenticationToken"})
 
@@ -81,7 +83,7 @@ def classify(exc: BaseException, action: str) -> AzureCallError:
     if isinstance(exc, HttpResponseError) and exc.response is not None and exc.status_code:
         error = getattr(exc, "error", None)
         code = str(getattr(error, "code", "") or "")
-        message = str(getattr(error, "message", "") or exc.message or code)
+        message = str(getattr(error, "message", "") or exc.message or code)[:MESSAGE_LIMIT]
         status = int(exc.status_code)
         failure = _http_failure(status, code)
         if isinstance(exc, ClientAuthenticationError) and not code:
@@ -103,4 +105,4 @@ def classify(exc: BaseException, action: str) -> AzureCallError:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:500]
+    return (text[0] if text else type(exc).__name__)[:MESSAGE_LIMIT]

@@ -1,0 +1,64 @@
+"""RegisterAzurePrincipal: which service principal to sign in as in an Azure tenant (what
+RegisterAccountRole is for an AWS account). The secret is sealed before it is stored
+(:mod:`.secrets`) and never logged or returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from graceperiod.contracts.enums import Provider
+from graceperiod.contracts.revocation import CommandReply, RegisterAzurePrincipal
+from graceperiod.contracts.rpc import CommandStatus, ErrorCode
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.authorization import may_configure
+from graceperiod.revocation.domain.outcomes import Rejected
+from graceperiod.revocation.domain.records import AccountRecord
+from graceperiod.revocation.secrets import SecretBox, SecretsUnavailable
+
+
+def principal_registered(
+    account: AccountRecord | None, command: RegisterAzurePrincipal, sealed: str, now: datetime
+) -> AccountRecord:
+    """The principal stored (what was learnt about the previous one forgotten)."""
+    if account is not None and account.provider is not Provider.AZURE:
+        raise Rejected(ErrorCode.CONFLICT, f"{command.tenant_id} is registered as an AWS account")
+    account = account or AccountRecord(account_id=command.tenant_id, provider=Provider.AZURE)
+    return account.model_copy(
+        update={
+            "azure_client_id": command.client_id,
+            "azure_secret": sealed,
+            "name": command.name or account.name,
+            "contact_emails": command.contact_emails or account.contact_emails,
+            "billing_scope": command.billing_scope or account.billing_scope,
+            "registered_at": now,
+            "registered_by": command.actor.email,
+            "use_missing": [],
+            "probe_missing": [],
+            "role_assumable": None,
+            "message": None,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class AzureAccounts:
+    changes: Changes
+    box: SecretBox
+
+    async def register(self, command: RegisterAzurePrincipal) -> CommandReply:
+        if not may_configure(command.actor):
+            raise Rejected(ErrorCode.FORBIDDEN, "registering an Azure service principal needs update:config")
+        try:
+            sealed = self.box.seal(command.client_secret.get_secret_value())
+        except SecretsUnavailable as exc:
+            raise Rejected(ErrorCode.UNAVAILABLE, str(exc)) from exc
+        now = self.changes.now()
+        account = await self.changes.account(
+            command.tenant_id, lambda current: principal_registered(current, command, sealed, now)
+        )
+        return CommandReply(
+            status=CommandStatus.DONE,
+            message=f"service principal {command.client_id} registered for Azure tenant {command.tenant_id}",
+            account=account.view() if account else None,
+        )

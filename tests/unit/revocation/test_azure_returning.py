@@ -1,0 +1,115 @@
+"""The Azure return's walk as pure transitions: claimed (stored before the POST) only when Azure
+shows no return and allows one, accepted with the continuation token, ended, timed out; never a
+second claim while Azure shows a return of ours running or done."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from graceperiod.contracts.enums import ActionPath, Provider
+from graceperiod.contracts.revocation import ActorRef, PurchaseChangeKind
+from graceperiod.revocation.domain.aws_answers import Failure
+from graceperiod.revocation.domain.azure_answers import AzureCallError, ReturnEnded, ReturnStarted
+from graceperiod.revocation.domain.azure_returning import (
+    azure_problem_code,
+    return_accepted,
+    return_claimed,
+    return_ended,
+    return_refused,
+    return_timed_out,
+    return_to_follow,
+)
+from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy
+from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord, RevocationStatus
+from tests.unit.revocation.provider_facts import EXECUTED, azure_record, azure_state
+
+TENANT = "3b7c1e9d-2f4a-4d8b-a6e0-5c9f2b7d1e43"
+ACCOUNT = AccountRecord(account_id=TENANT, provider=Provider.AZURE, azure_client_id="c", azure_secret="sealed")
+ACTOR = ActorRef(user_id="u-admin", email="admin@example.com", path=ActionPath.DASHBOARD)
+POLICY = LifecyclePolicy(azure_return_timeout=timedelta(hours=1))
+
+
+def _at(after: timedelta = timedelta(minutes=1)) -> At:
+    return At(now=EXECUTED + after, account=ACCOUNT, policy=POLICY)
+
+
+def _claimed() -> PurchaseRecord:
+    record, ours = return_claimed(azure_record(azure_state()), azure_state(), "k1", ACTOR, _at())
+    assert ours is not None
+    return record
+
+
+def _accepted() -> PurchaseRecord:
+    started = ReturnStarted("token-1", "req-1", {"status": 202})
+    return return_accepted(_claimed(), started, ACTOR, _at())
+
+
+def test_a_claim_is_stored_with_its_session_and_posted_at_before_the_post() -> None:
+    record = _claimed()
+    assert record.azure_return is not None
+    assert record.azure_return.posted_at == _at().now
+    assert record.azure_return.session_id == "session-1"
+    assert record.azure_return.continuation_token is None
+    assert record.attempt is not None
+    assert record.attempt.key == "k1"
+
+
+def test_no_claim_while_azure_shows_a_return_running_or_done() -> None:
+    for shown in (azure_state(display="Processing"), azure_state(state="Cancelled")):
+        record, ours = return_claimed(_accepted(), shown, "k2", ACTOR, _at(timedelta(minutes=2)))
+        assert ours is None
+        assert record.azure_return is not None
+        assert record.azure_return.continuation_token == "token-1"
+
+
+def test_no_claim_beyond_the_cap_or_for_a_product_microsoft_does_not_refund() -> None:
+    capped = azure_state(consumed="49500")
+    _, ours = return_claimed(azure_record(capped), capped, "k1", ACTOR, _at())
+    assert ours is None
+    refused = azure_state(errors=(("SelfServiceRefundNotSupported", "not eligible"),))
+    _, ours = return_claimed(azure_record(refused), refused, "k1", ACTOR, _at())
+    assert ours is None
+
+
+def test_accepted_is_pending_with_the_token_and_announced_once() -> None:
+    record = _accepted()
+    assert record.status is RevocationStatus.PENDING
+    assert record.attempt is None
+    assert record.azure_return is not None
+    assert record.azure_return.continuation_token == "token-1"
+    assert return_to_follow(record)
+    assert record.audit.azure_request_ids == ["req-1"]
+    again = return_accepted(record, None, ACTOR, _at(timedelta(minutes=3)))
+    assert [o.event.change for o in again.outbox] == [PurchaseChangeKind.REVOCATION_REQUESTED]
+
+
+def test_the_end_of_the_operation_decides_the_outcome() -> None:
+    done = return_ended(_accepted(), ReturnEnded("Succeeded"), azure_state(state="Cancelled"), _at())
+    assert done.status is RevocationStatus.REVOKED
+    failed = return_ended(_accepted(), ReturnEnded("Failed", "BillingTransientError", "try later"), None, _at())
+    assert failed.status is RevocationStatus.FAILED
+    assert failed.audit.failure is not None
+    assert "BillingTransientError" in failed.audit.failure
+    running = return_ended(_accepted(), ReturnEnded("InProgress"), azure_state(display="Processing"), _at())
+    assert running.status is RevocationStatus.PENDING
+
+
+def test_a_return_running_past_the_limit_is_an_outcome_and_its_later_end_still_counts() -> None:
+    record = _accepted()
+    assert return_timed_out(record, _at(timedelta(minutes=30))).status is RevocationStatus.PENDING
+    timed_out = return_timed_out(record, _at(timedelta(hours=2)))
+    assert timed_out.status is RevocationStatus.FAILED
+    assert timed_out.audit.failure is not None
+    assert "was not posted again" in timed_out.audit.failure
+    later = return_ended(timed_out, ReturnEnded("InProgress"), azure_state(state="Cancelled"), _at(timedelta(hours=3)))
+    assert later.status is RevocationStatus.REVOKED
+
+
+def test_a_refusal_drops_the_claim_and_says_why() -> None:
+    error = AzureCallError(Failure.ACCESS_DENIED, "AuthorizationFailed: no", action="return", status=403)
+    record = return_refused(_claimed(), error, ACTOR, _at())
+    assert record.status is RevocationStatus.FAILED
+    assert record.azure_return is None
+    assert record.audit.failure is not None
+    assert "re-apply the Azure onboarding template" in record.audit.failure
+    assert azure_problem_code(error).value == "unavailable"
