@@ -19,9 +19,9 @@ from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.adapters.azure.clients import AzureClients, AzureOptions, Principal
 from graceperiod.revocation.adapters.azure.reservations import AzureReservations
 from tests.integration.azure_endpoint.conftest import ServicePrincipal, admin, billing_scope, control, tenant
-from tests.integration.revocation.conftest import ADMIN, Harness, _harness, key
+from tests.integration.revocation.conftest import ADMIN, Harness, _harness, bare_harness, key
 
-__all__ = ["admin", "billing_scope", "control", "tenant"]
+__all__ = ["admin", "bare_harness", "billing_scope", "control", "tenant"]
 
 
 def principal_of(who: ServicePrincipal) -> Principal:
