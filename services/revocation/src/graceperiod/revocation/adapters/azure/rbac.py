@@ -1,7 +1,7 @@
 """The Microsoft.Capacity actions the revocation service performs in a customer's tenant, as
-its service principal. The onboarding template (``deploy/onboarding/grace-period-azure.json``)
-grants exactly these; a unit test reads every SDK call in ``adapters/azure`` (statically) and
-checks it maps to one of them, and that each one is used."""
+its service principal: what a role assignment for Grace Period must grant (at the
+reservation-order or tenant ``/providers/Microsoft.Capacity`` scope). A unit test reads every SDK
+call in ``adapters/azure`` (statically) and checks it is mapped here, and that each mapping is used."""
 
 from __future__ import annotations
 
@@ -19,10 +19,3 @@ SDK_ACTIONS: Final[dict[tuple[str, str], frozenset[str]]] = {
 }
 
 REQUIRED_AZURE_ACTIONS: Final[frozenset[str]] = frozenset().union(*SDK_ACTIONS.values())
-
-#: The action no probe can check without acting, and why; a denial is learnt when first used.
-UNPROBED_AZURE_ACTIONS: Final[dict[str, str]] = {
-    RETURN: "no dry run: an authorised return of a real reservation returns it",
-}
-
-PROBED_AZURE_ACTIONS: Final[frozenset[str]] = REQUIRED_AZURE_ACTIONS - UNPROBED_AZURE_ACTIONS.keys()
