@@ -271,6 +271,7 @@ JINJA_FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "term": term,
     "product": product,
     "commitment": commitment,
+    "kind": kind,
     "account_label": account,
     "executed_how": executed_how,
 }

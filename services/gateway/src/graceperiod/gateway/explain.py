@@ -34,7 +34,12 @@ def cost(amount: Decimal | None, currency: str = "USD") -> str:
 
 
 def aws_will(view: PurchaseView) -> str:
-    """What a self-service revocation asks AWS to do, and whether it can be undone."""
+    """What a self-service revocation asks AWS (or Azure) to do, and whether it can be undone."""
+    if view.purchase.azure is not None:
+        return (
+            "Azure will return the reservation (Reservations API: calculateRefund, then return): Microsoft "
+            "refunds what it quotes, within its refund cap. This cannot be undone."
+        )
     kind = view.purchase.aws_product()[1].kind
     queued = (view.aws_state or "").lower() in {"queued", "queued-deleted", "payment-pending"}
     if kind is CommitmentKind.SAVINGS_PLAN and queued:
