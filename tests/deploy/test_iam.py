@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from graceperiod.revocation.adapters.iam import VENDOR_IAM_ACTIONS
 from tests.deploy.conftest import DEPLOY
 
 IAM = DEPLOY / "iam"
@@ -23,6 +24,7 @@ PLACEHOLDERS = {
     "MANAGEMENT_ACCOUNT": "444455556666",
     "MAIL_DOMAIN": "example.com",
     "MAIL_FROM_ADDRESS": "graceperiod@example.com",
+    "QUEUE_NAME": "graceperiod-purchase-events",
 }
 #: (file, issue, detail) parliament may report, and why. Anything else fails.
 ACCEPTED = {
@@ -101,3 +103,10 @@ def test_ses_sending_is_limited_to_one_identity_and_sender() -> None:
     assert sorted(statement["Action"]) == ["ses:SendEmail", "ses:SendRawEmail"]
     assert statement["Resource"] == "arn:aws:ses:REGION:ACCOUNT_ID:identity/MAIL_DOMAIN"
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": "MAIL_FROM_ADDRESS"}}
+
+
+def test_the_revocation_service_reads_its_purchase_event_queue_and_nothing_else() -> None:
+    policy = json.loads((IAM / "read-purchase-events.json").read_text())
+    [statement] = policy["Statement"]
+    assert sorted(statement["Action"]) == sorted(a for a in VENDOR_IAM_ACTIONS if a.startswith("sqs:"))
+    assert statement["Resource"] == "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME"

@@ -10,8 +10,15 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.cooldown import AccountStatus
-from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import Phase, RevokePurchase
+from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind
+from graceperiod.contracts.revocation import (
+    OrganizationCommitment,
+    OrganizationMember,
+    OrganizationView,
+    Phase,
+    RegisterAccountRole,
+    RevokePurchase,
+)
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, purchase_view
 from graceperiod.devstack.testkit.tokens import malformed_headers
 from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
@@ -379,3 +386,62 @@ async def test_purchases_found_in_an_account_are_marked_and_filtered_by_source(
     # Found in the account, it is nobody's own: a user with revoke-own cannot act on it.
     alices = (await client.get("/api/purchases/disc-found-1", headers=bearer("alice"))).json()
     assert alices["allowed_actions"] == []
+
+
+async def test_registering_an_account_passes_its_name_contacts_and_regions(
+    client: AsyncTestClient[Litestar], bearer: Headers, clients: FakeServiceClients
+) -> None:
+    body = {
+        "role_name": "GracePeriodRevocation",
+        "external_id": "ext-210987654321",
+        "name": "Analytics",
+        "contact_emails": ["Owner@Example.com"],
+        "regions": ["eu-west-1", "us-east-1"],
+    }
+    reply = await client.put("/api/accounts/210987654321/role", headers=bearer("admin"), json=body)
+    assert reply.status_code == 200, reply.text
+    [command] = [c for c in clients.commands if isinstance(c, RegisterAccountRole)]
+    assert (command.name, command.contact_emails, command.regions) == (
+        "Analytics",
+        ["owner@example.com"],
+        ["eu-west-1", "us-east-1"],
+    )
+    bare = {"role_name": "GracePeriodRevocation", "external_id": "ext-210987654321"}
+    assert (await client.put("/api/accounts/210987654321/role", headers=bearer("admin"), json=bare)).status_code == 200
+    problem(
+        await client.put(
+            "/api/accounts/210987654321/role", headers=bearer("admin"), json={**bare, "regions": ["mars-1"]}
+        ),
+        400,
+    )
+
+
+async def test_a_management_accounts_organisation_view_marks_what_cannot_be_undone_from_here(
+    client: AsyncTestClient[Litestar], bearer: Headers, clients: FakeServiceClients
+) -> None:
+    problem(await client.get("/api/accounts/123456789012/organization", headers=bearer("admin")), 404)
+    clients.organizations["123456789012"] = OrganizationView(
+        management_account_id="123456789012",
+        organization_id="o-abc123",
+        read_at=NOW,
+        members=[OrganizationMember(account_id="555555555555", name="Research", onboarded=False)],
+        commitments=[
+            OrganizationCommitment(
+                account_id="555555555555",
+                account_name="Research",
+                onboarded=False,
+                note="not onboarded: cannot be undone from here",
+                service=AwsService.EC2,
+                kind=CommitmentKind.RESERVED_INSTANCE,
+                commitment_id="ri-research-1",
+                region="eu-west-1",
+            )
+        ],
+    )
+    view = (await client.get("/api/accounts/123456789012/organization", headers=bearer("admin"))).json()
+    [commitment] = view["commitments"]
+    assert commitment["note"] == "not onboarded: cannot be undone from here"
+    await sign_in(client, "u-admin")
+    page = (await client.get("/organizations/123456789012")).text
+    assert 'data-commitment-id="ri-research-1" class="not-onboarded"' in page
+    assert "not onboarded: cannot be undone from here" in page

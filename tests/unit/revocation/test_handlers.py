@@ -128,6 +128,7 @@ async def service(request: pytest.FixtureRequest) -> AsyncIterator[Service]:
         recording=cast(Any, Unused()),
         deliveries=cast(Any, Unused()),
         follow_ups=cast(Any, Unused()),
+        discovering=cast(Any, Unused()),
         commands=commands,
         queries=cast(Any, Unused()),
     )

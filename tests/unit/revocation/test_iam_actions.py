@@ -19,7 +19,20 @@ PACKAGE = Path(iam.__file__).resolve().parents[1]
 ADAPTERS = PACKAGE / "adapters"
 #: client name → IAM prefix, where they differ.
 IAM_PREFIX = {"opensearch": "es"}
-CLIENTS = ("sts", "savingsplans", "ec2", "support", "rds", "elasticache", "redshift", "memorydb", "opensearch")
+CLIENTS = (
+    "sts",
+    "savingsplans",
+    "ec2",
+    "support",
+    "rds",
+    "elasticache",
+    "redshift",
+    "memorydb",
+    "opensearch",
+    "organizations",
+    "ce",
+    "sqs",
+)
 
 
 def _operation_names() -> dict[str, set[str]]:

@@ -24,7 +24,7 @@ from graceperiod.contracts.base import (
     Money,
     NonEmptyStr,
 )
-from graceperiod.contracts.enums import ActionPath, ExecutionVia, Permission, Provider
+from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind, ExecutionVia, Permission, Provider
 from graceperiod.contracts.links import MAX_LINK_TOKEN_LENGTH, LinkClaims
 from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.rpc import Actor, Command, CommandStatus, Problem, Query, Reply
@@ -546,8 +546,21 @@ class ListAccountAccess(Query):
     kind: Literal["list-account-access"] = "list-account-access"
 
 
+class GetOrganizationView(Query):
+    """The organisation-wide view of an onboarded management account."""
+
+    kind: Literal["get-organization-view"] = "get-organization-view"
+    management_account_id: AwsAccountId
+
+
 RevocationQuery = Annotated[
-    ListPurchases | ExportPurchases | SummarizePurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess,
+    ListPurchases
+    | ExportPurchases
+    | SummarizePurchases
+    | GetPurchase
+    | GetSupportCaseDraft
+    | ListAccountAccess
+    | GetOrganizationView,
     Field(discriminator="kind"),
 ]
 
@@ -596,6 +609,45 @@ class SupportCaseDraftReply(Reply):
 
 class AccountAccessReply(Reply):
     accounts: list[AccountAccess] = Field(default_factory=list)
+
+
+class OrganizationMember(Model):
+    account_id: AwsAccountId
+    name: str = ""
+    onboarded: bool = False
+
+
+class OrganizationCommitment(Model):
+    """A commitment in one of the organisation's accounts, as Cost Explorer lists it."""
+
+    account_id: str
+    account_name: str = ""
+    onboarded: bool = False
+    note: str | None = None
+    """Why Grace Period cannot act on it, and what to do (a member not onboarded)."""
+    service: AwsService
+    kind: CommitmentKind
+    commitment_id: str
+    region: str = ""
+    state: str | None = None
+    start: Instant | None = None
+    end: Instant | None = None
+
+
+class OrganizationView(Model):
+    """Every Savings Plan and reservation of an organisation, from its management account:
+    Cost Explorer names each with its owning account (a day behind; read every few hours)."""
+
+    management_account_id: AwsAccountId
+    organization_id: str
+    read_at: Instant | None = None
+    error: str | None = None
+    members: list[OrganizationMember] = Field(default_factory=list)
+    commitments: list[OrganizationCommitment] = Field(default_factory=list)
+
+
+class OrganizationViewReply(Reply):
+    view: OrganizationView | None = None
 
 
 # --- Events (graceperiod.events, revocation.purchase.*) ------------------------------------

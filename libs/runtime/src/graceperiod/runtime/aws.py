@@ -4,9 +4,12 @@ Shared by every service that calls AWS in a customer's accounts (the revocation 
 each purchasing account, the cooldown service in the organisation's management account):
 
 * one ``aioboto3.Session`` per process; the vendor's own STS client is entered once;
-* per role (ARN + its ExternalId) a set of clients made with the role's temporary
-  credentials, cached, and replaced before the credentials expire (or at once, and once, when
-  AWS says they expired early);
+* per role (ARN + its ExternalId) its temporary credentials, cached, and replaced before they
+  expire (or at once, and once, when AWS says they expired early);
+* one client per AWS service and Region shared by every role: each call signs with its role's
+  credentials (botocore's per-request credentials). A client per account and Region costs about
+  a megabyte and tens of milliseconds to build: too much for the hundreds of accounts the
+  revocation service's discovery scans in every Region;
 * botocore retries each call (``standard`` or ``adaptive`` mode) on throttling and 5xx;
 * endpoints are AWS's own unless the standard ``AWS_ENDPOINT_URL`` /
   ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise (the local endpoint in development);
@@ -20,14 +23,15 @@ nothing maintained instruments aiobotocore.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aioboto3
+from aiobotocore.credentials import AioCredentials
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -139,12 +143,26 @@ class ClientOptions:
     max_pool_connections: int = 20
 
 
-@dataclass
+@dataclass(frozen=True)
 class _RoleSession:
-    credentials: dict[str, str]
+    credentials: AioCredentials
     expires: datetime
-    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
-    clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+#: The credentials of the role the current call is made for: set by :meth:`AwsSessions.call`
+#: in the calling task around the call, read by the shared clients when they sign it.
+_CALL_CREDENTIALS: ContextVar[AioCredentials | None] = ContextVar("graceperiod_role_credentials", default=None)
+#: What customer-account clients are built with; never used to sign (see the hook below).
+_PLACEHOLDER = {"aws_access_key_id": "per-call", "aws_secret_access_key": "per-call"}
+
+
+def _sign_with_the_calls_role(context: dict[str, Any], **_: Any) -> None:
+    """botocore ``before-call`` hook: sign with the role's credentials, never anything else."""
+    credentials = _CALL_CREDENTIALS.get()
+    if credentials is None:
+        msg = "a customer-account client was called outside AwsSessions.call"
+        raise RuntimeError(msg)
+    context.setdefault("signing", {})["request_credentials"] = credentials
 
 
 class AwsSessions:
@@ -164,6 +182,8 @@ class AwsSessions:
         )
         self._stack = AsyncExitStack()
         self._vendor: dict[tuple[str, str], Any] = {}
+        self._shared: dict[tuple[str, str], Any] = {}
+        self._building = asyncio.Lock()
         self._roles: dict[Role, _RoleSession] = {}
         self._locks: dict[Role, asyncio.Lock] = {}
 
@@ -171,12 +191,14 @@ class AwsSessions:
         await self._vendor_client("sts", "us-east-1")
 
     async def close(self) -> None:
-        for role_session in self._roles.values():
-            with contextlib.suppress(Exception):
-                await role_session.stack.aclose()
         self._roles.clear()
         await self._stack.aclose()
         self._vendor.clear()
+        self._shared.clear()
+
+    async def vendor_client(self, service: str, region: str) -> Any:
+        """A client signed with Grace Period's own identity (its queue, its STS)."""
+        return await self._vendor_client(service, region)
 
     async def _vendor_client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -215,11 +237,7 @@ class AwsSessions:
             _answered(span, reply)
         creds = reply["Credentials"]
         return _RoleSession(
-            credentials={
-                "aws_access_key_id": creds["AccessKeyId"],
-                "aws_secret_access_key": creds["SecretAccessKey"],
-                "aws_session_token": creds["SessionToken"],
-            },
+            credentials=AioCredentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]),
             expires=creds["Expiration"],
         )
 
@@ -236,25 +254,23 @@ class AwsSessions:
                 return current
             fresh = await self._assume(role)
             self._roles[role] = fresh
-            if current is not None:
-                with contextlib.suppress(Exception):
-                    await current.stack.aclose()
             return fresh
 
-    async def _forget(self, role: Role) -> None:
-        stale = self._roles.pop(role, None)
-        if stale is not None:
-            with contextlib.suppress(Exception):
-                await stale.stack.aclose()
+    def _forget(self, role: Role) -> None:
+        self._roles.pop(role, None)
 
-    async def _client(self, role: Role, service: str, region: str) -> Any:
-        session = await self._role_session(role)
+    async def _client(self, service: str, region: str) -> Any:
+        """The client of ``service`` in ``region`` every role's calls share."""
         key = (service, region)
-        if key not in session.clients:
-            session.clients[key] = await session.stack.enter_async_context(
-                self._session.client(service, region_name=region, config=self._config, **session.credentials)
-            )
-        return session.clients[key]
+        if key not in self._shared:
+            async with self._building:
+                if key not in self._shared:
+                    client = await self._stack.enter_async_context(
+                        self._session.client(service, region_name=region, config=self._config, **_PLACEHOLDER)
+                    )
+                    client.meta.events.register("before-call", _sign_with_the_calls_role)
+                    self._shared[key] = client
+        return self._shared[key]
 
     async def assume(self, role: Role) -> None:
         """Assume the role now (raises ``NOT_ASSUMABLE`` when AWS refuses)."""
@@ -273,18 +289,22 @@ class AwsSessions:
         self, role: Role, service: str, operation: str, region: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         action = _action(service, operation)
+        client = await self._client(service, region)
         for attempt in range(2):
-            client = await self._client(role, service, region)
+            session = await self._role_session(role)
+            signing = _CALL_CREDENTIALS.set(session.credentials)
             try:
                 response: dict[str, Any] = await getattr(client, xform_name(operation))(**params)
             except ClientError as exc:
                 error = classify(exc, action)
                 if error.failure is Failure.EXPIRED and attempt == 0:
-                    await self._forget(role)  # credentials died early: assume again, once
+                    self._forget(role)  # credentials died early: assume again, once
                     continue
                 raise error from exc
             except BotoCoreError as exc:
                 raise AwsCallError(Failure.UNAVAILABLE, f"{type(exc).__name__}: {exc}", action=action) from exc
+            finally:
+                _CALL_CREDENTIALS.reset(signing)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -37,11 +37,13 @@ from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
     ExportPurchases,
+    GetOrganizationView,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
     ListPurchases,
     MarkCaseResolved,
+    OrganizationViewReply,
     PurchaseListReply,
     PurchaseReply,
     PurchaseRowsReply,
@@ -69,6 +71,7 @@ class ServiceClients(Protocol):
     async def get_purchase(self, query: GetPurchase) -> PurchaseReply: ...
     async def get_support_case_draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply: ...
     async def list_account_access(self, query: ListAccountAccess) -> AccountAccessReply: ...
+    async def get_organization_view(self, query: GetOrganizationView) -> OrganizationViewReply: ...
     async def revoke_purchase(self, command: RevokePurchase) -> CommandReply: ...
     async def submit_support_case(self, command: SubmitSupportCase) -> CommandReply: ...
     async def mark_case_resolved(self, command: MarkCaseResolved) -> CommandReply: ...
@@ -120,6 +123,9 @@ class RpcServiceClients:
 
     async def list_account_access(self, query: ListAccountAccess) -> AccountAccessReply:
         return await self._rpc.call(Queues.REVOCATION_QUERIES, query, AccountAccessReply, timeout=self._q)
+
+    async def get_organization_view(self, query: GetOrganizationView) -> OrganizationViewReply:
+        return await self._rpc.call(Queues.REVOCATION_QUERIES, query, OrganizationViewReply, timeout=self._q)
 
     async def revoke_purchase(self, command: RevokePurchase) -> CommandReply:
         return await self._rpc.call(Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=self._c)

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
+from graceperiod.revocation.adapters.aws.purchase_events import PurchaseEventQueue
 from graceperiod.revocation.adapters.azure.clients import AzureClients, AzureOptions
 from graceperiod.revocation.adapters.azure.reservations import AzureReservations
 from graceperiod.revocation.aws_calls import AwsCalls, Backoff
@@ -24,11 +25,15 @@ from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.deliveries import Deliveries
+from graceperiod.revocation.discovering import Discovering, Scans, claim_recorded_commitments
 from graceperiod.revocation.domain.accounts import ProbePolicy
+from graceperiod.revocation.domain.discovery import DiscoveryPolicy
 from graceperiod.revocation.domain.lifecycle import LifecyclePolicy
 from graceperiod.revocation.follow_ups import FollowUps
 from graceperiod.revocation.handlers import build_router
 from graceperiod.revocation.link_access import LinkAccess
+from graceperiod.revocation.organizations import OrganizationReads
+from graceperiod.revocation.purchase_events import PurchaseEvents
 from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.recording import Recording
 from graceperiod.revocation.replies import Replies
@@ -37,6 +42,7 @@ from graceperiod.revocation.secrets import SecretBox
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
 from graceperiod.revocation.store.commands import CommandStore
+from graceperiod.revocation.store.commitments import CommitmentStore
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.revocation.support_cases import SupportCases
@@ -86,6 +92,47 @@ def azure_clients(settings: RevocationSettings) -> AzureClients:
     )
 
 
+def discovery_policy(settings: RevocationSettings) -> DiscoveryPolicy:
+    return DiscoveryPolicy(
+        interval=timedelta(seconds=settings.discovery_interval_seconds),
+        event_spacing=timedelta(seconds=settings.discovery_event_spacing_seconds),
+        organization_interval=timedelta(seconds=settings.discovery_organization_interval_seconds),
+        regions=tuple(settings.discovery_regions),
+    )
+
+
+@dataclass(frozen=True)
+class DiscoveryParts:
+    discovering: Discovering
+    organizations: OrganizationReads
+    on_startup: list[Hook]
+    on_shutdown: list[Hook]
+
+
+def discovery(
+    settings: RevocationSettings, changes: Changes, calls: AwsCalls, claims: Claims, events: EventSink
+) -> DiscoveryParts:
+    """Discovery's collaborators, and the purchase-event reader when a queue is configured."""
+    assert changes.commitments is not None
+    policy = discovery_policy(settings)
+    organizations = OrganizationReads(changes, calls, policy)
+    scans = Scans(changes, calls, changes.commitments, events, policy, organizations)
+    discovering = Discovering(scans, claims, settings.discovery_concurrency, settings.tick_batch, policy.event_spacing)
+    commitments = changes.commitments
+    on_startup: list[Hook] = [lambda: claim_recorded_commitments(changes, commitments)]
+    on_shutdown: list[Hook] = [discovering.drain]
+    if settings.discovery_events_queue_url:
+        queue = PurchaseEventQueue(
+            calls.aws.sessions,
+            queue_url=settings.discovery_events_queue_url,
+            region=settings.discovery_events_queue_region,
+        )
+        reader = PurchaseEvents(queue, discovering)
+        on_startup.append(reader.start)
+        on_shutdown.insert(0, reader.stop)
+    return DiscoveryParts(discovering, organizations, on_startup, on_shutdown)
+
+
 @dataclass(frozen=True)
 class Service:
     """The revocation service's handlers' router, and what starts and stops with it."""
@@ -107,7 +154,8 @@ def build_service(
     purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
     listing = PurchaseListing(database)
     inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
-    changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings))
+    commitments = CommitmentStore(database)
+    changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings), commitments)
     backoff = Backoff(settings.aws_retry_rounds, settings.aws_backoff_base_seconds, settings.aws_backoff_cap_seconds)
     calls, replies = AwsCalls(aws, changes, backoff), Replies(clock)
     clients, box = azure_clients(settings), SecretBox(settings.secret_keys)
@@ -136,19 +184,21 @@ def build_service(
     if links is None:  # the notifier's public keys, read from the settings at start-up
         links = LinkAccess(clock, leeway_seconds=settings.link_leeway_seconds)
         load_links.append(partial(_load_link_keys, links, settings))
+    found = discovery(settings, changes, calls, claims, events)
     router = build_router(
         links=links,
-        recording=Recording(changes, calls, events, azure_calls),
+        recording=Recording(changes, calls, events, commitments, azure_calls),
         deliveries=Deliveries(changes),
         follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch, azure),
+        discovering=found.discovering,
         commands=commands,
-        queries=Queries(changes, listing),
+        queries=Queries(changes, listing, found.organizations),
     )
     indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
     return Service(
         router,
-        on_startup=[*indexes, *load_links, listing.start, aws.start],
-        on_shutdown=[commands.drain, aws.close, clients.close],
+        on_startup=[*indexes, *load_links, listing.start, aws.start, *found.on_startup],
+        on_shutdown=[*found.on_shutdown, commands.drain, aws.close, clients.close],
     )
 
 
@@ -180,7 +230,10 @@ def create_app(
     broker.include_router(service.router)
     return create_worker_app(
         title="Grace Period revocation service",
-        description="Records executed purchases, works out their revocation windows and phases, and acts on AWS.",
+        description=(
+            "Records executed purchases and the ones it finds in onboarded accounts, works out their revocation "
+            "windows and phases, and acts on AWS."
+        ),
         broker=broker,
         mongo=mongo,
         on_startup=service.on_startup,

@@ -18,6 +18,7 @@ from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy, refresh
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 from graceperiod.revocation.store.accounts import AccountStore
+from graceperiod.revocation.store.commitments import CommitmentStore
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.messaging import EventSink
@@ -47,6 +48,8 @@ class Changes:
     events: EventSink
     clock: Clock
     policy: LifecyclePolicy
+    commitments: CommitmentStore | None = None
+    """Resolves aliases: an executor's purchase id merged into a discovered purchase."""
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -54,9 +57,17 @@ class Changes:
     def at(self, account: AccountRecord | None) -> At:
         return At(now=self.clock.now(), account=account, policy=self.policy)
 
+    async def find(self, purchase_id: str) -> PurchaseRecord | None:
+        """The purchase ``purchase_id`` names: its own, or the one it is an alias of."""
+        record = await self.purchases.get(purchase_id)
+        if record is None and self.commitments is not None:
+            canonical = await self.commitments.resolve(purchase_id)
+            record = await self.purchases.get(canonical) if canonical else None
+        return record
+
     async def load(self, purchase_id: str) -> Loaded:
         """The purchase and its account; rejected (not found) when there is no such purchase."""
-        record = await self.purchases.get(purchase_id)
+        record = await self.find(purchase_id)
         if record is None:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
         return Loaded(record, await self.accounts.get(record.account_id))

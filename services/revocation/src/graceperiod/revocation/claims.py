@@ -17,12 +17,12 @@ class Claims:
     clock: Clock
     retention: timedelta
 
-    async def once(self, claim_id: str, *, owner: str = "") -> bool:
-        """True for exactly one caller."""
+    async def once(self, claim_id: str, *, owner: str = "", lasting: timedelta | None = None) -> bool:
+        """True for exactly one caller (until the claim expires: after ``lasting``, else the
+        retention, a purge on a tick removes it)."""
         now = self.clock.now()
-        return await self.store.claim(
-            Claim(claim_id=claim_id, owner=owner, claimed_at=now, expires_at=now + self.retention)
-        )
+        expires_at = now + (lasting if lasting is not None else self.retention)
+        return await self.store.claim(Claim(claim_id=claim_id, owner=owner, claimed_at=now, expires_at=expires_at))
 
     async def held_by(self, claim_id: str, owner: str) -> bool:
         """True when ``owner`` holds the claim: it took it now, or took it before (a request

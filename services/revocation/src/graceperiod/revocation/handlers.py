@@ -19,6 +19,7 @@ from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
+    OrganizationViewReply,
     PurchaseListReply,
     PurchaseReply,
     PurchaseRowsReply,
@@ -32,6 +33,7 @@ from graceperiod.contracts.topology import Queues
 from graceperiod.contracts.upstream import PurchaseExecuted, Tick
 from graceperiod.revocation.commands import Commands
 from graceperiod.revocation.deliveries import Deliveries
+from graceperiod.revocation.discovering import Discovering
 from graceperiod.revocation.follow_ups import FollowUps
 from graceperiod.revocation.link_access import LinkAccess
 from graceperiod.revocation.queries import Queries, Reply
@@ -49,6 +51,7 @@ _REPLIES: dict[str, type[Reply]] = {
     "get-purchase": PurchaseReply,
     "get-support-case-draft": SupportCaseDraftReply,
     "list-account-access": AccountAccessReply,
+    "get-organization-view": OrganizationViewReply,
 }
 
 
@@ -57,6 +60,7 @@ def build_router(
     recording: Recording,
     deliveries: Deliveries,
     follow_ups: FollowUps,
+    discovering: Discovering,
     commands: Commands,
     queries: Queries,
     links: LinkAccess,
@@ -77,6 +81,7 @@ def build_router(
     @router.subscriber(queue_for(ticks), exchange_for(ticks), title="revocation.ticks")
     async def on_tick(body: Tick) -> None:
         await follow_ups.on_tick(body)
+        await discovering.on_tick()
 
     @router.subscriber(queue_for(Queues.REVOCATION_COMMANDS), title="revocation.commands")
     async def on_command(body: dict[str, Any], message: RabbitMessage) -> CommandReply:

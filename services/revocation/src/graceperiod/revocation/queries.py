@@ -1,6 +1,7 @@
 """ListPurchases, ExportPurchases, SummarizePurchases, GetPurchase, GetSupportCaseDraft,
-ListAccountAccess: views for the asking person (their allowed actions), export rows, the money
-at a glance, drafts and account access, read-only.
+ListAccountAccess, GetOrganizationView: views for the asking person (their allowed actions),
+export rows, the money at a glance, drafts, account access and discovery, and an organisation's
+view, read-only. A purchase is found by its id or by an alias of it.
 
 Identical list pages asked for at once share their database reads (:class:`SharedReads`: each
 asker still gets a read that started after it asked); the views are made per asker."""
@@ -15,10 +16,12 @@ from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     ExportPurchases,
+    GetOrganizationView,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
     ListPurchases,
+    OrganizationViewReply,
     PurchaseFilters,
     PurchaseListReply,
     PurchaseReply,
@@ -36,10 +39,19 @@ from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.listing import Position, sort_keys
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 from graceperiod.revocation.domain.views import view_of
+from graceperiod.revocation.organizations import OrganizationReads
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.runtime.shared_reads import SharedReads
 
-Query = ListPurchases | ExportPurchases | SummarizePurchases | GetPurchase | GetSupportCaseDraft | ListAccountAccess
+Query = (
+    ListPurchases
+    | ExportPurchases
+    | SummarizePurchases
+    | GetPurchase
+    | GetSupportCaseDraft
+    | ListAccountAccess
+    | GetOrganizationView
+)
 Reply = (
     PurchaseListReply
     | PurchaseRowsReply
@@ -47,6 +59,7 @@ Reply = (
     | PurchaseReply
     | SupportCaseDraftReply
     | AccountAccessReply
+    | OrganizationViewReply
 )
 
 
@@ -89,12 +102,15 @@ class _Page:
 
 
 class Queries:
-    def __init__(self, changes: Changes, listing: PurchaseListing) -> None:
+    def __init__(
+        self, changes: Changes, listing: PurchaseListing, organizations: OrganizationReads | None = None
+    ) -> None:
         self.changes = changes
         self.listing = listing
+        self.organizations = organizations
         self._pages: SharedReads[_PageKey, _Page] = SharedReads(self._page)
 
-    async def answer(self, query: Query, link: LinkClaims | None = None) -> Reply:
+    async def answer(self, query: Query, link: LinkClaims | None = None) -> Reply:  # noqa: PLR0911 - one answer per query
         """Answer ``query`` (its actor verified, ``link`` the verified email link it acts on)."""
         if isinstance(query, ListPurchases):
             return await self.list_purchases(query)
@@ -102,11 +118,18 @@ class Queries:
             return await self.export(query)
         if isinstance(query, SummarizePurchases):
             return await self.summary()
+        if isinstance(query, GetOrganizationView):
+            return await self.organization_view(query)
         if isinstance(query, ListAccountAccess):
             return AccountAccessReply(accounts=[a.view() for a in await self.changes.accounts.all()])
         if isinstance(query, GetPurchase):
             return await self.get_purchase(query, Asker(query.actor, link))
         return await self.draft(query)
+
+    async def organization_view(self, query: GetOrganizationView) -> OrganizationViewReply:
+        if self.organizations is None:  # a reader of purchases only (tests)
+            return OrganizationViewReply(problem=Problem(code=ErrorCode.UNAVAILABLE, message="no organisation views"))
+        return await self.organizations.view(query)
 
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
         """One page of the History: the filters and the sort applied over all purchases."""
@@ -153,14 +176,14 @@ class Queries:
         )
 
     async def get_purchase(self, query: GetPurchase, asker: Asker) -> PurchaseReply:
-        record = await self.changes.purchases.get(query.purchase_id)
+        record = await self.changes.find(query.purchase_id)
         if record is None:
             return PurchaseReply(problem=_not_found(query.purchase_id))
         account = await self.changes.accounts.get(record.account_id)
         return PurchaseReply(purchase=view_of(record, account, asker, self.changes.now()))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
-        record = await self.changes.purchases.get(query.purchase_id)
+        record = await self.changes.find(query.purchase_id)
         if record is None:
             return SupportCaseDraftReply(problem=_not_found(query.purchase_id))
         if record.provider is not Provider.AWS:

@@ -1,7 +1,13 @@
 """purchase.executed: store the purchase with its windows (from what AWS says about the
 commitment now) and announce it (``PurchaseRecorded``, which the notifier emails from).
 
-Safe to repeat: the stored record wins, and the announcement has a deterministic message id.
+One commitment, one purchase: the commitment is claimed (a unique insert of its key) before the
+purchase is stored. When discovery recorded it first, the announcement merges into that
+purchase: its id becomes an alias, its requester and grant enrich the record, and it is
+announced again under the discovered purchase's id, so the notifier (one email per purchase
+and recipient) emails only who was not emailed yet: the requester.
+
+Safe to repeat: the stored record wins, and the announcements have deterministic message ids.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ from graceperiod.contracts.revocation import PurchaseRecorded
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
 from graceperiod.revocation.azure_calls import AzureCalls
-from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import first_probe_due
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.discovery import commitment_key, merged
 from graceperiod.revocation.domain.lifecycle import recorded, recorded_event
 from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState
+from graceperiod.revocation.store.commitments import CommitmentStore
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
+from graceperiod.runtime.middleware import PermanentMessageError, TransientError
 
 log = get_logger("graceperiod.revocation")
 
@@ -30,11 +39,18 @@ class Recording:
     changes: Changes
     aws: AwsCalls
     events: EventSink
+    commitments: CommitmentStore
     azure: AzureCalls | None = None
 
     async def record(self, purchase: PurchaseExecuted) -> PurchaseRecorded:
+        if purchase.discovered:
+            msg = "execution.via 'discovered' is for purchases Grace Period found itself, not for executors"
+            raise PermanentMessageError(msg)
         record = await self.changes.purchases.get(purchase.purchase_id)
         if record is None:
+            canonical = await self._canonical(purchase)
+            if canonical != purchase.purchase_id:
+                return await self._merge(canonical, purchase)
             account = await self.changes.accounts.get(purchase.account.id)
             if purchase.provider is Provider.AZURE:
                 state: AwsState | AzureState
@@ -49,6 +65,32 @@ class Recording:
         event, message_id = recorded_event(record, self.changes.now())
         await self.events.publish(event, message_id=message_id)
         log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, state=record.state_word)
+        return event
+
+    async def _canonical(self, purchase: PurchaseExecuted) -> str:
+        """The purchase id this commitment is recorded under: the one discovery (or an earlier
+        announcement) claimed first. Azure purchases are not discovered: always their own."""
+        if purchase.provider is Provider.AZURE:
+            return purchase.purchase_id
+        service, commitment = purchase.aws_product()
+        key = commitment_key(purchase.account.id, service, commitment.id)
+        return await self.commitments.resolve(purchase.purchase_id) or await self.commitments.claim(
+            key, purchase.purchase_id, self.changes.now()
+        )
+
+    async def _merge(self, canonical: str, purchase: PurchaseExecuted) -> PurchaseRecorded:
+        """Merge the announcement into the purchase discovery recorded first, and announce it."""
+        now = self.changes.now()
+        await self.commitments.alias(purchase.purchase_id, canonical, now)
+        found = await self.changes.purchases.get(canonical)
+        if found is None:  # the scan that claimed it stopped before storing it; the next one does
+            msg = f"purchase {canonical} of commitment {purchase.commitment_id} is not stored yet"
+            raise TransientError(msg)
+        loaded = Loaded(found, await self.changes.accounts.get(found.account_id))
+        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (merged(rec, purchase, at.now), None))
+        event, message_id = recorded_event(loaded.purchase, now)
+        await self.events.publish(event, message_id=f"{message_id}:{purchase.purchase_id}")
+        log.info("announcement merged into a discovered purchase", purchase_id=canonical, alias=purchase.purchase_id)
         return event
 
     async def _read(

@@ -7,10 +7,10 @@ AWS endpoints are never configured here: clients use AWS's own endpoints unless 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.runtime.settings import ServiceSettings
 
@@ -104,3 +104,45 @@ class RevocationSettings(ServiceSettings):
             "Without one, RegisterAzurePrincipal is refused."
         ),
     )
+    discovery_interval_seconds: float = Field(
+        default=60,
+        gt=0,
+        description=(
+            "Each onboarded account is scanned for commitments (wherever they were bought) at most once per "
+            "interval; the accounts' scans spread over it."
+        ),
+    )
+    discovery_concurrency: int = Field(default=8, ge=1, description="Account scans run at once, per replica.")
+    discovery_regions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Regions scanned in every account, comma-separated; empty: each account's own (RegisterAccountRole), "
+            "else its enabled Regions (ec2:DescribeRegions)."
+        ),
+    )
+    discovery_organization_interval_seconds: float = Field(
+        default=6 * 3600,
+        gt=0,
+        description=(
+            "How often a management account's organisation-wide view is read (Cost Explorer charges each "
+            "request and refreshes its data a few times a day)."
+        ),
+    )
+    discovery_events_queue_url: str | None = Field(
+        default=None,
+        description=(
+            "Grace Period's SQS queue of purchase events (deploy/aws/purchase-events.yaml): a purchase event "
+            "scans its account at once. Unset: scans on their interval only."
+        ),
+    )
+    discovery_events_queue_region: str = "us-east-1"
+    discovery_event_spacing_seconds: float = Field(
+        default=10, ge=0, description="A purchase event does not scan an account scanned this recently again."
+    )
+
+    @field_validator("discovery_regions", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [region.strip() for region in value.split(",") if region.strip()]
+        return value

@@ -9,6 +9,7 @@ from litestar.params import JSONBody
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.notifier import NotificationSettings
+from graceperiod.contracts.revocation import OrganizationView
 from graceperiod.gateway.auth.guards import IDENTITY, SignedIn, requires
 from graceperiod.gateway.configuration.schemas import AccountAccessList, NotificationSettingsUpdate, RoleRegistration
 from graceperiod.gateway.configuration.service import SettingsService
@@ -57,8 +58,26 @@ class SettingsController(ApiController):
             role_arn=data.role_arn(account_id),
             external_id=data.external_id,
             idempotency_key=key,
+            name=data.name,
+            contact_emails=[e.lower() for e in data.contact_emails],
+            regions=data.regions or None,
         )
         return command_response(reply)
+
+    @api_get(
+        "/accounts/{account_id:str}/organization",
+        "getOrganizationView",
+        "Every Savings Plan and reservation of the organisation an onboarded management account manages",
+        description=(
+            "From Cost Explorer in the management account (a day behind). A commitment in a member Grace Period "
+            "has not onboarded carries a `note`: it cannot be undone from here until the member applies the bundle."
+        ),
+        problems=(401, 404, 422, 502, 503),
+    )
+    async def organization(
+        self, configuration: Configuration, identity: SignedIn, account_id: AccountId
+    ) -> OrganizationView:
+        return await configuration.organization_view(identity.actor(ActionPath.API), account_id)
 
     @api_get(
         "/settings/notifications",

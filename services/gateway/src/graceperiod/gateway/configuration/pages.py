@@ -142,6 +142,11 @@ class SettingsPages(DashboardController):
             now=purchases.clock.now(),
         )
 
+    @get("/organizations/{account_id:str}", name="organization")
+    async def organization(self, configuration: Configuration, identity: SignedIn, account_id: AccountId) -> Template:
+        view = await configuration.organization_view(identity.actor(ActionPath.DASHBOARD), account_id)
+        return page("organization.html", identity, view=view, docs=configuration.reapply_bundle_docs)
+
     @get("/help/reapply-bundle", name="reapply-bundle")
     async def reapply_bundle(self, configuration: Configuration, identity: SignedIn) -> Template:
         access = await section(configuration.account_access(identity.actor(ActionPath.DASHBOARD)), REVOCATION)

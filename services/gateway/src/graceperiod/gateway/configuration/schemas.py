@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, StringConstraints
+from litestar.params import KwargDefinition
+from pydantic import BaseModel, Field, StringConstraints
 
 from graceperiod.contracts.revocation import AccountAccess
 from graceperiod.gateway.web.schemas import EMAIL_PATTERN, RequestBody
+
+_REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+_CONTACT = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
 
 class RoleRegistration(RequestBody):
@@ -17,6 +21,23 @@ class RoleRegistration(RequestBody):
     role_name: Annotated[str, StringConstraints(pattern=r"^[\w+=,.@/-]+$", max_length=512)]
     external_id: Annotated[str, StringConstraints(min_length=2, max_length=1224, pattern=r"^[\w+=,.@:/-]+$")]
     partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
+    name: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    """What purchases Grace Period finds in the account show as its name."""
+    contact_emails: list[
+        Annotated[
+            str,
+            StringConstraints(max_length=320, pattern=_CONTACT),
+            # Litestar's OpenAPI drops a list item's pydantic pattern; this keeps it in the document.
+            KwargDefinition(max_length=320, pattern=_CONTACT),
+        ]
+    ] = Field(default_factory=list, max_length=100)
+    """Who is emailed about purchases Grace Period finds in the account."""
+    regions: list[
+        Annotated[
+            str, StringConstraints(max_length=32, pattern=_REGION), KwargDefinition(max_length=32, pattern=_REGION)
+        ]
+    ] = Field(default_factory=list, max_length=40)
+    """Regions to scan for commitments; none: the account's enabled Regions."""
 
     def role_arn(self, account_id: str) -> str:
         return f"arn:{self.partition}:iam::{account_id}:role/{self.role_name}"

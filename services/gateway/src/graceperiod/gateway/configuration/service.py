@@ -14,7 +14,9 @@ from graceperiod.contracts.revocation import (
     AccountAccess,
     AccountAccessReply,
     CommandReply,
+    GetOrganizationView,
     ListAccountAccess,
+    OrganizationView,
     RegisterAccountRole,
 )
 from graceperiod.contracts.rpc import Actor
@@ -22,7 +24,7 @@ from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION, ServiceClients
 from graceperiod.gateway.web.commands import ensure_accepted
-from graceperiod.gateway.web.problems import ensure_ok
+from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 
 
 class SettingsService:
@@ -40,8 +42,25 @@ class SettingsService:
         accounts = (await self.account_access(actor)).accounts
         return next((a for a in accounts if a.account_id == account_id), None)
 
+    async def organization_view(self, actor: Actor, account_id: str) -> OrganizationView:
+        """The organisation-wide view of a management account (404 when it has none)."""
+        query = GetOrganizationView(actor=actor, management_account_id=account_id)
+        reply = ensure_ok(await self._clients.get_organization_view(query), REVOCATION)
+        if reply.view is None:
+            raise ProblemException(404, f"{account_id} has no organisation view.", code="not-found")
+        return reply.view
+
     async def register_role(
-        self, actor: Actor, account_id: str, *, role_arn: str, external_id: str, idempotency_key: str
+        self,
+        actor: Actor,
+        account_id: str,
+        *,
+        role_arn: str,
+        external_id: str,
+        idempotency_key: str,
+        name: str | None = None,
+        contact_emails: list[str] | None = None,
+        regions: list[str] | None = None,
     ) -> CommandReply:
         command = RegisterAccountRole(
             actor=actor,
@@ -49,6 +68,9 @@ class SettingsService:
             account_id=account_id,
             role_arn=role_arn,
             external_id=external_id,
+            name=name,
+            contact_emails=contact_emails or [],
+            regions=regions,
         )
         return ensure_accepted(await self._clients.register_account_role(command), REVOCATION)
 

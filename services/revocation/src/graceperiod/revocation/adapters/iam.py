@@ -26,6 +26,13 @@ REQUIRED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
         "support:DescribeServices",
         "support:CreateCase",
         "support:DescribeCases",
+        # Discovery: the Regions to scan; in an organisation's management account, the
+        # members and every member's Savings Plans and reservations (Cost Explorer).
+        "ec2:DescribeRegions",
+        "organizations:DescribeOrganization",
+        "organizations:ListAccounts",
+        "ce:GetSavingsPlansUtilizationDetails",
+        "ce:GetReservationUtilization",
     }
 )
 
@@ -35,6 +42,9 @@ UNPROBED_IAM_ACTIONS: Final[dict[str, str]] = {
     "savingsplans:ReturnSavingsPlan": "no DryRun; any authorised call returns a real Savings Plan",
     "savingsplans:DeleteQueuedSavingsPlan": "no DryRun; any authorised call deletes a real queued plan",
     "support:CreateCase": "no DryRun; any authorised call opens a real support case",
+    "organizations:ListAccounts": "only a management account may call it: a member is refused whatever its role allows",
+    "ce:GetSavingsPlansUtilizationDetails": "Cost Explorer charges every request; called in management accounts only",
+    "ce:GetReservationUtilization": "Cost Explorer charges every request; called in management accounts only",
 }
 
 #: The actions the permission probe (``adapters/aws/probes.py``) checks without side effects:
@@ -42,5 +52,7 @@ UNPROBED_IAM_ACTIONS: Final[dict[str, str]] = {
 PROBED_IAM_ACTIONS: Final[frozenset[str]] = REQUIRED_IAM_ACTIONS - UNPROBED_IAM_ACTIONS.keys()
 
 #: Actions of the vendor's own identity (where Grace Period runs), not of the customer role:
-#: the service's own IAM policy must allow them on the customer roles it assumes.
-VENDOR_IAM_ACTIONS: Final[frozenset[str]] = frozenset({"sts:AssumeRole"})
+#: ``sts:AssumeRole`` on the customer roles it assumes (deploy/iam/assume-customer-roles.json),
+#: reading the purchase events customers forward from its own queue
+#: (deploy/iam/read-purchase-events.json).
+VENDOR_IAM_ACTIONS: Final[frozenset[str]] = frozenset({"sts:AssumeRole", "sqs:ReceiveMessage", "sqs:DeleteMessage"})

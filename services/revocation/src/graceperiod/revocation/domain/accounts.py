@@ -11,6 +11,7 @@ from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.authorization import may_configure
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
 from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.discovery import registered_for_discovery
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord
 
@@ -37,9 +38,10 @@ def role_arn_of(command: RegisterAccountRole, default_role_name: str) -> str:
 def registered(
     account: AccountRecord | None, command: RegisterAccountRole, role_arn: str, now: datetime
 ) -> AccountRecord:
-    """The role stored, what was learnt about the previous one forgotten, a probe due now."""
+    """The role stored, what was learnt about the previous one forgotten, a probe and a
+    discovery scan due now; the account's name, contacts and Regions as the command gives them."""
     account = account or AccountRecord(account_id=command.account_id)
-    return account.model_copy(
+    account = account.model_copy(
         update={
             "role_arn": role_arn,
             "external_id": command.external_id,
@@ -49,6 +51,9 @@ def registered(
             "role_assumable": None,
             "probe_due_at": now,
         }
+    )
+    return registered_for_discovery(
+        account, name=command.name, contact_emails=command.contact_emails, regions=command.regions, now=now
     )
 
 

@@ -40,6 +40,9 @@ DESCRIBE_ACTIONS: dict[AwsService, str] = {
     AwsService.MEMORYDB: "memorydb:DescribeReservedNodes",
 }
 
+#: AWS states of a purchase AWS has not charged yet; it becomes active (or payment-failed) on
+#: its own, soon (Redshift spells it ``pending-payment``).
+PAYMENT_PENDING_STATES = frozenset({"payment-pending", "pending-payment"})
 #: AWS states meaning the commitment is already being undone / undone.
 PENDING_STATES = frozenset({"pending-return"})
 UNDONE_STATES = frozenset({"returned", "queued-deleted"})

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from graceperiod.contracts.revocation import Phase, PurchaseChangeKind, TimelineEntry, TimelineKind
 from graceperiod.revocation.domain.aws_answers import CaseInfo
-from graceperiod.revocation.domain.commitments import UNDONE_STATES
+from graceperiod.revocation.domain.commitments import PAYMENT_PENDING_STATES, UNDONE_STATES
 from graceperiod.revocation.domain.lifecycle import At, announced, refreshed, with_entry
 from graceperiod.revocation.domain.outcomes import iso
 from graceperiod.revocation.domain.records import OPEN_STATUSES, AwsState, PurchaseRecord, RevocationStatus
@@ -22,11 +22,11 @@ def attempt_to_resume(record: PurchaseRecord, now: datetime) -> bool:
 
 
 def needs_aws_read(record: PurchaseRecord, now: datetime) -> bool:
-    """AWS must be read again: a return is pending, AWS was unreadable, or a queued
-    commitment's start passed."""
+    """AWS must be read again: a return is pending, AWS was unreadable, a queued commitment's
+    start passed, or AWS has not charged it yet (a Savings Plan becomes returnable once active)."""
     aws = record.aws
     started = aws.state == "queued" and aws.start is not None and now >= aws.start
-    return record.status is RevocationStatus.PENDING or not aws.known or started
+    return record.status is RevocationStatus.PENDING or not aws.known or started or aws.state in PAYMENT_PENDING_STATES
 
 
 def case_to_poll(record: PurchaseRecord) -> str | None:

@@ -26,6 +26,7 @@ from graceperiod.contracts.revocation import (
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.domain.aws_answers import partition_of_region
+from graceperiod.revocation.domain.commitments import PAYMENT_PENDING_STATES
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
 from graceperiod.revocation.domain.records import (
     OPEN_STATUSES,
@@ -126,6 +127,8 @@ def next_check(record: PurchaseRecord, now: datetime, policy: LifecyclePolicy) -
             candidates.append(now + policy.unknown_retry)
         if standing.refresh_at is not None and windows.closes_at and now < windows.closes_at:
             candidates.append(max(standing.refresh_at, now))
+        if record.aws.state in PAYMENT_PENDING_STATES:
+            candidates.append(now + policy.pending_poll)
     return min(candidates) if candidates else None
 
 

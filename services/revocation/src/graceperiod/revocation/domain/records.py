@@ -14,15 +14,18 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from graceperiod.contracts.enums import Provider
+from graceperiod.contracts.enums import AwsService, CommitmentKind, Provider
 from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.revocation import (
     AccountAccess,
     ActorRef,
     Audit,
     CommandReply,
+    DiscoveryStatus,
     Phase,
     PurchaseChanged,
+    PurchaseSource,
+    ScanResult,
     SupportPlan,
     TimelineEntry,
     Windows,
@@ -185,10 +188,22 @@ class PurchaseRecord(Record):
     version: int = 0
     recorded_at: datetime | None = None
     updated_at: datetime | None = None
+    discovered_at: datetime | None = None
+    """When Grace Period found the commitment in the account, if it found it before any
+    executor announced it."""
+    quiet: bool = False
+    """Found as history (every window closed when the account was first scanned): recorded,
+    not announced."""
+    aliases: list[str] = Field(default_factory=list)
+    """Other purchase ids naming this purchase (an executor's, announced after discovery)."""
 
     @property
     def purchase_id(self) -> str:
         return self.purchase.purchase_id
+
+    @property
+    def source(self) -> PurchaseSource:
+        return PurchaseSource.DISCOVERED if self.discovered_at else PurchaseSource.EXECUTED
 
     @property
     def account_id(self) -> str:
@@ -213,9 +228,46 @@ class PurchaseRecord(Record):
         return self.azure.state if self.provider is Provider.AZURE else self.aws.state
 
 
+class ScanRecord(Record):
+    """An account's last discovery scan."""
+
+    at: datetime
+    result: ScanResult
+    message: str | None = None
+    commitments: int = 0
+    regions: list[str] = Field(default_factory=list)
+    duration_ms: int = 0
+
+
+class OrganizationCommitmentRecord(Record):
+    """A commitment Cost Explorer lists in an organisation, with its owning account."""
+
+    account_id: str
+    account_name: str = ""
+    service: AwsService
+    kind: CommitmentKind
+    commitment_id: str
+    region: str = ""
+    state: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class OrganizationRecord(Record):
+    """What a management account's organisation-wide view read last."""
+
+    organization_id: str
+    members: dict[str, str] = Field(default_factory=dict)
+    """Member account id → name."""
+    commitments: list[OrganizationCommitmentRecord] = Field(default_factory=list)
+    read_at: datetime | None = None
+    error: str | None = None
+
+
 class AccountRecord(Record):
-    """A customer AWS account (its role) or Azure tenant (its service principal), and what the
-    probes and the calls made learnt about it."""
+    """A customer AWS account (its role) or Azure tenant (its service principal), what the
+    probes and the calls made learnt about it, and its discovery (the scans of the commitments
+    it holds)."""
 
     account_id: str
     provider: Provider = Provider.AWS
@@ -242,6 +294,18 @@ class AccountRecord(Record):
     categories: list[str] | None = None
     categories_at: datetime | None = None
     version: int = 0
+    regions: list[str] = Field(default_factory=list)
+    """Regions to scan, as registered (empty: the setting, else the enabled Regions)."""
+    enabled_regions: list[str] = Field(default_factory=list)
+    enabled_regions_at: datetime | None = None
+    scan_due_at: datetime | None = None
+    scan: ScanRecord | None = None
+    known_commitments: list[str] = Field(default_factory=list)
+    """Keys of the commitments scans already recorded (so a scan looks up only new ones)."""
+    management: bool | None = None
+    """Whether the account manages an AWS organisation (None: not known yet)."""
+    management_checked_at: datetime | None = None
+    organization: OrganizationRecord | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -255,6 +319,19 @@ class AccountRecord(Record):
         )
 
     def view(self) -> AccountAccess:
+        scan = self.scan
+        discovery = None
+        if self.role_arn:
+            discovery = DiscoveryStatus(
+                last_scan_at=scan.at if scan else None,
+                result=scan.result if scan else None,
+                message=scan.message if scan else None,
+                commitments=scan.commitments if scan else 0,
+                regions=scan.regions if scan else [],
+                duration_ms=scan.duration_ms if scan else None,
+                next_scan_at=self.scan_due_at,
+                management_account=bool(self.management),
+            )
         return AccountAccess(
             account_id=self.account_id,
             provider=self.provider,
@@ -267,6 +344,8 @@ class AccountRecord(Record):
             reapply_bundle=bool(self.missing) or self.role_assumable is False,
             checked_at=self.checked_at,
             message=self.message,
+            contact_emails=self.contact_emails,
+            discovery=discovery,
         )
 
 
@@ -286,6 +365,23 @@ class CommandRecord(_KeyedRecord):
     created_at: datetime
     expires_at: datetime
     reply: CommandReply | None = None
+
+
+class CommitmentRecord(_KeyedRecord):
+    """Which purchase a commitment is (key: account, service, commitment id): claimed by the
+    first source that records it, discovery or an executor's announcement."""
+
+    key: str = Field(alias="_id")
+    purchase_id: str
+    claimed_at: datetime
+
+
+class AliasRecord(_KeyedRecord):
+    """A purchase id that names another purchase."""
+
+    alias: str = Field(alias="_id")
+    purchase_id: str
+    created_at: datetime
 
 
 class Claim(_KeyedRecord):

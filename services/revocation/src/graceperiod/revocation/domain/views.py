@@ -25,6 +25,8 @@ def view_of(record: PurchaseRecord, account: AccountRecord | None, asker: Asker 
         actions, unavailable = [], _NOT_PERMITTED
     return PurchaseView(
         purchase=record.purchase,
+        source=record.source,
+        aliases=record.aliases,
         windows=record.windows,
         phase=found.phase,
         aws_state=record.state_word,

@@ -8,5 +8,6 @@ one read. The events a change emits are written into the same purchase document 
 before they are published, so a crash between the write and the publish loses nothing.
 
 Collections: ``purchases`` (``purchases.py``), ``accounts`` (``accounts.py``), ``commands``
-(idempotency keys) and ``claims`` (``commands.py``).
+(idempotency keys) and ``claims`` (``commands.py``), ``commitments`` (which purchase each
+commitment is) and ``aliases`` (``commitments.py``).
 """

@@ -27,7 +27,9 @@ class AccountStore:
         self._accounts = database["accounts"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self._accounts, [IndexModel([("probe_due_at", ASCENDING)])])
+        await ensure_indexes(
+            self._accounts, [IndexModel([("probe_due_at", ASCENDING)]), IndexModel([("scan_due_at", ASCENDING)])]
+        )
 
     async def get(self, account_id: str) -> AccountRecord | None:
         doc = await self._accounts.find_one({"_id": account_id})
@@ -59,3 +61,12 @@ class AccountStore:
     async def probes_due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
         cursor = self._accounts.find({"probe_due_at": {"$lte": now}}, projection={"probe_due_at": 1}).limit(limit)
         return [(doc["_id"], doc["probe_due_at"]) async for doc in cursor]
+
+    async def scans_due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
+        """Accounts whose discovery scan is due, soonest first."""
+        cursor = (
+            self._accounts.find({"scan_due_at": {"$lte": now}}, projection={"scan_due_at": 1})
+            .sort("scan_due_at", ASCENDING)
+            .limit(limit)
+        )
+        return [(doc["_id"], doc["scan_due_at"]) async for doc in cursor]

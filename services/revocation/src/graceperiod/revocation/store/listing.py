@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, PurchaseSource, RefundableTotal
+from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, RefundableTotal
 from graceperiod.contracts.upstream import Cost
 from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, sort_keys
 from graceperiod.revocation.domain.records import PurchaseRecord
@@ -60,7 +60,7 @@ def listing_fields(record: PurchaseRecord) -> Document:
     """The fields the History's queries filter and sort on, for one purchase."""
     keys = sort_keys(record.purchase, record.phase, record.windows)
     return {
-        "source": PurchaseSource.of(record.purchase.execution.via).value,
+        "source": record.source.value,  # who told first: a merged executor announcement stays discovered
         "deadline_at": record.windows.deadline(record.phase),
         **{SORT_FIELDS[sort]: key for sort, key in keys.items()},
     }

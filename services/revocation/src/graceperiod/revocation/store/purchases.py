@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -97,3 +98,13 @@ class PurchaseStore:
         """Any one purchase of the account (its region tells where to probe the account)."""
         doc = await self._purchases.find_one({"account_id": account_id})
         return PurchaseRecord.model_validate(doc) if doc else None
+
+    async def commitments(self, *, after: str | None = None, limit: int = 500) -> list[tuple[str, str, str, str]]:
+        """(purchase id, account id, service, commitment id) of stored purchases, by purchase id."""
+        query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
+        projection = {"account_id": 1, "purchase.service": 1, "purchase.commitment.id": 1}
+        cursor = self._purchases.find(query, projection=projection).sort("_id", ASCENDING).limit(limit)
+        return [
+            (doc["_id"], doc["account_id"], doc["purchase"]["service"], doc["purchase"]["commitment"]["id"])
+            async for doc in cursor
+        ]

@@ -59,11 +59,14 @@ from graceperiod.contracts.revocation import (
     Audit,
     CommandReply,
     ExportPurchases,
+    GetOrganizationView,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
     ListPurchases,
     MarkCaseResolved,
+    OrganizationView,
+    OrganizationViewReply,
     Phase,
     PurchaseListReply,
     PurchaseReply,
@@ -123,6 +126,8 @@ class FakeServiceClients:
     wait_list: list[WaitRequestView] = field(default_factory=list)
     notification_settings: NotificationSettings = field(default_factory=NotificationSettings)
     deliveries: list[DeliveryView] = field(default_factory=list)
+    organizations: dict[str, OrganizationView] = field(default_factory=dict)
+    """Management account id → its organisation view."""
     down: set[Service] = field(default_factory=set)
     revoke_finishes: bool = True
     """False: a revocation stays pending (as a Savings Plan in pending-return does)."""
@@ -255,6 +260,14 @@ class FakeServiceClients:
     async def list_account_access(self, query: ListAccountAccess) -> AccountAccessReply:
         self._check("revocation", query)
         return AccountAccessReply(accounts=list(self.access))
+
+    async def get_organization_view(self, query: GetOrganizationView) -> OrganizationViewReply:
+        self._check("revocation", query)
+        view = self.organizations.get(query.management_account_id)
+        if view is None:
+            message = f"{query.management_account_id} has no organisation view"
+            return OrganizationViewReply(problem=Problem(code=ErrorCode.NOT_FOUND, message=message))
+        return OrganizationViewReply(view=view)
 
     def _act(self, command: Any) -> tuple[PurchaseView | None, CommandReply | None]:
         view = self.purchases.get(command.purchase_id)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from opentelemetry.trace import Tracer
 
 from graceperiod.revocation.adapters.aws.commitments import Commitments
+from graceperiod.revocation.adapters.aws.discovery import Discovery
+from graceperiod.revocation.adapters.aws.organizations import Organizations
 from graceperiod.revocation.adapters.aws.probes import Probes
 from graceperiod.revocation.adapters.aws.support import Support
 from graceperiod.runtime.aws import AwsSessions, ClientOptions
@@ -18,6 +20,8 @@ class AwsAccounts:
         self.commitments = Commitments(self.sessions, clock)
         self.support = Support(self.sessions)
         self.probes = Probes(self.sessions, self.commitments)
+        self.discovery = Discovery(self.sessions, clock)
+        self.organizations = Organizations(self.sessions)
 
     async def start(self) -> None:
         await self.sessions.start()

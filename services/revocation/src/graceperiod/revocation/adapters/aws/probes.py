@@ -93,6 +93,15 @@ class Probes:
         ]
         # Reserved nodes: a describe of an id that cannot exist (authorised → "not found").
         checks += [(DESCRIBE_ACTIONS[service], self._node_check(role, service, region)) for service in NODE_SERVICES]
+        # Discovery: the account's Regions, and whether it manages an organisation (a standalone
+        # account answers AWSOrganizationsNotInUseException: authorised all the same).
+        checks += [
+            ("ec2:DescribeRegions", lambda: call(role, "ec2", "DescribeRegions", region, DryRun=True)),
+            (
+                "organizations:DescribeOrganization",
+                lambda: call(role, "organizations", "DescribeOrganization", role.global_region),
+            ),
+        ]
         return checks
 
     def _node_check(self, role: Role, service: AwsService, region: str) -> Call:

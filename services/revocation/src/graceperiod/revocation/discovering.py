@@ -1,0 +1,229 @@
+"""Discovery: each onboarded account scanned for the commitments it holds, wherever they were
+bought; a commitment not yet known becomes a purchase (``execution.via = "discovered"``),
+recorded, announced (``PurchaseRecorded``) and revocable like an executed one.
+
+Ticks find the accounts whose scan is due; each is claimed by a unique insert (so two replicas
+never scan one account in the same slot) and scanned in the background, a bounded number at a
+time, so a tick is never held up by AWS. One commitment, one purchase: a commitment is claimed
+by a unique insert of its key before its purchase is stored, whichever source comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from prometheus_client import Counter, Histogram
+
+from graceperiod.contracts.enums import AwsService
+from graceperiod.revocation.adapters.aws.discovery import Listing
+from graceperiod.revocation.aws_calls import AwsCalls, role_of
+from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.claims import Claims
+from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
+from graceperiod.revocation.domain.discovery import (
+    DiscoveryPolicy,
+    Found,
+    ScanReport,
+    commitment_key,
+    discovered_purchase_id,
+    found_record,
+    regions_due,
+    regions_read,
+    regions_to_scan,
+    scanned,
+)
+from graceperiod.revocation.domain.lifecycle import recorded_event
+from graceperiod.revocation.domain.records import AccountRecord
+from graceperiod.revocation.organizations import OrganizationReads
+from graceperiod.revocation.store.commitments import CommitmentStore
+from graceperiod.runtime.aws import Role
+from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.messaging import EventSink
+
+log = get_logger("graceperiod.revocation")
+
+SCANS = Counter("graceperiod_discovery_scans_total", "Account scans, by result.", ["result"])
+FOUND = Counter(
+    "graceperiod_discovery_commitments_found_total",
+    "Commitments discovery recorded as new purchases, by product and whether they were announced.",
+    ["service", "announced"],
+)
+ERRORS = Counter("graceperiod_discovery_errors_total", "AWS calls that failed during scans, by failure.", ["failure"])
+SCAN_SECONDS = Histogram(
+    "graceperiod_discovery_scan_seconds",
+    "How long one account's scan took.",
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80),
+)
+
+
+@dataclass(frozen=True)
+class Scans:
+    """Scanning one account: its commitments listed, the new ones recorded and announced."""
+
+    changes: Changes
+    aws: AwsCalls
+    commitments: CommitmentStore
+    events: EventSink
+    policy: DiscoveryPolicy
+    organizations: OrganizationReads
+
+    async def scan(self, account_id: str) -> ScanReport | None:
+        account = await self.changes.accounts.get(account_id)
+        role = role_of(account)
+        if account is None or role is None:
+            return None
+        started, clock = self.changes.now(), time.perf_counter()
+        report = ScanReport()
+        try:
+            account, listing = await self._list(account, role, report)
+        except AwsCallError as exc:  # the role could not be assumed: nothing was read
+            listing = Listing(errors=[("sts", exc)])
+        account = await self._errors(account, listing, report)
+        report.reads, report.commitments = listing.reads, len(listing.found)
+        known = [await self._known(found, account, report) for found in listing.found]
+        account = await self.organizations.refresh(account, role)
+        now = self.changes.now()
+        keys = [key for key in known if key]
+        await self.changes.account(
+            account_id,
+            lambda current: (
+                scanned(current, report, started=started, now=now, known=keys, policy=self.policy) if current else None
+            ),
+            loaded=account,
+        )
+        result, _ = report.outcome()
+        SCANS.labels(result.value).inc()
+        SCAN_SECONDS.observe(time.perf_counter() - clock)
+        return report
+
+    async def _list(self, account: AccountRecord, role: Role, report: ScanReport) -> tuple[AccountRecord, Listing]:
+        now = self.changes.now()
+        if regions_due(account, now, self.policy):
+            regions = await self.aws.with_backoff(lambda: self.aws.aws.discovery.enabled_regions(role))
+            account = (
+                await self.changes.account(
+                    account.account_id, lambda current: regions_read(current, regions, now) if current else None
+                )
+                or account
+            )
+        scan = regions_to_scan(account, self.policy) or ()
+        report.regions = scan
+        return account, await self.aws.aws.discovery.commitments(role, scan, self.aws.with_backoff)
+
+    async def _errors(self, account: AccountRecord, listing: Listing, report: ScanReport) -> AccountRecord:
+        """Count the failed calls; a denied describe is learnt (the re-apply banner)."""
+        for where, error in listing.errors:
+            report.add_error(where, error)
+            ERRORS.labels(error.failure.value).inc()
+            if error.failure in (Failure.ACCESS_DENIED, Failure.NOT_ASSUMABLE):
+                account = await self.aws.learn(account, error) or account
+        return account
+
+    async def _known(self, found: Found, account: AccountRecord, report: ScanReport) -> str | None:
+        """The commitment's key once it is a purchase (recorded now or before)."""
+        if not found.state_known:
+            report.unknown_states.append(f"{found.service} {found.commitment_id}: {found.aws.state}")
+        key = commitment_key(account.account_id, found.service, found.commitment_id)
+        if key in account.known_commitments:
+            return key
+        if await self.record(found, account):
+            report.new += 1
+        return key
+
+    async def record(self, found: Found, account: AccountRecord) -> bool:
+        """Record a commitment as a discovered purchase and announce it; False when it is
+        another purchase already (an executor announced it first)."""
+        now = self.changes.now()
+        purchase_id = discovered_purchase_id(account.account_id, found.service, found.commitment_id)
+        owner = await self.commitments.claim(
+            commitment_key(account.account_id, found.service, found.commitment_id), purchase_id, now
+        )
+        if owner != purchase_id:
+            return False
+        record = await self.changes.purchases.get(purchase_id)
+        if record is None:  # new, or claimed by a scan that stopped before storing it
+            record = await self.changes.purchases.insert(found_record(found, account, self.changes.at(account)))
+        FOUND.labels(found.service.value, "no" if record.quiet else "yes").inc()
+        if not record.quiet:
+            event, message_id = recorded_event(record, now)
+            await self.events.publish(event, message_id=message_id)
+        log.info("commitment discovered", purchase_id=purchase_id, account_id=account.account_id, quiet=record.quiet)
+        return True
+
+
+@dataclass
+class Discovering:
+    """Which accounts to scan and when: on ticks, and at once for a purchase event."""
+
+    scans: Scans
+    claims: Claims
+    concurrency: int
+    batch: int
+    event_spacing: timedelta
+    _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _slots: asyncio.Semaphore | None = None
+
+    async def on_tick(self) -> None:
+        now = self.scans.changes.now()
+        interval = self.scans.policy.interval
+        for account_id, due in await self.scans.changes.accounts.scans_due(now, limit=self.batch):
+            if account_id in self._running:
+                continue
+            if await self.claims.once(
+                f"scan:{account_id}:{due.isoformat()}", lasting=max(interval, timedelta(minutes=2))
+            ):
+                self._start(account_id)
+
+    async def scan_soon(self, account_id: str) -> bool:
+        """Scan the account now (a purchase event), unless it is being scanned or was scanned
+        within the event spacing; False when nothing was started."""
+        account = await self.scans.changes.accounts.get(account_id)
+        if account is None or role_of(account) is None or account_id in self._running:
+            return False
+        if account.scan is not None and self.scans.changes.now() - account.scan.at < self.event_spacing:
+            return False
+        self._start(account_id)
+        return True
+
+    def _start(self, account_id: str) -> None:
+        task = asyncio.create_task(self._scan(account_id), name=f"scan-{account_id}")
+        self._running[account_id] = task
+        task.add_done_callback(lambda _: self._running.pop(account_id, None))
+
+    async def _scan(self, account_id: str) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        async with self._slots:
+            try:
+                await self.scans.scan(account_id)
+            except Exception:  # one account's trouble must not stop the others; its slot comes back
+                ERRORS.labels("internal").inc()
+                log.exception("account scan failed", account_id=account_id)
+
+    async def drain(self) -> None:
+        """Stop the scans under way (at shutdown): each stays due and is redone later."""
+        for task in list(self._running.values()):
+            task.cancel()
+        for task in list(self._running.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def claim_recorded_commitments(changes: Changes, commitments: CommitmentStore) -> None:
+    """Once per database (at start-up): claim the commitments of purchases recorded before
+    discovery existed, so a scan never records one of them a second time."""
+    job = "claim-recorded-commitments"
+    if await commitments.marked(job):
+        return
+    after: str | None = None
+    while batch := await changes.purchases.commitments(after=after):
+        for purchase_id, account_id, service, commitment_id in batch:
+            await commitments.claim(
+                commitment_key(account_id, AwsService(service), commitment_id), purchase_id, changes.now()
+            )
+        after = batch[-1][0]
+    await commitments.mark(job, changes.now())

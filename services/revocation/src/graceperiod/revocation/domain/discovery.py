@@ -1,0 +1,367 @@
+"""Discovery: commitments found in an onboarded account, whoever bought them. Pure: what a
+scan's describes listed in, the purchases they become (or nothing) out.
+
+* One commitment, one purchase: a commitment is keyed by (account, service, commitment id);
+  a purchase discovered first gets a deterministic id from that key, and an executor's
+  ``purchase.executed`` for it later merges into it (its purchase id becomes an alias).
+* A new commitment is announced (emailed) unless the account's first scan found it with every
+  window already closed: then it is recorded quietly, as history.
+* A state AWS reports that this code does not know is recorded as AWS said it, never mapped
+  to a known one; the scan reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
+from graceperiod.contracts.revocation import ScanResult, TimelineEntry, TimelineKind
+from graceperiod.contracts.upstream import Account, Commitment, Cost, Execution, PurchaseExecuted
+from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
+from graceperiod.revocation.domain.lifecycle import At, recorded, with_entry
+from graceperiod.revocation.domain.records import AccountRecord, AwsState, PurchaseRecord, ScanRecord
+
+#: The states each product's describe documents (botocore's models and the services' API
+#: references); anything else is "unknown" and recorded as such.
+KNOWN_STATES: dict[AwsService, frozenset[str]] = {
+    AwsService.SAVINGS_PLANS: frozenset(
+        {
+            "payment-pending",
+            "payment-failed",
+            "active",
+            "retired",
+            "queued",
+            "queued-deleted",
+            "pending-return",
+            "returned",
+        }
+    ),
+    AwsService.EC2: frozenset({"payment-pending", "active", "payment-failed", "retired", "queued", "queued-deleted"}),
+    AwsService.RDS: frozenset({"payment-pending", "active", "payment-failed", "retired"}),
+    AwsService.ELASTICACHE: frozenset({"payment-pending", "active", "payment-failed", "retired"}),
+    AwsService.OPENSEARCH: frozenset({"payment-pending", "active", "payment-failed", "retired"}),
+    AwsService.MEMORYDB: frozenset({"payment-pending", "active", "payment-failed", "retired"}),
+    AwsService.REDSHIFT: frozenset({"pending-payment", "active", "payment-failed", "retired", "exchanging"}),
+}
+#: Nothing was ever charged, or it is over: found in such a state, a commitment is history.
+HISTORY_STATES = frozenset({"payment-failed", "retired", "queued-deleted", "returned"})
+
+#: What AWS answers a call signed for a Region the account has not enabled (the credentials
+#: are not valid there), per protocol.
+_REGION_DISABLED_CODES = frozenset({"AuthFailure", "UnrecognizedClientException", "InvalidClientTokenId"})
+_HOURS_PER_MONTH = Decimal(730)  # AWS's own convention (8,760 hours / 12)
+_SECONDS_PER_MONTH = 2_628_000  # 31,536,000 / 12
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One commitment as a describe listed it, in Grace Period's words."""
+
+    service: AwsService
+    kind: CommitmentKind
+    commitment_id: str
+    region: str
+    aws: AwsState
+    sku: str
+    payment_option: str
+    duration_seconds: int
+    currency: str = "USD"
+    upfront: Decimal = Decimal(0)
+    hourly: Decimal = Decimal(0)
+
+    @property
+    def state_known(self) -> bool:
+        return self.aws.state in KNOWN_STATES[self.service]
+
+
+def commitment_key(account_id: str, service: AwsService, commitment_id: str) -> str:
+    """The identity of a commitment: ids are unique per product and account (RDS, ElastiCache
+    and MemoryDB let buyers choose theirs)."""
+    return f"{account_id}:{service}:{commitment_id}"
+
+
+def discovered_purchase_id(account_id: str, service: AwsService, commitment_id: str) -> str:
+    """The purchase id of a discovered commitment: the same on every replica and every scan."""
+    digest = hashlib.sha256(commitment_key(account_id, service, commitment_id).encode()).hexdigest()[:32]
+    return f"disc-{digest}"
+
+
+def cost_of(found: Found) -> Cost:
+    """Upfront, monthly and total over the term, from the upfront and hourly amounts a describe
+    gives (a month is 730 hours, as AWS counts)."""
+    monthly = (found.hourly * _HOURS_PER_MONTH).quantize(_CENT, ROUND_HALF_UP)
+    total = (found.upfront + found.hourly * Decimal(found.duration_seconds) / 3600).quantize(_CENT, ROUND_HALF_UP)
+    return Cost(
+        currency=found.currency, upfront=found.upfront.quantize(_CENT, ROUND_HALF_UP), monthly=monthly, total=total
+    )
+
+
+def term_months(duration_seconds: int) -> int:
+    return max(1, min(120, round(duration_seconds / _SECONDS_PER_MONTH)))
+
+
+def executed_at(found: Found, now: datetime) -> datetime:
+    """When the purchase happened, as far as a describe tells: its start, unless that is
+    still ahead (a queued purchase was made before now, at a moment no describe reports)."""
+    start = found.aws.start
+    return start if start is not None and start <= now else now
+
+
+def discovered_purchase(found: Found, account: AccountRecord, now: datetime) -> PurchaseExecuted:
+    """A commitment found in ``account`` as a purchase: no requester, execution via discovery."""
+    return PurchaseExecuted(
+        occurred_at=now,
+        schema_version=1,
+        purchase_id=discovered_purchase_id(account.account_id, found.service, found.commitment_id),
+        provider=Provider.AWS,
+        service=found.service,
+        commitment=Commitment(kind=found.kind, id=found.commitment_id, region=found.region),
+        sku=found.sku,
+        term_months=term_months(found.duration_seconds),
+        payment_option=found.payment_option,
+        cost=cost_of(found),
+        account=Account(
+            id=account.account_id, name=account.name or account.account_id, contact_emails=account.contact_emails
+        ),
+        requested_by=None,
+        execution=Execution(via=ExecutionVia.DISCOVERED),
+        executed_at=executed_at(found, now),
+    )
+
+
+def announce(record: PurchaseRecord, now: datetime) -> bool:
+    """Whether a newly discovered purchase is emailed: when it can still be acted on (a window
+    is open) and is not history (never charged, or over). The rest is recorded quietly: what an
+    account held before it was onboarded, or what a Region added to the scan held."""
+    if record.aws.state in HISTORY_STATES:
+        return False
+    closes_at = record.windows.closes_at
+    return closes_at is not None and now < closes_at
+
+
+def found_record(found: Found, account: AccountRecord, at: At) -> PurchaseRecord:
+    """A commitment a scan found, recorded like an executed purchase (windows from what AWS
+    said), marked discovered, and quiet unless it is to be announced."""
+    purchase = discovered_purchase(found, account, at.now)
+    record = recorded(purchase, found.aws, at)
+    timeline = [
+        TimelineEntry(
+            at=purchase.executed_at,
+            kind=TimelineKind.EXECUTED,
+            summary="Bought outside Grace Period (the console, the CLI or another tool)",
+        ),
+        TimelineEntry(
+            at=at.now,
+            kind=TimelineKind.RECORDED,
+            summary=f"Found in the account by Grace Period's scan; AWS state {found.aws.state}",
+        ),
+    ]
+    record = record.model_copy(update={"discovered_at": at.now, "timeline": timeline})
+    return record.model_copy(update={"quiet": not announce(record, at.now)})
+
+
+# --- merging an executor's announcement into a discovered purchase ------------------------------
+
+
+def merged(record: PurchaseRecord, executed: PurchaseExecuted, now: datetime) -> PurchaseRecord:
+    """The discovered purchase enriched by the executor's announcement of the same commitment:
+    its requester, execution and grant, the account's name and contacts it knows; its purchase
+    id becomes an alias. The canonical id, the AWS facts and every window stay."""
+    purchase = record.purchase
+    contacts = list(dict.fromkeys([*purchase.account.contact_emails, *executed.account.contact_emails]))
+    enriched = purchase.model_copy(
+        update={
+            "requested_by": executed.requested_by,
+            "execution": executed.execution,
+            "account": purchase.account.model_copy(
+                update={
+                    "name": executed.account.name
+                    if purchase.account.name == purchase.account.id
+                    else purchase.account.name,
+                    "contact_emails": contacts,
+                }
+            ),
+            "sku": executed.sku,
+            "payment_option": executed.payment_option,
+        }
+    )
+    if executed.purchase_id in record.aliases:
+        return record
+    aliases = [*record.aliases, executed.purchase_id]
+    entry = TimelineEntry(
+        at=now,
+        kind=TimelineKind.RECORDED,
+        summary=f"Announced by an executor as {executed.purchase_id}, requested by {executed.requester_label}",
+    )
+    return with_entry(record.model_copy(update={"purchase": enriched, "aliases": aliases}), entry)
+
+
+# --- when accounts are scanned ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoveryPolicy:
+    interval: timedelta = timedelta(seconds=60)
+    """At most one scan per account per interval; the accounts' scans spread over it."""
+    event_spacing: timedelta = timedelta(seconds=10)
+    """A purchase event scans its account at once, unless it was scanned this recently."""
+    organization_interval: timedelta = timedelta(hours=1)
+    """How often a management account's organisation-wide view is read (Cost Explorer charges
+    per request and refreshes its data a few times a day)."""
+    regions_max_age: timedelta = timedelta(hours=24)
+    """How long an account's list of enabled Regions is trusted."""
+    regions: tuple[str, ...] = ()
+    """Regions to scan in every account; empty: each account's enabled Regions."""
+
+
+def spread(account_id: str, interval: timedelta) -> timedelta:
+    """An account's fixed offset within the interval, so scans spread over it."""
+    slot = int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16)
+    return timedelta(microseconds=slot % max(1, int(interval.total_seconds() * 1_000_000)))
+
+
+def first_scan_due(account_id: str, now: datetime, policy: DiscoveryPolicy) -> datetime:
+    return now + spread(account_id, policy.interval)
+
+
+def next_scan_due(due: datetime, now: datetime, policy: DiscoveryPolicy) -> datetime:
+    """The next slot of the account's own rhythm after ``now`` (a late or missed tick skips
+    slots rather than scanning twice in a row)."""
+    step = policy.interval
+    if due > now:
+        return due
+    behind = (now - due) // step + 1
+    return due + step * behind
+
+
+def regions_to_scan(account: AccountRecord, policy: DiscoveryPolicy) -> tuple[str, ...] | None:
+    """The account's own Regions, else the configured ones, else its enabled Regions (None:
+    they must be read first)."""
+    if account.regions:
+        return tuple(account.regions)
+    if policy.regions:
+        return policy.regions
+    return tuple(account.enabled_regions) if account.enabled_regions else None
+
+
+def region_disabled(error: AwsCallError) -> bool:
+    """A regional call refused because the account has not enabled the Region: AWS rejects
+    the credentials there."""
+    return error.code in _REGION_DISABLED_CODES
+
+
+@dataclass
+class ScanReport:
+    """What one scan of an account met: commitments listed and recorded, and the failures."""
+
+    commitments: int = 0
+    new: int = 0
+    reads: int = 0
+    """Describe calls AWS answered."""
+    regions: tuple[str, ...] = ()
+    unknown_states: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    throttled: list[str] = field(default_factory=list)
+    disabled_regions: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    not_assumable: str | None = None
+
+    def add_error(self, where: str, error: AwsCallError) -> None:
+        if error.failure is Failure.NOT_ASSUMABLE:
+            self.not_assumable = error.message
+        elif error.failure is Failure.ACCESS_DENIED:
+            self.denied.append(error.action)
+        elif error.failure is Failure.THROTTLED:
+            self.throttled.append(where)
+        elif "@" in where and region_disabled(error):
+            self.disabled_regions.append(where.split("@", 1)[1])
+        else:
+            self.failed.append(f"{where}: {error.message}")
+
+    def outcome(self) -> tuple[ScanResult, str | None]:
+        """The scan's result and what to tell about it."""
+        if self.not_assumable:
+            return ScanResult.NOT_ASSUMABLE, self.not_assumable
+        if self.denied:
+            lacks = ", ".join(sorted(set(self.denied)))
+            return ScanResult.ACCESS_DENIED, f"the role lacks {lacks}: re-apply the onboarding bundle"
+        message = "; ".join(self._notes()) or None
+        read_nothing = not self.reads
+        if self.failed and read_nothing:
+            return ScanResult.FAILED, message
+        if self.throttled and read_nothing:
+            return ScanResult.THROTTLED, message
+        return (ScanResult.PARTIAL if message else ScanResult.OK), message
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if self.disabled_regions:
+            notes.append(f"Regions not enabled in the account: {', '.join(sorted(set(self.disabled_regions)))}")
+        if self.unknown_states:
+            states = ", ".join(sorted(set(self.unknown_states)))
+            notes.append(f"states this version does not know, recorded as AWS reports them: {states}")
+        if self.failed:
+            notes.append("; ".join(self.failed[:3]))
+        if self.throttled:
+            notes.append(f"throttled after retries: {', '.join(self.throttled[:5])}")
+        return notes
+
+
+def scanned(
+    account: AccountRecord,
+    report: ScanReport,
+    *,
+    started: datetime,
+    now: datetime,
+    known: list[str],
+    policy: DiscoveryPolicy,
+) -> AccountRecord:
+    """The account after a scan: its result, the commitments now known, the next scan's slot."""
+    result, message = report.outcome()
+    scan = ScanRecord(
+        at=now,
+        result=result,
+        message=message,
+        commitments=report.commitments,
+        regions=list(report.regions),
+        duration_ms=max(0, int((now - started).total_seconds() * 1000)),
+    )
+    due = next_scan_due(account.scan_due_at or now, now, policy)
+    return account.model_copy(
+        update={
+            "scan": scan,
+            "scan_due_at": due,
+            "known_commitments": sorted(set(account.known_commitments) | set(known)),
+        }
+    )
+
+
+def regions_read(account: AccountRecord, regions: list[str], now: datetime) -> AccountRecord:
+    return account.model_copy(update={"enabled_regions": sorted(regions), "enabled_regions_at": now})
+
+
+def regions_due(account: AccountRecord, now: datetime, policy: DiscoveryPolicy) -> bool:
+    """The enabled Regions must be (re)read before this scan."""
+    if account.regions or policy.regions:
+        return False
+    read = account.enabled_regions_at
+    return read is None or now - read >= policy.regions_max_age
+
+
+def registered_for_discovery(
+    account: AccountRecord, *, name: str | None, contact_emails: list[str], regions: list[str] | None, now: datetime
+) -> AccountRecord:
+    """What a registration tells discovery: the account's name, contacts and Regions to scan
+    (what it does not say stays as it was); its first scan is due now."""
+    return account.model_copy(
+        update={
+            "name": name or account.name,
+            "contact_emails": list(contact_emails) or account.contact_emails,
+            "regions": list(regions) if regions is not None else account.regions,
+            "scan_due_at": now,
+        }
+    )

@@ -1,0 +1,252 @@
+"""Discovery over real servers: commitments bought with plain AWS calls in onboarded accounts
+become purchases (recorded and announced once), an executor's later announcement merges into
+them, and one account's trouble never blocks another's scan."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime, timedelta
+from typing import Any
+
+import aioboto3
+import pytest
+
+from graceperiod.contracts.enums import AwsService
+from graceperiod.contracts.revocation import (
+    AccountAccess,
+    AccountAccessReply,
+    DiscoveryStatus,
+    ListAccountAccess,
+    ListPurchases,
+    PurchaseListReply,
+    PurchaseSource,
+    ScanResult,
+)
+from graceperiod.devstack.testkit.upstream import publish_upstream
+from graceperiod.revocation.domain.discovery import discovered_purchase_id
+from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness
+
+pytestmark = pytest.mark.integration
+
+Clients = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+async def clients_of(harness: Harness, aws_endpoint_url: str, account_id: str) -> Clients:
+    """aioboto3 clients acting in ``account_id`` (through its role), as a buyer would."""
+    session = aioboto3.Session(aws_access_key_id="buyer", aws_secret_access_key="buyer")
+    async with session.client("sts", region_name="us-east-1", endpoint_url=aws_endpoint_url) as sts:
+        creds = (
+            await sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}",
+                RoleSessionName="buyer",
+                ExternalId=f"ext-{account_id}",
+            )
+        )["Credentials"]
+
+    def make(service: str, region: str = "us-east-1") -> AbstractAsyncContextManager[Any]:
+        return session.client(  # type: ignore[no-any-return]
+            service,
+            region_name=region,
+            endpoint_url=aws_endpoint_url,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    return make
+
+
+async def buy_plan(clients: Clients, commitment: str = "1") -> str:
+    async with clients("savingsplans") as sp:
+        [offering, *_] = (await sp.describe_savings_plans_offerings(planTypes=["Compute"]))["searchResults"]
+        return str(
+            (await sp.create_savings_plan(savingsPlanOfferingId=offering["offeringId"], commitment=commitment))[
+                "savingsPlanId"
+            ]
+        )
+
+
+async def buy_ri(clients: Clients, region: str = "us-east-1") -> str:
+    async with clients("ec2", region) as ec2:
+        [offering, *_] = (await ec2.describe_reserved_instances_offerings(InstanceType="m6i.large"))[
+            "ReservedInstancesOfferings"
+        ]
+        bought = await ec2.purchase_reserved_instances_offering(
+            ReservedInstancesOfferingId=offering["ReservedInstancesOfferingId"], InstanceCount=1
+        )
+        return str(bought["ReservedInstancesId"])
+
+
+async def access(harness: Harness, account_id: str) -> AccountAccess:
+    reply = await harness.query(ListAccountAccess(actor=ADMIN), AccountAccessReply)
+    [found] = [a for a in reply.accounts if a.account_id == account_id]
+    return found
+
+
+def last_scan(account: AccountAccess) -> datetime | None:
+    return account.discovery.last_scan_at if account.discovery else None
+
+
+def scan_of(account: AccountAccess) -> DiscoveryStatus:
+    assert account.discovery is not None
+    return account.discovery
+
+
+async def scanned(harness: Harness, *accounts: str, tick: bool = True, timeout: float = 30.0) -> list[AccountAccess]:
+    """Tick, then wait until every account's scan finished after that."""
+    before = {a: last_scan(await access(harness, a)) for a in accounts}
+    if tick:
+        await harness.tick()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = [await access(harness, a) for a in accounts]
+        if all(last_scan(n) is not None and last_scan(n) != before[n.account_id] for n in now):
+            return now
+        await asyncio.sleep(0.2)
+    msg = f"no new scan of {accounts} within {timeout} s"
+    raise TimeoutError(msg)
+
+
+def found_id(account_id: str, service: str, commitment_id: str) -> str:
+    """The purchase id discovery gives a commitment."""
+    return discovered_purchase_id(account_id, AwsService(service), commitment_id)
+
+
+def recorded_events(harness: Harness, purchase_id: str) -> list[dict[str, Any]]:
+    """PurchaseRecorded events of a purchase, by message id (duplicates are one)."""
+    found = {
+        e["_message_id"]: e for e in harness.events if "change" not in e and e["purchase"]["purchase_id"] == purchase_id
+    }
+    return list(found.values())
+
+
+async def next_interval(harness: Harness) -> None:
+    harness.clock.advance(timedelta(seconds=61))
+
+
+async def test_a_plan_and_an_ri_bought_outside_grace_period_are_recorded_and_announced_once(
+    harness: Harness, aws_endpoint_url: str
+) -> None:
+    account = await harness.account()
+    clients = await clients_of(harness, aws_endpoint_url, account)
+    plan, ri = await buy_plan(clients), await buy_ri(clients)
+    [status] = await scanned(harness, account)
+    plan_id, ri_id = (found_id(account, s, c) for s, c in (("savingsplans", plan), ("ec2", ri)))
+    sp_view = await harness.wait_for(plan_id, lambda v: True)
+    ri_view = await harness.wait_for(ri_id, lambda v: True)
+    assert sp_view.source is PurchaseSource.DISCOVERED
+    assert sp_view.purchase.execution.via.value == "discovered"
+    assert sp_view.purchase.requested_by is None
+    assert sp_view.purchase.commitment_id == plan
+    assert sp_view.purchase.cost.upfront > 0
+    assert ri_view.purchase.location == "us-east-1"
+    assert ri_view.purchase.sku == "m6i.large"
+    assert scan_of(status).result is ScanResult.OK
+    assert scan_of(status).commitments == 2
+    await asyncio.sleep(0.5)
+    assert len(recorded_events(harness, plan_id)) == len(recorded_events(harness, ri_id)) == 1
+    # The next scans find nothing new: nothing is recorded or announced again.
+    await next_interval(harness)
+    await scanned(harness, account)
+    await asyncio.sleep(0.5)
+    assert len(recorded_events(harness, plan_id)) == len(recorded_events(harness, ri_id)) == 1
+    found = await harness.query(
+        ListPurchases(actor=ADMIN, account_id=account, source=PurchaseSource.DISCOVERED), PurchaseListReply
+    )
+    assert {i.purchase.purchase_id for i in found.items} == {plan_id, ri_id}
+
+
+async def test_an_executor_announcing_a_discovered_commitment_merges_into_it(
+    harness: Harness, aws_endpoint_url: str
+) -> None:
+    account = await harness.account()
+    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    await scanned(harness, account)
+    canonical = found_id(account, "savingsplans", plan)
+    await harness.wait_for(canonical, lambda v: True)
+    body = await harness.purchase(account, commitment_id=plan)  # the executor's own purchase id
+    merged = await harness.wait_for(body["purchase_id"], lambda v: v.purchase.requested_by is not None)
+    assert merged.purchase.purchase_id == canonical  # the alias finds the discovered purchase
+    assert merged.aliases == [body["purchase_id"]]
+    assert merged.source is PurchaseSource.DISCOVERED
+    assert merged.purchase.requested_by is not None
+    assert merged.purchase.requested_by.email == "alice@example.com"
+    assert merged.purchase.execution.via.value == "approval_email"
+    events = recorded_events(harness, canonical)
+    assert sorted(e["_message_id"] for e in events) == sorted(
+        [f"purchase-recorded:{canonical}", f"purchase-recorded:{canonical}:{body['purchase_id']}"]
+    )
+    # A repeat of the announcement changes nothing.
+    await publish_upstream(harness.upstream, "purchase.executed", body, message_id=body["purchase_id"])
+    await asyncio.sleep(1)
+    assert (await harness.view(canonical)).aliases == [body["purchase_id"]]
+
+
+async def test_a_commitment_an_executor_announced_first_is_not_discovered_again(
+    harness: Harness, aws_endpoint_url: str
+) -> None:
+    account = await harness.account()
+    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    body = await harness.purchase(account, commitment_id=plan)
+    await scanned(harness, account)
+    found = await harness.query(ListPurchases(actor=ADMIN, account_id=account), PurchaseListReply)
+    assert [i.purchase.purchase_id for i in found.items] == [body["purchase_id"]]
+    assert found.items[0].source is PurchaseSource.EXECUTED
+
+
+async def test_a_newly_onboarded_account_announces_only_what_can_still_be_undone(harness: Harness) -> None:
+    account = await harness.account(register=False)
+    now = harness.clock.now()
+    old = await harness.control.reserved_instance(account, start=now - timedelta(days=60), state="active")
+    fresh = await harness.control.savings_plan(account, start=now - timedelta(hours=2))
+    await harness.register(account)
+    await scanned(harness, account)
+    old_id = found_id(account, "ec2", old["ReservedInstancesId"])
+    fresh_id = found_id(account, "savingsplans", fresh["savingsPlanId"])
+    assert (await harness.wait_for(old_id, lambda v: True)).phase.value == "closed"
+    assert (await harness.wait_for(fresh_id, lambda v: True)).phase.value == "self-service"
+    await asyncio.sleep(0.5)
+    assert recorded_events(harness, old_id) == []  # history, recorded quietly
+    assert len(recorded_events(harness, fresh_id)) == 1
+
+
+async def test_one_accounts_trouble_never_blocks_anothers_scan(harness: Harness, aws_endpoint_url: str) -> None:
+    denied = await harness.account(denied=["rds:DescribeReservedDBInstances"])
+    throttled = await harness.account()
+    healthy = await harness.account()
+    await harness.control.fault("ec2:DescribeReservedInstances", account=throttled, kind="throttle", count=50)
+    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, healthy))
+    statuses = {a.account_id: a for a in await scanned(harness, denied, throttled, healthy)}
+    assert scan_of(statuses[healthy]).result is ScanResult.OK
+    await harness.wait_for(found_id(healthy, "savingsplans", plan), lambda v: True)
+    denied_scan = scan_of(statuses[denied])
+    assert denied_scan.result is ScanResult.ACCESS_DENIED
+    assert "rds:DescribeReservedDBInstances" in (denied_scan.message or "")
+    assert statuses[denied].reapply_bundle
+    assert "rds:DescribeReservedDBInstances" in statuses[denied].missing_actions
+    throttled_scan = scan_of(statuses[throttled])
+    assert throttled_scan.result is ScanResult.PARTIAL
+    assert "throttled" in (throttled_scan.message or "")
+
+
+async def test_a_state_this_version_does_not_know_is_recorded_as_aws_reports_it(harness: Harness) -> None:
+    account = await harness.account()
+    node = await harness.control.reserved_node(account, service="redshift", region="us-east-1", state="hibernating")
+    [status] = await scanned(harness, account)
+    view = await harness.wait_for(found_id(account, "redshift", node["ReservedNodeId"]), lambda v: True)
+    assert view.aws_state == "hibernating"
+    assert scan_of(status).result is ScanResult.PARTIAL
+    assert "hibernating" in (scan_of(status).message or "")
+
+
+async def test_a_region_the_account_has_not_enabled_marks_the_scan(harness: Harness, aws_endpoint_url: str) -> None:
+    account = await harness.account(regions=["us-east-1", "ap-east-1"])
+    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    [status] = await scanned(harness, account)
+    await harness.wait_for(found_id(account, "savingsplans", plan), lambda v: True)
+    assert scan_of(status).result is ScanResult.PARTIAL
+    assert "Regions not enabled in the account: ap-east-1" in (scan_of(status).message or "")
+    assert scan_of(status).regions == ["us-east-1", "ap-east-1"]
