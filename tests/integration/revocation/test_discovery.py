@@ -19,8 +19,10 @@ from graceperiod.contracts.revocation import (
     AccountAccess,
     AccountAccessReply,
     DiscoveryStatus,
+    GetOrganizationView,
     ListAccountAccess,
     ListPurchases,
+    OrganizationViewReply,
     PurchaseListReply,
     PurchaseSource,
     ScanResult,
@@ -250,3 +252,31 @@ async def test_a_region_the_account_has_not_enabled_marks_the_scan(harness: Harn
     assert scan_of(status).result is ScanResult.PARTIAL
     assert "Regions not enabled in the account: ap-east-1" in (scan_of(status).message or "")
     assert scan_of(status).regions == ["us-east-1", "ap-east-1"]
+
+
+async def test_a_management_account_shows_every_members_commitments_and_which_cannot_be_undone(
+    harness: Harness,
+) -> None:
+    management = await harness.account(register=False)
+    member = await harness.account()
+    outsider = await harness.account(register=False)
+    await harness.control.organization(
+        management, [{"id": member, "name": "team-a"}, {"id": outsider, "name": "team-b"}]
+    )
+    started = harness.clock.now() - timedelta(days=3)
+    mine = (await harness.control.savings_plan(member, start=started))["savingsPlanId"]
+    theirs = (await harness.control.savings_plan(outsider, start=started))["savingsPlanId"]
+    await harness.register(management)
+    [status] = await scanned(harness, management)
+    assert scan_of(status).management_account
+    reply = await harness.query(
+        GetOrganizationView(actor=ADMIN, management_account_id=management), OrganizationViewReply
+    )
+    assert reply.view is not None, reply.problem
+    by_id = {c.commitment_id: c for c in reply.view.commitments}
+    assert by_id[mine].account_id == member
+    assert by_id[mine].onboarded
+    assert by_id[theirs].account_id == outsider
+    assert not by_id[theirs].onboarded
+    assert "not onboarded" in (by_id[theirs].note or "")
+    assert {m.account_id: m.onboarded for m in reply.view.members}[outsider] is False
