@@ -102,16 +102,36 @@ def create_worker_app(
     )
 
 
-def serve(app: Any, settings: ServiceSettings, *, name: str) -> None:
-    """Run an ASGI app (worker or gateway) until SIGTERM/SIGINT, logging as configured."""
-    configure_logging(settings.log_level, settings.log_format)
-    get_logger(f"graceperiod.{name}").info("starting", host=settings.http_host, port=settings.http_port)
-    uvicorn.run(
+def server_config(
+    app: Any, *, host: str, port: int, trusted_proxies: Sequence[str] = (), **options: Any
+) -> uvicorn.Config:
+    """How every Grace Period HTTP server runs under uvicorn. Forwarded headers
+    (``X-Forwarded-For``/``-Proto``) are believed only from ``trusted_proxies`` (addresses or
+    networks); with none, uvicorn's own default (trust 127.0.0.1, so anything on the host could
+    choose its client address, and escape rate limits keyed on it) is turned off."""
+    trusted = list(trusted_proxies)
+    return uvicorn.Config(
         app,
-        host=settings.http_host,
-        port=settings.http_port,
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         lifespan="on",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or "",
+        **options,
+    )
+
+
+def serve(app: Any, settings: ServiceSettings, *, name: str, trusted_proxies: Sequence[str] = ()) -> None:
+    """Run an ASGI app (worker or gateway) until SIGTERM/SIGINT, logging as configured."""
+    configure_logging(settings.log_level, settings.log_format)
+    get_logger(f"graceperiod.{name}").info("starting", host=settings.http_host, port=settings.http_port)
+    config = server_config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        trusted_proxies=trusted_proxies,
         timeout_graceful_shutdown=20,
     )
+    uvicorn.Server(config).run()

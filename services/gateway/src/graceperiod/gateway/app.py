@@ -197,4 +197,4 @@ def lifespan(
 
 def main() -> None:
     settings = GatewaySettings()
-    serve(create_app(settings), settings, name="gateway")
+    serve(create_app(settings), settings, name="gateway", trusted_proxies=settings.trusted_proxies)

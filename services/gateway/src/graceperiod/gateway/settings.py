@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS
@@ -173,10 +173,37 @@ class GatewaySettings(ServiceSettings):
         default=60, description="Email-link pages, per client address; 0 turns it off."
     )
     http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Addresses or networks of the reverse proxies in front of the gateway, comma-separated "
+            "(e.g. the ingress controller's pod network). X-Forwarded-For/-Proto are believed from these "
+            "only, and the client address they name is what rate limits count; default: none, so the "
+            "connection's own address counts."
+        ),
+    )
     reapply_bundle_docs: str = Field(
         default="docs/operations.md#reapply-the-onboarding-bundle",
         description="Where the 're-apply the onboarding bundle' instructions live.",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                msg = f"trusted_proxies: {entry!r} is not an IP address or network"
+                raise ValueError(msg) from exc
+        return value
 
     @field_validator("auth_algorithms")
     @classmethod

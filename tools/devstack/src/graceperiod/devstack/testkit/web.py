@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import uvicorn
+
+from graceperiod.runtime.worker import server_config
 
 #: Never a downloaded browser: Debian's, without the sandbox (containers) or background traffic.
 CHROMIUM: Final = Path("/usr/bin/chromium")
@@ -25,10 +27,13 @@ CHROMIUM_ARGS: Final = [
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
-    """Run ``app`` under uvicorn (lifespan included) until the block ends; yields its base URL."""
+async def serving(
+    app: Any, *, host: str = "127.0.0.1", port: int = 0, trusted_proxies: Sequence[str] = ()
+) -> AsyncIterator[str]:
+    """Run ``app`` under uvicorn (lifespan included), configured as in production
+    (:func:`graceperiod.runtime.worker.server_config`), until the block ends; yields its base URL."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None, access_log=False, log_level="warning")
+        server_config(app, host=host, port=port, trusted_proxies=trusted_proxies, log_level="warning")
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
