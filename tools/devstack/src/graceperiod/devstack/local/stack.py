@@ -70,6 +70,31 @@ def _port(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+STACK_ENV_HEADER = (
+    "# LOCAL DEVELOPMENT ONLY: the endpoints and settings of this machine's `make run` stack\n"
+    "# (loopback servers, no authentication on FerretDB, the RabbitMQ guest user). Never use\n"
+    "# these values, or this file, for a deployment (docs/security.md).\n"
+)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created (or made) owner-only: databases, logs, keys and mail with live revoke
+    links live under ``var/``, and nobody else on the machine may read them."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def write_stack_env(env: dict[str, str], path: Path | None = None) -> Path:
+    """``var/stack.env`` (owner-only, marked local-only), for a newcomer's shell."""
+    path = path or VAR / "stack.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(STACK_ENV_HEADER + "".join(f"export {k}={v}\n" for k, v in env.items()))
+    path.chmod(0o600)
+    return path
+
+
 def _save(state: dict[str, Any]) -> None:
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps(state, indent=2))
@@ -158,6 +183,7 @@ def up() -> Endpoints:
     """Start the stack; raises :class:`InTheWayError` (nothing started) or ``ServerError`` (some started)."""
     planned = plan()
     preflight(planned)
+    private_dir(VAR)
     state: dict[str, Any] = {"processes": []}
     step = _progress()
     for server in planned.servers:
@@ -188,7 +214,7 @@ def up() -> Endpoints:
 
     state["endpoints"] = endpoints.__dict__
     _save(state)
-    (VAR / "stack.env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
+    write_stack_env(env)
     return endpoints
 
 

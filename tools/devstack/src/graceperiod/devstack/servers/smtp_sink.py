@@ -63,7 +63,10 @@ class MaildirHandler:
         ).encode()
         name = f"{time.time_ns()}-{uuid.uuid4().hex[:12]}.eml"
         tmp = self.maildir / f".{name}.tmp"
-        tmp.write_bytes(header + content)
+        # Owner-only: a message holds live one-click revoke links.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(header + content)
         os.replace(tmp, self.maildir / name)
         return "250 Message accepted for delivery"
 
