@@ -132,6 +132,42 @@ async def test_admin_revokes_through_the_confirm_dialog_and_files_an_edited_supp
     await context.close()
 
 
+async def test_a_support_case_is_followed_to_the_end_with_the_return_limits_beside_a_return(
+    browser: Browser, base_url: str, clients: FakeServiceClients
+) -> None:
+    """Issue 16, items 5 and 7: the reference is fixed in the draft, the case shows as filed with
+    its Support Center link, the outcome is recorded and shown; a Savings Plan's return is
+    offered with the yearly limit and the month cut-off."""
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Ada Admin")
+    await dashboard.open("/purchases/pur-bob-sp/revoke")
+    limits = dashboard.page.locator(".return-limits")
+    await expect(limits).to_contain_text(re.compile(r"At least 3 of 10 Savings Plan returns used in \d{4}"))
+    await expect(limits).to_contain_text("AWS reports no such number")
+
+    await dashboard.open("/purchases/pur-alice-ri/support-case")
+    await expect(dashboard.page.locator(".prefixed .subject-prefix")).to_have_text("[GP-pur-alice-ri]")
+    subject = dashboard.page.get_by_label("Subject")
+    await subject.fill("Bought by mistake")
+    await dashboard.page.get_by_role("button", name="Submit support case").click()
+    await dashboard.page.get_by_role("link", name="See the purchase").click()
+    case = dashboard.page.locator(".case-record")
+    await expect(case.locator(".filed-subject")).to_have_text("[GP-pur-alice-ri] Bought by mistake")
+    link = case.get_by_role("link", name=re.compile("in the AWS Support Center"))
+    assert (await link.get_attribute("href") or "").startswith("https://console.aws.amazon.com/support/home#/case/")
+
+    await dashboard.page.get_by_label("Resolution note (optional)").fill("AWS refunded the upfront fee")
+    await dashboard.page.get_by_label("What AWS decided").select_option("granted")
+    await dashboard.page.get_by_label(re.compile("Refund granted")).fill("1200.50")
+    await dashboard.page.get_by_role("button", name="Mark case resolved").click()
+    await dashboard.page.get_by_role("link", name="See the purchase").click()
+    await expect(case.locator(".case-outcome")).to_have_text("Refund granted")
+    await expect(case.locator(".case-refund")).to_have_text("$1,200.50")
+    await expect(case.locator(".case-note")).to_have_text("AWS refunded the upfront fee")
+    await context.close()
+
+
 async def test_admin_releases_a_cooldown_account_and_sees_warning_and_record(browser: Browser, base_url: str) -> None:
     context = await browser.new_context()
     dashboard = Dashboard(await context.new_page(), base_url)

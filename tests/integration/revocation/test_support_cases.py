@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from decimal import Decimal
 
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     AllowedAction,
+    CaseOutcome,
     GetSupportCaseDraft,
     ListAccountAccess,
     MarkCaseResolved,
@@ -100,9 +102,23 @@ async def test_a_case_can_be_marked_resolved_by_hand_and_categories_fall_back(ha
     [case] = (await harness.control.get_account(account))["cases"]
     assert case["categoryCode"] == "other-billing-questions"
     assert case["subject"] == f"[GP-{pid}] Please refund"
+    filed = reply.purchase.audit if reply.purchase else None
+    assert filed is not None
+    assert (filed.support_case_subject, filed.support_case_body) == (f"[GP-{pid}] Please refund", "Edited body")
+    assert reply.purchase is not None
+    assert reply.purchase.support_case_url == (
+        f"https://console.aws.amazon.com/support/home#/case/?displayId={case['displayId']}&language=en"
+    )
 
     done = await harness.command(
-        MarkCaseResolved(actor=ADMIN, idempotency_key=key(), purchase_id=pid, note="AWS refunded")
+        MarkCaseResolved(
+            actor=ADMIN,
+            idempotency_key=key(),
+            purchase_id=pid,
+            note="AWS refunded the upfront fee",
+            outcome=CaseOutcome.PARTIALLY_GRANTED,
+            refund_amount=Decimal("1200.50"),
+        )
     )
     again = await harness.command(MarkCaseResolved(actor=ADMIN, idempotency_key=key(), purchase_id=pid))
 
@@ -112,8 +128,17 @@ async def test_a_case_can_be_marked_resolved_by_hand_and_categories_fall_back(ha
     assert done.purchase.audit.support_case_resolved_by is not None
     assert done.purchase.audit.support_case_resolved_by.user_id == "u-admin"
     assert again.status is CommandStatus.DONE
+    resolved = done.purchase.audit
+    assert resolved.support_case_resolution_note == "AWS refunded the upfront fee"
+    assert resolved.support_case_outcome is CaseOutcome.PARTIALLY_GRANTED
+    assert resolved.support_case_refund == Decimal("1200.50")
+    assert (await harness.view(pid)).audit.support_case_outcome is CaseOutcome.PARTIALLY_GRANTED  # stored
     event = await harness.wait_event(pid, "support-case-resolved")
     assert event["actor"]["user_id"] == "u-admin"
+    # the outcome email is built from the event's audit
+    assert event["audit"]["support_case_outcome"] == "partially-granted"
+    assert event["audit"]["support_case_refund"] == "1200.50"
+    assert event["audit"]["support_case_resolution_note"] == "AWS refunded the upfront fee"
 
 
 async def test_a_basic_plan_account_gets_support_unavailable(harness: Harness) -> None:

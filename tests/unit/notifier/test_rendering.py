@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -11,7 +12,15 @@ from html.parser import HTMLParser
 import pytest
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
+from graceperiod.contracts.revocation import (
+    ActorRef,
+    Audit,
+    CaseOutcome,
+    Phase,
+    PurchaseChangeKind,
+    RevokedVia,
+    Windows,
+)
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase
@@ -259,6 +268,22 @@ def _outcome(renderer: EmailRenderer, change: PurchaseChangeKind, audit: Audit) 
             PurchaseChangeKind.SUPPORT_CASE_RESOLVED,
             Audit(support_case_id="case-123", support_case_status="resolved"),
             ["The AWS Support case (case-123) about this purchase was resolved.", "Case status: resolved"],
+        ),
+        (
+            PurchaseChangeKind.SUPPORT_CASE_RESOLVED,
+            Audit(
+                support_case_id="case-123",
+                support_case_status="resolved",
+                support_case_outcome=CaseOutcome.PARTIALLY_GRANTED,
+                support_case_refund=Decimal("1200.5"),
+                support_case_resolution_note="AWS refunded the upfront fee",
+            ),
+            [
+                "The AWS Support case (case-123) about this purchase was resolved: refund partly granted.",
+                "Outcome: Refund partly granted",
+                "Refund: $1,200.50",
+                "Resolution note: AWS refunded the upfront fee",
+            ],
         ),
     ],
 )

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.revocation import case_reference
 from graceperiod.contracts.rpc import Actor
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.revocation.domain.authorization import may_configure
-from graceperiod.revocation.domain.drafts import case_reference, draft_case
+from graceperiod.revocation.domain.drafts import draft_case
 
 
 def _actor(user_id: str, email: str, *permissions: Permission, path: ActionPath = ActionPath.DASHBOARD) -> Actor:
@@ -20,6 +21,7 @@ def test_the_draft_carries_what_aws_billing_needs() -> None:
     purchase = sample_purchase(kind="reserved_instance", service="ec2", commitment_id="ri-0abc", region="eu-west-1")
     draft = draft_case(purchase)
     assert draft.subject.startswith(case_reference(purchase.purchase_id))
+    assert draft.subject_prefix == case_reference(purchase.purchase_id)  # shown as fixed in the form
     for fact in (
         "123456789012",
         "ri-0abc",

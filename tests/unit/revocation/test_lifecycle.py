@@ -4,6 +4,7 @@ the record as it becomes out, with the events it announces in its outbox. No ser
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,6 +13,7 @@ from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, Email
 from graceperiod.contracts.revocation import (
     ActorRef,
     AllowedAction,
+    CaseOutcome,
     Phase,
     PurchaseChangeKind,
     RevokedVia,
@@ -45,6 +47,7 @@ from graceperiod.revocation.domain.records import AccountRecord, AwsState, Purch
 from graceperiod.revocation.domain.revoking import accepted, aws_failing, claimed, failed, revoke_answer
 from graceperiod.revocation.domain.support_cases import (
     Filing,
+    Resolution,
     case_answer,
     case_claimed,
     case_followed,
@@ -306,6 +309,8 @@ def test_a_case_is_filed_opened_followed_and_resolved() -> None:
     assert open_.phase is Phase.CASE_OPEN
     assert open_.attempt is None
     assert open_.audit.support_case_id == "case-1"
+    assert (open_.audit.support_case_subject, open_.audit.support_case_body) == ("[GP-x] s", "b")  # as filed
+    assert open_.audit.support_case_display_id == "1234"
     assert open_.audit.revoked_via is RevokedVia.SUPPORT_CASE_API
     assert open_.audit.revoked_at is None  # AWS decides at its discretion
     assert _changes(open_) == [PurchaseChangeKind.SUPPORT_CASE_OPENED]
@@ -320,9 +325,17 @@ def test_a_case_is_filed_opened_followed_and_resolved() -> None:
     assert by_aws.audit.support_case_resolved_by is None
 
     assert resolve_answer(quiet, AT) is None
-    by_hand = resolved(quiet, ADA, AT, note="refund seen on the bill")
+    by_hand = resolved(
+        quiet, ADA, AT, Resolution("refund seen on the bill", CaseOutcome.PARTIALLY_GRANTED, Decimal("1200.50"))
+    )
     assert by_hand.audit.support_case_resolved_by == ADA
     assert by_hand.timeline[-1].detail == {"note": "refund seen on the bill"}
+    assert by_hand.audit.support_case_resolution_note == "refund seen on the bill"
+    assert by_hand.audit.support_case_outcome is CaseOutcome.PARTIALLY_GRANTED
+    assert by_hand.audit.support_case_refund == Decimal("1200.50")
+    assert "outcome: partially-granted, refund USD 1200.50" in by_hand.timeline[-1].summary
+    announced_audit = by_hand.outbox[-1].event.audit  # the resolved email is built from it
+    assert announced_audit.support_case_outcome is CaseOutcome.PARTIALLY_GRANTED
     answer = resolve_answer(by_hand, AT)
     assert answer is not None
     assert answer.message == "The case was already resolved."

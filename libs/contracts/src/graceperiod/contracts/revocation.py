@@ -73,6 +73,22 @@ CaseSubject = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 CaseBody = Annotated[str, Field(min_length=1, max_length=CASE_BODY_MAX_LENGTH)]
 
 
+def case_reference(purchase_id: str) -> str:
+    """The fixed start of every support case's subject: how Grace Period finds again a case an
+    attempt filed before it could record it. Shown as fixed in the draft; a subject sent
+    without it gets it in front (the subject as filed is in the audit)."""
+    return f"[GP-{purchase_id}]"
+
+
+def with_case_reference(subject: str, purchase_id: str) -> str:
+    """``subject`` starting with the purchase's reference (added when missing)."""
+    reference = case_reference(purchase_id)
+    subject = subject.strip()
+    if subject.startswith(reference):
+        return subject
+    return f"{reference} {subject}".strip()[:CASE_SUBJECT_MAX_LENGTH]
+
+
 def valid_case_text(subject: str, body: str) -> bool:
     """Whether a support case's subject and body (as typed, surrounding blanks aside) fit."""
     subject, body = subject.strip(), body.strip()
@@ -102,6 +118,30 @@ def may_act_on(actor: Actor, purchase: PurchaseExecuted, *, link: LinkClaims | N
 
 def _address(email: str) -> str:
     return email.strip().lower()
+
+
+class CaseOutcome(StrEnum):
+    """What AWS Support decided on a refund request, as the person resolving the case records it."""
+
+    GRANTED = "granted"
+    PARTIALLY_GRANTED = "partially-granted"
+    DENIED = "denied"
+
+    @property
+    def words(self) -> str:
+        """The outcome as people read it (dashboard and emails)."""
+        return _CASE_OUTCOME_WORDS[self]
+
+
+_CASE_OUTCOME_WORDS: Final = {
+    CaseOutcome.GRANTED: "refund granted",
+    CaseOutcome.PARTIALLY_GRANTED: "refund partly granted",
+    CaseOutcome.DENIED: "refund denied",
+}
+
+
+#: AWS's yearly limit of Savings Plan returns per management account (sp-quotas.html).
+SAVINGS_PLAN_RETURNS_PER_YEAR: Final = 10
 
 
 class RevokedVia(StrEnum):
@@ -193,6 +233,14 @@ class Audit(Model):
     support_case_resolved_at: Instant | None = None
     support_case_resolved_by: ActorRef | None = None
     """Who marked the case resolved by hand; None when DescribeCases reported it."""
+    support_case_subject: str | None = None
+    """The subject and body as filed with AWS Support."""
+    support_case_body: str | None = None
+    support_case_resolution_note: str | None = None
+    """What the person who resolved the case wrote (AWS's answer, in their words)."""
+    support_case_outcome: CaseOutcome | None = None
+    support_case_refund: Money | None = None
+    """The refund AWS granted, in the purchase's currency (when recorded)."""
     actor: ActorRef | None = None
     aws_request_ids: list[str] = Field(default_factory=list)
     aws_response: dict[str, Any] | None = None
@@ -248,6 +296,23 @@ class PurchaseSource(StrEnum):
         return cls.DISCOVERED if str(via) == cls.DISCOVERED.value else cls.EXECUTED
 
 
+class ReturnAllowance(Model):
+    """What limits a Savings Plan return besides its own window (AWS's rules, sp-quotas.html and
+    return-sp.html): at most :data:`SAVINGS_PLAN_RETURNS_PER_YEAR` returns per calendar year per
+    management account, and only in the calendar month (UTC) of the purchase.
+
+    AWS reports no count of returns used: ``counted`` is the returns Grace Period made or found
+    in that management account's accounts this year, so at least that many are used."""
+
+    management_account_id: AwsAccountId | None = None
+    """None: not known yet (organizations:DescribeOrganization not allowed, or not probed)."""
+    year: int
+    counted: int = 0
+    limit: int = SAVINGS_PLAN_RETURNS_PER_YEAR
+    month_cutoff_at: Instant
+    """The first instant of the next calendar month (UTC) after the purchase: no return from then on."""
+
+
 class PurchaseView(Model):
     """A purchase as the gateway shows it to one actor: allowed actions are theirs."""
 
@@ -268,6 +333,10 @@ class PurchaseView(Model):
     audit: Audit = Field(default_factory=Audit)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     updated_at: Instant | None = None
+    support_case_url: str | None = None
+    """The case in the AWS Support Center console (by its display id), once filed."""
+    returns: ReturnAllowance | None = None
+    """Savings Plans: the yearly return limit and the calendar-month cut-off."""
 
 
 class SupportCaseDraft(Model):
@@ -276,7 +345,10 @@ class SupportCaseDraft(Model):
     purchase_id: Identifier
     account_id: AwsAccountId
     subject: CaseSubject
+    """The whole subject, starting with ``subject_prefix``."""
     body: CaseBody
+    subject_prefix: str | None = None
+    """The fixed start of the subject (:func:`case_reference`): it cannot be edited away."""
     service_code: str = "billing"
     category_code: str = "other-billing-questions"
     severity_code: str = "normal"
@@ -336,6 +408,9 @@ class AccountAccess(Model):
     message: str | None = None
     contact_emails: list[EmailAddress] = Field(default_factory=list)
     discovery: DiscoveryStatus | None = None
+    management_account_id: AwsAccountId | None = None
+    """The account's organization's management account (organizations:DescribeOrganization);
+    the account itself when it is in no organization; None when not known."""
 
 
 # --- Commands (revocation.commands) --------------------------------------------------------
@@ -369,9 +444,14 @@ class SubmitSupportCase(Command):
 
 
 class MarkCaseResolved(Command):
+    """Record that AWS Support resolved the case, with what it decided (all optional)."""
+
     kind: Literal["mark-case-resolved"] = "mark-case-resolved"
     purchase_id: Identifier
     note: Annotated[str, Field(max_length=2000)] = ""
+    outcome: CaseOutcome | None = None
+    refund_amount: Annotated[Money, Field(ge=0)] | None = None
+    """The refund granted, in the purchase's currency."""
 
 
 class RegisterAccountRole(Command):

@@ -178,6 +178,7 @@ class NotifierService:
                 occurred_at=occurred_at,
                 notice=notice,
                 refund=expected_refund(purchase, event.aws_state),
+                currency=purchase.cost.currency,
             )
             email = OutcomeEmail(
                 brand=self._brand,

@@ -38,6 +38,7 @@ from graceperiod.revocation.domain.drafts import NO_SUPPORT_CASES, category_for,
 from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.listing import Position, sort_keys
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
+from graceperiod.revocation.domain.returns import allowance, family_of, is_savings_plan, year_of
 from graceperiod.revocation.domain.views import view_of
 from graceperiod.revocation.organizations import OrganizationReads
 from graceperiod.revocation.store.listing import PurchaseListing
@@ -180,7 +181,18 @@ class Queries:
         if record is None:
             return PurchaseReply(problem=_not_found(query.purchase_id))
         account = await self.changes.accounts.get(record.account_id)
-        return PurchaseReply(purchase=view_of(record, account, asker, self.changes.now()))
+        view = view_of(record, account, asker, self.changes.now())
+        returns = allowance(record, account, await self._returns_counted(record, account))
+        return PurchaseReply(purchase=view.model_copy(update={"returns": returns}))
+
+    async def _returns_counted(self, record: PurchaseRecord, account: AccountRecord | None) -> int:
+        """The Savings Plan returns made or found this year against the purchase's management
+        account (only its own account's while that is unknown)."""
+        if not is_savings_plan(record):
+            return 0
+        family = family_of(record, account)
+        accounts = await self.changes.accounts.in_family(family) if family else [record.account_id]
+        return await self.changes.purchases.count_returns(accounts, between=year_of(record))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
         record = await self.changes.find(query.purchase_id)

@@ -28,6 +28,7 @@ from graceperiod.revocation.domain.revoking import aws_failing, failed
 from graceperiod.revocation.domain.support_cases import (
     CREATE_CASE,
     Filing,
+    Resolution,
     adoptable,
     case_answer,
     case_claimed,
@@ -148,7 +149,6 @@ class SupportCases:
         if answer is not None:
             return self.replies.answer(answer, loaded, asker)
         by = actor_ref(asker.actor)
-        loaded, _ = await self.changes.purchase(
-            loaded, lambda rec, at: (resolved(rec, by, at, note=command.note), None)
-        )
+        resolution = Resolution(command.note.strip(), command.outcome, command.refund_amount)
+        loaded, _ = await self.changes.purchase(loaded, lambda rec, at: (resolved(rec, by, at, resolution), None))
         return self.replies.done("Support case marked resolved.", loaded, asker)

@@ -229,7 +229,7 @@ class PurchasesController(ApiController):
         self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, data: ResolutionBody, key: ActionKey
     ) -> Response[CommandResult]:
         reply = await purchases.mark_case_resolved(
-            identity, purchase_id, note=data.note, path=ActionPath.API, idempotency_key=key
+            identity, purchase_id, data, path=ActionPath.API, idempotency_key=key
         )
         return command_response(reply)
 

@@ -4,6 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from graceperiod.contracts.revocation import CaseOutcome
+
+REFUND_RULE: Final = "Give the refund as an amount such as 1200.50 (digits and one decimal point), or leave it empty."
 
 
 @dataclass
@@ -22,3 +28,23 @@ class SupportCaseForm:
 class ResolveForm:
     idempotency_key: str
     note: str = ""
+    outcome: str = ""
+    refund_amount: str = ""
+
+    def case_outcome(self) -> CaseOutcome | None:
+        """The outcome chosen (None: not recorded; a value not offered reads as not recorded)."""
+        return CaseOutcome(self.outcome) if self.outcome in set(CaseOutcome) else None
+
+    def refund(self) -> Decimal | None:
+        """The refund typed, or None when left empty; ValueError with :data:`REFUND_RULE`."""
+        text = self.refund_amount.strip().replace(",", "")
+        if not text:
+            return None
+        try:
+            amount = Decimal(text)
+            whole_cents = amount.is_finite() and amount >= 0 and amount == amount.quantize(Decimal("0.01"))
+        except InvalidOperation:
+            whole_cents = False
+        if len(text) > 20 or not whole_cents:
+            raise ValueError(REFUND_RULE)
+        return amount

@@ -31,6 +31,7 @@ from graceperiod.gateway.configuration.service import SettingsService
 from graceperiod.gateway.purchases.controls import Control, controls_for
 from graceperiod.gateway.purchases.forms import ResolveForm, RevokeForm, SupportCaseForm
 from graceperiod.gateway.purchases.history import COLUMNS, from_page
+from graceperiod.gateway.purchases.schemas import Resolution
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.web.collaborators import provide
@@ -181,7 +182,19 @@ class PurchasePages(DashboardController):
         self, purchases: Purchases, identity: SignedIn, purchase_id: PurchaseId, data: ResolveData
     ) -> Template:
         note, key = data.note.strip()[:2000], checked_key(data.idempotency_key)
+        try:
+            refund = data.refund()
+        except ValueError as exc:
+            raise ProblemException(400, str(exc)) from exc
         reply = await purchases.mark_case_resolved(
-            identity, purchase_id, note=note, path=ActionPath.DASHBOARD, idempotency_key=key
+            identity,
+            purchase_id,
+            Resolution(
+                note=note,
+                outcome=decided.value if (decided := data.case_outcome()) else None,
+                refund_amount=str(refund) if refund is not None else "",
+            ),
+            path=ActionPath.DASHBOARD,
+            idempotency_key=key,
         )
         return outcome(identity, reply, purchase_id, "Support case")

@@ -32,6 +32,7 @@ from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.clients import NOTIFIER, REVOCATION, ServiceClients
 from graceperiod.gateway.purchases.history import HistoryQuery
+from graceperiod.gateway.purchases.schemas import Resolution
 from graceperiod.gateway.web.commands import ensure_accepted
 from graceperiod.gateway.web.problems import ProblemException, ensure_ok
 from graceperiod.runtime.clock import Clock
@@ -139,11 +140,16 @@ class PurchaseService:
         return ensure_accepted(await self.send(command), REVOCATION)
 
     async def mark_case_resolved(
-        self, identity: Identity, purchase_id: str, *, note: str, path: ActionPath, idempotency_key: str
+        self, identity: Identity, purchase_id: str, resolution: Resolution, *, path: ActionPath, idempotency_key: str
     ) -> CommandReply:
         await self._may_act(identity, purchase_id, path)
         command = MarkCaseResolved(
-            actor=identity.actor(path), idempotency_key=idempotency_key, purchase_id=purchase_id, note=note
+            actor=identity.actor(path),
+            idempotency_key=idempotency_key,
+            purchase_id=purchase_id,
+            note=resolution.note,
+            outcome=resolution.case_outcome(),
+            refund_amount=resolution.refund(),
         )
         return ensure_accepted(await self.send(command), REVOCATION)
 

@@ -14,6 +14,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from graceperiod.contracts import formatting, vocabulary
 from graceperiod.contracts.enums import Permission
+from graceperiod.contracts.revocation import CaseOutcome
 from graceperiod.gateway import explain
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -41,4 +42,5 @@ def template_engine() -> JinjaTemplateEngine:
     env.filters["cost"] = explain.cost
     env.tests.update(formatting.JINJA_TESTS)
     env.globals.update(remaining=remaining, explain=explain, vocabulary=vocabulary, Permission=Permission)
+    env.globals.update(CaseOutcome=CaseOutcome)
     return JinjaTemplateEngine.from_environment(env)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from graceperiod.contracts.enums import AzureBenefit
-from graceperiod.contracts.formatting import cost_with_total, utc
+from graceperiod.contracts.formatting import cost_with_total, money, utc
 from graceperiod.contracts.notifier import EmailKind
 from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind
 from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
@@ -179,6 +179,7 @@ def outcome_story(
     occurred_at: str,
     notice: WindowNotice,
     refund: str = "",
+    currency: str = "USD",
 ) -> tuple[str, list[tuple[str, str]], str]:
     """(what happened, detail rows, what happens next) for one announced change; ``refund``
     says what the undo gives back (for a revoked purchase)."""
@@ -214,11 +215,28 @@ def outcome_story(
     details.append(("Resolved at", occurred_at))
     if audit.support_case_status:
         details.append(("Case status", audit.support_case_status))
-    return (
-        f"The AWS Support case ({case}) about this purchase was resolved.",
-        details,
-        "Read AWS's answer in the case (AWS Support Center) to see whether the refund was granted.",
-    )
+    return resolved_story(case, audit, details, currency)
+
+
+def resolved_story(
+    case: str, audit: Audit, details: list[tuple[str, str]], currency: str
+) -> tuple[str, list[tuple[str, str]], str]:
+    """A resolved case, with what AWS decided when the person who resolved it recorded it."""
+    outcome = audit.support_case_outcome
+    if outcome is not None:
+        details.append(("Outcome", outcome.words.capitalize()))
+    if audit.support_case_refund is not None:
+        details.append(("Refund", money(audit.support_case_refund, currency)))
+    if audit.support_case_resolution_note:
+        details.append(("Resolution note", audit.support_case_resolution_note))
+    what = f"The AWS Support case ({case}) about this purchase was resolved"
+    if outcome is None:
+        return (
+            f"{what}.",
+            details,
+            "Read AWS's answer in the case (AWS Support Center) to see whether the refund was granted.",
+        )
+    return f"{what}: {outcome.words}.", details, "Nothing else to do; the dashboard keeps the audit trail."
 
 
 # --- The sandbox pool runs low ----------------------------------------------------------------

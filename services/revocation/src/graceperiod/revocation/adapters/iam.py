@@ -26,7 +26,8 @@ REQUIRED_IAM_ACTIONS: Final[frozenset[str]] = frozenset(
         "support:DescribeServices",
         "support:CreateCase",
         "support:DescribeCases",
-        # Discovery: the Regions to scan; in an organisation's management account, the
+        # Discovery: the Regions to scan; the management account (also whose yearly limit of
+        # Savings Plan returns a return counts against); in a management account, the
         # members and every member's Savings Plans and reservations (Cost Explorer).
         "ec2:DescribeRegions",
         "organizations:DescribeOrganization",

@@ -69,6 +69,7 @@ def probed(account: AccountRecord, probe: Probe, now: datetime, policy: ProbePol
             "checked_at": now,
             "probe_due_at": now + (policy.max_age if probe.complete else policy.retry),
             "message": probe.message,
+            "management_account_id": probe.management_account_id or account.management_account_id,
         }
     )
 

@@ -37,6 +37,8 @@ class Probe:
     missing_actions: frozenset[str]
     complete: bool
     message: str
+    management_account_id: str | None = None
+    """The organization's management account (the account itself when in none); None: unknown."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graceperiod.contracts.enums import CommitmentKind
-from graceperiod.contracts.revocation import SupportCaseDraft
+from graceperiod.contracts.revocation import SupportCaseDraft, case_reference
 from graceperiod.contracts.upstream import PurchaseExecuted
 
 RESERVED_INSTANCES_CATEGORY = "reserved-instances"
@@ -14,11 +14,6 @@ _LABELS = {
     CommitmentKind.SAVINGS_PLAN: "Savings Plan",
     CommitmentKind.RESERVED_NODE: "reserved node",
 }
-
-
-def case_reference(purchase_id: str) -> str:
-    """Put in every subject: finds a case filed by an attempt that died before recording it."""
-    return f"[GP-{purchase_id}]"
 
 
 def preferred_category(kind: CommitmentKind) -> str:
@@ -79,6 +74,7 @@ def draft_case(
         purchase_id=purchase.purchase_id,
         account_id=purchase.account.id,
         subject=subject,
+        subject_prefix=case_reference(purchase.purchase_id),
         body=body,
         category_code=category_code or preferred_category(commitment.kind),
         severity_code=severity_code,

@@ -72,6 +72,14 @@ def manual_route(partition: str) -> str:
     return _CONSOLES.get(partition, _CONSOLES["aws"])
 
 
+def case_url(partition: str, display_id: str | None) -> str | None:
+    """A filed case in the AWS Support Center console of the partition, by its display id."""
+    if not display_id:
+        return None
+    console = manual_route(partition).split("#", 1)[0]
+    return f"{console}#/case/?displayId={display_id}&language=en"
+
+
 def assess(purchase: PurchaseFacts, standing: Standing, access: AccessFacts, now: datetime) -> Assessment:
     done = _already_done(purchase.status, standing.progress)
     if done is not None:

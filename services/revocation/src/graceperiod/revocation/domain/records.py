@@ -293,6 +293,8 @@ class AccountRecord(Record):
     message: str | None = None
     categories: list[str] | None = None
     categories_at: datetime | None = None
+    management_account_id: str | None = None
+    """Its organization's management account (DescribeOrganization); itself when in none."""
     version: int = 0
     regions: list[str] = Field(default_factory=list)
     """Regions to scan, as registered (empty: the setting, else the enabled Regions)."""
@@ -346,6 +348,7 @@ class AccountRecord(Record):
             message=self.message,
             contact_emails=self.contact_emails,
             discovery=discovery,
+            management_account_id=self.management_account_id,
         )
 
 

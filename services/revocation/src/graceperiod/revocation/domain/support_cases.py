@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from decimal import Decimal
 
 from graceperiod.contracts.revocation import (
-    CASE_SUBJECT_MAX_LENGTH,
     ActorRef,
+    CaseOutcome,
     Phase,
     PurchaseChangeKind,
     RevokedVia,
     TimelineEntry,
     TimelineKind,
+    case_reference,
+    with_case_reference,
 )
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.revocation.domain.aws_answers import ActionResult, CaseInfo
-from graceperiod.revocation.domain.drafts import FALLBACK_CATEGORY, case_reference, draft_case, preferred_category
+from graceperiod.revocation.domain.drafts import FALLBACK_CATEGORY, draft_case, preferred_category
 from graceperiod.revocation.domain.lifecycle import At, announced, assessment, refreshed, with_entry
 from graceperiod.revocation.domain.outcomes import Outcome, Rejected, iso
 from graceperiod.revocation.domain.records import Attempt, AttemptKind, PurchaseRecord, RevocationStatus
@@ -49,14 +52,11 @@ def case_answer(record: PurchaseRecord, at: At) -> Outcome | None:
 
 
 def case_text(record: PurchaseRecord, subject: str | None, body: str | None) -> tuple[str, str]:
-    """The subject and body to file: the draft's unless edited; the subject always carries the
-    purchase's reference (how a case filed by a dead attempt is found again)."""
+    """The subject and body to file: the draft's unless edited; the subject always starts with
+    the purchase's reference (how a case filed by a dead attempt is found again). The draft
+    shows it as fixed; the subject as filed is kept in the audit, so nothing is changed unseen."""
     draft = draft_case(record.purchase)
-    reference = case_reference(record.purchase_id)
-    subject = subject or draft.subject
-    if reference not in subject:
-        subject = f"{reference} {subject}"[:CASE_SUBJECT_MAX_LENGTH]
-    return subject, body or draft.body
+    return with_case_reference(subject or draft.subject, record.purchase_id), body or draft.body
 
 
 def case_claimed(
@@ -130,6 +130,8 @@ def opened(record: PurchaseRecord, filing: Filing, attempt: Attempt, at: At) -> 
             "support_case_status": info.status if info else "opened",
             "support_case_display_id": info.display_id if info else None,
             "support_case_opened_at": at.now,
+            "support_case_subject": attempt.subject,
+            "support_case_body": attempt.body,
             "actor": who,
             "aws_request_ids": [*record.audit.aws_request_ids, *([request_id] if request_id else [])],
             "aws_response": (result.response if result else None) or record.audit.aws_response,
@@ -162,18 +164,44 @@ def resolve_answer(record: PurchaseRecord, at: At) -> Outcome | None:
     return None
 
 
-def resolved(record: PurchaseRecord, by: ActorRef | None, at: At, *, note: str = "") -> PurchaseRecord:
-    """The case is resolved: by AWS Support (``by`` None) or marked by hand."""
+@dataclass(frozen=True)
+class Resolution:
+    """What the person resolving a case recorded (all optional)."""
+
+    note: str = ""
+    outcome: CaseOutcome | None = None
+    refund: Decimal | None = None
+
+    def summary(self, currency: str) -> str:
+        parts = [f"outcome: {self.outcome}"] if self.outcome else []
+        if self.refund is not None:
+            parts.append(f"refund {currency} {self.refund}")
+        return f" ({', '.join(parts)})" if parts else ""
+
+
+def resolved(
+    record: PurchaseRecord, by: ActorRef | None, at: At, resolution: Resolution | None = None
+) -> PurchaseRecord:
+    """The case is resolved: by AWS Support (``by`` None) or marked by hand, with what AWS
+    decided when the person recorded it."""
     if record.status is not RevocationStatus.CASE_OPEN:
         return record
+    resolution = resolution or Resolution()
     case_id = record.audit.support_case_id or "?"
     audit = record.audit.model_copy(
-        update={"support_case_status": "resolved", "support_case_resolved_at": at.now, "support_case_resolved_by": by}
+        update={
+            "support_case_status": "resolved",
+            "support_case_resolved_at": at.now,
+            "support_case_resolved_by": by,
+            "support_case_resolution_note": resolution.note or None,
+            "support_case_outcome": resolution.outcome,
+            "support_case_refund": resolution.refund,
+        }
     )
-    summary = f"Support case {case_id} resolved" + (" (marked by hand)" if by else " (AWS Support)")
-    entry = TimelineEntry(
-        at=at.now, kind=TimelineKind.CASE_RESOLVED, summary=summary, actor=by, detail={"note": note} if note else None
-    )
+    how = " (marked by hand)" if by else " (AWS Support)"
+    summary = f"Support case {case_id} resolved{how}{resolution.summary(record.purchase.cost.currency)}"
+    detail = {"note": resolution.note} if resolution.note else None
+    entry = TimelineEntry(at=at.now, kind=TimelineKind.CASE_RESOLVED, summary=summary, actor=by, detail=detail)
     record = with_entry(record.model_copy(update={"status": RevocationStatus.CASE_RESOLVED, "audit": audit}), entry)
     record = refreshed(record, at)
     return announced(record, PurchaseChangeKind.SUPPORT_CASE_RESOLVED, summary, key=case_id, actor=by, now=at.now)

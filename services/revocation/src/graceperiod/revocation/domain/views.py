@@ -6,7 +6,9 @@ from datetime import datetime
 
 from graceperiod.contracts.revocation import PurchaseView, Unavailability, UnavailableReason
 from graceperiod.revocation.domain.authorization import Asker
+from graceperiod.revocation.domain.aws_answers import partition_of_region
 from graceperiod.revocation.domain.lifecycle import assessment
+from graceperiod.revocation.domain.phase import case_url
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 
 _NOT_PERMITTED = Unavailability(
@@ -36,4 +38,9 @@ def view_of(record: PurchaseRecord, account: AccountRecord | None, asker: Asker 
         audit=record.audit,
         timeline=record.timeline,
         updated_at=record.updated_at,
+        support_case_url=case_url(
+            partition_of_region(record.purchase.location or ""), record.audit.support_case_display_id
+        )
+        if record.purchase.commitment is not None
+        else None,
     )

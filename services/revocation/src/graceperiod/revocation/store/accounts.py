@@ -28,7 +28,12 @@ class AccountStore:
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(
-            self._accounts, [IndexModel([("probe_due_at", ASCENDING)]), IndexModel([("scan_due_at", ASCENDING)])]
+            self._accounts,
+            [
+                IndexModel([("probe_due_at", ASCENDING)]),
+                IndexModel([("scan_due_at", ASCENDING)]),
+                IndexModel([("management_account_id", ASCENDING)]),
+            ],
         )
 
     async def get(self, account_id: str) -> AccountRecord | None:
@@ -40,6 +45,11 @@ class AccountStore:
             return {}
         cursor = self._accounts.find({"_id": {"$in": sorted(account_ids)}})
         return {doc["_id"]: AccountRecord.model_validate(doc) async for doc in cursor}
+
+    async def in_family(self, management_account_id: str) -> list[str]:
+        """The accounts known to be in this management account's organization (itself included)."""
+        cursor = self._accounts.find({"management_account_id": management_account_id}, projection={"_id": 1})
+        return sorted({management_account_id, *[doc["_id"] async for doc in cursor]})
 
     async def all(self) -> list[AccountRecord]:
         return [AccountRecord.model_validate(doc) async for doc in self._accounts.find({}).sort("_id", ASCENDING)]

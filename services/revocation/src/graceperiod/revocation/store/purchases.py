@@ -8,7 +8,9 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from graceperiod.contracts.enums import CommitmentKind
 from graceperiod.revocation.domain.records import PurchaseRecord
+from graceperiod.revocation.domain.returns import RETURNED_STATES
 from graceperiod.revocation.store.listing import LISTING_INDEXES, listing_fields
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
@@ -100,11 +102,27 @@ class PurchaseStore:
         return PurchaseRecord.model_validate(doc) if doc else None
 
     async def commitments(self, *, after: str | None = None, limit: int = 500) -> list[tuple[str, str, str, str]]:
-        """(purchase id, account id, service, commitment id) of stored purchases, by purchase id."""
-        query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
+        """(purchase id, account id, service, commitment id) of stored AWS purchases, by purchase id
+        (an Azure purchase has no AWS commitment, and is never discovered)."""
+        query: dict[str, Any] = {"purchase.commitment.id": {"$exists": True}}
+        if after:
+            query["_id"] = {"$gt": after}
         projection = {"account_id": 1, "purchase.service": 1, "purchase.commitment.id": 1}
         cursor = self._purchases.find(query, projection=projection).sort("_id", ASCENDING).limit(limit)
         return [
             (doc["_id"], doc["account_id"], doc["purchase"]["service"], doc["purchase"]["commitment"]["id"])
             async for doc in cursor
         ]
+
+    async def count_returns(self, account_ids: list[str], *, between: tuple[datetime, datetime]) -> int:
+        """Savings Plans of these accounts, bought in ``[start, end)``, that AWS shows as returned
+        (or returning): what counts against the yearly return limit."""
+        start, end = between
+        return await self._purchases.count_documents(
+            {
+                "account_id": {"$in": sorted(account_ids)},
+                "executed_at": {"$gte": start, "$lt": end},
+                "purchase.commitment.kind": CommitmentKind.SAVINGS_PLAN.value,
+                "aws.state": {"$in": sorted(RETURNED_STATES)},
+            }
+        )

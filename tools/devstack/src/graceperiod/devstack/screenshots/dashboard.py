@@ -105,6 +105,9 @@ async def take(out: Path) -> list[Path]:
             await shot("support-case-draft", "/purchases/pur-alice-ri/support-case")
             await shot("accounts", "/accounts")
             await shot("account", "/accounts/444444444444")
+            await shot("account-quarantine", "/accounts/555555555555")
+            await shot("aws-account", "/aws-accounts/345678901234")
+            await shot("error-in-layout", "/purchases/bad%20id")
             await shot("release-confirm", "/accounts/444444444444/release")
             await shot("settings", "/settings")
             await shot("reapply-bundle", "/help/reapply-bundle")
@@ -112,6 +115,14 @@ async def take(out: Path) -> list[Path]:
             await page.get_by_role("button", name="Yes, revoke it").click()
             await page.screenshot(path=str(out / "revoke-outcome.png"), full_page=True)
             taken.append(out / "revoke-outcome.png")
+
+            # The open case marked resolved with what AWS decided.
+            await page.goto(base + "/purchases/pur-alice-case")
+            await page.get_by_label("Resolution note (optional)").fill("AWS refunded the upfront fee in full")
+            await page.get_by_label("What AWS decided").select_option("granted")
+            await page.get_by_label("Refund granted (USD, optional)").fill("2400.00")
+            await page.get_by_role("button", name="Mark case resolved").click()
+            await shot("purchase-case-resolved", "/purchases/pur-alice-case")
 
             await page.get_by_role("button", name="Sign out").click()
 

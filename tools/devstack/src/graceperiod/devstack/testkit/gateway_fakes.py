@@ -77,6 +77,7 @@ from graceperiod.contracts.revocation import (
     PurchaseView,
     RefundableTotal,
     RegisterAccountRole,
+    ReturnAllowance,
     RevokedVia,
     RevokePurchase,
     SubmitSupportCase,
@@ -89,7 +90,9 @@ from graceperiod.contracts.revocation import (
     Unavailability,
     UnavailableReason,
     Windows,
+    case_reference,
     may_act_on,
+    with_case_reference,
 )
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode, Problem
 from graceperiod.contracts.upstream import Person
@@ -247,7 +250,10 @@ class FakeServiceClients:
             draft=SupportCaseDraft(
                 purchase_id=p.purchase_id,
                 account_id=p.account.id,
-                subject=f"Refund request: {p.commitment.kind.value} {p.commitment.id} bought by mistake",
+                subject=with_case_reference(
+                    f"Refund request: {p.commitment.kind.value} {p.commitment.id} bought by mistake", p.purchase_id
+                ),
+                subject_prefix=case_reference(p.purchase_id),
                 body=(
                     f"Hello AWS Support,\n\nOn {p.executed_at:%Y-%m-%d} we purchased {p.sku} "
                     f"({p.commitment.id}, {p.commitment.region}) for {p.cost.upfront} {p.cost.currency} upfront. "
@@ -332,6 +338,8 @@ class FakeServiceClients:
             return self._rejected(ErrorCode.CONFLICT, "A support case can no longer be filed for this purchase.")
         now = self._clock()
         case_id = f"case-{uuid.uuid4().hex[:8]}"
+        display_id = str(uuid.uuid4().int % 10**10)
+        subject = with_case_reference(command.subject or "Refund request", view.purchase.purchase_id)
         updated = view.model_copy(
             update={
                 "phase": Phase.CASE_OPEN,
@@ -339,10 +347,14 @@ class FakeServiceClients:
                     update={
                         "revoked_via": RevokedVia.SUPPORT_CASE_API,
                         "support_case_id": case_id,
+                        "support_case_display_id": display_id,
                         "support_case_status": "opened",
+                        "support_case_subject": subject,
+                        "support_case_body": command.body or "Drafted body",
                         "actor": _ref(command.actor),
                     }
                 ),
+                "support_case_url": support_center_url(display_id),
                 "timeline": [
                     *view.timeline,
                     TimelineEntry(
@@ -367,7 +379,16 @@ class FakeServiceClients:
         updated = view.model_copy(
             update={
                 "phase": Phase.CASE_RESOLVED,
-                "audit": view.audit.model_copy(update={"support_case_status": "resolved"}),
+                "audit": view.audit.model_copy(
+                    update={
+                        "support_case_status": "resolved",
+                        "support_case_resolved_at": self._clock(),
+                        "support_case_resolved_by": _ref(command.actor),
+                        "support_case_resolution_note": command.note or None,
+                        "support_case_outcome": command.outcome,
+                        "support_case_refund": command.refund_amount,
+                    }
+                ),
             }
         )
         self.purchases[view.purchase.purchase_id] = updated
@@ -692,14 +713,26 @@ def purchase_view(
                 summary="AWS accepted savingsplans:ReturnSavingsPlan (pending-return)",
             )
         )
+    returns = None
+    if kind == "savings_plan":
+        month_end = datetime(executed.year + executed.month // 12, executed.month % 12 + 1, 1, tzinfo=UTC)
+        returns = ReturnAllowance(
+            management_account_id="999988887777", year=executed.year, counted=3, month_cutoff_at=month_end
+        )
+    support_case_url = None
     if phase is Phase.CASE_OPEN:
         audit = audit.model_copy(
             update={
                 "revoked_via": RevokedVia.SUPPORT_CASE_API,
                 "support_case_id": "case-1234567890",
+                "support_case_display_id": "172839405",
                 "support_case_status": "opened",
+                "support_case_opened_at": executed + timedelta(hours=1),
+                "support_case_subject": with_case_reference("Refund request: bought by mistake", purchase.purchase_id),
+                "support_case_body": "Hello AWS Support,\n\nThis reservation was bought by mistake.\n\nThank you.",
             }
         )
+        support_case_url = support_center_url("172839405")
         timeline.append(
             TimelineEntry(
                 at=executed + timedelta(hours=1),
@@ -717,7 +750,14 @@ def purchase_view(
         audit=audit,
         timeline=timeline,
         updated_at=now,
+        support_case_url=support_case_url,
+        returns=returns,
     )
+
+
+def support_center_url(display_id: str) -> str:
+    """A case in the commercial partition's AWS Support Center (as the revocation service links it)."""
+    return f"https://console.aws.amazon.com/support/home#/case/?displayId={display_id}&language=en"
 
 
 def account_view(

@@ -35,10 +35,10 @@ class _Findings:
         try:
             await request()
         except AwsCallError as exc:
-            return self._verdict(action, exc)
+            return self.verdict(action, exc)
         return "ok"
 
-    def _verdict(self, action: str, exc: AwsCallError) -> str | None:
+    def verdict(self, action: str, exc: AwsCallError) -> str | None:
         if exc.code == "DryRunOperation":
             return "ok"
         if exc.failure is Failure.ACCESS_DENIED:
@@ -69,9 +69,23 @@ class Probes:
         for action, request in self._commitment_checks(role, region):
             await findings.check(action, request)
         plan = await self._support_plan(role, findings)
+        management = await self._management_account(role, findings)
         incomplete = findings.incomplete
         message = "all probes answered" if not incomplete else "some probes did not answer: " + "; ".join(incomplete)
-        return Probe(True, plan, frozenset(findings.missing), not incomplete, message)
+        return Probe(True, plan, frozenset(findings.missing), not incomplete, message, management)
+
+    async def _management_account(self, role: Role, findings: _Findings) -> str | None:
+        """The organization's management account, whose yearly limit of Savings Plan returns the
+        account's returns count against: the account itself when it is in no organization."""
+        action = "organizations:DescribeOrganization"
+        try:
+            reply = await self._sessions.call(role, "organizations", "DescribeOrganization", role.global_region)
+        except AwsCallError as exc:
+            if exc.code == "AWSOrganizationsNotInUseException":
+                return role.account_id
+            findings.verdict(action, exc)
+            return None
+        return str(reply["Organization"]["MasterAccountId"])
 
     def _commitment_checks(self, role: Role, region: str) -> list[tuple[str, Call]]:
         call = self._sessions.call
