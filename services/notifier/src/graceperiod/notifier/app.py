@@ -69,6 +69,16 @@ class _KeysMissing:
         raise self.error
 
 
+def _key_ring(settings: NotifierSettings, keys: KeyRing | None) -> tuple[KeyRing | None, _KeysMissing | None]:
+    """The given key ring, or the configured one; a missing configuration fails at start-up."""
+    if keys is not None:
+        return keys, None
+    try:
+        return load_keys(settings), None
+    except KeyConfigurationError as exc:
+        return None, _KeysMissing(exc)
+
+
 def create_app(
     settings: NotifierSettings | None = None,
     *,
@@ -87,12 +97,7 @@ def create_app(
     settings_store = SettingsStore(database, cache_seconds=settings.settings_cache_seconds)
     reminders = ReminderStore(database)
     transport = transport or build_transport(settings, tracing)
-    missing: _KeysMissing | None = None
-    if keys is None:
-        try:
-            keys = load_keys(settings)
-        except KeyConfigurationError as exc:
-            missing = _KeysMissing(exc)
+    keys, missing = _key_ring(settings, keys)
     service = NotifierService(
         deliveries=deliveries,
         settings=settings_store,

@@ -28,7 +28,8 @@ from graceperiod.contracts.notifier import (
     NotificationSettingsReply,
     SetNotificationSettings,
 )
-from graceperiod.contracts.revocation import Phase, PurchaseChanged, PurchaseRecorded, Windows
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.rpc import ErrorCode, Problem
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
@@ -342,18 +343,7 @@ class NotifierService:
         claim them all and once to record those sent, whatever the number of recipients.
         (Only purchase emails are announced: the revocation service adds them to its timeline.)"""
         claims = await self._deliveries.claim_many(keys, now=self._clock.now())
-        finished: list[tuple[DeliveryKey, DeliveryRecord]] = []
-        failures: list[BaseException] = []
-        todo: list[DeliveryKey] = []
-        for key, (claim, done) in zip(keys, claims, strict=True):
-            if claim is Claim.DONE:
-                assert done is not None
-                finished.append((key, done))  # announced again: the first announcement may have been lost
-            elif claim is Claim.BUSY:
-                msg = f"another worker is sending {key.kind} email for {key.purchase_id} to {key.recipient}"
-                failures.append(TransientError(msg))
-            else:
-                todo.append(key)
+        finished, failures, todo = _sorted_claims(keys, claims)
         if todo:
             try:
                 emails = compose([key.recipient for key in todo])
@@ -431,3 +421,23 @@ class NotifierService:
             detail=delivery.detail,
         )
         await self._events.publish(event, message_id=key.event_id)
+
+
+def _sorted_claims(
+    keys: Sequence[DeliveryKey], claims: Sequence[tuple[Claim, DeliveryRecord | None]]
+) -> tuple[list[tuple[DeliveryKey, DeliveryRecord]], list[BaseException], list[DeliveryKey]]:
+    """The emails already sent (announced again: the first announcement may have been lost),
+    those another worker is sending (retry later), and those to send now."""
+    finished: list[tuple[DeliveryKey, DeliveryRecord]] = []
+    failures: list[BaseException] = []
+    todo: list[DeliveryKey] = []
+    for key, (claim, done) in zip(keys, claims, strict=True):
+        if claim is Claim.DONE:
+            assert done is not None
+            finished.append((key, done))
+        elif claim is Claim.BUSY:
+            msg = f"another worker is sending {key.kind} email for {key.purchase_id} to {key.recipient}"
+            failures.append(TransientError(msg))
+        else:
+            todo.append(key)
+    return finished, failures, todo
