@@ -15,7 +15,8 @@ from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort
+from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.cooldown.domain.listing import After
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.gateway.store import MongoGatewayStore

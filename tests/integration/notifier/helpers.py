@@ -18,7 +18,8 @@ from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
-from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
+from graceperiod.contracts.revocation import PurchaseRecorded
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.devstack.testkit.upstream import publish_upstream
 

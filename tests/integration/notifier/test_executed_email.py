@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.notifier import DeliveryStatus, DeliveryView, EmailDelivered, EmailKind
-from graceperiod.contracts.revocation import Phase, Windows
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, dead_letters, running

@@ -8,15 +8,8 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import (
-    ActorRef,
-    Audit,
-    Phase,
-    PurchaseChanged,
-    PurchaseChangeKind,
-    PurchaseRecorded,
-    RevokedVia,
-)
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
+from graceperiod.contracts.revocation_views import ActorRef, Audit, Phase, RevokedVia
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, running

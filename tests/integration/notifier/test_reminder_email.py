@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from faststream.rabbit import RabbitBroker
 
-from graceperiod.contracts.revocation import Audit, Phase, PurchaseChanged, PurchaseChangeKind, Windows
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind
+from graceperiod.contracts.revocation_views import Audit, Phase, Windows
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.servers.processes import SmtpSinkServer

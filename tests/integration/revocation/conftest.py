@@ -32,9 +32,9 @@ from graceperiod.contracts.revocation import (
     GetPurchase,
     ListAccountAccess,
     PurchaseReply,
-    PurchaseView,
     RegisterAccountRole,
 )
+from graceperiod.contracts.revocation_views import PurchaseView
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
 from graceperiod.contracts.upstream import Tick

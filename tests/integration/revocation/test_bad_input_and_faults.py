@@ -13,23 +13,19 @@ from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
-    AllowedAction,
     CommandReply,
     GetPurchase,
     GetSupportCaseDraft,
     ListAccountAccess,
     ListPurchases,
-    Phase,
     PurchaseListReply,
     PurchaseReply,
-    PurchaseView,
     RegisterAccountRole,
     RevokePurchase,
     SubmitSupportCase,
     SupportCaseDraftReply,
-    TimelineKind,
-    UnavailableReason,
 )
+from graceperiod.contracts.revocation_views import AllowedAction, Phase, PurchaseView, TimelineKind, UnavailableReason
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testkit.tokens import LinkSigner

@@ -15,14 +15,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from graceperiod.contracts.revocation import (
-    AccountAccess,
-    AccountAccessReply,
-    AllowedAction,
-    ListAccountAccess,
-    Phase,
-    UnavailableReason,
-)
+from graceperiod.contracts.revocation import AccountAccessReply, ListAccountAccess
+from graceperiod.contracts.revocation_views import AccountAccess, AllowedAction, Phase, UnavailableReason
 from graceperiod.revocation.adapters.iam import PROBED_IAM_ACTIONS, REQUIRED_IAM_ACTIONS, UNPROBED_IAM_ACTIONS
 from graceperiod.revocation.settings import RevocationSettings
 from tests.deploy.test_onboarding import granted_actions

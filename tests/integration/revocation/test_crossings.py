@@ -26,7 +26,8 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import Phase, RevokePurchase
+from graceperiod.contracts.revocation import RevokePurchase
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import purchase_payload

@@ -16,17 +16,14 @@ import pytest
 
 from graceperiod.contracts.enums import AwsService
 from graceperiod.contracts.revocation import (
-    AccountAccess,
     AccountAccessReply,
-    DiscoveryStatus,
     GetOrganizationView,
     ListAccountAccess,
     ListPurchases,
     OrganizationViewReply,
     PurchaseListReply,
-    PurchaseSource,
-    ScanResult,
 )
+from graceperiod.contracts.revocation_views import AccountAccess, DiscoveryStatus, PurchaseSource, ScanResult
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.domain.discovery import discovered_purchase_id
 from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness

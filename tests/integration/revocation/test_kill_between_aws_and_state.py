@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from graceperiod.contracts.revocation import Phase, RevokePurchase, SubmitSupportCase
+from graceperiod.contracts.revocation import RevokePurchase, SubmitSupportCase
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.servers.processes import ServiceProcess, free_port
 from tests.integration.revocation.conftest import ADMIN, Harness, key

@@ -18,15 +18,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from graceperiod.contracts.revocation import (
     ExportPurchases,
     ListPurchases,
-    Phase,
     PurchaseFilters,
     PurchaseListReply,
     PurchaseRowsReply,
     PurchaseSort,
-    PurchaseSource,
     PurchaseSummaryReply,
     SummarizePurchases,
 )
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import sample_purchase

@@ -8,15 +8,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from graceperiod.contracts.revocation import (
-    SAVINGS_PLAN_RETURNS_PER_YEAR,
-    AccountAccess,
-    AccountAccessReply,
-    ListAccountAccess,
-    Phase,
-    RegisterAccountRole,
-    RevokePurchase,
-)
+from graceperiod.contracts.revocation import AccountAccessReply, ListAccountAccess, RegisterAccountRole, RevokePurchase
+from graceperiod.contracts.revocation_views import SAVINGS_PLAN_RETURNS_PER_YEAR, AccountAccess, Phase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.testkit.upstream import ROLE_NAME
 from tests.integration.revocation.conftest import ADMIN, Harness, key, new_account_id

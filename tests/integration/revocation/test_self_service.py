@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from graceperiod.contracts.revocation import AllowedAction, Phase, RevokedVia, RevokePurchase, TimelineKind
+from graceperiod.contracts.revocation import RevokePurchase
+from graceperiod.contracts.revocation_views import AllowedAction, Phase, RevokedVia, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream, seed_demo_account

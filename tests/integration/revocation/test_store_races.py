@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pymongo import AsyncMongoClient
 
-from graceperiod.contracts.revocation import Windows
+from graceperiod.contracts.revocation_views import Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.revocation.changes import Changes

@@ -9,16 +9,18 @@ from decimal import Decimal
 
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
-    AllowedAction,
-    CaseOutcome,
     GetSupportCaseDraft,
     ListAccountAccess,
     MarkCaseResolved,
-    Phase,
-    RevokedVia,
     RevokePurchase,
     SubmitSupportCase,
     SupportCaseDraftReply,
+)
+from graceperiod.contracts.revocation_views import (
+    AllowedAction,
+    CaseOutcome,
+    Phase,
+    RevokedVia,
     SupportPlan,
     UnavailableReason,
 )

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from graceperiod.contracts.revocation import Phase, RevokePurchase
+from graceperiod.contracts.revocation import RevokePurchase
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.revocation.app import create_app

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from graceperiod.contracts.revocation import AllowedAction, Phase, RevokePurchase
+from graceperiod.contracts.revocation import RevokePurchase
+from graceperiod.contracts.revocation_views import AllowedAction, Phase
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from tests.integration.revocation.conftest import ADMIN, Harness, key
 

@@ -12,7 +12,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from graceperiod.contracts.revocation import Phase, RegisterAzurePrincipal, RevokePurchase
+from graceperiod.contracts.revocation import RegisterAzurePrincipal, RevokePurchase
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.azure_endpoint.control import AzureControl, AzureEndpointAddress
 from graceperiod.devstack.servers.processes import ServiceProcess, free_port

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from graceperiod.contracts.revocation import AllowedAction, Phase, RegisterAzurePrincipal, UnavailableReason
+from graceperiod.contracts.revocation import RegisterAzurePrincipal
+from graceperiod.contracts.revocation_views import AllowedAction, Phase, UnavailableReason
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.devstack.azure_endpoint.control import role
 from tests.integration.azure_endpoint.conftest import new_principal

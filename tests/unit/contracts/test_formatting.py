@@ -11,7 +11,7 @@ import pytest
 from graceperiod.contracts import vocabulary
 from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind, ExecutionVia
 from graceperiod.contracts.formatting import cost_line, countdown, duration, money, urgent, utc
-from graceperiod.contracts.revocation import Phase, PurchaseSource, RevokedVia, TimelineKind
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource, RevokedVia, TimelineKind
 from graceperiod.contracts.upstream import Cost
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -9,14 +9,14 @@ import pytest
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.links import LinkClaims
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation import SubmitSupportCase
+from graceperiod.contracts.revocation_views import (
     ACTED_PHASES,
     ACTIONABLE_PHASES,
     CASE_BODY_MAX_LENGTH,
     CASE_SUBJECT_MAX_LENGTH,
     FINISHED_PHASES,
     Phase,
-    SubmitSupportCase,
     may_act_on,
     valid_case_text,
 )

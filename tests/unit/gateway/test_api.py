@@ -15,10 +15,10 @@ from graceperiod.contracts.revocation import (
     OrganizationCommitment,
     OrganizationMember,
     OrganizationView,
-    Phase,
     RegisterAccountRole,
     RevokePurchase,
 )
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, purchase_view
 from graceperiod.devstack.testkit.tokens import malformed_headers
 from tests.unit.gateway.conftest import NOW, csrf_token, sign_in

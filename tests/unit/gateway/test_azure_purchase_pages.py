@@ -6,7 +6,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.revocation import Phase
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.upstream_examples import AZURE_RESERVATION
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view

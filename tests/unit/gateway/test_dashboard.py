@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountStatus
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import DiscoveryStatus, Phase, ScanResult
+from graceperiod.contracts.revocation_views import DiscoveryStatus, Phase, ScanResult
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from tests.unit.gateway.conftest import CSRF, NOW, csrf_token, sign_in

@@ -14,7 +14,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, Phase, PurchaseSort
+from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, PurchaseSort
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.gateway_fakes import ALICE, BOB, FakeServiceClients, purchase_view
 from graceperiod.gateway.purchases.export import HEADER, cell
 from tests.unit.gateway.conftest import NOW, sign_in

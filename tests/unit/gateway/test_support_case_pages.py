@@ -14,7 +14,8 @@ from typing import get_args
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.revocation import CaseOutcome, MarkCaseResolved, SubmitSupportCase
+from graceperiod.contracts.revocation import MarkCaseResolved, SubmitSupportCase
+from graceperiod.contracts.revocation_views import CaseOutcome
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.gateway.purchases.forms import REFUND_RULE
 from graceperiod.gateway.purchases.schemas import OutcomeValue

@@ -23,14 +23,8 @@ from graceperiod.contracts.notifier import (
     NotificationSettingsReply,
     SetNotificationSettings,
 )
-from graceperiod.contracts.revocation import (
-    Audit,
-    Phase,
-    PurchaseChanged,
-    PurchaseChangeKind,
-    PurchaseRecorded,
-    Windows,
-)
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
+from graceperiod.contracts.revocation_views import Audit, Phase, Windows
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.topology import Queues
 from graceperiod.contracts.upstream import Tick

@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from graceperiod.contracts.revocation import (
-    Audit,
-    Phase,
-    PurchaseChanged,
-    PurchaseChangeKind,
-    PurchaseRecorded,
-    Windows,
-)
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
+from graceperiod.contracts.revocation_views import Audit, Phase, Windows
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.notifier.domain.reminders import (
     ReminderRecord,

@@ -12,15 +12,8 @@ from html.parser import HTMLParser
 import pytest
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import (
-    ActorRef,
-    Audit,
-    CaseOutcome,
-    Phase,
-    PurchaseChangeKind,
-    RevokedVia,
-    Windows,
-)
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef, Audit, CaseOutcome, Phase, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.devstack.testkit.samples import purchase_payload, sample_purchase

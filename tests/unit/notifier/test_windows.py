@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from graceperiod.contracts.revocation import Phase, Windows
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.notifier.domain.windows import Route, window_notice
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.contracts.revocation import Windows
+from graceperiod.contracts.revocation_views import Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import azure_purchase_payload, sample_purchase
 from graceperiod.revocation.domain.azure import AZURE_RULES

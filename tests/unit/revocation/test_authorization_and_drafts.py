@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.revocation import case_reference
+from graceperiod.contracts.revocation_views import case_reference
 from graceperiod.contracts.rpc import Actor
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.revocation.domain.authorization import may_configure

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from graceperiod.contracts.enums import ActionPath, Provider
-from graceperiod.contracts.revocation import ActorRef, PurchaseChangeKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.azure_answers import AzureCallError, ReturnEnded, ReturnStarted
 from graceperiod.revocation.domain.azure_returning import (

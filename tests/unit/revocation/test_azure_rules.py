@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from graceperiod.contracts.enums import Provider
-from graceperiod.contracts.revocation import AllowedAction, Phase, UnavailableReason
+from graceperiod.contracts.revocation_views import AllowedAction, Phase, UnavailableReason
 from graceperiod.revocation.domain.azure import READ_RESERVATIONS, RETURN
 from graceperiod.revocation.domain.lifecycle import LifecyclePolicy, assessment, facts_of, next_check
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, assess

@@ -22,8 +22,8 @@ from graceperiod.contracts.revocation import (
     PurchaseReply,
     RevokePurchase,
     SupportCaseDraftReply,
-    may_act_on,
 )
+from graceperiod.contracts.revocation_views import may_act_on
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testkit.samples import sample_purchase

@@ -10,12 +10,12 @@ import pytest
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import (
     ActorRef,
     AllowedAction,
     CaseOutcome,
     Phase,
-    PurchaseChangeKind,
     RevokedVia,
     SupportPlan,
     TimelineKind,

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from graceperiod.contracts.enums import ExecutionVia
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, PurchaseSource, Windows
+from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.revocation.domain.listing import (

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.contracts.revocation import AllowedAction, Phase, SupportPlan, UnavailableReason
+from graceperiod.contracts.revocation_views import AllowedAction, Phase, SupportPlan, UnavailableReason
 from graceperiod.revocation.domain.commitments import SelfServiceAction, self_service
 from graceperiod.revocation.domain.phase import AccessFacts, Assessment, PurchaseFacts, assess
 from graceperiod.revocation.domain.providers import Standing

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.contracts.revocation import Phase, SupportPlan
+from graceperiod.contracts.revocation_views import Phase, SupportPlan
 from graceperiod.revocation.domain.phase import AccessFacts, PurchaseFacts, assess
 from graceperiod.revocation.domain.records import AwsState
 from graceperiod.revocation.domain.windows import compute_windows

@@ -18,14 +18,8 @@ from typing import Any, Final
 from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind, ExecutionVia, Provider
 from graceperiod.contracts.formatting import money
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
-from graceperiod.contracts.revocation import (
-    Phase,
-    PurchaseChangeKind,
-    PurchaseSource,
-    RevokedVia,
-    SupportPlan,
-    TimelineKind,
-)
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource, RevokedVia, SupportPlan, TimelineKind
 from graceperiod.contracts.upstream import PurchaseExecuted
 
 PHASES: Final[Mapping[str, str]] = {

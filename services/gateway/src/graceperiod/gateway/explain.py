@@ -11,7 +11,8 @@ from typing import Final
 from graceperiod.contracts import vocabulary
 from graceperiod.contracts.enums import CommitmentKind
 from graceperiod.contracts.formatting import money, utc
-from graceperiod.contracts.revocation import CommandReply, Phase, PurchaseView
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.revocation_views import Phase, PurchaseView
 from graceperiod.contracts.rpc import CommandStatus
 
 #: The text the issue asks for, on closed purchases' disabled controls.

@@ -13,7 +13,8 @@ import asyncio
 from dataclasses import dataclass
 from functools import partial
 
-from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurchase
+from graceperiod.contracts.revocation import CommandReply, RevokePurchase
+from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.adapters.azure.clients import Principal
 from graceperiod.revocation.azure_calls import AzureCalls

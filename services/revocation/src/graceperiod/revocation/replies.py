@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graceperiod.contracts.revocation import CommandReply, PurchaseView
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.revocation_views import PurchaseView
 from graceperiod.contracts.rpc import CommandStatus, Problem
 from graceperiod.revocation.changes import Loaded
 from graceperiod.revocation.domain.authorization import Asker

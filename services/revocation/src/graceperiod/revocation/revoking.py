@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graceperiod.contracts.enums import Provider
-from graceperiod.contracts.revocation import ActorRef, CommandReply, RevokePurchase
+from graceperiod.contracts.revocation import CommandReply, RevokePurchase
+from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
 from graceperiod.revocation.azure_revoking import AzureRevoking

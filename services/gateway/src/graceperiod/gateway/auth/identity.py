@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.revocation import may_act_on
+from graceperiod.contracts.revocation_views import may_act_on
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import PurchaseExecuted
 

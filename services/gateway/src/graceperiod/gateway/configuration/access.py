@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graceperiod.contracts.revocation import AccountAccess, AccountAccessReply, SupportPlan
+from graceperiod.contracts.revocation import AccountAccessReply
+from graceperiod.contracts.revocation_views import AccountAccess, SupportPlan
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from litestar.params import KwargDefinition
 from pydantic import BaseModel, Field, StringConstraints
 
-from graceperiod.contracts.revocation import AccountAccess
+from graceperiod.contracts.revocation_views import AccountAccess
 from graceperiod.gateway.web.schemas import EMAIL_PATTERN, RequestBody
 
 _REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"

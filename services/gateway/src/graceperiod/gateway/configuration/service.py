@@ -11,7 +11,6 @@ from graceperiod.contracts.notifier import (
     SetNotificationSettings,
 )
 from graceperiod.contracts.revocation import (
-    AccountAccess,
     AccountAccessReply,
     CommandReply,
     GetOrganizationView,
@@ -19,6 +18,7 @@ from graceperiod.contracts.revocation import (
     OrganizationView,
     RegisterAccountRole,
 )
+from graceperiod.contracts.revocation_views import AccountAccess
 from graceperiod.contracts.rpc import Actor
 from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity

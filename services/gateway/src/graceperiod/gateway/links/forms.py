@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graceperiod.contracts.revocation import valid_case_text
+from graceperiod.contracts.revocation_views import valid_case_text
 from graceperiod.gateway.store import LinkAction
 
 

@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from graceperiod.contracts.revocation import (
-    CommandReply,
-    PurchaseView,
-    RevokePurchase,
-    SubmitSupportCase,
-    SupportCaseDraft,
-)
+from graceperiod.contracts.revocation import CommandReply, RevokePurchase, SubmitSupportCase
+from graceperiod.contracts.revocation_views import PurchaseView, SupportCaseDraft
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway.links.access import VerifiedLink
 from graceperiod.gateway.links.forms import LinkForm

@@ -10,11 +10,11 @@ from litestar.response import Template
 
 from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.links import LinkClaims
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.revocation_views import (
     CASE_TEXT_RULE,
     FINISHED_PHASES,
     AllowedAction,
-    CommandReply,
     Phase,
     PurchaseView,
     SupportCaseDraft,

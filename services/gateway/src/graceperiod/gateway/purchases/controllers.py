@@ -13,15 +13,8 @@ from litestar.response import Stream
 
 from graceperiod.contracts.base import AwsAccountId
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import (
-    EXPIRING_SOON_HOURS,
-    Phase,
-    PurchaseSort,
-    PurchaseSource,
-    PurchaseSummaryReply,
-    PurchaseView,
-    SupportCaseDraft,
-)
+from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS, PurchaseSort, PurchaseSummaryReply
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource, PurchaseView, SupportCaseDraft
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.purchases.export import csv_stream
 from graceperiod.gateway.purchases.history import MAX_EXPIRING_HOURS, HistoryQuery, SortOrder, descending

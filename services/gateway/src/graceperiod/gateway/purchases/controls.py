@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation_views import (
     ACTIONABLE_PHASES,
     FINISHED_PHASES,
     AllowedAction,

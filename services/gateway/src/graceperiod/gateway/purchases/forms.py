@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
 
-from graceperiod.contracts.revocation import CaseOutcome
+from graceperiod.contracts.revocation_views import CaseOutcome
 
 REFUND_RULE: Final = "Give the refund as an amount such as 1200.50 (digits and one decimal point), or leave it empty."
 

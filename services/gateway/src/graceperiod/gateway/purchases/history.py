@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, PurchaseSource
+from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource
 from graceperiod.contracts.rpc import Actor
 
 #: The History's columns: the sort each one stands for, and its heading.

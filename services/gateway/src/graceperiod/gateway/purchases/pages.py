@@ -14,14 +14,8 @@ from litestar.params import URLEncodedBody
 from litestar.response import Template
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import (
-    CASE_TEXT_RULE,
-    CommandReply,
-    Phase,
-    PurchaseSource,
-    PurchaseView,
-    valid_case_text,
-)
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.revocation_views import CASE_TEXT_RULE, Phase, PurchaseSource, PurchaseView, valid_case_text
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.gateway.auth.guards import IDENTITY, REVOKERS, SignedIn, requires
 from graceperiod.gateway.auth.identity import Identity

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from graceperiod.contracts.notifier import DeliveryView
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation_views import (
     CASE_BODY_MAX_LENGTH,
     CASE_SUBJECT_MAX_LENGTH,
     CaseOutcome,

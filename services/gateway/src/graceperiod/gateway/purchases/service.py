@@ -21,12 +21,11 @@ from graceperiod.contracts.revocation import (
     PurchaseRow,
     PurchaseRowsReply,
     PurchaseSummaryReply,
-    PurchaseView,
     RevokePurchase,
     SubmitSupportCase,
     SummarizePurchases,
-    SupportCaseDraft,
 )
+from graceperiod.contracts.revocation_views import PurchaseView, SupportCaseDraft
 from graceperiod.contracts.rpc import Actor
 from graceperiod.gateway.audit import AuditTrail
 from graceperiod.gateway.auth.identity import Identity

@@ -9,7 +9,8 @@ from litestar import Response
 from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel
 
-from graceperiod.contracts.revocation import CommandReply, PurchaseView
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.revocation_views import PurchaseView
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode, Problem
 from graceperiod.gateway.web.problems import refused
 

@@ -14,7 +14,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from graceperiod.contracts import formatting, vocabulary
 from graceperiod.contracts.enums import Permission
-from graceperiod.contracts.revocation import CaseOutcome
+from graceperiod.contracts.revocation_views import CaseOutcome
 from graceperiod.gateway import explain
 
 TEMPLATES = Path(__file__).parent.parent / "templates"

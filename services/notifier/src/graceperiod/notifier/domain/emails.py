@@ -11,7 +11,8 @@ from datetime import datetime
 from graceperiod.contracts.enums import AzureBenefit
 from graceperiod.contracts.formatting import cost_with_total, money, utc
 from graceperiod.contracts.notifier import EmailKind
-from graceperiod.contracts.revocation import ActorRef, Audit, PurchaseChangeKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef, Audit
 from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
 from graceperiod.contracts.vocabulary import account, executed_how, label, service_label, term
 from graceperiod.contracts.wait_list import PoolRunningLow

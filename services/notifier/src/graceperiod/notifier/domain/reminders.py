@@ -15,7 +15,8 @@ from enum import StrEnum
 
 from graceperiod.contracts.formatting import duration, utc
 from graceperiod.contracts.notifier import EmailKind
-from graceperiod.contracts.revocation import Phase, PurchaseChanged, PurchaseRecorded, Windows
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.notifier.domain.emails import PurchaseFacts, one_line, purchase_label
 from graceperiod.notifier.domain.windows import WindowNotice

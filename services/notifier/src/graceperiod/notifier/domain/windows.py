@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from graceperiod.contracts.formatting import countdown, utc
-from graceperiod.contracts.revocation import ACTED_PHASES, Phase, Windows
+from graceperiod.contracts.revocation_views import ACTED_PHASES, Phase, Windows
 
 
 class Route:

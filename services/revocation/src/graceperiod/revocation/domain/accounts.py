@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from graceperiod.contracts.revocation import RegisterAccountRole, SupportPlan
+from graceperiod.contracts.revocation import RegisterAccountRole
+from graceperiod.contracts.revocation_views import SupportPlan
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.authorization import may_configure
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.links import LinkClaims
-from graceperiod.contracts.revocation import may_act_on
+from graceperiod.contracts.revocation_views import may_act_on
 from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import PurchaseRecord

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from graceperiod.contracts.revocation import SupportPlan
+from graceperiod.contracts.revocation_views import SupportPlan
 from graceperiod.runtime.aws_errors import AwsCallError, Failure
 
 __all__ = ["ActionResult", "AwsCallError", "CaseInfo", "Failure", "Probe", "partition_of_region"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import AzureBenefit
-from graceperiod.contracts.revocation import Unavailability, UnavailableReason
+from graceperiod.contracts.revocation_views import Unavailability, UnavailableReason
 from graceperiod.contracts.upstream import AzurePurchase, PurchaseExecuted
 from graceperiod.revocation.domain.outcomes import iso, usd
 from graceperiod.revocation.domain.providers import Offer, Progress, Standing

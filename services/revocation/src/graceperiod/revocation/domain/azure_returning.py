@@ -11,7 +11,8 @@ any second POST, and a POST is only made again when that read shows Azure did no
 from __future__ import annotations
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.revocation import ActorRef, PurchaseChangeKind, RevokedVia, TimelineEntry, TimelineKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef, RevokedVia, TimelineEntry, TimelineKind
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.azure import RETURN, progress, quantity_to_return

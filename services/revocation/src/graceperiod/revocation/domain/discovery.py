@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
-from graceperiod.contracts.revocation import ScanResult, TimelineEntry, TimelineKind
+from graceperiod.contracts.revocation_views import ScanResult, TimelineEntry, TimelineKind
 from graceperiod.contracts.upstream import Account, Commitment, Cost, Execution, PurchaseExecuted
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
 from graceperiod.revocation.domain.lifecycle import At, recorded, with_entry

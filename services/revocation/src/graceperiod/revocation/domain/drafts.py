@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graceperiod.contracts.enums import CommitmentKind
-from graceperiod.contracts.revocation import SupportCaseDraft, case_reference
+from graceperiod.contracts.revocation_views import SupportCaseDraft, case_reference
 from graceperiod.contracts.upstream import PurchaseExecuted
 
 RESERVED_INSTANCES_CATEGORY = "reserved-instances"

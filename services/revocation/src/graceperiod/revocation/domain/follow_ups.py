@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graceperiod.contracts.revocation import Phase, PurchaseChangeKind, TimelineEntry, TimelineKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import Phase, TimelineEntry, TimelineKind
 from graceperiod.revocation.domain.aws_answers import CaseInfo
 from graceperiod.revocation.domain.commitments import PAYMENT_PENDING_STATES, UNDONE_STATES
 from graceperiod.revocation.domain.lifecycle import At, announced, refreshed, with_entry

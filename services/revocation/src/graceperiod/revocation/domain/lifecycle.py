@@ -14,15 +14,8 @@ from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.notifier import EmailDelivered
-from graceperiod.contracts.revocation import (
-    ActorRef,
-    PurchaseChanged,
-    PurchaseChangeKind,
-    PurchaseRecorded,
-    TimelineEntry,
-    TimelineKind,
-    Windows,
-)
+from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
+from graceperiod.contracts.revocation_views import ActorRef, TimelineEntry, TimelineKind, Windows
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.domain.aws_answers import partition_of_region

@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, PurchaseSource, Windows
+from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort
+from graceperiod.contracts.revocation_views import Phase, PurchaseSource, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 
 #: Between the parts of a sort key: below every printable character, so ``"ab"`` sorts

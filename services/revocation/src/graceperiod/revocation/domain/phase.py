@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from graceperiod.contracts.enums import Provider
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation_views import (
     AllowedAction,
     Phase,
     SupportPlan,

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from graceperiod.contracts.revocation import Unavailability
+from graceperiod.contracts.revocation_views import Unavailability
 from graceperiod.revocation.domain.records import PurchaseRecord
 
 

@@ -16,14 +16,13 @@ from pydantic import ConfigDict, Field
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind, Provider
 from graceperiod.contracts.refunds import RefundEstimate
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation import CommandReply, PurchaseChanged
+from graceperiod.contracts.revocation_views import (
     AccountAccess,
     ActorRef,
     Audit,
-    CommandReply,
     DiscoveryStatus,
     Phase,
-    PurchaseChanged,
     PurchaseSource,
     ScanResult,
     SupportPlan,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from graceperiod.contracts.enums import CommitmentKind
-from graceperiod.contracts.revocation import ReturnAllowance
+from graceperiod.contracts.revocation_views import ReturnAllowance
 from graceperiod.revocation.domain.commitments import PENDING_STATES
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 

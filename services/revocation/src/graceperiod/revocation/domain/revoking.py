@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graceperiod.contracts.enums import Provider
-from graceperiod.contracts.revocation import ActorRef, PurchaseChangeKind, RevokedVia, TimelineEntry, TimelineKind
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef, RevokedVia, TimelineEntry, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
 from graceperiod.revocation.domain.commitments import (

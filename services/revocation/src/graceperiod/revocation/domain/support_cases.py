@@ -7,11 +7,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
-from graceperiod.contracts.revocation import (
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import (
     ActorRef,
     CaseOutcome,
     Phase,
-    PurchaseChangeKind,
     RevokedVia,
     TimelineEntry,
     TimelineKind,

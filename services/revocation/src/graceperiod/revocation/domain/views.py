@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from graceperiod.contracts.revocation import PurchaseView, Unavailability, UnavailableReason
+from graceperiod.contracts.revocation_views import PurchaseView, Unavailability, UnavailableReason
 from graceperiod.revocation.domain.authorization import Asker
 from graceperiod.revocation.domain.aws_answers import partition_of_region
 from graceperiod.revocation.domain.lifecycle import assessment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from graceperiod.contracts.revocation import Windows
+from graceperiod.contracts.revocation_views import Windows
 from graceperiod.revocation.domain.providers import Standing
 
 

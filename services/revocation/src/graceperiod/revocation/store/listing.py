@@ -26,7 +26,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graceperiod.contracts.revocation import Phase, PurchaseFilters, PurchaseSort, RefundableTotal
+from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort, RefundableTotal
+from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.upstream import Cost
 from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, sort_keys
 from graceperiod.revocation.domain.records import PurchaseRecord

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.formatting import utc
-from graceperiod.contracts.revocation import ActorRef, Audit, Phase, PurchaseChangeKind, RevokedVia, Windows
+from graceperiod.contracts.revocation import PurchaseChangeKind
+from graceperiod.contracts.revocation_views import ActorRef, Audit, Phase, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.notifier.domain.emails import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graceperiod.contracts.enums import AwsService
-from graceperiod.contracts.revocation import SupportPlan
+from graceperiod.contracts.revocation_views import SupportPlan
 from graceperiod.revocation.adapters.aws.commitments import NODE_SERVICES, Commitments
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS

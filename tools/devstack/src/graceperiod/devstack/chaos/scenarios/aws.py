@@ -34,13 +34,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from graceperiod.contracts.revocation import (
-    CommandReply,
-    GetPurchase,
-    PurchaseReply,
-    RevokePurchase,
-    UnavailableReason,
-)
+from graceperiod.contracts.revocation import CommandReply, GetPurchase, PurchaseReply, RevokePurchase
+from graceperiod.contracts.revocation_views import UnavailableReason
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.chaos.core import Run, scenario

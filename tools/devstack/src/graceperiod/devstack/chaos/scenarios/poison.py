@@ -15,7 +15,8 @@ from typing import Any
 
 import aio_pika
 
-from graceperiod.contracts.revocation import Phase, PurchaseRecorded, Windows
+from graceperiod.contracts.revocation import PurchaseRecorded
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey
 from graceperiod.devstack.chaos.core import Run, scenario
 from graceperiod.devstack.chaos.load import Outgoing
