@@ -8,10 +8,9 @@ from litestar.params import KwargDefinition
 from pydantic import BaseModel, Field, StringConstraints
 
 from graceperiod.contracts.revocation_views import AccountAccess
-from graceperiod.gateway.web.schemas import EMAIL_PATTERN, RequestBody
+from graceperiod.gateway.web.schemas import EMAIL_ADDRESS_PATTERN, EMAIL_PATTERN, RequestBody
 
 _REGION = r"^[a-z]{2}(-[a-z]+)+-\d+$"
-_CONTACT = r"^[^@\s]{1,64}@[^@\s]{1,255}$"
 
 
 class RoleRegistration(RequestBody):
@@ -26,9 +25,9 @@ class RoleRegistration(RequestBody):
     contact_emails: list[
         Annotated[
             str,
-            StringConstraints(max_length=320, pattern=_CONTACT),
+            StringConstraints(max_length=320, pattern=EMAIL_ADDRESS_PATTERN),
             # Litestar's OpenAPI drops a list item's pydantic pattern; this keeps it in the document.
-            KwargDefinition(max_length=320, pattern=_CONTACT),
+            KwargDefinition(max_length=320, pattern=EMAIL_ADDRESS_PATTERN),
         ]
     ] = Field(default_factory=list, max_length=100)
     """Who is emailed about purchases Grace Period finds in the account."""
