@@ -30,7 +30,7 @@ MAX_LINK_TOKEN_LENGTH: Final = 4096
 @dataclass(frozen=True, slots=True)
 class LinkClaims:
     """A verified link token: the one purchase and the one person it was issued for. Who may
-    act on a purchase with it: :func:`graceperiod.contracts.revocation.may_act_on`."""
+    act on a purchase with it: :func:`graceperiod.contracts.revocation_views.may_act_on`."""
 
     purchase_id: str
     recipient: str

@@ -5,7 +5,7 @@ service does not take its word for it: a request acting on an email link carries
 notifier-signed token (``link_token``), and the service verifies it with the notifier's
 public keys (the shared rule, :mod:`graceperiod.runtime.link_tokens`), for this very purchase
 and for the actor's address. Only a verified link lets its recipient act
-(:func:`graceperiod.contracts.revocation.may_act_on`); an actor claiming the email-link path
+(:func:`graceperiod.contracts.revocation_views.may_act_on`); an actor claiming the email-link path
 without a token that verifies is just an actor without permissions.
 """
 

@@ -1,5 +1,5 @@
 """Who may do what with revocation. (Who may act on a purchase is shared with the gateway:
-``graceperiod.contracts.revocation.may_act_on``.)"""
+``graceperiod.contracts.revocation_views.may_act_on``.)"""
 
 from __future__ import annotations
 
