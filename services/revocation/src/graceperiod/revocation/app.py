@@ -190,7 +190,7 @@ def build_service(
         recording=Recording(changes, calls, events, commitments, azure_calls),
         deliveries=Deliveries(changes),
         follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch, azure),
-        discovering=found.discovering,
+        discovering=found.discovering if settings.discovery_enabled else None,
         commands=commands,
         queries=Queries(changes, listing, found.organizations),
     )

@@ -60,7 +60,7 @@ def build_router(
     recording: Recording,
     deliveries: Deliveries,
     follow_ups: FollowUps,
-    discovering: Discovering,
+    discovering: Discovering | None,
     commands: Commands,
     queries: Queries,
     links: LinkAccess,
@@ -81,7 +81,8 @@ def build_router(
     @router.subscriber(queue_for(ticks), exchange_for(ticks), title="revocation.ticks")
     async def on_tick(body: Tick) -> None:
         await follow_ups.on_tick(body)
-        await discovering.on_tick()
+        if discovering is not None:  # discovery turned off: ticks only follow up
+            await discovering.on_tick()
 
     @router.subscriber(queue_for(Queues.REVOCATION_COMMANDS), title="revocation.commands")
     async def on_command(body: dict[str, Any], message: RabbitMessage) -> CommandReply:

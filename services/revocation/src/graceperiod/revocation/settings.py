@@ -104,6 +104,13 @@ class RevocationSettings(ServiceSettings):
             "Without one, RegisterAzurePrincipal is refused."
         ),
     )
+    discovery_enabled: bool = Field(
+        default=True,
+        description=(
+            "Scan the onboarded accounts for commitments bought anywhere (console, CLI, other tools). Off: only "
+            "purchase.executed makes a purchase."
+        ),
+    )
     discovery_interval_seconds: float = Field(
         default=60,
         gt=0,
