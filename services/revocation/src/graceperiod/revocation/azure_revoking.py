@@ -54,8 +54,9 @@ class AzureRevoking:
     """How long a command follows the return before leaving it to ticks."""
     tick_follow_seconds: float = 5.0
 
-    async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
-        loaded = await self.changes.load(command.purchase_id)
+    async def revoke(
+        self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker, loaded: Loaded
+    ) -> CommandReply:
         ensure_may_act(asker, loaded.purchase)
         principal = self.azure.principal_to_act(loaded)
         answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))

@@ -13,10 +13,10 @@ from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import CommandReply, RevokePurchase
 from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.acceptance import Acceptance
-from graceperiod.revocation.aws_calls import AwsCalls, to_act_on
+from graceperiod.revocation.aws_calls import AwsCalls, role_to_act
 from graceperiod.revocation.azure_revoking import AzureRevoking
 from graceperiod.revocation.changes import Changes, Loaded
-from graceperiod.revocation.domain.authorization import Asker
+from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
 from graceperiod.revocation.domain.commitments import SelfServiceAction, undone_or_pending
 from graceperiod.revocation.domain.lifecycle import actor_ref
@@ -39,12 +39,11 @@ class Revoking:
     """Azure reservations' returns (:mod:`.azure_revoking`)."""
 
     async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
-        if (
-            self.azure is not None
-            and (await self.changes.load(command.purchase_id)).purchase.provider is Provider.AZURE
-        ):
-            return await self.azure.revoke(command, key, acceptance, asker)
-        loaded, role = await to_act_on(self.changes, command.purchase_id, asker)
+        loaded = await self.changes.load(command.purchase_id)  # once: the crossings probe counts it
+        if self.azure is not None and loaded.purchase.provider is Provider.AZURE:
+            return await self.azure.revoke(command, key, acceptance, asker, loaded)
+        ensure_may_act(asker, loaded.purchase)
+        role = role_to_act(loaded)
         answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
         if answer is not None:
             return self.replies.answer(answer, loaded, asker)

@@ -202,7 +202,9 @@ class PurchaseRecord(Record):
 
     @property
     def source(self) -> PurchaseSource:
-        return PurchaseSource.DISCOVERED if self.discovered_at else PurchaseSource.EXECUTED
+        """Discovered: found by a scan (even if an executor announced it later), or recorded as found."""
+        found = self.discovered_at is not None or self.purchase.discovered
+        return PurchaseSource.DISCOVERED if found else PurchaseSource.EXECUTED
 
     @property
     def account_id(self) -> str:
