@@ -16,12 +16,15 @@ from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import learnt, used
 from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
 from graceperiod.revocation.domain.aws_answers import AwsCallError
+from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState
 from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 
 T = TypeVar("T")
+#: The failures our own back-off rounds know how to judge (retryable, action, message).
+CallError = AwsCallError | AzureCallError
 
 log = get_logger("graceperiod.revocation")
 
@@ -31,6 +34,21 @@ class Backoff:
     rounds: int = 3
     base: float = 0.5
     cap: float = 8.0
+
+    async def around(self, call: Callable[[], Awaitable[T]], failure: type[CallError], retried: str) -> T:
+        """Our own rounds around the SDK's retries, with jitter, for a provider that keeps
+        throttling or failing; a failure that is not retryable, or the last one, propagates."""
+        for attempt in range(self.rounds):
+            try:
+                return await call()
+            except failure as exc:
+                if not exc.retryable or attempt == self.rounds - 1:
+                    raise
+                ceiling = min(self.cap, self.base * 2**attempt)
+                delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
+                log.warning(retried, action=exc.action, error=exc.message, delay=round(delay, 3))
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def role_of(account: AccountRecord | None) -> Role | None:
@@ -69,18 +87,7 @@ class AwsCalls:
 
     async def with_backoff(self, call: Callable[[], Awaitable[T]]) -> T:
         """Our own rounds around botocore's retries, for AWS that keeps throttling or failing."""
-        backoff = self.backoff
-        for attempt in range(backoff.rounds):
-            try:
-                return await call()
-            except AwsCallError as exc:
-                if not exc.retryable or attempt == backoff.rounds - 1:
-                    raise
-                ceiling = min(backoff.cap, backoff.base * 2**attempt)
-                delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
-                log.warning("aws call retried", action=exc.action, error=exc.message, delay=round(delay, 3))
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.backoff.around(call, AwsCallError, "aws call retried")
 
     async def read(self, role: Role, purchase: PurchaseExecuted) -> AwsState:
         """The commitment as AWS describes it now."""

@@ -4,8 +4,6 @@ about the tenant, stored."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,18 +62,7 @@ class AzureCalls:
 
     async def with_backoff(self, call: Callable[[], Awaitable[T]]) -> T:
         """Our own rounds for reads Azure keeps throttling (never around a return POST)."""
-        backoff = self.backoff
-        for attempt in range(backoff.rounds):
-            try:
-                return await call()
-            except AzureCallError as exc:
-                if not exc.retryable or attempt == backoff.rounds - 1:
-                    raise
-                ceiling = min(backoff.cap, backoff.base * 2**attempt)
-                delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
-                log.warning("azure call retried", action=exc.action, error=exc.message, delay=round(delay, 3))
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self.backoff.around(call, AzureCallError, "azure call retried")
 
     async def read(self, principal: Principal, purchase: PurchaseExecuted, now: datetime) -> AzureState:
         product = purchase.azure_product()
