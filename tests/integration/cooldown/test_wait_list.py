@@ -10,6 +10,8 @@ from graceperiod.contracts.cooldown import AccountStatus
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
 from graceperiod.contracts.wait_list import WaitStatus
+from graceperiod.cooldown.domain.waits import WaitState
+from graceperiod.cooldown.settings import CooldownSettings
 
 from .conftest import Cooldown, account_id, read_events, wait_until
 
@@ -160,3 +162,29 @@ async def test_a_low_pool_is_announced_at_most_once_per_period(cooldown: Cooldow
     await cooldown.ticked()
     [(message_id, _)] = await read_events(cooldown.amqp_url, queue, expect=1)
     assert message_id == "cooldown:pool-low-00000002"
+
+
+async def test_a_request_another_worker_is_granting_keeps_its_place_in_line(two_replicas: Cooldown) -> None:
+    """Found by CI: a replica that skipped past the request another replica was granting handed
+    the next request the account the first one was about to be given."""
+    cooldown = two_replicas
+    [account] = await cooling_pool(cooldown, 1, hours=4)
+    for lease in ("lease-first", "lease-second"):
+        assert (await cooldown.acquire(lease, wait=True)).status is CommandStatus.IN_PROGRESS
+        cooldown.clock.advance(timedelta(seconds=1))
+    cooldown.clock.advance(6 * H)
+    waits = cooldown.main.service.wait_store
+    first = await waits.get("lease-first")
+    assert first is not None
+    # another worker (one that will stop here, as if it died) is granting the first in line
+    assert await waits.step(first, to=WaitState.GRANTING, granting_since=cooldown.clock.now()) is not None
+
+    await cooldown.ticked()
+    released = await cooldown.account(account)
+    assert released.status is S.AVAILABLE, "the account waits for the request first in line"
+    assert await read_events(cooldown.amqp_url, GRANTED_QUEUE, expect=0) == []
+
+    cooldown.clock.advance(CooldownSettings().options().claim_grace)  # that worker is overdue
+    await cooldown.ticked()
+    [(_, event)] = await read_events(cooldown.amqp_url, GRANTED_QUEUE, expect=1)
+    assert (event["lease_id"], event["account_id"]) == ("lease-first", account)

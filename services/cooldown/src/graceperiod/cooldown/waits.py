@@ -6,7 +6,9 @@ Granting a request: take it (waiting → granting, one worker wins), acquire an 
 lease like any acquisition (idempotent per lease), then granted with the account, and publish
 ``cooldown.wait.granted`` (the request is the event's outbox until it is published). Nothing
 Available after all: back to waiting, in its place. A worker that died while granting leaves
-the request in granting; the next pass takes it over once it is overdue.
+the request in granting; the next pass takes it over once it is overdue. A worker that meets
+a request another worker is granting leaves the rest of the line to that worker, so no later
+request gets the account the earlier one was about to be given.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class Grant(StrEnum):
     GRANTED = "granted"
     SKIPPED = "skipped"
     NONE_AVAILABLE = "none-available"
+    # Another worker is granting this request: it goes on down the line itself, and a worker
+    # that skipped past it could hand a later request the account this one is about to get.
+    YIELDED = "yielded"
 
 
 def granted_id(request: WaitRequest) -> str:
@@ -108,7 +113,7 @@ class WaitList(Use):
         granted = 0
         for request in await self._requests.line(limit=_LINE_LIMIT):
             outcome = await self._grant_one(request)
-            if outcome is Grant.NONE_AVAILABLE:
+            if outcome in (Grant.NONE_AVAILABLE, Grant.YIELDED):
                 break
             granted += outcome is Grant.GRANTED
         return granted
@@ -118,10 +123,11 @@ class WaitList(Use):
         if waits.expired(request, now):
             return Grant.SKIPPED
         if request.state is WaitState.GRANTING and not waits.granting_overdue(request, now, self._options.claim_grace):
-            return Grant.SKIPPED  # another worker is granting it
+            return Grant.YIELDED
         taken = await self._requests.step(request, to=WaitState.GRANTING, granting_since=now)
-        if taken is None:
-            return Grant.SKIPPED  # another worker took it, or it was cancelled meanwhile
+        if taken is None:  # another worker took it, or it was cancelled or expired meanwhile
+            now_stored = await self._requests.get(request.lease_id)
+            return Grant.YIELDED if now_stored is not None and now_stored.is_open else Grant.SKIPPED
         result = await self._acquisition.take(request.lease_id)
         if isinstance(result, Outcome):
             await self._requests.step(taken, to=WaitState.WAITING, granting_since=None)
