@@ -1,15 +1,27 @@
 """Debian's Chromium through Playwright (never a downloaded browser), and the gateway served
-on a loopback port."""
+on a loopback port over the in-memory fakes of its services (``clients``: the demo data; a
+module overrides it to show other purchases)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS
+from graceperiod.devstack.testkit.gateway_fakes import (
+    FakeServiceClients,
+    InMemoryLinkStore,
+    InMemorySessionStore,
+    demo_clients,
+)
+from graceperiod.devstack.testkit.tokens import LinkSigner
+from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
+from graceperiod.gateway.app import create_app
+from graceperiod.gateway.settings import GatewaySettings
+from graceperiod.runtime.signing_keys import PublicKeys
 
 
 @pytest.fixture
@@ -25,3 +37,26 @@ async def browser() -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@pytest.fixture
+def clients() -> FakeServiceClients:
+    return demo_clients(datetime.now(UTC))
+
+
+@pytest.fixture
+def signer() -> LinkSigner:
+    return LinkSigner()
+
+
+@pytest.fixture
+async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
+    app = create_app(
+        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
+        clients=clients,
+        store=InMemoryLinkStore(),
+        sessions=InMemorySessionStore(),
+        link_keys=PublicKeys.from_jwks(signer.jwks()),
+    )
+    async with serving(app) as url:
+        yield url

@@ -6,23 +6,12 @@ no page scrolls sideways at 375 px. The gateway is real, its service port the de
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, expect
 
-from graceperiod.devstack.testkit.gateway_fakes import (
-    FakeServiceClients,
-    InMemoryLinkStore,
-    InMemorySessionStore,
-    demo_clients,
-)
 from graceperiod.devstack.testkit.tokens import LinkSigner
-from graceperiod.devstack.testkit.web import serving
-from graceperiod.gateway.app import create_app
-from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.accessibility import (
     axe_violations,
     contrast,
@@ -63,29 +52,6 @@ ADMIN_PAGES = (
     "/accounts/123",
     "/purchases/pur-nobody",
 )
-
-
-@pytest.fixture
-def clients() -> FakeServiceClients:
-    return demo_clients(datetime.now(UTC))
-
-
-@pytest.fixture
-def signer() -> LinkSigner:
-    return LinkSigner()
-
-
-@pytest.fixture
-async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
-    app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
-        clients=clients,
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(signer.jwks()),
-    )
-    async with serving(app) as url:
-        yield url
 
 
 async def admin(browser: Browser, base_url: str, **options: object) -> tuple[BrowserContext, Dashboard]:

@@ -8,7 +8,6 @@ refuses; test_dashboard_flows.py runs the same journeys against the real service
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,43 +15,13 @@ from playwright.async_api import Browser, expect
 
 from graceperiod.devstack.testkit.gateway_fakes import (
     FakeServiceClients,
-    InMemoryLinkStore,
-    InMemorySessionStore,
-    demo_clients,
 )
 from graceperiod.devstack.testkit.tokens import LinkSigner
-from graceperiod.devstack.testkit.web import serving
-from graceperiod.gateway.app import create_app
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
-from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.accessibility import sideways_overflow
 from tests.browser.pages import Dashboard, EmailLink
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def clients() -> FakeServiceClients:
-    return demo_clients(datetime.now(UTC))
-
-
-@pytest.fixture
-def signer() -> LinkSigner:
-    return LinkSigner()
-
-
-@pytest.fixture
-async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
-    app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
-        clients=clients,
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(signer.jwks()),
-    )
-    async with serving(app) as url:
-        yield url
 
 
 SEEN = {

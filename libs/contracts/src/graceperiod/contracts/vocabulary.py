@@ -7,6 +7,11 @@ from a newer publisher) is shown humanised, never raw.
 
 Honest states: nothing here calls a purchase revoked before AWS confirmed it. A Savings Plan
 AWS is still returning is "Return in progress" and "AWS is processing the return".
+
+An Azure purchase is told in Azure's words (:func:`provider_name`, :func:`state`,
+:func:`route`, :func:`expected_refund`, :func:`refund_cap`): Microsoft's refund estimate from
+``calculateRefund`` and the refund cap it uses, and never a support case, which Microsoft does
+not offer for reservations.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from enum import StrEnum
 from typing import Any, Final
 
 from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind, ExecutionVia, Provider
-from graceperiod.contracts.formatting import money
+from graceperiod.contracts.formatting import money, utc
 from graceperiod.contracts.notifier import DeliveryStatus, EmailKind
+from graceperiod.contracts.refunds import CAP_CURRENCY, RefundEstimate
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.revocation_views import Phase, PurchaseSource, RevokedVia, SupportPlan, TimelineKind
 from graceperiod.contracts.upstream import PurchaseExecuted
@@ -132,6 +138,17 @@ AWS_STATES: Final[Mapping[str, str]] = {
     "payment-failed": "Payment failed",
     "retired": "Retired (term over)",
 }
+#: An Azure reservation's ``provisioningState`` (the views' ``aws_state`` for an Azure purchase).
+AZURE_STATES: Final[Mapping[str, str]] = {
+    "Succeeded": "Active",
+    "Cancelled": "Returned (cancelled by the return)",
+    "Expired": "Expired (term over)",
+    "Failed": "Purchase failed",
+    "Split": "Split into other reservations",
+    "Merged": "Merged into another reservation",
+    "Creating": "Being created",
+    "PendingBilling": "Billing pending",
+}
 #: AWS states of a commitment that has not started, so nothing was charged for it yet.
 NOT_STARTED_STATES: Final = frozenset({"queued", "queued-deleted", "payment-pending"})
 
@@ -170,6 +187,29 @@ def label(value: StrEnum | str | None) -> str:
 
 def aws_state(state: str | None) -> str:
     return AWS_STATES.get(state, humanised(state)) if state else "—"
+
+
+def provider_name(purchase: PurchaseExecuted) -> str:
+    """``AWS`` or ``Azure``: whose rules and API the purchase is under."""
+    return label(purchase.provider)
+
+
+def state(purchase: PurchaseExecuted, word: str | None) -> str:
+    """The commitment's state as its provider reports it, in words."""
+    if purchase.azure is not None:
+        return AZURE_STATES.get(word, humanised(word)) if word else "—"
+    return aws_state(word)
+
+
+#: How an Azure purchase was undone (``revoked_via``): Microsoft's only route.
+AZURE_ROUTE: Final = "Returned through Azure's Reservations API (calculateRefund, then return)"
+
+
+def route(via: RevokedVia | None, provider: Provider = Provider.AWS) -> str:
+    """The route Grace Period took, in the provider's words."""
+    if via is RevokedVia.SELF_SERVICE_API and provider is Provider.AZURE:
+        return AZURE_ROUTE
+    return label(via)
 
 
 def term(months: int) -> str:
@@ -226,9 +266,12 @@ def not_started(purchase: PurchaseExecuted, state: str | None) -> bool:
     return purchase.commitment is not None and purchase.commitment.kind is not CommitmentKind.SAVINGS_PLAN
 
 
-def expected_refund(purchase: PurchaseExecuted, state: str | None) -> str:
+def expected_refund(purchase: PurchaseExecuted, state: str | None, refund: RefundEstimate | None = None) -> str:
     """What undoing it (self-service) gives back: the upfront payment in full for a returned
-    Savings Plan; nothing to refund for a queued purchase, which is never charged."""
+    Savings Plan; nothing to refund for a queued purchase, which is never charged; for an Azure
+    reservation, Microsoft's estimate (``refund``)."""
+    if purchase.azure is not None:
+        return azure_refund(refund)
     cost = purchase.cost
     if not_started(purchase, state):
         never = f"its {money(cost.upfront, cost.currency)} upfront payment is " if cost.upfront > 0 else "it is "
@@ -239,6 +282,42 @@ def expected_refund(purchase: PurchaseExecuted, state: str | None) -> str:
             "(on the AWS bill within about a day), and no further monthly charges."
         )
     return "Expected refund: none (there was no upfront payment); no further monthly charges."
+
+
+def azure_refund(refund: RefundEstimate | None) -> str:
+    """Microsoft's quote for returning the reservation, as pages and emails say it."""
+    if refund is None:
+        return (
+            "Expected refund: not quoted yet. Grace Period asks Azure for a quote (calculateRefund) "
+            "before it returns anything."
+        )
+    return (
+        f"Expected refund: {money(refund.amount, refund.currency)}, Microsoft's estimate (calculateRefund, "
+        f"{utc(refund.quoted_at)}), paid back to the original payment method."
+    )
+
+
+def refund_cap(refund: RefundEstimate) -> str:
+    """What the return uses of Microsoft's rolling refund cap, and what it leaves (or that it does
+    not fit: :attr:`RefundEstimate.fits_cap` is the rule)."""
+    usd = CAP_CURRENCY
+    scope = f" by billing scope {refund.billing_scope_id}" if refund.billing_scope_id else ""
+    used = (
+        f"{money(refund.cap_consumed, usd)} of {money(refund.cap_limit, usd)} used in the last 12 months{scope} "
+        "(returns made outside Grace Period count too); this return cancels "
+        f"{money(refund.cancelled_commitment, usd)} of commitment"
+    )
+    if refund.fits_cap:
+        return f"{used}, leaving {money(refund.cap_left_after, usd)}."
+    return (
+        f"{used}, but only {money(refund.cap_left, usd)} is left: it does not fit, so Grace Period will not ask for it."
+    )
+
+
+#: Azure has no support-case route; pages and emails say so instead of offering one.
+NO_SUPPORT_CASE: Final = (
+    "No support case applies: Microsoft refunds Azure reservations only through returns, within its refund cap."
+)
 
 
 def case_refund(purchase: PurchaseExecuted) -> str:
@@ -262,6 +341,7 @@ def who(name: str | None, email: str, path: ActionPath | None = None) -> str:
 JINJA_FILTERS: Final[dict[str, Callable[..., Any]]] = {
     "label": label,
     "aws_state": aws_state,
+    "state_of": state,
     "term": term,
     "product": product,
     "commitment": commitment,

@@ -1,4 +1,4 @@
-"""Words for people: what AWS will do, what refund to expect, what each phase means.
+"""Words for people: what AWS (or Azure) will do, what refund to expect, what each phase means.
 
 Shared by the dashboard and the email-link pages so both say the same thing.
 """
@@ -17,6 +17,19 @@ from graceperiod.contracts.rpc import CommandStatus
 
 #: The text the issue asks for, on closed purchases' disabled controls.
 CLOSED_TOOLTIP: Final = "Revocation window closed. Contact AWS Support if you believe a refund is warranted."
+
+#: An Azure purchase's closed control: Microsoft has no support-case route to point to.
+AZURE_CLOSED: Final = "Azure no longer allows returning this reservation."
+
+
+def closed_tooltip(view: PurchaseView) -> str:
+    """The closed control's text: AWS's support hint, or for Azure the reason it closed and that
+    no support case applies."""
+    if view.purchase.azure is None:
+        return CLOSED_TOOLTIP
+    reason = view.unavailable.message if view.unavailable is not None else AZURE_CLOSED
+    return f"{reason} {vocabulary.NO_SUPPORT_CASE}"
+
 
 #: Where to file a case by hand when the Support API cannot be used.
 DEFAULT_MANUAL_ROUTE: Final = (
@@ -63,7 +76,12 @@ def aws_will(view: PurchaseView) -> str:
 
 def refund_expectation(view: PurchaseView) -> str:
     """What undoing it gives back (the confirm and outcome pages; the revoked email says the same)."""
-    return vocabulary.expected_refund(view.purchase, view.aws_state)
+    return vocabulary.expected_refund(view.purchase, view.aws_state, view.refund)
+
+
+def refund_cap(view: PurchaseView) -> str:
+    """Azure: what the return uses of Microsoft's refund cap ('' when there is no quote, or for AWS)."""
+    return vocabulary.refund_cap(view.refund) if view.refund is not None else ""
 
 
 def support_case_note(view: PurchaseView) -> str:
@@ -88,6 +106,8 @@ def outcome_headline(what: str, reply: CommandReply, view: PurchaseView | None) 
     """The outcome page's heading: where the purchase stands now, never "done" while AWS is
     still working on it."""
     phase = view.phase if view is not None else None
+    if view is not None and view.purchase.azure is not None and phase in _AZURE_HEADLINES:
+        return _AZURE_HEADLINES[phase]
     if phase in _HEADLINES:
         return _HEADLINES[phase]
     if phase is Phase.FAILED:
@@ -100,4 +120,8 @@ _HEADLINES: Final = {
     Phase.REVOCATION_PENDING: "Return requested: AWS is processing it",
     Phase.CASE_OPEN: "Support case filed",
     Phase.CASE_RESOLVED: "Support case resolved",
+}
+_AZURE_HEADLINES: Final = {
+    Phase.REVOKED: "Revoked: Azure confirmed the return",
+    Phase.REVOCATION_PENDING: "Return requested: Azure is processing it",
 }

@@ -111,7 +111,7 @@ class NotifierService:
         purchase = event.purchase
         await self._schedule_reminder(event)
         recipients = await self._recipients(purchase)
-        facts = PurchaseFacts.of(purchase)
+        facts = PurchaseFacts.of(purchase, event.refund)
         subject = executed_subject(purchase, self._brand)
         dashboard = self._links.dashboard_url(purchase.purchase_id)
 
@@ -167,7 +167,7 @@ class NotifierService:
         occurrence = message_id or f"{event.change}@{event.occurred_at.isoformat()}"
         occurred_at = utc(event.occurred_at)
         dashboard = self._links.dashboard_url(purchase.purchase_id)
-        facts = PurchaseFacts.of(purchase)
+        facts = PurchaseFacts.of(purchase, event.refund)
 
         def compose(recipients: Sequence[str]) -> list[Email]:
             notice = window_notice(event.windows, event.phase, self._clock.now())
@@ -178,8 +178,9 @@ class NotifierService:
                 actor=event.actor,
                 occurred_at=occurred_at,
                 notice=notice,
-                refund=expected_refund(purchase, event.aws_state),
+                refund=expected_refund(purchase, event.aws_state, event.refund),
                 currency=purchase.cost.currency,
+                provider=purchase.provider,
             )
             email = OutcomeEmail(
                 brand=self._brand,

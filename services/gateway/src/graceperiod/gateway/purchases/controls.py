@@ -59,7 +59,7 @@ def controls_for(view: PurchaseView, identity: Identity) -> Controls:  # noqa: P
     if phase is Phase.SUPPORT_UNAVAILABLE:
         return Controls((Control.SUPPORT_UNAVAILABLE,))
     if phase is Phase.CLOSED:
-        return Controls((Control.CLOSED,), explain.CLOSED_TOOLTIP)
+        return Controls((Control.CLOSED,), explain.closed_tooltip(view))
     if phase in FINISHED_PHASES:
         shown: tuple[Control, ...] = (Control.OUTCOME,)
         if phase is Phase.CASE_OPEN and AllowedAction.MARK_CASE_RESOLVED in allowed and may_act:

@@ -8,13 +8,23 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from graceperiod.contracts.enums import AzureBenefit
+from graceperiod.contracts.enums import AzureBenefit, Provider
 from graceperiod.contracts.formatting import cost_with_total, money, utc
 from graceperiod.contracts.notifier import EmailKind
+from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.revocation_views import ActorRef, Audit
 from graceperiod.contracts.upstream import NOBODY_REQUESTED, Person, PurchaseExecuted
-from graceperiod.contracts.vocabulary import account, executed_how, label, service_label, term
+from graceperiod.contracts.vocabulary import (
+    account,
+    azure_refund,
+    executed_how,
+    label,
+    refund_cap,
+    route,
+    service_label,
+    term,
+)
 from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.domain.windows import WindowNotice
 
@@ -84,10 +94,17 @@ class PurchaseFacts:
     executed_at: str
     found: bool = False
     """Grace Period found the purchase in the account (bought outside Grace Period)."""
+    region_label: str = "Region"
+    contact_of: str = "the AWS account"
+    """Whose contact the recipient is, in the footer: the AWS account or the Azure tenant."""
+    refund: tuple[tuple[str, str], ...] = ()
+    """Azure: Microsoft's refund estimate and what the return uses of its cap (label, value rows)."""
 
     @classmethod
-    def of(cls, purchase: PurchaseExecuted) -> PurchaseFacts:
+    def of(cls, purchase: PurchaseExecuted, refund: RefundEstimate | None = None) -> PurchaseFacts:
+        """``refund``: Azure's quote the event carries (the rows are left out without one)."""
         requester = person(purchase.requested_by) if purchase.requested_by else NOBODY_REQUESTED
+        azure = purchase.azure is not None
         return cls(
             purchase_id=purchase.purchase_id,
             account=account(purchase),
@@ -103,7 +120,21 @@ class PurchaseFacts:
             execution=executed_how(purchase),
             executed_at=utc(purchase.executed_at),
             found=purchase.discovered,
+            region_label="Location" if azure else "Region",
+            contact_of="the Azure tenant" if azure else "the AWS account",
+            refund=refund_rows(refund) if azure else (),
         )
+
+
+def refund_rows(refund: RefundEstimate | None) -> tuple[tuple[str, str], ...]:
+    """Microsoft's quote as rows: what comes back, what the return uses of the cap, and Microsoft's
+    reason when it would refuse the return."""
+    if refund is None:
+        return ()
+    rows = [("Refund", azure_refund(refund)), ("Refund cap", refund_cap(refund))]
+    if refund.refused:
+        rows.append(("Microsoft says", refund.refused))
+    return tuple(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +212,7 @@ def outcome_story(
     notice: WindowNotice,
     refund: str = "",
     currency: str = "USD",
+    provider: Provider = Provider.AWS,
 ) -> tuple[str, list[tuple[str, str]], str]:
     """(what happened, detail rows, what happens next) for one announced change; ``refund``
     says what the undo gives back (for a revoked purchase)."""
@@ -190,14 +222,10 @@ def outcome_story(
     if change is PurchaseChangeKind.REVOKED:
         details.append(("Revoked at", utc(audit.revoked_at) if audit.revoked_at else occurred_at))
         if audit.revoked_via is not None:
-            details.append(("Route", label(audit.revoked_via)))
+            details.append(("Route", route(audit.revoked_via, provider)))
         if refund:
             details.append(("Refund", refund))
-        return (
-            "The purchase was revoked: AWS confirmed it.",
-            details,
-            "Nothing else to do. AWS refunds what the product's rules allow; the dashboard keeps the audit trail.",
-        )
+        return _REVOKED[provider], details, _REVOKED_NEXT[provider]
     if change is PurchaseChangeKind.REVOCATION_FAILED:
         details.append(("Failed at", occurred_at))
         if audit.failure:
@@ -217,6 +245,22 @@ def outcome_story(
     if audit.support_case_status:
         details.append(("Case status", audit.support_case_status))
     return resolved_story(case, audit, details, currency)
+
+
+#: What a confirmed undo was, and what follows, in each provider's words.
+_REVOKED: dict[Provider, str] = {
+    Provider.AWS: "The purchase was revoked: AWS confirmed it.",
+    Provider.AZURE: "The reservation was returned: Azure confirmed it.",
+}
+_REVOKED_NEXT: dict[Provider, str] = {
+    Provider.AWS: (
+        "Nothing else to do. AWS refunds what the product's rules allow; the dashboard keeps the audit trail."
+    ),
+    Provider.AZURE: (
+        "Nothing else to do. Microsoft refunds what it quoted to the original payment method; the dashboard "
+        "keeps the audit trail."
+    ),
+}
 
 
 def resolved_story(

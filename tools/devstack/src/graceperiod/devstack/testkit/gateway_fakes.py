@@ -296,10 +296,12 @@ class FakeServiceClients:
             return self._rejected(ErrorCode.CONFLICT, "This purchase can no longer be revoked through the AWS API.")
         now = self._clock()
         phase = Phase.REVOKED if self.revoke_finishes else Phase.REVOCATION_PENDING
+        azure = view.purchase.azure is not None
+        done, pending = ("Cancelled", "Succeeded") if azure else ("returned", "pending-return")
         updated = view.model_copy(
             update={
                 "phase": phase,
-                "aws_state": "returned" if self.revoke_finishes else "pending-return",
+                "aws_state": done if self.revoke_finishes else pending,
                 "allowed_actions": [],
                 "audit": view.audit.model_copy(
                     update={
@@ -317,7 +319,7 @@ class FakeServiceClients:
                         actor=_ref(command.actor),
                     ),
                     *(
-                        [TimelineEntry(at=now, kind=TimelineKind.REVOKED, summary="AWS returned the Savings Plan")]
+                        [TimelineEntry(at=now, kind=TimelineKind.REVOKED, summary=_returned(view))]
                         if self.revoke_finishes
                         else []
                     ),
@@ -327,7 +329,7 @@ class FakeServiceClients:
         self.purchases[view.purchase.purchase_id] = updated
         return CommandReply(
             status=CommandStatus.DONE if self.revoke_finishes else CommandStatus.IN_PROGRESS,
-            message="AWS confirmed: the purchase is revoked." if self.revoke_finishes else "AWS is returning the plan.",
+            message=_revoke_message(view, done=self.revoke_finishes),
             purchase=updated,
         )
 
@@ -595,6 +597,20 @@ class InMemorySessionStore:
         for key in used:
             del self.states[key]
         return len(expired) + len(used)
+
+
+def _returned(view: PurchaseView) -> str:
+    return "Azure returned the reservation" if view.purchase.azure is not None else "AWS returned the Savings Plan"
+
+
+def _revoke_message(view: PurchaseView, *, done: bool) -> str:
+    if view.purchase.azure is not None:
+        return (
+            "Azure returned the reservation."
+            if done
+            else "Azure accepted the return of the reservation and is processing it (irreversible)."
+        )
+    return "AWS confirmed: the purchase is revoked." if done else "AWS is returning the plan."
 
 
 # --- sample data -------------------------------------------------------------------------
