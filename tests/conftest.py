@@ -12,13 +12,31 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit import fixtures
 from graceperiod.devstack.testkit.upstream import connect
 from graceperiod.runtime import signing_keys as keys
 from graceperiod.runtime.mongo import Document
+
+
+@pytest.fixture(scope="session")
+def broker_accounts() -> BrokerAccounts:
+    """A password per broker identity, for this test session."""
+    return BrokerAccounts.generated()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _broker_identities(broker_accounts: BrokerAccounts) -> Iterator[None]:
+    """What a deployment gives every process: its own broker password. Services a test starts,
+    in-process or as child processes, read it like any setting and connect as themselves."""
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in broker_accounts.environment().items():
+            patch.setenv(variable, value)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +92,16 @@ def dex(tmp_path: Path) -> Iterator[Callable[..., DexServer]]:
 
 
 @pytest.fixture
-def amqp_url(rabbit: fixtures.RabbitEndpoint) -> Iterator[str]:
-    """A fresh vhost for this test."""
-    with fixtures.isolated_vhost(rabbit) as url:
+def amqp_url(rabbit: fixtures.RabbitEndpoint, broker_accounts: BrokerAccounts) -> Iterator[str]:
+    """A fresh Grace Period vhost for this test (the administrator's URL)."""
+    with fixtures.isolated_vhost(rabbit, broker_accounts) as url:
         yield url
+
+
+@pytest.fixture
+def identity_url(amqp_url: str, broker_accounts: BrokerAccounts) -> Callable[[BrokerIdentity], str]:
+    """This test's vhost as one broker identity (``identity_url(BrokerIdentity.REVOCATION)``)."""
+    return lambda identity: broker_accounts.url(amqp_url, identity)
 
 
 @pytest.fixture

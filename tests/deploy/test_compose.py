@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.local.config_reference import COMPONENTS, is_external, variables_by_component
 from graceperiod.devstack.local.stack import (
     API_CLIENT_ID,
@@ -24,6 +25,7 @@ from graceperiod.devstack.local.stack import (
     service_environment,
 )
 from graceperiod.devstack.servers.dex import DexServer
+from graceperiod.runtime.broker_definitions import PASSWORD_VARIABLES
 from tests.deploy.conftest import DEPLOY, ROOT
 from tests.deploy.test_image import TARGETS
 
@@ -38,6 +40,32 @@ COMPONENT_OF = {
     "ticker": "ticker",
     "dlq": "ticker",  # the DLQ tool reads AMQP_URL like the ticker; nothing else
 }
+
+
+#: compose service -> the variable holding its own broker identity's password.
+OWN_PASSWORD = {
+    "gateway": PASSWORD_VARIABLES[BrokerIdentity.GATEWAY],
+    "revocation": PASSWORD_VARIABLES[BrokerIdentity.REVOCATION],
+    "notifier": PASSWORD_VARIABLES[BrokerIdentity.NOTIFIER],
+    "cooldown": PASSWORD_VARIABLES[BrokerIdentity.COOLDOWN],
+    "ticker": PASSWORD_VARIABLES[BrokerIdentity.SCHEDULER],
+}
+
+
+def test_each_process_runs_as_its_own_broker_identity_after_the_definitions_are_loaded(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    one_shot = services["broker-definitions"]
+    assert set(one_shot["environment"]) == set(PASSWORD_VARIABLES.values())
+    assert "--passwords-from-env" in one_shot["command"]
+    for name, variable in OWN_PASSWORD.items():
+        environment = services[name]["environment"]
+        others = set(PASSWORD_VARIABLES.values()) - {variable}
+        assert variable in environment, name
+        assert not others & set(environment), name
+        assert services[name]["depends_on"]["broker-definitions"] == {"condition": "service_completed_successfully"}
+    assert "guest" not in json.dumps(compose)
 
 
 def test_the_file_is_valid_against_the_compose_specification() -> None:
@@ -106,11 +134,18 @@ def test_the_services_get_the_variables_make_run_gives_them(compose: dict[str, A
     make_run = set(service_environment(endpoints)) - {"RABBITMQ_MANAGEMENT_URL"}  # devstack/tests only
     shared = compose["x-graceperiod-env"]
     assert set(shared) == make_run
-    for name in set(COMPONENT_OF) - {"gateway"}:
-        assert compose["services"][name]["environment"] == shared, name
+    for name in set(COMPONENT_OF) - {"gateway", "dlq"}:
+        password = OWN_PASSWORD[name]
+        assert compose["services"][name]["environment"] == shared | {password: f"${{{password}:?see deploy/.env}}"}, (
+            name
+        )
+    dlq = compose["services"]["dlq"]["environment"]
+    assert dlq == shared | {
+        "AMQP_URL": "amqp://graceperiod-operator:${OPERATOR_AMQP_PASSWORD:?see deploy/.env}@rabbitmq:5672/"
+    }
     gateway = compose["services"]["gateway"]["environment"]
     assert {k: v for k, v in gateway.items() if k in shared} == shared
-    own = {k: v for k, v in gateway.items() if k not in shared}
+    own = {k: v for k, v in gateway.items() if k not in shared and k != OWN_PASSWORD["gateway"]}
     expected = gateway_environment(DEX_ISSUER, own["GATEWAY_OIDC_CLIENT_SECRET"])
     assert set(own) == set(expected)
     for variable, value in expected.items():

@@ -11,7 +11,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.local.config_reference import COMPONENTS, is_external, variables_by_component
+from graceperiod.runtime.broker_definitions import PASSWORD_VARIABLES
 from tests.deploy.conftest import DEPLOY, ROOT, Manifest, render
 
 OVERLAYS = ("base", "overlays/production")
@@ -39,11 +41,16 @@ def pod_specs(overlay: str) -> Iterator[tuple[str, Manifest]]:
         yield cronjob["metadata"]["name"], cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def job_specs(overlay: str) -> Iterator[tuple[str, Manifest]]:
+    for job in objects(overlay, "Job"):
+        yield job["metadata"]["name"], job["spec"]["template"]["spec"]
+
+
 def operator_secrets(overlay: str) -> dict[str, set[str]]:
     """Secrets the operators create from their resources, and the keys Grace Period reads."""
     made: dict[str, set[str]] = {}
     for cluster in objects(overlay, "RabbitmqCluster"):
-        made[f"{cluster['metadata']['name']}-default-user"] = {"connection_string"}
+        made[f"{cluster['metadata']['name']}-default-user"] = {"connection_string", "username", "password"}
     for replica_set in objects(overlay, "MongoDBCommunity"):
         for user in replica_set["spec"]["users"]:
             made[user["connectionStringSecretName"]] = {"connectionString.standard"}
@@ -157,7 +164,7 @@ def test_every_variable_exists_every_required_one_is_set_and_each_service_uses_i
 
 def _secret_references(overlay: str) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
-    for _, pod in pod_specs(overlay):
+    for _, pod in [*pod_specs(overlay), *job_specs(overlay)]:
         for container in pod["containers"]:
             found.extend(
                 (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
@@ -231,6 +238,27 @@ def test_the_broker_and_database_come_from_their_operators(overlay: str) -> None
     assert mongo["spec"]["security"]["authentication"]["modes"] == ["SCRAM"]
     assert {user["name"] for user in mongo["spec"]["users"]} == {f"graceperiod-{s}" for s in SERVICES}
     assert not [doc for doc in render(overlay) if doc["kind"] == "StatefulSet"], "operators run the StatefulSets"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_process_connects_as_its_own_broker_identity_made_by_the_definitions_job(overlay: str) -> None:
+    own = {
+        "gateway": BrokerIdentity.GATEWAY,
+        "revocation": BrokerIdentity.REVOCATION,
+        "notifier": BrokerIdentity.NOTIFIER,
+        "cooldown": BrokerIdentity.COOLDOWN,
+        "ticker": BrokerIdentity.SCHEDULER,
+    }
+    for name, pod in pod_specs(overlay):
+        identity = own[name.removeprefix("graceperiod-")]
+        environment = _environment(overlay, pod)
+        passwords = {v for v in environment if v.endswith("_AMQP_PASSWORD")}
+        assert passwords == {PASSWORD_VARIABLES[identity]}, name
+        assert environment[PASSWORD_VARIABLES[identity]]["secretKeyRef"]["name"] == "graceperiod-broker-passwords"
+    [(_, job)] = list(job_specs(overlay))
+    environment = _environment(overlay, job)
+    assert {v for v in environment if v.endswith("_AMQP_PASSWORD")} == set(PASSWORD_VARIABLES.values())
+    assert "--passwords-from-env" in job["containers"][0]["command"]
 
 
 def test_the_overlay_files_are_all_used() -> None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.servers.processes import management_request
 from graceperiod.devstack.testkit.fixtures import RabbitEndpoint
@@ -84,7 +86,7 @@ async def test_a_handler_cut_off_by_a_lost_connection_finishes_and_the_message_i
 
 
 async def test_the_rpc_client_is_back_at_once_after_the_broker_closed_its_connection(
-    amqp_url: str, rabbit: RabbitEndpoint
+    amqp_url: str, rabbit: RabbitEndpoint, identity_url: Callable[[BrokerIdentity], str]
 ) -> None:
     """Found by the cluster chaos runs: after a broker node's restart closed the gateway's
     connection, aio-pika still called it open, every channel it opened failed with
@@ -92,7 +94,7 @@ async def test_the_rpc_client_is_back_at_once_after_the_broker_closed_its_connec
     if not rabbit.management_url:
         pytest.skip("the broker's management API is not reachable")
     vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
-    client = RpcClient(amqp_url, app_id="test-gateway")
+    client = RpcClient(identity_url(BrokerIdentity.GATEWAY), app_id="test-gateway")
     try:
         assert await client.ping() is True
         assert await _close_connections(rabbit.management_url, vhost) == 1

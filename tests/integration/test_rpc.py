@@ -8,6 +8,7 @@ import pytest
 from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.topology import Queues
 from graceperiod.runtime.messaging import build_broker, declare_topology, queue_for
 from graceperiod.runtime.rpc import BadReply, ServiceUnavailable, call
@@ -41,7 +42,9 @@ async def test_a_query_gets_its_typed_reply(amqp_url: str) -> None:
     client = await _client(amqp_url)
     async with server:
         await server.start()
-        reply = await call(client, Queues.COOLDOWN_QUERIES, Ping(text="hi"), Pong, timeout=5)
+        reply = await call(
+            client, Queues.COOLDOWN_QUERIES, Ping(text="hi"), Pong, timeout=5, user_id=BrokerIdentity.GATEWAY
+        )
     await client.stop()
     assert reply == Pong(text="HI", served_by="cooldown")
 
@@ -57,16 +60,22 @@ async def test_an_unexpected_reply_body_is_reported_not_passed_on(amqp_url: str)
     async with server:
         await server.start()
         with pytest.raises(BadReply, match="unexpected body"):
-            await call(client, Queues.COOLDOWN_QUERIES, Ping(text="hi"), Pong, timeout=5)
+            await call(
+                client, Queues.COOLDOWN_QUERIES, Ping(text="hi"), Pong, timeout=5, user_id=BrokerIdentity.GATEWAY
+            )
     await client.stop()
 
 
 async def test_silence_is_service_unavailable_and_a_command_is_kept_for_later(amqp_url: str) -> None:
     client = await _client(amqp_url)
     with pytest.raises(ServiceUnavailable, match=r"the revocation service did not answer within 0\.5 s"):
-        await call(client, Queues.REVOCATION_COMMANDS, Ping(text="later"), Pong, timeout=0.5)
+        await call(
+            client, Queues.REVOCATION_COMMANDS, Ping(text="later"), Pong, timeout=0.5, user_id=BrokerIdentity.GATEWAY
+        )
     with pytest.raises(ServiceUnavailable):
-        await call(client, Queues.REVOCATION_QUERIES, Ping(text="stale"), Pong, timeout=0.5)
+        await call(
+            client, Queues.REVOCATION_QUERIES, Ping(text="stale"), Pong, timeout=0.5, user_id=BrokerIdentity.GATEWAY
+        )
 
     # The service comes up afterwards: the command is still there, the expired query is not.
     seen: list[str] = []

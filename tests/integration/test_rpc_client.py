@@ -13,6 +13,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.topology import Queues
 from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.middleware import correlation_scope
@@ -66,8 +67,8 @@ async def reply(message: AbstractIncomingMessage, body: BaseModel) -> None:
 
 
 @pytest.fixture
-async def client(amqp_url: str) -> AsyncIterator[RpcClient]:
-    rpc = RpcClient(amqp_url, app_id="test-gateway")
+async def client(identity_url: Callable[[BrokerIdentity], str]) -> AsyncIterator[RpcClient]:
+    rpc = RpcClient(identity_url(BrokerIdentity.GATEWAY), app_id="test-gateway")
     yield rpc
     await rpc.close()
 

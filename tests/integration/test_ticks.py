@@ -60,6 +60,7 @@ async def test_a_tick_queue_declared_by_an_earlier_version_is_replaced_at_start_
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel()
+        await channel.queue_delete(binding.queue)  # the broker definitions made the current one
         await channel.declare_queue(binding.queue, durable=True, arguments=earlier)
         await channel.close()
 

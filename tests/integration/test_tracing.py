@@ -22,6 +22,7 @@ from faststream.rabbit import RabbitBroker
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
@@ -108,7 +109,9 @@ async def _recorded_purchase(aws: EmulatorControl, upstream: RabbitBroker) -> di
     register = RegisterAccountRole(
         actor=ADMIN, idempotency_key=f"t-{account_id}", account_id=account_id, external_id=f"ext-{account_id}"
     )
-    reply = await call(upstream, Queues.REVOCATION_COMMANDS, register, CommandReply, timeout=20)
+    reply = await call(
+        upstream, Queues.REVOCATION_COMMANDS, register, CommandReply, timeout=20, user_id=BrokerIdentity.GATEWAY
+    )
     assert reply.status in (CommandStatus.DONE, CommandStatus.IN_PROGRESS), reply  # the role is stored either way
     body = purchase_payload(
         account_id=account_id, commitment_id=plan["savingsPlanId"], requester_email="alice@example.com"

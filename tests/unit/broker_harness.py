@@ -5,6 +5,9 @@ included), so decoding, routing, typed replies and dead-lettering of bad input r
 do in production; only the transport is in memory. What the middleware dead-letters is
 taken where it is published to the dead-letter exchange (RabbitMQ's routing of it to the
 queue's DLQ is covered by the integration tests).
+
+Messages arrive as RabbitMQ delivers them: with the broker-validated ``user_id`` of their
+publisher (an event's owner, the scheduler's ticks, the gateway's requests, by default).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
+from graceperiod.contracts.identities import BrokerIdentity, usual_publisher
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE, Binding
 from graceperiod.runtime.messaging import build_broker, exchange_for
 from graceperiod.runtime.settings import ServiceSettings
@@ -51,22 +55,33 @@ class Harness:
         *,
         message_id: str = "m-1",
         content_type: str = "application/json",
+        user_id: str | None = None,
     ) -> None:
         """Deliver ``body`` to the binding's queue as its exchange would (the default exchange
-        routes by queue name)."""
+        routes by queue name), published by ``user_id`` (default: the queue's usual publisher;
+        "" for none)."""
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
         exchange = exchange_for(binding)
+        publisher = usual_publisher(binding) if user_id is None else user_id
         await self.broker.publish(
             payload,
             routing_key=binding.routing_key if exchange else binding.queue,
             exchange=exchange,
             message_id=message_id,
             content_type=content_type,
+            user_id=publisher or None,
         )
 
-    async def ask(self, binding: Binding, request: BaseModel | dict[str, Any], reply_type: type[ReplyT]) -> ReplyT:
-        """Send an RPC request to the binding's queue, with ``reply_to`` as a waiting caller's
-        request has, and read the reply as ``reply_type``."""
+    async def ask(
+        self,
+        binding: Binding,
+        request: BaseModel | dict[str, Any],
+        reply_type: type[ReplyT],
+        *,
+        user_id: str = BrokerIdentity.GATEWAY,
+    ) -> ReplyT:
+        """Send an RPC request to the binding's queue as ``user_id`` (the gateway by default),
+        with ``reply_to`` as a waiting caller's request has, and read the reply as ``reply_type``."""
         body = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
         correlation_id = uuid.uuid4().hex
         waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -75,6 +90,7 @@ class Harness:
             body,
             queue=binding.queue,
             content_type="application/json",
+            user_id=user_id,
             reply_to=REPLY_QUEUE,
             correlation_id=correlation_id,
         )

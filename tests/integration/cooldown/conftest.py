@@ -28,6 +28,7 @@ from graceperiod.contracts.cooldown import (
     SetCooldownPolicy,
 )
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues
 from graceperiod.contracts.upstream import Tick
@@ -154,10 +155,12 @@ class Cooldown:
         return self.clock.now().isoformat()
 
     async def command(self, request: BaseModel, reply: type[ReplyT]) -> ReplyT:
-        return await call(self.rpc, Queues.COOLDOWN_COMMANDS, request, reply, timeout=20)
+        return await call(
+            self.rpc, Queues.COOLDOWN_COMMANDS, request, reply, timeout=20, user_id=BrokerIdentity.GATEWAY
+        )
 
     async def query(self, request: BaseModel, reply: type[ReplyT]) -> ReplyT:
-        return await call(self.rpc, Queues.COOLDOWN_QUERIES, request, reply, timeout=20)
+        return await call(self.rpc, Queues.COOLDOWN_QUERIES, request, reply, timeout=20, user_id=BrokerIdentity.GATEWAY)
 
     async def set_policy(self, enforce: bool, hours: int = 24) -> PolicyReply:
         command = SetCooldownPolicy(

@@ -16,6 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.cooldown import AccountCommandReply, AcquireAccount
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testkit.fixtures import unique
@@ -121,6 +122,7 @@ async def into_cooldown(upstream: RabbitBroker, account_id: str, lease_id: str, 
             AcquireAccount(actor=LEASE_MANAGER, idempotency_key=unique("acquire"), lease_id=lease_id),
             AccountCommandReply,
             timeout=10,
+            user_id=BrokerIdentity.LEASE_MANAGER,
         )
         if acquired.status is CommandStatus.DONE:
             break

@@ -17,6 +17,7 @@ import jwt
 from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitBroker
 
+from graceperiod.contracts.identities import event_owner
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
 from graceperiod.contracts.revocation import PurchaseRecorded
 from graceperiod.contracts.revocation_views import Phase, Windows
@@ -68,7 +69,9 @@ def recorded(
 
 
 async def publish_event(broker: RabbitBroker, routing_key: str, event: Any, *, message_id: str) -> None:
-    await publish_upstream(broker, routing_key, event.model_dump(mode="json"), message_id=message_id)
+    """Publish ``event`` as its owner does (an internal event is believed from its owner only)."""
+    body = event.model_dump(mode="json")
+    await publish_upstream(broker, routing_key, body, message_id=message_id, user_id=event_owner(routing_key))
 
 
 def about(purchase_id: str, kind: str | None = None) -> Callable[[EmailMessage], bool]:

@@ -11,6 +11,7 @@ from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.notifier import (
     DeliveriesReply,
     DeliveryStatus,
@@ -40,7 +41,9 @@ USER = Actor(user_id="u-bob", email="bob@example.com", path=ActionPath.DASHBOARD
 
 async def current_settings(broker: RabbitBroker) -> NotificationSettingsReply:
     query = GetNotificationSettings(actor=USER)
-    return await call(broker, Queues.NOTIFIER_QUERIES, query, NotificationSettingsReply, timeout=10)
+    return await call(
+        broker, Queues.NOTIFIER_QUERIES, query, NotificationSettingsReply, timeout=10, user_id=BrokerIdentity.GATEWAY
+    )
 
 
 async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
@@ -53,6 +56,7 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
             GetNotificationSettings(actor=USER),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
         refused = await call(
             upstream,
@@ -60,6 +64,7 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
             SetNotificationSettings(actor=USER, idempotency_key="k1", global_notification_email="x@example.com"),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
         invalid = await call(
             upstream,
@@ -67,6 +72,7 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
             SetNotificationSettings(actor=ADMIN, idempotency_key="k2", global_notification_email="not an address"),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
         changed = await call(
             upstream,
@@ -74,6 +80,7 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
             SetNotificationSettings(actor=ADMIN, idempotency_key="k3", global_notification_email=" Team@Example.com "),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
         event = recorded(contacts=[])
         pid = event.purchase.purchase_id
@@ -82,7 +89,12 @@ async def test_the_global_address_changes_at_run_time_for_those_allowed_to(
         await recorded_events.wait(1)
         emails = await mailbox.wait_for(2, where=about(pid))
         deliveries = await call(
-            upstream, Queues.NOTIFIER_QUERIES, ListDeliveries(actor=USER, purchase_id=pid), DeliveriesReply, timeout=10
+            upstream,
+            Queues.NOTIFIER_QUERIES,
+            ListDeliveries(actor=USER, purchase_id=pid),
+            DeliveriesReply,
+            timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
 
     assert before.settings is not None
@@ -111,6 +123,7 @@ async def test_a_run_time_change_survives_a_restart_with_the_old_configured_valu
             SetNotificationSettings(actor=ADMIN, idempotency_key="k1", global_notification_email="team@example.com"),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
     async with running(make_notifier(global_notification_email="finops@example.com")):
         after = await call(
@@ -119,6 +132,7 @@ async def test_a_run_time_change_survives_a_restart_with_the_old_configured_valu
             GetNotificationSettings(actor=USER),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
     assert after.settings is not None
     assert after.settings.global_notification_email == "team@example.com"
@@ -136,6 +150,7 @@ async def test_a_configured_value_applies_while_nobody_changed_it_at_run_time(
             GetNotificationSettings(actor=USER),
             NotificationSettingsReply,
             timeout=10,
+            user_id=BrokerIdentity.GATEWAY,
         )
     assert after.settings is not None
     assert after.settings.global_notification_email == "finops-v2@example.com"

@@ -26,6 +26,7 @@ from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
@@ -111,10 +112,19 @@ class Harness:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     async def command(self, command: BaseModel, *, timeout: float = 20.0) -> CommandReply:
-        return await call(self.client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=timeout)
+        return await call(
+            self.client,
+            Queues.REVOCATION_COMMANDS,
+            command,
+            CommandReply,
+            timeout=timeout,
+            user_id=BrokerIdentity.GATEWAY,
+        )
 
     async def query(self, query: BaseModel, reply_type: type[ReplyT]) -> ReplyT:
-        return await call(self.client, Queues.REVOCATION_QUERIES, query, reply_type, timeout=20.0)
+        return await call(
+            self.client, Queues.REVOCATION_QUERIES, query, reply_type, timeout=20.0, user_id=BrokerIdentity.GATEWAY
+        )
 
     async def view(self, purchase_id: str, actor: Actor = ADMIN) -> PurchaseView:
         reply = await self.query(GetPurchase(actor=actor, purchase_id=purchase_id), PurchaseReply)

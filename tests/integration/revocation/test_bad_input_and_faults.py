@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
@@ -106,6 +107,7 @@ async def test_malformed_input_gets_an_invalid_answer(harness: Harness) -> None:
         ),
         CommandReply,
         timeout=10,
+        user_id=BrokerIdentity.GATEWAY,
     )
     bad_account = await call(
         harness.client,
@@ -121,6 +123,7 @@ async def test_malformed_input_gets_an_invalid_answer(harness: Harness) -> None:
         ),
         CommandReply,
         timeout=10,
+        user_id=BrokerIdentity.GATEWAY,
     )
     unknown_kind = await call(
         harness.client,
@@ -128,6 +131,7 @@ async def test_malformed_input_gets_an_invalid_answer(harness: Harness) -> None:
         Raw.model_validate({"kind": "drop-tables", "actor": actor}),
         PurchaseReply,
         timeout=10,
+        user_id=BrokerIdentity.GATEWAY,
     )
     bad_cursor = await harness.query(ListPurchases(actor=ADMIN, cursor="garbage"), PurchaseListReply)
     for reply in (bad_id, bad_account):
@@ -340,6 +344,7 @@ async def test_email_deliveries_join_the_timeline_once(harness: Harness) -> None
             "notifier.email.delivered",
             delivered.model_dump(mode="json"),
             message_id=f"delivered-{pid}",
+            user_id=BrokerIdentity.NOTIFIER,
         )
     view = await harness.wait_for(pid, lambda v: any(e.kind is TimelineKind.EMAILED for e in v.timeline))
     await asyncio.sleep(0.5)
@@ -365,7 +370,13 @@ async def test_a_burst_of_deliveries_for_one_purchase_each_join_the_timeline_onc
         )
         body, message_id = delivered.model_dump(mode="json"), f"delivered-{pid}-{recipient}"
         publishes += [
-            publish_upstream(harness.upstream, "notifier.email.delivered", body, message_id=message_id)
+            publish_upstream(
+                harness.upstream,
+                "notifier.email.delivered",
+                body,
+                message_id=message_id,
+                user_id=BrokerIdentity.NOTIFIER,
+            )
             for _ in range(2)
         ]
     await asyncio.gather(*publishes)

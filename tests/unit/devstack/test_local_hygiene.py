@@ -8,8 +8,11 @@ import stat
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
+from urllib.parse import urlsplit
 
-from graceperiod.devstack.local.stack import STACK_ENV_HEADER, private_dir, write_stack_env
+from graceperiod.contracts.identities import BrokerIdentity
+from graceperiod.devstack.local.stack import STACK_ENV_HEADER, newcomer_environment, private_dir, write_stack_env
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.smtp_sink import MaildirHandler
 
 
@@ -44,3 +47,15 @@ def test_a_stored_message_is_owner_only(tmp_path: Path) -> None:
     assert answer.startswith("250")
     (message,) = tmp_path.glob("*.eml")
     assert _mode(message) == 0o600
+
+
+def test_stack_env_hands_out_an_upstream_publishers_broker_url_never_a_services() -> None:
+    accounts = BrokerAccounts.generated()
+    env = newcomer_environment({"AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/", "MONGODB_URL": "m"}, accounts)
+
+    assert urlsplit(env["AMQP_URL"]).username == BrokerIdentity.PURCHASE_EXECUTOR
+    assert urlsplit(env["LEASE_MANAGER_AMQP_URL"]).username == BrokerIdentity.LEASE_MANAGER
+    services = {BrokerIdentity.GATEWAY, BrokerIdentity.REVOCATION, BrokerIdentity.NOTIFIER, BrokerIdentity.COOLDOWN}
+    text = "\n".join(env.values())
+    assert not any(accounts.passwords[identity] in text for identity in services)
+    assert "guest" not in text

@@ -25,6 +25,17 @@ ack), stamping the origin read from ``x-death`` into ``x-gp-*`` headers so it is
 
 Both commands handle at most the number of messages the queue held when they started, so a
 message that fails again during a replay is not replayed twice in one run.
+
+**Where a message came from survives the replay.** Run the tool as the operator identity
+(``graceperiod-operator``; its ``AMQP_URL``): RabbitMQ stamps what it publishes with that
+``user_id``, so consumers would see the operator, not the original publisher. The tool therefore
+states the original publisher and publish time in ``x-gp-original-user-id`` and
+``x-gp-original-timestamp``, which consumers believe on a message published by the operator
+only. It reads them from the dead letter: the ``user_id`` and ``timestamp`` RabbitMQ kept when it
+dead-lettered the message itself, or the ``x-gp-original-*`` headers written by whoever put the
+letter in the queue, when that writer was the queue's own service (its reliability middleware)
+or the operator (an earlier ``list``). Anything else in the DLQ counts as published by whoever
+published it (docs/security.md).
 """
 
 from __future__ import annotations
@@ -43,7 +54,17 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
 from aio_pika.exceptions import ChannelClosed, DeliveryError
 
+from graceperiod.contracts.identities import BrokerIdentity, service_identity
 from graceperiod.contracts.topology import DEAD_LETTER_SUFFIX
+from graceperiod.runtime.settings import broker_user
+from graceperiod.runtime.trust import (
+    ORIGINAL_TIMESTAMP,
+    ORIGINAL_USER_ID,
+    Provenance,
+    binding_of,
+    provenance_headers,
+    provenance_of,
+)
 
 #: Headers that describe a dead-lettering; a replayed message starts without them.
 _DEATH_HEADERS = frozenset(
@@ -63,6 +84,8 @@ _DEATH_HEADERS = frozenset(
         "x-gp-original-routing-key",
         "x-gp-attempts",
         "x-gp-dead-lettered-at",
+        ORIGINAL_USER_ID,
+        ORIGINAL_TIMESTAMP,
     }
 )
 
@@ -77,6 +100,14 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def trusted_writers(work_queue: str) -> frozenset[str]:
+    """Who may state a dead letter's original publisher in its headers: the operator, and the
+    service owning the queue (whose middleware dead-letters with them)."""
+    binding = binding_of(work_queue)
+    owner = {str(service_identity(binding.service))} if binding is not None else set()
+    return frozenset({BrokerIdentity.OPERATOR, *owner})
 
 
 def queue_names(name: str) -> tuple[str, str]:
@@ -106,6 +137,8 @@ class DeadLetter:
     dead_lettered_at: str | None
     replay_count: int
     body: bytes = field(repr=False)
+    published_by: Provenance = field(default_factory=lambda: Provenance(None, None))
+    """Who published the message first, and when (as far as the broker vouches for it)."""
 
     @classmethod
     def read(cls, message: AbstractIncomingMessage, work_queue: str) -> DeadLetter:
@@ -131,6 +164,9 @@ class DeadLetter:
             dead_lettered_at=at,
             replay_count=raw_count if isinstance(raw_count, int) else 0,
             body=message.body,
+            published_by=provenance_of(
+                message.user_id, message.timestamp, headers, trusted_writers=trusted_writers(work_queue)
+            ),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -143,6 +179,8 @@ class DeadLetter:
             "origin_routing_key": self.origin.routing_key if self.origin else None,
             "dead_lettered_at": self.dead_lettered_at,
             "replay_count": self.replay_count,
+            "published_by": self.published_by.publisher,
+            "published_at": self.published_by.published_at.isoformat() if self.published_by.published_at else None,
             "body": self.body.decode("utf-8", "replace"),
         }
 
@@ -173,7 +211,10 @@ def origin_of(headers: Mapping[str, Any], work_queue: str) -> Origin | None:
     return None
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict[str, Any], *, keep_reply: bool) -> aio_pika.Message:
+def _copy(
+    message: AbstractIncomingMessage, headers: dict[str, Any], *, keep_reply: bool, user_id: str
+) -> aio_pika.Message:
+    """A copy to publish as ``user_id`` (the tool's own user: RabbitMQ refuses any other)."""
     return aio_pika.Message(
         message.body,
         headers=headers,
@@ -186,6 +227,7 @@ def _copy(message: AbstractIncomingMessage, headers: dict[str, Any], *, keep_rep
         timestamp=message.timestamp,
         type=message.type,
         app_id=message.app_id,
+        user_id=user_id,
         # A replayed RPC request's caller is long gone: no reply-to, and no expiry that
         # would drop it again on arrival.
         reply_to=message.reply_to if keep_reply else None,
@@ -204,6 +246,7 @@ def kept_headers(message: AbstractIncomingMessage, letter: DeadLetter) -> dict[s
         headers.setdefault("x-gp-original-exchange", letter.origin.exchange)
         headers.setdefault("x-gp-original-routing-key", letter.origin.routing_key)
     headers.pop("x-delivery-count", None)
+    headers.update(provenance_headers(letter.published_by))
     return headers
 
 
@@ -212,6 +255,7 @@ def replay_headers(message: AbstractIncomingMessage, letter: DeadLetter, dlq: st
     headers["x-gp-replayed-from"] = dlq
     headers["x-gp-replayed-at"] = now.isoformat()
     headers["x-gp-replay-count"] = letter.replay_count + 1
+    headers.update(provenance_headers(letter.published_by))
     return headers
 
 
@@ -229,8 +273,10 @@ class ReplayReport:
 class DeadLetterQueue:
     """One dead-letter queue, over one AMQP connection with publisher confirms."""
 
-    def __init__(self, connection: AbstractConnection, queue: str) -> None:
+    def __init__(self, connection: AbstractConnection, queue: str, *, user: str = "guest") -> None:
         self.connection = connection
+        self.user = user
+        """The broker user of ``connection`` (every copy is published with it as ``user_id``)."""
         self.work_queue, self.name = queue_names(queue)
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange | None] = {}
@@ -274,7 +320,7 @@ class DeadLetterQueue:
     async def _keep(self, message: AbstractIncomingMessage, letter: DeadLetter) -> None:
         """Move the message to the back of its DLQ: confirmed copy first, then the ack."""
         channel = await self._open()
-        copy = _copy(message, kept_headers(message, letter), keep_reply=True)
+        copy = _copy(message, kept_headers(message, letter), keep_reply=True, user_id=self.user)
         await channel.default_exchange.publish(copy, routing_key=self.name, mandatory=True)
         await message.ack()
 
@@ -341,7 +387,9 @@ class DeadLetterQueue:
         headers = replay_headers(message, letter, self.name, now or datetime.now(UTC))
         try:
             await exchange.publish(
-                _copy(message, headers, keep_reply=False), routing_key=target.routing_key, mandatory=True
+                _copy(message, headers, keep_reply=False, user_id=self.user),
+                routing_key=target.routing_key,
+                mandatory=True,
             )
         except DeliveryError:
             return f"unroutable: no queue bound to {target}"
@@ -352,7 +400,7 @@ class DeadLetterQueue:
 async def _run(args: argparse.Namespace) -> int:
     connection = await aio_pika.connect(args.amqp_url)
     try:
-        dlq = DeadLetterQueue(connection, args.queue)
+        dlq = DeadLetterQueue(connection, args.queue, user=broker_user(args.amqp_url))
         if args.command == "list":
             letters = await dlq.list(limit=args.limit)
             for number, letter in enumerate(letters, 1):
@@ -382,6 +430,8 @@ def _print_letter(number: int, letter: DeadLetter, *, as_json: bool) -> None:
     print(  # noqa: T201
         f"{number:>4}  message_id={letter.message_id}  kind={letter.kind}  at={letter.dead_lettered_at}\n"
         f"      origin: {letter.origin or 'unknown'}   replayed before: {letter.replay_count}\n"
+        f"      published by: {letter.published_by.publisher or 'unknown (no user_id)'}"
+        f" at {letter.published_by.published_at or 'unknown'}\n"
         f"      reason: {letter.reason}\n"
         f"      body:   {body[:300]}{'…' if len(body) > 300 else ''}"
     )
@@ -392,7 +442,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--amqp-url",
         default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
-        help="broker URL (default: $AMQP_URL)",
+        help="broker URL, the operator identity's (default: $AMQP_URL)",
     )
     commands = root.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="show the dead letters of a queue (moves none out of it)")

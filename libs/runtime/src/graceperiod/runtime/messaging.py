@@ -5,8 +5,11 @@
 * a bounded prefetch; nothing is acked before the handler (and so its effects) finished;
 * FastStream's per-message INFO log off unless ``LOG_MESSAGES`` is set.
 
-Every service declares the *whole* topology at start-up (it is small and idempotent), so
-an event is never published before the queue of a consumer that has not started yet exists.
+The whole topology (exchanges, every queue and binding) comes from the broker definitions
+(:mod:`graceperiod.runtime.broker_definitions`), loaded before any service starts, so an event
+is never published before the queue of a consumer that has not started yet exists. A service
+declares only its own queues again at start-up (what its broker identity may configure);
+:func:`declare_topology` declares everything, for tools connected as a broker administrator.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from graceperiod.contracts.topology import (
     Binding,
     QueueKind,
     Queues,
+    ServiceName,
     dead_letter_queue,
 )
 from graceperiod.runtime.logs import get_logger
@@ -44,7 +48,7 @@ from graceperiod.runtime.middleware import (
     RetryPolicy,
     current_correlation_id,
 )
-from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.settings import ServiceSettings, broker_user
 from graceperiod.runtime.tracing import Tracing
 
 log = get_logger("graceperiod.messaging")
@@ -56,9 +60,11 @@ DELIVERY_LIMIT: Final = 50
 #: Ticks older than the newest few are worthless: drop them instead of piling them up.
 TICK_QUEUE_MAX_LENGTH: Final = 5
 
-EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
-TICKS = RabbitExchange(TICKS_EXCHANGE, type=ExchangeType.FANOUT, durable=True)
-DEAD_LETTERS = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True)
+#: The exchanges, as the services use them: never declared by a service (it may not configure
+#: them); the broker definitions create them, and :func:`declare_topology` for tools.
+EVENTS = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True, declare=False)
+TICKS = RabbitExchange(TICKS_EXCHANGE, type=ExchangeType.FANOUT, durable=True, declare=False)
+DEAD_LETTERS = RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True, declare=False)
 
 _EXCHANGES = {EVENTS_EXCHANGE: EVENTS, TICKS_EXCHANGE: TICKS}
 
@@ -103,19 +109,25 @@ def build_broker(
     app_id: str,
     middlewares: Sequence[Any] = (),
     tracing: Tracing | None = None,
+    publish_as: str | None = None,
 ) -> RabbitBroker:
     """A broker with the project's delivery guarantees. Subscribers inherit them.
 
+    Everything it publishes carries its user as ``user_id`` (RabbitMQ validates it), or
+    ``publish_as``: a test harness's administrator tagged ``impersonator`` acting as the gateway.
+
     With ``tracing`` on, FastStream's telemetry middleware comes first, so a message's span
     covers everything the service does with it (the retry back-off included)."""
+    url = settings.broker_url
     policy = RetryPolicy(
+        user_id=publish_as or broker_user(url),
         max_handler_errors=settings.max_handler_errors,
         max_body_bytes=settings.max_body_bytes,
         backoff_base_seconds=settings.retry_backoff_base_seconds,
         backoff_cap_seconds=settings.retry_backoff_cap_seconds,
     )
     broker = RabbitBroker(
-        settings.amqp_url,
+        url,
         app_id=app_id,
         default_channel=Channel(prefetch_count=settings.prefetch, publisher_confirms=True, on_return_raises=True),
         # The reliability middleware decides ack / retry / dead-letter for every outcome;
@@ -131,21 +143,30 @@ def build_broker(
 
 
 async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare every exchange, queue, binding and dead-letter queue of the system.
-
-    Idempotent; call it after ``broker.connect()`` and before subscribers start.
-    """
-    await broker.declare_exchange(EVENTS)
-    await broker.declare_exchange(TICKS)
-    dlx = await broker.declare_exchange(DEAD_LETTERS)
+    """Declare every exchange, queue, binding and dead-letter queue of the system: for tools
+    and tests connected as a broker administrator. Idempotent."""
+    for exchange in (EVENTS, TICKS, DEAD_LETTERS):
+        await broker.declare_exchange(RabbitExchange(exchange.name, type=exchange.type, durable=True))
     for binding in Queues.all():
-        if binding.kind is QueueKind.TICKS:
-            await _replace_if_redefined(broker, queue_for(binding))
-        dlq = await broker.declare_queue(dead_letter_queue_for(binding))
-        await dlq.bind(dlx, routing_key=binding.queue)
-        queue = await broker.declare_queue(queue_for(binding))
-        if exchange := exchange_for(binding):
-            await queue.bind(await broker.declare_exchange(exchange), routing_key=binding.routing_key)
+        await _declare(broker, binding)
+
+
+async def declare_service_queues(broker: RabbitBroker, service: ServiceName) -> None:
+    """Declare ``service``'s own queues, their dead-letter queues and their bindings (what its
+    broker identity may configure); the exchanges exist already (the broker definitions make
+    them). Idempotent; call it after ``broker.connect()`` and before subscribers start."""
+    for binding in Queues.of(service):
+        await _declare(broker, binding)
+
+
+async def _declare(broker: RabbitBroker, binding: Binding) -> None:
+    if binding.kind is QueueKind.TICKS:
+        await _replace_if_redefined(broker, queue_for(binding))
+    dlq = await broker.declare_queue(dead_letter_queue_for(binding))
+    await dlq.bind(await broker.declare_exchange(DEAD_LETTERS), routing_key=binding.queue)
+    queue = await broker.declare_queue(queue_for(binding))
+    if exchange := exchange_for(binding):
+        await queue.bind(await broker.declare_exchange(exchange), routing_key=binding.routing_key)
 
 
 async def _replace_if_redefined(broker: RabbitBroker, queue: RabbitQueue) -> None:

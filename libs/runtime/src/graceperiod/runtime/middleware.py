@@ -12,6 +12,15 @@ Three kinds of failure, three outcomes:
   deliveries, which rides out minutes of outage.
 * **Anything else** (a bug, an unexpected AWS answer): retried with back-off a few
   times (``max_handler_errors``), then dead-lettered with the error as the reason.
+
+And one kind of distrust: a message whose publisher is not believed
+(:class:`~graceperiod.runtime.trust.Refused`: an internal event not published by its owning
+service, a command or query from an identity that may not send it) is dead-lettered with the
+reason before its handler runs, and counted in ``graceperiod_messages_refused_total{reason}``.
+
+Everything a service publishes carries its identity's ``user_id`` (RabbitMQ validates it) and
+a ``timestamp``; a dead letter keeps, in ``x-gp-original-user-id`` and
+``x-gp-original-timestamp``, who published the original and when (docs/security.md).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernErro
 
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE
 from graceperiod.runtime.mongo import storage_busy
+from graceperiod.runtime.trust import REFUSED, Refused, check_publisher, provenance_headers, provenance_of
 
 if TYPE_CHECKING:
     from faststream._internal.context.repository import ContextRepo
@@ -142,6 +152,8 @@ def _orphan_finished(task: asyncio.Future[Any]) -> None:
 
 
 def _classify(exc: BaseException) -> str:
+    if isinstance(exc, Refused):
+        return "refused"
     if isinstance(exc, PermanentMessageError | ValidationError | UnicodeDecodeError | json.JSONDecodeError):
         return "bad-input"
     if isinstance(exc, _TRANSIENT) or storage_busy(exc):
@@ -166,6 +178,8 @@ class RetryPolicy:
     max_body_bytes: int = 256 * 1024
     backoff_base_seconds: float = 0.2
     backoff_cap_seconds: float = 10.0
+    user_id: str | None = None
+    """The broker user this service publishes as: set on everything it publishes."""
     broker: RabbitBroker | None = field(default=None, repr=False)
 
     def backoff(self, attempt: int) -> float:
@@ -226,13 +240,20 @@ class ReliabilityMiddleware(BaseMiddleware):
             if content_type != "application/json":
                 msg_ = f"content type {raw.content_type or '(none)'!r} is not application/json"
                 raise PermanentMessageError(msg_)
+            check_publisher(self.queue_name, provenance_of(raw.user_id, raw.timestamp, raw.headers), raw.body)
         return await _shielded(call_next(msg))
 
     async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
-        # An RPC reply whose caller stopped waiting is unroutable. It must be dropped, not
-        # raised: raising would fail the handler and run the command again.
-        if isinstance(cmd, RabbitPublishCommand) and cmd.destination.startswith(_DIRECT_REPLY_TO):
-            cmd.publish_options["mandatory"] = False
+        if isinstance(cmd, RabbitPublishCommand):
+            # RabbitMQ refuses a user_id that is not the connection's user: consumers can trust it.
+            if self.policy.user_id is not None and not cmd.message_options.get("user_id"):
+                cmd.message_options["user_id"] = self.policy.user_id
+            if not cmd.message_options.get("timestamp"):
+                cmd.message_options["timestamp"] = datetime.now(UTC)
+            # An RPC reply whose caller stopped waiting is unroutable. It must be dropped, not
+            # raised: raising would fail the handler and run the command again.
+            if cmd.destination.startswith(_DIRECT_REPLY_TO):
+                cmd.publish_options["mandatory"] = False
         return await call_next(cmd)
 
     async def after_processed(
@@ -258,10 +279,12 @@ class ReliabilityMiddleware(BaseMiddleware):
         kind = _classify(exc)
         attempt = self.attempt
         queue = self.queue_name
-        if kind == "bad-input" or (kind == "error" and attempt >= self.policy.max_handler_errors):
+        if kind in ("bad-input", "refused") or (kind == "error" and attempt >= self.policy.max_handler_errors):
             reason = _reason(exc)
             await self._dead_letter(kind, reason)
             DEAD_LETTERED.labels(queue=queue, reason=kind).inc()
+            if isinstance(exc, Refused):
+                REFUSED.labels(reason=exc.reason).inc()
             log.warning("message dead-lettered", reason=reason, kind=kind, exc_info=kind == "error")
             raise AckMessage from exc
         delay = self.policy.backoff(attempt)
@@ -281,6 +304,7 @@ class ReliabilityMiddleware(BaseMiddleware):
         if raw is None or broker is None:  # pragma: no cover - only without a real broker
             return
         headers = dict(raw.headers or {})
+        headers.update(provenance_headers(provenance_of(raw.user_id, raw.timestamp, raw.headers)))
         headers.update(
             {
                 "x-gp-error": reason,

@@ -4,6 +4,10 @@ Commands are published persistently to the owning service's durable command queu
 caller stops waiting, the command is still carried out (the caller says "in progress").
 Queries expire with the caller's timeout, so a service that was down does not wake up to a
 backlog of questions nobody is waiting for.
+
+Every request goes out with the caller's ``user_id`` (RabbitMQ validates it against the
+connection's user) and a ``timestamp``: the owning service takes a request only from the
+identities allowed to send it (:func:`graceperiod.contracts.identities.may_send`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aio_pika
@@ -28,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from graceperiod.contracts.topology import Binding, QueueKind
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import current_correlation_id
+from graceperiod.runtime.settings import broker_user
 from graceperiod.runtime.tracing import Tracing
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
@@ -81,13 +86,19 @@ async def call(
     *,
     timeout: float,
     message_id: str | None = None,
+    user_id: str | None = None,
 ) -> ReplyT:
+    """One request through a FastStream broker. Its ``user_id`` is set by the reliability
+    middleware of a broker made by ``build_broker``; another broker's caller names it (RabbitMQ
+    accepts it only from that user, or from an administrator tagged ``impersonator``)."""
     is_command = _is_command(binding)
     message_id = message_id or uuid.uuid4().hex
     try:
         response = await broker.request(
             request,
             queue=binding.queue,
+            user_id=user_id,
+            timestamp=datetime.now(UTC),
             timeout=timeout,
             persist=is_command,
             expiration=None if is_command else timedelta(seconds=timeout),
@@ -153,6 +164,7 @@ class RpcClient:
 
     def __init__(self, url: str, *, app_id: str, connect_timeout: float = 3.0, tracing: Tracing | None = None) -> None:
         self._url = url
+        self._user = broker_user(url)
         self._app_id = app_id
         self._connect_timeout = connect_timeout
         self._tracer = (tracing or Tracing.off()).tracer("graceperiod.runtime.rpc")
@@ -254,6 +266,8 @@ class RpcClient:
                     correlation_id=correlation_id,
                     reply_to=DIRECT_REPLY_TO,
                     app_id=self._app_id,
+                    user_id=self._user,
+                    timestamp=datetime.now(UTC),
                     headers=_headers(request_id),
                 ),
                 routing_key=binding.queue,

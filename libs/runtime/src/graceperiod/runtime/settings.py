@@ -8,21 +8,37 @@ whole stack; a service's own settings use its prefix (``REVOCATION_HTTP_PORT``, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.runtime.tracing import exporter_names
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
+    #: The RabbitMQ user this process connects as (``graceperiod.contracts.identities``).
+    broker_identity: ClassVar[BrokerIdentity | None] = None
+
     amqp_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
         validation_alias="AMQP_URL",
-        description="RabbitMQ connection URL (vhost included).",
+        description=(
+            "RabbitMQ connection URL (vhost included). Its credentials are used as they are unless "
+            "<PREFIX>_AMQP_PASSWORD is set."
+        ),
+    )
+    amqp_password: SecretStr | None = Field(
+        default=None,
+        description=(
+            "This process's RabbitMQ password. Set, it replaces the credentials of AMQP_URL: the process "
+            "connects as its own broker identity (graceperiod-<service>), whose events the consumers "
+            "believe (docs/security.md)."
+        ),
     )
     mongodb_url: str = Field(
         default="mongodb://127.0.0.1:27017/",
@@ -76,3 +92,26 @@ class ServiceSettings(BaseSettings):
     def _known_exporters(cls, value: str) -> str:
         exporter_names(value)
         return value
+
+    @property
+    def broker_url(self) -> str:
+        """The AMQP URL this process connects with: ``amqp_url`` with its own identity's
+        credentials when ``amqp_password`` is set."""
+        if self.amqp_password is None or self.broker_identity is None:
+            return self.amqp_url
+        return with_credentials(self.amqp_url, self.broker_identity, self.amqp_password.get_secret_value())
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` (host, port, vhost) with other credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def broker_user(url: str) -> str:
+    """The user an AMQP URL connects as (RabbitMQ's default, guest, when it names none)."""
+    return urlsplit(url).username or "guest"

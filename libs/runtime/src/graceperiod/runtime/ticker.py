@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import signal
 from datetime import datetime
+from typing import ClassVar
 from uuid import uuid4
 
 from faststream.rabbit import RabbitBroker
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.upstream import Tick
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.logs import configure_logging, get_logger
-from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
+from graceperiod.runtime.messaging import build_broker, publish_tick
 from graceperiod.runtime.settings import ServiceSettings
 from graceperiod.runtime.tracing import Tracing
 
@@ -28,6 +31,9 @@ log = get_logger("graceperiod.ticker")
 
 
 class TickerSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TICKER_", extra="ignore", frozen=True, populate_by_name=True)
+    broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.SCHEDULER
+
     interval_seconds: float = Field(default=30.0, gt=0, validation_alias="TICK_INTERVAL_SECONDS")
 
 
@@ -35,7 +41,6 @@ async def publish_one(settings: ServiceSettings, clock: Clock) -> Tick:
     broker = build_broker(settings, app_id="ticker")
     async with broker:
         await broker.connect()
-        await declare_topology(broker)
         return await _publish(broker, clock)
 
 
@@ -61,7 +66,6 @@ async def run_forever(settings: TickerSettings, clock: Clock) -> None:
     broker = build_broker(settings, app_id="ticker", tracing=tracing)
     async with broker:
         await broker.connect()
-        await declare_topology(broker)
         while not stop.is_set():
             try:
                 await _publish(broker, clock)

@@ -22,8 +22,9 @@ from faststream.specification import AsyncAPI
 from prometheus_client import REGISTRY, make_asgi_app
 from pymongo import AsyncMongoClient
 
+from graceperiod.contracts.topology import ServiceName
 from graceperiod.runtime.logs import configure_logging, get_logger
-from graceperiod.runtime.messaging import build_broker, declare_topology
+from graceperiod.runtime.messaging import build_broker, declare_service_queues
 from graceperiod.runtime.mongo import Document, create_mongo_client, ping
 from graceperiod.runtime.settings import ServiceSettings
 from graceperiod.runtime.tracing import Tracing
@@ -68,6 +69,7 @@ def health_routes(broker: RabbitBroker, mongo: AsyncMongoClient[Document]) -> li
 
 def create_worker_app(
     *,
+    service: ServiceName,
     title: str,
     description: str,
     broker: RabbitBroker,
@@ -80,7 +82,7 @@ def create_worker_app(
 
     async def startup(**_: Any) -> None:
         await broker.connect()
-        await declare_topology(broker)
+        await declare_service_queues(broker, service)
         for hook in on_startup:
             await hook()
 

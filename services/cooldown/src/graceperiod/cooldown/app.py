@@ -8,6 +8,7 @@ from faststream.asgi import AsgiFastStream
 
 from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountSettled, AccountStatusChanged
+from graceperiod.contracts.topology import ServiceName
 from graceperiod.contracts.wait_list import PoolRunningLow, WaitExpired, WaitGranted
 from graceperiod.cooldown.adapters.cost_explorer import CostExplorer
 from graceperiod.cooldown.handlers import build_router
@@ -62,6 +63,7 @@ def build(
     )
     broker.include_router(build_router(service))
     app = create_worker_app(
+        service=ServiceName.COOLDOWN,
         title="Grace Period cooldown service",
         description="Keeps used sandbox accounts in Cooldown until their bills have settled.",
         broker=broker,

@@ -11,11 +11,12 @@ AWS endpoints are never configured here: clients use AWS's own endpoints unless 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.runtime.aws import ClientOptions, Role
 from graceperiod.runtime.settings import ServiceSettings
@@ -23,6 +24,7 @@ from graceperiod.runtime.settings import ServiceSettings
 
 class CooldownSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="COOLDOWN_", extra="ignore", frozen=True, populate_by_name=True)
+    broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.COOLDOWN
 
     mongodb_database: str = "graceperiod_cooldown"
     http_port: int = 8083

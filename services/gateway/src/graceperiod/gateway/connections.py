@@ -5,7 +5,6 @@ shutdown. Tests pass fakes of the ports instead."""
 
 from __future__ import annotations
 
-from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 
 from graceperiod.gateway.auth.session import SessionStore
@@ -13,7 +12,6 @@ from graceperiod.gateway.auth.session_store import MongoSessionStore
 from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import LinkStore, MongoGatewayStore
-from graceperiod.runtime.messaging import build_broker, declare_topology
 from graceperiod.runtime.mongo import Document, create_mongo_client
 from graceperiod.runtime.rpc import RpcClient
 from graceperiod.runtime.tracing import Tracing
@@ -31,12 +29,10 @@ class Connections:
     ) -> None:
         """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
         its own ``store`` passes its own ``sessions`` too."""
-        self._broker: RabbitBroker | None = None
         self._mongo: AsyncMongoClient[Document] | None = None
         if clients is None:
-            self._broker = build_broker(settings, app_id="gateway", tracing=tracing)
             rpc = RpcClient(
-                settings.amqp_url,
+                settings.broker_url,
                 app_id="gateway",
                 connect_timeout=min(3.0, settings.query_timeout_seconds),
                 tracing=tracing,
@@ -61,10 +57,6 @@ class Connections:
         self.sessions: SessionStore = sessions
 
     async def open(self) -> None:
-        if self._broker is not None:
-            await self._broker.connect()
-            await declare_topology(self._broker)  # so commands are routable before their service starts
-            await self._broker.stop()
         for store in (self.store, self.sessions):
             if isinstance(store, MongoGatewayStore | MongoSessionStore):
                 await store.ensure_indexes()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Final, Literal, Self
+from typing import Annotated, ClassVar, Final, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.enums import Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS
 from graceperiod.runtime.settings import ServiceSettings
 
@@ -36,6 +37,7 @@ PerMinute = Annotated[int, Field(ge=0, le=1_000_000)]
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True, populate_by_name=True)
+    broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.GATEWAY
 
     mongodb_database: str = "graceperiod_gateway"
     http_port: int = 8080

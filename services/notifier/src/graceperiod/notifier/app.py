@@ -7,6 +7,7 @@ from datetime import timedelta
 from faststream.asgi import AsgiFastStream
 
 from graceperiod.contracts.notifier import EmailDelivered
+from graceperiod.contracts.topology import ServiceName
 from graceperiod.notifier.adapters.mail import MailTransport
 from graceperiod.notifier.adapters.ses import SesTransport
 from graceperiod.notifier.adapters.smtp import SmtpConfig, SmtpTransport
@@ -121,6 +122,7 @@ def create_app(
         await settings_store.seed(settings.global_notification_email)
 
     return create_worker_app(
+        service=ServiceName.NOTIFIER,
         title="Grace Period notifier",
         description="Emails everyone concerned when a purchase executes and when a revocation ends.",
         broker=broker,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.runtime.settings import ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True, populate_by_name=True)
+    broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.NOTIFIER
 
     mongodb_database: str = "graceperiod_notifier"
     http_port: int = 8082

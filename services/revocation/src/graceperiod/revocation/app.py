@@ -12,6 +12,7 @@ from faststream.rabbit import RabbitRouter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
+from graceperiod.contracts.topology import ServiceName
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.adapters.aws.purchase_events import PurchaseEventQueue
@@ -229,6 +230,7 @@ def create_app(
     )
     broker.include_router(service.router)
     return create_worker_app(
+        service=ServiceName.REVOCATION,
         title="Grace Period revocation service",
         description=(
             "Records executed purchases and the ones it finds in onboarded accounts, works out their revocation "

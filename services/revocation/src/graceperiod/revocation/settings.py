@@ -7,16 +7,18 @@ AWS endpoints are never configured here: clients use AWS's own endpoints unless 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.runtime.settings import ServiceSettings
 
 
 class RevocationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REVOCATION_", extra="ignore", frozen=True, populate_by_name=True)
+    broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.REVOCATION
 
     mongodb_database: str = "graceperiod_revocation"
     http_port: int = 8081

@@ -37,6 +37,7 @@ from graceperiod.contracts.cooldown import (
     AcquireAccount,
 )
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.cooldown.app import build
@@ -291,7 +292,14 @@ async def bench_acquire(
             async def acquire(n: int) -> AccountCommandReply:
                 command = AcquireAccount(actor=LEASE_MANAGER, idempotency_key=f"bench-{n}", lease_id=f"bench-new-{n}")
                 started = time.perf_counter()
-                reply = await call(caller, Queues.COOLDOWN_COMMANDS, command, AccountCommandReply, timeout=120)
+                reply = await call(
+                    caller,
+                    Queues.COOLDOWN_COMMANDS,
+                    command,
+                    AccountCommandReply,
+                    timeout=120,
+                    user_id=BrokerIdentity.LEASE_MANAGER,
+                )
                 latencies.append(time.perf_counter() - started)
                 return reply
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.processes import ServiceProcess, SmtpSinkServer, free_port
 from graceperiod.devstack.testkit import fixtures
 
@@ -24,6 +25,8 @@ class Servers:
     smtp: SmtpSinkServer
     aws_endpoint_url: str
     workdir: Path
+    accounts: BrokerAccounts = field(default_factory=BrokerAccounts.generated)
+    """Each service runs as its own broker identity, as in production."""
 
 
 @contextlib.contextmanager
@@ -41,7 +44,8 @@ def servers(workdir: Path) -> Iterator[Servers]:
 @contextlib.contextmanager
 def vhost(servers: Servers) -> Iterator[str]:
     """A fresh vhost so each benchmark starts from empty queues."""
-    with fixtures.isolated_vhost(fixtures.RabbitEndpoint(servers.amqp_url, servers.management_url)) as url:
+    endpoint = fixtures.RabbitEndpoint(servers.amqp_url, servers.management_url)
+    with fixtures.isolated_vhost(endpoint, servers.accounts) as url:
         yield url
 
 
@@ -59,6 +63,7 @@ def service_processes(
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "LOG_LEVEL": "WARNING",
+        **servers.accounts.environment(),
         **(extra_env or {}),
     }
     started: list[ServiceProcess] = []

@@ -28,6 +28,7 @@ import aio_pika
 from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, RevokePurchase
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
@@ -96,6 +97,7 @@ class _RpcClient:
                 message_id=correlation_id,
                 reply_to="amq.rabbitmq.reply-to",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=BrokerIdentity.GATEWAY,  # as the gateway (the bench's administrator impersonates it)
             ),
             routing_key=Queues.REVOCATION_COMMANDS.queue,
         )

@@ -42,6 +42,7 @@ from graceperiod.contracts.cooldown import (
     SetCooldownPolicy,
 )
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.lease_costs import SettledMode
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Queues, RoutingKey
@@ -212,7 +213,7 @@ class BillingFlow:
     async def wait(self, count: int) -> None:
         """``count`` leases ask to wait; each asks twice with one idempotency key (a retry)."""
         self.leases = [f"waiting-{uuid.uuid4().hex[:10]}" for _ in range(count)]
-        async with rpc_client(self._amqp_url) as client:
+        async with rpc_client(self._amqp_url, acting_as=BrokerIdentity.LEASE_MANAGER) as client:
             for lease in self.leases:
                 command = AcquireAccount(
                     actor=LEASE_MANAGER, idempotency_key=f"wait-{lease}", lease_id=lease, wait=True

@@ -31,6 +31,9 @@ class Outgoing:
     routing_key: str
     exchange: str = "graceperiod.events"
     content_type: str | None = "application/json"
+    user_id: str | None = None
+    """The identity it claims: a poison sent straight to a queue claims the queue's usual
+    publisher (the chaos stack's administrator may), so it is refused for its body."""
 
 
 @dataclass
@@ -95,6 +98,7 @@ class ReliablePublisher:
                             message_id=message.message_id,
                             content_type=message.content_type,
                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            user_id=message.user_id,
                         ),
                         routing_key=message.routing_key,
                     )

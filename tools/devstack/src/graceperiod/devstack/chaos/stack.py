@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.netns import TestNetwork
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
@@ -110,6 +111,8 @@ class ChaosStack:
     """Service settings every deployment gets (the run's size sets them)."""
     network: TestNetwork | None = None
     """The test network of a ``cluster`` stack (every service replica gets a host on it)."""
+    accounts: BrokerAccounts = field(default_factory=BrokerAccounts.generated)
+    """Each worker runs as its own broker identity; each deployment's vhost gets the definitions."""
 
     @property
     def cluster(self) -> RabbitCluster:
@@ -205,15 +208,9 @@ class ChaosStack:
         await asyncio.to_thread(self.ensure_running)
         vhost = f"chaos-{unique('')}"
         management = self.rabbit.management_url
-        user = urlsplit(self.rabbit.url).username or "guest"
-        management_request(management, "PUT", f"api/vhosts/{vhost}", {})
-        management_request(
-            management,
-            "PUT",
-            f"api/permissions/{vhost}/{quote(user, safe='')}",
-            {"configure": ".*", "write": ".*", "read": ".*"},
-        )
         parts = urlsplit(self.rabbit.url)
+        admin = (parts.username or "guest", parts.password or "guest")
+        await asyncio.to_thread(self.accounts.prepare_vhost, management, vhost, admin=admin)
         amqp_url = urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), "", ""))
         deployment = Deployment(
             stack=self,
@@ -221,7 +218,7 @@ class ChaosStack:
             vhost=vhost,
             amqp_url=amqp_url,
             db_prefix=unique("chaos"),
-            env={**self.env, **(env or {})},
+            env={**self.accounts.environment(), **self.env, **(env or {})},
             logs=self.workdir / "logs" / f"{label}-{vhost[-6:]}",
         )
         try:

@@ -28,6 +28,7 @@ from structlog.testing import capture_logs
 from graceperiod.contracts.base import Message
 from graceperiod.contracts.cooldown import AccountStatus, Cause, SetCooldownPolicy
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, TICKS_EXCHANGE, RoutingKey
 from graceperiod.contracts.upstream import AccountCleanupSucceeded, AccountRegistered, LeaseTerminated
@@ -59,8 +60,12 @@ def key() -> str:
 
 
 @contextlib.asynccontextmanager
-async def rpc_client(amqp_url: str) -> AsyncIterator[RabbitBroker]:
-    broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="chaos")
+async def rpc_client(
+    amqp_url: str, *, acting_as: BrokerIdentity = BrokerIdentity.GATEWAY
+) -> AsyncIterator[RabbitBroker]:
+    """A caller of the services through the stack's administrator, acting as the gateway (or
+    the lease manager): the administrator is tagged ``impersonator`` in chaos stacks."""
+    broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="chaos", publish_as=acting_as)
     await broker.connect()
     try:
         yield broker

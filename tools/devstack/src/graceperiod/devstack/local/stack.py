@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.local.preflight import InTheWayError, check
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.dex import DEX_ROLE_MAPPING, DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
@@ -39,6 +41,9 @@ STATE_FILE = VAR / "run" / "stack.json"
 #: The notifier signs email links with the private keys here; the gateway trusts the JWKS.
 LINK_KEYS_DIR = VAR / "keys" / "links"
 LINK_JWKS_FILE = VAR / "keys" / "links.jwks.json"
+#: A password per broker identity (owner-only), and the definitions RabbitMQ loads at boot.
+BROKER_PASSWORDS = VAR / "keys" / "broker-passwords.json"
+BROKER_DEFINITIONS = VAR / "keys" / "rabbitmq-definitions.json"
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
 SERVER_LABELS = {
@@ -72,8 +77,9 @@ def _port(name: str, default: int) -> int:
 
 STACK_ENV_HEADER = (
     "# LOCAL DEVELOPMENT ONLY: the endpoints and settings of this machine's `make run` stack\n"
-    "# (loopback servers, no authentication on FerretDB, the RabbitMQ guest user). Never use\n"
-    "# these values, or this file, for a deployment (docs/security.md).\n"
+    "# (loopback servers, no authentication on FerretDB). AMQP_URL is an upstream purchase\n"
+    "# executor's (it may publish purchase.executed only); LEASE_MANAGER_AMQP_URL the lease\n"
+    "# manager's. Never use these values, or this file, for a deployment (docs/security.md).\n"
 )
 
 
@@ -147,6 +153,7 @@ def plan() -> Plan:
     if not os.environ.get("AMQP_URL"):
         rabbit = RabbitServer(
             data_dir=VAR / "rabbitmq",
+            definitions=BROKER_DEFINITIONS,
             port=_port("GP_RABBITMQ_PORT", 5672),
             management_port=_port("GP_RABBITMQ_MANAGEMENT_PORT", 15672),
         )
@@ -184,6 +191,9 @@ def up() -> Endpoints:
     planned = plan()
     preflight(planned)
     private_dir(VAR)
+    accounts = broker_accounts()
+    if planned.rabbit is not None:
+        accounts.boot_definitions(BROKER_DEFINITIONS)
     state: dict[str, Any] = {"processes": []}
     step = _progress()
     for server in planned.servers:
@@ -192,7 +202,7 @@ def up() -> Endpoints:
         _record(state, server)
     endpoints = _endpoints(planned)
     ensure_link_keys()
-    env = service_environment(endpoints)
+    env = service_environment(endpoints) | accounts.environment()
     for name, port in SERVICE_PORTS.items():
         own = planned.gateway_environment() if name == "gateway" else {}
         service = ServiceProcess(
@@ -214,8 +224,24 @@ def up() -> Endpoints:
 
     state["endpoints"] = endpoints.__dict__
     _save(state)
-    write_stack_env(env)
+    write_stack_env(newcomer_environment(service_environment(endpoints), accounts))
     return endpoints
+
+
+def broker_accounts() -> BrokerAccounts:
+    """The local stack's broker passwords (``var/keys/broker-passwords.json``, made once)."""
+    private_dir(BROKER_PASSWORDS.parent)
+    return BrokerAccounts.stored(BROKER_PASSWORDS)
+
+
+def newcomer_environment(env: dict[str, str], accounts: BrokerAccounts) -> dict[str, str]:
+    """What ``var/stack.env`` hands a newcomer: the endpoints, with an upstream publisher's
+    broker URL (never a service's, nor the administrator's) and no service password."""
+    amqp_url = env["AMQP_URL"]
+    return env | {
+        "AMQP_URL": accounts.url(amqp_url, BrokerIdentity.PURCHASE_EXECUTOR),
+        "LEASE_MANAGER_AMQP_URL": accounts.url(amqp_url, BrokerIdentity.LEASE_MANAGER),
+    }
 
 
 def _endpoints(planned: Plan) -> Endpoints:

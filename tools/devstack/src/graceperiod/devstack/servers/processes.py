@@ -168,6 +168,8 @@ class RabbitServer(ChildServer):
     password: str = "guest"  # noqa: S105 - loopback-only development broker
     cluster: RabbitClustering | None = None
     """Set for a node of a cluster (:mod:`servers.rabbit_cluster`): long node names, peers, cookie."""
+    definitions: Path | None = None
+    """A RabbitMQ definitions file loaded at boot (users, permissions, topology)."""
 
     @property
     def node_name(self) -> str:
@@ -202,6 +204,7 @@ class RabbitServer(ChildServer):
                     "vm_memory_high_watermark.relative = 0.6",
                     "disk_free_limit.absolute = 200MB",
                     *clustering,
+                    *([f"load_definitions = {self.definitions}"] if self.definitions is not None else []),
                     "",
                 ]
             )

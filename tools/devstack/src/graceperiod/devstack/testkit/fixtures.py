@@ -6,8 +6,9 @@ Server resolution, for each of RabbitMQ and MongoDB:
 2. else, where a Docker engine answers, testcontainers starts one;
 3. else a private local server is started (Debian's rabbitmq-server, FerretDB).
 
-Isolation: each test gets its own RabbitMQ vhost (when the management API is reachable)
-and its own database names, so tests run in any order.
+Isolation: each test gets its own RabbitMQ vhost and its own database names, so tests run
+in any order. The vhost is a Grace Period vhost as a deployment's broker definitions make it
+(:func:`isolated_vhost`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import aio_pika
 from faststream.asgi import AsgiFastStream
 
 from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
@@ -156,24 +158,18 @@ def dex_server(data_dir: Path, *clients: DexClient, issuer_port: int | None = No
 
 
 @contextlib.contextmanager
-def isolated_vhost(endpoint: RabbitEndpoint) -> Iterator[str]:
-    """An AMQP URL on a fresh vhost, deleted afterwards; the shared URL when the broker
-    has no reachable management API (then tests rely on unique ids instead)."""
+def isolated_vhost(endpoint: RabbitEndpoint, accounts: BrokerAccounts) -> Iterator[str]:
+    """The administrator's AMQP URL on a fresh Grace Period vhost, deleted afterwards. The
+    vhost is what a deployment's broker definitions make: every broker identity with its
+    permissions and topic permissions, and the whole topology; each service a test starts
+    connects as its own identity (the ``<PREFIX>_AMQP_PASSWORD`` variables of ``accounts``).
+    Needs the broker's management API."""
     if not endpoint.management_url:
-        yield endpoint.url
-        return
+        msg = "the test broker needs its management API (RABBITMQ_MANAGEMENT_URL) to set up broker identities"
+        raise RuntimeError(msg)
     vhost = f"t-{uuid.uuid4().hex[:12]}"
-    user = urlsplit(endpoint.url).username or "guest"
-    if management_request(endpoint.management_url, "PUT", f"api/vhosts/{vhost}", {}) is None:
-        yield endpoint.url
-        return
-    management_request(
-        endpoint.management_url,
-        "PUT",
-        f"api/permissions/{vhost}/{quote(user, safe='')}",
-        {"configure": ".*", "write": ".*", "read": ".*"},
-    )
     parts = urlsplit(endpoint.url)
+    accounts.prepare_vhost(endpoint.management_url, vhost, admin=(parts.username or "guest", parts.password or "guest"))
     try:
         yield urlunsplit((parts.scheme, parts.netloc, "/" + quote(vhost, safe=""), parts.query, ""))
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.enums import ActionPath, Permission
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
@@ -21,6 +22,9 @@ from graceperiod.runtime.rpc import call
 #: Revocation's default role name (``REVOCATION_DEFAULT_ROLE_NAME``).
 ROLE_NAME = "GracePeriodRevocation"
 DEMO_EXTERNAL_ID = "graceperiod-demo-external-id"
+#: The dev kit registers roles as the gateway would for an administrator: through an
+#: administrator connection tagged ``impersonator`` (test, local and chaos stacks only).
+GATEWAY = BrokerIdentity.GATEWAY
 DEVSTACK_ADMIN = Actor(
     user_id="devstack", email="devstack@example.com", permissions=[Permission.UPDATE_CONFIG], path=ActionPath.SYSTEM
 )
@@ -41,9 +45,12 @@ async def publish_upstream(
     message_id: str,
     content_type: str = "application/json",
     headers: dict[str, Any] | None = None,
+    user_id: str | None = None,
 ) -> None:
     """Publish a raw body to ``graceperiod.events`` the way an upstream system would:
-    JSON, persistent, with the AMQP ``message_id`` as the idempotency key."""
+    JSON, persistent, with the AMQP ``message_id`` as the idempotency key. ``user_id``: the
+    identity the message claims (RabbitMQ accepts it only from that user or an impersonator,
+    the test harness's administrator)."""
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     await broker.publish(
         payload,
@@ -53,6 +60,7 @@ async def publish_upstream(
         content_type=content_type,
         persist=True,
         headers=headers,
+        user_id=user_id,
     )
 
 
@@ -97,14 +105,14 @@ async def onboard_account(
     command = RegisterAccountRole(
         actor=DEVSTACK_ADMIN, idempotency_key=f"onboard-{account_id}", account_id=account_id, external_id=external_id
     )
-    reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
+    reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60, user_id=GATEWAY)
     # A cold AWS endpoint (its first calls load moto's services) can outlast the service's reply
     # deadline: the command goes on; asking again with the same key returns its outcome.
     for _ in range(60):
         if reply.status is not CommandStatus.IN_PROGRESS:
             break
         await asyncio.sleep(1.0)
-        reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
+        reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60, user_id=GATEWAY)
     if reply.status is not CommandStatus.DONE:
         msg = f"registering the role of account {account_id} failed: {reply.problem}"
         raise RuntimeError(msg)

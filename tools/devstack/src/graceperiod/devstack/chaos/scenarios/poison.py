@@ -15,6 +15,7 @@ from typing import Any
 
 import aio_pika
 
+from graceperiod.contracts.identities import usual_publisher
 from graceperiod.contracts.revocation import PurchaseRecorded
 from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.topology import Binding, QueueKind, Queues, RoutingKey
@@ -60,15 +61,22 @@ def applies(kind: str, binding: Binding) -> bool:
 def poison_for(binding: Binding) -> list[Outgoing]:
     """The poison messages for one queue (four, or three for RPC queues), sent through the default exchange."""
     future = {**valid_body(binding), "schema_version": 99}
-    queue = binding.queue
+    queue, claims = binding.queue, usual_publisher(binding)
     poisons = {
-        "bad-json": Outgoing(f"poison-bad-json-{queue}", b'{"purchase_id": "pur-1", "oops', queue, ""),
+        "bad-json": Outgoing(f"poison-bad-json-{queue}", b'{"purchase_id": "pur-1", "oops', queue, "", user_id=claims),
         "future-schema-version": Outgoing(
-            f"poison-future-schema-version-{queue}", json.dumps(future).encode(), queue, ""
+            f"poison-future-schema-version-{queue}", json.dumps(future).encode(), queue, "", user_id=claims
         ),
-        "one-megabyte": Outgoing(f"poison-one-megabyte-{queue}", b'{"pad": "' + b"x" * ONE_MB + b'"}', queue, ""),
+        "one-megabyte": Outgoing(
+            f"poison-one-megabyte-{queue}", b'{"pad": "' + b"x" * ONE_MB + b'"}', queue, "", user_id=claims
+        ),
         "wrong-content-type": Outgoing(
-            f"poison-wrong-content-type-{queue}", json.dumps(valid_body(binding)).encode(), queue, "", "text/plain"
+            f"poison-wrong-content-type-{queue}",
+            json.dumps(valid_body(binding)).encode(),
+            queue,
+            "",
+            "text/plain",
+            user_id=claims,
         ),
     }
     return [message for kind, message in poisons.items() if applies(kind, binding)]
