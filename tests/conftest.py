@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
-from graceperiod.devstack.servers.credentials import BrokerAccounts
+from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.dex import DexClient, DexServer
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit import fixtures
@@ -29,12 +29,19 @@ def broker_accounts() -> BrokerAccounts:
     return BrokerAccounts.generated()
 
 
+@pytest.fixture(scope="session")
+def actor_keys(tmp_path_factory: pytest.TempPathFactory) -> ActorKeys:
+    """The gateway's actor-assertion key pair for this test session."""
+    return ActorKeys(tmp_path_factory.mktemp("actor-keys")).ensure()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _broker_identities(broker_accounts: BrokerAccounts) -> Iterator[None]:
-    """What a deployment gives every process: its own broker password. Services a test starts,
-    in-process or as child processes, read it like any setting and connect as themselves."""
+def _broker_identities(broker_accounts: BrokerAccounts, actor_keys: ActorKeys) -> Iterator[None]:
+    """What a deployment gives every process: its own broker password, and the gateway's
+    actor-assertion keys (the gateway signs, the services verify). Services a test starts,
+    in-process or as child processes, read them like any setting."""
     with pytest.MonkeyPatch.context() as patch:
-        for variable, value in broker_accounts.environment().items():
+        for variable, value in {**broker_accounts.environment(), **actor_keys.environment()}.items():
             patch.setenv(variable, value)
         yield
 

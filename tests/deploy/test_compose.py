@@ -22,6 +22,7 @@ from graceperiod.devstack.local.stack import (
     Endpoints,
     dex_clients,
     gateway_environment,
+    gateway_signing_environment,
     service_environment,
 )
 from graceperiod.devstack.servers.dex import DexServer
@@ -66,6 +67,16 @@ def test_each_process_runs_as_its_own_broker_identity_after_the_definitions_are_
         assert not others & set(environment), name
         assert services[name]["depends_on"]["broker-definitions"] == {"condition": "service_completed_successfully"}
     assert "guest" not in json.dumps(compose)
+
+
+def test_only_the_gateway_holds_the_actor_signing_key_and_every_worker_verifies_it(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    verification = compose["x-graceperiod-env"]["ASSERTION_PUBLIC_KEYS_DIR"]
+    for name in ("revocation", "notifier", "cooldown"):
+        assert f"actor-public:{verification}:ro" in services[name]["volumes"], name
+        assert not any(volume.startswith("actor-keys:") for volume in services[name]["volumes"]), name
+    signing = services["gateway"]["environment"]["GATEWAY_ASSERTION_KEYS_DIR"]
+    assert f"actor-keys:{signing}:ro" in services["gateway"]["volumes"]
 
 
 def test_the_file_is_valid_against_the_compose_specification() -> None:
@@ -145,7 +156,10 @@ def test_the_services_get_the_variables_make_run_gives_them(compose: dict[str, A
     }
     gateway = compose["services"]["gateway"]["environment"]
     assert {k: v for k, v in gateway.items() if k in shared} == shared
-    own = {k: v for k, v in gateway.items() if k not in shared and k != OWN_PASSWORD["gateway"]}
+    signing = "GATEWAY_ASSERTION_KEYS_DIR"  # the gateway alone holds its private keys, as under make run
+    assert set(gateway_signing_environment()) == {signing}
+    assert signing not in shared
+    own = {k: v for k, v in gateway.items() if k not in shared and k not in (OWN_PASSWORD["gateway"], signing)}
     expected = gateway_environment(DEX_ISSUER, own["GATEWAY_OIDC_CLIENT_SECRET"])
     assert set(own) == set(expected)
     for variable, value in expected.items():

@@ -13,22 +13,30 @@ publisher (an event's owner, the scheduler's ticks, the gateway's requests, by d
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from pydantic import BaseModel
 
 from graceperiod.contracts.identities import BrokerIdentity, usual_publisher
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE, Binding
+from graceperiod.runtime.actor_assertions import AssertionSigner
 from graceperiod.runtime.messaging import build_broker, exchange_for
+from graceperiod.runtime.rpc import signed
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.signing_keys import KeyRing, SigningKey
 
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
+#: The gateway's actor-assertion keys in unit tests: it signs, the services verify.
+GATEWAY_KEYS = KeyRing({"unit-gateway": SigningKey("unit-gateway", Ed25519PrivateKey.generate())})
+GATEWAY_SIGNER = AssertionSigner(GATEWAY_KEYS)
 REPLY_QUEUE = "handler-test.replies"
 
 
@@ -59,17 +67,21 @@ class Harness:
     ) -> None:
         """Deliver ``body`` to the binding's queue as its exchange would (the default exchange
         routes by queue name), published by ``user_id`` (default: the queue's usual publisher;
-        "" for none)."""
+        "" for none); a request from the gateway is signed as the gateway signs it."""
         payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
         exchange = exchange_for(binding)
         publisher = usual_publisher(binding) if user_id is None else user_id
+        raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers, at = signed(GATEWAY_SIGNER if publisher == BrokerIdentity.GATEWAY else None, binding, raw)
         await self.broker.publish(
-            payload,
+            raw,
             routing_key=binding.routing_key if exchange else binding.queue,
             exchange=exchange,
             message_id=message_id,
             content_type=content_type,
             user_id=publisher or None,
+            timestamp=at,
+            headers=headers,
         )
 
     async def ask(
@@ -80,9 +92,11 @@ class Harness:
         *,
         user_id: str = BrokerIdentity.GATEWAY,
     ) -> ReplyT:
-        """Send an RPC request to the binding's queue as ``user_id`` (the gateway by default),
-        with ``reply_to`` as a waiting caller's request has, and read the reply as ``reply_type``."""
-        body = request.model_dump(mode="json") if isinstance(request, BaseModel) else request
+        """Send an RPC request to the binding's queue as ``user_id`` (the gateway by default, its
+        actor signed as the gateway signs it), with ``reply_to`` as a waiting caller's request
+        has, and read the reply as ``reply_type``."""
+        body = (request.model_dump_json() if isinstance(request, BaseModel) else json.dumps(request)).encode()
+        headers, at = signed(GATEWAY_SIGNER if user_id == BrokerIdentity.GATEWAY else None, binding, body)
         correlation_id = uuid.uuid4().hex
         waiter: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.waiting[correlation_id] = waiter
@@ -91,6 +105,8 @@ class Harness:
             queue=binding.queue,
             content_type="application/json",
             user_id=user_id,
+            timestamp=at,
+            headers=headers,
             reply_to=REPLY_QUEUE,
             correlation_id=correlation_id,
         )
@@ -103,7 +119,7 @@ class Harness:
 @asynccontextmanager
 async def handlers_on_test_broker(router: RabbitRouter) -> AsyncIterator[Harness]:
     """The router's handlers on an in-memory broker built like a service's."""
-    broker = build_broker(ServiceSettings(), app_id="handler-test")
+    broker = build_broker(ServiceSettings(), app_id="handler-test", assertion_keys=GATEWAY_KEYS.public_keys())
     broker.include_router(router)
     harness = Harness(broker)
 

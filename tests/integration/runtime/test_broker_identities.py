@@ -16,6 +16,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from subprocess import PIPE
 from typing import Any, get_args
 
@@ -31,9 +32,12 @@ from graceperiod.contracts.identities import BrokerIdentity, event_owner, is_int
 from graceperiod.contracts.notifier import NotifierCommand, NotifierQuery
 from graceperiod.contracts.revocation import RevocationCommand, RevocationQuery
 from graceperiod.contracts.topology import EVENTS_EXCHANGE, Binding, QueueKind, Queues, ServiceName
+from graceperiod.runtime.actor_assertions import ASSERTION_HEADER, AssertionSigner, tool_signer
 from graceperiod.runtime.messaging import build_broker, queue_for
 from graceperiod.runtime.middleware import PermanentMessageError
+from graceperiod.runtime.rpc import signed
 from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.trust import binding_of
 
 IdentityUrl = Callable[[BrokerIdentity], str]
 
@@ -104,17 +108,26 @@ async def consume(identity_url: IdentityUrl) -> AsyncIterator[Callable[[Binding]
         await broker.stop()
 
 
-async def publish_as(url: str, queue: str, body: dict[str, Any], *, user_id: str | None) -> None:
-    """Publish straight to ``queue`` through the default exchange, claiming ``user_id``."""
+async def publish_as(
+    url: str, queue: str, body: dict[str, Any] | bytes, *, user_id: str | None, signer: AssertionSigner | None = None
+) -> None:
+    """Publish straight to ``queue`` through the default exchange, claiming ``user_id``; signed
+    as the gateway signs when ``signer`` is given."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    binding = binding_of(queue)
+    assert binding is not None
+    headers, at = signed(signer, binding, raw)
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel(publisher_confirms=True)
         message = aio_pika.Message(
-            json.dumps(body).encode(),
+            raw,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=f"forged-{queue}-{user_id}",
             user_id=user_id,
+            headers=headers or None,
+            timestamp=at,
         )
         await channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
     finally:
@@ -227,11 +240,12 @@ async def test_a_request_from_an_identity_that_may_not_send_it_is_refused_and_co
 async def test_the_gateway_may_send_every_request(
     binding: Binding, kind: str, identity_url: IdentityUrl, consume: Callable[[Binding], Any]
 ) -> None:
-    """The control: the same message from the gateway reaches the handler."""
+    """The control: the same message from the gateway, signed, reaches the handler."""
     recorder: Recorder = await consume(binding)
     body = {"kind": kind, "actor": ACTOR, "idempotency_key": "sent"}
+    gateway = BrokerIdentity.GATEWAY
 
-    await publish_as(identity_url(BrokerIdentity.GATEWAY), binding.queue, body, user_id=BrokerIdentity.GATEWAY)
+    await publish_as(identity_url(gateway), binding.queue, body, user_id=gateway, signer=tool_signer())
 
     for _ in range(200):
         if recorder.handled:
@@ -288,3 +302,44 @@ async def test_a_replayed_internal_event_keeps_its_owner_and_a_replayed_forgery_
         await asyncio.sleep(0.05)
     assert [json.loads(body) for body in recorder.handled] == [{"from": "owner"}]
     assert refused("wrong-publisher") == before + 1
+
+
+@pytest.mark.parametrize(("binding", "kind"), REQUESTS, ids=lambda v: v.queue if isinstance(v, Binding) else v)
+async def test_a_request_from_the_gateway_without_its_signed_actor_or_with_another_is_refused(
+    binding: Binding, kind: str, amqp_url: str, identity_url: IdentityUrl, consume: Callable[[Binding], Any]
+) -> None:
+    """The gateway's own broker identity is not enough: unsigned, or an assertion signed for
+    another request (another actor here: more permissions), changes nothing and is counted."""
+    recorder: Recorder = await consume(binding)
+    gateway, signer = BrokerIdentity.GATEWAY, tool_signer()
+    assert signer is not None
+    body = {"kind": kind, "actor": ACTOR, "idempotency_key": "forged"}
+    grander = {**body, "actor": {**ACTOR, "permissions": ["revoke-any:purchases", "update:config"]}}
+    token, at = signer.sign(binding.service, json.dumps(body).encode())
+    before = {reason: refused(reason) for reason in ("unsigned", "mismatched")}
+
+    await publish_as(identity_url(gateway), binding.queue, body, user_id=gateway)
+    await publish_with(identity_url(gateway), binding.queue, json.dumps(grander).encode(), token, at)
+
+    letters = await dead_letters(amqp_url, binding, expect=2)
+    assert sorted(str(m.headers["x-gp-error-kind"]) for m in letters) == ["refused", "refused"]
+    assert recorder.handled == []
+    assert refused("unsigned") == before["unsigned"] + 1
+    assert refused("mismatched") == before["mismatched"] + 1
+
+
+async def publish_with(url: str, queue: str, raw: bytes, assertion: str, at: datetime) -> None:
+    """Publish ``raw`` as the gateway with a given assertion (one signed for something else)."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        message = aio_pika.Message(
+            raw,
+            content_type="application/json",
+            user_id=BrokerIdentity.GATEWAY,
+            headers={ASSERTION_HEADER: assertion},
+            timestamp=at,
+        )
+        await channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
+    finally:
+        await connection.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from aio_pika.exceptions import ChannelPreconditionFailed
@@ -43,12 +44,14 @@ from graceperiod.contracts.topology import (
     ServiceName,
     dead_letter_queue,
 )
+from graceperiod.runtime.actor_assertions import RequestVerifier
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import (
     RetryPolicy,
     current_correlation_id,
 )
 from graceperiod.runtime.settings import ServiceSettings, broker_user
+from graceperiod.runtime.signing_keys import PublicKeys
 from graceperiod.runtime.tracing import Tracing
 
 log = get_logger("graceperiod.messaging")
@@ -110,17 +113,24 @@ def build_broker(
     middlewares: Sequence[Any] = (),
     tracing: Tracing | None = None,
     publish_as: str | None = None,
+    assertion_keys: PublicKeys | None = None,
 ) -> RabbitBroker:
     """A broker with the project's delivery guarantees. Subscribers inherit them.
 
     Everything it publishes carries its user as ``user_id`` (RabbitMQ validates it), or
     ``publish_as``: a test harness's administrator tagged ``impersonator`` acting as the gateway.
+    Every command and query it consumes is verified against the gateway's actor-assertion
+    public keys (``assertion_keys``, else read from the settings on first use).
 
     With ``tracing`` on, FastStream's telemetry middleware comes first, so a message's span
     covers everything the service does with it (the retry back-off included)."""
     url = settings.broker_url
     policy = RetryPolicy(
         user_id=publish_as or broker_user(url),
+        requests=RequestVerifier(
+            (lambda: assertion_keys) if assertion_keys is not None else lambda: _public_keys(settings),
+            max_command_age=timedelta(days=settings.inbox_retention_days),
+        ),
         max_handler_errors=settings.max_handler_errors,
         max_body_bytes=settings.max_body_bytes,
         backoff_base_seconds=settings.retry_backoff_base_seconds,
@@ -140,6 +150,16 @@ def build_broker(
     )
     policy.broker = broker  # dead letters are published through the same connection
     return broker
+
+
+def _public_keys(settings: ServiceSettings) -> PublicKeys:
+    keys = PublicKeys.from_files(settings.assertion_public_keys_dir, settings.assertion_jwks_file)
+    if not len(keys):
+        log.warning(
+            "no actor-assertion public keys (ASSERTION_PUBLIC_KEYS_DIR, ASSERTION_JWKS_FILE): "
+            "every command and query from the gateway is refused"
+        )
+    return keys
 
 
 async def declare_topology(broker: RabbitBroker) -> None:

@@ -46,14 +46,24 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
+from graceperiod.contracts.identities import REQUEST_QUEUES
 from graceperiod.contracts.topology import DEAD_LETTER_EXCHANGE
 from graceperiod.runtime.mongo import storage_busy
-from graceperiod.runtime.trust import REFUSED, Refused, check_publisher, provenance_headers, provenance_of
+from graceperiod.runtime.trust import (
+    REFUSED,
+    Refused,
+    binding_of,
+    check_publisher,
+    provenance_headers,
+    provenance_of,
+)
 
 if TYPE_CHECKING:
     from faststream._internal.context.repository import ContextRepo
     from faststream.message import StreamMessage
     from faststream.rabbit import RabbitBroker
+
+    from graceperiod.runtime.actor_assertions import RequestVerifier
 
 log = structlog.stdlib.get_logger("graceperiod.messaging")
 
@@ -180,6 +190,8 @@ class RetryPolicy:
     backoff_cap_seconds: float = 10.0
     user_id: str | None = None
     """The broker user this service publishes as: set on everything it publishes."""
+    requests: RequestVerifier | None = None
+    """Verifies the actor of every command and query before its handler (None: tools only)."""
     broker: RabbitBroker | None = field(default=None, repr=False)
 
     def backoff(self, attempt: int) -> float:
@@ -240,7 +252,11 @@ class ReliabilityMiddleware(BaseMiddleware):
             if content_type != "application/json":
                 msg_ = f"content type {raw.content_type or '(none)'!r} is not application/json"
                 raise PermanentMessageError(msg_)
-            check_publisher(self.queue_name, provenance_of(raw.user_id, raw.timestamp, raw.headers), raw.body)
+            origin = provenance_of(raw.user_id, raw.timestamp, raw.headers)
+            check_publisher(self.queue_name, origin, raw.body)
+            binding = binding_of(self.queue_name)
+            if binding is not None and binding.kind in REQUEST_QUEUES and self.policy.requests is not None:
+                self.policy.requests.verify(binding, origin, raw.headers or {}, raw.body)
         return await _shielded(call_next(msg))
 
     async def publish_scope(self, call_next: Any, cmd: Any) -> Any:

@@ -7,7 +7,9 @@ backlog of questions nobody is waiting for.
 
 Every request goes out with the caller's ``user_id`` (RabbitMQ validates it against the
 connection's user) and a ``timestamp``: the owning service takes a request only from the
-identities allowed to send it (:func:`graceperiod.contracts.identities.may_send`).
+identities allowed to send it (:func:`graceperiod.contracts.identities.may_send`). The
+gateway's also carry its signed actor assertion, which the owning service verifies before
+anything else (:mod:`graceperiod.runtime.actor_assertions`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import Histogram
 from pydantic import BaseModel, ValidationError
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.topology import Binding, QueueKind
+from graceperiod.runtime.actor_assertions import ASSERTION_HEADER, AssertionSigner, tool_signer
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import current_correlation_id
 from graceperiod.runtime.settings import broker_user
@@ -78,6 +82,14 @@ def _reply(binding: Binding, body: bytes, reply_type: type[ReplyT]) -> ReplyT:
         raise BadReply(msg) from exc
 
 
+def signed(signer: AssertionSigner | None, binding: Binding, body: bytes) -> tuple[dict[str, Any], datetime]:
+    """The assertion header (none without ``signer``) and the publish time of a request."""
+    if signer is None:
+        return {}, datetime.now(UTC)
+    assertion, at = signer.sign(binding.service, body)
+    return {ASSERTION_HEADER: assertion}, at
+
+
 async def call(
     broker: RabbitBroker,
     binding: Binding,
@@ -87,18 +99,26 @@ async def call(
     timeout: float,
     message_id: str | None = None,
     user_id: str | None = None,
+    signer: AssertionSigner | None = None,
 ) -> ReplyT:
     """One request through a FastStream broker. Its ``user_id`` is set by the reliability
     middleware of a broker made by ``build_broker``; another broker's caller names it (RabbitMQ
-    accepts it only from that user, or from an administrator tagged ``impersonator``)."""
+    accepts it only from that user, or from an administrator tagged ``impersonator``). Acting
+    as the gateway, the request is signed (``signer``, else the keys of
+    ``GATEWAY_ASSERTION_KEYS_DIR``: tests and the dev kit)."""
     is_command = _is_command(binding)
     message_id = message_id or uuid.uuid4().hex
+    if signer is None and user_id == BrokerIdentity.GATEWAY:
+        signer = tool_signer()
+    body = request.model_dump_json().encode()
+    headers, at = signed(signer, binding, body)
     try:
         response = await broker.request(
-            request,
+            body,
             queue=binding.queue,
             user_id=user_id,
-            timestamp=datetime.now(UTC),
+            timestamp=at,
+            headers=headers or None,
             timeout=timeout,
             persist=is_command,
             expiration=None if is_command else timedelta(seconds=timeout),
@@ -162,8 +182,18 @@ class RpcClient:
     Connects lazily and reconnects on the next call after the connection was lost.
     """
 
-    def __init__(self, url: str, *, app_id: str, connect_timeout: float = 3.0, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        app_id: str,
+        connect_timeout: float = 3.0,
+        tracing: Tracing | None = None,
+        signer: AssertionSigner | None = None,
+    ) -> None:
         self._url = url
+        self.signer = signer
+        """Signs every request's actor (the gateway's keys, loaded at its start-up)."""
         self._user = broker_user(url)
         self._app_id = app_id
         self._connect_timeout = connect_timeout
@@ -253,12 +283,14 @@ class RpcClient:
         request_id = current_correlation_id()
         lane = await self._lane(confirms=is_command)
         correlation_id = f"{request_id or message_id}.{uuid.uuid4().hex[:12]}"
+        body = request.model_dump_json().encode()
+        assertion, at = signed(self.signer, binding, body)
         waiter: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
         lane.pending[correlation_id] = waiter
         try:
             await lane.channel.default_exchange.publish(
                 aio_pika.Message(
-                    request.model_dump_json().encode(),
+                    body,
                     content_type="application/json",
                     delivery_mode=DeliveryMode.PERSISTENT if is_command else DeliveryMode.NOT_PERSISTENT,
                     expiration=None if is_command else timedelta(seconds=timeout),
@@ -267,8 +299,8 @@ class RpcClient:
                     reply_to=DIRECT_REPLY_TO,
                     app_id=self._app_id,
                     user_id=self._user,
-                    timestamp=datetime.now(UTC),
-                    headers=_headers(request_id),
+                    timestamp=at,
+                    headers=(_headers(request_id) or {}) | assertion or None,
                 ),
                 routing_key=binding.queue,
                 mandatory=True,

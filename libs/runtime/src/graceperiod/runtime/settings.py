@@ -40,6 +40,20 @@ class ServiceSettings(BaseSettings):
             "believe (docs/security.md)."
         ),
     )
+    assertion_public_keys_dir: Path | None = Field(
+        default=None,
+        validation_alias="ASSERTION_PUBLIC_KEYS_DIR",
+        description=(
+            "Directory of the gateway's Ed25519 public keys (<kid>.pem) that verify the actor assertion of every "
+            "command and query (docs/security.md); without them (or ASSERTION_JWKS_FILE) the gateway's requests "
+            "are refused."
+        ),
+    )
+    assertion_jwks_file: Path | None = Field(
+        default=None,
+        validation_alias="ASSERTION_JWKS_FILE",
+        description="A JWKS file of the gateway's actor-assertion public keys (instead of, or beside, the directory).",
+    )
     mongodb_url: str = Field(
         default="mongodb://127.0.0.1:27017/",
         validation_alias="MONGODB_URL",

@@ -12,8 +12,10 @@ from graceperiod.gateway.auth.session_store import MongoSessionStore
 from graceperiod.gateway.clients import RpcServiceClients, ServiceClients
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.gateway.store import LinkStore, MongoGatewayStore
+from graceperiod.runtime.actor_assertions import AssertionSigner
 from graceperiod.runtime.mongo import Document, create_mongo_client
 from graceperiod.runtime.rpc import RpcClient
+from graceperiod.runtime.signing_keys import KeyConfigurationError
 from graceperiod.runtime.tracing import Tracing
 
 
@@ -30,8 +32,10 @@ class Connections:
         """``store`` and ``sessions`` default to the gateway's MongoDB database; a caller passing
         its own ``store`` passes its own ``sessions`` too."""
         self._mongo: AsyncMongoClient[Document] | None = None
+        self._rpc: RpcClient | None = None
+        self._assertion_keys = settings.assertion_keys_dir
         if clients is None:
-            rpc = RpcClient(
+            rpc = self._rpc = RpcClient(
                 settings.broker_url,
                 app_id="gateway",
                 connect_timeout=min(3.0, settings.query_timeout_seconds),
@@ -57,6 +61,14 @@ class Connections:
         self.sessions: SessionStore = sessions
 
     async def open(self) -> None:
+        if self._rpc is not None:
+            # Every command and query is signed; the services refuse unsigned ones.
+            if self._assertion_keys is None:
+                msg = (
+                    "GATEWAY_ASSERTION_KEYS_DIR is not set: the services would refuse every request (docs/security.md)"
+                )
+                raise KeyConfigurationError(msg)
+            self._rpc.signer = AssertionSigner.from_directory(self._assertion_keys)
         for store in (self.store, self.sessions):
             if isinstance(store, MongoGatewayStore | MongoSessionStore):
                 await store.ensure_indexes()

@@ -163,6 +163,14 @@ class GatewaySettings(ServiceSettings):
         default=None, description="Directory of Ed25519 public keys as PEM files named <kid>.pem."
     )
     link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public keys.")
+    assertion_keys_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of the gateway's Ed25519 private keys (<kid>.pem, newest signs) that sign the actor assertion "
+            "of every command and query (docs/security.md); the services verify with the public halves "
+            "(ASSERTION_PUBLIC_KEYS_DIR). Required to reach the services."
+        ),
+    )
     link_leeway_seconds: int = Field(default=0, ge=0, le=300)
     link_record_margin_hours: int = Field(
         default=24, ge=1, description="Consumed-link records are kept this long past the token's expiry."

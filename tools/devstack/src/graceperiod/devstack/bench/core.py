@@ -12,9 +12,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from graceperiod.devstack.servers.credentials import BrokerAccounts
+from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.processes import ServiceProcess, SmtpSinkServer, free_port
 from graceperiod.devstack.testkit import fixtures
+from graceperiod.runtime.actor_assertions import SIGNING_KEYS_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Servers:
 @contextlib.contextmanager
 def servers(workdir: Path) -> Iterator[Servers]:
     """Private servers for the run (or the ones named by AMQP_URL / MONGODB_URL / AWS_ENDPOINT_URL)."""
+    actor_keys_environment(workdir)
     with (
         fixtures.rabbit_endpoint(workdir / "rabbitmq") as rabbit,
         fixtures.mongodb_endpoint(workdir / "ferretdb") as mongodb_url,
@@ -39,6 +41,17 @@ def servers(workdir: Path) -> Iterator[Servers]:
         fixtures.aws_endpoint(workdir / "aws") as aws_url,
     ):
         yield Servers(rabbit.url, rabbit.management_url, mongodb_url, smtp, aws_url, workdir)
+
+
+def actor_keys_environment(workdir: Path) -> dict[str, str]:
+    """The gateway's actor-assertion keys (a test session's, else made and exported here: the
+    benchmarks act as the gateway)."""
+    names = (SIGNING_KEYS_VARIABLE, "ASSERTION_PUBLIC_KEYS_DIR")
+    if all(os.environ.get(name) for name in names):
+        return {name: os.environ[name] for name in names}
+    environment = ActorKeys(workdir / "actor-keys").ensure().environment()
+    os.environ.update(environment)
+    return environment
 
 
 @contextlib.contextmanager
@@ -64,6 +77,7 @@ def service_processes(
         "AWS_DEFAULT_REGION": "us-east-1",
         "LOG_LEVEL": "WARNING",
         **servers.accounts.environment(),
+        **actor_keys_environment(servers.workdir),
         **(extra_env or {}),
     }
     started: list[ServiceProcess] = []

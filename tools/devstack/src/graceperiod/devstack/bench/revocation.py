@@ -36,6 +36,8 @@ from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream
+from graceperiod.runtime.actor_assertions import tool_signer
+from graceperiod.runtime.rpc import signed
 
 _ROLE = "GracePeriodRevocation"
 _ACTOR = Actor(
@@ -89,9 +91,12 @@ class _RpcClient:
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
+        headers, at = signed(tool_signer(), Queues.REVOCATION_COMMANDS, body)
         await self._channel.default_exchange.publish(
             aio_pika.Message(
                 body,
+                headers=headers or None,
+                timestamp=at,
                 content_type="application/json",
                 correlation_id=correlation_id,
                 message_id=correlation_id,

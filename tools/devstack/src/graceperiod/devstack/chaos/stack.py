@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from graceperiod.devstack.servers.credentials import BrokerAccounts
+from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.netns import TestNetwork
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
@@ -45,6 +45,7 @@ from graceperiod.devstack.servers.processes import (
 from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
+from graceperiod.runtime.actor_assertions import SIGNING_KEYS_VARIABLE
 
 #: The message-driven workers a scenario deploys. The gateway is HTTP only (no queue of
 #: its own to consume); add it here once it consumes events.
@@ -127,6 +128,17 @@ class ChaosStack:
     def link_keys_dir(self) -> Path:
         """The notifier's link-signing keys (``<kid>.pem``): it refuses to start without one."""
         return self.workdir / "link-keys"
+
+    def actor_keys_environment(self) -> dict[str, str]:
+        """The gateway's actor-assertion keys: the ones this process already acts with (a test
+        session's), else a pair made for the stack and exported to this process too (its
+        seeding acts as the gateway)."""
+        names = (SIGNING_KEYS_VARIABLE, "ASSERTION_PUBLIC_KEYS_DIR")
+        if all(os.environ.get(name) for name in names):
+            return {name: os.environ[name] for name in names}
+        environment = ActorKeys(self.workdir / "actor-keys").ensure().environment()
+        os.environ.update(environment)
+        return environment
 
     def ensure_link_keys(self) -> None:
         if any(self.link_keys_dir.glob("*.pem")):
@@ -218,7 +230,7 @@ class ChaosStack:
             vhost=vhost,
             amqp_url=amqp_url,
             db_prefix=unique("chaos"),
-            env={**self.accounts.environment(), **self.env, **(env or {})},
+            env={**self.accounts.environment(), **self.actor_keys_environment(), **self.env, **(env or {})},
             logs=self.workdir / "logs" / f"{label}-{vhost[-6:]}",
         )
         try:

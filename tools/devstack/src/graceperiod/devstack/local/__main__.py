@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email
+import os
 import sys
 import time
 from email import policy
@@ -81,6 +82,7 @@ async def _demo(timeout: float) -> int:
         print("the local stack is not running: make run", file=sys.stderr)
         return 1
     body = purchase_payload()
+    os.environ.update(stack.gateway_signing_environment())  # the seeding registers a role as the gateway
     broker = await connect(endpoints["amqp_url"])
     try:
         if any(p["name"] == "aws" for p in state.get("processes", [])):

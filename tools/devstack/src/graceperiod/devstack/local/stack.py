@@ -23,7 +23,7 @@ from typing import Any
 
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.local.preflight import InTheWayError, check
-from graceperiod.devstack.servers.credentials import BrokerAccounts
+from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.dex import DEX_ROLE_MAPPING, DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
@@ -35,6 +35,7 @@ from graceperiod.devstack.servers.processes import (
     repo_root,
 )
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
+from graceperiod.runtime.actor_assertions import SIGNING_KEYS_VARIABLE
 
 VAR = repo_root() / "var"
 STATE_FILE = VAR / "run" / "stack.json"
@@ -44,6 +45,8 @@ LINK_JWKS_FILE = VAR / "keys" / "links.jwks.json"
 #: A password per broker identity (owner-only), and the definitions RabbitMQ loads at boot.
 BROKER_PASSWORDS = VAR / "keys" / "broker-passwords.json"
 BROKER_DEFINITIONS = VAR / "keys" / "rabbitmq-definitions.json"
+#: The gateway signs every command's and query's actor with the private key; services verify.
+ACTOR_KEYS = ActorKeys(VAR / "keys" / "actor")
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
 SERVER_LABELS = {
@@ -202,9 +205,10 @@ def up() -> Endpoints:
         _record(state, server)
     endpoints = _endpoints(planned)
     ensure_link_keys()
+    ACTOR_KEYS.ensure()
     env = service_environment(endpoints) | accounts.environment()
     for name, port in SERVICE_PORTS.items():
-        own = planned.gateway_environment() if name == "gateway" else {}
+        own = planned.gateway_environment() | gateway_signing_environment() if name == "gateway" else {}
         service = ServiceProcess(
             name=name,
             module=f"graceperiod.{name}",
@@ -226,6 +230,11 @@ def up() -> Endpoints:
     _save(state)
     write_stack_env(newcomer_environment(service_environment(endpoints), accounts))
     return endpoints
+
+
+def gateway_signing_environment() -> dict[str, str]:
+    """The gateway's private actor-assertion keys: for it (and the dev kit acting as it) only."""
+    return {SIGNING_KEYS_VARIABLE: str(ACTOR_KEYS.private_dir)}
 
 
 def broker_accounts() -> BrokerAccounts:
@@ -332,6 +341,7 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
         "GATEWAY_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
         "REVOCATION_LINK_JWKS_FILE": str(LINK_JWKS_FILE),
         "TICK_INTERVAL_SECONDS": os.environ.get("TICK_INTERVAL_SECONDS", "30"),
+        "ASSERTION_PUBLIC_KEYS_DIR": str(ACTOR_KEYS.public_dir),
         "LOG_FORMAT": "json",
     }
     if endpoints.management_url:

@@ -21,7 +21,9 @@ from urllib.parse import quote
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.servers.processes import ServerError, management_request
 from graceperiod.runtime import broker_definitions
+from graceperiod.runtime.actor_assertions import SIGNING_KEYS_VARIABLE
 from graceperiod.runtime.settings import with_credentials
+from graceperiod.runtime.signing_keys import KeyRing, generate
 
 #: The identities a private stack runs processes as (services and the ticker).
 PROCESS_IDENTITIES = (
@@ -100,3 +102,33 @@ def _call(management_url: str, method: str, path: str, body: Any) -> Any:
         msg = f"RabbitMQ management API refused or did not answer {method} {path}"
         raise ServerError(msg)
     return answer
+
+
+@dataclass(frozen=True)
+class ActorKeys:
+    """The gateway's actor-assertion keys under ``directory``: ``private/<kid>.pem`` (the
+    gateway's, owner-only) and ``public/<kid>.pem`` (the services')."""
+
+    directory: Path
+    kid: str = "actor-local"
+
+    @property
+    def private_dir(self) -> Path:
+        return self.directory / "private"
+
+    @property
+    def public_dir(self) -> Path:
+        return self.directory / "public"
+
+    def ensure(self) -> ActorKeys:
+        """Make the key pair once; later calls keep it."""
+        if not any(self.private_dir.glob("*.pem")):
+            generate(self.private_dir, self.kid, prefix="actor")
+        self.public_dir.mkdir(parents=True, exist_ok=True)
+        for kid, pem in KeyRing.load(directory=self.private_dir).public_pems().items():
+            (self.public_dir / f"{kid}.pem").write_text(pem)
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """The gateway signs with the private key; every service verifies with the public one."""
+        return {SIGNING_KEYS_VARIABLE: str(self.private_dir), "ASSERTION_PUBLIC_KEYS_DIR": str(self.public_dir)}

@@ -34,6 +34,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, GetPurchase, PurchaseReply, RevokePurchase
 from graceperiod.contracts.revocation_views import UnavailableReason
 from graceperiod.contracts.topology import Queues
@@ -190,6 +191,10 @@ def _expect_outcomes(
             run.flow.expect_email(FAILED, message.message_id, recipient)
 
 
+GATEWAY = BrokerIdentity.GATEWAY
+REVOKE = Queues.REVOCATION_COMMANDS
+
+
 async def _revoke_all(amqp_url: str, purchase_ids: list[str], *, twice: bool) -> list[CommandReply]:
     window = asyncio.Semaphore(8)
     async with rpc_client(amqp_url) as client:
@@ -201,7 +206,9 @@ async def _revoke_all(amqp_url: str, purchase_ids: list[str], *, twice: bool) ->
                 return list(
                     await asyncio.gather(
                         *(
-                            call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=120)
+                            call(
+                                client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=120, user_id=GATEWAY
+                            )
                             for _ in range(copies)
                         )
                     )
@@ -225,6 +232,7 @@ async def _check_denied(run: Run, flow: RevocationFlow, refusals: list[CommandRe
                 GetPurchase(actor=ADMIN, purchase_id=purchase_id),
                 PurchaseReply,
                 timeout=60,
+                user_id=GATEWAY,
             )
             view = answer.purchase
             if (
