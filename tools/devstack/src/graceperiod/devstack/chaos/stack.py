@@ -42,7 +42,7 @@ from graceperiod.devstack.servers.processes import (
     free_port,
     management_request,
 )
-from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster
+from graceperiod.devstack.servers.rabbit_cluster import RabbitCluster, production_definitions
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 from graceperiod.runtime.actor_assertions import SIGNING_KEYS_VARIABLE
@@ -178,8 +178,13 @@ class ChaosStack:
         with contextlib.ExitStack() as cleanup:
             network = cleanup.enter_context(TestNetwork.made()) if topology == "cluster" else None
             host = network.gateway if network is not None else "127.0.0.1"
+            accounts = BrokerAccounts.generated()
             rabbit: Broker = (
-                RabbitCluster(network=network, data_dir=workdir / "rabbitmq")
+                RabbitCluster(
+                    network=network,
+                    data_dir=workdir / "rabbitmq",
+                    definitions=production_definitions(accounts, workdir / "rabbitmq-definitions.json"),
+                )
                 if network is not None
                 else RabbitServer(data_dir=workdir / "rabbitmq")
             )
@@ -193,6 +198,7 @@ class ChaosStack:
                 smtp=SmtpSinkServer(data_dir=workdir / "smtp", host=host),
                 aws=AwsEndpointServer(data_dir=workdir / "aws", host=host),
                 network=network,
+                accounts=accounts,
             )
             try:
                 stack.ensure_link_keys()

@@ -9,7 +9,9 @@ one address, HAProxy's on the bridge, which sends each connection to a node whos
 answers (TCP checks every second) and closes the connections of a node it marks down.
 
 :func:`production_definitions` is the one hook for what the cluster loads at boot so it matches
-production: users, vhosts, permissions and policies (a RabbitMQ definitions file).
+production: the broker identities with their permissions and topic permissions, and the whole
+topology (what ``graceperiod-broker-definitions`` imports in production: the Kubernetes Job,
+the compose one-shot).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from graceperiod.devstack.servers.credentials import BrokerAccounts
 from graceperiod.devstack.servers.netns import TestNetwork
 from graceperiod.devstack.servers.processes import ChildServer, RabbitServer, ServerError, free_port, management_request
 
@@ -44,12 +47,12 @@ CHECK = "inter 1s fall 2 rise 2 on-marked-down shutdown-sessions"
 IDLE_TIMEOUT = "3m"
 
 
-def production_definitions() -> Path | None:
-    """The definitions file production loads (users, vhosts, permissions, policies), if the
-    release has one; every node of the test cluster loads the same. Today production's broker
-    carries only what the services declare themselves (queues with their arguments) plus the
-    operator's default user, so there is none yet."""
-    return None
+def production_definitions(accounts: BrokerAccounts, path: Path) -> Path:
+    """The definitions production's broker holds (``graceperiod-broker-definitions``: every
+    identity, its permissions and topic permissions, the topology; no policy), with this
+    stack's passwords and administrator, written owner-only to ``path`` for every node of the
+    test cluster to load at boot."""
+    return accounts.boot_definitions(path)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ class RabbitCluster:
     network: TestNetwork
     data_dir: Path
     size: int = 3
-    definitions: Path | None = field(default_factory=production_definitions)
+    definitions: Path | None = None
+    """What every node loads at boot (:func:`production_definitions`)."""
     nodes: list[RabbitServer] = field(init=False)
     balancer: HaproxyServer = field(init=False)
 
