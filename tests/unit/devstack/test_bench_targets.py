@@ -27,6 +27,9 @@ ISSUE_ROWS = [
     "cooldown_release_10k_of_100k",
     "cooldown_noop_pass",
     "revoke_own_p99",
+    "discovery_round_fits",  # issue 14
+    "discovery_throttled_calls",  # issue 14
+    "discovery_purchase_to_email_p99",  # issue 14
     "soak_problems",
 ]
 
@@ -45,6 +48,7 @@ MEASURED: dict[str, dict[str, Any]] = {
     },
     "cooldown_release_tick": {"release_seconds": 4.0, "noop_pass_ms_median": 50.0},
     "revocation_revoke_50_per_s": {"own_p99_ms": 47.0},
+    "discovery_scale": {"scan_end_after_slot_max_s": 2.1, "throttled_calls": 0, "purchase_to_email_p99_s": 70.5},
     "floor_amqp_round_trip": {"p99_ms": 3.5},
     "floor_ferretdb_id_read": {"p99_ms": 1.2},
 }
@@ -70,7 +74,10 @@ def test_met_follows_each_rows_bound_and_floors_come_from_the_same_run() -> None
         "cooldown_release_10k_of_100k",
         "cooldown_noop_pass",  # 50 <= 50: the bound is inclusive
         "revoke_own_p99",
+        "discovery_round_fits",  # 2.1 s <= 60 s
+        "discovery_throttled_calls",  # 0 <= 0
     }
+    assert rows["discovery_purchase_to_email_p99"]["value"] == 70.5  # over the interval + 10 s: not met
     assert rows["history_first_screen_p50"]["floor"]["value"] == 0.9  # 151 ms > 150 ms: not met
     assert rows["pipeline_saturated_vs_blast"]["value"] == 0.467  # 700 / 1,500, below 0.5
     assert rows["gateway_purchases_p99"]["floor"] == {"what": "AMQP round trip p99", "value": 3.5, "unit": "ms"}

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from graceperiod.devstack.bench import baseline, floors, pipeline, services
+from graceperiod.devstack.bench import baseline, discovery, floors, pipeline, services
 from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers, vhost
 from graceperiod.devstack.bench.plots import write_plots
 from graceperiod.devstack.bench.targets import evaluate, soak_figures, table_lines
@@ -36,7 +36,7 @@ from graceperiod.devstack.servers.processes import repo_root
 
 T = TypeVar("T")
 
-SCENARIOS = ("baseline", "pipeline", "floors", "revocation", "notifier", "gateway", "cooldown")
+SCENARIOS = ("baseline", "pipeline", "floors", "revocation", "notifier", "gateway", "cooldown", "discovery")
 
 
 def _ratio(result: Result, key: str, base: float | None) -> None:
@@ -76,6 +76,10 @@ async def _run(selected: set[str], quick: bool) -> list[Result]:
             with vhost(stack) as url:
                 outcome = await _guarded("cooldown", services.cooldown(stack, url, quick=quick))
             results.extend(outcome if isinstance(outcome, list) else [outcome])
+        if "discovery" in selected:
+            spec = discovery.QUICK if quick else discovery.DiscoveryBench()
+            with vhost(stack) as url:
+                results.append(await _guarded("discovery", discovery.run(stack, url, spec)))
         if "notifier" in selected:  # starts its own private servers, the notifier as a process
             results.append(await _guarded("notifier", services.notifier(Path(tmp), quick=quick)))
     return results

@@ -1,4 +1,5 @@
-"""Issue 15's performance targets (and issue 16's two for the History), each checked against one ``make bench`` run.
+"""Issue 15's performance targets (with issue 16's two for the History and issue 14's three for discovery), each
+checked against one ``make bench`` run.
 
 Every row of the issue's table is here, once; :func:`evaluate` returns all of them whatever the
 run measured (a row whose figure is missing reads "not measured" and is not met), so none can
@@ -174,6 +175,33 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("revocation_revoke_50_per_s", "own_p99_ms"),
         AMQP_P99,
+    ),
+    Target(
+        "discovery_round_fits",
+        "discovery, 500 accounts x 4 Regions: a scan's end after its slot, max (each round fits in the 60 s interval)",
+        "discovery",
+        "max",
+        60.0,
+        "s",
+        ("discovery_scale", "scan_end_after_slot_max_s"),
+    ),
+    Target(
+        "discovery_throttled_calls",
+        "discovery, 500 accounts x 4 Regions: calls throttled at AWS's per-account request rates",
+        "discovery",
+        "max",
+        0.0,
+        "calls",
+        ("discovery_scale", "throttled_calls"),
+    ),
+    Target(
+        "discovery_purchase_to_email_p99",
+        "discovery, 500 accounts: a purchase in the local AWS endpoint → its email, p99 (interval + 10 s)",
+        "discovery",
+        "max",
+        70.0,
+        "s",
+        ("discovery_scale", "purchase_to_email_p99_s"),
     ),
     Target(
         "soak_problems",

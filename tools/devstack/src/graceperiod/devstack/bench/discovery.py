@@ -1,0 +1,415 @@
+"""Discovery at scale (issue 14): 500 onboarded accounts x 4 Regions, scanned on ticks by a
+revocation service process against the local AWS endpoint, which enforces AWS's per-account
+request rates (:mod:`graceperiod.devstack.aws_endpoint.rates`).
+
+The run onboards the accounts (each a role in the endpoint, registered with RegisterAccountRole,
+16 at a time), then starts a ticker as in production (every 30 s; ``TICK_INTERVAL_SECONDS``'s
+default) and buys Savings Plans and Reserved Instances with plain aioboto3 calls in random
+accounts at random moments over the first third of an interval. It reads each account's scans
+from the service's database (every second: the slot a scan served is the ``scan_due_at`` seen
+before it) and the emails from the SMTP sink, until every purchase is emailed and every account
+scanned twice, and reports:
+
+* a scan's end after its slot (max, p99): every round fits in the interval when each scan ends
+  before its account's next slot. The first scans are reported apart: the ticker starts after
+  onboarding, so the slots that passed meanwhile are all due at its first tick (a catch-up);
+* throttled calls the endpoint answered (AWS's token buckets), by action;
+* the scan cost per account: AWS calls, the service's CPU time and the scan's duration;
+* purchase → its email (the "found in your account" email to the global address), p50/p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email import policy as email_policy
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+from pymongo import AsyncMongoClient
+
+from graceperiod.contracts.enums import AwsService
+from graceperiod.devstack.aws_endpoint.control import EmulatorControl
+from graceperiod.devstack.aws_endpoint.wire import THROTTLE, THROTTLE_BY_SERVICE
+from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
+from graceperiod.devstack.testkit.fixtures import unique
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
+from graceperiod.devstack.testkit.upstream import ROLE_NAME, onboard_account
+from graceperiod.revocation.domain.discovery import discovered_purchase_id
+from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.runtime import signing_keys as keys
+from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
+from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.ticker import new_tick
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+THROTTLE_CODES = frozenset(code for code, _ in (*THROTTLE.values(), *THROTTLE_BY_SERVICE.values())) | {
+    "ThrottlingException"
+}
+
+#: The describes a scan makes (IAM action names, as the endpoint counts them).
+SCAN_DESCRIBES = (
+    "savingsplans:DescribeSavingsPlans",
+    "ec2:DescribeReservedInstances",
+    "rds:DescribeReservedDBInstances",
+    "elasticache:DescribeReservedCacheNodes",
+    "es:DescribeReservedInstances",
+    "redshift:DescribeReservedNodes",
+    "memorydb:DescribeReservedNodes",
+)
+
+
+@dataclass(frozen=True)
+class DiscoveryBench:
+    accounts: int = 500
+    interval: float = 60.0
+    tick: float = 30.0
+    purchases: int = 60
+    concurrency: int = RevocationSettings.model_fields["discovery_concurrency"].default
+
+    @property
+    def target_email_p99_s(self) -> float:
+        return self.interval + 10.0
+
+
+#: ``--quick``: a fifth of the accounts, scanned every 20 s with ticks every 10 s.
+QUICK = DiscoveryBench(accounts=100, interval=20.0, tick=10.0, purchases=20)
+
+
+@dataclass
+class _Scans:
+    """What the service's database showed of the scans, polled every second."""
+
+    due: dict[str, datetime] = field(default_factory=dict)
+    last: dict[str, datetime] = field(default_factory=dict)
+    count: dict[str, int] = field(default_factory=dict)
+    first_round_lag: list[float] = field(default_factory=list)
+    """Seconds from an account's slot to its scan's end, for each account's first scan."""
+    lag: list[float] = field(default_factory=list)
+    """The same for every later scan."""
+    durations_ms: list[float] = field(default_factory=list)
+
+    def observe(self, doc: dict[str, Any]) -> None:
+        account_id, scan, due = doc["_id"], doc.get("scan"), doc.get("scan_due_at")
+        if scan is not None and scan["at"] != self.last.get(account_id):
+            slot = self.due.get(account_id)
+            self.last[account_id] = scan["at"]
+            self.count[account_id] = self.count.get(account_id, 0) + 1
+            if slot is not None and scan["at"] >= slot:
+                lag = (scan["at"] - slot).total_seconds()
+                (self.first_round_lag if self.count[account_id] == 1 else self.lag).append(lag)
+            self.durations_ms.append(float(scan.get("duration_ms") or 0))
+        if due is not None:
+            self.due[account_id] = due
+
+
+def _account_ids(count: int) -> list[str]:
+    rng = random.Random(14)  # noqa: S311 - ids for a benchmark
+    return sorted({f"{rng.randrange(10**11, 10**12)}" for _ in range(count * 2)})[:count]
+
+
+async def _bounded(items: list[str], work: Callable[[str], Any], limit: int) -> None:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: str) -> None:
+        async with gate:
+            await work(item)
+
+    await asyncio.gather(*(one(i) for i in items))
+
+
+async def _onboard(servers: Servers, amqp_url: str, account_ids: list[str]) -> float:
+    started = time.perf_counter()
+    async with EmulatorControl(servers.aws_endpoint_url, timeout=60) as control:
+        broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench")
+        async with broker:
+            await broker.start()
+            await _bounded(
+                account_ids, lambda a: onboard_account(control, broker, a, external_id=f"bench-{a}"), limit=16
+            )
+    return time.perf_counter() - started
+
+
+@contextlib.asynccontextmanager
+async def _ticking(amqp_url: str, every: float) -> AsyncIterator[None]:
+    """A ticker as in production: one tick at once, then every ``every`` seconds."""
+    broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench-ticker")
+
+    async def loop() -> None:
+        while True:
+            tick = new_tick(datetime.now(UTC))
+            await publish_tick(broker, tick, message_id=tick.tick_id)
+            await asyncio.sleep(every)
+
+    async with broker:
+        await broker.connect()
+        await declare_topology(broker)
+        task = asyncio.create_task(loop())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class _Buyer:
+    """Buys commitments with plain aioboto3 calls, through the account's role, as a person would."""
+
+    def __init__(self, endpoint: str) -> None:
+        self._endpoint = endpoint
+        self._session = aioboto3.Session(aws_access_key_id="buyer", aws_secret_access_key="buyer")  # noqa: S106
+
+    async def buy(self, account_id: str, kind: str, region: str) -> tuple[str, float]:
+        """The purchase id discovery will give it, and when AWS answered the purchase."""
+        async with self._session.client("sts", region_name="us-east-1", endpoint_url=self._endpoint) as sts:
+            creds = (
+                await sts.assume_role(
+                    RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}",
+                    RoleSessionName="buyer",
+                    ExternalId=f"bench-{account_id}",
+                )
+            )["Credentials"]
+        as_buyer = {
+            "endpoint_url": self._endpoint,
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+        if kind == "savingsplans":
+            async with self._session.client("savingsplans", region_name="us-east-1", **as_buyer) as sp:
+                [offering, *_] = (await sp.describe_savings_plans_offerings(planTypes=["Compute"]))["searchResults"]
+                bought = await sp.create_savings_plan(savingsPlanOfferingId=offering["offeringId"], commitment="1")
+                at = time.time()
+                return discovered_purchase_id(account_id, AwsService.SAVINGS_PLANS, bought["savingsPlanId"]), at
+        async with self._session.client("ec2", region_name=region, **as_buyer) as ec2:
+            [offering, *_] = (await ec2.describe_reserved_instances_offerings(InstanceType="m6i.large"))[
+                "ReservedInstancesOfferings"
+            ]
+            bought = await ec2.purchase_reserved_instances_offering(
+                ReservedInstancesOfferingId=offering["ReservedInstancesOfferingId"], InstanceCount=1
+            )
+            at = time.time()
+            return discovered_purchase_id(account_id, AwsService.EC2, bought["ReservedInstancesId"]), at
+
+
+def _emails(maildir: Path, since_ns: int, seen: dict[Path, tuple[str | None, float]]) -> None:
+    if not maildir.exists():
+        return
+    for path in maildir.glob("*.eml"):
+        accepted_ns = int(path.name.split("-", 1)[0])
+        if path in seen or accepted_ns < since_ns:
+            continue
+        message = message_from_bytes(path.read_bytes(), policy=email_policy.default)
+        seen[path] = (message["X-Grace-Period-Purchase"], accepted_ns / 1e9)
+
+
+async def _buy_all(buyer: _Buyer, account_ids: list[str], spec: DiscoveryBench, bought: dict[str, float]) -> None:
+    """``spec.purchases`` purchases in distinct random accounts, at random moments over a third of
+    an interval (the accounts' slots are spread over the interval, so the wait is as random)."""
+    rng = random.Random(15)  # noqa: S311
+    chosen = rng.sample(account_ids, min(spec.purchases, len(account_ids)))
+    began = time.monotonic()
+
+    async def one(n: int, account_id: str) -> None:
+        await asyncio.sleep(max(0.0, began + rng.uniform(0, spec.interval / 3) - time.monotonic()))
+        kind = "savingsplans" if n % 2 == 0 else "ec2"
+        purchase_id, at = await buyer.buy(account_id, kind, REGIONS[n % len(REGIONS)])
+        bought[purchase_id] = at
+
+    await asyncio.gather(*(one(n, a) for n, a in enumerate(chosen)))
+
+
+async def _watch(
+    servers: Servers,
+    database: str,
+    *,
+    scans: _Scans,
+    bought: dict[str, float],
+    emailed: dict[str, float],
+    until: Callable[[], bool],
+) -> None:
+    """Polls the scans and the emails every second until ``until()``; ``emailed`` gets the
+    first email's time per purchase."""
+    seen: dict[Path, tuple[str | None, float]] = {}
+    since_ns = time.time_ns()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongodb_url, tz_aware=True)
+    try:
+        accounts = client[database]["accounts"]
+        while not until():
+            async for doc in accounts.find({}, projection={"scan": 1, "scan_due_at": 1}):
+                scans.observe(doc)
+            _emails(servers.smtp.maildir, since_ns, seen)
+            for purchase_id, at in seen.values():
+                if purchase_id in bought:
+                    emailed[purchase_id] = min(at, emailed.get(purchase_id, at))
+            await asyncio.sleep(1.0)
+    finally:
+        await client.close()
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """What the scans made after onboarding cost: AWS calls, the service's and the endpoint's CPU."""
+
+    scans: int
+    cpu_seconds: float
+    endpoint_cpu_seconds: float
+    stats: dict[str, dict[str, int]]
+    whole_run: dict[str, dict[str, int]]
+    """Calls by action and outcome from the start (onboarding included)."""
+
+
+def _endpoint_pid(url: str) -> int | None:
+    """The local AWS endpoint's process (the one serving ``url``'s port), to count its CPU time."""
+    wanted = ["graceperiod.devstack.aws_endpoint", "--port", url.rsplit(":", 1)[1]]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+            if all(w in words for w in wanted):
+                return int(cmdline.parent.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (``/proc/<pid>/stat``); 0 when unknown."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _throttled(stats: dict[str, dict[str, int]]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for action, outcomes in stats.items():
+        count = sum(n for code, n in outcomes.items() if code in THROTTLE_CODES)
+        if count:
+            found[action] = count
+    return found
+
+
+def _seconds(values: list[float]) -> dict[str, float]:
+    ms = percentiles([v * 1000 for v in values])
+    return {k.replace("_ms", "_s"): round(v / 1000, 2) for k, v in ms.items()}
+
+
+async def run(servers: Servers, amqp_url: str, spec: DiscoveryBench) -> Result:
+    db_prefix = unique("bench")
+    keys_dir = servers.workdir / f"link-keys-{db_prefix}"
+    keys.generate(keys_dir, "bench")
+    env = {
+        "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
+        "NOTIFIER_LINK_KEYS_DIR": str(keys_dir),
+        "REVOCATION_DISCOVERY_INTERVAL_SECONDS": str(spec.interval),
+        "REVOCATION_DISCOVERY_REGIONS": ",".join(REGIONS),
+        "REVOCATION_DISCOVERY_CONCURRENCY": str(spec.concurrency),
+    }
+    account_ids = _account_ids(spec.accounts)
+    scans, bought, emailed = _Scans(), dict[str, float](), dict[str, float]()
+    with service_processes(servers, amqp_url, ["revocation", "notifier"], db_prefix=db_prefix, extra_env=env) as (
+        revocation,
+        _,
+    ):
+        assert revocation.process is not None
+        pid = revocation.process.pid
+        async with EmulatorControl(servers.aws_endpoint_url) as control:
+            await control.reset_rate_limits()  # AWS's figures, every bucket full
+            endpoint = _endpoint_pid(servers.aws_endpoint_url)
+            at_start = await control.stats()
+            onboard_seconds = await _onboard(servers, amqp_url, account_ids)
+            # The cost per scan counts from here: registering (its probes) costs too.
+            calls_before = await control.stats()
+            cpu_before, endpoint_cpu_before = _cpu_seconds(pid), _cpu_seconds(endpoint)
+            async with _ticking(amqp_url, spec.tick):
+                started = time.monotonic()
+                buying = asyncio.create_task(_buy_all(_Buyer(servers.aws_endpoint_url), account_ids, spec, bought))
+
+                def done() -> bool:
+                    if time.monotonic() > started + spec.interval * 2.5 + 30:
+                        return True
+                    all_emailed = buying.done() and len(emailed) >= len(bought)
+                    twice = len(scans.count) >= spec.accounts and min(scans.count.values()) >= 2
+                    return all_emailed and twice
+
+                database = f"{db_prefix}_revocation"
+                await _watch(servers, database, scans=scans, bought=bought, emailed=emailed, until=done)
+                await buying
+                seconds = time.monotonic() - started
+            at_end = await control.stats()
+            cost = _Cost(
+                scans=sum(scans.count.values()),
+                cpu_seconds=_cpu_seconds(pid) - cpu_before,
+                endpoint_cpu_seconds=_cpu_seconds(endpoint) - endpoint_cpu_before,
+                stats=_minus(at_end, calls_before),
+                whole_run=_minus(at_end, at_start),
+            )
+    return _result(spec, scans, cost, bought=bought, emailed=emailed, onboard_seconds=onboard_seconds, seconds=seconds)
+
+
+def _minus(after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {
+        action: {code: n - before.get(action, {}).get(code, 0) for code, n in outcomes.items()}
+        for action, outcomes in after.items()
+    }
+
+
+def _result(
+    spec: DiscoveryBench,
+    scans: _Scans,
+    cost: _Cost,
+    *,
+    bought: dict[str, float],
+    emailed: dict[str, float],
+    onboard_seconds: float,
+    seconds: float,
+) -> Result:
+    stats, scan_count = cost.stats, cost.scans
+    describe_calls = sum(sum(stats.get(action, {}).values()) for action in SCAN_DESCRIBES)
+    latencies = [emailed[p] - bought[p] for p in bought if p in emailed]
+    throttled = _throttled(cost.whole_run)
+    steady = _seconds(scans.lag)
+    first = _seconds(scans.first_round_lag)
+    result = Result(
+        name="discovery_scale",
+        description=(
+            f"{spec.accounts} onboarded accounts x {len(REGIONS)} Regions scanned every {spec.interval:g} s "
+            f"(ticks every {spec.tick:g} s, {spec.concurrency} scans at once) against AWS's request rates; "
+            f"{len(bought)} commitments bought with boto3 → their emails"
+        ),
+        metrics={
+            "accounts": spec.accounts,
+            "regions": len(REGIONS),
+            "interval_s": spec.interval,
+            "onboard_seconds": round(onboard_seconds, 1),
+            "seconds": round(seconds, 1),
+            "scans": sum(scans.count.values()),
+            "accounts_scanned": len(scans.count),
+            "rounds_fit_interval": bool(scans.lag) and max(scans.lag) <= spec.interval,
+            **{f"scan_end_after_slot_{k}": v for k, v in steady.items()},
+            **{f"first_round_end_after_slot_{k}": v for k, v in first.items()},
+            "throttled_calls": sum(throttled.values()),
+            "throttled_by_action": throttled,
+            "describe_calls_per_scan": round(describe_calls / scan_count, 1) if scan_count else None,
+            "cpu_ms_per_scan": round(cost.cpu_seconds * 1000 / scan_count, 1) if scan_count else None,
+            "endpoint_cpu_ms_per_scan": round(cost.endpoint_cpu_seconds * 1000 / scan_count, 1) if scan_count else None,
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            **{f"scan_duration_{k}": v for k, v in percentiles(scans.durations_ms).items()},
+            "purchases": len(bought),
+            "purchases_emailed": len(latencies),
+            **{f"purchase_to_email_{k}": v for k, v in _seconds(latencies).items()},
+            "target_purchase_to_email_p99_s_max": spec.target_email_p99_s,
+        },
+    )
+    if len(latencies) < len(bought):
+        result.notes.append(f"{len(bought) - len(latencies)} of {len(bought)} purchases were not emailed in time")
+    if len(scans.count) < spec.accounts:
+        result.notes.append(f"only {len(scans.count)} of {spec.accounts} accounts were scanned")
+    return result
