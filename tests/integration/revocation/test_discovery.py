@@ -96,14 +96,19 @@ def scan_of(account: AccountAccess) -> DiscoveryStatus:
 
 async def scanned(harness: Harness, *accounts: str, tick: bool = True, timeout: float = 30.0) -> list[AccountAccess]:
     """Tick, then wait until every account's scan finished after that."""
-    before = {a: last_scan(await access(harness, a)) for a in accounts}
+    now = {a: await access(harness, a) for a in accounts}
+    before = {a: last_scan(n) for a, n in now.items()}
     if tick:
+        # Each account is scanned at its own slot (the first within an interval of its
+        # registration): the service's clock goes to the latest of them first.
+        slots = [n.discovery.next_scan_at for n in now.values() if n.discovery and n.discovery.next_scan_at]
+        harness.clock.set(max([*slots, harness.clock.now()]))
         await harness.tick()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now = [await access(harness, a) for a in accounts]
-        if all(last_scan(n) is not None and last_scan(n) != before[n.account_id] for n in now):
-            return now
+        seen = [await access(harness, a) for a in accounts]
+        if all(last_scan(n) is not None and last_scan(n) != before[n.account_id] for n in seen):
+            return seen
         await asyncio.sleep(0.2)
     msg = f"no new scan of {accounts} within {timeout} s"
     raise TimeoutError(msg)
@@ -122,8 +127,11 @@ def recorded_events(harness: Harness, purchase_id: str) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-async def next_interval(harness: Harness) -> None:
-    harness.clock.advance(timedelta(seconds=61))
+async def next_interval(harness: Harness, account_id: str) -> None:
+    """Move the service's clock to the account's next scan slot."""
+    due = scan_of(await access(harness, account_id)).next_scan_at
+    assert due is not None
+    harness.clock.set(max(due, harness.clock.now()))
 
 
 async def test_a_plan_and_an_ri_bought_outside_grace_period_are_recorded_and_announced_once(
@@ -148,7 +156,7 @@ async def test_a_plan_and_an_ri_bought_outside_grace_period_are_recorded_and_ann
     await asyncio.sleep(0.5)
     assert len(recorded_events(harness, plan_id)) == len(recorded_events(harness, ri_id)) == 1
     # The next scans find nothing new: nothing is recorded or announced again.
-    await next_interval(harness)
+    await next_interval(harness, account)
     await scanned(harness, account)
     await asyncio.sleep(0.5)
     assert len(recorded_events(harness, plan_id)) == len(recorded_events(harness, ri_id)) == 1
@@ -156,6 +164,25 @@ async def test_a_plan_and_an_ri_bought_outside_grace_period_are_recorded_and_ann
         ListPurchases(actor=ADMIN, account_id=account, source=PurchaseSource.DISCOVERED), PurchaseListReply
     )
     assert {i.purchase.purchase_id for i in found.items} == {plan_id, ri_id}
+
+
+async def test_a_scan_starts_at_its_slot_not_when_the_next_tick_comes(harness: Harness) -> None:
+    """A tick takes the accounts whose slot comes before the next tick is expected and starts
+    each scan at its slot: scans spread over the interval instead of starting all at a tick."""
+    account = await harness.account()
+    await scanned(harness, account)  # a newly registered account: at its first slot
+    first = scan_of(await access(harness, account))
+    slot, scanned_at = first.next_scan_at, first.last_scan_at
+    assert slot is not None
+    assert scanned_at is not None
+    assert slot - scanned_at >= timedelta(seconds=60)  # at least an interval later
+    harness.clock.set(slot - timedelta(seconds=30))  # half an interval before it, an interval after the last tick
+    await harness.tick()
+    await asyncio.sleep(1.5)
+    assert last_scan(await access(harness, account)) == scanned_at  # its slot has not come
+    harness.clock.set(slot)  # and no tick
+    [status] = await scanned(harness, account, tick=False)
+    assert scan_of(status).next_scan_at == slot + timedelta(seconds=60)
 
 
 async def test_an_executor_announcing_a_discovered_commitment_merges_into_it(

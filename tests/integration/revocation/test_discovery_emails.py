@@ -1,7 +1,7 @@
 """Discovery to the mailbox, all real (RabbitMQ, the MongoDB-protocol server, the SMTP server,
-the AWS endpoint through aioboto3): a Savings Plan bought with plain AWS calls is emailed once
-to the global address and the account's contacts; an executor announcing it afterwards emails
-only its requester."""
+the AWS endpoint through aioboto3): a Savings Plan and a Reserved Instance bought with plain AWS
+calls are each emailed once to the global address and the account's contacts; an executor
+announcing them afterwards emails only its requester."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from tests.integration.revocation.conftest import Harness
-from tests.integration.revocation.test_discovery import buy_plan, clients_of, found_id, scanned
+from tests.integration.revocation.test_discovery import buy_plan, buy_ri, clients_of, found_id, scanned
 
 pytestmark = pytest.mark.integration
 
@@ -46,25 +46,35 @@ def about(purchase_id: str) -> Callable[[EmailMessage], bool]:
 
 
 @pytest.mark.usefixtures("notifier")
-async def test_a_plan_bought_outside_is_emailed_once_and_an_executor_adds_only_its_requester(
+async def test_a_plan_and_an_ri_bought_outside_are_each_emailed_once_and_an_executor_adds_only_its_requester(
     harness: Harness, aws_endpoint_url: str, mailbox: Mailbox
 ) -> None:
+    """Issue 14's "done when": bought with plain boto3 calls, each commitment is emailed once to
+    the global address and the account's contacts; the executor's later announcement of the
+    same commitment emails only its requester."""
     account = await harness.account(name="Payments Production", contact_emails=["owner@example.com"])
-    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    clients = await clients_of(harness, aws_endpoint_url, account)
+    bought = {"savingsplans": await buy_plan(clients), "ec2": await buy_ri(clients)}
     await scanned(harness, account)
-    canonical = found_id(account, "savingsplans", plan)
+    owners = sorted([GLOBAL_NOTIFICATION_EMAIL, "owner@example.com"])
+    for service, commitment in bought.items():
+        canonical = found_id(account, service, commitment)
+        found = await mailbox.wait_for(2, where=about(canonical), timeout=30, settle=1.0)
+        assert sorted(m["To"] for m in found) == owners, service
+        assert all("Purchase found in your account" in m["Subject"] for m in found)
+        assert all("Payments Production" in m["Subject"] for m in found)
 
-    found = await mailbox.wait_for(2, where=about(canonical), timeout=30, settle=1.0)
-    assert sorted(m["To"] for m in found) == sorted([GLOBAL_NOTIFICATION_EMAIL, "owner@example.com"])
-    assert all("Purchase found in your account" in m["Subject"] for m in found)
-    assert all("Payments Production" in m["Subject"] for m in found)
-
-    await harness.purchase(
-        account, commitment_id=plan, contacts=["owner@example.com"], requester_email="bob@example.com"
-    )
-    emails = await mailbox.wait_for(3, where=about(canonical), timeout=30, settle=2.0)
-    assert sorted(m["To"] for m in emails) == sorted(
-        [GLOBAL_NOTIFICATION_EMAIL, "owner@example.com", "bob@example.com"]
-    )
-    [to_requester] = [m for m in emails if m["To"] == "bob@example.com"]
-    assert "Purchase executed" in to_requester["Subject"]
+    for service, commitment in bought.items():
+        canonical = found_id(account, service, commitment)
+        await harness.purchase(
+            account,
+            commitment_id=commitment,
+            service=service,
+            kind="savings_plan" if service == "savingsplans" else "reserved_instance",
+            contacts=["owner@example.com"],
+            requester_email="bob@example.com",
+        )
+        emails = await mailbox.wait_for(3, where=about(canonical), timeout=30, settle=2.0)
+        assert sorted(m["To"] for m in emails) == sorted([*owners, "bob@example.com"]), service
+        [to_requester] = [m for m in emails if m["To"] == "bob@example.com"]
+        assert "Purchase executed" in to_requester["Subject"]

@@ -11,6 +11,7 @@ from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.aws_calls import AwsCalls, role_of
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.domain.accounts import ProbePolicy, probed, registered, role_arn_of
+from graceperiod.revocation.domain.discovery import DiscoveryPolicy
 from graceperiod.revocation.domain.records import AccountRecord
 
 #: Where an account with no purchase yet is probed (regional probes need some region).
@@ -23,6 +24,7 @@ class Accounts:
     aws: AwsCalls
     default_role_name: str
     probe_policy: ProbePolicy
+    discovery: DiscoveryPolicy
 
     async def register(self, command: RegisterAccountRole, acceptance: Acceptance) -> CommandReply:
         """Store the role (and its ExternalId), then probe it; the first probe's findings are
@@ -30,7 +32,7 @@ class Accounts:
         role_arn = role_arn_of(command, self.default_role_name)
         now = self.changes.now()
         account = await self.changes.account(
-            command.account_id, lambda current: registered(current, command, role_arn, now)
+            command.account_id, lambda current: registered(current, command, role_arn, now, self.discovery)
         )
         acceptance.accept()  # its probe is due now: a tick does it if this one does not finish
         account = await self.probe(command.account_id, account)

@@ -172,7 +172,7 @@ def build_service(
         command_store,
         Revoking(changes, calls, replies, azure),
         SupportCases(changes, calls, claims, replies),
-        Accounts(changes, calls, settings.default_role_name, probe_policy),
+        Accounts(changes, calls, settings.default_role_name, probe_policy, discovery_policy(settings)),
         AzureAccounts(changes, box),
         replies,
         clock,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
@@ -71,7 +71,8 @@ class Scans:
     policy: DiscoveryPolicy
     organizations: OrganizationReads
 
-    async def scan(self, account_id: str) -> ScanReport | None:
+    async def scan(self, account_id: str, slot: datetime | None = None) -> ScanReport | None:
+        """Scan the account for the slot ``slot`` (a tick's), or out of turn (None)."""
         account = await self.changes.accounts.get(account_id)
         role = role_of(account)
         if account is None or role is None:
@@ -91,7 +92,9 @@ class Scans:
         await self.changes.account(
             account_id,
             lambda current: (
-                scanned(current, report, started=started, now=now, known=keys, policy=self.policy) if current else None
+                scanned(current, report, started=started, now=now, known=keys, policy=self.policy, slot=slot)
+                if current
+                else None
             ),
             loaded=account,
         )
@@ -156,31 +159,58 @@ class Scans:
 
 
 @dataclass
+class _Pending:
+    """A scan started ahead of its slot, waiting for it (a purchase event starts it at once)."""
+
+    task: asyncio.Task[None]
+    now: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class Discovering:
-    """Which accounts to scan and when: on ticks, and at once for a purchase event."""
+    """Which accounts to scan and when: on ticks, and at once for a purchase event.
+
+    A tick takes every account whose slot comes before the next tick is expected (the time
+    since the previous tick, at most an interval), claims it and starts its scan at its slot:
+    the scans spread over the interval as the slots do, however far apart ticks are, instead
+    of all starting when a tick comes."""
 
     scans: Scans
     claims: Claims
     concurrency: int
     batch: int
     event_spacing: timedelta
-    _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _running: dict[str, _Pending] = field(default_factory=dict)
     _slots: asyncio.Semaphore | None = None
+    _last_tick: datetime | None = None
 
     async def on_tick(self) -> None:
         now = self.scans.changes.now()
         interval = self.scans.policy.interval
-        for account_id, due in await self.scans.changes.accounts.scans_due(now, limit=self.batch):
-            if account_id in self._running:
-                continue
-            if await self.claims.once(
-                f"scan:{account_id}:{due.isoformat()}", lasting=max(interval, timedelta(minutes=2))
-            ):
-                self._start(account_id)
+        ahead = min(interval, now - self._last_tick) if self._last_tick and now > self._last_tick else timedelta(0)
+        self._last_tick = now
+        after: tuple[datetime, str] | None = None
+        while page := await self.scans.changes.accounts.scans_due(now + ahead, limit=self.batch, after=after):
+            for account_id, due in page:
+                if account_id in self._running:
+                    continue
+                lasting = ahead + max(interval, timedelta(minutes=2))
+                if await self.claims.once(f"scan:{account_id}:{due.isoformat()}", lasting=lasting):
+                    self._start(account_id, slot=due)
+            if len(page) < self.batch:
+                return
+            after = (page[-1][1], page[-1][0])
 
     async def scan_soon(self, account_id: str) -> bool:
         """Scan the account now (a purchase event), unless it is being scanned or was scanned
-        within the event spacing; False when nothing was started."""
+        within the event spacing; False when nothing was started. A scan waiting for its slot
+        starts at once."""
+        pending = self._running.get(account_id)
+        if pending is not None:
+            if pending.now.is_set():
+                return False
+            pending.now.set()
+            return True
         account = await self.scans.changes.accounts.get(account_id)
         if account is None or role_of(account) is None or account_id in self._running:
             return False
@@ -189,26 +219,41 @@ class Discovering:
         self._start(account_id)
         return True
 
-    def _start(self, account_id: str) -> None:
-        task = asyncio.create_task(self._scan(account_id), name=f"scan-{account_id}")
-        self._running[account_id] = task
+    def _start(self, account_id: str, slot: datetime | None = None) -> None:
+        now = asyncio.Event()
+        task = asyncio.create_task(self._scan(account_id, slot, now), name=f"scan-{account_id}")
+        self._running[account_id] = _Pending(task, now)
         task.add_done_callback(lambda _: self._running.pop(account_id, None))
 
-    async def _scan(self, account_id: str) -> None:
+    async def _scan(self, account_id: str, slot: datetime | None, now: asyncio.Event) -> None:
+        if slot is not None:
+            await self._until(slot, now)
+        now.set()
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
         async with self._slots:
             try:
-                await self.scans.scan(account_id)
+                await self.scans.scan(account_id, slot)
             except Exception:  # one account's trouble must not stop the others; its slot comes back
                 ERRORS.labels("internal").inc()
                 log.exception("account scan failed", account_id=account_id)
 
+    async def _until(self, slot: datetime, now: asyncio.Event) -> None:
+        """Wait for the slot on the service's clock (looked at again every second: a test's
+        clock moves when told), or until a purchase event says now."""
+        while not now.is_set():
+            wait = (slot - self.scans.changes.now()).total_seconds()
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(now.wait(), min(wait, 1.0))
+
     async def drain(self) -> None:
         """Stop the scans under way (at shutdown): each stays due and is redone later."""
-        for task in list(self._running.values()):
+        tasks = [pending.task for pending in self._running.values()]
+        for task in tasks:
             task.cancel()
-        for task in list(self._running.values()):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

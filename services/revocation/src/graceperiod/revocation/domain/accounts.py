@@ -12,7 +12,7 @@ from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.authorization import may_configure
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
 from graceperiod.revocation.domain.azure_answers import AzureCallError
-from graceperiod.revocation.domain.discovery import registered_for_discovery
+from graceperiod.revocation.domain.discovery import DiscoveryPolicy, registered_for_discovery
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord
 
@@ -37,10 +37,15 @@ def role_arn_of(command: RegisterAccountRole, default_role_name: str) -> str:
 
 
 def registered(
-    account: AccountRecord | None, command: RegisterAccountRole, role_arn: str, now: datetime
+    account: AccountRecord | None,
+    command: RegisterAccountRole,
+    role_arn: str,
+    now: datetime,
+    discovery: DiscoveryPolicy | None = None,
 ) -> AccountRecord:
-    """The role stored, what was learnt about the previous one forgotten, a probe and a
-    discovery scan due now; the account's name, contacts and Regions as the command gives them."""
+    """The role stored, what was learnt about the previous one forgotten, a probe due now and a
+    discovery scan at the account's first slot; the account's name, contacts and Regions as the
+    command gives them."""
     account = account or AccountRecord(account_id=command.account_id)
     account = account.model_copy(
         update={
@@ -54,7 +59,12 @@ def registered(
         }
     )
     return registered_for_discovery(
-        account, name=command.name, contact_emails=command.contact_emails, regions=command.regions, now=now
+        account,
+        name=command.name,
+        contact_emails=command.contact_emails,
+        regions=command.regions,
+        now=now,
+        policy=discovery or DiscoveryPolicy(),
     )
 
 

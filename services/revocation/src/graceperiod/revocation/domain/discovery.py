@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
@@ -55,6 +55,8 @@ _REGION_DISABLED_CODES = frozenset({"AuthFailure", "UnrecognizedClientException"
 _HOURS_PER_MONTH = Decimal(730)  # AWS's own convention (8,760 hours / 12)
 _SECONDS_PER_MONTH = 2_628_000  # 31,536,000 / 12
 _CENT = Decimal("0.01")
+#: Where every account's slots are counted from (any fixed instant would do).
+_SLOTS_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -224,18 +226,30 @@ def spread(account_id: str, interval: timedelta) -> timedelta:
     return timedelta(microseconds=slot % max(1, int(interval.total_seconds() * 1_000_000)))
 
 
-def first_scan_due(account_id: str, now: datetime, policy: DiscoveryPolicy) -> datetime:
-    return now + spread(account_id, policy.interval)
-
-
-def next_scan_due(due: datetime, now: datetime, policy: DiscoveryPolicy) -> datetime:
-    """The next slot of the account's own rhythm after ``now`` (a late or missed tick skips
-    slots rather than scanning twice in a row)."""
+def next_scan_due(account_id: str, served: datetime, now: datetime, policy: DiscoveryPolicy) -> datetime:
+    """The account's next slot after a scan that served the slot ``served``: on the account's
+    own offset within the interval (:func:`spread`), so the accounts' scans spread over it
+    whenever they were registered; at least an interval after ``served``; and after ``now`` (a
+    late scan skips the slots it missed rather than scanning twice in a row)."""
     step = policy.interval
-    if due > now:
+    earliest = max(served + step, now)
+    phase = _SLOTS_EPOCH + spread(account_id, step)
+    due = phase + step * -((phase - earliest) // step)  # the first slot at or after ``earliest``
+    return due if due > now else due + step
+
+
+def first_scan_due(account_id: str, now: datetime, policy: DiscoveryPolicy) -> datetime:
+    """The account's first slot at or after ``now``."""
+    return next_scan_due(account_id, now - policy.interval, now - timedelta(microseconds=1), policy)
+
+
+def slot_after_scan(account: AccountRecord, slot: datetime | None, now: datetime, policy: DiscoveryPolicy) -> datetime:
+    """The account's next slot after a scan: ``slot`` is the one the scan served (a tick's),
+    None for a scan out of turn (a purchase event), which leaves a slot still ahead as it is."""
+    due = account.scan_due_at
+    if slot is None and due is not None and due > now:
         return due
-    behind = (now - due) // step + 1
-    return due + step * behind
+    return next_scan_due(account.account_id, slot or due or now, now, policy)
 
 
 def regions_to_scan(account: AccountRecord, policy: DiscoveryPolicy) -> tuple[str, ...] | None:
@@ -319,8 +333,10 @@ def scanned(
     now: datetime,
     known: list[str],
     policy: DiscoveryPolicy,
+    slot: datetime | None = None,
 ) -> AccountRecord:
-    """The account after a scan: its result, the commitments now known, the next scan's slot."""
+    """The account after a scan (of ``slot``, None when out of turn): its result, the
+    commitments now known, the next scan's slot."""
     result, message = report.outcome()
     scan = ScanRecord(
         at=now,
@@ -330,7 +346,7 @@ def scanned(
         regions=list(report.regions),
         duration_ms=max(0, int((now - started).total_seconds() * 1000)),
     )
-    due = next_scan_due(account.scan_due_at or now, now, policy)
+    due = slot_after_scan(account, slot, now, policy)
     return account.model_copy(
         update={
             "scan": scan,
@@ -353,15 +369,22 @@ def regions_due(account: AccountRecord, now: datetime, policy: DiscoveryPolicy) 
 
 
 def registered_for_discovery(
-    account: AccountRecord, *, name: str | None, contact_emails: list[str], regions: list[str] | None, now: datetime
+    account: AccountRecord,
+    *,
+    name: str | None,
+    contact_emails: list[str],
+    regions: list[str] | None,
+    now: datetime,
+    policy: DiscoveryPolicy,
 ) -> AccountRecord:
     """What a registration tells discovery: the account's name, contacts and Regions to scan
-    (what it does not say stays as it was); its first scan is due now."""
+    (what it does not say stays as it was); its first scan is at its first slot, within an
+    interval (accounts onboarded together are then scanned spread over it, not all at once)."""
     return account.model_copy(
         update={
             "name": name or account.name,
             "contact_emails": list(contact_emails) or account.contact_emails,
             "regions": list(regions) if regions is not None else account.regions,
-            "scan_due_at": now,
+            "scan_due_at": first_scan_due(account.account_id, now, policy),
         }
     )

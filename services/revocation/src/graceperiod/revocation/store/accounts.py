@@ -72,11 +72,18 @@ class AccountStore:
         cursor = self._accounts.find({"probe_due_at": {"$lte": now}}, projection={"probe_due_at": 1}).limit(limit)
         return [(doc["_id"], doc["probe_due_at"]) async for doc in cursor]
 
-    async def scans_due(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
-        """Accounts whose discovery scan is due, soonest first."""
+    async def scans_due(
+        self, until: datetime, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[tuple[str, datetime]]:
+        """Accounts whose discovery scan is due by ``until``, soonest first (then by id); ``after``
+        (a slot and an account id) continues from the previous page."""
+        query: dict[str, Any] = {"scan_due_at": {"$lte": until}}
+        if after is not None:
+            due, account_id = after
+            query["$or"] = [{"scan_due_at": {"$gt": due}}, {"scan_due_at": due, "_id": {"$gt": account_id}}]
         cursor = (
-            self._accounts.find({"scan_due_at": {"$lte": now}}, projection={"scan_due_at": 1})
-            .sort("scan_due_at", ASCENDING)
+            self._accounts.find(query, projection={"scan_due_at": 1})
+            .sort([("scan_due_at", ASCENDING), ("_id", ASCENDING)])
             .limit(limit)
         )
         return [(doc["_id"], doc["scan_due_at"]) async for doc in cursor]

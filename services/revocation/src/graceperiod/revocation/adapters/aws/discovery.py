@@ -8,6 +8,7 @@ the listing reports it and carries on with the rest.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,15 +86,29 @@ class Discovery:
         return sorted(r["RegionName"] for r in reply.get("Regions") or [] if r.get("OptInStatus") != "not-opted-in")
 
     async def commitments(self, role: Role, regions: tuple[str, ...], attempt: Attempt) -> Listing:
-        """Every commitment of the account (Savings Plans once, the rest in each Region)."""
+        """Every commitment of the account (Savings Plans once, the rest in each Region). The
+        Regions are read at the same time (a scan's wait is then its slowest Region's, not the
+        sum of all), each Region's products one after the other; the listing is in that order."""
+        plans, *per_region = await asyncio.gather(
+            self._global(role, attempt), *(self._region(role, region, attempt) for region in regions)
+        )
+        listing = plans
+        for part in per_region:
+            listing.found += part.found
+            listing.errors += part.errors
+            listing.reads += part.reads
+        return listing
+
+    async def _global(self, role: Role, attempt: Attempt) -> Listing:
         listing = Listing()
         await self._collect(listing, "savingsplans", self._savings_plans(role, listing, attempt))
-        for region in regions:
-            await self._collect(listing, f"ec2@{region}", self._reserved_instances(role, region, listing, attempt))
-            for service in _NODES:
-                await self._collect(
-                    listing, f"{service}@{region}", self._nodes(role, service, region, listing, attempt)
-                )
+        return listing
+
+    async def _region(self, role: Role, region: str, attempt: Attempt) -> Listing:
+        listing = Listing()
+        await self._collect(listing, f"ec2@{region}", self._reserved_instances(role, region, listing, attempt))
+        for service in _NODES:
+            await self._collect(listing, f"{service}@{region}", self._nodes(role, service, region, listing, attempt))
         return listing
 
     @staticmethod
