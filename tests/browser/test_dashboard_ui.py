@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import Browser, expect
 
+from graceperiod.contracts.enums import AwsService, CommitmentKind
+from graceperiod.contracts.revocation import OrganizationCommitment, OrganizationMember, OrganizationView
+from graceperiod.contracts.revocation_views import DiscoveryStatus, ScanResult
 from graceperiod.devstack.testkit.gateway_fakes import (
     FakeServiceClients,
 )
@@ -224,4 +227,44 @@ async def test_history_is_a_table_sorted_and_filtered_by_the_service_with_money_
     assert ids == ["pur-alice-soon"]  # the only window closing within 48 hours
     export = page.get_by_role("link", name="Download CSV")
     await expect(export).to_have_attribute("href", re.compile(r"expiring_within_hours=48.*sort=upfront"))
+    await context.close()
+
+
+async def test_from_accounts_to_the_organisation_view_of_a_management_account(
+    browser: Browser, base_url: str, clients: FakeServiceClients
+) -> None:
+    """Issue 14: a management account's Accounts row links to its organisation view, where a
+    commitment in a member Grace Period has not onboarded says it cannot be undone from here."""
+    management = clients.access[0]
+    clients.access[0] = management.model_copy(
+        update={
+            "discovery": DiscoveryStatus(
+                last_scan_at=datetime.now(UTC), result=ScanResult.OK, commitments=1, management_account=True
+            )
+        }
+    )
+    clients.organizations[management.account_id] = OrganizationView(
+        management_account_id=management.account_id,
+        organization_id="o-exampleorg",
+        members=[OrganizationMember(account_id="210987654321", name="Data Science")],
+        commitments=[
+            OrganizationCommitment(
+                account_id="210987654321",
+                account_name="Data Science",
+                service=AwsService.EC2,
+                kind=CommitmentKind.RESERVED_INSTANCE,
+                commitment_id="ri-in-member",
+                region="eu-west-1",
+            )
+        ],
+    )
+    context = await browser.new_context()
+    dashboard = Dashboard(await context.new_page(), base_url)
+    await dashboard.sign_in_as("Ada Admin")
+    await dashboard.open("/accounts")
+    await dashboard.page.get_by_role("link", name="Organisation view").click()
+    await expect(dashboard.page.get_by_role("heading", name="Organisation o-exampleorg")).to_be_visible()
+    row = dashboard.page.locator('tr[data-commitment-id="ri-in-member"]')
+    await expect(row).to_contain_text("not onboarded: cannot be undone from here")
+    await expect(row).to_contain_text("Data Science")
     await context.close()

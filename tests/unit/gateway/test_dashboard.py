@@ -10,7 +10,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MIN, AccountStatus
-from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind
+from graceperiod.contracts.revocation import OrganizationCommitment, OrganizationMember, OrganizationView
 from graceperiod.contracts.revocation_views import DiscoveryStatus, Phase, ScanResult
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
@@ -381,3 +382,48 @@ async def test_accounts_page_shows_each_accounts_last_discovery_scan(
     assert "Discovery: last scan" in html
     assert "access-denied (the role lacks rds:DescribeReservedDBInstances); 3 commitments in 2 Regions" in html
     assert 'href="/organizations/123456789012"' in html
+
+
+async def test_the_organisation_page_lists_every_commitment_and_which_cannot_be_undone_from_here(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients
+) -> None:
+    """A management account's organisation view: every member's commitments as Cost Explorer
+    names them, those in members not onboarded marked as such with the bundle to apply."""
+    onboarded, outside = "123456789012", "210987654321"
+    clients.organizations[onboarded] = OrganizationView(
+        management_account_id=onboarded,
+        organization_id="o-exampleorg",
+        read_at=NOW,
+        members=[
+            OrganizationMember(account_id=onboarded, name="Management", onboarded=True),
+            OrganizationMember(account_id=outside, name="Data Science"),
+        ],
+        commitments=[
+            OrganizationCommitment(
+                account_id=onboarded,
+                account_name="Management",
+                onboarded=True,
+                service=AwsService.SAVINGS_PLANS,
+                kind=CommitmentKind.SAVINGS_PLAN,
+                commitment_id="sp-in-management",
+            ),
+            OrganizationCommitment(
+                account_id=outside,
+                account_name="Data Science",
+                service=AwsService.EC2,
+                kind=CommitmentKind.RESERVED_INSTANCE,
+                commitment_id="ri-in-member",
+                region="eu-west-1",
+            ),
+        ],
+    )
+    await sign_in(client, "u-admin")
+    page = await client.get(f"/organizations/{onboarded}")
+    assert page.status_code == 200
+    rows = dict(re.findall(r'<tr data-commitment-id="([^"]+)" class="([^"]+)"', page.text))
+    assert rows == {"sp-in-management": "onboarded", "ri-in-member": "not-onboarded"}
+    assert page.text.count("not onboarded: cannot be undone from here") == 1
+    assert "Organisation o-exampleorg" in page.text
+    assert f"Data Science <code>{outside}</code> — not onboarded" in page.text
+    missing = await client.get(f"/organizations/{outside}")  # not a management account
+    assert missing.status_code == 404
