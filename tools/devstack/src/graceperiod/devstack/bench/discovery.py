@@ -38,6 +38,7 @@ import aioboto3
 from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.enums import AwsService
+from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.contracts.topology import Queues
@@ -50,7 +51,8 @@ from graceperiod.devstack.testkit.upstream import DEVSTACK_ADMIN, ROLE_NAME
 from graceperiod.revocation.domain.discovery import discovered_purchase_id
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime import signing_keys as keys
-from graceperiod.runtime.messaging import build_broker, declare_topology, publish_tick
+from graceperiod.runtime.actor_assertions import tool_signer
+from graceperiod.runtime.messaging import build_broker, publish_tick
 from graceperiod.runtime.rpc import RpcClient
 from graceperiod.runtime.settings import ServiceSettings
 from graceperiod.runtime.ticker import new_tick
@@ -137,7 +139,9 @@ async def _onboard(servers: Servers, amqp_url: str, account_ids: list[str]) -> f
     ``ONBOARDING_AT_ONCE`` at a time (through the concurrent RPC client: FastStream's
     ``broker.request`` holds a lock for each whole round trip)."""
     started = time.perf_counter()
-    rpc = RpcClient(amqp_url, app_id="bench-onboarding")
+    # as the gateway (its broker identity and its actor-assertion keys), as the dashboard would
+    gateway_url = servers.accounts.url(amqp_url, BrokerIdentity.GATEWAY)
+    rpc = RpcClient(gateway_url, app_id="bench-onboarding", signer=tool_signer())
     async with EmulatorControl(servers.aws_endpoint_url, timeout=60) as control:
 
         async def one(account_id: str) -> None:
@@ -176,8 +180,7 @@ async def _ticking(amqp_url: str, every: float) -> AsyncIterator[None]:
             await asyncio.sleep(every)
 
     async with broker:
-        await broker.connect()
-        await declare_topology(broker)
+        await broker.connect()  # the topology is the definitions' (the scheduler may not declare it)
         task = asyncio.create_task(loop())
         try:
             yield
@@ -346,7 +349,8 @@ async def run(servers: Servers, amqp_url: str, spec: DiscoveryBench) -> Result:
     ):
         assert revocation.process is not None
         pid = revocation.process.pid
-        async with EmulatorControl(servers.aws_endpoint_url) as control, _ticking(amqp_url, spec.tick):
+        scheduler_url = servers.accounts.url(amqp_url, BrokerIdentity.SCHEDULER)
+        async with EmulatorControl(servers.aws_endpoint_url) as control, _ticking(scheduler_url, spec.tick):
             await control.reset_rate_limits()  # AWS's figures, every bucket full
             endpoint = _endpoint_pid(servers.aws_endpoint_url)
             at_start = await control.stats()
