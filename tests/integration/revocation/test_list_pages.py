@@ -1,5 +1,6 @@
 """Listing purchases against the real database: identical pages asked for at once share their
-reads yet each asker sees what was stored before it asked, and cursors walk every purchase."""
+reads yet each asker sees what was stored before it asked, cursors walk every purchase, and a
+page of any size is one read of the listing (and one of its accounts)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,23 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+from pymongo import monitoring
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.revocation import ListPurchases
+from graceperiod.contracts.revocation import ExportPurchases, ListPurchases
 from graceperiod.contracts.rpc import Actor
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.bench.purchases import seed_purchases
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.revocation.app import lifecycle_policy
 from graceperiod.revocation.changes import Changes
-from graceperiod.revocation.domain.lifecycle import At, recorded
+from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy, recorded
 from graceperiod.revocation.domain.records import AwsState
 from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
-from graceperiod.revocation.store.listing import PurchaseListing
+from graceperiod.revocation.store.listing import LISTING, PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.runtime.clock import SystemClock
 from graceperiod.runtime.mongo import Document
@@ -73,3 +75,51 @@ async def test_pages_read_together_see_every_write_before_them(
     after = await asyncio.gather(*(queries.list_purchases(ListPurchases(actor=ADMIN, limit=50)) for _ in range(8)))
     await asyncio.gather(*crowd)
     assert all(reply.items[0].purchase.purchase_id == newest.purchase_id for reply in after)
+
+
+class Commands(monitoring.CommandListener):
+    """(command, collection) of every command sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_page_of_any_size_is_one_read_and_its_accounts(mongodb_url: str, db_prefix: str) -> None:
+    """The History's page is one read of the listing (one batch, no getMore, whatever the page's
+    size) and one of the page's accounts; an export's page the read of the listing only; the
+    money at a glance two reads of the listing (and the soonest deadline's account)."""
+    database_name = f"{db_prefix}_revocation"
+    await seed_purchases(mongodb_url, database_name, 260, accounts=7)
+    commands = Commands()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, uuidRepresentation="standard", event_listeners=[commands]
+    )
+    try:
+        purchases = PurchaseStore(client[database_name])
+        changes = Changes(purchases, AccountStore(client[database_name]), NoEvents(), SystemClock(), _policy())
+        queries = Queries(changes, purchases.listing)
+        page = await queries.list_purchases(ListPurchases(actor=ADMIN, limit=200))
+        assert len(page.items) == 200
+        assert commands.sent == [("find", LISTING), ("find", "accounts")]
+        commands.sent.clear()
+        rows = await queries.export(ExportPurchases(actor=ADMIN, limit=1000))
+        assert len(rows.items) == 260
+        assert commands.sent == [("find", LISTING)]
+        commands.sent.clear()
+        await queries.summary()
+        assert commands.sent == [("find", LISTING), ("find", LISTING)]  # no open window: no account
+    finally:
+        await client.close()
+
+
+def _policy() -> LifecyclePolicy:
+    return lifecycle_policy(RevocationSettings())

@@ -1,7 +1,8 @@
 """The History's queries through the real service (RabbitMQ RPC) over FerretDB: every column's
 sort paged by cursor over all purchases, filters and search selecting exactly what the listing
 rules say (``domain.listing.matches``), the money at a glance, export rows, cursors stable while
-purchases arrive, and purchases stored before the listing fields existed."""
+purchases arrive, and purchases whose listing lags (stored before it existed, or a crash
+between the two writes)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy, recorde
 from graceperiod.revocation.domain.listing import matches, sort_keys
 from graceperiod.revocation.domain.records import AwsState, PurchaseRecord, RevocationStatus
 from graceperiod.revocation.store.listing import PurchaseListing
-from graceperiod.revocation.store.purchases import PurchaseStore
+from graceperiod.revocation.store.purchases import PurchaseStore, purchase_document
 from graceperiod.runtime.mongo import Document, create_mongo_client, to_document
 from tests.integration.revocation.conftest import ADMIN, ALICE, Harness
 
@@ -250,12 +251,26 @@ async def test_export_rows_come_in_the_same_order_without_timelines(harness: Har
     assert rows == expected(seeded, filters)
 
 
-async def test_purchases_stored_before_the_listing_fields_are_given_them(harness: Harness, seeded: Seeded) -> None:
+async def test_purchases_stored_before_the_listing_existed_are_listed(harness: Harness, seeded: Seeded) -> None:
     old = seeded_record(950, seeded.now, random.Random(3))
-    document = to_document(old, key=old.purchase_id)  # as the previous version wrote it
+    document = to_document(old, key=old.purchase_id)  # as a version before the listing wrote it
     document.update({"account_id": old.account_id, "executed_at": old.purchase.executed_at, "has_outbox": False})
     await seeded.collection.insert_one(document)
     assert old.purchase_id not in await walk(harness, PurchaseFilters(sort=PurchaseSort.ACCOUNT))
-    assert await seeded.listing.backfill() == 1
+    assert await seeded.store.relist() == 1
     assert old.purchase_id in await walk(harness, PurchaseFilters(sort=PurchaseSort.ACCOUNT))
-    assert await seeded.listing.backfill() == 0
+    assert await seeded.store.relist() == 0
+
+
+async def test_a_listing_a_crash_left_behind_catches_up_and_never_goes_back(harness: Harness, seeded: Seeded) -> None:
+    record = next(r for r in seeded.records.values() if r.phase is Phase.SELF_SERVICE)
+    closed = record.model_copy(update={"phase": Phase.CLOSED, "version": record.version + 1})
+    # The purchase written, then the replica died before writing its listing.
+    await seeded.collection.replace_one({"_id": record.purchase_id}, purchase_document(closed))
+    self_service = PurchaseFilters(phase=Phase.SELF_SERVICE)
+    assert record.purchase_id in await walk(harness, self_service)
+    assert await seeded.store.relist() == 1
+    assert record.purchase_id not in await walk(harness, self_service)
+    assert record.purchase_id in await walk(harness, PurchaseFilters(phase=Phase.CLOSED))
+    await seeded.listing.put(record)  # a slower writer of the older version
+    assert record.purchase_id not in await walk(harness, self_service)

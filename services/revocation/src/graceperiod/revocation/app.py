@@ -44,7 +44,6 @@ from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
 from graceperiod.revocation.store.commands import CommandStore
 from graceperiod.revocation.store.commitments import CommitmentStore
-from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.revocation.support_cases import SupportCases
 from graceperiod.runtime.aws import ClientOptions
@@ -153,7 +152,6 @@ def build_service(
     links: LinkAccess | None = None,
 ) -> Service:
     purchases, accounts, command_store = PurchaseStore(database), AccountStore(database), CommandStore(database)
-    listing = PurchaseListing(database)
     inbox = Inbox(database, retention=timedelta(days=settings.inbox_retention_days))
     commitments = CommitmentStore(database)
     changes = Changes(purchases, accounts, events, clock, lifecycle_policy(settings), commitments)
@@ -193,13 +191,13 @@ def build_service(
         follow_ups=FollowUps(changes, calls, claims, commands, purges, settings.tick_batch, azure),
         discovering=found.discovering if settings.discovery_enabled else None,
         commands=commands,
-        queries=Queries(changes, listing, found.organizations),
+        queries=Queries(changes, purchases.listing, found.organizations),
     )
     indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
     return Service(
         router,
-        on_startup=[*indexes, *load_links, listing.start, aws.start, *found.on_startup],
-        on_shutdown=[*found.on_shutdown, commands.drain, aws.close, clients.close],
+        on_startup=[*indexes, *load_links, purchases.start, aws.start, *found.on_startup],
+        on_shutdown=[*found.on_shutdown, commands.drain, purchases.stop, aws.close, clients.close],
     )
 
 

@@ -51,6 +51,7 @@ class FollowUps:
             await purge(now)
         for purchase_id in await self.changes.purchases.with_outbox(limit=self.batch):
             await self.changes.publish_left_over(purchase_id)
+        await self.changes.purchases.relist(batch=self.batch)
         purchases, accounts = self.changes.purchases, self.changes.accounts
         await self._each_due("due", await purchases.due(now, limit=self.batch), purchases.postpone, self.follow)
         probe = self.commands.accounts.probe

@@ -8,6 +8,7 @@ asker still gets a read that started after it asked); the views are made per ask
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,7 +73,7 @@ def _invalid(exc: ValueError) -> Problem:
     return Problem(code=ErrorCode.INVALID, message=str(exc))
 
 
-def _next(records: list[PurchaseRecord], query: ListPurchases | ExportPurchases) -> str | None:
+def _next(records: Sequence[PurchaseRecord | PurchaseRow], query: ListPurchases | ExportPurchases) -> str | None:
     """The cursor after the last of ``records`` (read one more than the page: there is more)."""
     if len(records) <= query.limit:
         return None
@@ -155,16 +156,14 @@ class Queries:
         return _Page(records, accounts)
 
     async def export(self, query: ExportPurchases) -> PurchaseRowsReply:
-        """Rows of the same selection, without timelines and audits, for a CSV export."""
+        """Rows of the same selection, without timelines and audits, for a CSV export: as
+        stored (``store.listing.stored_row``), one read a page."""
         try:
             after = Position.decode(query.cursor, query) if query.cursor else None
         except ValueError as exc:
             return PurchaseRowsReply(problem=_invalid(exc))
-        now = self.changes.now()
-        records = await self.listing.rows(query, after=after, limit=query.limit + 1, now=now)
-        cursor, records = _next(records, query), records[: query.limit]
-        accounts = await self.changes.accounts.by_ids({r.account_id for r in records})
-        return PurchaseRowsReply(items=[_row(r, accounts.get(r.account_id), now) for r in records], next_cursor=cursor)
+        rows = await self.listing.rows(query, after=after, limit=query.limit + 1, now=self.changes.now())
+        return PurchaseRowsReply(items=rows[: query.limit], next_cursor=_next(rows, query))
 
     async def summary(self) -> PurchaseSummaryReply:
         """What is refundable now, and the next deadline, over all purchases."""

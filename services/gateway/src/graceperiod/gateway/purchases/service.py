@@ -82,6 +82,7 @@ class PurchaseService:
                 if page.next_cursor
                 else None
             )
+            await asyncio.sleep(0)  # the next page's request leaves before this page is written out
             try:
                 yield page.items
             except BaseException:

@@ -7,7 +7,8 @@ no transactions): a purchase or an account is replaced only if its ``version`` i
 one read. The events a change emits are written into the same purchase document (``outbox``)
 before they are published, so a crash between the write and the publish loses nothing.
 
-Collections: ``purchases`` (``purchases.py``), ``accounts`` (``accounts.py``), ``commands``
+Collections: ``purchases`` (``purchases.py``), ``purchase_listing`` (the History's copy of
+each purchase, ``listing.py``), ``accounts`` (``accounts.py``), ``commands``
 (idempotency keys) and ``claims`` (``commands.py``), ``commitments`` (which purchase each
 commitment is) and ``aliases`` (``commitments.py``).
 """

@@ -1,7 +1,10 @@
-"""The ``purchases`` collection: one document per purchase, ``_id`` = purchase id."""
+"""The ``purchases`` collection: one document per purchase, ``_id`` = purchase id. Each write
+of a purchase is followed by its listing's (``store/listing.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +14,20 @@ from pymongo.asynchronous.database import AsyncDatabase
 from graceperiod.contracts.enums import CommitmentKind
 from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.revocation.domain.returns import RETURNED_STATES
-from graceperiod.revocation.store.listing import LISTING_INDEXES, listing_fields
+from graceperiod.revocation.store.listing import PurchaseListing
+from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 
+log = get_logger("graceperiod.revocation.listing")
 
-def purchase_document(record: PurchaseRecord) -> Document:
+
+#: Purchases whose listing may show an older version: each write sets it, listing clears it;
+#: absent on purchases stored before the listing existed (equal to None too).
+MAY_LAG = {"listing_due": {"$in": [True, None]}}
+
+
+def purchase_document(record: PurchaseRecord, *, listed: bool = False) -> Document:
+    """``listed``: its listing is written already (a bulk load writes both)."""
     doc = to_document(record, key=record.purchase_id)
     # Fields of the purchase the queries filter and sort on, kept at the top level.
     doc.update(
@@ -24,8 +36,7 @@ def purchase_document(record: PurchaseRecord) -> Document:
             "executed_at": record.purchase.executed_at,
             "requested_by_user_id": record.purchase.requested_by.user_id if record.purchase.requested_by else None,
             "has_outbox": bool(record.outbox),
-            # The History's filters and sort keys (store/listing.py).
-            **listing_fields(record),
+            "listing_due": not listed,
         }
     )
     return doc
@@ -34,6 +45,8 @@ def purchase_document(record: PurchaseRecord) -> Document:
 class PurchaseStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._purchases = database["purchases"]
+        self.listing = PurchaseListing(database)
+        self._relisting: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(
@@ -43,14 +56,16 @@ class PurchaseStore:
                 IndexModel([("account_id", ASCENDING), ("executed_at", ASCENDING)]),
                 IndexModel([("next_check_at", ASCENDING)]),
                 IndexModel([("has_outbox", ASCENDING)]),
-                *LISTING_INDEXES,
+                IndexModel([("listing_due", ASCENDING)]),
             ],
         )
+        await self.listing.ensure_indexes()
 
     async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
         """Store a purchase once; when it is stored already (a repeat, or a replica that raced
         this one), the stored one is returned unchanged."""
         if await insert_once(self._purchases, purchase_document(record)):
+            await self._list(record)
             return record
         stored = await self.get(record.purchase_id)
         assert stored is not None  # inserted by whoever raced us; never deleted
@@ -67,7 +82,50 @@ class PurchaseStore:
         result = await self._purchases.replace_one(
             {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
         )
-        return saved if result.modified_count == 1 else None
+        if result.modified_count != 1:
+            return None
+        await self._list(saved)
+        return saved
+
+    async def _list(self, record: PurchaseRecord) -> None:
+        """Bring the listing up to ``record``, then say so (unless it changed meanwhile: that
+        write lists it)."""
+        await self.listing.put(record)
+        await self._purchases.update_one(
+            {"_id": record.purchase_id, "version": record.version}, {"$set": {"listing_due": False}}
+        )
+
+    async def start(self) -> None:
+        """At start-up, in the background (purchases stored before the listing existed take
+        minutes by the ten thousand): list every purchase whose listing may lag."""
+        self._relisting = asyncio.create_task(self._relist_at_start(), name="relist")
+
+    async def stop(self) -> None:
+        if self._relisting is not None:
+            self._relisting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisting
+
+    async def _relist_at_start(self) -> None:
+        try:
+            if listed := await self.relist(rounds=None):
+                log.info("purchases listed at start-up", purchases=listed)
+        except Exception:  # the ticks list them too
+            log.exception("listing purchases at start-up failed")
+
+    async def relist(self, *, batch: int = 500, rounds: int | None = 1) -> int:
+        """List the purchases whose listing may lag, ``batch`` at a time for ``rounds`` (None:
+        until none is left); how many were listed."""
+        listed = 0
+        while rounds is None or rounds > 0:
+            docs = [doc async for doc in self._purchases.find(MAY_LAG).limit(batch)]
+            for doc in docs:
+                await self._list(PurchaseRecord.model_validate(doc))
+            listed += len(docs)
+            if len(docs) < batch:
+                break
+            rounds = None if rounds is None else rounds - 1
+        return listed
 
     async def clear_outbox(self, record: PurchaseRecord) -> bool:
         """Empty the outbox if the purchase is still at ``record.version`` (a small update, not

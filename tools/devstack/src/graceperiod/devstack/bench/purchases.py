@@ -1,6 +1,7 @@
 """Stored purchases at the gateway benchmark's size (10,000), written straight into the
 revocation service's database as the service itself stores them: recorded by its domain
-(``lifecycle.recorded``), shaped by its store (``purchase_document``), inserted in batches.
+(``lifecycle.recorded``), shaped by its store (``purchase_document``, and ``listed_document``
+for the History's listing), inserted in batches.
 Recording them through the broker would take minutes (each reads AWS) and measure nothing
 the gateway benchmark is about."""
 
@@ -15,6 +16,7 @@ from graceperiod.revocation.app import lifecycle_policy
 from graceperiod.revocation.domain.lifecycle import At, recorded
 from graceperiod.revocation.domain.records import AwsState
 from graceperiod.revocation.settings import RevocationSettings
+from graceperiod.revocation.store.listing import LISTING, listed_document
 from graceperiod.revocation.store.purchases import purchase_document
 from graceperiod.runtime.mongo import create_mongo_client
 
@@ -27,9 +29,9 @@ async def seed_purchases(mongodb_url: str, database: str, count: int, *, account
     at = At(now=now, account=None, policy=lifecycle_policy(RevocationSettings()))
     client = create_mongo_client(mongodb_url, appname="graceperiod-bench-seed")
     try:
-        collection = client[database]["purchases"]
+        purchases, listing = client[database]["purchases"], client[database][LISTING]
         for start in range(0, count, BATCH):
-            documents = []
+            records = []
             for n in range(start, min(count, start + BATCH)):
                 body = purchase_payload(
                     account_id=f"{300000000000 + n % accounts:012d}",
@@ -37,9 +39,10 @@ async def seed_purchases(mongodb_url: str, database: str, count: int, *, account
                     requester_email=f"user{n % 20}@example.com",
                 )
                 purchase = PurchaseExecuted.model_validate_json(json.dumps(body))
-                record = recorded(purchase, AwsState(known=False, error="seeded by the benchmark", read_at=now), at)
-                documents.append(purchase_document(record))
-            await collection.insert_many(documents, ordered=False)
+                state = AwsState(known=False, error="seeded by the benchmark", read_at=now)
+                records.append(recorded(purchase, state, at))
+            await purchases.insert_many([purchase_document(r, listed=True) for r in records], ordered=False)
+            await listing.insert_many([listed_document(r) for r in records], ordered=False)
     finally:
         await client.close()
     return count
