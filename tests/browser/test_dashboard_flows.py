@@ -258,3 +258,53 @@ async def test_the_emailed_link_works_logged_out(
     assert await link.heading() == "This link has already been used"
     assert len(await stack.aws.calls(account=stack.account_id, action="savingsplans:ReturnSavingsPlan")) == 1
     await context.close()
+
+
+#: What the dashboard's History row offers, by the JSON API's name for it.
+OFFERED_BY_LINK = {"revoke": "Revoke purchase", "request-support-case": "Request refund via AWS Support"}
+
+
+async def test_the_api_tells_each_caller_the_actions_the_dashboard_offers_them(
+    browser: Browser, stack: Stack, upstream: RabbitBroker
+) -> None:
+    """Issue 16, item 10: for an admin's API token and for someone who may only look, the JSON
+    API's ``allowed_actions`` are what the dashboard offers the same person."""
+    plan = await _returnable_plan(stack, "alice@example.com")  # self-service, Alice's
+    ri = await stack.aws.reserved_instance(
+        stack.account_id, region="us-west-2", start=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    reserved = purchase_payload(  # support case, Bob's
+        account_id=stack.account_id,
+        kind="reserved_instance",
+        service="ec2",
+        commitment_id=ri["ReservedInstancesId"],
+        region="us-west-2",
+        requester_email="bob@example.com",
+    )
+    for body in (plan, reserved):
+        await publish_upstream(upstream, "purchase.executed", body, message_id=body["purchase_id"])
+    ids = (plan["purchase_id"], reserved["purchase_id"])
+    expected = {
+        # Ada may act on both; Bob may only look at Alice's plan, and file his own case.
+        ("u-admin", "Ada Admin"): {ids[0]: {"revoke"}, ids[1]: {"request-support-case"}},
+        ("u-bob", "Bob Example"): {ids[0]: set(), ids[1]: {"request-support-case"}},
+    }
+    async with httpx.AsyncClient(base_url=stack.url) as api:
+        for (user_id, name), wanted in expected.items():
+            context = await browser.new_context()
+            dashboard = Dashboard(await context.new_page(), stack.url)
+            await dashboard.sign_in_as(name)
+            for purchase_id in ids:
+                await _until_listed(dashboard, purchase_id)
+            token = (await api.post(f"/dev/token/{user_id}")).json()["access_token"]
+            bearer = {"Authorization": f"Bearer {token}"}
+            listed = await api.get("/api/purchases", params={"limit": 200}, headers=bearer)
+            assert listed.status_code == 200, listed.text
+            allowed = {i["purchase"]["purchase_id"]: set(i["allowed_actions"]) for i in listed.json()["items"]}
+            offered: dict[str, set[str]] = {pid: set() for pid in ids}
+            for purchase_id in ids:
+                for action, link in OFFERED_BY_LINK.items():
+                    if await dashboard.purchase(purchase_id).get_by_role("link", name=link).count():
+                        offered[purchase_id].add(action)
+            await context.close()
+            assert {pid: allowed[pid] for pid in ids} == offered == wanted, name
