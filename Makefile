@@ -62,7 +62,7 @@ docs: ## Write the AsyncAPI and OpenAPI documents and the configuration referenc
 screenshots: ## Screenshots of every gateway page and email variant into docs/screenshots/ (Debian's Chromium)
 	$(RUN) python -m graceperiod.devstack.screenshots.dashboard
 	$(RUN) python -m graceperiod.devstack.screenshots.email_preview --out var/preview
-	$(RUN) python -m graceperiod.devstack.screenshots.emails var/preview/*.html --out docs/screenshots
+	$(RUN) python -m graceperiod.devstack.screenshots.emails var/preview/*.html --out docs/screenshots --prefix email-
 
 BENCH_ARGS ?=
 
