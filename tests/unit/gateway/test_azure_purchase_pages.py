@@ -10,7 +10,8 @@ import re
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.revocation_views import Phase, Unavailability, UnavailableReason
+from graceperiod.contracts.enums import Provider
+from graceperiod.contracts.revocation_views import AccountAccess, Phase, Unavailability, UnavailableReason
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.upstream_examples import AZURE_RESERVATION
 from graceperiod.devstack.testkit.azure_views import azure_purchase_view, cap_reached, sample_refund
@@ -176,3 +177,30 @@ async def test_the_email_link_of_a_capped_reservation_says_why_it_cannot_be_retu
     assert "No support case applies" in text
     assert "The revocation window closed" not in text
     assert not AWS_WORDS.search(text), AWS_WORDS.search(text)
+
+
+async def test_a_tenant_whose_principal_lacks_the_template_shows_the_re_apply_banner_in_azures_words(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients
+) -> None:
+    tenant = "3b7c1e9d-2f4a-4d8b-a6e0-5c9f2b7d1e43"
+    clients.access = [
+        AccountAccess(
+            account_id=tenant,
+            provider=Provider.AZURE,
+            client_id="0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+            role_assumable=True,
+            missing_actions=["Microsoft.Capacity/reservationOrders/read"],
+            reapply_bundle=True,
+            checked_at=NOW,
+        )
+    ]
+    await sign_in(client, "u-admin")
+    history = text_of((await client.get("/")).text)
+    assert f"Grace Period's role in Azure tenant {tenant} lacks the permissions" in history
+    assert "(for an Azure tenant, the Azure onboarding template)" in history
+    page = text_of((await client.get("/help/reapply-bundle")).text)
+    assert (
+        f"Azure tenant {tenant} Its service principal lacks Microsoft.Capacity/reservationOrders/read: re-apply "
+        "the Azure onboarding template (deploy/onboarding/grace-period-azure-reservations.json)"
+    ) in page
+    assert "onboarding bundle in the account" not in page

@@ -171,7 +171,7 @@ def build_service(
         Revoking(changes, calls, replies, azure),
         SupportCases(changes, calls, claims, replies),
         Accounts(changes, calls, settings.default_role_name, probe_policy, discovery_policy(settings)),
-        AzureAccounts(changes, box),
+        AzureAccounts(changes, box, azure_calls),
         replies,
         clock,
         settings.reply_within_seconds,

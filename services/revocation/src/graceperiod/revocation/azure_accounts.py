@@ -1,6 +1,8 @@
 """RegisterAzurePrincipal: which service principal to sign in as in an Azure tenant (what
 RegisterAccountRole is for an AWS account). The secret is sealed before it is stored
-(:mod:`.secrets`) and never logged or returned."""
+(:mod:`.secrets`) and never logged or returned. Registration then probes the principal (it
+lists the reservation orders it can read): a refusal shows as "re-apply the Azure onboarding
+template", as a missing IAM action does for an AWS account."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from datetime import datetime
 from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import CommandReply, RegisterAzurePrincipal
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
+from graceperiod.revocation.azure_calls import AzureCalls
 from graceperiod.revocation.changes import Changes
+from graceperiod.revocation.domain.accounts import azure_probed
 from graceperiod.revocation.domain.authorization import may_configure
+from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord
 from graceperiod.revocation.secrets import SecretBox, SecretsUnavailable
@@ -45,6 +50,7 @@ def principal_registered(
 class AzureAccounts:
     changes: Changes
     box: SecretBox
+    calls: AzureCalls
 
     async def register(self, command: RegisterAzurePrincipal) -> CommandReply:
         if not may_configure(command.actor):
@@ -57,8 +63,25 @@ class AzureAccounts:
         account = await self.changes.account(
             command.tenant_id, lambda current: principal_registered(current, command, sealed, now)
         )
-        return CommandReply(
-            status=CommandStatus.DONE,
-            message=f"service principal {command.client_id} registered for Azure tenant {command.tenant_id}",
-            account=account.view() if account else None,
+        account = await self.probe(account)
+        message = f"service principal {command.client_id} registered for Azure tenant {command.tenant_id}"
+        if account is not None and account.missing:
+            message += f"; it lacks {', '.join(account.missing)}: apply the Azure onboarding template"
+        elif account is not None and account.role_assumable is False:
+            message += "; Azure refused to sign it in: check the client id and secret"
+        return CommandReply(status=CommandStatus.DONE, message=message, account=account.view() if account else None)
+
+    async def probe(self, account: AccountRecord | None) -> AccountRecord | None:
+        """List the reservation orders as the principal: what it may do, stored on the tenant."""
+        principal = self.calls.principal_of(account)
+        if account is None or principal is None:
+            return account
+        refused: AzureCallError | None = None
+        try:
+            await self.calls.reservations.probe(principal)
+        except AzureCallError as exc:
+            refused = exc
+        now = self.changes.now()
+        return await self.changes.account(
+            account.account_id, lambda current: azure_probed(current, refused, now) if current else None, loaded=account
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import AccountAccessReply
 from graceperiod.contracts.revocation_views import AccountAccess, SupportPlan
 
@@ -27,7 +28,31 @@ class AccessRow:
         return self.access.role_assumable is False or bool(self.access.missing_actions) or self.access.reapply_bundle
 
 
+#: Where an Azure tenant's permissions come from (the ARM template beside the CloudFormation bundle).
+AZURE_TEMPLATE = "deploy/onboarding/grace-period-azure-reservations.json"
+
+
+def azure_problems_of(access: AccountAccess) -> tuple[str, ...]:
+    """An Azure tenant's service principal: refused at sign-in, or lacking Microsoft.Capacity actions."""
+    found: list[str] = []
+    if access.role_assumable is False:
+        why = f" ({access.message})" if access.message else ""
+        found.append(
+            f"Azure refuses Grace Period's service principal{why}: register it again with a valid client secret."
+        )
+    if access.missing_actions:
+        found.append(
+            f"Its service principal lacks {', '.join(access.missing_actions)}: re-apply the Azure onboarding "
+            f"template ({AZURE_TEMPLATE}) at the reservations' scope."
+        )
+    if access.role_assumable is None and access.checked_at is None:
+        found.append("Not checked yet: the principal is probed when it is registered.")
+    return tuple(found)
+
+
 def problems_of(access: AccountAccess) -> tuple[str, ...]:
+    if access.provider is Provider.AZURE:
+        return azure_problems_of(access)
     found: list[str] = []
     if access.role_assumable is False:
         why = f" ({access.message})" if access.message else ""

@@ -85,6 +85,21 @@ def probed(account: AccountRecord, probe: Probe, now: datetime, policy: ProbePol
     )
 
 
+def azure_probed(account: AccountRecord, refused: AzureCallError | None, now: datetime) -> AccountRecord:
+    """What the registration probe (listing the reservation orders) found of a tenant's service
+    principal: usable, refused an action (the onboarding template is missing or out of date), or
+    refused at sign-in. A probe Azure did not answer (throttled, down) teaches nothing."""
+    if refused is None:
+        found = {"role_assumable": True, "probe_missing": [], "message": None}
+    elif refused.failure is Failure.ACCESS_DENIED:
+        found = {"role_assumable": True, "probe_missing": [refused.action], "message": refused.message}
+    elif refused.failure is Failure.NOT_ASSUMABLE:
+        found = {"role_assumable": False, "message": f"Azure refused the service principal: {refused.message}"}
+    else:
+        return account.model_copy(update={"message": f"the permission probe did not finish: {refused.message}"})
+    return account.model_copy(update={**found, "checked_at": now})
+
+
 def first_probe_due(account: AccountRecord | None, now: datetime) -> AccountRecord | None:
     """A registered account never probed yet gets its probe now (None: nothing to change)."""
     if account is None or not account.role_arn or account.checked_at is not None:

@@ -38,6 +38,7 @@ from graceperiod.devstack.azure_endpoint.wire import (
 
 READ_ORDER = "Microsoft.Capacity/reservationOrders/read"
 READ_RESERVATION = "Microsoft.Capacity/reservationOrders/reservations/read"
+_CAPACITY = "/providers/Microsoft.Capacity"
 CALCULATE_REFUND = "Microsoft.Capacity/reservationOrders/calculateRefund/action"
 RETURN = "Microsoft.Capacity/reservationOrders/return/action"
 
@@ -110,7 +111,12 @@ def _page(call: ArmCall, items: list[dict[str, Any]], path: str) -> dict[str, An
 
 
 def list_orders(call: ArmCall) -> Reply:
+    """The orders the caller may read; 403 at the provider's scope when it may read none at all
+    (ARM's answer to a subscription Reader, MicrosoftDocs/azure-docs#61495)."""
     em = call.emulator
+    principal = call.principal
+    if principal is None or not principal.can_somewhere_under(READ_ORDER, _CAPACITY):
+        call.require(READ_ORDER, _CAPACITY)
     orders = sorted(
         (o for o in em.orders.values() if o.tenant_id == call.caller.tenant_id),
         key=lambda o: (o.purchased_at, o.id),

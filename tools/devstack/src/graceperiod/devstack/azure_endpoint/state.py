@@ -81,6 +81,16 @@ class Principal:
     def can(self, action: str, resource: str) -> bool:
         return any(assignment.allows(action, resource) for assignment in self.assignments)
 
+    def can_somewhere_under(self, action: str, scope: str) -> bool:
+        """Whether some assignment grants ``action`` at ``scope``, above it or anywhere under it
+        (a reader of one reservation order may list the orders: it sees that one)."""
+        under = scope.rstrip("/").lower() + "/"
+        return any(
+            assignment.allows(action, scope)
+            or (assignment.scope.lower().startswith(under) and assignment.allows(action, assignment.scope))
+            for assignment in self.assignments
+        )
+
     def describe(self) -> dict[str, Any]:
         return {
             "tenant_id": self.tenant_id,

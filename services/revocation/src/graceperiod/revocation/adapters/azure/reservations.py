@@ -84,6 +84,17 @@ class AzureReservations:
         except Exception as exc:
             raise classify(exc, action) from exc
 
+    async def probe(self, principal: Principal) -> None:
+        """Sign in and read the first page of the reservation orders the principal can see: the
+        permission probe at registration (raises :class:`AzureCallError` on a refusal)."""
+        client = await self.clients.client(principal)
+
+        async def first_page() -> None:
+            async for _ in client.reservation_order.list().by_page():
+                return
+
+        await self._call(READ_ORDERS, first_page)
+
     async def read(self, principal: Principal, order_id: str, reservation_id: str, now: datetime) -> AzureState:
         """The reservation now, with a fresh refund quote while it is active."""
         client = await self.clients.client(principal)
