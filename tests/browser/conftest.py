@@ -11,17 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from graceperiod.devstack.testkit.gateway_fakes import (
-    FakeServiceClients,
-    InMemoryLinkStore,
-    InMemorySessionStore,
-    demo_clients,
-)
+from graceperiod.devstack.testkit.gateway_demo import demo_clients, demo_gateway
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import CHROMIUM, CHROMIUM_ARGS, serving
-from graceperiod.gateway.app import create_app
-from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.runtime.signing_keys import PublicKeys
 
 
 @pytest.fixture
@@ -51,12 +44,5 @@ def signer() -> LinkSigner:
 
 @pytest.fixture
 async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
-    app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
-        clients=clients,
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(signer.jwks()),
-    )
-    async with serving(app) as url:
+    async with serving(demo_gateway(signer, clients=clients)) as url:
         yield url

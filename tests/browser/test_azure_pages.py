@@ -14,7 +14,8 @@ from playwright.async_api import Browser, expect
 
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.azure_views import azure_purchase_view, cap_reached, sample_refund
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, demo_clients
+from graceperiod.devstack.testkit.gateway_demo import demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from tests.browser.accessibility import axe_violations, describe, focus_in, sideways_overflow
 from tests.browser.pages import Dashboard

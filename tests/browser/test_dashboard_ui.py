@@ -16,9 +16,7 @@ from playwright.async_api import Browser, expect
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.revocation import OrganizationCommitment, OrganizationMember, OrganizationView
 from graceperiod.contracts.revocation_views import DiscoveryStatus, ScanResult
-from graceperiod.devstack.testkit.gateway_fakes import (
-    FakeServiceClients,
-)
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from tests.browser.accessibility import sideways_overflow

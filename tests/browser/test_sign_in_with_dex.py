@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import Browser, Route, expect
@@ -18,12 +17,11 @@ from pydantic import SecretStr
 
 from graceperiod.devstack.servers.dex import DEMO_PASSWORD, DEX_ROLE_MAPPING, DexClient, DexServer
 from graceperiod.devstack.servers.processes import free_port
-from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
+from graceperiod.devstack.testkit.gateway_demo import demo_gateway
+from graceperiod.devstack.testkit.gateway_stores import InMemorySessionStore
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
-from graceperiod.gateway.app import create_app
 from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.pages import Dashboard
 
 pytestmark = pytest.mark.browser
@@ -55,14 +53,7 @@ async def stack(dex: Callable[..., DexServer]) -> AsyncIterator[Stack]:
         oidc_role_mapping=json.loads(json.dumps(DEX_ROLE_MAPPING)),
     )
     sessions = InMemorySessionStore()
-    app = create_app(
-        settings,
-        clients=demo_clients(datetime.now(UTC)),
-        store=InMemoryLinkStore(),
-        sessions=sessions,
-        link_keys=PublicKeys.from_jwks(LinkSigner().jwks()),
-    )
-    async with serving(app, port=port) as url:
+    async with serving(demo_gateway(LinkSigner(), settings, sessions=sessions), port=port) as url:
         yield Stack(url, server, sessions)
 
 

@@ -4,30 +4,20 @@ The gateway runs under real uvicorn, configured as ``serve`` configures it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 from litestar import Litestar
 
-from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
+from graceperiod.devstack.testkit.gateway_demo import demo_gateway
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
-from graceperiod.gateway.app import create_app
 from graceperiod.gateway.settings import GatewaySettings
-from graceperiod.runtime.signing_keys import PublicKeys
 
 LIMIT = 5
 
 
 def _gateway() -> Litestar:
-    return create_app(
-        GatewaySettings(public_rate_per_minute=LIMIT, sign_in_rate_per_minute=0),
-        clients=demo_clients(datetime.now(UTC)),
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(LinkSigner().jwks()),
-    )
+    return demo_gateway(LinkSigner(), GatewaySettings(public_rate_per_minute=LIMIT, sign_in_rate_per_minute=0))
 
 
 async def _statuses(base_url: str, forwarded_for: list[str]) -> list[int]:

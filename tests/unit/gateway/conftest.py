@@ -11,12 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from graceperiod.devstack.testkit.gateway_fakes import (
-    FakeServiceClients,
-    InMemoryLinkStore,
-    InMemorySessionStore,
-    demo_clients,
-)
+from graceperiod.devstack.testkit.gateway_demo import demo_clients
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_stores import InMemoryLinkStore, InMemorySessionStore
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
 from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust

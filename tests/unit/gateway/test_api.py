@@ -19,7 +19,9 @@ from graceperiod.contracts.revocation import (
     RevokePurchase,
 )
 from graceperiod.contracts.revocation_views import Phase
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore, purchase_view
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_samples import purchase_view
+from graceperiod.devstack.testkit.gateway_stores import InMemoryLinkStore
 from graceperiod.devstack.testkit.tokens import malformed_headers
 from tests.unit.gateway.conftest import NOW, csrf_token, sign_in
 

@@ -15,7 +15,8 @@ from graceperiod.contracts.revocation_views import AccountAccess, Phase, Unavail
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.upstream_examples import AZURE_RESERVATION
 from graceperiod.devstack.testkit.azure_views import azure_purchase_view, cap_reached, sample_refund
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_samples import purchase_view
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from tests.unit.gateway.conftest import CSRF, NOW, sign_in
 

@@ -8,7 +8,7 @@ import pytest
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.revocation_views import AllowedAction, Phase, Unavailability, UnavailableReason
-from graceperiod.devstack.testkit.gateway_fakes import purchase_view
+from graceperiod.devstack.testkit.gateway_samples import purchase_view
 from graceperiod.gateway.auth.identity import Identity
 from graceperiod.gateway.purchases.controls import Control, controls_for
 

@@ -13,7 +13,8 @@ from graceperiod.contracts.cooldown import COOLDOWN_HOURS_MAX, COOLDOWN_HOURS_MI
 from graceperiod.contracts.enums import ActionPath, AwsService, CommitmentKind
 from graceperiod.contracts.revocation import OrganizationCommitment, OrganizationMember, OrganizationView
 from graceperiod.contracts.revocation_views import DiscoveryStatus, Phase, ScanResult
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, purchase_view
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_samples import purchase_view
 from graceperiod.gateway.explain import CLOSED_TOOLTIP
 from tests.unit.gateway.conftest import CSRF, NOW, csrf_token, sign_in
 

@@ -16,7 +16,8 @@ from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, PurchaseSort
 from graceperiod.contracts.revocation_views import Phase
-from graceperiod.devstack.testkit.gateway_fakes import ALICE, BOB, FakeServiceClients, purchase_view
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_samples import ALICE, BOB, purchase_view
 from graceperiod.gateway.purchases.export import HEADER, cell
 from tests.unit.gateway.conftest import NOW, sign_in
 

@@ -17,7 +17,8 @@ from litestar.testing import AsyncTestClient
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.revocation_views import Phase
-from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients, InMemoryLinkStore
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
+from graceperiod.devstack.testkit.gateway_stores import InMemoryLinkStore
 from graceperiod.devstack.testkit.tokens import LinkSigner, malformed_headers
 from tests.unit.gateway.conftest import CSRF, NOW, sign_in
 

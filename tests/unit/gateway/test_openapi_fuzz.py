@@ -13,22 +13,17 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients
+from graceperiod.devstack.testkit.gateway_demo import demo_gateway
 from graceperiod.devstack.testkit.tokens import ApiTokenIssuer, LinkSigner
-from graceperiod.gateway.app import create_app
 from graceperiod.gateway.auth.bearer import StaticKeys, Trust
 from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.runtime.clock import SystemClock
-from graceperiod.runtime.signing_keys import PublicKeys
 
 _IDP = ApiTokenIssuer()
-_APP = create_app(
+_APP = demo_gateway(
+    LinkSigner(),
     GatewaySettings(sign_in_rate_per_minute=0, public_rate_per_minute=0),
-    clients=demo_clients(datetime.now(UTC)),
-    store=InMemoryLinkStore(),
-    sessions=InMemorySessionStore(),
     clock=SystemClock(),
-    link_keys=PublicKeys.from_jwks(LinkSigner().jwks()),
     bearer_trusts=[Trust(_IDP.issuer, StaticKeys({_IDP.kid: _IDP.private_key.public_key()}))],
 )
 #: Schemathesis' default statuses for refused invalid input, plus 413: an oversized body is

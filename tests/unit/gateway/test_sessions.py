@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from pydantic import SecretStr
 from pymongo.errors import ServerSelectionTimeoutError
 
-from graceperiod.devstack.testkit.gateway_fakes import InMemorySessionStore
+from graceperiod.devstack.testkit.gateway_stores import InMemorySessionStore
 from tests.unit.gateway.conftest import csrf_token, sign_in
 
 Headers = Callable[[str], dict[str, str]]

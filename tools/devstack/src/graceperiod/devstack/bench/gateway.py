@@ -295,23 +295,14 @@ def serve_demo(port: int) -> None:
 
     import uvicorn  # noqa: PLC0415
 
-    from graceperiod.devstack.testkit.gateway_fakes import InMemoryLinkStore, InMemorySessionStore, demo_clients  # noqa: PLC0415
+    from graceperiod.devstack.testkit.gateway_demo import demo_clients, demo_gateway  # noqa: PLC0415
     from graceperiod.devstack.testkit.tokens import LinkSigner  # noqa: PLC0415
-    from graceperiod.gateway.app import create_app  # noqa: PLC0415
-    from graceperiod.gateway.settings import GatewaySettings  # noqa: PLC0415
-    from graceperiod.runtime.signing_keys import PublicKeys  # noqa: PLC0415
 
     signer = LinkSigner()
     now = datetime.now(UTC)
     token = signer.token(purchase_id="pur-alice-sp", recipient="alice@example.com", issued_at=now)
     print(f"link path: /api/purchases/pur-alice-sp/revoke?token={token}", flush=True)
-    app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
-        clients=demo_clients(now),
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(signer.jwks()),
-    )
+    app = demo_gateway(signer, clients=demo_clients(now))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
