@@ -258,28 +258,41 @@ class ControlRoutes:
 
 
 def _update_account(account: Account, spec: dict[str, Any]) -> None:
-    if "support_plan" in spec:
-        if spec["support_plan"] not in SUPPORT_PLANS:
-            msg = f"support_plan must be one of {sorted(SUPPORT_PLANS)}"
-            raise ValueError(msg)
-        account.support_plan = spec["support_plan"]
-    if "roles" in spec:
-        account.roles = dict(spec["roles"])
-    if "denied_actions" in spec:
-        account.denied = set(spec["denied_actions"])
-    if "billing_categories" in spec:
-        account.billing_categories = spec["billing_categories"]
-    if "return_quota_used" in spec:
-        account.return_quota_used = int(spec["return_quota_used"])
-    if "purchase_events_queue" in spec:
-        target = spec["purchase_events_queue"]
-        if target is not None and (not target.startswith("arn:aws:sqs:") or target.count(":") != 5):
-            msg = "purchase_events_queue must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>) or null"
-            raise ValueError(msg)
-        account.purchase_events_queue = target
-    if "opted_in_regions" in spec:
-        unknown = set(spec["opted_in_regions"]) - set(OPT_IN_REGIONS)
-        if unknown:
-            msg = f"not opt-in Regions: {sorted(unknown)}; opt-in Regions are {list(OPT_IN_REGIONS)}"
-            raise ValueError(msg)
-        account.opted_in_regions = set(spec["opted_in_regions"])
+    """Set what ``spec`` names, in the table's order; a value out of range is a ValueError."""
+    for key, (attribute, convert) in _ACCOUNT_FIELDS.items():
+        if key in spec:
+            setattr(account, attribute, convert(spec[key]))
+
+
+def _support_plan(plan: str) -> str:
+    if plan not in SUPPORT_PLANS:
+        msg = f"support_plan must be one of {sorted(SUPPORT_PLANS)}"
+        raise ValueError(msg)
+    return plan
+
+
+def _queue_arn(target: str | None) -> str | None:
+    if target is not None and (not target.startswith("arn:aws:sqs:") or target.count(":") != 5):
+        msg = "purchase_events_queue must be an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>) or null"
+        raise ValueError(msg)
+    return target
+
+
+def _opt_in_regions(regions: list[str]) -> set[str]:
+    unknown = set(regions) - set(OPT_IN_REGIONS)
+    if unknown:
+        msg = f"not opt-in Regions: {sorted(unknown)}; opt-in Regions are {list(OPT_IN_REGIONS)}"
+        raise ValueError(msg)
+    return set(regions)
+
+
+#: What the control API may set on an account: its key → (the Account attribute, how the value is read).
+_ACCOUNT_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "support_plan": ("support_plan", _support_plan),
+    "roles": ("roles", dict),
+    "denied_actions": ("denied", set),
+    "billing_categories": ("billing_categories", lambda categories: categories),
+    "return_quota_used": ("return_quota_used", int),
+    "purchase_events_queue": ("purchase_events_queue", _queue_arn),
+    "opted_in_regions": ("opted_in_regions", _opt_in_regions),
+}

@@ -303,58 +303,13 @@ async def run(
 ) -> dict[str, Any]:
     """Start private servers and the notifier, run the scenarios, stop everything."""
     base = workdir or Path(tempfile.mkdtemp(prefix="gp-bench-notifier-"))
-    rabbit = RabbitServer(data_dir=base / "rabbitmq")
-    ferret = FerretServer(data_dir=base / "ferretdb")
-    sink = SmtpSinkServer(data_dir=base / "smtp")
     keys = base / "keys"
     _generate_keys(keys)
-    notifier: ServiceProcess | None = None
     started: list[Any] = []
     try:
-        for server in (rabbit, ferret, sink):
-            server.start(timeout=90)
-            started.append(server)
-        port = free_port()
-        notifier = ServiceProcess(
-            name="notifier",
-            module="graceperiod.notifier",
-            data_dir=base / "log",
-            port=port,
-            env={
-                "AMQP_URL": rabbit.url,
-                "MONGODB_URL": ferret.url,
-                "SMTP_URL": sink.url,
-                "NOTIFIER_HTTP_PORT": str(port),
-                "NOTIFIER_LINK_KEYS_DIR": str(keys),
-                "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": "finops@example.com",
-                "NOTIFIER_MAX_CONCURRENT_SENDS": str(concurrency),
-                "LOG_LEVEL": "WARNING",
-            },
-        )
-        notifier.start(timeout=60)
-        started.append(notifier)
-        servers = {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
-        groups = {name: _pgid(server) for name, server in servers.items()}
-        broker = await connect(rabbit.url)
-        try:
-            await notifier_scenario(broker, sink.maildir, purchases=20, rate=None, tag="warmup")
-            fixed = await notifier_scenario(
-                broker, sink.maildir, purchases=int(rate * duration), rate=rate, tag="fixed", cpu=CpuMeter(groups)
-            )
-            saturated = await notifier_scenario(
-                broker, sink.maildir, purchases=burst, rate=None, tag="burst", cpu=CpuMeter(groups)
-            )
-        finally:
-            await broker.stop()
-        message = sample_message(sink.maildir)
-        baseline = await direct_blast(
-            "127.0.0.1",
-            sink.port,
-            message,
-            emails=burst * RECIPIENTS_PER_PURCHASE,
-            concurrency=concurrency,
-            maildir=sink.maildir,
-            cpu=CpuMeter({"smtp_sink": groups["smtp_sink"]}),
+        servers = _start(base, keys, concurrency, started)
+        fixed, saturated, baseline = await _measure(
+            servers, rate=rate, duration=duration, burst=burst, concurrency=concurrency
         )
         load = os.getloadavg()
     finally:
@@ -362,6 +317,72 @@ async def run(
             server.stop()
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
+    return _summary(fixed, saturated, baseline, load[0])
+
+
+def _start(base: Path, keys: Path, concurrency: int, started: list[Any]) -> dict[str, Any]:
+    """RabbitMQ, FerretDB, the SMTP sink and the notifier process, each added to ``started``
+    as soon as it runs (the caller stops them)."""
+    rabbit = RabbitServer(data_dir=base / "rabbitmq")
+    ferret = FerretServer(data_dir=base / "ferretdb")
+    sink = SmtpSinkServer(data_dir=base / "smtp")
+    for server in (rabbit, ferret, sink):
+        server.start(timeout=90)
+        started.append(server)
+    port = free_port()
+    notifier = ServiceProcess(
+        name="notifier",
+        module="graceperiod.notifier",
+        data_dir=base / "log",
+        port=port,
+        env={
+            "AMQP_URL": rabbit.url,
+            "MONGODB_URL": ferret.url,
+            "SMTP_URL": sink.url,
+            "NOTIFIER_HTTP_PORT": str(port),
+            "NOTIFIER_LINK_KEYS_DIR": str(keys),
+            "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": "finops@example.com",
+            "NOTIFIER_MAX_CONCURRENT_SENDS": str(concurrency),
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    notifier.start(timeout=60)
+    started.append(notifier)
+    return {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
+
+
+async def _measure(
+    servers: dict[str, Any], *, rate: float, duration: float, burst: int, concurrency: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The fixed-rate run, the saturation run, and the direct SMTP blast they are compared with."""
+    rabbit, sink = servers["rabbitmq"], servers["smtp_sink"]
+    groups = {name: _pgid(server) for name, server in servers.items()}
+    broker = await connect(rabbit.url)
+    try:
+        await notifier_scenario(broker, sink.maildir, purchases=20, rate=None, tag="warmup")
+        fixed = await notifier_scenario(
+            broker, sink.maildir, purchases=int(rate * duration), rate=rate, tag="fixed", cpu=CpuMeter(groups)
+        )
+        saturated = await notifier_scenario(
+            broker, sink.maildir, purchases=burst, rate=None, tag="burst", cpu=CpuMeter(groups)
+        )
+    finally:
+        await broker.stop()
+    baseline = await direct_blast(
+        "127.0.0.1",
+        sink.port,
+        sample_message(sink.maildir),
+        emails=burst * RECIPIENTS_PER_PURCHASE,
+        concurrency=concurrency,
+        maildir=sink.maildir,
+        cpu=CpuMeter({"smtp_sink": groups["smtp_sink"]}),
+    )
+    return fixed, saturated, baseline
+
+
+def _summary(
+    fixed: dict[str, Any], saturated: dict[str, Any], baseline: dict[str, Any], load_1m: float
+) -> dict[str, Any]:
     ratio = saturated["emails_per_s"] / baseline["emails_per_s"]
     return {
         "scenario": "notifier: purchase recorded -> emails accepted by SMTP",
@@ -370,7 +391,7 @@ async def run(
         "saturation": saturated,
         "direct_blast": baseline,
         "saturated_vs_direct": round(ratio, 3),
-        "machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load[0], 2)},
+        "machine": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(load_1m, 2)},
         "targets": {
             "saturated_vs_direct_min": TARGET_SATURATED_RATIO,
             "p99_ms_at_fixed_rate_max": TARGET_P99_MS,

@@ -7,10 +7,11 @@ import asyncio
 import json
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from graceperiod.devstack.bench.baseline import publish_pipelined
 from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
@@ -43,8 +44,10 @@ def _accepted(maildir: Path, since_ns: int, seen: dict[Path, tuple[str, float]])
 
 async def run(servers: Servers, amqp_url: str, count: int, progress: Progress, *, rate: float | None) -> Result:
     label = f"{rate:g}/s" if rate else "saturation"
-    publish_task = progress.add_task(f"pipeline ({label}): publish", total=count)
-    email_task = progress.add_task(f"pipeline ({label}): emails", total=count * RECIPIENTS)
+    tasks = (
+        progress.add_task(f"pipeline ({label}): publish", total=count),
+        progress.add_task(f"pipeline ({label}): emails", total=count * RECIPIENTS),
+    )
     db_prefix = unique("bench")
 
     broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench")
@@ -68,43 +71,69 @@ async def run(servers: Servers, amqp_url: str, count: int, progress: Progress, *
                 servers.aws_endpoint_url, seeder, ACCOUNT, [p["commitment"]["id"] for p in payloads]
             )
         bodies = [(p["purchase_id"], json.dumps(p).encode()) for p in payloads]
-        published_at: dict[str, float] = {}
-        since_ns = time.time_ns()
-        seen: dict[Path, tuple[str, float]] = {}
+        collected = await _publish_and_collect(servers, amqp_url, bodies, rate=rate, progress=progress, tasks=tasks)
+    return _result(collected, count, rate, label)
 
-        connection = await aio_pika.connect_robust(amqp_url)
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            exchange = await channel.get_exchange("graceperiod.events")
-            started = time.perf_counter()
-            publishing = asyncio.create_task(
-                publish_pipelined(
-                    channel,
-                    exchange,
-                    bodies,
-                    "purchase.executed",
-                    rate=rate,
-                    on_published=published_at,
-                    progress=progress,
-                    task=publish_task,
-                )
+
+@dataclass
+class _Run:
+    published_at: dict[str, float] = field(default_factory=dict)
+    """Purchase id → when its purchase.executed was confirmed."""
+    seen: dict[Path, tuple[str, float]] = field(default_factory=dict)
+    """Email file → (purchase id, when the sink accepted it)."""
+    seconds: float = 0.0
+
+
+async def _publish_and_collect(
+    servers: Servers,
+    amqp_url: str,
+    bodies: list[tuple[str, bytes]],
+    *,
+    rate: float | None,
+    progress: Progress,
+    tasks: tuple[TaskID, TaskID],
+) -> _Run:
+    """Publish every purchase (at ``rate``, or all at once) while counting the emails the sink accepts."""
+    publish_task, email_task = tasks
+    count = len(bodies)
+    run = _Run()
+    since_ns = time.time_ns()
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("graceperiod.events")
+        started = time.perf_counter()
+        publishing = asyncio.create_task(
+            publish_pipelined(
+                channel,
+                exchange,
+                bodies,
+                "purchase.executed",
+                rate=rate,
+                on_published=run.published_at,
+                progress=progress,
+                task=publish_task,
             )
-            deadline = time.monotonic() + max(120.0, count / 5)
-            while len(seen) < count * RECIPIENTS and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-                before = len(seen)
-                _accepted(servers.smtp.maildir, since_ns, seen)
-                progress.advance(email_task, len(seen) - before)
-            await publishing
-            total_seconds = time.perf_counter() - started
-        finally:
-            await connection.close()
+        )
+        deadline = time.monotonic() + max(120.0, count / 5)
+        while len(run.seen) < count * RECIPIENTS and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            before = len(run.seen)
+            _accepted(servers.smtp.maildir, since_ns, run.seen)
+            progress.advance(email_task, len(run.seen) - before)
+        await publishing
+        run.seconds = time.perf_counter() - started
+    finally:
+        await connection.close()
+    return run
 
+
+def _result(run: _Run, count: int, rate: float | None, label: str) -> Result:
     last_email: dict[str, float] = {}
-    for purchase_id, accepted in seen.values():
+    for purchase_id, accepted in run.seen.values():
         last_email[purchase_id] = max(accepted, last_email.get(purchase_id, 0.0))
-    latencies = [(last_email[p] - published_at[p]) * 1000 for p in last_email if p in published_at]
-    emails = len(seen)
+    latencies = [(last_email[p] - run.published_at[p]) * 1000 for p in last_email if p in run.published_at]
+    emails = len(run.seen)
     result = Result(
         name=f"pipeline_{'saturation' if not rate else f'{rate:g}_per_s'}",
         description=f"purchase.executed → revocation → notifier → SMTP, {RECIPIENTS} recipients each ({label})",
@@ -113,9 +142,9 @@ async def run(servers: Servers, amqp_url: str, count: int, progress: Progress, *
             "offered_rate_per_s": rate,
             "emails_expected": count * RECIPIENTS,
             "emails_accepted": emails,
-            "purchases_per_s": round(len(last_email) / total_seconds, 1),
-            "emails_per_s": round(emails / total_seconds, 1),
-            "seconds": round(total_seconds, 2),
+            "purchases_per_s": round(len(last_email) / run.seconds, 1),
+            "emails_per_s": round(emails / run.seconds, 1),
+            "seconds": round(run.seconds, 2),
             **{f"publish_to_last_email_{k}": v for k, v in percentiles(latencies).items()},
         },
     )

@@ -12,6 +12,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,22 +80,8 @@ async def notifier(workdir: Path, *, quick: bool) -> Result:
 
 async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
     """The gateway as a process, over a real revocation service process with recorded purchases."""
-    workdir = servers.workdir / "gateway-bench"
-    workdir.mkdir(parents=True, exist_ok=True)
-    idp = ApiTokenIssuer()
-    (workdir / "idp.pem").write_bytes(idp.public_pem)
-    signer = LinkSigner()
-    (workdir / "links.jwks.json").write_text(json.dumps(signer.jwks()))
-    env = {
-        "GATEWAY_AUTH_PUBLIC_KEY_FILE": str(workdir / "idp.pem"),
-        "GATEWAY_AUTH_ISSUER": idp.issuer,
-        "GATEWAY_AUTH_AUDIENCE": idp.audience,
-        "GATEWAY_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
-        "REVOCATION_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
-        "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
-        "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
-        "GATEWAY_DEV_SIGN_IN": "true",  # a dashboard session for the History page (loopback only)
-    }
+    idp, signer = ApiTokenIssuer(), LinkSigner()
+    env = _gateway_env(servers.workdir / "gateway-bench", idp, signer)
     db_prefix = unique("bench")
     stored = 1000 if quick else 10_000
     with service_processes(servers, amqp_url, ["revocation", "gateway"], db_prefix=db_prefix, extra_env=env) as (
@@ -128,23 +115,42 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
             "GET /health (baseline) vs /api/purchases (RPC to revocation) vs email-link GET at 200 req/s; "
             "the History's first screen (one user) and the whole CSV export"
         ),
-        metrics={
-            "purchases_stored": stored + len(bodies),
-            "baseline_req_per_s": numbers["baseline"]["req_per_s"],
-            "baseline_p99_ms": numbers["baseline"]["p99_ms"],
-            "purchases_req_per_s": numbers["purchases_list"]["req_per_s"],
-            "purchases_p50_ms": numbers["purchases_list"]["p50_ms"],
-            "purchases_p99_ms": numbers["purchases_list"]["p99_ms"],
-            "purchases_vs_baseline": numbers["purchases_vs_baseline"],
-            "email_link_req_per_s": numbers["email_link"]["req_per_s"],
-            "email_link_p50_ms": numbers["email_link"]["p50_ms"],
-            "email_link_p99_ms": numbers["email_link"]["p99_ms"],
-            "email_link_errors": numbers["email_link"]["errors"],
-            "target_purchases_met": numbers["purchases_meets_target"],
-            "target_email_link_met": numbers["email_link_meets_target"],
-            **history,
-        },
+        metrics={"purchases_stored": stored + len(bodies), **_gateway_metrics(numbers), **history},
     )
+
+
+def _gateway_env(workdir: Path, idp: ApiTokenIssuer, signer: LinkSigner) -> dict[str, str]:
+    """The gateway's and revocation's settings: the bench's token issuer and link keys, no rate limits."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "idp.pem").write_bytes(idp.public_pem)
+    (workdir / "links.jwks.json").write_text(json.dumps(signer.jwks()))
+    return {
+        "GATEWAY_AUTH_PUBLIC_KEY_FILE": str(workdir / "idp.pem"),
+        "GATEWAY_AUTH_ISSUER": idp.issuer,
+        "GATEWAY_AUTH_AUDIENCE": idp.audience,
+        "GATEWAY_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
+        "REVOCATION_LINK_JWKS_FILE": str(workdir / "links.jwks.json"),
+        "GATEWAY_SIGN_IN_RATE_PER_MINUTE": "0",
+        "GATEWAY_PUBLIC_RATE_PER_MINUTE": "0",
+        "GATEWAY_DEV_SIGN_IN": "true",  # a dashboard session for the History page (loopback only)
+    }
+
+
+def _gateway_metrics(numbers: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "baseline_req_per_s": numbers["baseline"]["req_per_s"],
+        "baseline_p99_ms": numbers["baseline"]["p99_ms"],
+        "purchases_req_per_s": numbers["purchases_list"]["req_per_s"],
+        "purchases_p50_ms": numbers["purchases_list"]["p50_ms"],
+        "purchases_p99_ms": numbers["purchases_list"]["p99_ms"],
+        "purchases_vs_baseline": numbers["purchases_vs_baseline"],
+        "email_link_req_per_s": numbers["email_link"]["req_per_s"],
+        "email_link_p50_ms": numbers["email_link"]["p50_ms"],
+        "email_link_p99_ms": numbers["email_link"]["p99_ms"],
+        "email_link_errors": numbers["email_link"]["errors"],
+        "target_purchases_met": numbers["purchases_meets_target"],
+        "target_email_link_met": numbers["email_link_meets_target"],
+    }
 
 
 async def _wait_listed(base_url: str, token: str, count: int, timeout: float = 60.0) -> None:

@@ -79,6 +79,11 @@ def sample_purchase(*, kind: str = "savings_plan", direct: bool = True) -> Purch
 
 
 def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
+    """Every email variant: the purchase-executed email in each window state, then each outcome."""
+    return {**_executed(signer, renderer), **_outcomes(signer, renderer)}
+
+
+def _executed(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
     week = NOW + timedelta(days=7)
     cases = {
         "executed-self-service": (
@@ -117,6 +122,12 @@ def samples(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
                 now=NOW,
             )
         )
+    return out
+
+
+def _outcomes(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
+    out: dict[str, Email] = {}
+    week = NOW + timedelta(days=7)
     purchase = sample_purchase()
     week_windows = Windows(self_service_until=week, support_case_until=week, closes_at=week)
     actor = ActorRef(user_id="u-alice", email="alice@example.com", name="Alice Example", path=ActionPath.EMAIL_LINK)
