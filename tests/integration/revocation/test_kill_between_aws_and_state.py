@@ -6,9 +6,8 @@ same client token, and nothing happens twice."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,71 +16,23 @@ import pytest
 from graceperiod.contracts.revocation import RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import CommandStatus
-from graceperiod.devstack.servers.processes import ServiceProcess, free_port
 from tests.integration.revocation.conftest import ADMIN, Harness, key
-
-LEASE_SECONDS = 2
-
-
-@contextlib.asynccontextmanager
-async def ticking(harness: Harness, every: float = 0.5) -> AsyncIterator[None]:
-    """A ticker, as the scheduler runs one in production."""
-
-    async def tick() -> None:
-        while True:
-            await harness.tick()
-            await asyncio.sleep(every)
-
-    task = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+from tests.integration.revocation.restarts import RevocationProcesses, ticking
 
 
 @pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def _start(
-    harness: Harness, tmp_path: Path, mongodb_url: str, aws_endpoint_url: str, started: list[ServiceProcess]
-) -> ServiceProcess:
-    port = free_port()
-    process = ServiceProcess(
-        name=f"revocation-{port}",
-        module="graceperiod.revocation",
-        data_dir=tmp_path,
-        port=port,
-        env={
-            "AMQP_URL": harness.amqp_url,
-            "MONGODB_URL": mongodb_url,
-            "AWS_ENDPOINT_URL": aws_endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "REVOCATION_MONGODB_DATABASE": harness.database,
-            "REVOCATION_HTTP_PORT": str(port),
-            "REVOCATION_REPLY_WITHIN_SECONDS": "5",
-            "REVOCATION_PENDING_POLL_SECONDS": "0.2",
-            "REVOCATION_ATTEMPT_LEASE_SECONDS": str(LEASE_SECONDS),
-            "LOG_FORMAT": "console",
-        },
-    )
-    process.start(timeout=60)
-    started.append(process)
-    return process
+def processes(
+    bare_harness: Harness, tmp_path: Path, mongodb_url: str, aws_endpoint_url: str
+) -> Iterator[RevocationProcesses]:
+    with RevocationProcesses(bare_harness, tmp_path, mongodb_url, {"AWS_ENDPOINT_URL": aws_endpoint_url}) as started:
+        yield started
 
 
 async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
-    bare_harness: Harness, tmp_path: Path, mongodb_url: str, aws_endpoint_url: str, processes: list[ServiceProcess]
+    bare_harness: Harness, processes: RevocationProcesses
 ) -> None:
     harness = bare_harness
-    doomed = _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+    doomed = processes.start()
     account = await harness.account()
     now = harness.clock.now()
     plan = await harness.control.savings_plan(account, start=now, returnableUntil=now + timedelta(days=2))
@@ -100,7 +51,7 @@ async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
     doomed.kill()
 
     await harness.control.clear_faults()
-    _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+    processes.start()
 
     async with ticking(harness):  # a tick after the lease resumes the attempt
         view = await harness.wait_for(
@@ -118,10 +69,10 @@ async def test_a_kill_between_the_aws_call_and_the_state_write_is_safe_to_retry(
 
 
 async def test_a_kill_after_create_case_adopts_the_case_instead_of_filing_twice(
-    bare_harness: Harness, tmp_path: Path, mongodb_url: str, aws_endpoint_url: str, processes: list[ServiceProcess]
+    bare_harness: Harness, processes: RevocationProcesses
 ) -> None:
     harness = bare_harness
-    doomed = _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+    doomed = processes.start()
     account = await harness.account()
     ri = await harness.control.reserved_instance(account, start=harness.clock.now() - timedelta(hours=1))
     pid = (
@@ -140,7 +91,7 @@ async def test_a_kill_after_create_case_adopts_the_case_instead_of_filing_twice(
     doomed.kill()
 
     await harness.control.clear_faults()
-    _start(harness, tmp_path, mongodb_url, aws_endpoint_url, processes)
+    processes.start()
 
     async with ticking(harness):  # a tick after the lease resumes the attempt
         view = await harness.wait_for(pid, lambda v: v.phase is Phase.CASE_OPEN, timeout=40)

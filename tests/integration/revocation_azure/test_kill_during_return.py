@@ -16,71 +16,41 @@ from graceperiod.contracts.revocation import RegisterAzurePrincipal, RevokePurch
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.azure_endpoint.control import AzureControl, AzureEndpointAddress
-from graceperiod.devstack.servers.processes import ServiceProcess, free_port
 from graceperiod.devstack.testkit.samples import azure_purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from tests.integration.azure_endpoint.conftest import ServicePrincipal
 from tests.integration.revocation.conftest import ADMIN, Harness, key
-from tests.integration.revocation.test_kill_between_aws_and_state import ticking
+from tests.integration.revocation.restarts import RevocationProcesses, ticking
 
-LEASE_SECONDS = 2
 SECRET_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def _start(
-    harness: Harness, tmp_path: Path, mongodb_url: str, azure: AzureEndpointAddress, started: list[ServiceProcess]
-) -> ServiceProcess:
-    port = free_port()
-    process = ServiceProcess(
-        name=f"revocation-{port}",
-        module="graceperiod.revocation",
-        data_dir=tmp_path,
-        port=port,
-        env={
-            "AMQP_URL": harness.amqp_url,
-            "MONGODB_URL": mongodb_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "REVOCATION_MONGODB_DATABASE": harness.database,
-            "REVOCATION_HTTP_PORT": str(port),
-            "REVOCATION_REPLY_WITHIN_SECONDS": "5",
-            "REVOCATION_PENDING_POLL_SECONDS": "0.2",
-            "REVOCATION_ATTEMPT_LEASE_SECONDS": str(LEASE_SECONDS),
-            "REVOCATION_AWS_BACKOFF_BASE_SECONDS": "0.05",
-            "REVOCATION_AZURE_ARM_URL": azure.url,
-            "REVOCATION_AZURE_AUTHORITY": azure.url,
-            "REVOCATION_AZURE_CA_BUNDLE": str(azure.ca_bundle),
-            "REVOCATION_AZURE_POLLING_SECONDS": "0.1",
-            "REVOCATION_AZURE_FOLLOW_SECONDS": "30",
-            "REVOCATION_SECRET_KEYS": json.dumps([SECRET_KEY]),
-            "LOG_FORMAT": "console",
-        },
-    )
-    process.start(timeout=60)
-    started.append(process)
-    return process
+def processes(
+    bare_harness: Harness, tmp_path: Path, mongodb_url: str, azure_endpoint: AzureEndpointAddress
+) -> Iterator[RevocationProcesses]:
+    azure = {
+        "REVOCATION_AWS_BACKOFF_BASE_SECONDS": "0.05",
+        "REVOCATION_AZURE_ARM_URL": azure_endpoint.url,
+        "REVOCATION_AZURE_AUTHORITY": azure_endpoint.url,
+        "REVOCATION_AZURE_CA_BUNDLE": str(azure_endpoint.ca_bundle),
+        "REVOCATION_AZURE_POLLING_SECONDS": "0.1",
+        "REVOCATION_AZURE_FOLLOW_SECONDS": "30",
+        "REVOCATION_SECRET_KEYS": json.dumps([SECRET_KEY]),
+    }
+    with RevocationProcesses(bare_harness, tmp_path, mongodb_url, azure) as started:
+        yield started
 
 
 async def test_a_return_survives_throttling_and_a_killed_service_and_is_posted_once(
     bare_harness: Harness,
-    tmp_path: Path,
-    mongodb_url: str,
-    azure_endpoint: AzureEndpointAddress,
     control: AzureControl,
     admin: ServicePrincipal,
     billing_scope: str,
-    processes: list[ServiceProcess],
+    processes: RevocationProcesses,
 ) -> None:
     harness = bare_harness
-    doomed = _start(harness, tmp_path, mongodb_url, azure_endpoint, processes)
+    doomed = processes.start()
     registered = await harness.command(
         RegisterAzurePrincipal(
             actor=ADMIN,
@@ -112,7 +82,7 @@ async def test_a_return_survives_throttling_and_a_killed_service_and_is_posted_o
     doomed.kill()
 
     await control.set_clock(offset_seconds=61)  # Azure finishes the return while the service is down
-    _start(harness, tmp_path, mongodb_url, azure_endpoint, processes)
+    processes.start()
     async with ticking(harness):
         view = await harness.wait_for(pid, lambda v: v.phase is Phase.REVOKED, timeout=60)
         await harness.wait_event(pid, "revoked", timeout=20)
