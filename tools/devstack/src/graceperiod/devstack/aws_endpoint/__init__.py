@@ -22,23 +22,17 @@ Services find it only through the standard ``AWS_ENDPOINT_URL`` /
 
 from __future__ import annotations
 
-import threading
-
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
 from graceperiod.devstack.aws_endpoint.app import AwsEndpointApp
 from graceperiod.devstack.aws_endpoint.state import DEFAULT_VENDOR_ACCOUNT, Emulator
+from graceperiod.devstack.servers.emulators import QuietHandler, ThreadedEndpoint
 
 __all__ = ["AwsEndpoint", "AwsEndpointApp", "Emulator"]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        """One line per request drowns the log; the control API has the call log instead."""
-
-
-class AwsEndpoint:
+class AwsEndpoint(ThreadedEndpoint):
     """The endpoint in a background thread (``python -m`` runs it in the foreground)."""
 
     def __init__(
@@ -58,22 +52,8 @@ class AwsEndpoint:
             rate_limits=rate_limits,
         )
         app = AwsEndpointApp(self.emulator, DomainDispatcherApplication(create_backend_app))
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-        self._thread: threading.Thread | None = None
+        super().__init__(make_server(host, port, app, threaded=True, request_handler=QuietHandler), "aws-endpoint")
 
     @property
     def url(self) -> str:
         return f"http://{self._server.host}:{self._server.port}"
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="aws-endpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(10)

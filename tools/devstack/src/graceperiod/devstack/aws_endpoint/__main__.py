@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
 from graceperiod.devstack.aws_endpoint import AwsEndpoint
 from graceperiod.devstack.aws_endpoint.state import DEFAULT_VENDOR_ACCOUNT
+from graceperiod.devstack.servers.emulators import run_until_signalled
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,13 +33,7 @@ def main(argv: list[str] | None = None) -> None:
         payment_delay_seconds=args.payment_delay,
         rate_limits=not args.no_rate_limits,
     )
-    endpoint.start()
-    print(f"AWS endpoint listening on {endpoint.url}", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    endpoint.stop()
+    run_until_signalled(endpoint, f"AWS endpoint listening on {endpoint.url}")
 
 
 if __name__ == "__main__":

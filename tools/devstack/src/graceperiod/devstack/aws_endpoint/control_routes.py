@@ -7,14 +7,11 @@ Its client is :class:`~.control.EmulatorControl`; docs/revocation.md lists the r
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from graceperiod.devstack.aws_endpoint import cost_and_usage
@@ -23,64 +20,35 @@ from graceperiod.devstack.aws_endpoint.operations import seed_reserved_instance,
 from graceperiod.devstack.aws_endpoint.rates import RateLimit
 from graceperiod.devstack.aws_endpoint.state import SUPPORT_PLANS, Account, Emulator, Fault, Organization
 from graceperiod.devstack.aws_endpoint.wire import parse_iso
+from graceperiod.devstack.servers.emulators import ControlApi, json_response
 
 FAULT_KINDS = ("throttle", "server-error", "error", "delay", "slow-response")
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, set):
-        return sorted(value)
-    raise TypeError(type(value).__name__)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=_json_default), status, content_type="application/json")
-
-
-class ControlRoutes:
+class ControlRoutes(ControlApi):
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        rules = [
-            ("/health", "health", ["GET"]),
-            ("/reset", "reset", ["POST"]),
-            ("/state", "state", ["GET"]),
-            ("/clock", "clock", ["GET", "POST"]),
-            ("/config", "config", ["GET", "POST"]),
-            ("/rate-limits", "rate_limits", ["GET", "PUT", "DELETE"]),
-            ("/faults", "faults", ["GET", "POST", "DELETE"]),
-            ("/calls", "calls", ["GET"]),
-            ("/stats", "stats", ["GET"]),
-            ("/accounts/<account_id>", "account", ["GET", "PUT"]),
-            ("/accounts/<account_id>/savings-plans", "savings_plans", ["POST"]),
-            ("/accounts/<account_id>/reserved-instances", "reserved_instances", ["POST"]),
-            ("/accounts/<account_id>/reserved-nodes", "reserved_nodes", ["POST"]),
-            ("/accounts/<account_id>/cases/<case_id>", "case", ["PATCH"]),
-            ("/organizations/<management_id>", "organization", ["GET", "PUT"]),
-            ("/costs/<account_id>", "costs", ["GET", "POST", "DELETE"]),
-            ("/costs/<account_id>/usage", "usage", ["POST"]),
-        ]
-        self.routes = Map([Rule(f"/_emulator{path}", endpoint=name, methods=methods) for path, name, methods in rules])
-
-    def __call__(self, request: Request) -> Response:
-        try:
-            endpoint, args = self.routes.bind_to_environ(request.environ).match()
-            handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
-            return handler(request, **args)
-        except NotFound:
-            return _json({"error": f"no control route {request.method} {request.path}"}, 404)
-        except HTTPException as exc:
-            return _json({"error": str(exc)}, exc.code or 400)
-        except (KeyError, ValueError, TypeError) as exc:
-            return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+        super().__init__(
+            [
+                ("/rate-limits", "rate_limits", ["GET", "PUT", "DELETE"]),
+                ("/stats", "stats", ["GET"]),
+                ("/accounts/<account_id>", "account", ["GET", "PUT"]),
+                ("/accounts/<account_id>/savings-plans", "savings_plans", ["POST"]),
+                ("/accounts/<account_id>/reserved-instances", "reserved_instances", ["POST"]),
+                ("/accounts/<account_id>/reserved-nodes", "reserved_nodes", ["POST"]),
+                ("/accounts/<account_id>/cases/<case_id>", "case", ["PATCH"]),
+                ("/organizations/<management_id>", "organization", ["GET", "PUT"]),
+                ("/costs/<account_id>", "costs", ["GET", "POST", "DELETE"]),
+                ("/costs/<account_id>/usage", "usage", ["POST"]),
+            ]
+        )
 
     def _health(self, request: Request) -> Response:
-        return _json({"ok": True, "now": self.emulator.now()})
+        return json_response({"ok": True, "now": self.emulator.now()})
 
     def _reset(self, request: Request) -> Response:
         self.emulator.reset()
-        return _json({"ok": True})
+        return json_response({"ok": True})
 
     def _state(self, request: Request) -> Response:
         em = self.emulator
@@ -88,7 +56,7 @@ class ControlRoutes:
             accounts = [em.account(a).describe() for a in list(em.accounts)]
             organizations = [o.describe() for o in em.organizations.values()]
         faults = [vars(f) for f in em.faults]
-        return _json({"now": em.now(), "accounts": accounts, "organizations": organizations, "faults": faults})
+        return json_response({"now": em.now(), "accounts": accounts, "organizations": organizations, "faults": faults})
 
     def _clock(self, request: Request) -> Response:
         if request.method == "POST":
@@ -98,7 +66,7 @@ class ControlRoutes:
                 offset_seconds=spec.get("offset_seconds"),
                 real=bool(spec.get("real")),
             )
-        return _json({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
+        return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
 
     def _config(self, request: Request) -> Response:
         em = self.emulator
@@ -115,7 +83,7 @@ class ControlRoutes:
                         setattr(em, attribute, timedelta(seconds=float(spec[key])))
                 if "rate_limits" in spec:
                     em.rates.enabled = bool(spec["rate_limits"])
-        return _json(
+        return json_response(
             {
                 "return_delay_seconds": em.return_delay.total_seconds(),
                 "payment_delay_seconds": em.payment_delay.total_seconds(),
@@ -141,7 +109,7 @@ class ControlRoutes:
                     source=spec.get("source") or "set through the control API",
                 )
             self.emulator.rates.set_limit(spec["action"], limit)
-        return _json(self.emulator.rates.describe())
+        return json_response(self.emulator.rates.describe())
 
     def _faults(self, request: Request) -> Response:
         em = self.emulator
@@ -152,7 +120,7 @@ class ControlRoutes:
             spec = request.get_json(force=True)
             kind = spec.get("kind", "throttle")
             if kind not in FAULT_KINDS:
-                return _json({"error": f"unknown fault kind {kind!r}"}, 400)
+                return json_response({"error": f"unknown fault kind {kind!r}"}, 400)
             fault = Fault(
                 action=spec["action"],
                 account=spec.get("account"),
@@ -165,7 +133,7 @@ class ControlRoutes:
             )
             with em.lock:
                 em.faults.append(fault)
-        return _json({"faults": [vars(f) for f in em.faults]})
+        return json_response({"faults": [vars(f) for f in em.faults]})
 
     def _calls(self, request: Request) -> Response:
         account, action = request.args.get("account"), request.args.get("action")
@@ -175,7 +143,7 @@ class ControlRoutes:
                 for c in self.emulator.calls
                 if (account is None or c.get("account") == account) and (action is None or c.get("action") == action)
             ]
-        return _json({"calls": calls})
+        return json_response({"calls": calls})
 
     def _stats(self, request: Request) -> Response:
         """Calls answered per action and outcome (``ok`` or the error code), since the last reset."""
@@ -184,7 +152,7 @@ class ControlRoutes:
         by_action: dict[str, dict[str, int]] = {}
         for (action, outcome), count in counts:
             by_action.setdefault(action, {})[outcome] = count
-        return _json({"calls": by_action})
+        return json_response({"calls": by_action})
 
     def _account(self, request: Request, account_id: str) -> Response:
         em = self.emulator
@@ -192,31 +160,31 @@ class ControlRoutes:
             account = em.account(account_id)
             if request.method == "PUT":
                 _update_account(account, request.get_json(force=True))
-            return _json(account.describe())
+            return json_response(account.describe())
 
     def _savings_plans(self, request: Request, account_id: str) -> Response:
         em = self.emulator
         with em.lock:
-            return _json(seed_savings_plan(em, em.account(account_id), request.get_json(force=True)), 201)
+            return json_response(seed_savings_plan(em, em.account(account_id), request.get_json(force=True)), 201)
 
     def _reserved_instances(self, request: Request, account_id: str) -> Response:
         em = self.emulator
         with em.lock:
-            return _json(seed_reserved_instance(em, em.account(account_id), request.get_json(force=True)), 201)
+            return json_response(seed_reserved_instance(em, em.account(account_id), request.get_json(force=True)), 201)
 
     def _reserved_nodes(self, request: Request, account_id: str) -> Response:
         em = self.emulator
         with em.lock:
-            return _json(seed_reserved_node(em, em.account(account_id), request.get_json(force=True)), 201)
+            return json_response(seed_reserved_node(em, em.account(account_id), request.get_json(force=True)), 201)
 
     def _case(self, request: Request, account_id: str, case_id: str) -> Response:
         em = self.emulator
         with em.lock:
             case = em.account(account_id).cases.get(case_id)
             if case is None:
-                return _json({"error": f"no case {case_id} in account {account_id}"}, 404)
+                return json_response({"error": f"no case {case_id} in account {account_id}"}, 404)
             case.update({k: v for k, v in request.get_json(force=True).items() if k in ("status", "severityCode")})
-            return _json(case)
+            return json_response(case)
 
     def _organization(self, request: Request, management_id: str) -> Response:
         """PUT ``{"members": [{"id", "name"?, "email"?}, ...]}``: the management account is a member too."""
@@ -231,7 +199,9 @@ class ControlRoutes:
                 members.setdefault(management_id, {"name": spec.get("name") or "management", "email": ""})
                 taken = {a for o in em.organizations.values() if o.management != management_id for a in o.members}
                 if taken & set(members):
-                    return _json({"error": f"already in another organization: {sorted(taken & set(members))}"}, 409)
+                    return json_response(
+                        {"error": f"already in another organization: {sorted(taken & set(members))}"}, 409
+                    )
                 organization = Organization(
                     id=organization.id if organization else f"o-{secrets.token_hex(5)}",
                     management=management_id,
@@ -239,22 +209,24 @@ class ControlRoutes:
                 )
                 em.organizations[management_id] = organization
             if organization is None:
-                return _json({"error": f"no organization managed by {management_id}"}, 404)
-            return _json(organization.describe())
+                return json_response({"error": f"no organization managed by {management_id}"}, 404)
+            return json_response(organization.describe())
 
     def _costs(self, request: Request, account_id: str) -> Response:
         em = self.emulator
         if request.method == "POST":
-            return _json(
+            return json_response(
                 cost_and_usage.seed_lines(em.costs, account_id, request.get_json(force=True), now=em.now()), 201
             )
         if request.method == "DELETE":
             em.costs.clear(account_id)
-        return _json(cost_and_usage.describe(em.costs, account_id, now=em.now()))
+        return json_response(cost_and_usage.describe(em.costs, account_id, now=em.now()))
 
     def _usage(self, request: Request, account_id: str) -> Response:
         em = self.emulator
-        return _json(cost_and_usage.seed_usage(em.costs, account_id, request.get_json(force=True), now=em.now()), 201)
+        return json_response(
+            cost_and_usage.seed_usage(em.costs, account_id, request.get_json(force=True), now=em.now()), 201
+        )
 
 
 def _update_account(account: Account, spec: dict[str, Any]) -> None:

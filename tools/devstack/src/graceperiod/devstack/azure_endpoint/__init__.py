@@ -19,38 +19,33 @@ already have for real Azure (the ARM base URL and the authority host).
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import make_server
 
 from graceperiod.devstack.azure_endpoint.app import AzureEndpointApp
 from graceperiod.devstack.azure_endpoint.state import API_VERSION, Config, Emulator
 from graceperiod.devstack.azure_endpoint.tls import ensure_tls
+from graceperiod.devstack.servers.emulators import QuietHandler, ThreadedEndpoint
 
 __all__ = ["API_VERSION", "AzureEndpoint", "AzureEndpointApp", "Emulator"]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        """One line per request drowns the log; the control API has the call log instead."""
-
-
-class AzureEndpoint:
+class AzureEndpoint(ThreadedEndpoint):
     """The endpoint in a background thread (``python -m`` runs it in the foreground)."""
 
     def __init__(self, tls_dir: Path, host: str = "127.0.0.1", port: int = 0, *, config: Config | None = None) -> None:
         self.emulator = Emulator(config)
         self.tls = ensure_tls(tls_dir, (host, "localhost") if host != "localhost" else ("localhost",))
-        self._server: BaseWSGIServer = make_server(
+        server = make_server(
             host,
             port,
             AzureEndpointApp(self.emulator),
             threaded=True,
-            request_handler=_QuietHandler,
+            request_handler=QuietHandler,
             ssl_context=self.tls.server_context(),
         )
-        self._thread: threading.Thread | None = None
+        super().__init__(server, "azure-endpoint")
 
     @property
     def url(self) -> str:
@@ -60,16 +55,3 @@ class AzureEndpoint:
     @property
     def ca_bundle(self) -> Path:
         return self.tls.ca
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="azure-endpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(10)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from pathlib import Path
 
 from graceperiod.devstack.azure_endpoint import AzureEndpoint
 from graceperiod.devstack.azure_endpoint.state import Config
+from graceperiod.devstack.servers.emulators import run_until_signalled
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,13 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         return_polls=args.return_polls, return_seconds=args.return_seconds, retry_after_seconds=args.retry_after
     )
     endpoint = AzureEndpoint(args.tls_dir, args.host, args.port, config=config)
-    endpoint.start()
-    print(f"Azure endpoint listening on {endpoint.url} (CA bundle: {endpoint.ca_bundle})", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    endpoint.stop()
+    run_until_signalled(endpoint, f"Azure endpoint listening on {endpoint.url} (CA bundle: {endpoint.ca_bundle})")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,11 @@ Its client is :class:`~.control.AzureControl`; docs/revocation.md lists the rout
 
 from __future__ import annotations
 
-import json
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from graceperiod.devstack.azure_endpoint.refunds import TERM_MONTHS
@@ -31,22 +29,9 @@ from graceperiod.devstack.azure_endpoint.state import (
     new_id,
 )
 from graceperiod.devstack.azure_endpoint.wire import order_view, parse_iso
+from graceperiod.devstack.servers.emulators import ControlApi, json_response
 
 DEFAULT_BILLING_SCOPE = "/providers/Microsoft.Billing/billingAccounts/local/billingProfiles/default"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return sorted(value)
-    raise TypeError(type(value).__name__)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, default=_json_default), status, content_type="application/json")
 
 
 def _when(value: str | None) -> datetime | None:
@@ -65,52 +50,38 @@ def _assignment(spec: dict[str, Any]) -> RoleAssignment:
     return RoleAssignment(scope=spec.get("scope", "/"), actions=actions, role=role)
 
 
-class ControlRoutes:
+class ControlRoutes(ControlApi):
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
-        rules = [
-            ("/health", "health", ["GET"]),
-            ("/reset", "reset", ["POST"]),
-            ("/state", "state", ["GET"]),
-            ("/clock", "clock", ["GET", "POST"]),
-            ("/config", "config", ["GET", "POST"]),
-            ("/faults", "faults", ["GET", "POST", "DELETE"]),
-            ("/return-plans", "return_plans", ["GET", "POST", "DELETE"]),
-            ("/calls", "calls", ["GET"]),
-            ("/tenants/<tenant_id>", "tenant", ["GET", "PUT"]),
-            ("/tenants/<tenant_id>/principals/<client_id>", "principal", ["GET", "PUT", "DELETE"]),
-            ("/tenants/<tenant_id>/reservation-orders", "seed_order", ["POST"]),
-            ("/billing-scopes", "billing_scope", ["GET", "PUT"]),
-            ("/billing-scopes/refunds", "outside_refund", ["POST"]),
-            ("/reservation-orders/<order_id>", "order", ["GET", "PATCH"]),
-        ]
-        self.routes = Map([Rule(f"/_emulator{path}", endpoint=name, methods=methods) for path, name, methods in rules])
+        super().__init__(
+            [
+                ("/return-plans", "return_plans", ["GET", "POST", "DELETE"]),
+                ("/tenants/<tenant_id>", "tenant", ["GET", "PUT"]),
+                ("/tenants/<tenant_id>/principals/<client_id>", "principal", ["GET", "PUT", "DELETE"]),
+                ("/tenants/<tenant_id>/reservation-orders", "seed_order", ["POST"]),
+                ("/billing-scopes", "billing_scope", ["GET", "PUT"]),
+                ("/billing-scopes/refunds", "outside_refund", ["POST"]),
+                ("/reservation-orders/<order_id>", "order", ["GET", "PATCH"]),
+            ]
+        )
 
-    def __call__(self, request: Request) -> Response:
-        try:
-            endpoint, args = self.routes.bind_to_environ(request.environ).match()
-            handler = getattr(self, f"_{endpoint}")
-            with self.emulator.lock:
-                return handler(request, **args)  # type: ignore[no-any-return]
-        except NotFound:
-            return _json({"error": f"no control route {request.method} {request.path}"}, 404)
-        except HTTPException as exc:
-            return _json({"error": str(exc)}, exc.code or 400)
-        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            return _json({"error": f"{type(exc).__name__}: {exc}"}, 400)
+    refused = (*ControlApi.refused, ArithmeticError)
+
+    def serialised(self) -> AbstractContextManager[object]:
+        return self.emulator.lock
 
     # --- the emulator as a whole ---------------------------------------------------------------
 
     def _health(self, request: Request) -> Response:
-        return _json({"ok": True, "now": self.emulator.now()})
+        return json_response({"ok": True, "now": self.emulator.now()})
 
     def _reset(self, request: Request) -> Response:
         self.emulator.reset()
-        return _json({"ok": True})
+        return json_response({"ok": True})
 
     def _state(self, request: Request) -> Response:
         em = self.emulator
-        return _json(
+        return json_response(
             {
                 "now": em.now(),
                 "config": vars(em.config),
@@ -128,7 +99,7 @@ class ControlRoutes:
             self.emulator.set_clock(
                 now=_when(spec.get("now")), offset_seconds=spec.get("offset_seconds"), real=bool(spec.get("real"))
             )
-        return _json({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
+        return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
 
     def _config(self, request: Request) -> Response:
         config = self.emulator.config
@@ -139,7 +110,7 @@ class ControlRoutes:
                     msg = f"unknown setting {name!r}; settings: {sorted(vars(Config()))}"
                     raise ValueError(msg)
                 setattr(config, name, type(getattr(Config(), name))(value))
-        return _json(vars(config))
+        return json_response(vars(config))
 
     def _faults(self, request: Request) -> Response:
         em = self.emulator
@@ -149,7 +120,7 @@ class ControlRoutes:
             spec = request.get_json(force=True)
             kind = spec.get("kind", "throttle")
             if kind not in FAULT_KINDS:
-                return _json({"error": f"unknown fault kind {kind!r}; kinds: {sorted(FAULT_KINDS)}"}, 400)
+                return json_response({"error": f"unknown fault kind {kind!r}; kinds: {sorted(FAULT_KINDS)}"}, 400)
             em.faults.append(
                 Fault(
                     operation=spec.get("operation", "*"),
@@ -163,7 +134,7 @@ class ControlRoutes:
                     retry_after=int(spec.get("retry_after", 1)),
                 )
             )
-        return _json({"faults": [vars(f) for f in em.faults]})
+        return json_response({"faults": [vars(f) for f in em.faults]})
 
     def _return_plans(self, request: Request) -> Response:
         em = self.emulator
@@ -181,12 +152,12 @@ class ControlRoutes:
             if spec.get("fail_message"):
                 plan.fail_message = spec["fail_message"]
             em.lro_plans.append(plan)
-        return _json({"return_plans": [vars(p) for p in em.lro_plans]})
+        return json_response({"return_plans": [vars(p) for p in em.lro_plans]})
 
     def _calls(self, request: Request) -> Response:
         wanted = {key: request.args[key] for key in ("tenant", "operation", "order") if key in request.args}
         calls = [c for c in self.emulator.calls if all(c.get(k) == v for k, v in wanted.items())]
-        return _json({"calls": calls})
+        return json_response({"calls": calls})
 
     # --- tenants and principals ----------------------------------------------------------------------
 
@@ -195,20 +166,20 @@ class ControlRoutes:
         return {"id": tenant.id, "principals": [p.describe() for p in tenant.principals.values()]}
 
     def _tenant(self, request: Request, tenant_id: str) -> Response:
-        return _json(self._tenant_view(tenant_id))
+        return json_response(self._tenant_view(tenant_id))
 
     def _principal(self, request: Request, tenant_id: str, client_id: str) -> Response:
         tenant = self.emulator.tenant(tenant_id)
         if request.method == "DELETE":
             tenant.principals.pop(client_id, None)
-            return _json({"deleted": client_id})
+            return json_response({"deleted": client_id})
         principal = tenant.principals.get(client_id)
         if request.method == "PUT":
             principal = self._put_principal(tenant_id, client_id, principal, request.get_json(force=True))
             tenant.principals[client_id] = principal
         if principal is None:
-            return _json({"error": f"no principal {client_id} in tenant {tenant_id}"}, 404)
-        return _json(principal.describe())
+            return json_response({"error": f"no principal {client_id} in tenant {tenant_id}"}, 404)
+        return json_response(principal.describe())
 
     @staticmethod
     def _put_principal(tenant_id: str, client_id: str, old: Principal | None, spec: dict[str, Any]) -> Principal:
@@ -230,7 +201,7 @@ class ControlRoutes:
     def _billing_scope(self, request: Request) -> Response:
         em = self.emulator
         if request.method == "GET":
-            return _json(em.billing_scope(request.args["id"]).describe(em.now()))
+            return json_response(em.billing_scope(request.args["id"]).describe(em.now()))
         spec = request.get_json(force=True)
         scope = em.billing_scope(spec["id"])
         if "currency" in spec:
@@ -239,7 +210,7 @@ class ControlRoutes:
             scope.exchange_rate = Decimal(str(spec["exchange_rate"]))
         if "max_refund_limit" in spec:
             scope.max_refund_limit = Decimal(str(spec["max_refund_limit"]))
-        return _json(scope.describe(em.now()))
+        return json_response(scope.describe(em.now()))
 
     def _outside_refund(self, request: Request) -> Response:
         """A return made outside Grace Period (in the portal, by another tool): it uses the pool too."""
@@ -247,7 +218,7 @@ class ControlRoutes:
         spec = request.get_json(force=True)
         scope = em.billing_scope(spec["billing_scope"])
         scope.refunds.append(Refund(_when(spec.get("at")) or em.now(), Decimal(str(spec["amount"]))))
-        return _json(scope.describe(em.now()), 201)
+        return json_response(scope.describe(em.now()), 201)
 
     # --- reservation orders ------------------------------------------------------------------------------
 
@@ -257,10 +228,10 @@ class ControlRoutes:
         self.emulator.tenant(tenant_id)
         order = _new_order(tenant_id, spec, em.now())
         if order.id in em.orders:
-            return _json({"error": f"reservation order {order.id} exists"}, 409)
+            return json_response({"error": f"reservation order {order.id} exists"}, 409)
         em.billing_scope(order.billing_scope_id)
         em.orders[order.id] = order
-        return _json(self._order_view(order.id), 201)
+        return json_response(self._order_view(order.id), 201)
 
     def _order_view(self, order_id: str) -> dict[str, Any]:
         em = self.emulator
@@ -290,14 +261,14 @@ class ControlRoutes:
     def _order(self, request: Request, order_id: str) -> Response:
         order = self.emulator.order(order_id)
         if order is None:
-            return _json({"error": f"no reservation order {order_id}"}, 404)
+            return json_response({"error": f"no reservation order {order_id}"}, 404)
         if request.method == "PATCH":
             spec = request.get_json(force=True)
             if "refundable" in spec:
                 order.refundable = bool(spec["refundable"])
             if "expires_at" in spec:
                 order.expires_at = parse_iso(spec["expires_at"])
-        return _json(self._order_view(order_id))
+        return json_response(self._order_view(order_id))
 
 
 def _new_order(tenant_id: str, spec: dict[str, Any], now: datetime) -> ReservationOrder:

@@ -1,0 +1,116 @@
+"""What the two cloud emulators (``aws_endpoint``, ``azure_endpoint``) share: the WSGI server on a
+background thread or in the foreground until SIGTERM/SIGINT, and the plumbing of their control
+APIs under ``/_emulator`` (routing, JSON answers, bad input answered 400 with what was wrong)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.wrappers import Request, Response
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        """One line per request drowns the log; the control API has the call log instead."""
+
+
+class ThreadedEndpoint:
+    """An emulator's server in a background thread (``python -m`` runs it in the foreground)."""
+
+    def __init__(self, server: BaseWSGIServer, thread_name: str) -> None:
+        self._server = server
+        self._thread_name = thread_name
+        self._thread: threading.Thread | None = None
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name=self._thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def run_until_signalled(endpoint: ThreadedEndpoint, banner: str) -> None:
+    """Serve, say ``banner`` (the address), and stop cleanly on SIGTERM or SIGINT."""
+    endpoint.start()
+    print(banner, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    endpoint.stop()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(type(value).__name__)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, default=_json_default), status, content_type="application/json")
+
+
+#: The control routes every emulator answers (path, name of its handler, methods).
+COMMON_ROUTES = (
+    ("/health", "health", ["GET"]),
+    ("/reset", "reset", ["POST"]),
+    ("/state", "state", ["GET"]),
+    ("/clock", "clock", ["GET", "POST"]),
+    ("/config", "config", ["GET", "POST"]),
+    ("/faults", "faults", ["GET", "POST", "DELETE"]),
+    ("/calls", "calls", ["GET"]),
+)
+
+
+class ControlApi:
+    """Routes ``/_emulator<path>`` to the method ``_<name>`` of a subclass (``COMMON_ROUTES`` and
+    the emulator's own ``rules``: path, name, methods); an unknown route is a 404, input the
+    handler refuses (``refused``) a 400."""
+
+    refused: ClassVar[tuple[type[Exception], ...]] = (KeyError, ValueError, TypeError)
+
+    def __init__(self, rules: list[tuple[str, str, list[str]]]) -> None:
+        self.routes = Map(
+            [
+                Rule(f"/_emulator{path}", endpoint=name, methods=methods)
+                for path, name, methods in (*COMMON_ROUTES, *rules)
+            ]
+        )
+
+    def serialised(self) -> contextlib.AbstractContextManager[object]:
+        """Held while a handler runs (the Azure emulator takes its state lock)."""
+        return contextlib.nullcontext()
+
+    def __call__(self, request: Request) -> Response:
+        try:
+            endpoint, args = self.routes.bind_to_environ(request.environ).match()
+            handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
+            with self.serialised():
+                return handler(request, **args)
+        except NotFound:
+            return json_response({"error": f"no control route {request.method} {request.path}"}, 404)
+        except HTTPException as exc:
+            return json_response({"error": str(exc)}, exc.code or 400)
+        except self.refused as exc:
+            return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)
