@@ -25,7 +25,7 @@ from typing import Any
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call
 from graceperiod.devstack.aws_endpoint.reserved_nodes import PRODUCTS
 from graceperiod.devstack.aws_endpoint.state import Account, Organization
-from graceperiod.devstack.aws_endpoint.wire import parse_iso
+from graceperiod.devstack.servers.emulators import parse_iso
 
 #: Cost Explorer's SERVICE dimension value → the product.
 CE_SERVICES = {

@@ -19,16 +19,15 @@ from graceperiod.devstack.aws_endpoint.catalogue import OPT_IN_REGIONS
 from graceperiod.devstack.aws_endpoint.operations import seed_reserved_instance, seed_reserved_node, seed_savings_plan
 from graceperiod.devstack.aws_endpoint.rates import RateLimit
 from graceperiod.devstack.aws_endpoint.state import SUPPORT_PLANS, Account, Emulator, Fault, Organization
-from graceperiod.devstack.aws_endpoint.wire import parse_iso
 from graceperiod.devstack.servers.emulators import ControlApi, json_response
 
 FAULT_KINDS = ("throttle", "server-error", "error", "delay", "slow-response")
 
 
-class ControlRoutes(ControlApi):
+class ControlRoutes(ControlApi[Emulator]):
     def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
         super().__init__(
+            emulator,
             [
                 ("/rate-limits", "rate_limits", ["GET", "PUT", "DELETE"]),
                 ("/stats", "stats", ["GET"]),
@@ -40,15 +39,8 @@ class ControlRoutes(ControlApi):
                 ("/organizations/<management_id>", "organization", ["GET", "PUT"]),
                 ("/costs/<account_id>", "costs", ["GET", "POST", "DELETE"]),
                 ("/costs/<account_id>/usage", "usage", ["POST"]),
-            ]
+            ],
         )
-
-    def _health(self, request: Request) -> Response:
-        return json_response({"ok": True, "now": self.emulator.now()})
-
-    def _reset(self, request: Request) -> Response:
-        self.emulator.reset()
-        return json_response({"ok": True})
 
     def _state(self, request: Request) -> Response:
         em = self.emulator
@@ -57,16 +49,6 @@ class ControlRoutes(ControlApi):
             organizations = [o.describe() for o in em.organizations.values()]
         faults = [vars(f) for f in em.faults]
         return json_response({"now": em.now(), "accounts": accounts, "organizations": organizations, "faults": faults})
-
-    def _clock(self, request: Request) -> Response:
-        if request.method == "POST":
-            spec = request.get_json(force=True)
-            self.emulator.set_clock(
-                now=parse_iso(spec["now"]) if spec.get("now") else None,
-                offset_seconds=spec.get("offset_seconds"),
-                real=bool(spec.get("real")),
-            )
-        return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
 
     def _config(self, request: Request) -> Response:
         em = self.emulator

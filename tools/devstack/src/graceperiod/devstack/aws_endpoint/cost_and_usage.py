@@ -20,7 +20,7 @@ from typing import Any
 
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call, Handler
 from graceperiod.devstack.aws_endpoint.cost_ledger import CostLedger, CostLine, default_final_at
-from graceperiod.devstack.aws_endpoint.wire import parse_iso
+from graceperiod.devstack.servers.emulators import parse_iso
 
 METRICS = frozenset(
     {

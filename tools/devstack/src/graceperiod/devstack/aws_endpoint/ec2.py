@@ -14,7 +14,8 @@ from typing import Any
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call, page
 from graceperiod.devstack.aws_endpoint.catalogue import Offering, offering_by_id, offerings
 from graceperiod.devstack.aws_endpoint.state import CHANGING_STATES, Account, Emulator
-from graceperiod.devstack.aws_endpoint.wire import parse_iso, parse_timestamp
+from graceperiod.devstack.aws_endpoint.wire import parse_timestamp
+from graceperiod.devstack.servers.emulators import parse_iso
 
 _MAX_QUEUE_AHEAD = timedelta(days=3 * 365)
 

@@ -18,7 +18,7 @@ from typing import Any
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call, page
 from graceperiod.devstack.aws_endpoint.catalogue import PRODUCT_DESCRIPTIONS, Offering, offering_by_id, offerings
 from graceperiod.devstack.aws_endpoint.state import CHANGING_STATES, Account, Emulator
-from graceperiod.devstack.aws_endpoint.wire import parse_iso
+from graceperiod.devstack.servers.emulators import parse_iso
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Any
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call, page
 from graceperiod.devstack.aws_endpoint.catalogue import PlanOffering, plan_offering_by_id, plan_offerings
 from graceperiod.devstack.aws_endpoint.state import CHANGING_STATES, RETURN_QUOTA_PER_YEAR, Account, Emulator
-from graceperiod.devstack.aws_endpoint.wire import iso, parse_iso, parse_timestamp
+from graceperiod.devstack.aws_endpoint.wire import iso, parse_timestamp
+from graceperiod.devstack.servers.emulators import parse_iso
 
 _PUBLIC = ("_start", "_return_requested", "_return_token")
 _MAX_QUEUE_AHEAD = timedelta(days=3 * 365)

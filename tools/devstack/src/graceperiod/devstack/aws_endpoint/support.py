@@ -13,7 +13,8 @@ from typing import Any
 
 from graceperiod.devstack.aws_endpoint.calls import AwsError, Call
 from graceperiod.devstack.aws_endpoint.state import DEFAULT_SUPPORT_SERVICES, PAID_SUPPORT_PLANS, SEVERITIES, Account
-from graceperiod.devstack.aws_endpoint.wire import iso, parse_iso
+from graceperiod.devstack.aws_endpoint.wire import iso
+from graceperiod.devstack.servers.emulators import parse_iso
 
 
 def _require_plan(call: Call) -> None:

@@ -21,6 +21,8 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from graceperiod.devstack.servers.emulators import parse_iso
+
 EC2_NAMESPACE = "http://ec2.amazonaws.com/doc/2016-11-15/"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 
@@ -49,11 +51,6 @@ def service_model(name: str) -> ServiceModel:
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class QueryArgs(Protocol):

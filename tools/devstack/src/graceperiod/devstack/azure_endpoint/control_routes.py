@@ -28,8 +28,8 @@ from graceperiod.devstack.azure_endpoint.state import (
     RoleAssignment,
     new_id,
 )
-from graceperiod.devstack.azure_endpoint.wire import order_view, parse_iso
-from graceperiod.devstack.servers.emulators import ControlApi, json_response
+from graceperiod.devstack.azure_endpoint.wire import order_view
+from graceperiod.devstack.servers.emulators import ControlApi, json_response, parse_iso
 
 DEFAULT_BILLING_SCOPE = "/providers/Microsoft.Billing/billingAccounts/local/billingProfiles/default"
 
@@ -50,10 +50,10 @@ def _assignment(spec: dict[str, Any]) -> RoleAssignment:
     return RoleAssignment(scope=spec.get("scope", "/"), actions=actions, role=role)
 
 
-class ControlRoutes(ControlApi):
+class ControlRoutes(ControlApi[Emulator]):
     def __init__(self, emulator: Emulator) -> None:
-        self.emulator = emulator
         super().__init__(
+            emulator,
             [
                 ("/return-plans", "return_plans", ["GET", "POST", "DELETE"]),
                 ("/tenants/<tenant_id>", "tenant", ["GET", "PUT"]),
@@ -62,7 +62,7 @@ class ControlRoutes(ControlApi):
                 ("/billing-scopes", "billing_scope", ["GET", "PUT"]),
                 ("/billing-scopes/refunds", "outside_refund", ["POST"]),
                 ("/reservation-orders/<order_id>", "order", ["GET", "PATCH"]),
-            ]
+            ],
         )
 
     refused = (*ControlApi.refused, ArithmeticError)
@@ -71,13 +71,6 @@ class ControlRoutes(ControlApi):
         return self.emulator.lock
 
     # --- the emulator as a whole ---------------------------------------------------------------
-
-    def _health(self, request: Request) -> Response:
-        return json_response({"ok": True, "now": self.emulator.now()})
-
-    def _reset(self, request: Request) -> Response:
-        self.emulator.reset()
-        return json_response({"ok": True})
 
     def _state(self, request: Request) -> Response:
         em = self.emulator
@@ -92,14 +85,6 @@ class ControlRoutes(ControlApi):
                 "return_plans": [vars(p) for p in em.lro_plans],
             }
         )
-
-    def _clock(self, request: Request) -> Response:
-        if request.method == "POST":
-            spec = request.get_json(force=True)
-            self.emulator.set_clock(
-                now=_when(spec.get("now")), offset_seconds=spec.get("offset_seconds"), real=bool(spec.get("real"))
-            )
-        return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
 
     def _config(self, request: Request) -> Response:
         config = self.emulator.config

@@ -9,14 +9,16 @@ import json
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
+
+from graceperiod.runtime.clock import AdjustableClock
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -57,6 +59,12 @@ def run_until_signalled(endpoint: ThreadedEndpoint, banner: str) -> None:
     endpoint.stop()
 
 
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 instant as the clouds write it (``Z`` or an offset); without one, UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -83,14 +91,32 @@ COMMON_ROUTES = (
 )
 
 
-class ControlApi:
+class Emulator(Protocol):
+    """What every emulator's state offers the common routes."""
+
+    clock: AdjustableClock
+
+    def now(self) -> datetime: ...
+
+    def set_clock(
+        self, *, now: datetime | None = None, offset_seconds: float | None = None, real: bool = False
+    ) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+E = TypeVar("E", bound=Emulator)
+
+
+class ControlApi(Generic[E]):
     """Routes ``/_emulator<path>`` to the method ``_<name>`` of a subclass (``COMMON_ROUTES`` and
     the emulator's own ``rules``: path, name, methods); an unknown route is a 404, input the
-    handler refuses (``refused``) a 400."""
+    handler refuses (``refused``) a 400. Health, reset and the clock are answered here."""
 
     refused: ClassVar[tuple[type[Exception], ...]] = (KeyError, ValueError, TypeError)
 
-    def __init__(self, rules: list[tuple[str, str, list[str]]]) -> None:
+    def __init__(self, emulator: E, rules: list[tuple[str, str, list[str]]]) -> None:
+        self.emulator = emulator
         self.routes = Map(
             [
                 Rule(f"/_emulator{path}", endpoint=name, methods=methods)
@@ -114,3 +140,20 @@ class ControlApi:
             return json_response({"error": str(exc)}, exc.code or 400)
         except self.refused as exc:
             return json_response({"error": f"{type(exc).__name__}: {exc}"}, 400)
+
+    def _health(self, request: Request) -> Response:
+        return json_response({"ok": True, "now": self.emulator.now()})
+
+    def _reset(self, request: Request) -> Response:
+        self.emulator.reset()
+        return json_response({"ok": True})
+
+    def _clock(self, request: Request) -> Response:
+        if request.method == "POST":
+            spec = request.get_json(force=True)
+            self.emulator.set_clock(
+                now=parse_iso(spec["now"]) if spec.get("now") else None,
+                offset_seconds=spec.get("offset_seconds"),
+                real=bool(spec.get("real")),
+            )
+        return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
