@@ -224,23 +224,25 @@ class FakeServiceClients(FakePool):
             return OrganizationViewReply(problem=Problem(code=ErrorCode.NOT_FOUND, message=message))
         return OrganizationViewReply(view=view)
 
-    def _act(self, command: Any) -> tuple[PurchaseView | None, CommandReply | None]:
+    def _act(self, command: Any, phase: Phase, conflict: str) -> PurchaseView | CommandReply:
+        """The purchase ``command`` acts on, or the service's rejection: no such purchase, not
+        permitted, or not in ``phase`` (``conflict`` says why)."""
+        self._check("revocation", command)
         view = self.purchases.get(command.purchase_id)
         if view is None:
-            return None, self._rejected(ErrorCode.NOT_FOUND, f"No purchase {command.purchase_id}.")
+            return self._rejected(ErrorCode.NOT_FOUND, f"No purchase {command.purchase_id}.")
         if not may_act_on(
             command.actor, view.purchase, link=_link(command.actor, view, getattr(command, "link_token", None))
         ):
-            return None, self._rejected(ErrorCode.FORBIDDEN, "You may not act on this purchase.")
-        return view, None
+            return self._rejected(ErrorCode.FORBIDDEN, "You may not act on this purchase.")
+        if view.phase is not phase:
+            return self._rejected(ErrorCode.CONFLICT, conflict)
+        return view
 
     async def revoke_purchase(self, command: RevokePurchase) -> CommandReply:
-        self._check("revocation", command)
-        view, problem = self._act(command)
-        if problem or view is None:
-            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
-        if view.phase is not Phase.SELF_SERVICE:
-            return self._rejected(ErrorCode.CONFLICT, "This purchase can no longer be revoked through the AWS API.")
+        view = self._act(command, Phase.SELF_SERVICE, "This purchase can no longer be revoked through the AWS API.")
+        if isinstance(view, CommandReply):
+            return view
         now = self._clock()
         phase = Phase.REVOKED if self.revoke_finishes else Phase.REVOCATION_PENDING
         azure = view.purchase.azure is not None
@@ -281,12 +283,9 @@ class FakeServiceClients(FakePool):
         )
 
     async def submit_support_case(self, command: SubmitSupportCase) -> CommandReply:
-        self._check("revocation", command)
-        view, problem = self._act(command)
-        if problem or view is None:
-            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
-        if view.phase is not Phase.SUPPORT_CASE:
-            return self._rejected(ErrorCode.CONFLICT, "A support case can no longer be filed for this purchase.")
+        view = self._act(command, Phase.SUPPORT_CASE, "A support case can no longer be filed for this purchase.")
+        if isinstance(view, CommandReply):
+            return view
         now = self._clock()
         case_id = f"case-{uuid.uuid4().hex[:8]}"
         display_id = str(uuid.uuid4().int % 10**10)
@@ -321,12 +320,9 @@ class FakeServiceClients(FakePool):
         return CommandReply(status=CommandStatus.DONE, message=f"AWS Support case {case_id} opened.", purchase=updated)
 
     async def mark_case_resolved(self, command: MarkCaseResolved) -> CommandReply:
-        self._check("revocation", command)
-        view, problem = self._act(command)
-        if problem or view is None:
-            return problem or self._rejected(ErrorCode.NOT_FOUND, "No such purchase.")
-        if view.phase is not Phase.CASE_OPEN:
-            return self._rejected(ErrorCode.CONFLICT, "There is no open case.")
+        view = self._act(command, Phase.CASE_OPEN, "There is no open case.")
+        if isinstance(view, CommandReply):
+            return view
         updated = view.model_copy(
             update={
                 "phase": Phase.CASE_RESOLVED,
