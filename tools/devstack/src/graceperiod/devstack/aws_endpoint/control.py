@@ -5,33 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
+from graceperiod.devstack.servers.emulators import ControlClient
 
 
-class EmulatorError(RuntimeError):
-    pass
-
-
-class EmulatorControl:
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/_emulator", timeout=timeout)
-
-    async def __aenter__(self) -> EmulatorControl:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        response = await self._client.request(method, path, json=body, params=params)
-        if response.status_code >= 400:
-            msg = f"{method} {path}: {response.status_code} {response.text}"
-            raise EmulatorError(msg)
-        return response.json()
-
+class EmulatorControl(ControlClient):
     async def account(
         self,
         account_id: str,

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from graceperiod.devstack.aws_endpoint.control import EmulatorError
+from graceperiod.devstack.servers.emulators import EmulatorError
 
 
 class CostControl:

@@ -9,14 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
+from graceperiod.devstack.servers.emulators import ControlClient
 
 #: Where reservations live: a role assigned here covers every reservation order of the tenant.
 CAPACITY_SCOPE = "/providers/Microsoft.Capacity"
-
-
-class EmulatorError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -41,29 +37,12 @@ def order_scope(order_id: str) -> str:
     return f"{CAPACITY_SCOPE}/reservationOrders/{order_id}"
 
 
-class AzureControl:
+class AzureControl(ControlClient):
     def __init__(self, base_url: str, ca_bundle: Path | str, *, timeout: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/_emulator",
-            timeout=timeout,
-            verify=ssl.create_default_context(cafile=str(ca_bundle)),
-        )
-
-    async def __aenter__(self) -> AzureControl:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._client.aclose()
+        super().__init__(base_url, timeout=timeout, verify=ssl.create_default_context(cafile=str(ca_bundle)))
 
     async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
-        response = await self._client.request(method, path, json=_wire(body), params=params)
-        if response.status_code >= 400:
-            msg = f"{method} {path}: {response.status_code} {response.text}"
-            raise EmulatorError(msg)
-        return response.json()
+        return await super()._call(method, path, _wire(body), params)
 
     async def _dict(
         self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None

@@ -1,18 +1,21 @@
 """What the two cloud emulators (``aws_endpoint``, ``azure_endpoint``) share: the WSGI server on a
-background thread or in the foreground until SIGTERM/SIGINT, and the plumbing of their control
-APIs under ``/_emulator`` (routing, JSON answers, bad input answered 400 with what was wrong)."""
+background thread or in the foreground until SIGTERM/SIGINT, the plumbing of their control
+APIs under ``/_emulator`` (routing, JSON answers, bad input answered 400 with what was wrong),
+and the base of their control API clients."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import signal
+import ssl
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
+import httpx
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
@@ -157,3 +160,30 @@ class ControlApi(Generic[E]):
                 real=bool(spec.get("real")),
             )
         return json_response({"now": self.emulator.now(), "frozen": self.emulator.clock.frozen})
+
+
+class EmulatorError(RuntimeError):
+    """The control API refused a call (its status and answer are in the message)."""
+
+
+class ControlClient:
+    """A client of an emulator's control API (``/_emulator/...``)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0, verify: ssl.SSLContext | bool = True) -> None:
+        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/_emulator", timeout=timeout, verify=verify)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = await self._client.request(method, path, json=body, params=params)
+        if response.status_code >= 400:
+            msg = f"{method} {path}: {response.status_code} {response.text}"
+            raise EmulatorError(msg)
+        return response.json()
