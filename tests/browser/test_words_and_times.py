@@ -19,21 +19,14 @@ from playwright.async_api import Browser, Locator, Page, expect
 
 from graceperiod.contracts.enums import ActionPath, CommitmentKind, ExecutionVia
 from graceperiod.contracts.revocation_views import RevokedVia
-from graceperiod.devstack.testkit.gateway_fakes import (
-    FakeServiceClients,
-    InMemoryLinkStore,
-    InMemorySessionStore,
-    demo_clients,
-)
+from graceperiod.devstack.testkit.gateway_demo import demo_clients, demo_gateway
+from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.tokens import LinkSigner
 from graceperiod.devstack.testkit.web import serving
-from graceperiod.gateway.app import create_app
-from graceperiod.gateway.settings import GatewaySettings
 from graceperiod.notifier.domain.emails import ExecutedEmail, PurchaseFacts, executed_subject
 from graceperiod.notifier.domain.windows import window_notice
 from graceperiod.notifier.rendering import EmailRenderer
 from graceperiod.runtime.clock import FrozenClock
-from graceperiod.runtime.signing_keys import PublicKeys
 from tests.browser.pages import Dashboard
 
 pytestmark = pytest.mark.browser
@@ -56,15 +49,7 @@ def clients() -> FakeServiceClients:
 
 @pytest.fixture
 async def base_url(clients: FakeServiceClients, signer: LinkSigner) -> AsyncIterator[str]:
-    app = create_app(
-        GatewaySettings(dev_sign_in=True, sign_in_rate_per_minute=0, public_rate_per_minute=0),
-        clients=clients,
-        store=InMemoryLinkStore(),
-        sessions=InMemorySessionStore(),
-        link_keys=PublicKeys.from_jwks(signer.jwks()),
-        clock=FrozenClock(NOW),
-    )
-    async with serving(app) as url:
+    async with serving(demo_gateway(signer, clients=clients, clock=FrozenClock(NOW))) as url:
         yield url
 
 

@@ -330,17 +330,21 @@ def _seconds(values: list[float]) -> dict[str, float]:
     return {k.replace("_ms", "_s"): round(v / 1000, 2) for k, v in ms.items()}
 
 
-async def run(servers: Servers, amqp_url: str, spec: DiscoveryBench) -> Result:
-    db_prefix = unique("bench")
+def _environment(servers: Servers, spec: DiscoveryBench, db_prefix: str) -> dict[str, str]:
     keys_dir = servers.workdir / f"link-keys-{db_prefix}"
     keys.generate(keys_dir, "bench")
-    env = {
+    return {
         "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": GLOBAL_NOTIFICATION_EMAIL,
         "NOTIFIER_LINK_KEYS_DIR": str(keys_dir),
         "REVOCATION_DISCOVERY_INTERVAL_SECONDS": str(spec.interval),
         "REVOCATION_DISCOVERY_REGIONS": ",".join(REGIONS),
         "REVOCATION_DISCOVERY_CONCURRENCY": str(spec.concurrency),
     }
+
+
+async def run(servers: Servers, amqp_url: str, spec: DiscoveryBench) -> Result:
+    db_prefix = unique("bench")
+    env = _environment(servers, spec, db_prefix)
     account_ids = _account_ids(spec.accounts)
     scans, bought, emailed = _Scans(), dict[str, float](), dict[str, float]()
     with service_processes(servers, amqp_url, ["revocation", "notifier"], db_prefix=db_prefix, extra_env=env) as (
