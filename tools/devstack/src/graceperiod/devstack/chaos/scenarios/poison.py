@@ -51,6 +51,16 @@ def valid_body(binding: Binding) -> dict[str, Any]:
     return {"schema_version": 1, "occurred_at": now.isoformat()}
 
 
+def expected(kind: str, binding: Binding) -> tuple[str, str]:
+    """What the dead letter of a poison must say: a part of its reason, and its error kind.
+    A request claiming the gateway must carry the gateway's signed actor, which no one can sign
+    over bytes that are not JSON: bad JSON to an RPC queue is refused as unsigned (the
+    signature is checked before the body is read)."""
+    if kind == "bad-json" and binding.kind in (QueueKind.COMMANDS, QueueKind.QUERIES):
+        return "unsigned", "refused"
+    return REASONS[kind], "bad-input"
+
+
 def applies(kind: str, binding: Binding) -> bool:
     """RPC requests (commands, queries) carry no ``schema_version``: they are validated by
     their ``kind`` (a discriminated union), so "a schema_version from the future" is not a
@@ -122,20 +132,25 @@ async def poison(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             letters = await read_dead_letters(run.deployment.amqp_url, binding.queue, expect=want, timeout=60)
             reasons = {str(m.message_id): str((m.headers or {}).get("x-gp-error", "")) for m in letters}
             kinds = {str((m.headers or {}).get("x-gp-error-kind", "")) for m in letters}
-            counted = run.deployment.metric(
-                binding.service, "graceperiod_messages_dead_lettered_total", queue=binding.queue, reason="bad-input"
+            counted = sum(
+                run.deployment.metric(
+                    binding.service, "graceperiod_messages_dead_lettered_total", queue=binding.queue, reason=reason
+                )
+                for reason in ("bad-input", "refused")
             )
             per_queue[binding.queue] = {"dead_lettered": len(letters), "metric": counted, "sent": want}
             if len(letters) != want:
                 problems.append(f"{binding.queue}: {len(letters)} of {want} poison messages dead-lettered")
-            for kind, fragment in REASONS.items():
+            wanted_kinds = {expected(kind, binding)[1] for kind in REASONS if applies(kind, binding)}
+            for kind in REASONS:
                 if not applies(kind, binding):
                     continue
+                fragment = expected(kind, binding)[0]
                 reason = reasons.get(f"poison-{kind}-{binding.queue}", "")
                 if fragment not in reason:
                     problems.append(f"{binding.queue}: {kind} reason {reason[:120]!r} lacks {fragment!r}")
-            if kinds - {"bad-input"}:
-                problems.append(f"{binding.queue}: x-gp-error-kind {sorted(kinds)}")
+            if kinds != wanted_kinds:
+                problems.append(f"{binding.queue}: x-gp-error-kind {sorted(kinds)}, expected {sorted(wanted_kinds)}")
             if counted != want:
                 problems.append(f"{binding.queue}: dead-letter metric counts {counted:g}, expected {want}")
 
