@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-import aioboto3
 import pytest
 
 from graceperiod.contracts.enums import AwsService
@@ -24,59 +21,18 @@ from graceperiod.contracts.revocation import (
     PurchaseListReply,
 )
 from graceperiod.contracts.revocation_views import AccountAccess, DiscoveryStatus, PurchaseSource, ScanResult
+from graceperiod.devstack.testkit.buyer import Clients, buy_plan, buy_ri
+from graceperiod.devstack.testkit.buyer import clients_of as buyer_clients
 from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.domain.discovery import discovered_purchase_id
 from tests.integration.revocation.conftest import ADMIN, ROLE_NAME, Harness
 
 pytestmark = pytest.mark.integration
 
-Clients = Callable[..., AbstractAsyncContextManager[Any]]
 
-
-async def clients_of(harness: Harness, aws_endpoint_url: str, account_id: str) -> Clients:
+async def clients_of(aws_endpoint_url: str, account_id: str) -> Clients:
     """aioboto3 clients acting in ``account_id`` (through its role), as a buyer would."""
-    session = aioboto3.Session(aws_access_key_id="buyer", aws_secret_access_key="buyer")
-    async with session.client("sts", region_name="us-east-1", endpoint_url=aws_endpoint_url) as sts:
-        creds = (
-            await sts.assume_role(
-                RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}",
-                RoleSessionName="buyer",
-                ExternalId=f"ext-{account_id}",
-            )
-        )["Credentials"]
-
-    def make(service: str, region: str = "us-east-1") -> AbstractAsyncContextManager[Any]:
-        return session.client(  # type: ignore[no-any-return]
-            service,
-            region_name=region,
-            endpoint_url=aws_endpoint_url,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
-
-    return make
-
-
-async def buy_plan(clients: Clients, commitment: str = "1") -> str:
-    async with clients("savingsplans") as sp:
-        [offering, *_] = (await sp.describe_savings_plans_offerings(planTypes=["Compute"]))["searchResults"]
-        return str(
-            (await sp.create_savings_plan(savingsPlanOfferingId=offering["offeringId"], commitment=commitment))[
-                "savingsPlanId"
-            ]
-        )
-
-
-async def buy_ri(clients: Clients, region: str = "us-east-1") -> str:
-    async with clients("ec2", region) as ec2:
-        [offering, *_] = (await ec2.describe_reserved_instances_offerings(InstanceType="m6i.large"))[
-            "ReservedInstancesOfferings"
-        ]
-        bought = await ec2.purchase_reserved_instances_offering(
-            ReservedInstancesOfferingId=offering["ReservedInstancesOfferingId"], InstanceCount=1
-        )
-        return str(bought["ReservedInstancesId"])
+    return await buyer_clients(aws_endpoint_url, account_id, external_id=f"ext-{account_id}", role=ROLE_NAME)
 
 
 async def access(harness: Harness, account_id: str) -> AccountAccess:
@@ -138,7 +94,7 @@ async def test_a_plan_and_an_ri_bought_outside_grace_period_are_recorded_and_ann
     harness: Harness, aws_endpoint_url: str
 ) -> None:
     account = await harness.account()
-    clients = await clients_of(harness, aws_endpoint_url, account)
+    clients = await clients_of(aws_endpoint_url, account)
     plan, ri = await buy_plan(clients), await buy_ri(clients)
     [status] = await scanned(harness, account)
     plan_id, ri_id = (found_id(account, s, c) for s, c in (("savingsplans", plan), ("ec2", ri)))
@@ -189,7 +145,7 @@ async def test_an_executor_announcing_a_discovered_commitment_merges_into_it(
     harness: Harness, aws_endpoint_url: str
 ) -> None:
     account = await harness.account()
-    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    plan = await buy_plan(await clients_of(aws_endpoint_url, account))
     await scanned(harness, account)
     canonical = found_id(account, "savingsplans", plan)
     await harness.wait_for(canonical, lambda v: True)
@@ -215,7 +171,7 @@ async def test_a_commitment_an_executor_announced_first_is_not_discovered_again(
     harness: Harness, aws_endpoint_url: str
 ) -> None:
     account = await harness.account()
-    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    plan = await buy_plan(await clients_of(aws_endpoint_url, account))
     body = await harness.purchase(account, commitment_id=plan)
     await scanned(harness, account)
     found = await harness.query(ListPurchases(actor=ADMIN, account_id=account), PurchaseListReply)
@@ -244,7 +200,7 @@ async def test_one_accounts_trouble_never_blocks_anothers_scan(harness: Harness,
     throttled = await harness.account()
     healthy = await harness.account()
     await harness.control.fault("ec2:DescribeReservedInstances", account=throttled, kind="throttle", count=50)
-    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, healthy))
+    plan = await buy_plan(await clients_of(aws_endpoint_url, healthy))
     statuses = {a.account_id: a for a in await scanned(harness, denied, throttled, healthy)}
     assert scan_of(statuses[healthy]).result is ScanResult.OK
     await harness.wait_for(found_id(healthy, "savingsplans", plan), lambda v: True)
@@ -270,7 +226,7 @@ async def test_a_state_this_version_does_not_know_is_recorded_as_aws_reports_it(
 
 async def test_a_region_the_account_has_not_enabled_marks_the_scan(harness: Harness, aws_endpoint_url: str) -> None:
     account = await harness.account(regions=["us-east-1", "ap-east-1"])
-    plan = await buy_plan(await clients_of(harness, aws_endpoint_url, account))
+    plan = await buy_plan(await clients_of(aws_endpoint_url, account))
     [status] = await scanned(harness, account)
     await harness.wait_for(found_id(account, "savingsplans", plan), lambda v: True)
     assert scan_of(status).result is ScanResult.PARTIAL

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from graceperiod.devstack.servers.processes import SmtpSinkServer
+from graceperiod.devstack.testkit.buyer import buy_plan, buy_ri
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 from graceperiod.notifier.app import create_app as notifier_app
 from graceperiod.notifier.settings import NotifierSettings
 from tests.integration.revocation.conftest import Harness
-from tests.integration.revocation.test_discovery import buy_plan, buy_ri, clients_of, found_id, scanned
+from tests.integration.revocation.test_discovery import clients_of, found_id, scanned
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ async def test_a_plan_and_an_ri_bought_outside_are_each_emailed_once_and_an_exec
     the global address and the account's contacts; the executor's later announcement of the
     same commitment emails only its requester."""
     account = await harness.account(name="Payments Production", contact_emails=["owner@example.com"])
-    clients = await clients_of(harness, aws_endpoint_url, account)
+    clients = await clients_of(aws_endpoint_url, account)
     bought = {"savingsplans": await buy_plan(clients), "ec2": await buy_ri(clients)}
     await scanned(harness, account)
     owners = sorted([GLOBAL_NOTIFICATION_EMAIL, "owner@example.com"])

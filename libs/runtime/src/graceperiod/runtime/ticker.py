@@ -62,6 +62,11 @@ async def run_forever(settings: TickerSettings, clock: Clock) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await run_until(stop, settings, clock)
+
+
+async def run_until(stop: asyncio.Event, settings: TickerSettings, clock: Clock) -> None:
+    """A tick at once, then one every ``interval_seconds``, until ``stop`` is set."""
     tracing = Tracing.for_service(settings, "ticker")  # a tick's trace shows what it woke
     broker = build_broker(settings, app_id="ticker", tracing=tracing)
     async with broker:

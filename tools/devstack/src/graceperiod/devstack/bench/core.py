@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from graceperiod.contracts.revocation import CommandReply
+from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.processes import ServiceProcess, SmtpSinkServer, free_port
 from graceperiod.devstack.testkit import fixtures
@@ -28,6 +31,20 @@ class Servers:
     workdir: Path
     accounts: BrokerAccounts = field(default_factory=BrokerAccounts.generated)
     """Each service runs as its own broker identity, as in production."""
+
+
+async def until_done(ask: Callable[[], Awaitable[CommandReply]], what: str, *, tries: int = 60) -> None:
+    """Send a command until it is no longer in progress (the service's work, e.g. an account's
+    probes, outlasting its reply deadline on a loaded machine: ``ask`` sends it again with the
+    same idempotency key); raises unless it ended done."""
+    for _ in range(tries):
+        reply = await ask()
+        if reply.status is not CommandStatus.IN_PROGRESS:
+            break
+        await asyncio.sleep(1.0)
+    if reply.status is not CommandStatus.DONE:
+        msg = f"{what} failed: {reply.message}"
+        raise RuntimeError(msg)
 
 
 @contextlib.contextmanager

@@ -28,34 +28,33 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
 from typing import Any
 
-import aioboto3
 from pymongo import AsyncMongoClient
 
 from graceperiod.contracts.enums import AwsService
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
-from graceperiod.contracts.rpc import CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
 from graceperiod.devstack.aws_endpoint.wire import THROTTLE, THROTTLE_BY_SERVICE
-from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
+from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes, until_done
+from graceperiod.devstack.testkit import buyer
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 from graceperiod.devstack.testkit.upstream import DEVSTACK_ADMIN, ROLE_NAME
 from graceperiod.revocation.domain.discovery import discovered_purchase_id
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime import signing_keys as keys
+from graceperiod.runtime import ticker
 from graceperiod.runtime.actor_assertions import tool_signer
-from graceperiod.runtime.messaging import build_broker, publish_tick
+from graceperiod.runtime.clock import SystemClock
 from graceperiod.runtime.rpc import RpcClient
-from graceperiod.runtime.settings import ServiceSettings
-from graceperiod.runtime.ticker import new_tick
+from graceperiod.runtime.ticker import TickerSettings
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 ONBOARDING_AT_ONCE = 32
@@ -152,14 +151,10 @@ async def _onboard(servers: Servers, amqp_url: str, account_ids: list[str]) -> f
                 account_id=account_id,
                 external_id=f"bench-{account_id}",
             )
-            for _ in range(60):  # its probes outlasting the reply deadline: ask again, same key
-                reply = await rpc.call(Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60)
-                if reply.status is not CommandStatus.IN_PROGRESS:
-                    break
-                await asyncio.sleep(1.0)
-            if reply.status is not CommandStatus.DONE:
-                msg = f"registering account {account_id} failed: {reply.problem}"
-                raise RuntimeError(msg)
+            await until_done(
+                lambda: rpc.call(Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60),
+                f"registering account {account_id}",
+            )
 
         try:
             await _bounded(account_ids, one, limit=ONBOARDING_AT_ONCE)
@@ -170,24 +165,15 @@ async def _onboard(servers: Servers, amqp_url: str, account_ids: list[str]) -> f
 
 @contextlib.asynccontextmanager
 async def _ticking(amqp_url: str, every: float) -> AsyncIterator[None]:
-    """A ticker as in production: one tick at once, then every ``every`` seconds."""
-    broker = build_broker(ServiceSettings(amqp_url=amqp_url), app_id="bench-ticker")
-
-    async def loop() -> None:
-        while True:
-            tick = new_tick(datetime.now(UTC))
-            await publish_tick(broker, tick, message_id=tick.tick_id)
-            await asyncio.sleep(every)
-
-    async with broker:
-        await broker.connect()  # the topology is the definitions' (the scheduler may not declare it)
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    """The production ticker, publishing as the scheduler at ``amqp_url``, every ``every`` seconds."""
+    stop = asyncio.Event()
+    settings = TickerSettings(amqp_url=amqp_url, interval_seconds=every)
+    task = asyncio.create_task(ticker.run_until(stop, settings, SystemClock()))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 class _Buyer:
@@ -195,39 +181,15 @@ class _Buyer:
 
     def __init__(self, endpoint: str) -> None:
         self._endpoint = endpoint
-        self._session = aioboto3.Session(aws_access_key_id="buyer", aws_secret_access_key="buyer")  # noqa: S106
 
     async def buy(self, account_id: str, kind: str, region: str) -> tuple[str, float]:
         """The purchase id discovery will give it, and when AWS answered the purchase."""
-        async with self._session.client("sts", region_name="us-east-1", endpoint_url=self._endpoint) as sts:
-            creds = (
-                await sts.assume_role(
-                    RoleArn=f"arn:aws:iam::{account_id}:role/{ROLE_NAME}",
-                    RoleSessionName="buyer",
-                    ExternalId=f"bench-{account_id}",
-                )
-            )["Credentials"]
-        as_buyer = {
-            "endpoint_url": self._endpoint,
-            "aws_access_key_id": creds["AccessKeyId"],
-            "aws_secret_access_key": creds["SecretAccessKey"],
-            "aws_session_token": creds["SessionToken"],
-        }
+        clients = await buyer.clients_of(self._endpoint, account_id, external_id=f"bench-{account_id}")
         if kind == "savingsplans":
-            async with self._session.client("savingsplans", region_name="us-east-1", **as_buyer) as sp:
-                [offering, *_] = (await sp.describe_savings_plans_offerings(planTypes=["Compute"]))["searchResults"]
-                bought = await sp.create_savings_plan(savingsPlanOfferingId=offering["offeringId"], commitment="1")
-                at = time.time()
-                return discovered_purchase_id(account_id, AwsService.SAVINGS_PLANS, bought["savingsPlanId"]), at
-        async with self._session.client("ec2", region_name=region, **as_buyer) as ec2:
-            [offering, *_] = (await ec2.describe_reserved_instances_offerings(InstanceType="m6i.large"))[
-                "ReservedInstancesOfferings"
-            ]
-            bought = await ec2.purchase_reserved_instances_offering(
-                ReservedInstancesOfferingId=offering["ReservedInstancesOfferingId"], InstanceCount=1
-            )
-            at = time.time()
-            return discovered_purchase_id(account_id, AwsService.EC2, bought["ReservedInstancesId"]), at
+            plan = await buyer.buy_plan(clients)
+            return discovered_purchase_id(account_id, AwsService.SAVINGS_PLANS, plan), time.time()
+        reserved = await buyer.buy_ri(clients, region)
+        return discovered_purchase_id(account_id, AwsService.EC2, reserved), time.time()
 
 
 def _emails(maildir: Path, since_ns: int, seen: dict[Path, tuple[str | None, float]]) -> None:

@@ -33,6 +33,7 @@ from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, 
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
+from graceperiod.devstack.bench.core import until_done
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream
@@ -129,16 +130,12 @@ async def _register(client: _RpcClient, account_id: str) -> None:
         account_id=account_id,
         external_id=f"bench-{account_id}",
     )
-    for _ in range(30):  # its probes outlasting the reply deadline (a loaded machine): ask again, same key
-        reply = CommandReply.model_validate_json(
-            await asyncio.wait_for(await client.send(register.model_dump_json().encode()), 30)
-        )
-        if reply.status is not CommandStatus.IN_PROGRESS:
-            break
-        await asyncio.sleep(1.0)
-    if reply.status is not CommandStatus.DONE:
-        msg = f"registering the bench account failed: {reply.message}"
-        raise RuntimeError(msg)
+
+    async def ask() -> CommandReply:
+        sent = await client.send(register.model_dump_json().encode())
+        return CommandReply.model_validate_json(await asyncio.wait_for(sent, 30))
+
+    await until_done(ask, "registering the bench account", tries=30)
 
 
 async def _seed_purchases(
