@@ -117,6 +117,20 @@ async def publish_as(
     binding = binding_of(queue)
     assert binding is not None
     headers, at = signed(signer, binding, raw)
+    await publish_raw(url, queue, raw, user_id=user_id, headers=headers, at=at, message_id=f"forged-{queue}-{user_id}")
+
+
+async def publish_raw(
+    url: str,
+    queue: str,
+    raw: bytes,
+    *,
+    user_id: str | None,
+    headers: dict[str, Any],
+    at: datetime,
+    message_id: str | None,
+) -> None:
+    """``raw`` to ``queue`` through the default exchange, persistent and confirmed."""
     connection = await aio_pika.connect(url)
     try:
         channel = await connection.channel(publisher_confirms=True)
@@ -124,7 +138,7 @@ async def publish_as(
             raw,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=f"forged-{queue}-{user_id}",
+            message_id=message_id,
             user_id=user_id,
             headers=headers or None,
             timestamp=at,
@@ -330,16 +344,5 @@ async def test_a_request_from_the_gateway_without_its_signed_actor_or_with_anoth
 
 async def publish_with(url: str, queue: str, raw: bytes, assertion: str, at: datetime) -> None:
     """Publish ``raw`` as the gateway with a given assertion (one signed for something else)."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        message = aio_pika.Message(
-            raw,
-            content_type="application/json",
-            user_id=BrokerIdentity.GATEWAY,
-            headers={ASSERTION_HEADER: assertion},
-            timestamp=at,
-        )
-        await channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
-    finally:
-        await connection.close()
+    headers = {ASSERTION_HEADER: assertion}
+    await publish_raw(url, queue, raw, user_id=BrokerIdentity.GATEWAY, headers=headers, at=at, message_id=None)
