@@ -258,6 +258,11 @@ def _outcome(renderer: EmailRenderer, change: PurchaseChangeKind, audit: Audit) 
             ["An AWS Support case (case-123) was opened", "You will get another email when the case is resolved."],
         ),
         (
+            PurchaseChangeKind.SUPPORT_CASE_OPENED,
+            Audit(support_case_id="case-123", support_case_display_id="174839201"),
+            ["An AWS Support case (174839201) was opened", "Support case: 174839201"],
+        ),
+        (
             PurchaseChangeKind.SUPPORT_CASE_RESOLVED,
             Audit(support_case_id="case-123", support_case_status="resolved"),
             ["The AWS Support case (case-123) about this purchase was resolved.", "Case status: resolved"],

@@ -231,7 +231,8 @@ def outcome_story(
         if audit.failure:
             details.append(("Reason", audit.failure))
         return ("The attempt to revoke the purchase failed; the purchase is unchanged.", details, notice.line)
-    case = audit.support_case_id or "(id not recorded)"
+    # AWS shows people the case by its display id; the case id is what its API returns first.
+    case = audit.support_case_display_id or audit.support_case_id or "(id not recorded)"
     details.append(("Support case", case))
     if change is PurchaseChangeKind.SUPPORT_CASE_OPENED:
         details.append(("Opened at", occurred_at))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.formatting import utc
 from graceperiod.contracts.revocation import PurchaseChangeKind
-from graceperiod.contracts.revocation_views import ActorRef, Audit, Phase, RevokedVia, Windows
+from graceperiod.contracts.revocation_views import ActorRef, Audit, CaseOutcome, Phase, RevokedVia, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.notifier.domain.emails import (
@@ -136,7 +137,12 @@ def _outcomes(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
         PurchaseChangeKind.REVOCATION_FAILED: Audit(failure="ReturnSavingsPlan: the plan is no longer returnable"),
         PurchaseChangeKind.SUPPORT_CASE_OPENED: Audit(support_case_id="case-123456789012-muen-2026-1a2b3c"),
         PurchaseChangeKind.SUPPORT_CASE_RESOLVED: Audit(
-            support_case_id="case-123456789012-muen-2026-1a2b3c", support_case_status="resolved"
+            support_case_id="case-123456789012-muen-2026-1a2b3c",
+            support_case_status="resolved",
+            support_case_display_id="174839201",
+            support_case_outcome=CaseOutcome.GRANTED,
+            support_case_refund=Decimal("13140.00"),
+            support_case_resolution_note="AWS refunded the upfront fee in full; the plan is cancelled.",
         ),
     }
     for change, audit in audits.items():
