@@ -10,11 +10,16 @@ import sys
 import time
 from email import policy
 from pathlib import Path
+from typing import Any
 
+from faststream.rabbit import RabbitBroker
+
+from graceperiod.devstack.azure_endpoint.control import AzureEndpointAddress
 from graceperiod.devstack.local import stack
 from graceperiod.devstack.local.preflight import InTheWayError
 from graceperiod.devstack.servers.dex import DEMO_PASSWORD, DEX_PEOPLE
 from graceperiod.devstack.servers.processes import ServerError
+from graceperiod.devstack.testkit.azure_demo import demo_azure_purchase, seed_demo_azure_purchase
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream, seed_demo_account
 
@@ -42,6 +47,7 @@ Grace Period is running.
   MongoDB protocol (FerretDB) {endpoints.mongodb_url}
   SMTP                       {endpoints.smtp_url}  (mailbox: {endpoints.maildir or "external"})
   AWS endpoint               {endpoints.aws_endpoint_url}
+  Azure endpoint             {endpoints.azure_endpoint_url or "external (REVOCATION_AZURE_ARM_URL)"}
   Identity provider (Dex)    {endpoints.oidc_issuer or "external (GATEWAY_OIDC_ISSUER)"}
   Environment                var/stack.env  (source it to talk to this stack)
 {_demo_people() if endpoints.oidc_issuer else ""}
@@ -75,29 +81,55 @@ def _status() -> int:
     return 0 if all(row[3] for row in rows) else 1
 
 
-async def _demo(timeout: float) -> int:
+async def _demo(timeout: float, providers: list[str]) -> int:
     state = stack.load_state()
     endpoints = state.get("endpoints")
     if not endpoints:
         print("the local stack is not running: make run", file=sys.stderr)
         return 1
-    body = purchase_payload()
-    os.environ.update(stack.gateway_signing_environment())  # the seeding registers a role as the gateway
+    local = {p["name"] for p in state.get("processes", [])}
+    os.environ.update(stack.gateway_signing_environment())  # the seeding registers as the gateway
     broker = await connect(endpoints["amqp_url"])
+    bodies = []
     try:
-        if any(p["name"] == "aws" for p in state.get("processes", [])):
-            await seed_demo_account(endpoints["aws_endpoint_url"], broker, body)
-        await publish_upstream(broker, "purchase.executed", body, message_id=body["purchase_id"])
+        if "aws" in providers:
+            bodies.append(await _publish_aws(broker, endpoints, "aws" in local))
+        if "azure" in providers:
+            bodies.append(await _publish_azure(broker, endpoints, "azure" in local))
     finally:
         await broker.stop()
+    failed = [await _show_emails(endpoints.get("maildir"), body["purchase_id"], timeout) for body in bodies]
+    return 1 if any(failed) else 0
+
+
+async def _publish_aws(broker: RabbitBroker, endpoints: dict[str, Any], seed: bool) -> dict[str, Any]:
+    body = purchase_payload()
+    if seed:
+        await seed_demo_account(endpoints["aws_endpoint_url"], broker, body)
+    await publish_upstream(broker, "purchase.executed", body, message_id=body["purchase_id"])
     print(f"published purchase.executed {body['purchase_id']} ({body['sku']}, account {body['account']['id']})")
-    maildir = endpoints.get("maildir")
+    return body
+
+
+async def _publish_azure(broker: RabbitBroker, endpoints: dict[str, Any], seed: bool) -> dict[str, Any]:
+    body = demo_azure_purchase()
+    if seed:
+        address = AzureEndpointAddress(endpoints["azure_endpoint_url"], Path(endpoints["azure_ca_bundle"]))
+        await seed_demo_azure_purchase(address, broker, body)
+    await publish_upstream(broker, "purchase.executed", body, message_id=body["purchase_id"])
+    order = body["azure"]["reservation_order_id"]
+    print(f"published purchase.executed {body['purchase_id']} (Azure reservation order {order}, {body['sku']})")
+    return body
+
+
+async def _show_emails(maildir: str | None, purchase_id: str, timeout: float) -> bool:
+    """Print the emails sent about the purchase; True when none arrived in time."""
     if not maildir:
-        return 0
+        return False
     deadline = time.monotonic() + timeout
     found: list[Path] = []
     while time.monotonic() < deadline:
-        found = [p for p in Path(maildir).glob("*.eml") if body["purchase_id"] in p.read_text(errors="replace")]
+        found = [p for p in Path(maildir).glob("*.eml") if purchase_id in p.read_text(errors="replace")]
         if len(found) >= 3:
             break
         await asyncio.sleep(0.2)
@@ -105,9 +137,8 @@ async def _demo(timeout: float) -> int:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         print(f"  delivered to {message['To']}: {message['Subject']}  ({path})")
     if not found:
-        print(f"no email arrived within {timeout:.0f}s; see var/log/*.log", file=sys.stderr)
-        return 1
-    return 0
+        print(f"no email about {purchase_id} arrived within {timeout:.0f}s; see var/log/*.log", file=sys.stderr)
+    return not found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="show what runs")
     demo = sub.add_parser("demo", help="publish a demo purchase and wait for its emails")
     demo.add_argument("--timeout", type=float, default=20.0)
+    demo.add_argument(
+        "--provider", choices=["aws", "azure"], action="append", help="whose purchase (default: one of each)"
+    )
     sub.add_parser("docs", help="write the AsyncAPI and OpenAPI documents into docs/")
     args = parser.parse_args(argv)
     if args.command == "up":
@@ -127,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         return _status()
     if args.command == "demo":
-        return asyncio.run(_demo(args.timeout))
+        return asyncio.run(_demo(args.timeout, args.provider or ["aws", "azure"]))
     from graceperiod.devstack.local.docs import write_docs  # noqa: PLC0415 - imports every service
 
     for path in write_docs():

@@ -1,10 +1,10 @@
 """The local stack behind ``make run`` / ``make stop`` / ``make status``.
 
 Starts, in the background and on loopback: RabbitMQ, FerretDB, the SMTP sink, the AWS
-endpoint, Dex (the identity provider, with the demo people), the four services and the
-ticker. State, data and logs live under ``var/``. An explicit ``AMQP_URL``, ``MONGODB_URL``,
-``SMTP_URL``, ``AWS_ENDPOINT_URL`` or ``GATEWAY_OIDC_ISSUER`` replaces the corresponding local
-server.
+endpoint, the Azure endpoint (HTTPS, its CA trusted by the revocation service), Dex (the identity
+provider, with the demo people), the four services and the ticker. State, data and logs live
+under ``var/``. An explicit ``AMQP_URL``, ``MONGODB_URL``, ``SMTP_URL``, ``AWS_ENDPOINT_URL``,
+``REVOCATION_AZURE_ARM_URL`` or ``GATEWAY_OIDC_ISSUER`` replaces the corresponding local server.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
+
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.devstack.local.preflight import InTheWayError, check
 from graceperiod.devstack.servers.credentials import ActorKeys, BrokerAccounts
 from graceperiod.devstack.servers.dex import DEX_ROLE_MAPPING, DexClient, DexServer
 from graceperiod.devstack.servers.processes import (
     AwsEndpointServer,
+    AzureEndpointServer,
     ChildServer,
     FerretServer,
     RabbitServer,
@@ -47,6 +50,8 @@ BROKER_PASSWORDS = VAR / "keys" / "broker-passwords.json"
 BROKER_DEFINITIONS = VAR / "keys" / "rabbitmq-definitions.json"
 #: The gateway signs every command's and query's actor with the private key; services verify.
 ACTOR_KEYS = ActorKeys(VAR / "keys" / "actor")
+#: The Fernet key the revocation service seals Azure client secrets with (owner-only, made once).
+AZURE_SECRET_KEY_FILE = VAR / "keys" / "azure-secret.key"
 
 SERVICE_PORTS = {"gateway": 8080, "revocation": 8081, "notifier": 8082, "cooldown": 8083}
 SERVER_LABELS = {
@@ -54,6 +59,7 @@ SERVER_LABELS = {
     "ferretdb": "FerretDB",
     "smtp": "SMTP sink",
     "aws": "AWS endpoint",
+    "azure": "Azure endpoint",
     "dex": "Dex (identity provider)",
 }
 #: The local Dex's clients: the dashboard's sign-in, a CLI (a public client, for the device
@@ -72,6 +78,9 @@ class Endpoints:
     maildir: str | None
     aws_endpoint_url: str
     oidc_issuer: str | None = None
+    #: The local Azure endpoint (ARM and Entra ID at one HTTPS address) and the CA it is trusted by.
+    azure_endpoint_url: str | None = None
+    azure_ca_bundle: str | None = None
 
 
 def _port(name: str, default: int) -> int:
@@ -138,10 +147,12 @@ class Plan:
     aws: AwsEndpointServer | None
     ports: dict[int, str]
     dex: DexServer | None = None
+    azure: AzureEndpointServer | None = None
 
     @property
     def servers(self) -> list[ChildServer]:
-        return [s for s in (self.rabbit, self.ferret, self.smtp, self.aws, self.dex) if s is not None]
+        started = (self.rabbit, self.ferret, self.smtp, self.aws, self.azure, self.dex)
+        return [s for s in started if s is not None]
 
     def gateway_environment(self) -> dict[str, str]:
         if self.dex is None:
@@ -171,13 +182,17 @@ def plan() -> Plan:
     if not os.environ.get("AWS_ENDPOINT_URL"):
         aws = AwsEndpointServer(data_dir=VAR / "aws", port=_port("GP_AWS_PORT", 4566))
         ports[aws.port] = "AWS endpoint, GP_AWS_PORT"
+    azure = None
+    if not os.environ.get("REVOCATION_AZURE_ARM_URL"):
+        azure = AzureEndpointServer(data_dir=VAR / "azure", port=_port("GP_AZURE_PORT", 4443))
+        ports[azure.port] = "Azure endpoint, GP_AZURE_PORT"
     if not os.environ.get("GATEWAY_OIDC_ISSUER"):
         gateway = f"http://127.0.0.1:{SERVICE_PORTS['gateway']}"
         clients = dex_clients(gateway, secrets.token_urlsafe(24))
         dex = DexServer(data_dir=VAR / "dex", port=_port("GP_DEX_PORT", 5556), clients=clients)
         ports[dex.port] = "Dex, GP_DEX_PORT"
     ports.update({port: f"{name} service" for name, port in SERVICE_PORTS.items()})
-    return Plan(rabbit, ferret, smtp, aws, ports, dex)
+    return Plan(rabbit, ferret, smtp, aws, ports, dex, azure)
 
 
 def preflight(planned: Plan) -> None:
@@ -208,7 +223,7 @@ def up() -> Endpoints:
     ACTOR_KEYS.ensure()
     env = service_environment(endpoints) | accounts.environment()
     for name, port in SERVICE_PORTS.items():
-        own = planned.gateway_environment() | gateway_signing_environment() if name == "gateway" else {}
+        own = own_environment(planned, name)
         service = ServiceProcess(
             name=name,
             module=f"graceperiod.{name}",
@@ -230,6 +245,28 @@ def up() -> Endpoints:
     _save(state)
     write_stack_env(newcomer_environment(service_environment(endpoints), accounts))
     return endpoints
+
+
+def own_environment(planned: Plan, service: str) -> dict[str, str]:
+    """What one service alone is given: the gateway its sign-in and signing keys, the revocation
+    service the key sealing Azure client secrets."""
+    if service == "gateway":
+        return planned.gateway_environment() | gateway_signing_environment()
+    if service == "revocation":
+        return revocation_secret_environment()
+    return {}
+
+
+def revocation_secret_environment() -> dict[str, str]:
+    """``REVOCATION_SECRET_KEYS``: the caller's, else a local key made once under ``var/keys``."""
+    if os.environ.get("REVOCATION_SECRET_KEYS"):
+        return {}
+    if not AZURE_SECRET_KEY_FILE.exists():
+        private_dir(AZURE_SECRET_KEY_FILE.parent)
+        fd = os.open(AZURE_SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(Fernet.generate_key())
+    return {"REVOCATION_SECRET_KEYS": json.dumps([AZURE_SECRET_KEY_FILE.read_text().strip()])}
 
 
 def gateway_signing_environment() -> dict[str, str]:
@@ -264,6 +301,8 @@ def _endpoints(planned: Plan) -> Endpoints:
         maildir=str(smtp.maildir) if smtp else None,
         aws_endpoint_url=planned.aws.url if planned.aws else env["AWS_ENDPOINT_URL"],
         oidc_issuer=planned.dex.issuer if planned.dex else None,
+        azure_endpoint_url=planned.azure.url if planned.azure else None,
+        azure_ca_bundle=str(planned.azure.ca_bundle) if planned.azure else None,
     )
 
 
@@ -346,6 +385,12 @@ def service_environment(endpoints: Endpoints) -> dict[str, str]:
     }
     if endpoints.management_url:
         env["RABBITMQ_MANAGEMENT_URL"] = endpoints.management_url
+    if endpoints.azure_endpoint_url and endpoints.azure_ca_bundle:
+        env |= {
+            "REVOCATION_AZURE_ARM_URL": endpoints.azure_endpoint_url,
+            "REVOCATION_AZURE_AUTHORITY": endpoints.azure_endpoint_url,
+            "REVOCATION_AZURE_CA_BUNDLE": endpoints.azure_ca_bundle,
+        }
     return env
 
 

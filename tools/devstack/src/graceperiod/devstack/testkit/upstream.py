@@ -12,7 +12,7 @@ from faststream.rabbit import RabbitBroker
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole
+from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, RegisterAzurePrincipal
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
@@ -105,14 +105,21 @@ async def onboard_account(
     command = RegisterAccountRole(
         actor=DEVSTACK_ADMIN, idempotency_key=f"onboard-{account_id}", account_id=account_id, external_id=external_id
     )
+    await register_as_gateway(client, command, f"the role of account {account_id}")
+
+
+async def register_as_gateway(
+    client: RabbitBroker, command: RegisterAccountRole | RegisterAzurePrincipal, what: str
+) -> None:
+    """Send a registration command as the gateway would and wait for it to be done."""
     reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60, user_id=GATEWAY)
-    # A cold AWS endpoint (its first calls load moto's services) can outlast the service's reply
-    # deadline: the command goes on; asking again with the same key returns its outcome.
+    # A cold cloud endpoint (the AWS one's first calls load moto's services) can outlast the
+    # service's reply deadline: the command goes on; asking again with the same key returns its outcome.
     for _ in range(60):
         if reply.status is not CommandStatus.IN_PROGRESS:
             break
         await asyncio.sleep(1.0)
         reply = await call(client, Queues.REVOCATION_COMMANDS, command, CommandReply, timeout=60, user_id=GATEWAY)
     if reply.status is not CommandStatus.DONE:
-        msg = f"registering the role of account {account_id} failed: {reply.problem}"
+        msg = f"registering {what} failed: {reply.problem}"
         raise RuntimeError(msg)
