@@ -7,6 +7,7 @@ whole stack; a service's own settings use its prefix (``REVOCATION_HTTP_PORT``, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -15,7 +16,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
+from graceperiod.runtime.aws import ClientOptions
 from graceperiod.runtime.tracing import exporter_names
+
+RetryMode = Literal["standard", "adaptive"]
 
 
 class ServiceSettings(BaseSettings):
@@ -114,6 +118,36 @@ class ServiceSettings(BaseSettings):
         if self.amqp_password is None or self.broker_identity is None:
             return self.amqp_url
         return with_credentials(self.amqp_url, self.broker_identity, self.amqp_password.get_secret_value())
+
+
+class AwsServiceSettings(ServiceSettings):
+    """The settings of a service that calls AWS: its botocore client settings, under the service's
+    prefix (``<PREFIX>_AWS_RETRY_MODE``, ...).
+
+    AWS endpoints are never configured here: clients use AWS's own endpoints unless the standard
+    ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise.
+    """
+
+    aws_retry_mode: RetryMode = Field(
+        default="standard", description="botocore retry mode (adaptive adds client-side rate limiting)."
+    )
+    aws_max_attempts: int = Field(default=4, ge=1, description="botocore attempts per call, first one included.")
+    aws_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="AWS connection timeout.")
+    aws_read_timeout_seconds: float = Field(default=15.0, gt=0, description="AWS read timeout per request.")
+
+    def aws_client_options(
+        self, *, session_name: str, session_seconds: int, refresh_margin: timedelta = timedelta(minutes=5)
+    ) -> ClientOptions:
+        """The AWS clients' options, with the session of the role the service assumes."""
+        return ClientOptions(
+            retry_mode=self.aws_retry_mode,
+            max_attempts=self.aws_max_attempts,
+            connect_timeout=self.aws_connect_timeout_seconds,
+            read_timeout=self.aws_read_timeout_seconds,
+            session_name=session_name,
+            session_seconds=session_seconds,
+            refresh_margin=refresh_margin,
+        )
 
 
 def with_credentials(url: str, user: str, password: str) -> str:

@@ -3,15 +3,12 @@
 The cooldown *policy* (enforcement on/off, fixed or settled mode, the request budget, the
 wait-list expiry, the low-pool alert) is not a setting: it is data, changed at run time by
 the SetCooldownPolicy command and shared by every replica.
-
-AWS endpoints are never configured here: clients use AWS's own endpoints unless the standard
-``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -19,11 +16,11 @@ from pydantic_settings import SettingsConfigDict
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.runtime.aws import ClientOptions, Role
-from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.settings import AwsServiceSettings, RetryMode
 
 
-class CooldownSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="COOLDOWN_", extra="ignore", frozen=True, populate_by_name=True)
+class CooldownSettings(AwsServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="COOLDOWN_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.COOLDOWN
 
     mongodb_database: str = "graceperiod_cooldown"
@@ -78,12 +75,9 @@ class CooldownSettings(ServiceSettings):
     )
     cost_read_batch_size: int = Field(default=200, ge=1, le=5000, description="Due cost reads a tick makes at most.")
     cost_read_concurrency: int = Field(default=4, ge=1, le=50, description="Cost Explorer requests in flight at once.")
-    aws_retry_mode: Literal["standard", "adaptive"] = Field(
+    aws_retry_mode: RetryMode = Field(
         default="adaptive", description="botocore retry mode (adaptive also paces calls when throttled)."
     )
-    aws_max_attempts: int = Field(default=4, ge=1, description="botocore attempts per call, first one included.")
-    aws_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Cost Explorer connection timeout.")
-    aws_read_timeout_seconds: float = Field(default=15.0, gt=0, description="Cost Explorer read timeout per request.")
 
     @model_validator(mode="after")
     def _external_id_with_the_role(self) -> CooldownSettings:
@@ -100,13 +94,8 @@ class CooldownSettings(ServiceSettings):
         return Role(account_id=account, role_arn=self.cost_role_arn, external_id=self.cost_external_id)
 
     def aws_options(self) -> ClientOptions:
-        return ClientOptions(
-            retry_mode=self.aws_retry_mode,
-            max_attempts=self.aws_max_attempts,
-            connect_timeout=self.aws_connect_timeout_seconds,
-            read_timeout=self.aws_read_timeout_seconds,
-            session_name="graceperiod-cooldown",
-            session_seconds=self.cost_role_session_seconds,
+        return self.aws_client_options(
+            session_name="graceperiod-cooldown", session_seconds=self.cost_role_session_seconds
         )
 
     def options(self) -> CooldownOptions:

@@ -36,7 +36,7 @@ PerMinute = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class GatewaySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.GATEWAY
 
     mongodb_database: str = "graceperiod_gateway"

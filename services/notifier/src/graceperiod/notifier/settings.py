@@ -13,7 +13,7 @@ from graceperiod.runtime.settings import ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.NOTIFIER
 
     mongodb_database: str = "graceperiod_notifier"

@@ -46,7 +46,6 @@ from graceperiod.revocation.store.commands import CommandStore
 from graceperiod.revocation.store.commitments import CommitmentStore
 from graceperiod.revocation.store.purchases import PurchaseStore
 from graceperiod.revocation.support_cases import SupportCases
-from graceperiod.runtime.aws import ClientOptions
 from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.messaging import EventPublisher, EventSink, build_broker
 from graceperiod.runtime.mongo import Document, Inbox, create_mongo_client
@@ -66,11 +65,7 @@ def lifecycle_policy(settings: RevocationSettings) -> LifecyclePolicy:
 
 
 def aws_accounts(settings: RevocationSettings, clock: Clock, tracing: Tracing | None = None) -> AwsAccounts:
-    options = ClientOptions(
-        retry_mode=settings.aws_retry_mode,
-        max_attempts=settings.aws_max_attempts,
-        connect_timeout=settings.aws_connect_timeout_seconds,
-        read_timeout=settings.aws_read_timeout_seconds,
+    options = settings.aws_client_options(
         session_name=settings.role_session_name,
         session_seconds=settings.role_session_seconds,
         refresh_margin=timedelta(seconds=settings.credential_refresh_margin_seconds),

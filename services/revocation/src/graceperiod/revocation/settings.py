@@ -1,23 +1,19 @@
-"""Revocation service settings (environment variables prefixed ``REVOCATION_``).
-
-AWS endpoints are never configured here: clients use AWS's own endpoints unless the standard
-``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` variables say otherwise.
-"""
+"""Revocation service settings (environment variables prefixed ``REVOCATION_``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.settings import AwsServiceSettings
 
 
-class RevocationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="REVOCATION_", extra="ignore", frozen=True, populate_by_name=True)
+class RevocationSettings(AwsServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REVOCATION_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.REVOCATION
 
     mongodb_database: str = "graceperiod_revocation"
@@ -39,12 +35,6 @@ class RevocationSettings(ServiceSettings):
     credential_refresh_margin_seconds: float = Field(
         default=300, ge=0, description="Assume the role again this long before its credentials expire."
     )
-    aws_retry_mode: Literal["standard", "adaptive"] = Field(
-        default="standard", description="botocore retry mode (adaptive adds client-side rate limiting)."
-    )
-    aws_max_attempts: int = Field(default=4, ge=1, description="botocore attempts per call, first one included.")
-    aws_connect_timeout_seconds: float = 5.0
-    aws_read_timeout_seconds: float = 15.0
     aws_retry_rounds: int = Field(
         default=3,
         ge=1,
