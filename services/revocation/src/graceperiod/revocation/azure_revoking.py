@@ -13,13 +13,11 @@ import asyncio
 from dataclasses import dataclass
 from functools import partial
 
-from graceperiod.contracts.revocation import CommandReply, RevokePurchase
 from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.acceptance import Acceptance
 from graceperiod.revocation.adapters.azure.clients import Principal
 from graceperiod.revocation.azure_calls import AzureCalls
 from graceperiod.revocation.changes import Changes, Loaded
-from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
 from graceperiod.revocation.domain.azure import progress
 from graceperiod.revocation.domain.azure_answers import AzureCallError, ReturnEnded, ReturnStarted
 from graceperiod.revocation.domain.azure_returning import (
@@ -33,11 +31,10 @@ from graceperiod.revocation.domain.azure_returning import (
     return_timed_out,
     return_to_follow,
 )
-from graceperiod.revocation.domain.lifecycle import At, actor_ref
-from graceperiod.revocation.domain.outcomes import Rejected, done_message
+from graceperiod.revocation.domain.lifecycle import At
+from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.providers import Progress
 from graceperiod.revocation.domain.records import AzureReturn, AzureState, PurchaseRecord
-from graceperiod.revocation.domain.revoking import revoke_answer
 from graceperiod.revocation.replies import Replies
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.middleware import TransientError
@@ -53,17 +50,6 @@ class AzureRevoking:
     follow_seconds: float = 20.0
     """How long a command follows the return before leaving it to ticks."""
     tick_follow_seconds: float = 5.0
-
-    async def revoke(
-        self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker, loaded: Loaded
-    ) -> CommandReply:
-        ensure_may_act(asker, loaded.purchase)
-        principal = self.azure.principal_to_act(loaded)
-        answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
-        if answer is not None:
-            return self.replies.answer(answer, loaded, asker)
-        loaded = await self.run(loaded, principal, key, actor_ref(command.actor), acceptance)
-        return self.replies.done(done_message(loaded.purchase), loaded, asker)
 
     async def run(
         self, loaded: Loaded, principal: Principal, key: str, actor: ActorRef, acceptance: Acceptance | None = None

@@ -1,4 +1,5 @@
-"""RevokePurchase: undo a purchase through AWS's API (Return / DeleteQueued).
+"""RevokePurchase: undo a purchase through AWS's API (Return / DeleteQueued), or hand an Azure
+reservation's return to :mod:`.azure_revoking` once the asker may act and the credentials are found.
 
 AWS is re-read just before acting; the attempt (with its client token) is stored before AWS
 is called, so a retry after a crash — the redelivered command, or a tick once the attempt's
@@ -7,6 +8,7 @@ lease passed (:meth:`Revoking.run`) — resumes it without acting twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from graceperiod.contracts.enums import Provider
@@ -40,15 +42,24 @@ class Revoking:
 
     async def revoke(self, command: RevokePurchase, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
         loaded = await self.changes.load(command.purchase_id)  # once: the crossings probe counts it
-        if self.azure is not None and loaded.purchase.provider is Provider.AZURE:
-            return await self.azure.revoke(command, key, acceptance, asker, loaded)
         ensure_may_act(asker, loaded.purchase)
-        role = role_to_act(loaded)
+        undo = self._undo(loaded, key, actor_ref(asker.actor), acceptance)
         answer = revoke_answer(loaded.purchase, key, self.changes.at(loaded.account))
         if answer is not None:
             return self.replies.answer(answer, loaded, asker)
-        loaded = await self.run(loaded, role, key, actor_ref(asker.actor), acceptance)
+        loaded = await undo()
         return self.replies.done(done_message(loaded.purchase), loaded, asker)
+
+    def _undo(
+        self, loaded: Loaded, key: str, actor: ActorRef, acceptance: Acceptance
+    ) -> Callable[[], Awaitable[Loaded]]:
+        """The purchase's provider's undo, with the credentials it acts with (Rejected: there are none)."""
+        if self.azure is not None and loaded.purchase.provider is Provider.AZURE:
+            azure = self.azure
+            principal = azure.azure.principal_to_act(loaded)
+            return lambda: azure.run(loaded, principal, key, actor, acceptance)
+        role = role_to_act(loaded)
+        return lambda: self.run(loaded, role, key, actor, acceptance)
 
     async def run(
         self, loaded: Loaded, role: Role, key: str, actor: ActorRef, acceptance: Acceptance | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import PurchaseChangeKind
-from graceperiod.contracts.revocation_views import ActorRef, RevokedVia, TimelineEntry, TimelineKind
+from graceperiod.contracts.revocation_views import ActorRef, TimelineEntry, TimelineKind
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.azure import RETURN, progress, quantity_to_return
@@ -28,7 +28,7 @@ from graceperiod.revocation.domain.records import (
     PurchaseRecord,
     RevocationStatus,
 )
-from graceperiod.revocation.domain.revoking import Failing, failed, revoked
+from graceperiod.revocation.domain.revoking import Failing, audited_acceptance, failed, revoked
 from graceperiod.revocation.domain.standing import standing_of
 
 
@@ -90,35 +90,15 @@ def return_accepted(record: PurchaseRecord, started: ReturnStarted | None, actor
     if ours is not None:
         token = started.continuation_token if started else ours.continuation_token
         ours = ours.model_copy(update={"continuation_token": token, "accepted_at": at.now, "status": "InProgress"})
-    ids = [*record.audit.azure_request_ids, *([started.request_id] if started and started.request_id else [])]
-    audit = record.audit.model_copy(
-        update={
-            "revoked_at": at.now,
-            "revoked_via": RevokedVia.SELF_SERVICE_API,
-            "actor": who,
-            "azure_request_ids": ids,
-            "azure_response": started.response if started else record.audit.azure_response,
-            "failure": None,
-        }
-    )
-    entry = TimelineEntry(
-        at=at.now,
-        kind=TimelineKind.AZURE_RESPONSE,
+    record = audited_acceptance(
+        record,
+        started,
+        who,
+        at,
         summary="Azure accepted the return (a long-running operation)",
         detail={"request_id": started.request_id if started else None},
     )
-    record = with_entry(
-        record.model_copy(
-            update={
-                "audit": audit,
-                "attempt": None,
-                "blocked": None,
-                "azure_return": ours,
-                "status": RevocationStatus.PENDING,
-            }
-        ),
-        entry,
-    )
+    record = record.model_copy(update={"azure_return": ours, "status": RevocationStatus.PENDING})
     summary = "Azure accepted the return of the reservation: irreversible; Azure is processing it"
     if ours is not None:
         summary += f" ({refund_words(ours.quote)})"

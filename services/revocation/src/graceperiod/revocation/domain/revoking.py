@@ -7,13 +7,16 @@ The walk: :func:`revoke_answer` (is there anything to do?), AWS re-read, :func:`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Final
 
 from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.revocation_views import ActorRef, RevokedVia, TimelineEntry, TimelineKind
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError
+from graceperiod.revocation.domain.azure_answers import ReturnStarted
 from graceperiod.revocation.domain.commitments import (
     PENDING_STATES,
     UNDONE_STATES,
@@ -118,7 +121,14 @@ def accepted(
             update={"aws": record.aws.model_copy(update={"state": "queued-deleted", "read_at": at.now})}
         )
     pending = (returning or record.aws.state in PENDING_STATES) and record.aws.state not in UNDONE_STATES
-    record = _audited_acceptance(record, result, who, at)
+    record = audited_acceptance(
+        record,
+        result,
+        who,
+        at,
+        summary=f"AWS accepted {action or 'the undo'}",
+        detail={"request_id": result.request_id if result else None, "response": result.response if result else None},
+    )
     if not pending:
         return revoked(record, who, at)
     record = record.model_copy(
@@ -130,25 +140,37 @@ def accepted(
     )
 
 
-def _audited_acceptance(record: PurchaseRecord, result: ActionResult | None, who: ActorRef, at: At) -> PurchaseRecord:
-    action = record.attempt.action if record.attempt else None
-    request_ids = [*record.audit.aws_request_ids, *([result.request_id] if result and result.request_id else [])]
+#: Per provider: the audit's request-id and response fields, and the timeline kind of its answer.
+_ANSWER_FIELDS: Final[Mapping[Provider, tuple[str, str, TimelineKind]]] = {
+    Provider.AWS: ("aws_request_ids", "aws_response", TimelineKind.AWS_RESPONSE),
+    Provider.AZURE: ("azure_request_ids", "azure_response", TimelineKind.AZURE_RESPONSE),
+}
+
+
+def audited_acceptance(
+    record: PurchaseRecord,
+    reply: ActionResult | ReturnStarted | None,
+    who: ActorRef,
+    at: At,
+    *,
+    summary: str,
+    detail: dict[str, Any],
+) -> PurchaseRecord:
+    """The provider accepted the undo (``reply``; None: a re-read shows it under way or done): the
+    audit says who and when and keeps the provider's request id and response; the timeline says so."""
+    ids_field, response_field, kind = _ANSWER_FIELDS[record.provider]
+    request_ids = [*getattr(record.audit, ids_field), *([reply.request_id] if reply and reply.request_id else [])]
     audit = record.audit.model_copy(
         update={
             "revoked_at": at.now,
             "revoked_via": RevokedVia.SELF_SERVICE_API,
             "actor": who,
-            "aws_request_ids": request_ids,
-            "aws_response": result.response if result else record.audit.aws_response,
+            ids_field: request_ids,
+            response_field: reply.response if reply else getattr(record.audit, response_field),
             "failure": None,
         }
     )
-    entry = TimelineEntry(
-        at=at.now,
-        kind=TimelineKind.AWS_RESPONSE,
-        summary=f"AWS accepted {action or 'the undo'}",
-        detail={"request_id": result.request_id if result else None, "response": result.response if result else None},
-    )
+    entry = TimelineEntry(at=at.now, kind=kind, summary=summary, detail=detail)
     return with_entry(record.model_copy(update={"audit": audit, "attempt": None, "blocked": None}), entry)
 
 
