@@ -39,7 +39,7 @@ from graceperiod.revocation.link_access import LinkAccess
 from graceperiod.revocation.queries import Queries, Reply
 from graceperiod.revocation.recording import Recording
 from graceperiod.runtime.messaging import exchange_for, queue_for
-from graceperiod.runtime.requests import RequestProblem, decode_request
+from graceperiod.runtime.requests import RequestProblem
 
 _COMMANDS: TypeAdapter[Any] = TypeAdapter(RevocationCommand)
 _QUERIES: TypeAdapter[Any] = TypeAdapter(RevocationQuery)
@@ -87,8 +87,7 @@ def build_router(
     @router.subscriber(queue_for(Queues.REVOCATION_COMMANDS), title="revocation.commands")
     async def on_command(body: dict[str, Any], message: RabbitMessage) -> CommandReply:
         try:
-            command = decode_request(_COMMANDS, body, message)
-            link = links.of(command, message)
+            command, link = links.decode(_COMMANDS, body, message)
         except RequestProblem as refused:
             problem = refused.problem
             return CommandReply(status=CommandStatus.REJECTED, message=problem.message, problem=problem)
@@ -97,8 +96,7 @@ def build_router(
     @router.subscriber(queue_for(Queues.REVOCATION_QUERIES), title="revocation.queries")
     async def on_query(body: dict[str, Any], message: RabbitMessage) -> Reply:
         try:
-            query = decode_request(_QUERIES, body, message)
-            link = links.of(query, message)
+            query, link = links.decode(_QUERIES, body, message)
         except RequestProblem as refused:
             return _REPLIES.get(str(body.get("kind")), PurchaseReply)(problem=refused.problem)
         return await queries.answer(query, link)

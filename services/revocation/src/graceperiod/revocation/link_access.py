@@ -12,8 +12,10 @@ without a token that verifies is just an actor without permissions.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeVar
 
 from faststream.rabbit.annotations import RabbitMessage
+from pydantic import TypeAdapter
 
 from graceperiod.contracts.links import LinkClaims
 from graceperiod.contracts.rpc import ErrorCode, Problem
@@ -22,10 +24,12 @@ from graceperiod.revocation.queries import Query
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.link_tokens import LinkTokenError, LinkTokenVerifier
 from graceperiod.runtime.logs import get_logger
-from graceperiod.runtime.requests import refuse
+from graceperiod.runtime.requests import decode_request, refuse
 from graceperiod.runtime.signing_keys import PublicKeys
 
 log = get_logger("graceperiod.revocation.links")
+
+R = TypeVar("R", bound="Command | Query")
 
 
 class LinkAccess:
@@ -41,6 +45,12 @@ class LinkAccess:
                 "no email-link public keys configured (REVOCATION_LINK_JWKS_FILE, REVOCATION_LINK_PUBLIC_KEYS_DIR): "
                 "every email-link request will be refused"
             )
+
+    def decode(self, adapter: TypeAdapter[R], body: Any, message: RabbitMessage) -> tuple[R, LinkClaims | None]:
+        """A command or query through the request gate, with the link it acts on verified: a
+        refusal (:class:`graceperiod.runtime.requests.RequestProblem`) when either fails."""
+        request = decode_request(adapter, body, message)
+        return request, self.of(request, message)
 
     def of(self, request: Command | Query, message: RabbitMessage) -> LinkClaims | None:
         """The verified link ``request`` acts on (None when it carries none); a refusal
