@@ -9,7 +9,8 @@ from typing import Any
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.contracts.upstream import PurchaseExecuted
-from graceperiod.revocation.adapters.aws.wire import first, json_safe, parse_time
+from graceperiod.revocation.adapters.aws.wire import first, json_safe
+from graceperiod.revocation.adapters.times import parse_time
 from graceperiod.revocation.domain.aws_answers import ActionResult, AwsCallError, Failure
 from graceperiod.revocation.domain.commitments import DESCRIBE_ACTIONS
 from graceperiod.revocation.domain.records import AwsState

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.revocation.adapters.aws.wire import parse_time
+from graceperiod.revocation.adapters.times import parse_time
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.discovery import Found
 from graceperiod.revocation.domain.records import AwsState

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind
-from graceperiod.revocation.adapters.aws.wire import parse_time
+from graceperiod.revocation.adapters.times import parse_time
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.records import OrganizationCommitmentRecord, OrganizationRecord
 from graceperiod.runtime.aws import AwsSessions, Role

@@ -1,4 +1,4 @@
-"""Reading AWS's replies: times, the one item a describe returns, the reply as JSON for the
+"""Reading AWS's replies: the one item a describe returns, the reply as JSON for the
 audit (request ids and the meaning of AWS's error codes: :mod:`graceperiod.runtime.aws`)."""
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def parse_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def first(reply: Mapping[str, Any], key: str, what: str, *, action: str) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from azure.mgmt.reservations.models import (
 )
 
 from graceperiod.revocation.adapters.azure.clients import AzureClients, Principal
-from graceperiod.revocation.adapters.azure.wire import amount, aware, classify, currency, enum_text, request_id_of
+from graceperiod.revocation.adapters.azure.wire import amount, classify, currency, enum_text, request_id_of
+from graceperiod.revocation.adapters.times import parse_time
 from graceperiod.revocation.domain.azure import CALCULATE_REFUND, READ_ORDERS, READ_RESERVATIONS, RETURN
 from graceperiod.revocation.domain.azure_answers import ReturnEnded, ReturnStarted
 from graceperiod.revocation.domain.records import AzureState, PolicyError, RefundQuote
@@ -109,7 +110,7 @@ class AzureReservations:
             state=properties.provisioning_state if properties else None,
             display_state=properties.display_provisioning_state if properties else None,
             quantity=quantity,
-            expires_at=aware(properties.expiry_date_time) if properties else None,
+            expires_at=parse_time(properties.expiry_date_time) if properties else None,
             read_at=now,
             request_id=ids.last,
         )

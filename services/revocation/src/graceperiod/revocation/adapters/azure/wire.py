@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -47,14 +46,6 @@ def request_id_of(response: Any) -> str | None:
         return None
     found = headers.get("x-ms-request-id")
     return str(found) if found else None
-
-
-def aware(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def as_json(model: Any) -> dict[str, Any]:
