@@ -8,7 +8,6 @@ Unit tests pass a fake ``clients`` and ``store``; then nothing external is touch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
@@ -55,6 +54,7 @@ from graceperiod.runtime.clock import Clock, SystemClock
 from graceperiod.runtime.link_tokens import LinkTokenVerifier
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.signing_keys import PublicKeys
+from graceperiod.runtime.tasks import cancel_and_wait
 from graceperiod.runtime.tracing import Tracing
 from graceperiod.runtime.worker import serve
 
@@ -186,9 +186,7 @@ def lifespan(
             yield
         finally:
             for purger in purgers:
-                purger.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await purger
+                await cancel_and_wait(purger)
             await connections.close()
             tracing.flush()
 

@@ -12,7 +12,6 @@ was made in); the account must be onboarded. A malformed event is dropped with a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from graceperiod.revocation.adapters.aws.purchase_events import PurchaseEventQue
 from graceperiod.revocation.discovering import Discovering
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.runtime.logs import get_logger
+from graceperiod.runtime.tasks import cancel_and_wait
 
 log = get_logger("graceperiod.revocation")
 
@@ -73,10 +73,7 @@ class PurchaseEvents:
         self._task = asyncio.create_task(self._run(), name="purchase-events")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -4,7 +4,6 @@ of a purchase is followed by its listing's (``store/listing.py``)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from graceperiod.revocation.domain.returns import RETURNED_STATES
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
+from graceperiod.runtime.tasks import cancel_and_wait
 
 log = get_logger("graceperiod.revocation.listing")
 
@@ -101,10 +101,7 @@ class PurchaseStore:
         self._relisting = asyncio.create_task(self._relist_at_start(), name="relist")
 
     async def stop(self) -> None:
-        if self._relisting is not None:
-            self._relisting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relisting
+        await cancel_and_wait(self._relisting)
 
     async def _relist_at_start(self) -> None:
         try:
