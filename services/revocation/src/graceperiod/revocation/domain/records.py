@@ -48,18 +48,23 @@ class RevocationStatus(StrEnum):
 OPEN_STATUSES = frozenset({RevocationStatus.NONE, RevocationStatus.FAILED})
 
 
-class AwsState(Record):
-    """A commitment as AWS last described it: the one shape of AWS's answer, from the adapter
-    that reads it to the rules that decide with it. ``known`` is false when AWS could not be
-    read (``error`` says why)."""
+class ProviderState(Record):
+    """What a provider last said about a commitment, and when. ``known`` is false when it could
+    not be read (``error`` says why)."""
 
     known: bool = False
     state: str | None = None
-    start: datetime | None = None
-    returnable_until: datetime | None = None
     read_at: datetime | None = None
     error: str | None = None
     request_id: str | None = None
+
+
+class AwsState(ProviderState):
+    """A commitment as AWS last described it: the one shape of AWS's answer, from the adapter
+    that reads it to the rules that decide with it."""
+
+    start: datetime | None = None
+    returnable_until: datetime | None = None
 
 
 class PolicyError(Record):
@@ -97,21 +102,15 @@ class RefundQuote(Record):
         )
 
 
-class AzureState(Record):
-    """An Azure reservation as Azure last described it (``Reservation_Get``), and the refund
-    calculateRefund last quoted for it: the one shape of Azure's answers, from the adapter to
-    the rules. ``known`` is false when Azure could not be read (``error`` says why)."""
+class AzureState(ProviderState):
+    """An Azure reservation as Azure last described it (``Reservation_Get``; ``state`` is its
+    ``provisioningState``: Succeeded, Cancelled, Expired, ...), and the refund calculateRefund last
+    quoted for it: the one shape of Azure's answers, from the adapter to the rules."""
 
-    known: bool = False
-    state: str | None = None
-    """``provisioningState``: Succeeded, Cancelled, Expired, ..."""
     display_state: str | None = None
     """``displayProvisioningState``: Processing while a return runs, Expiring in its last 30 days."""
     quantity: int | None = None
     expires_at: datetime | None = None
-    read_at: datetime | None = None
-    error: str | None = None
-    request_id: str | None = None
     quote: RefundQuote | None = None
 
 
