@@ -333,7 +333,12 @@ async def test_the_history_filter_form_submitted_with_any_phase_lists_everything
     filtered = await client.get("/?phase=")
     assert filtered.status_code == 200
     assert filtered.text.count('class="purchase"') == everything.text.count('class="purchase"') > 0
-    assert (await client.get("/?phase=self-service")).status_code == 200
+    chosen = await client.get("/?phase=self-service&source=discovered")
+    assert chosen.status_code == 200
+    # Both filters keep what was chosen, each beside its "Any" option.
+    assert '<option value="self-service" selected>' in chosen.text
+    assert '<option value="discovered" selected>' in chosen.text
+    assert chosen.text.count('<option value="">Any</option>') == 2
     unknown = await client.get("/?phase=bogus")  # left out, and the page says so
     assert unknown.status_code == 200
     assert "Left out of the search, because it could not be used: state &#39;bogus&#39;" in unknown.text
