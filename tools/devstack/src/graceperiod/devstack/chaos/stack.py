@@ -314,8 +314,10 @@ class Deployment:
             namespace=namespace,
             env=self._environment(service, host, port),
         )
-        await asyncio.to_thread(process.start, 90)
+        # Listed before it starts: stop_all stops a replica whose start was interrupted (the
+        # start goes on in its thread after a cancellation, and gives up once stop_all stops it).
         replicas.append(process)
+        await asyncio.to_thread(process.start, 90)
         return process
 
     def host_name(self, replica: str) -> str:

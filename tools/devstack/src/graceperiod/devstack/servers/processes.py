@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -82,6 +83,7 @@ class ChildServer:
     """The network namespace (a test host of :mod:`servers.netns`) it runs in; None: this machine's."""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     @property
     def log_path(self) -> Path:
@@ -104,8 +106,12 @@ class ChildServer:
         return self.process is not None and self.process.poll() is None
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until it is ready. Whatever goes wrong meanwhile (it exits,
+        it is not ready in time, an interrupt, :meth:`stop` called from another thread), the
+        process is stopped before this returns: nothing started here outlives a failed start."""
         if self.running:
             return
+        self._stopping.clear()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         self._log = self.log_path.open("ab")
@@ -119,20 +125,32 @@ class ChildServer:
             cwd=self.data_dir,
             start_new_session=True,
         )
+        try:
+            self._wait_ready(self.process, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self._stopping.is_set():
+                msg = f"{self.name} was stopped while starting"
+                raise ServerError(msg)
+            if process.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-3000:]
-                msg = f"{self.name} exited with code {self.process.returncode} while starting:\n{tail}"
+                msg = f"{self.name} exited with code {process.returncode} while starting:\n{tail}"
                 raise ServerError(msg)
             if self.ready():
                 return
             time.sleep(0.1)
-        self.stop()
         msg = f"{self.name} did not become ready within {timeout:.0f}s; see {self.log_path}"
         raise ServerError(msg)
 
     def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM to its process group, SIGKILL after ``timeout``. Safe to call from another
+        thread while :meth:`start` waits: that start gives up and stops the process too."""
+        self._stopping.set()
         process = self.process
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
