@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     for doc, rows in ((args.doc, results), (args.cluster_doc, cluster)):
         if doc is None or not rows:
             continue
-        if report.write_doc_section(doc, report.markdown(rows, size=size, when=when)):
+        text = report.markdown(rows, size=size, when=when)
+        if report.write_doc_section(doc, text, size=size.name, scenarios=[r.scenario for r in rows]):
             console.print(f"table written into {doc}")
         else:
             console.print(f"[yellow]{doc} has no chaos markers; table not written")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,17 +110,58 @@ def markdown(results: Sequence[Result], *, size: Size, when: str) -> str:
     return head + "\n".join(rows) + "\n\n" + "\n".join(notes) + "\n"
 
 
-def write_doc_section(doc: Path, text: str) -> bool:
-    """Replace the marked section of ``doc`` with ``text``; False when the markers are missing."""
+def write_doc_section(doc: Path, text: str, *, size: str, scenarios: Collection[str]) -> bool:
+    """Put ``text`` (one run's :func:`markdown` block) into the marked section of ``doc``, merged
+    per scenario and size: the rows and notes of ``scenarios`` at ``size`` leave the blocks of
+    earlier runs (a block left without rows goes), every other row and size stays. False when
+    the markers are missing."""
     if not doc.exists():
         return False
     content = doc.read_text()
     if DOC_BEGIN not in content or DOC_END not in content:
         return False
     before, rest = content.split(DOC_BEGIN, 1)
-    _, after = rest.split(DOC_END, 1)
-    doc.write_text(f"{before}{DOC_BEGIN}\n{text}{DOC_END}{after}")
+    section, after = rest.split(DOC_END, 1)
+    doc.write_text(
+        f"{before}{DOC_BEGIN}\n{merge_section(section, text, size=size, scenarios=scenarios)}{DOC_END}{after}"
+    )
     return True
+
+
+def merge_section(section: str, text: str, *, size: str, scenarios: Collection[str]) -> str:
+    """The section with ``text`` in place of the earlier results of ``scenarios`` at ``size``:
+    the new block goes where the first block of that size was (else last)."""
+    blocks = [b for b in re.split(r"(?m)^(?=Measured )", section.strip("\n")) if b.strip()]
+    kept: list[str] = []
+    position: int | None = None
+    for block in blocks:
+        if _block_size(block) != size:
+            kept.append(block)
+            continue
+        position = len(kept) if position is None else position
+        if (trimmed := _without(block, scenarios)) is not None:
+            kept.append(trimmed)
+    kept.insert(len(kept) if position is None else position, text)
+    return "\n".join(block.strip("\n") + "\n" for block in kept)
+
+
+def _block_size(block: str) -> str | None:
+    match = re.search(r"\(size `(\w+)`", block.splitlines()[0])
+    return match.group(1) if match else None
+
+
+def _without(block: str, scenarios: Collection[str]) -> str | None:
+    """``block`` without the table rows and notes of ``scenarios``; None when no row is left."""
+
+    def named(line: str) -> str | None:
+        row = re.match(r"\| ([\w-]+) \|", line)
+        note = re.match(r"\* \*\*([\w-]+)\*\*:", line)
+        found = row or note
+        return found.group(1) if found else None
+
+    lines = [line for line in block.splitlines() if named(line) not in scenarios]
+    rows = [line for line in lines if re.match(r"\| [\w-]+ \|", line) and not line.startswith("| scenario |")]
+    return "\n".join(lines) + "\n" if rows else None
 
 
 def write_json(results: Sequence[Result], out: Path, *, size: Size, seconds: float) -> Path:
