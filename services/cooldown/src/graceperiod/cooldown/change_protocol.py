@@ -31,6 +31,7 @@ from graceperiod.cooldown.domain.changes import ChangeRecord
 from graceperiod.cooldown.domain.decisions import Decision, Verdict
 from graceperiod.cooldown.domain.events import OutgoingEvent
 from graceperiod.cooldown.domain.lease_cycle import register
+from graceperiod.cooldown.domain.schedule import schedule_id
 from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.cooldown.store import AccountStore
 from graceperiod.runtime.clock import Clock
@@ -191,6 +192,34 @@ class ChangeProtocol:
         if recovered:
             log.info("unfinished change finished", account_id=account.account_id, version=account.version)
 
+    async def finish_many(self, records: Sequence[ChangeRecord]) -> None:
+        """:meth:`finish` for many claimed changes, each step one command for all of them
+        (the account documents, then every event with its confirm awaited together, then
+        the schedule entries they retire): same order per change, so just as safe to
+        interrupt. A change with steps of its own before the write (scheduling, a lease) is
+        finished alone."""
+        plain = [r for r in records if not _writes_before(r)]
+        await bounded(
+            self.options.release_concurrency, [self.finish(r, recovered=False) for r in records if _writes_before(r)]
+        )
+        await self.store.write_many([r.account for r in plain])
+        await self.publish([event for r in plain for event in r.events])
+        await bounded(
+            self.options.release_concurrency,
+            [
+                self.store.unschedule_read(r.account.account_id, version=r.account.version)
+                for r in plain
+                if r.reschedules_read
+            ],
+        )
+        await self.store.unschedule_many(
+            [
+                schedule_id(r.account.account_id, r.left_cooldown_version)
+                for r in plain
+                if r.left_cooldown_version is not None
+            ]
+        )
+
     async def _abandon(self, account: Account, lease_id: str, kept: str) -> None:
         decision = abandon_acquisition(account, lease_id=lease_id, kept_account_id=kept, now=self.clock.now())
         if decision.verdict is Verdict.APPLIED and await self.commit(decision, source=f"abandon:{lease_id}"):
@@ -212,6 +241,16 @@ class ChangeProtocol:
         record = await self.store.change(account.account_id, account.version)
         if record is not None and record.source == source and record.events:
             await self.publish(record.events)
+
+
+def _writes_before(record: ChangeRecord) -> bool:
+    """The change stores something before the account itself (see :meth:`ChangeProtocol.finish`):
+    a release-schedule entry, a read-schedule entry or a lease mapping."""
+    account = record.account
+    if record.enters_cooldown or record.acquired_lease is not None:
+        return True
+    next_read = account.billing.next_read_at if account.billing is not None else None
+    return record.reschedules_read and (account.status is AccountStatus.COOLDOWN or next_read is not None)
 
 
 class Use:

@@ -10,8 +10,10 @@ from datetime import timedelta
 class CooldownOptions:
     release_batch_size: int = 500
     """Schedule entries a release pass reads and claims at a time."""
+    release_pipeline: int = 2
+    """Batches a release pass has in flight at once (one's events are confirmed while the next is stored)."""
     release_concurrency: int = 32
-    """Releases of one batch stored and announced at once."""
+    """Releases of one batch stored one by one at once (those a batch's single writes cannot take)."""
     claim_grace: timedelta = timedelta(seconds=30)
     """A claimed change still unfinished after this long is finished by whoever meets it."""
     busy_wait_seconds: float = 2.0

@@ -29,8 +29,17 @@ class CooldownSettings(AwsServiceSettings):
     release_batch_size: int = Field(
         default=500, ge=1, le=10_000, description="Due accounts a release pass reads and claims at a time."
     )
+    release_pipeline: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches a release pass has in flight at once (one's events confirmed while the next is stored).",
+    )
     release_concurrency: int = Field(
-        default=32, ge=1, le=1000, description="Releases of one batch stored and announced at once."
+        default=32,
+        ge=1,
+        le=1000,
+        description="Releases of one batch stored one by one at once (those a batch's single writes cannot take).",
     )
     claim_grace_seconds: float = Field(
         default=30.0,
@@ -101,6 +110,7 @@ class CooldownSettings(AwsServiceSettings):
     def options(self) -> CooldownOptions:
         return CooldownOptions(
             release_batch_size=self.release_batch_size,
+            release_pipeline=self.release_pipeline,
             release_concurrency=self.release_concurrency,
             claim_grace=timedelta(seconds=self.claim_grace_seconds),
             recent_use_window=timedelta(hours=self.recent_use_window_hours),

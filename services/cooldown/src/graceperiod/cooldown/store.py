@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Final, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -121,11 +121,43 @@ class AccountStore:
         doc = await retry_busy(lambda: self._accounts.find_one({"_id": account_id}))
         return Account.model_validate(doc) if doc else None
 
+    async def get_many(self, account_ids: Sequence[str]) -> dict[str, Account]:
+        """The accounts of ``account_ids`` that exist, in one query (``_id: {$in}``, which
+        FerretDB pushes down to the ``_id`` index)."""
+        cursor = self._accounts.find({"_id": {"$in": list(account_ids)}})
+        return {
+            account.account_id: account for account in map(Account.model_validate, await retry_busy(cursor.to_list))
+        }
+
     async def write(self, account: Account) -> None:
         """Store a claimed change's result. By ``_id`` only (see the module docstring); the
         claim made this worker the only writer of this version."""
         doc = to_document(account)
         await retry_busy(lambda: self._accounts.update_one({"_id": account.account_id}, {"$set": doc}, upsert=True))
+
+    async def write_many(self, accounts: Sequence[Account]) -> None:
+        """:meth:`write` for many claimed changes in one command. Only the statements that
+        failed are sent again: one that was applied is never repeated, since by then another
+        worker may have stored the account's next version over it."""
+        remaining = [UpdateOne({"_id": a.account_id}, {"$set": to_document(a)}, upsert=True) for a in accounts]
+        for attempt in range(_BUSY_ATTEMPTS):
+            if not remaining:
+                return
+            try:
+                await self._accounts.bulk_write(remaining, ordered=False)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if not all(storage_busy(OperationFailure(e.get("errmsg", ""), e.get("code"))) for e in errors):
+                    raise
+                remaining = [remaining[error["index"]] for error in errors]
+            except OperationFailure as exc:  # the whole command failed: nothing was written
+                if not storage_busy(exc):
+                    raise
+            if attempt < _BUSY_ATTEMPTS - 1:
+                await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))  # noqa: S311 - jitter
+        msg = f"could not store {len(remaining)} accounts: the database stayed locked"
+        raise TransientError(msg)
 
     async def candidates(self, limit: int) -> list[Account]:
         """Available accounts, never cleaned or least recently cleaned first."""
@@ -237,6 +269,11 @@ class AccountStore:
     async def unschedule(self, account_id: str, cooldown_version: int) -> None:
         entry_id = schedule_id(account_id, cooldown_version)
         await retry_busy(lambda: self._schedule.delete_one({"_id": entry_id}))
+
+    async def unschedule_many(self, entry_ids: Sequence[str]) -> None:
+        """Remove many schedule entries (by :func:`schedule_id`) in one command."""
+        if entry_ids:
+            await retry_busy(lambda: self._schedule.delete_many({"_id": {"$in": list(entry_ids)}}))
 
     async def is_scheduled(self, account_id: str, cooldown_version: int) -> bool:
         entry_id = schedule_id(account_id, cooldown_version)

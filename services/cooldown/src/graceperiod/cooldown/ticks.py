@@ -2,13 +2,16 @@
 settle and release its account), release every other account whose Cooldown has elapsed,
 run the wait-list (expire, grant), check the low-pool alert, refresh the pool gauges.
 
-A release pass reads only due schedule entries, from one cursor, a batch at a time, and
-claims each batch's releases in one insert; concurrent passes (replicas, duplicated ticks)
-each release a disjoint share, because each release is claimed (``change_protocol``).
+A release pass reads only due schedule entries, from one cursor, a batch at a time, with
+``release_pipeline`` batches in flight; each batch is a few commands whatever its size (its
+accounts read in one query, its releases claimed in one insert and finished together by
+``ChangeProtocol.finish_many``). Concurrent passes (replicas, duplicated ticks) each release
+a disjoint share, because each release is claimed (``change_protocol``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Final
@@ -55,29 +58,39 @@ class Ticks(Use):
         started = time.monotonic()
         now = self._clock.now()
         released = 0
-        async for entries in self._store.due_batches(now, batch_size=self._options.release_batch_size):
-            released += await self._release_batch(entries, now)
+        in_flight: set[asyncio.Task[int]] = set()
+        try:
+            async for entries in self._store.due_batches(now, batch_size=self._options.release_batch_size):
+                if len(in_flight) >= self._options.release_pipeline:
+                    done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    released += sum(task.result() for task in done)
+                in_flight.add(asyncio.create_task(self._release_batch(entries, now)))
+        finally:
+            finished = await asyncio.gather(*in_flight, return_exceptions=True)
+        errors = [result for result in finished if isinstance(result, BaseException)]
+        if errors:
+            raise errors[0]
+        released += sum(result for result in finished if isinstance(result, int))
         metrics.RELEASE_PASS.observe(time.monotonic() - started)
         if released:
             log.info("cooldowns elapsed: accounts released", count=released)
         return released
 
     async def _release_batch(self, entries: list[ScheduledRelease], now: datetime) -> int:
-        concurrency = self._options.release_concurrency
-        current = await bounded(concurrency, [self._store.get(entry.account_id) for entry in entries])
-        planned = self._plan(entries, current, now)
+        """Read the batch's accounts in one query, claim their releases in one insert, finish
+        those won together (``ChangeProtocol.finish_many``); any other entry one at a time."""
+        accounts = await self._store.get_many([entry.account_id for entry in entries])
+        planned = self._plan(entries, [accounts.get(entry.account_id) for entry in entries], now)
         won = await self._store.claim_many([record for _, record in planned.values()])
-
-        async def release(entry: ScheduledRelease) -> bool:
-            plan = planned.get(entry.entry_id)
-            if plan is not None and plan[1].id in won:
-                decision, record = plan
-                await self._changes.finish(record, recovered=False)
-                metrics.observe(decision)
-                return True
-            return await self._release_current(entry, now)
-
-        return sum(await bounded(concurrency, [release(entry) for entry in entries]))
+        finished = [plan for plan in planned.values() if plan[1].id in won]
+        await self._changes.finish_many([record for _, record in finished])
+        for decision, _ in finished:
+            metrics.observe(decision)
+        others = [
+            entry for entry in entries if entry.entry_id not in planned or planned[entry.entry_id][1].id not in won
+        ]
+        concurrency = self._options.release_concurrency
+        return len(finished) + sum(await bounded(concurrency, [self._release_current(entry, now) for entry in others]))
 
     def _plan(
         self, entries: list[ScheduledRelease], current: list[Account | None], now: datetime

@@ -173,6 +173,15 @@ class _TimedStore(AccountStore):
     async def unschedule(self, *args: Any, **kwargs: Any) -> Any:
         return await self._timed("unschedule", lambda: super(_TimedStore, self).unschedule(*args, **kwargs))
 
+    async def get_many(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._timed("get_many", lambda: super(_TimedStore, self).get_many(*args, **kwargs))
+
+    async def write_many(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._timed("write_many", lambda: super(_TimedStore, self).write_many(*args, **kwargs))
+
+    async def unschedule_many(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._timed("unschedule_many", lambda: super(_TimedStore, self).unschedule_many(*args, **kwargs))
+
 
 class _TimedEvents:
     def __init__(self, inner: EventPublisher) -> None:
