@@ -42,6 +42,7 @@ from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
 from graceperiod.revocation.domain.returns import allowance, family_of, is_savings_plan, year_of
 from graceperiod.revocation.domain.views import view_of
 from graceperiod.revocation.organizations import OrganizationReads
+from graceperiod.revocation.return_counts import ReturnCounts
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.runtime.shared_reads import SharedReads
 
@@ -111,6 +112,7 @@ class Queries:
         self.listing = listing
         self.organizations = organizations
         self._pages: SharedReads[_PageKey, _Page] = SharedReads(self._page)
+        self._returns = ReturnCounts(lambda accounts, year: changes.purchases.count_returns(accounts, between=year))
 
     async def answer(self, query: Query, link: LinkClaims | None = None) -> Reply:  # noqa: PLR0911 - one answer per query
         """Answer ``query`` (its actor verified, ``link`` the verified email link it acts on)."""
@@ -186,12 +188,13 @@ class Queries:
 
     async def _returns_counted(self, record: PurchaseRecord, account: AccountRecord | None) -> int:
         """The Savings Plan returns made or found this year against the purchase's management
-        account (only its own account's while that is unknown)."""
+        account (only its own account's while that is unknown), as counted in the last seconds
+        (:mod:`graceperiod.revocation.return_counts`)."""
         if not is_savings_plan(record):
             return 0
         family = family_of(record, account)
         accounts = await self.changes.accounts.in_family(family) if family else [record.account_id]
-        return await self.changes.purchases.count_returns(accounts, between=year_of(record))
+        return await self._returns(accounts, year_of(record))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
         record = await self.changes.find(query.purchase_id)
