@@ -80,8 +80,9 @@ async def _run(selected: set[str], quick: bool) -> list[Result]:
             spec = discovery.QUICK if quick else discovery.DiscoveryBench()
             with vhost(stack) as url:
                 results.append(await _guarded("discovery", discovery.run(stack, url, spec)))
-        if "notifier" in selected:  # starts its own private servers, the notifier as a process
-            results.append(await _guarded("notifier", services.notifier(Path(tmp), quick=quick)))
+        if "notifier" in selected:
+            with vhost(stack) as url:
+                results.append(await _guarded("notifier", services.notifier(stack, url, quick=quick)))
     return results
 
 

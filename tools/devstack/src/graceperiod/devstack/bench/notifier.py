@@ -1,7 +1,9 @@
 """Benchmark: events to emails (issue 4).
 
-Publishes ``revocation.purchase.recorded`` events (3 recipients each) to a real RabbitMQ; the
-notifier runs as its own process (as deployed) against FerretDB and the SMTP sink. Measured:
+Publishes ``revocation.purchase.recorded`` events (3 recipients each, as their owner, the
+revocation service) to a real RabbitMQ; the notifier runs as its own process as deployed (its
+own broker identity, on a vhost made from the deployment's broker definitions) against FerretDB
+and the SMTP sink. Measured:
 
 * **fixed rate**: purchases offered at a steady rate (default 50/s); p50/p99 latency from
   publish to the SMTP sink's acceptance of each email;
@@ -41,14 +43,11 @@ from typing import Any
 import aiosmtplib
 from faststream.rabbit import RabbitBroker
 
-from graceperiod.devstack.servers.processes import (
-    ChildServer,
-    FerretServer,
-    RabbitServer,
-    ServiceProcess,
-    SmtpSinkServer,
-    free_port,
-)
+from graceperiod.contracts.identities import event_owner
+from graceperiod.devstack.bench import core
+from graceperiod.devstack.bench.core import Servers, service_processes
+from graceperiod.devstack.servers.processes import ChildServer, ServiceProcess
+from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream
 from graceperiod.notifier.rendering import PURCHASE_HEADER
@@ -182,7 +181,11 @@ async def publish_purchases(broker: RabbitBroker, count: int, *, rate: float | N
         purchase_id = f"bench-{tag}-{index:06d}-{uuid.uuid4().hex[:6]}"
         body = recorded_event(purchase_id, now)
         published[purchase_id] = time.time_ns()
-        await publish_upstream(broker, RECORDED, body, message_id=f"purchase-recorded:{purchase_id}")
+        # as its owner publishes it (the administrator may claim any identity): an internal
+        # event is believed from its owner only
+        await publish_upstream(
+            broker, RECORDED, body, message_id=f"purchase-recorded:{purchase_id}", user_id=event_owner(RECORDED)
+        )
     return published
 
 
@@ -280,7 +283,7 @@ async def direct_blast(
 # --- The whole run ----------------------------------------------------------------------------
 
 
-def _pgid(server: ChildServer) -> int:
+def _pgid(server: ChildServer | ServiceProcess) -> int:
     assert server.process is not None
     return server.process.pid  # each server is started as the leader of its own process group
 
@@ -294,70 +297,38 @@ def _generate_keys(directory: Path) -> None:
 
 
 async def run(
+    servers: Servers,
+    amqp_url: str,
     *,
     rate: float = 50.0,
     duration: float = 20.0,
     burst: int = 1000,
     concurrency: int = 8,
-    workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """Start private servers and the notifier, run the scenarios, stop everything."""
-    base = workdir or Path(tempfile.mkdtemp(prefix="gp-bench-notifier-"))
-    keys = base / "keys"
+    """Run the notifier as production does (its own broker identity, on a vhost made from the
+    deployment's definitions, ``amqp_url``) over ``servers``, and measure it."""
+    keys = servers.workdir / f"notifier-link-keys-{uuid.uuid4().hex[:8]}"
     _generate_keys(keys)
-    started: list[Any] = []
-    try:
-        servers = _start(base, keys, concurrency, started)
+    env = {
+        "NOTIFIER_LINK_KEYS_DIR": str(keys),
+        "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": "finops@example.com",
+        "NOTIFIER_MAX_CONCURRENT_SENDS": str(concurrency),
+    }
+    with service_processes(servers, amqp_url, ["notifier"], db_prefix=unique("bench"), extra_env=env) as (notifier,):
+        processes: dict[str, Any] = {"smtp_sink": servers.smtp, "notifier": notifier}
         fixed, saturated, baseline = await _measure(
-            servers, rate=rate, duration=duration, burst=burst, concurrency=concurrency
+            amqp_url, processes, rate=rate, duration=duration, burst=burst, concurrency=concurrency
         )
-        load = os.getloadavg()
-    finally:
-        for server in reversed(started):
-            server.stop()
-        if workdir is None:
-            shutil.rmtree(base, ignore_errors=True)
-    return _summary(fixed, saturated, baseline, load[0])
-
-
-def _start(base: Path, keys: Path, concurrency: int, started: list[Any]) -> dict[str, Any]:
-    """RabbitMQ, FerretDB, the SMTP sink and the notifier process, each added to ``started``
-    as soon as it runs (the caller stops them)."""
-    rabbit = RabbitServer(data_dir=base / "rabbitmq")
-    ferret = FerretServer(data_dir=base / "ferretdb")
-    sink = SmtpSinkServer(data_dir=base / "smtp")
-    for server in (rabbit, ferret, sink):
-        server.start(timeout=90)
-        started.append(server)
-    port = free_port()
-    notifier = ServiceProcess(
-        name="notifier",
-        module="graceperiod.notifier",
-        data_dir=base / "log",
-        port=port,
-        env={
-            "AMQP_URL": rabbit.url,
-            "MONGODB_URL": ferret.url,
-            "SMTP_URL": sink.url,
-            "NOTIFIER_HTTP_PORT": str(port),
-            "NOTIFIER_LINK_KEYS_DIR": str(keys),
-            "NOTIFIER_GLOBAL_NOTIFICATION_EMAIL": "finops@example.com",
-            "NOTIFIER_MAX_CONCURRENT_SENDS": str(concurrency),
-            "LOG_LEVEL": "WARNING",
-        },
-    )
-    notifier.start(timeout=60)
-    started.append(notifier)
-    return {"rabbitmq": rabbit, "ferretdb": ferret, "smtp_sink": sink, "notifier": notifier}
+    return _summary(fixed, saturated, baseline, os.getloadavg()[0])
 
 
 async def _measure(
-    servers: dict[str, Any], *, rate: float, duration: float, burst: int, concurrency: int
+    amqp_url: str, processes: dict[str, Any], *, rate: float, duration: float, burst: int, concurrency: int
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The fixed-rate run, the saturation run, and the direct SMTP blast they are compared with."""
-    rabbit, sink = servers["rabbitmq"], servers["smtp_sink"]
-    groups = {name: _pgid(server) for name, server in servers.items()}
-    broker = await connect(rabbit.url)
+    sink = processes["smtp_sink"]
+    groups = {name: _pgid(server) for name, server in processes.items()}
+    broker = await connect(amqp_url)
     try:
         await notifier_scenario(broker, sink.maildir, purchases=20, rate=None, tag="warmup")
         fixed = await notifier_scenario(
@@ -401,6 +372,24 @@ def _summary(
     }
 
 
+async def _standalone(args: argparse.Namespace) -> dict[str, Any]:
+    """Private servers for this run only (in ``--workdir``, else a temporary directory)."""
+    base = args.workdir or Path(tempfile.mkdtemp(prefix="gp-bench-notifier-"))
+    try:
+        with core.servers(base) as servers, core.vhost(servers) as amqp_url:
+            return await run(
+                servers,
+                amqp_url,
+                rate=args.rate,
+                duration=args.duration,
+                burst=args.burst,
+                concurrency=args.concurrency,
+            )
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0, help="offered purchases per second (fixed-rate run)")
@@ -410,15 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, help="where servers keep data (default: a temporary directory)")
     parser.add_argument("--out", type=Path, help="also write the result as JSON here")
     args = parser.parse_args(argv)
-    result = asyncio.run(
-        run(
-            rate=args.rate,
-            duration=args.duration,
-            burst=args.burst,
-            concurrency=args.concurrency,
-            workdir=args.workdir,
-        )
-    )
+    result = asyncio.run(_standalone(args))
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -56,9 +56,9 @@ async def revocation(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
     )
 
 
-async def notifier(workdir: Path, *, quick: bool) -> Result:
+async def notifier(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
     numbers = await bench_notifier.run(
-        rate=50.0, duration=6.0 if quick else 20.0, burst=200 if quick else 1000, workdir=workdir / "notifier"
+        servers, amqp_url, rate=50.0, duration=6.0 if quick else 20.0, burst=200 if quick else 1000
     )
     flat = {
         "fixed_rate_purchases_per_s": numbers["fixed_rate"].get("purchases_per_s"),
