@@ -148,6 +148,8 @@ def _gateway_metrics(numbers: dict[str, Any]) -> dict[str, Any]:
         "email_link_p50_ms": numbers["email_link"]["p50_ms"],
         "email_link_p99_ms": numbers["email_link"]["p99_ms"],
         "email_link_errors": numbers["email_link"]["errors"],
+        # what the errors were (503: the revocation service did not answer in time; 429: throttled)
+        "email_link_statuses": {str(k): v for k, v in sorted(numbers["email_link"]["statuses"].items())},
         "target_purchases_met": numbers["purchases_meets_target"],
         "target_email_link_met": numbers["email_link_meets_target"],
     }
