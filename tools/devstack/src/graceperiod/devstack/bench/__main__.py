@@ -33,6 +33,7 @@ from graceperiod.devstack.bench.core import Result, cpu_count, progress, servers
 from graceperiod.devstack.bench.plots import write_plots
 from graceperiod.devstack.bench.targets import evaluate, soak_figures, table_lines
 from graceperiod.devstack.servers.processes import repo_root
+from graceperiod.runtime.logs import configure_logging
 
 T = TypeVar("T")
 
@@ -145,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.traces:  # the services started as processes inherit it; those in this process read it too
         os.environ["TRACES_FILE"] = str(args.out / "traces" / "{service}.jsonl")
     selected = set(args.only or SCENARIOS)
-    # Services some benchmarks run in this process log like the ones they start: warnings only.
+    # Services some benchmarks run in this process log like the ones they start: warnings only,
+    # as JSON (structlog unconfigured rendered every INFO line, one per message, on the console).
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    configure_logging(os.environ["LOG_LEVEL"], "json")
     console = Console(stderr=True)
     if not console.is_terminal:
         console.width = max(console.width, 160)  # make bench's log: the targets table on one line a row
