@@ -3,7 +3,9 @@
 (broker, FerretDB, the AWS endpoint), for recording the purchase, the revoke and the tick that
 follows its pending return. (Before the reshape: 2, 2 and 3 validations; 3, 7 and 14 commands,
 with the purchase and account read twice each by the follow-up. Since the History's listing has a
-collection of its own: 7, 11 and 15 commands, each purchase write followed by the listing's.)
+collection of its own: 7, 11 and 15 commands, each purchase write followed by the listing's;
+since the listed mark is cleared in the outbox's write, and a claim leaves it to the outcome's
+write: 7, 9 and 14.)
 
 Validations are counted by the instances pydantic builds (every validation of a
 ``PurchaseExecuted``, top-level or nested in a record, a view or an event, builds one); the
@@ -26,12 +28,15 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.identities import BrokerIdentity
+from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import RevokePurchase
-from graceperiod.contracts.revocation_views import Phase
+from graceperiod.contracts.revocation_views import Phase, TimelineKind
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
+from graceperiod.revocation.store.listing import LISTING
 from graceperiod.runtime import mongo
 from tests.integration.revocation.conftest import LINK_SIGNER, Harness, key
 
@@ -200,7 +205,50 @@ async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
     for handler in (record, revoke, follow_up):
         assert handler["purchase_reads"] == 1
         assert handler["account_reads"] == 1
-    # Each write of the purchase is followed by two more: its listing's (the History's flat
-    # copy) and the clearing of its listing_due mark; a tick also asks for lagging listings.
-    assert revoke["commands"] <= 7 + 2 * 2
-    assert follow_up["commands"] <= 12 + 2 + 1
+    # Each write of the purchase is followed by its listing's (the History's flat copy), then
+    # one update clearing its listing_due mark and emptying its published outbox together (the
+    # revoke's claim leaves it to the outcome's write); a tick also asks for lagging listings.
+    assert revoke["commands"] <= 7 + 2
+    assert follow_up["commands"] <= 12 + 2
+
+
+async def test_deliveries_of_one_purchase_arriving_together_are_stored_in_fewer_writes(
+    commands: MongoCommands, harness: Harness
+) -> None:
+    """The notifier reports a purchase's recipients at once: those waiting while one is stored
+    are stored together, in one write of the purchase (and its listing), not one each."""
+    account = await harness.account()
+    body = purchase_payload(account_id=account)
+    pid = body["purchase_id"]
+    await publish_upstream(harness.upstream, "purchase.executed", body, message_id=pid)
+    await _recorded(harness, pid)
+    await _quiet(commands)
+    recipients = [f"r{i}@example.com" for i in range(6)]
+
+    commands.seen.clear()
+    await asyncio.gather(
+        *(
+            publish_upstream(
+                harness.upstream,
+                "notifier.email.delivered",
+                EmailDelivered(
+                    occurred_at=harness.clock.now(),
+                    purchase_id=pid,
+                    kind=EmailKind.PURCHASE_EXECUTED,
+                    recipient=recipient,
+                    status=DeliveryStatus.SENT,
+                ).model_dump(mode="json"),
+                message_id=f"delivered-{pid}-{recipient}",
+                user_id=BrokerIdentity.NOTIFIER,
+            )
+            for recipient in recipients
+        )
+    )
+    view = await harness.wait_for(pid, lambda v: sum(e.kind is TimelineKind.EMAILED for e in v.timeline) >= 6)
+    await _quiet(commands)
+
+    emailed = sorted(e.detail["recipient"] for e in view.timeline if e.kind is TimelineKind.EMAILED and e.detail)
+    assert emailed == recipients
+    saves = sum(n for (name, collection, _), n in commands.seen.items() if (name, collection) == ("update", LISTING))
+    print(f"\n6 deliveries stored in {saves} writes: {dict(commands.seen)}")
+    assert 1 <= saves < len(recipients)  # one listing write per write of the purchase

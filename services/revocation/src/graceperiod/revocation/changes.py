@@ -72,28 +72,33 @@ class Changes:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
         return Loaded(record, await self.accounts.get(record.account_id))
 
-    async def purchase(self, loaded: Loaded, decide: Decision[T]) -> tuple[Loaded, T]:
+    async def purchase(self, loaded: Loaded, decide: Decision[T], *, more: bool = False) -> tuple[Loaded, T]:
         """Apply ``decide`` to the purchase ``loaded`` holds and store the result; on a
-        concurrent change, read both again and decide again. Returns the purchase as stored."""
+        concurrent change, read both again and decide again. Returns the purchase as stored.
+
+        ``more``: the handler writes the purchase again right after (a claimed attempt, then
+        its outcome), so a write with nothing to publish leaves its ``listing_due`` mark for
+        that write to clear (one database write fewer; a crash in between leaves it to relist)."""
         for _ in range(_ROUNDS):
             at = self.at(loaded.account)
             changed, result = decide(loaded.purchase, at)
             saved = await self.purchases.save(refreshed(changed, at))
             if saved is not None:
+                if more and not saved.outbox:
+                    return Loaded(saved, loaded.account), result
                 return Loaded(await self.publish(saved), loaded.account), result
             loaded = await self.load(loaded.purchase.purchase_id)
         raise TransientError(f"purchase {loaded.purchase.purchase_id} kept changing under us")
 
     async def publish(self, record: PurchaseRecord) -> PurchaseRecord:
-        """Publish the outbox, then empty it (if nobody wrote since; else remove just the
-        published entries from the newer version). Returns the record without them."""
-        if not record.outbox:
-            return record
+        """Publish the outbox, then settle the purchase: empty the outbox and clear its
+        ``listing_due`` mark in one write (if nobody wrote since; else remove just the published
+        entries from the newer version). Returns the record without them."""
         for entry in record.outbox:
             await self.events.publish(entry.event, message_id=entry.message_id)
-        if not await self.purchases.clear_outbox(record):  # the usual case: nobody wrote since our save
+        if not await self.purchases.settle(record) and record.outbox:  # the usual case: nobody wrote since
             await self._forget_published(record.purchase_id, {entry.message_id for entry in record.outbox})
-        return record.model_copy(update={"outbox": []})
+        return record.model_copy(update={"outbox": []}) if record.outbox else record
 
     async def _forget_published(self, purchase_id: str, sent: set[str]) -> None:
         for _ in range(_ROUNDS):
@@ -101,13 +106,16 @@ class Changes:
             if current is None or not any(o.message_id in sent for o in current.outbox):
                 return
             kept = [o for o in current.outbox if o.message_id not in sent]
-            if await self.purchases.save(current.model_copy(update={"outbox": kept})) is not None:
+            if (saved := await self.purchases.save(current.model_copy(update={"outbox": kept}))) is not None:
+                if not saved.outbox:  # else whoever wrote the kept entries publishes them, and settles
+                    await self.purchases.settle(saved)
                 return
 
     async def publish_left_over(self, purchase_id: str) -> None:
         """Publish what a crash between a write and its publish left in the outbox."""
         record = await self.purchases.get(purchase_id)
         if record is not None:
+            await self.purchases.listing.put(record)  # the crash may have come before the listing's write
             await self.publish(record)
 
     async def account(

@@ -67,7 +67,9 @@ class Revoking:
         """Re-read AWS, claim the attempt, act, store the outcome. Rejected when AWS refuses
         or no longer allows an undo (the failure is stored on the purchase)."""
         aws = await self._reread(loaded, role)
-        loaded, action = await self.changes.purchase(loaded, lambda rec, at: claimed(rec, aws, key, actor, at))
+        loaded, action = await self.changes.purchase(
+            loaded, lambda rec, at: claimed(rec, aws, key, actor, at), more=True
+        )
         if action is None:
             if undone_or_pending(loaded.purchase.aws):
                 return await self._finish(loaded, None, actor)

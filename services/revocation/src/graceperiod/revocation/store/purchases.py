@@ -1,5 +1,6 @@
 """The ``purchases`` collection: one document per purchase, ``_id`` = purchase id. Each write
-of a purchase is followed by its listing's (``store/listing.py``)."""
+of a purchase is followed by its listing's (``store/listing.py``), then by one small update
+that clears its ``listing_due`` mark and empties its published outbox together."""
 
 from __future__ import annotations
 
@@ -76,16 +77,28 @@ class PurchaseStore:
         return PurchaseRecord.model_validate(doc) if doc else None
 
     async def save(self, record: PurchaseRecord) -> PurchaseRecord | None:
-        """Replace the stored purchase if it is still at ``record.version``; the record as
-        stored (next version), or None when someone changed it meanwhile."""
+        """Replace the stored purchase if it is still at ``record.version`` and list it; the
+        record as stored (next version), or None when someone changed it meanwhile. It stays
+        marked ``listing_due`` until :meth:`settle` (a write that another one follows in the
+        same handler is left marked: that one's settle clears it, a crash leaves it to relist)."""
         saved = record.model_copy(update={"version": record.version + 1})
         result = await self._purchases.replace_one(
             {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
         )
         if result.modified_count != 1:
             return None
-        await self._list(saved)
+        await self.listing.put(saved)
         return saved
+
+    async def settle(self, record: PurchaseRecord) -> bool:
+        """In one write, if the purchase is still at ``record.version``: it is listed (clear
+        ``listing_due``) and its outbox is published (empty it; the version stays: that changes
+        no state). False when someone wrote since (that write lists it again)."""
+        result = await self._purchases.update_one(
+            {"_id": record.purchase_id, "version": record.version},
+            {"$set": {"listing_due": False, "outbox": [], "has_outbox": False}},
+        )
+        return result.modified_count == 1
 
     async def _list(self, record: PurchaseRecord) -> None:
         """Bring the listing up to ``record``, then say so (unless it changed meanwhile: that
@@ -123,14 +136,6 @@ class PurchaseStore:
                 break
             rounds = None if rounds is None else rounds - 1
         return listed
-
-    async def clear_outbox(self, record: PurchaseRecord) -> bool:
-        """Empty the outbox if the purchase is still at ``record.version`` (a small update, not
-        a replace; the version stays: emptying an already-published outbox changes no state)."""
-        result = await self._purchases.update_one(
-            {"_id": record.purchase_id, "version": record.version}, {"$set": {"outbox": [], "has_outbox": False}}
-        )
-        return result.modified_count == 1
 
     async def postpone(self, purchase_id: str, due_at: datetime, until: datetime) -> None:
         """Move a claimed purchase's next check on, so it is retried after ``until`` if this
