@@ -1,4 +1,5 @@
-"""notifier.email.delivered: each delivery joins its purchase's timeline once."""
+"""notifier.email.delivered: each delivery joins its purchase's timeline once; those of one
+purchase that arrive together are stored in one write."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 
 from graceperiod.contracts.notifier import EmailDelivered
 from graceperiod.revocation.changes import Changes, Loaded
-from graceperiod.revocation.domain.lifecycle import has_delivery, with_delivery
+from graceperiod.revocation.domain.lifecycle import At, has_delivery, with_delivery
+from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.runtime.logs import get_logger
 
 log = get_logger("graceperiod.revocation")
@@ -36,21 +38,51 @@ class _KeyedLocks:
                 self.locks[key] = (lock, users - 1)
 
 
+#: A delivery waiting to be stored: the event, its message id, and its outcome for its handler.
+_Waiting = tuple[EmailDelivered, str, "asyncio.Future[None]"]
+
+
 @dataclass(frozen=True)
 class Deliveries:
     changes: Changes
     locks: _KeyedLocks = field(default_factory=_KeyedLocks)
+    waiting: dict[str, list[_Waiting]] = field(default_factory=dict)
+    """Per purchase, the deliveries received and not stored yet."""
 
     async def delivered(self, event: EmailDelivered, *, message_id: str) -> None:
         """The entry, keyed by the message id, is the dedupe record (no inbox round-trips).
-        The deliveries of one purchase arrive together; taking them one at a time here spares
-        the conflicting replaces and their re-reads."""
+        The deliveries of one purchase arrive together: whoever holds the purchase's lock
+        stores every delivery waiting for it in one write; each handler returns (and its
+        message is acknowledged) once its own is stored, and fails (retried) if that write did."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.setdefault(event.purchase_id, []).append((event, message_id, stored))
         async with self.locks.hold(event.purchase_id):
-            record = await self.changes.purchases.get(event.purchase_id)
-            if record is None:
-                log.warning("email delivered for an unknown purchase", purchase_id=event.purchase_id)
-                return
-            if has_delivery(record, message_id):
-                return
-            loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
-            await self.changes.purchase(loaded, lambda rec, at: (with_delivery(rec, event, message_id), None))
+            if not stored.done():
+                batch = self.waiting.pop(event.purchase_id, [])
+                try:
+                    await self._store(event.purchase_id, [(e, m) for e, m, _ in batch])
+                except BaseException as exc:  # theirs failed too (or stopped): their messages are retried
+                    for _, _, other in batch:
+                        if other is not stored:
+                            other.set_exception(exc) if isinstance(exc, Exception) else other.cancel()
+                    raise
+                for _, _, other in batch:
+                    other.set_result(None)
+        await stored
+
+    async def _store(self, purchase_id: str, deliveries: list[tuple[EmailDelivered, str]]) -> None:
+        record = await self.changes.purchases.get(purchase_id)
+        if record is None:
+            log.warning("email delivered for an unknown purchase", purchase_id=purchase_id)
+            return
+        new = [(event, message_id) for event, message_id in deliveries if not has_delivery(record, message_id)]
+        if not new:
+            return
+        loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
+
+        def decide(rec: PurchaseRecord, _: At) -> tuple[PurchaseRecord, None]:
+            for event, message_id in new:
+                rec = with_delivery(rec, event, message_id)
+            return rec, None
+
+        await self.changes.purchase(loaded, decide)
