@@ -4,8 +4,8 @@
 follows its pending return. (Before the reshape: 2, 2 and 3 validations; 3, 7 and 14 commands,
 with the purchase and account read twice each by the follow-up. Since the History's listing has a
 collection of its own: 7, 11 and 15 commands, each purchase write followed by the listing's;
-since the listed mark is cleared in the outbox's write, and a claim leaves it to the outcome's
-write: 7, 9 and 14.)
+since the listed mark is cleared in the outbox's write, a claim leaves it to the outcome's
+write, and a new purchase is not read before it is stored: 5, 9 and 14.)
 
 Validations are counted by the instances pydantic builds (every validation of a
 ``PurchaseExecuted``, top-level or nested in a record, a view or an event, builds one); the
@@ -201,10 +201,14 @@ async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
     assert record["validations"] == 1
     assert revoke["validations"] == 1
     assert follow_up["validations"] == 1
-    # The purchase and its account read once each per handler, and nothing read again.
-    for handler in (record, revoke, follow_up):
+    # The purchase and its account read once each per handler, and nothing read again; a new
+    # purchase (its commitment claimed first by this message) is not read before it is stored.
+    assert record["purchase_reads"] == 0
+    for handler in (revoke, follow_up):
         assert handler["purchase_reads"] == 1
+    for handler in (record, revoke, follow_up):
         assert handler["account_reads"] == 1
+    assert record["commands"] <= 5  # claim, account, insert, listing, its listing_due mark cleared
     # Each write of the purchase is followed by its listing's (the History's flat copy), then
     # one update clearing its listing_due mark and emptying its published outbox together (the
     # revoke's claim leaves it to the outcome's write); a tick also asks for lagging listings.

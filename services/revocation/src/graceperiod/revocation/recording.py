@@ -2,7 +2,8 @@
 commitment now) and announce it (``PurchaseRecorded``, which the notifier emails from).
 
 One commitment, one purchase: the commitment is claimed (a unique insert of its key) before the
-purchase is stored. When discovery recorded it first, the announcement merges into that
+purchase is stored, so a message whose claim is the first is a new purchase (nothing to read
+first; a repeat, or a retry after a crash between claim and store, reads what is stored). When discovery recorded it first, the announcement merges into that
 purchase: its id becomes an alias, its requester and grant enrich the record, and it is
 announced again under the discovered purchase's id, so the notifier (one email per purchase
 and recipient) emails only who was not emailed yet: the requester.
@@ -25,7 +26,7 @@ from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.discovery import commitment_key, merged
 from graceperiod.revocation.domain.lifecycle import recorded, recorded_event
-from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState
+from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState, PurchaseRecord
 from graceperiod.revocation.store.commitments import CommitmentStore
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
@@ -46,37 +47,43 @@ class Recording:
         if purchase.discovered:
             msg = "execution.via 'discovered' is for purchases Grace Period found itself, not for executors"
             raise PermanentMessageError(msg)
-        record = await self.changes.purchases.get(purchase.purchase_id)
+        canonical, first = await self._canonical(purchase)
+        if canonical != purchase.purchase_id:
+            return await self._merge(canonical, purchase)
+        # Claimed first just now: nothing can be stored under it yet (one read fewer per purchase).
+        record = None if first else await self.changes.purchases.get(purchase.purchase_id)
         if record is None:
-            canonical = await self._canonical(purchase)
-            if canonical != purchase.purchase_id:
-                return await self._merge(canonical, purchase)
-            account = await self.changes.accounts.get(purchase.account.id)
-            if purchase.provider is Provider.AZURE:
-                state: AwsState | AzureState
-                state, account = await self._read_azure(account, purchase)
-            else:
-                state, account = await self._read(account, purchase)
-            at = self.changes.at(account)
-            record = await self.changes.purchases.insert(recorded(purchase, state, at))
-            await self.changes.account(
-                purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
-            )
+            record = await self._store(purchase)
         event, message_id = recorded_event(record, self.changes.now())
         await self.events.publish(event, message_id=message_id)
         log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, state=record.state_word)
         return event
 
-    async def _canonical(self, purchase: PurchaseExecuted) -> str:
-        """The purchase id this commitment is recorded under: the one discovery (or an earlier
-        announcement) claimed first. Azure purchases are not discovered: always their own."""
+    async def _store(self, purchase: PurchaseExecuted) -> PurchaseRecord:
+        """Read the commitment from its cloud, store the purchase (a repeat finds the stored one)
+        and schedule its account's first probe."""
+        account = await self.changes.accounts.get(purchase.account.id)
         if purchase.provider is Provider.AZURE:
-            return purchase.purchase_id
+            state: AwsState | AzureState
+            state, account = await self._read_azure(account, purchase)
+        else:
+            state, account = await self._read(account, purchase)
+        at = self.changes.at(account)
+        record = await self.changes.purchases.insert(recorded(purchase, state, at))
+        await self.changes.account(
+            purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
+        )
+        return record
+
+    async def _canonical(self, purchase: PurchaseExecuted) -> tuple[str, bool]:
+        """The purchase id this commitment is recorded under (the one discovery or an earlier
+        announcement claimed first; an alias's claim names it too), and whether this call
+        claimed it first. Azure purchases are not discovered: always their own, never claimed."""
+        if purchase.provider is Provider.AZURE:
+            return purchase.purchase_id, False
         service, commitment = purchase.aws_product()
         key = commitment_key(purchase.account.id, service, commitment.id)
-        return await self.commitments.resolve(purchase.purchase_id) or await self.commitments.claim(
-            key, purchase.purchase_id, self.changes.now()
-        )
+        return await self.commitments.claim_first(key, purchase.purchase_id, self.changes.now())
 
     async def _merge(self, canonical: str, purchase: PurchaseExecuted) -> PurchaseRecorded:
         """Merge the announcement into the purchase discovery recorded first, and announce it."""

@@ -24,12 +24,18 @@ class CommitmentStore:
     async def claim(self, key: str, purchase_id: str, now: datetime) -> str:
         """The purchase the commitment ``key`` is: ``purchase_id`` if this call claimed it (or
         claimed it before), else the one that claimed it first."""
+        owner, _ = await self.claim_first(key, purchase_id, now)
+        return owner
+
+    async def claim_first(self, key: str, purchase_id: str, now: datetime) -> tuple[str, bool]:
+        """As :meth:`claim`, and whether this call was the first to claim it (then nothing was
+        stored under the commitment yet: a purchase is stored only after its claim)."""
         record = CommitmentRecord(key=key, purchase_id=purchase_id, claimed_at=now)
         if await insert_once(self._commitments, to_document(record, key=key)):
-            return purchase_id
+            return purchase_id, True
         stored = await self.get(key)
         assert stored is not None  # claimed by whoever raced us; never deleted
-        return stored.purchase_id
+        return stored.purchase_id, False
 
     async def get(self, key: str) -> CommitmentRecord | None:
         doc = await self._commitments.find_one({"_id": key})
