@@ -3,10 +3,11 @@ commitment now) and announce it (``PurchaseRecorded``, which the notifier emails
 
 One commitment, one purchase: the commitment is claimed (a unique insert of its key) before the
 purchase is stored, so a message whose claim is the first is a new purchase (nothing to read
-first; a repeat, or a retry after a crash between claim and store, reads what is stored). When discovery recorded it first, the announcement merges into that
-purchase: its id becomes an alias, its requester and grant enrich the record, and it is
-announced again under the discovered purchase's id, so the notifier (one email per purchase
-and recipient) emails only who was not emailed yet: the requester.
+first; a repeat, or a retry after a crash between claim and store, reads what is stored).
+When discovery recorded it first, the announcement merges into that purchase: its id becomes
+an alias, its requester and grant enrich the record, and it is announced again under the
+discovered purchase's id, so the notifier (one email per purchase and recipient) emails only
+who was not emailed yet: the requester.
 
 Safe to repeat: the stored record wins, and the announcements have deterministic message ids.
 """
