@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import jwt
 from faststream.rabbit import RabbitBroker
 
+from graceperiod.contracts.links import PROVIDER_CLAIM
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
 from graceperiod.contracts.revocation_views import Audit, Phase, RevokedVia, Windows
 from graceperiod.contracts.topology import RoutingKey
@@ -16,7 +18,7 @@ from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.azure_views import sample_refund
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.devstack.testkit.samples import azure_purchase_payload
-from tests.integration.notifier.helpers import NotifierFactory, about, publish_event, text_of
+from tests.integration.notifier.helpers import LINK, NotifierFactory, about, publish_event, text_of
 
 
 async def test_the_executed_and_revoked_emails_carry_microsofts_quote_and_the_cap(
@@ -55,5 +57,8 @@ async def test_the_executed_and_revoked_emails_carry_microsofts_quote_and_the_ca
         assert "leaving $37,000.00." in text
         assert "a contact of the Azure tenant," in text
         assert "AWS" not in text
+    (link,) = set(LINK.findall(first))
+    token = link.split("token=", 1)[1]
+    assert jwt.decode(token, options={"verify_signature": False})[PROVIDER_CLAIM] == "azure"  # its expired page's words
     assert "The reservation was returned: Azure confirmed it." in last
     assert "Route: Returned through Azure's Reservations API (calculateRefund, then return)" in last

@@ -37,6 +37,7 @@ from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore, purchase_document
 from graceperiod.runtime.mongo import Document, create_mongo_client, to_document
 from tests.integration.revocation.conftest import ADMIN, ALICE, Harness
+from tests.unit.revocation.provider_facts import azure_record, azure_state
 
 ACCOUNTS = [("111111111111", "Payments Production"), ("222222222222", "analytics"), ("333333333333", "Zeta EU")]
 
@@ -234,6 +235,20 @@ async def test_the_money_at_a_glance(harness: Harness, seeded: Seeded) -> None:
     soonest = min((d, pid) for d, pid in open_ones if d and d > seeded.now)
     assert reply.next_deadline is not None
     assert reply.next_deadline.purchase.purchase_id == soonest[1]
+
+
+async def test_an_azure_reservation_counts_its_refund_estimate_not_its_upfront_cost(
+    harness: Harness, seeded: Seeded
+) -> None:
+    def usd(reply: PurchaseSummaryReply) -> tuple[Decimal, int]:
+        found = [(t.upfront, t.purchases) for t in reply.refundable if t.currency == "USD"]
+        return found[0] if found else (Decimal(0), 0)
+
+    before = usd(await harness.query(SummarizePurchases(actor=ALICE), PurchaseSummaryReply))
+    reservation = azure_record(azure_state(cancelled="950.00"), total="2400.00")
+    await seeded.store.insert(reservation.model_copy(update={"phase": Phase.SELF_SERVICE}))
+    after = usd(await harness.query(SummarizePurchases(actor=ALICE), PurchaseSummaryReply))
+    assert (after[0] - before[0], after[1] - before[1]) == (Decimal("950.00"), 1)  # calculateRefund's, not 2,400
 
 
 async def test_export_rows_come_in_the_same_order_without_timelines(harness: Harness, seeded: Seeded) -> None:

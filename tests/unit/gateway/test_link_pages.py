@@ -6,6 +6,7 @@ token as the only authority; every bad token gets a friendly page with its statu
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,7 +15,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from graceperiod.contracts import vocabulary
 from graceperiod.contracts.enums import ActionPath
+from graceperiod.contracts.links import PROVIDER_CLAIM
 from graceperiod.contracts.revocation import RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
@@ -197,6 +200,27 @@ async def test_bad_tokens_get_friendly_pages_with_the_right_status(
             assert text in response.text, (name, method)
             assert response.headers["content-type"].startswith("text/html")
             no_trace(response.text)
+    assert clients.commands == []
+
+
+async def test_an_expired_azure_link_says_no_support_case_applies_instead_of_aws_support(
+    client: AsyncTestClient[Litestar], signer: LinkSigner, clients: FakeServiceClients
+) -> None:
+    claims = signer.claims(
+        purchase_id="pur-az-1",
+        recipient=ALICE,
+        expires_at=NOW - timedelta(minutes=1),
+        issued_at=NOW - timedelta(days=9),
+    )
+    azure = await client.get(link("pur-az-1", signer.sign({**claims, PROVIDER_CLAIM: "azure"})))
+    assert azure.status_code == 410
+    assert "The revocation window closed on 2026-11-21 11:59 UTC" in azure.text
+    assert "Azure no longer allows returning this reservation." in azure.text
+    assert html.escape(vocabulary.NO_SUPPORT_CASE) in azure.text
+    assert "AWS Support" not in azure.text
+    aws = await client.get(link("pur-alice-sp", signer.sign({**claims, "pid": "pur-alice-sp"})))
+    assert aws.status_code == 410
+    assert "Contact AWS Support" in aws.text  # a token without the claim (signed before it existed): AWS
     assert clients.commands == []
 
 

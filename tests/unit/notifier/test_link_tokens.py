@@ -13,6 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.links import LINK_AUDIENCE, LINK_ISSUER
 from graceperiod.notifier.links import LinkSigner
 from graceperiod.runtime import keys_cli
@@ -57,6 +58,13 @@ def test_a_signed_token_verifies_with_the_public_key_and_binds_purchase_and_reci
     assert claims["exp"] == int(CLOSES.timestamp())
     assert claims["iat"] == int(NOW.timestamp())
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "k-2026-01", "typ": "JWT"}
+
+
+def test_a_token_names_its_purchases_provider(ring: KeyRing, signer: LinkSigner) -> None:
+    azure = signer.token(purchase_id="pur-az", recipient="a@b.co", expires_at=CLOSES, now=NOW, provider=Provider.AZURE)
+    aws = signer.token(purchase_id="pur-1", recipient="a@b.co", expires_at=CLOSES, now=NOW)
+    assert verify(azure, ring.signing.public_key)["prv"] == "azure"
+    assert verify(aws, ring.signing.public_key)["prv"] == "aws"
 
 
 def test_every_token_has_its_own_id(signer: LinkSigner) -> None:

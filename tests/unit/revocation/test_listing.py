@@ -20,8 +20,10 @@ from graceperiod.revocation.domain.listing import (
     amount_key,
     instant_key,
     matches,
+    refundable,
     sort_keys,
 )
+from tests.unit.revocation.provider_facts import azure_record, azure_state
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 Row = tuple[PurchaseExecuted, Phase, Windows]
@@ -196,3 +198,12 @@ def test_discovered_purchases_are_their_own_source() -> None:
     assert matches(found, Phase.SELF_SERVICE, window(30), PurchaseFilters(source=PurchaseSource.DISCOVERED), NOW)
     assert not matches(found, Phase.SELF_SERVICE, window(30), PurchaseFilters(source=PurchaseSource.EXECUTED), NOW)
     assert PurchaseSource.of(ExecutionVia.APPROVAL_EMAIL) is PurchaseSource.EXECUTED
+
+
+def test_refundable_now_is_the_upfront_payment_for_aws_and_the_refund_estimate_for_azure() -> None:
+    aws = sample_purchase()
+    assert refundable(aws, None) == (aws.cost.currency, aws.cost.upfront)
+    reservation = azure_record(azure_state(cancelled="950.00"), total="2400.00")
+    assert refundable(reservation.purchase, reservation.refund) == ("USD", Decimal("950.00"))
+    unquoted = reservation.model_copy(update={"azure": reservation.azure.model_copy(update={"quote": None})})
+    assert refundable(unquoted.purchase, unquoted.refund) == ("USD", Decimal("2400.00"))

@@ -8,6 +8,8 @@ the gateway only public keys, selected by the ``kid`` header so keys can rotate.
 * ``pid`` = the purchase id: the link is bound to one purchase
 * ``jti`` = a unique id: the gateway consumes it once
 * ``iat``; ``exp`` = when the purchase's last revocation window closes
+* ``prv`` = the purchase's provider (``aws``, ``azure``), so a page can say what applies once
+  the link has expired; tokens signed before it existed lack it (read as AWS)
 
 The link is ``{public_base_url}/api/purchases/{pid}/revoke?token=<jwt>``.
 """
@@ -22,6 +24,7 @@ LINK_ALGORITHM: Final = "EdDSA"
 LINK_ISSUER: Final = "graceperiod-notifier"
 LINK_AUDIENCE: Final = "graceperiod:revoke-link"
 PURCHASE_CLAIM: Final = "pid"
+PROVIDER_CLAIM: Final = "prv"
 LINK_PATH: Final = "/api/purchases/{purchase_id}/revoke"
 #: Longer tokens are refused unread (a link token is about 400 characters).
 MAX_LINK_TOKEN_LENGTH: Final = 4096

@@ -295,7 +295,9 @@ class PurchaseRowsReply(Reply):
 
 
 class RefundableTotal(Model):
-    """The upfront payments of the purchases AWS still lets one undo, in one currency."""
+    """What undoing the purchases one may still undo gives back, in one currency: an AWS
+    purchase's upfront payment (refunded in full), an Azure reservation's refund estimate
+    (calculateRefund)."""
 
     currency: str
     upfront: Money

@@ -29,6 +29,7 @@ from graceperiod.contracts.links import (
     LINK_AUDIENCE,
     LINK_ISSUER,
     MAX_LINK_TOKEN_LENGTH,
+    PROVIDER_CLAIM,
     PURCHASE_CLAIM,
     LinkClaims,
 )
@@ -57,11 +58,15 @@ class LinkFailure(StrEnum):
 
 
 class LinkTokenError(Exception):
-    def __init__(self, failure: LinkFailure, reason: str, *, expired_at: datetime | None = None) -> None:
+    def __init__(
+        self, failure: LinkFailure, reason: str, *, expired_at: datetime | None = None, provider: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.failure = failure
         self.reason = reason
         self.expired_at = expired_at
+        self.provider = provider
+        """An expired token's signed ``prv`` claim (None when it has none): what its page may say."""
 
 
 def instant(value: Any) -> datetime | None:
@@ -140,7 +145,13 @@ class LinkTokenVerifier:
         if pid != purchase_id:
             raise LinkTokenError(LinkFailure.WRONG_PURCHASE, "the link was issued for a different purchase")
         if at.timestamp() >= expires_at.timestamp() + self._leeway:
-            raise LinkTokenError(LinkFailure.EXPIRED, "the link has expired", expired_at=expires_at)
+            provider = claims.get(PROVIDER_CLAIM)
+            raise LinkTokenError(
+                LinkFailure.EXPIRED,
+                "the link has expired",
+                expired_at=expires_at,
+                provider=provider if isinstance(provider, str) else None,
+            )
         return LinkClaims(
             purchase_id=pid,
             recipient=sub.strip().lower(),

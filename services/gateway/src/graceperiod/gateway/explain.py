@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Final
 
 from graceperiod.contracts import vocabulary
-from graceperiod.contracts.enums import CommitmentKind
+from graceperiod.contracts.enums import CommitmentKind, Provider
 from graceperiod.contracts.formatting import money, utc
 from graceperiod.contracts.revocation import CommandReply
 from graceperiod.contracts.revocation_views import Phase, PurchaseView
@@ -29,6 +29,14 @@ def closed_tooltip(view: PurchaseView) -> str:
         return CLOSED_TOOLTIP
     reason = view.unavailable.message if view.unavailable is not None else AZURE_CLOSED
     return f"{reason} {vocabulary.NO_SUPPORT_CASE}"
+
+
+def closed_for(provider: str | None) -> str:
+    """What applies once the window has closed, when only the provider is known (an expired
+    link's page, from its token): AWS's support hint, or for Azure that no support case applies."""
+    if provider == Provider.AZURE:
+        return f"{AZURE_CLOSED} {vocabulary.NO_SUPPORT_CASE}"
+    return CLOSED_TOOLTIP
 
 
 #: Where to file a case by hand when the Support API cannot be used.

@@ -11,7 +11,15 @@ from urllib.parse import quote
 
 import jwt
 
-from graceperiod.contracts.links import LINK_ALGORITHM, LINK_AUDIENCE, LINK_ISSUER, LINK_PATH, PURCHASE_CLAIM
+from graceperiod.contracts.enums import Provider
+from graceperiod.contracts.links import (
+    LINK_ALGORITHM,
+    LINK_AUDIENCE,
+    LINK_ISSUER,
+    LINK_PATH,
+    PROVIDER_CLAIM,
+    PURCHASE_CLAIM,
+)
 from graceperiod.runtime.signing_keys import KeyConfigurationError, KeyRing, SigningKey
 
 
@@ -30,7 +38,15 @@ class LinkSigner:
     def kid(self) -> str:
         return self._signing().kid
 
-    def token(self, *, purchase_id: str, recipient: str, expires_at: datetime, now: datetime) -> str:
+    def token(
+        self,
+        *,
+        purchase_id: str,
+        recipient: str,
+        expires_at: datetime,
+        now: datetime,
+        provider: Provider = Provider.AWS,
+    ) -> str:
         """A token bound to one purchase and one recipient, valid until ``expires_at``."""
         if expires_at <= now:
             msg = f"a link token must expire after it is issued ({expires_at.isoformat()} <= {now.isoformat()})"
@@ -41,14 +57,25 @@ class LinkSigner:
             "aud": LINK_AUDIENCE,
             "sub": recipient.lower(),
             PURCHASE_CLAIM: purchase_id,
+            PROVIDER_CLAIM: provider.value,
             "jti": uuid.uuid4().hex,
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
         }
         return jwt.encode(claims, key.private_key, algorithm=LINK_ALGORITHM, headers={"kid": key.kid})
 
-    def revoke_url(self, *, purchase_id: str, recipient: str, expires_at: datetime, now: datetime) -> str:
-        token = self.token(purchase_id=purchase_id, recipient=recipient, expires_at=expires_at, now=now)
+    def revoke_url(
+        self,
+        *,
+        purchase_id: str,
+        recipient: str,
+        expires_at: datetime,
+        now: datetime,
+        provider: Provider = Provider.AWS,
+    ) -> str:
+        token = self.token(
+            purchase_id=purchase_id, recipient=recipient, expires_at=expires_at, now=now, provider=provider
+        )
         path = LINK_PATH.format(purchase_id=quote(purchase_id, safe=""))
         return f"{self._base}{path}?token={token}"
 

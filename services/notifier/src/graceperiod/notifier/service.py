@@ -145,7 +145,11 @@ class NotifierService:
             (
                 recipient,
                 self._links.revoke_url(
-                    purchase_id=purchase.purchase_id, recipient=recipient, expires_at=expires, now=now
+                    purchase_id=purchase.purchase_id,
+                    recipient=recipient,
+                    expires_at=expires,
+                    now=now,
+                    provider=purchase.provider,
                 )
                 if with_link
                 else None,

@@ -58,7 +58,7 @@ def failure(error: LinkTokenError) -> Template:
     if error.failure is LinkFailure.EXPIRED:
         text = (
             f"The revocation window closed on {utc(error.expired_at)}, so this link no longer works. "
-            + explain.CLOSED_TOOLTIP
+            + explain.closed_for(error.provider)
         )
     return problem(error.failure.status, title, text, error.failure.value)
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
+from graceperiod.contracts.refunds import RefundEstimate
 from graceperiod.contracts.revocation import PurchaseFilters, PurchaseSort
 from graceperiod.contracts.revocation_views import Phase, PurchaseSource, Windows
 from graceperiod.contracts.upstream import PurchaseExecuted
@@ -148,6 +149,15 @@ def _in_time(
         return True
     deadline = windows.deadline(phase)
     return deadline is not None and expiring[0] < deadline <= expiring[1]
+
+
+def refundable(purchase: PurchaseExecuted, refund: RefundEstimate | None) -> tuple[str, Decimal]:
+    """What undoing the purchase now gives back, for the History's "refundable now" (currency,
+    amount): AWS refunds the upfront payment in full; Azure what calculateRefund last quoted (the
+    upfront payment until Microsoft has quoted it)."""
+    if refund is not None:
+        return refund.currency, refund.amount
+    return purchase.cost.currency, purchase.cost.upfront
 
 
 @dataclass(frozen=True)

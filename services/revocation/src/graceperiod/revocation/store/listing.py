@@ -35,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 
 from graceperiod.contracts.revocation import PurchaseFilters, PurchaseRow, PurchaseSort, RefundableTotal
 from graceperiod.contracts.revocation_views import Phase
-from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, sort_keys
+from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, refundable, sort_keys
 from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.runtime.mongo import Document, ensure_indexes
 
@@ -69,6 +69,7 @@ def listed_document(record: PurchaseRecord) -> Document:
     the record (as JSON text: flat, so FerretDB reads it fast)."""
     keys = sort_keys(record.purchase, record.phase, record.windows)
     purchase = record.purchase
+    refund_currency, refund = refundable(purchase, record.refund)
     return {
         "_id": record.purchase_id,
         "version": record.version,
@@ -80,6 +81,8 @@ def listed_document(record: PurchaseRecord) -> Document:
         "deadline_at": record.windows.deadline(record.phase),
         "currency": purchase.cost.currency,
         "upfront": str(purchase.cost.upfront),
+        "refund_currency": refund_currency,
+        "refund": str(refund),
         **{SORT_FIELDS[sort]: key for sort, key in keys.items()},
         "record": record.model_dump_json(exclude=set(UNLISTED)),
         "row": stored_row(record).model_dump_json(),
@@ -150,12 +153,15 @@ class PurchaseListing:
         return [PurchaseRow.model_validate_json(doc["row"]) for doc in docs]
 
     async def refundable(self, now: datetime) -> list[RefundableTotal]:
-        """The upfront payments of the purchases in their self-service window, per currency."""
+        """What undoing the purchases in their self-service window gives back, per currency
+        (``domain.listing.refundable``; a document listed before it knew that: its upfront)."""
         query = {"phase": {"$eq": Phase.SELF_SERVICE.value}, "deadline_at": {"$gt": now}}
         totals: dict[str, tuple[Decimal, int]] = {}
-        async for doc in self._listed.find(query, projection={"currency": 1, "upfront": 1}):
-            upfront, count = totals.get(doc["currency"], (Decimal(0), 0))
-            totals[doc["currency"]] = (upfront + Decimal(doc["upfront"]), count + 1)
+        fields = {"currency": 1, "upfront": 1, "refund_currency": 1, "refund": 1}
+        async for doc in self._listed.find(query, projection=fields):
+            currency = str(doc.get("refund_currency", doc["currency"]))
+            upfront, count = totals.get(currency, (Decimal(0), 0))
+            totals[currency] = (upfront + Decimal(str(doc.get("refund", doc["upfront"]))), count + 1)
         found = [RefundableTotal(currency=c, upfront=u, purchases=n) for c, (u, n) in totals.items()]
         return sorted(found, key=lambda t: (-t.upfront, t.currency))
 
