@@ -72,6 +72,15 @@ async def test_cooldown_billing(chaos_stack: ChaosStack, chaos_size: Size) -> No
     assert result.metrics["cost_reads"] == result.metrics["cost_requests"] > 0
 
 
+async def test_azure_return(chaos_stack: ChaosStack, chaos_size: Size) -> None:
+    """Throttling and a kill -9 of revocation during Azure's long-running returns: each
+    reservation returned once (the endpoint's accepted return POSTs), each outcome email once."""
+    result = await _run(chaos_stack, "azure-return", chaos_size)
+    assert result.duplicated == 0
+    assert 0 < result.metrics["accepted_at_kill"] < result.metrics["azure_reservations"]  # killed mid-way
+    assert result.metrics["throttled_return_posts"] > 0
+
+
 async def test_rabbitmq_restart(chaos_stack: ChaosStack, chaos_size: Size) -> None:
     result = await _run(chaos_stack, "rabbitmq-restart", chaos_size)
     assert result.duplicated == 0

@@ -27,6 +27,8 @@ class Size:
     soak_rate: float
     cooldown_accounts: int
     """Sandbox accounts taken through lease end, cleanup and release (cooldown scenarios)."""
+    azure_reservations: int
+    """Azure reservations bought and returned (azure-return), ten per tenant."""
     env: tuple[tuple[str, str], ...] = ()
     """Service settings for this size (added to every deployment's environment)."""
 
@@ -43,6 +45,7 @@ CI = Size(
     soak_seconds=30.0,
     soak_rate=20.0,
     cooldown_accounts=30,
+    azure_reservations=40,
     # A killed notifier's in-flight emails wait for their claim's lease before a redelivery may
     # resend them; the 30 s minimum (default 120 s) keeps the CI run short. The long size keeps
     # the default, so its recover times are the production ones.
@@ -60,4 +63,5 @@ LONG = Size(
     soak_seconds=600.0,
     soak_rate=50.0,
     cooldown_accounts=300,
+    azure_reservations=300,
 )

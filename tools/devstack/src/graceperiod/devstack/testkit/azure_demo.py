@@ -29,44 +29,66 @@ def demo_azure_purchase(**overrides: Any) -> dict[str, Any]:
 
 
 async def seed_demo_azure_purchase(
-    endpoint: AzureEndpointAddress,
-    broker: RabbitBroker,
-    purchase: dict[str, Any],
-    *,
-    client_id: str = DEMO_CLIENT_ID,
-    client_secret: str = DEMO_CLIENT_SECRET,
+    endpoint: AzureEndpointAddress, broker: RabbitBroker, purchase: dict[str, Any]
 ) -> None:
     """Make the local Azure endpoint hold the purchase's reservation order (returnable, in a tenant
     whose principal may return it) and register that principal (the revocation service must run)."""
-    azure, tenant_id = purchase["azure"], purchase["account"]["id"]
-    scope = azure["billing_scope"]["id"]
     async with AzureControl(endpoint.url, endpoint.ca_bundle) as control:
-        await control.tenant(tenant_id)
-        await control.principal(
-            tenant_id, client_id, secret=client_secret, role_assignments=[role("Reservations Administrator")]
+        await seed_reservation_order(control, purchase)
+        await broker.start()
+        await onboard_tenant(
+            control,
+            broker,
+            purchase["account"]["id"],
+            name=purchase["account"]["name"],
+            contact_emails=purchase["account"]["contact_emails"],
+            billing_scope=purchase["azure"]["billing_scope"],
         )
-        await control.reservation_order(
-            tenant_id,
-            order_id=azure["reservation_order_id"],
-            reservation_id=azure["reservation_id"],
-            subscription_id=azure["subscription_id"],
-            billing_scope=scope,
-            resource_type=azure["reserved_resource_type"],
-            location=azure["location"],
-            quantity=azure["quantity"],
-            sku=purchase["sku"],
-            total=purchase["cost"]["total"],
-            purchased_at=purchase["executed_at"],
-        )
-    await broker.start()
+
+
+async def seed_reservation_order(control: AzureControl, purchase: dict[str, Any]) -> dict[str, Any]:
+    """The reservation order an Azure ``purchase.executed`` body describes, in the local endpoint."""
+    azure = purchase["azure"]
+    return await control.reservation_order(
+        purchase["account"]["id"],
+        order_id=azure["reservation_order_id"],
+        reservation_id=azure["reservation_id"],
+        subscription_id=azure["subscription_id"],
+        billing_scope=azure["billing_scope"]["id"],
+        resource_type=azure["reserved_resource_type"],
+        location=azure["location"],
+        quantity=azure["quantity"],
+        sku=purchase["sku"],
+        total=purchase["cost"]["total"],
+        purchased_at=purchase["executed_at"],
+    )
+
+
+async def onboard_tenant(
+    control: AzureControl,
+    broker: RabbitBroker,
+    tenant_id: str,
+    *,
+    name: str,
+    contact_emails: list[str],
+    billing_scope: dict[str, str],
+    client_id: str = DEMO_CLIENT_ID,
+    client_secret: str = DEMO_CLIENT_SECRET,
+) -> None:
+    """A tenant whose service principal holds Reservations Administrator over its reservations in
+    the local endpoint, registered with the revocation service as the gateway would."""
+    await control.tenant(tenant_id)
+    await control.principal(
+        tenant_id, client_id, secret=client_secret, role_assignments=[role("Reservations Administrator")]
+    )
     command = RegisterAzurePrincipal(
         actor=DEVSTACK_ADMIN,
         idempotency_key=f"onboard-azure-{tenant_id}-{client_id}",
         tenant_id=tenant_id,
         client_id=client_id,
         client_secret=SecretStr(client_secret),
-        name=purchase["account"]["name"],
-        contact_emails=purchase["account"]["contact_emails"],
-        billing_scope=AzureBillingScope.model_validate(azure["billing_scope"]),
+        name=name,
+        contact_emails=contact_emails,
+        billing_scope=AzureBillingScope.model_validate(billing_scope),
     )
     await register_as_gateway(broker, command, f"the principal of Azure tenant {tenant_id}")

@@ -2,6 +2,7 @@
 
 from graceperiod.devstack.chaos.scenarios import (
     aws,
+    azure,
     cluster,
     cooldown_billing,
     duplicates,
@@ -11,4 +12,4 @@ from graceperiod.devstack.chaos.scenarios import (
     soak,
 )
 
-__all__ = ["aws", "cluster", "cooldown_billing", "duplicates", "faults", "poison", "replicas", "soak"]
+__all__ = ["aws", "azure", "cluster", "cooldown_billing", "duplicates", "faults", "poison", "replicas", "soak"]
