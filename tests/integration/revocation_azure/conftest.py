@@ -4,7 +4,7 @@ real async SDK (the endpoint's own fixtures: a tenant, a principal, a billing sc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -52,6 +52,8 @@ class AzureWorld:
     control: AzureControl
     admin: ServicePrincipal
     billing_scope: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The service's settings overrides (a second replica runs with the same: the same secret keys)."""
 
     async def register(self, who: ServicePrincipal | None = None) -> CommandReply:
         who = who or self.admin
@@ -114,4 +116,4 @@ async def azure_world(
     async with _harness(
         amqp_url, mongodb_url, database, aws_endpoint_url, upstream, in_process=True, settings=settings
     ) as harness:
-        yield AzureWorld(harness, control, admin, billing_scope)
+        yield AzureWorld(harness, control, admin, billing_scope, settings)

@@ -11,12 +11,14 @@ from faststream.asgi import AsgiFastStream
 from faststream.rabbit import RabbitRouter
 from pymongo.asynchronous.database import AsyncDatabase
 
+from graceperiod.contracts.enums import Provider
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseRecorded
 from graceperiod.contracts.topology import ServiceName
 from graceperiod.revocation.accounts import Accounts
 from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.adapters.aws.purchase_events import PurchaseEventQueue
 from graceperiod.revocation.adapters.azure.clients import AzureClients, AzureOptions
+from graceperiod.revocation.adapters.azure.discovery import AzureDiscovery
 from graceperiod.revocation.adapters.azure.reservations import AzureReservations
 from graceperiod.revocation.aws_calls import AwsCalls, Backoff
 from graceperiod.revocation.azure_accounts import AzureAccounts
@@ -39,6 +41,7 @@ from graceperiod.revocation.queries import Queries
 from graceperiod.revocation.recording import Recording
 from graceperiod.revocation.replies import Replies
 from graceperiod.revocation.revoking import Revoking
+from graceperiod.revocation.scan_readers import AwsReader, AzureReader, ScanReader
 from graceperiod.revocation.secrets import SecretBox
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.revocation.store.accounts import AccountStore
@@ -105,13 +108,24 @@ class DiscoveryParts:
 
 
 def discovery(
-    settings: RevocationSettings, changes: Changes, calls: AwsCalls, claims: Claims, events: EventSink
+    settings: RevocationSettings,
+    changes: Changes,
+    calls: AwsCalls,
+    claims: Claims,
+    events: EventSink,
+    *,
+    azure: AzureCalls,
 ) -> DiscoveryParts:
-    """Discovery's collaborators, and the purchase-event reader when a queue is configured."""
+    """Discovery's collaborators (one scan reader per provider), and the purchase-event reader
+    when a queue is configured."""
     assert changes.commitments is not None
     policy = discovery_policy(settings)
     organizations = OrganizationReads(changes, calls, policy)
-    scans = Scans(changes, calls, changes.commitments, events, policy, organizations)
+    readers: dict[Provider, ScanReader] = {
+        Provider.AWS: AwsReader(changes, calls, policy, organizations),
+        Provider.AZURE: AzureReader(azure, AzureDiscovery(azure.reservations.clients, changes.clock)),
+    }
+    scans = Scans(changes, changes.commitments, events, policy, readers)
     discovering = Discovering(scans, claims, settings.discovery_concurrency, settings.tick_batch, policy.event_spacing)
     commitments = changes.commitments
     on_startup: list[Hook] = [lambda: claim_recorded_commitments(changes, commitments)]
@@ -166,7 +180,7 @@ def build_service(
         Revoking(changes, calls, replies, azure),
         SupportCases(changes, calls, claims, replies),
         Accounts(changes, calls, settings.default_role_name, probe_policy, discovery_policy(settings)),
-        AzureAccounts(changes, box, azure_calls),
+        AzureAccounts(changes, box, azure_calls, discovery_policy(settings)),
         replies,
         clock,
         settings.reply_within_seconds,
@@ -178,7 +192,7 @@ def build_service(
     if links is None:  # the notifier's public keys, read from the settings at start-up
         links = LinkAccess(clock, leeway_seconds=settings.link_leeway_seconds)
         load_links.append(partial(_load_link_keys, links, settings))
-    found = discovery(settings, changes, calls, claims, events)
+    found = discovery(settings, changes, calls, claims, events, azure=azure_calls)
     router = build_router(
         links=links,
         recording=Recording(changes, calls, events, commitments, azure_calls),

@@ -6,7 +6,7 @@ template", as a missing IAM action does for an AWS account."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from graceperiod.contracts.enums import Provider
@@ -17,15 +17,21 @@ from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.domain.accounts import azure_probed
 from graceperiod.revocation.domain.authorization import may_configure
 from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.discovery import DiscoveryPolicy, first_scan_due
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord
 from graceperiod.revocation.secrets import SecretBox, SecretsUnavailable
 
 
 def principal_registered(
-    account: AccountRecord | None, command: RegisterAzurePrincipal, sealed: str, now: datetime
+    account: AccountRecord | None,
+    command: RegisterAzurePrincipal,
+    sealed: str,
+    now: datetime,
+    policy: DiscoveryPolicy | None = None,
 ) -> AccountRecord:
-    """The principal stored (what was learnt about the previous one forgotten)."""
+    """The principal stored (what was learnt about the previous one forgotten); its tenant's
+    first discovery scan at its first slot, as an AWS account's."""
     if account is not None and account.provider is not Provider.AZURE:
         raise Rejected(ErrorCode.CONFLICT, f"{command.tenant_id} is registered as an AWS account")
     account = account or AccountRecord(account_id=command.tenant_id, provider=Provider.AZURE)
@@ -42,6 +48,7 @@ def principal_registered(
             "probe_missing": [],
             "role_assumable": None,
             "message": None,
+            "scan_due_at": first_scan_due(command.tenant_id, now, policy or DiscoveryPolicy()),
         }
     )
 
@@ -51,6 +58,7 @@ class AzureAccounts:
     changes: Changes
     box: SecretBox
     calls: AzureCalls
+    policy: DiscoveryPolicy = field(default_factory=DiscoveryPolicy)
 
     async def register(self, command: RegisterAzurePrincipal) -> CommandReply:
         if not may_configure(command.actor):
@@ -61,7 +69,7 @@ class AzureAccounts:
             raise Rejected(ErrorCode.UNAVAILABLE, str(exc)) from exc
         now = self.changes.now()
         account = await self.changes.account(
-            command.tenant_id, lambda current: principal_registered(current, command, sealed, now)
+            command.tenant_id, lambda current: principal_registered(current, command, sealed, now, self.policy)
         )
         account = await self.probe(account)
         message = f"service principal {command.client_id} registered for Azure tenant {command.tenant_id}"

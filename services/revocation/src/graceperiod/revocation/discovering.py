@@ -13,34 +13,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
-from graceperiod.contracts.enums import AwsService
-from graceperiod.revocation.adapters.aws.discovery import Listing
-from graceperiod.revocation.aws_calls import AwsCalls, role_of
+from graceperiod.contracts.enums import Provider
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.claims import Claims
-from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
+from graceperiod.revocation.domain.accounts import learnt
+from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.discovery import (
+    CallError,
+    Discoverable,
     DiscoveryPolicy,
-    Found,
+    Listing,
     ScanReport,
     commitment_key,
+    commitment_key_of,
     discovered_purchase_id,
     found_record,
-    regions_due,
-    regions_read,
-    regions_to_scan,
     scanned,
 )
 from graceperiod.revocation.domain.lifecycle import recorded_event
 from graceperiod.revocation.domain.records import AccountRecord
-from graceperiod.revocation.organizations import OrganizationReads
+from graceperiod.revocation.scan_readers import ScanReader
 from graceperiod.revocation.store.commitments import CommitmentStore
-from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.messaging import EventSink
 
@@ -62,31 +61,33 @@ SCAN_SECONDS = Histogram(
 
 @dataclass(frozen=True)
 class Scans:
-    """Scanning one account: its commitments listed, the new ones recorded and announced."""
+    """Scanning one account or tenant: its commitments listed (by its provider's
+    :class:`~.scan_readers.ScanReader`), the new ones recorded and announced."""
 
     changes: Changes
-    aws: AwsCalls
     commitments: CommitmentStore
     events: EventSink
     policy: DiscoveryPolicy
-    organizations: OrganizationReads
+    readers: Mapping[Provider, ScanReader]
+
+    def reader(self, account: AccountRecord | None) -> ScanReader | None:
+        """The reader of the account's provider, when Grace Period can read the account."""
+        reader = self.readers.get(account.provider) if account is not None else None
+        return reader if account is not None and reader is not None and reader.usable(account) else None
 
     async def scan(self, account_id: str, slot: datetime | None = None) -> ScanReport | None:
         """Scan the account for the slot ``slot`` (a tick's), or out of turn (None)."""
         account = await self.changes.accounts.get(account_id)
-        role = role_of(account)
-        if account is None or role is None:
+        reader = self.reader(account)
+        if account is None or reader is None:
             return None
         started, clock = self.changes.now(), time.perf_counter()
-        report = ScanReport()
-        try:
-            account, listing = await self._list(account, role, report)
-        except AwsCallError as exc:  # the role could not be assumed: nothing was read
-            listing = Listing(errors=[("sts", exc)])
+        report = ScanReport(provider=account.provider)
+        account, listing = await reader.listing(account, report)
         account = await self._errors(account, listing, report)
         report.reads, report.commitments = listing.reads, len(listing.found)
         known = [await self._known(found, account, report) for found in listing.found]
-        account = await self.organizations.refresh(account, role)
+        account = await reader.after(account)
         now = self.changes.now()
         keys = [key for key in known if key]
         await self.changes.account(
@@ -103,54 +104,46 @@ class Scans:
         SCAN_SECONDS.observe(time.perf_counter() - clock)
         return report
 
-    async def _list(self, account: AccountRecord, role: Role, report: ScanReport) -> tuple[AccountRecord, Listing]:
-        now = self.changes.now()
-        if regions_due(account, now, self.policy):
-            regions = await self.aws.with_backoff(lambda: self.aws.aws.discovery.enabled_regions(role))
-            account = (
-                await self.changes.account(
-                    account.account_id, lambda current: regions_read(current, regions, now) if current else None
-                )
-                or account
-            )
-        scan = regions_to_scan(account, self.policy) or ()
-        report.regions = scan
-        return account, await self.aws.aws.discovery.commitments(role, scan, self.aws.with_backoff)
-
     async def _errors(self, account: AccountRecord, listing: Listing, report: ScanReport) -> AccountRecord:
-        """Count the failed calls; a denied describe is learnt (the re-apply banner)."""
+        """Count the failed calls; a denied read is learnt (the re-apply banner)."""
         for where, error in listing.errors:
             report.add_error(where, error)
             ERRORS.labels(error.failure.value).inc()
             if error.failure in (Failure.ACCESS_DENIED, Failure.NOT_ASSUMABLE):
-                account = await self.aws.learn(account, error) or account
+                account = await self._learn(account, error)
         return account
 
-    async def _known(self, found: Found, account: AccountRecord, report: ScanReport) -> str | None:
+    async def _learn(self, account: AccountRecord, error: CallError) -> AccountRecord:
+        changed = await self.changes.account(
+            account.account_id, lambda current: learnt(current, error) if current else None, loaded=account
+        )
+        return changed or account
+
+    async def _known(self, found: Discoverable, account: AccountRecord, report: ScanReport) -> str | None:
         """The commitment's key once it is a purchase (recorded now or before)."""
-        if not found.state_known:
-            report.unknown_states.append(f"{found.service} {found.commitment_id}: {found.aws.state}")
-        key = commitment_key(account.account_id, found.service, found.commitment_id)
+        if found.unknown_state:
+            report.unknown_states.append(found.unknown_state)
+        key = commitment_key(account.account_id, found.product_key, found.commitment_id)
         if key in account.known_commitments:
             return key
         if await self.record(found, account):
             report.new += 1
         return key
 
-    async def record(self, found: Found, account: AccountRecord) -> bool:
+    async def record(self, found: Discoverable, account: AccountRecord) -> bool:
         """Record a commitment as a discovered purchase and announce it; False when it is
         another purchase already (an executor announced it first)."""
         now = self.changes.now()
-        purchase_id = discovered_purchase_id(account.account_id, found.service, found.commitment_id)
+        purchase_id = discovered_purchase_id(account.account_id, found.product_key, found.commitment_id)
         owner = await self.commitments.claim(
-            commitment_key(account.account_id, found.service, found.commitment_id), purchase_id, now
+            commitment_key(account.account_id, found.product_key, found.commitment_id), purchase_id, now
         )
         if owner != purchase_id:
             return False
         record = await self.changes.purchases.get(purchase_id)
         if record is None:  # new, or claimed by a scan that stopped before storing it
             record = await self.changes.purchases.insert(found_record(found, account, self.changes.at(account)))
-        FOUND.labels(found.service.value, "no" if record.quiet else "yes").inc()
+        FOUND.labels(found.product_key, "no" if record.quiet else "yes").inc()
         if not record.quiet:
             event, message_id = recorded_event(record, now)
             await self.events.publish(event, message_id=message_id)
@@ -212,7 +205,7 @@ class Discovering:
             pending.now.set()
             return True
         account = await self.scans.changes.accounts.get(account_id)
-        if account is None or role_of(account) is None or account_id in self._running:
+        if self.scans.reader(account) is None or account is None or account_id in self._running:
             return False
         if account.scan is not None and self.scans.changes.now() - account.scan.at < self.event_spacing:
             return False
@@ -260,15 +253,14 @@ class Discovering:
 
 async def claim_recorded_commitments(changes: Changes, commitments: CommitmentStore) -> None:
     """Once per database (at start-up): claim the commitments of purchases recorded before
-    discovery existed, so a scan never records one of them a second time."""
-    job = "claim-recorded-commitments"
+    discovery existed (of AWS, then of Azure too: hence the job's second name), so a scan never
+    records one of them a second time. Claiming again is harmless."""
+    job = "claim-recorded-commitments:aws+azure"
     if await commitments.marked(job):
         return
     after: str | None = None
     while batch := await changes.purchases.commitments(after=after):
-        for purchase_id, account_id, service, commitment_id in batch:
-            await commitments.claim(
-                commitment_key(account_id, AwsService(service), commitment_id), purchase_id, changes.now()
-            )
+        for purchase_id, purchase in batch:
+            await commitments.claim(commitment_key_of(purchase), purchase_id, changes.now())
         after = batch[-1][0]
     await commitments.mark(job, changes.now())

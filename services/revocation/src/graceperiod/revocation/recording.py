@@ -25,7 +25,7 @@ from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import first_probe_due
 from graceperiod.revocation.domain.aws_answers import AwsCallError
 from graceperiod.revocation.domain.azure_answers import AzureCallError
-from graceperiod.revocation.domain.discovery import commitment_key, merged
+from graceperiod.revocation.domain.discovery import commitment_key_of, merged
 from graceperiod.revocation.domain.lifecycle import recorded, recorded_event
 from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState, PurchaseRecord
 from graceperiod.revocation.store.commitments import CommitmentStore
@@ -77,14 +77,10 @@ class Recording:
         return record
 
     async def _canonical(self, purchase: PurchaseExecuted) -> tuple[str, bool]:
-        """The purchase id this commitment is recorded under (the one discovery or an earlier
-        announcement claimed first; an alias's claim names it too), and whether this call
-        claimed it first. Azure purchases are not discovered: always their own, never claimed."""
-        if purchase.provider is Provider.AZURE:
-            return purchase.purchase_id, False
-        service, commitment = purchase.aws_product()
-        key = commitment_key(purchase.account.id, service, commitment.id)
-        return await self.commitments.claim_first(key, purchase.purchase_id, self.changes.now())
+        """The purchase id this commitment (AWS) or reservation (Azure) is recorded under (the
+        one discovery or an earlier announcement claimed first; an alias's claim names it too),
+        and whether this call claimed it first."""
+        return await self.commitments.claim_first(commitment_key_of(purchase), purchase.purchase_id, self.changes.now())
 
     async def _merge(self, canonical: str, purchase: PurchaseExecuted) -> PurchaseRecorded:
         """Merge the announcement into the purchase discovery recorded first, and announce it."""

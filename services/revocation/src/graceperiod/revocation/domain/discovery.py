@@ -1,9 +1,13 @@
 """Discovery: commitments found in an onboarded account, whoever bought them. Pure: what a
 scan's describes listed in, the purchases they become (or nothing) out.
 
-* One commitment, one purchase: a commitment is keyed by (account, service, commitment id);
-  a purchase discovered first gets a deterministic id from that key, and an executor's
-  ``purchase.executed`` for it later merges into it (its purchase id becomes an alias).
+* One commitment, one purchase: a commitment is keyed by (account, product, commitment id),
+  for AWS and Azure alike (:func:`commitment_key_of` is the one rule, for an executor's
+  announcement and a scan's find); a purchase discovered first gets a deterministic id from
+  that key, and an executor's ``purchase.executed`` for it later merges into it (its purchase
+  id becomes an alias).
+* Each provider's scan lists what it holds as :class:`Discoverable` items (AWS:
+  :class:`Found`; Azure: :mod:`.azure_discovery`); everything after the listing is the same.
 * A new commitment is announced (emailed) unless the account's first scan found it with every
   window already closed: then it is recorded quietly, as history.
 * A state AWS reports that this code does not know is recorded as AWS said it, never mapped
@@ -16,13 +20,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
 from graceperiod.contracts.revocation_views import ScanResult, TimelineEntry, TimelineKind
-from graceperiod.contracts.upstream import Account, Commitment, Cost, Execution, PurchaseExecuted
+from graceperiod.contracts.upstream import Account, AzurePurchase, Commitment, Cost, Execution, PurchaseExecuted
 from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
+from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.lifecycle import At, recorded, with_entry
-from graceperiod.revocation.domain.records import AccountRecord, AwsState, PurchaseRecord, ScanRecord
+from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState, PurchaseRecord, ScanRecord
 
 #: The states each product's describe documents (botocore's models and the services' API
 #: references); anything else is "unknown" and recorded as such.
@@ -79,16 +85,87 @@ class Found:
     def state_known(self) -> bool:
         return self.aws.state in KNOWN_STATES[self.service]
 
+    @property
+    def product_key(self) -> str:
+        return self.service.value
 
-def commitment_key(account_id: str, service: AwsService, commitment_id: str) -> str:
+    @property
+    def state(self) -> AwsState:
+        return self.aws
+
+    @property
+    def unknown_state(self) -> str | None:
+        return None if self.state_known else f"{self.service} {self.commitment_id}: {self.aws.state}"
+
+    @property
+    def history(self) -> bool:
+        return self.aws.state in HISTORY_STATES
+
+    def purchase(self, account: AccountRecord, now: datetime) -> PurchaseExecuted:
+        return discovered_purchase(self, account, now)
+
+
+class Discoverable(Protocol):
+    """One commitment a provider's scan listed, whatever the provider: what the scan records."""
+
+    @property
+    def product_key(self) -> str:
+        """The product part of the commitment key (:func:`product_key_of` for a purchase)."""
+
+    @property
+    def commitment_id(self) -> str: ...
+
+    @property
+    def state(self) -> AwsState | AzureState: ...
+
+    @property
+    def unknown_state(self) -> str | None:
+        """What to report when the provider gave a state this code does not know (None: known)."""
+
+    @property
+    def history(self) -> bool:
+        """Found in a state that is over or was never charged: recorded quietly."""
+
+    def purchase(self, account: AccountRecord, now: datetime) -> PurchaseExecuted:
+        """The commitment as a discovered purchase (no requester)."""
+
+
+CallError = AwsCallError | AzureCallError
+
+
+@dataclass
+class Listing:
+    """What a scan of one account (or tenant) read: the commitments, the calls the provider
+    answered, the failures."""
+
+    found: list[Discoverable] = field(default_factory=list)
+    errors: list[tuple[str, CallError]] = field(default_factory=list)
+    """(where: ``service``, ``service@region`` or an Azure resource, the error)."""
+    reads: int = 0
+
+
+def commitment_key(account_id: str, product: str, commitment_id: str) -> str:
     """The identity of a commitment: ids are unique per product and account (RDS, ElastiCache
     and MemoryDB let buyers choose theirs)."""
-    return f"{account_id}:{service}:{commitment_id}"
+    return f"{account_id}:{product}:{commitment_id}"
 
 
-def discovered_purchase_id(account_id: str, service: AwsService, commitment_id: str) -> str:
+def product_key_of(purchase: PurchaseExecuted) -> str:
+    """The product part of a purchase's commitment key: the AWS service, or ``azure-<benefit>``."""
+    if purchase.azure is not None:
+        return f"azure-{purchase.azure.kind.value}"
+    return purchase.aws_product()[0].value
+
+
+def commitment_key_of(purchase: PurchaseExecuted) -> str:
+    """The key of what a purchase bought, for an executor's announcement and a scan's find alike
+    (Azure's ids are GUIDs, compared lower-case as Azure does; the contract stores them so)."""
+    return commitment_key(purchase.account.id, product_key_of(purchase), purchase.commitment_id)
+
+
+def discovered_purchase_id(account_id: str, product: str, commitment_id: str) -> str:
     """The purchase id of a discovered commitment: the same on every replica and every scan."""
-    digest = hashlib.sha256(commitment_key(account_id, service, commitment_id).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(commitment_key(account_id, product, commitment_id).encode()).hexdigest()[:32]
     return f"disc-{digest}"
 
 
@@ -135,21 +212,22 @@ def discovered_purchase(found: Found, account: AccountRecord, now: datetime) -> 
     )
 
 
-def announce(record: PurchaseRecord, now: datetime) -> bool:
+def announce(record: PurchaseRecord, now: datetime, *, history: bool) -> bool:
     """Whether a newly discovered purchase is emailed: when it can still be acted on (a window
     is open) and is not history (never charged, or over). The rest is recorded quietly: what an
     account held before it was onboarded, or what a Region added to the scan held."""
-    if record.aws.state in HISTORY_STATES:
+    if history:
         return False
     closes_at = record.windows.closes_at
     return closes_at is not None and now < closes_at
 
 
-def found_record(found: Found, account: AccountRecord, at: At) -> PurchaseRecord:
-    """A commitment a scan found, recorded like an executed purchase (windows from what AWS
-    said), marked discovered, and quiet unless it is to be announced."""
-    purchase = discovered_purchase(found, account, at.now)
-    record = recorded(purchase, found.aws, at)
+def found_record(found: Discoverable, account: AccountRecord, at: At) -> PurchaseRecord:
+    """A commitment a scan found, recorded like an executed purchase (windows from what its
+    provider said), marked discovered, and quiet unless it is to be announced."""
+    purchase = found.purchase(account, at.now)
+    record = recorded(purchase, found.state, at)
+    provider = "Azure" if isinstance(found.state, AzureState) else "AWS"
     timeline = [
         TimelineEntry(
             at=purchase.executed_at,
@@ -159,11 +237,11 @@ def found_record(found: Found, account: AccountRecord, at: At) -> PurchaseRecord
         TimelineEntry(
             at=at.now,
             kind=TimelineKind.RECORDED,
-            summary=f"Found in the account by Grace Period's scan; AWS state {found.aws.state}",
+            summary=f"Found in the account by Grace Period's scan; {provider} state {found.state.state}",
         ),
     ]
     record = record.model_copy(update={"discovered_at": at.now, "timeline": timeline})
-    return record.model_copy(update={"quiet": not announce(record, at.now)})
+    return record.model_copy(update={"quiet": not announce(record, at.now, history=found.history)})
 
 
 # --- merging an executor's announcement into a discovered purchase ------------------------------
@@ -189,6 +267,7 @@ def merged(record: PurchaseRecord, executed: PurchaseExecuted, now: datetime) ->
             ),
             "sku": executed.sku,
             "payment_option": executed.payment_option,
+            "azure": _azure_enriched(purchase, executed),
         }
     )
     if executed.purchase_id in record.aliases:
@@ -200,6 +279,14 @@ def merged(record: PurchaseRecord, executed: PurchaseExecuted, now: datetime) ->
         summary=f"Announced by an executor as {executed.purchase_id}, requested by {executed.requester_label}",
     )
     return with_entry(record.model_copy(update={"purchase": enriched, "aliases": aliases}), entry)
+
+
+def _azure_enriched(discovered: PurchaseExecuted, executed: PurchaseExecuted) -> AzurePurchase | None:
+    """An Azure reservation as discovered, with the billing scope only the executor knows (the
+    reservation API does not name it; the refund cap is counted per billing scope)."""
+    if discovered.azure is None or executed.azure is None or discovered.azure.billing_scope is not None:
+        return discovered.azure
+    return discovered.azure.model_copy(update={"billing_scope": executed.azure.billing_scope})
 
 
 # --- when accounts are scanned ---------------------------------------------------------------------
@@ -262,7 +349,7 @@ def regions_to_scan(account: AccountRecord, policy: DiscoveryPolicy) -> tuple[st
     return tuple(account.enabled_regions) if account.enabled_regions else None
 
 
-def region_disabled(error: AwsCallError) -> bool:
+def region_disabled(error: CallError) -> bool:
     """A regional call refused because the account has not enabled the Region: AWS rejects
     the credentials there."""
     return error.code in _REGION_DISABLED_CODES
@@ -283,8 +370,9 @@ class ScanReport:
     disabled_regions: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     not_assumable: str | None = None
+    provider: Provider = Provider.AWS
 
-    def add_error(self, where: str, error: AwsCallError) -> None:
+    def add_error(self, where: str, error: CallError) -> None:
         if error.failure is Failure.NOT_ASSUMABLE:
             self.not_assumable = error.message
         elif error.failure is Failure.ACCESS_DENIED:
@@ -302,7 +390,11 @@ class ScanReport:
             return ScanResult.NOT_ASSUMABLE, self.not_assumable
         if self.denied:
             lacks = ", ".join(sorted(set(self.denied)))
-            return ScanResult.ACCESS_DENIED, f"the role lacks {lacks}: re-apply the onboarding bundle"
+            azure = self.provider is Provider.AZURE
+            who, fix = (
+                ("service principal", "the Azure onboarding template") if azure else ("role", "the onboarding bundle")
+            )
+            return ScanResult.ACCESS_DENIED, f"the {who} lacks {lacks}: re-apply {fix}"
         message = "; ".join(self._notes()) or None
         read_nothing = not self.reads
         if self.failed and read_nothing:

@@ -323,7 +323,7 @@ class AccountRecord(Record):
     def view(self) -> AccountAccess:
         scan = self.scan
         discovery = None
-        if self.role_arn:
+        if self.registered:
             discovery = DiscoveryStatus(
                 last_scan_at=scan.at if scan else None,
                 result=scan.result if scan else None,

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.enums import CommitmentKind
+from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.revocation.domain.returns import RETURNED_STATES
 from graceperiod.revocation.store.listing import PurchaseListing
@@ -161,18 +162,11 @@ class PurchaseStore:
         doc = await self._purchases.find_one({"account_id": account_id})
         return PurchaseRecord.model_validate(doc) if doc else None
 
-    async def commitments(self, *, after: str | None = None, limit: int = 500) -> list[tuple[str, str, str, str]]:
-        """(purchase id, account id, service, commitment id) of stored AWS purchases, by purchase id
-        (an Azure purchase has no AWS commitment, and is never discovered)."""
-        query: dict[str, Any] = {"purchase.commitment.id": {"$exists": True}}
-        if after:
-            query["_id"] = {"$gt": after}
-        projection = {"account_id": 1, "purchase.service": 1, "purchase.commitment.id": 1}
-        cursor = self._purchases.find(query, projection=projection).sort("_id", ASCENDING).limit(limit)
-        return [
-            (doc["_id"], doc["account_id"], doc["purchase"]["service"], doc["purchase"]["commitment"]["id"])
-            async for doc in cursor
-        ]
+    async def commitments(self, *, after: str | None = None, limit: int = 500) -> list[tuple[str, PurchaseExecuted]]:
+        """(purchase id, what was announced) of stored purchases, AWS and Azure, by purchase id."""
+        query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
+        cursor = self._purchases.find(query, projection={"purchase": 1}).sort("_id", ASCENDING).limit(limit)
+        return [(doc["_id"], PurchaseExecuted.model_validate(doc["purchase"])) async for doc in cursor]
 
     async def count_returns(self, account_ids: list[str], *, between: tuple[datetime, datetime]) -> int:
         """Savings Plans of these accounts, bought in ``[start, end)``, that AWS shows as returned

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from graceperiod.contracts.enums import AwsService, CommitmentKind
 from graceperiod.revocation.adapters.times import parse_time
 from graceperiod.revocation.domain.aws_answers import AwsCallError
-from graceperiod.revocation.domain.discovery import Found
+from graceperiod.revocation.domain.discovery import Found, Listing
 from graceperiod.revocation.domain.records import AwsState
 from graceperiod.runtime.aws import AwsSessions, Role, request_id
 from graceperiod.runtime.clock import Clock
@@ -52,16 +52,6 @@ _NODES = {
 }
 #: OpenSearch spells payment options as constants; Grace Period uses the others' words.
 _PAYMENT = {"ALL_UPFRONT": "All Upfront", "PARTIAL_UPFRONT": "Partial Upfront", "NO_UPFRONT": "No Upfront"}
-
-
-@dataclass
-class Listing:
-    """What a scan of one account read: the commitments, the calls AWS answered, the failures."""
-
-    found: list[Found] = field(default_factory=list)
-    errors: list[tuple[str, AwsCallError]] = field(default_factory=list)
-    """(where: ``service`` or ``service@region``, the error)."""
-    reads: int = 0
 
 
 def _money(value: Any) -> Decimal:

@@ -16,7 +16,9 @@ from graceperiod.revocation.domain.azure import CALCULATE_REFUND, READ_ORDERS, R
 #: Location point under the order), hence READ_ORDERS beside RETURN.
 SDK_ACTIONS: Final[dict[tuple[str, str], frozenset[str]]] = {
     ("reservation_order", "list"): frozenset({READ_ORDERS}),
+    ("reservation_order", "get"): frozenset({READ_ORDERS}),
     ("reservation", "get"): frozenset({READ_RESERVATIONS}),
+    ("reservation", "list"): frozenset({READ_RESERVATIONS}),
     ("calculate_refund", "post"): frozenset({CALCULATE_REFUND}),
     ("return_operations", "begin_post"): frozenset({RETURN, READ_ORDERS}),
 }
