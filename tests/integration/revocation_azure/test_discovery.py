@@ -9,23 +9,27 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
-from graceperiod.contracts.revocation import ListPurchases, PurchaseListReply
+from graceperiod.contracts.revocation import ListPurchases, PurchaseListReply, RegisterAzurePrincipal
 from graceperiod.contracts.revocation_views import PurchaseSource, ScanResult
 from graceperiod.contracts.upstream import Tick
 from graceperiod.devstack.azure_endpoint.control import role
-from graceperiod.devstack.testkit.fixtures import running
+from graceperiod.devstack.testkit.fixtures import Mailbox, running
+from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL
 from graceperiod.revocation.app import create_app
 from graceperiod.revocation.domain.azure import READ_ORDERS
 from graceperiod.revocation.domain.azure_discovery import PRODUCT_KEY
 from graceperiod.revocation.domain.discovery import discovered_purchase_id
 from graceperiod.runtime.messaging import publish_tick
 from tests.integration.azure_endpoint.conftest import new_principal
-from tests.integration.revocation.conftest import ADMIN, service_settings
+from tests.integration.revocation.conftest import ADMIN, key, service_settings
 from tests.integration.revocation.test_discovery import access, recorded_events, scan_of, scanned
+from tests.integration.revocation.test_discovery_emails import about, notifier
 from tests.integration.revocation_azure.conftest import AzureWorld
 
 pytestmark = pytest.mark.integration
+__all__ = ["notifier"]
 
 
 def found_id(tenant_id: str, order: dict[str, Any]) -> str:
@@ -145,3 +149,30 @@ async def test_a_principal_that_may_read_no_order_shows_on_the_tenants_access(az
     assert status.missing_actions == [READ_ORDERS]
     assert status.reapply_bundle
     assert await purchases_of(world) == []
+
+
+@pytest.mark.usefixtures("notifier")
+async def test_a_discovered_reservation_is_emailed_once_and_an_executor_adds_only_its_requester(
+    azure_world: AzureWorld, mailbox: Mailbox
+) -> None:
+    world, tenant = azure_world, azure_world.admin.tenant_id
+    registered = RegisterAzurePrincipal(
+        actor=ADMIN,
+        idempotency_key=key(),
+        tenant_id=tenant,
+        client_id=world.admin.client_id,
+        client_secret=SecretStr(world.admin.secret),
+        name="Contoso",
+        contact_emails=["owner@example.com"],
+    )
+    await world.harness.command(registered)
+    order = await world.order()
+    await scanned(world.harness, tenant)
+    canonical = found_id(tenant, order)
+    owners = sorted([GLOBAL_NOTIFICATION_EMAIL, "owner@example.com"])
+    found = await mailbox.wait_for(2, where=about(canonical), timeout=30, settle=1.0)
+    assert sorted(m["To"] for m in found) == owners
+    assert all("Purchase found in your account" in m["Subject"] for m in found)
+    await world.purchase(order, contacts=["owner@example.com"], requester_email="bob@example.com")
+    emails = await mailbox.wait_for(3, where=about(canonical), timeout=30, settle=2.0)
+    assert sorted(m["To"] for m in emails) == sorted([*owners, "bob@example.com"])

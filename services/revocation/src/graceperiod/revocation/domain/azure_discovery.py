@@ -12,9 +12,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from graceperiod.contracts.enums import AzureBenefit, ExecutionVia, Provider
-from graceperiod.contracts.upstream import Account, AzurePurchase, Cost, Execution, PurchaseExecuted
+from graceperiod.contracts.upstream import AzurePurchase, Cost, Execution, PurchaseExecuted
 from graceperiod.revocation.domain.azure import CANCELLED, ENDED
-from graceperiod.revocation.domain.discovery import discovered_purchase_id
+from graceperiod.revocation.domain.discovery import discovered_purchase_id, purchase_account
 from graceperiod.revocation.domain.records import AccountRecord, AzureState
 
 #: ``provisioningState`` values the Reservations API documents (azure-mgmt-reservations'
@@ -119,9 +119,7 @@ class FoundReservation:
             term_months=self.term_months,
             payment_option=self.billing_plan,
             cost=self.cost(),
-            account=Account(
-                id=account.account_id, name=account.name or account.account_id, contact_emails=account.contact_emails
-            ),
+            account=purchase_account(account),
             requested_by=None,
             execution=Execution(via=ExecutionVia.DISCOVERED),
             executed_at=min(self.purchased_at, now),

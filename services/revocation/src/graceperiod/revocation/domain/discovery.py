@@ -190,6 +190,13 @@ def executed_at(found: Found, now: datetime) -> datetime:
     return start if start is not None and start <= now else now
 
 
+def purchase_account(account: AccountRecord) -> Account:
+    """The account (or tenant) as a discovered purchase names it: what its registration said."""
+    return Account(
+        id=account.account_id, name=account.name or account.account_id, contact_emails=account.contact_emails
+    )
+
+
 def discovered_purchase(found: Found, account: AccountRecord, now: datetime) -> PurchaseExecuted:
     """A commitment found in ``account`` as a purchase: no requester, execution via discovery."""
     return PurchaseExecuted(
@@ -203,9 +210,7 @@ def discovered_purchase(found: Found, account: AccountRecord, now: datetime) -> 
         term_months=term_months(found.duration_seconds),
         payment_option=found.payment_option,
         cost=cost_of(found),
-        account=Account(
-            id=account.account_id, name=account.name or account.account_id, contact_emails=account.contact_emails
-        ),
+        account=purchase_account(account),
         requested_by=None,
         execution=Execution(via=ExecutionVia.DISCOVERED),
         executed_at=executed_at(found, now),
