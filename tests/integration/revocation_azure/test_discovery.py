@@ -176,3 +176,21 @@ async def test_a_discovered_reservation_is_emailed_once_and_an_executor_adds_onl
     await world.purchase(order, contacts=["owner@example.com"], requester_email="bob@example.com")
     emails = await mailbox.wait_for(3, where=about(canonical), timeout=30, settle=2.0)
     assert sorted(m["To"] for m in emails) == sorted([*owners, "bob@example.com"])
+
+
+async def test_a_tenant_azure_keeps_throttling_is_marked_throttled_and_read_at_its_next_slot(
+    azure_world: AzureWorld,
+) -> None:
+    world, tenant = azure_world, azure_world.admin.tenant_id
+    await world.register()
+    order = await world.order()
+    await world.control.fault("ReservationOrder_List", count=1000, tenant=tenant, retry_after=0)
+    [status] = await scanned(world.harness, tenant)
+    assert scan_of(status).result is ScanResult.THROTTLED, scan_of(status).message
+    assert status.missing_actions == []  # throttling teaches nothing about the principal
+    assert await purchases_of(world) == []
+    await world.control.clear_faults()
+    world.harness.clock.set(scan_of(status).next_scan_at or world.harness.clock.now())
+    [status] = await scanned(world.harness, tenant)
+    assert scan_of(status).result is ScanResult.OK, scan_of(status).message
+    assert await purchases_of(world) == [found_id(tenant, order)]
