@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.runtime.aws import ClientOptions
 from graceperiod.runtime.tracing import exporter_names
+
+if TYPE_CHECKING:  # the AWS SDK is an extra (graceperiod-runtime[aws]): the gateway's image has none
+    from graceperiod.runtime.aws import ClientOptions
 
 RetryMode = Literal["standard", "adaptive"]
 
@@ -139,6 +141,8 @@ class AwsServiceSettings(ServiceSettings):
         self, *, session_name: str, session_seconds: int, refresh_margin: timedelta = timedelta(minutes=5)
     ) -> ClientOptions:
         """The AWS clients' options, with the session of the role the service assumes."""
+        from graceperiod.runtime.aws import ClientOptions  # noqa: PLC0415 (only services with the aws extra call it)
+
         return ClientOptions(
             retry_mode=self.aws_retry_mode,
             max_attempts=self.aws_max_attempts,
