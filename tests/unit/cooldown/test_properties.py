@@ -195,6 +195,48 @@ class AccountLifecycle(RuleBasedStateMachine):
 TestAccountLifecycle = AccountLifecycle.TestCase
 TestAccountLifecycle.settings = settings(max_examples=200, stateful_step_count=50, deadline=None)
 
+_SETTLED_AT_ONCE = CooldownPolicy(
+    enforce_account_cooldown=True,
+    cooldown_period_hours=0,
+    mode=CooldownMode.SETTLED,
+    settled=SettledMode(quiet_hours=1, min_hours=0, max_hours=24, read_interval_hours=1),
+)
+
+
+def _cooling_with_reads() -> AccountLifecycle:
+    machine = AccountLifecycle()
+    machine.acquire(lease="L1")
+    machine.policy_changes(policy=_SETTLED_AT_ONCE)
+    machine.cost_role_configured(reads=True)
+    machine.current_lease_terminated(offset=timedelta(minutes=0))
+    machine.cleanup_finished(offset=timedelta(minutes=0), succeeded=True)
+    return machine
+
+
+def test_a_read_that_releases_the_account_is_one_change_of_the_account_it_was_given() -> None:
+    """Found by the state machine: a read at the latest release time answered a decision whose
+    ``before`` already held the read."""
+    machine = _cooling_with_reads()
+    machine.time_passes(step=timedelta(hours=24))
+    machine.cost_read(amount=Decimal("0"), failed=None, turn=1)
+    assert machine.account.status is S.AVAILABLE
+
+
+def test_an_account_cooling_again_for_a_settled_lease_reads_its_cost_again() -> None:
+    """Found by the state machine: released early, then a failed and a successful cleanup put the
+    account back in Cooldown with its billing still marked settled."""
+    machine = _cooling_with_reads()
+    machine.release_early(key="k1")
+    machine.time_passes(step=timedelta(minutes=1))
+    machine.cleanup_finished(offset=timedelta(minutes=0), succeeded=False)
+    machine.cleanup_finished(offset=timedelta(minutes=1), succeeded=True)
+    machine.legal()
+    assert machine.account.status is S.COOLDOWN
+    billing = machine.account.billing
+    assert billing is not None
+    assert not billing.released
+    assert billing.next_read_at is not None
+
 
 @settings(max_examples=300, deadline=None)
 @given(

@@ -10,6 +10,7 @@ its latest release: at or after it, the account is released with its cost unknow
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from graceperiod.contracts.cooldown import AccountStatus, Cause
@@ -97,6 +98,25 @@ def _cooling_read(account: Account, billing: LeaseBilling, outcome: ReadOutcome,
     assert until is not None
     terms = account.settle_terms
     cooled = account.model_copy(update={"billing": billing})
+    decision = _release_by_read(account, cooled, billing, outcome, now)
+    if decision is not None:
+        return replace(decision, before=account)  # the read and the release are one change of ``account``
+    if isinstance(outcome, LeaseCost):
+        next_at = _next_read(terms, until, now)
+    else:
+        retry = _retry_at(outcome, now, terms.interval if terms is not None else FAILED_READ_RETRY)
+        next_at = min(max(retry, terms.first_useful_read()) if terms is not None else retry, until)
+    after = bump(account, billing=billing.model_copy(update={"next_read_at": next_at}))
+    return Decision(Verdict.RECORDED, account, after, (), _read_note(outcome, f"next read {next_at.isoformat()}"))
+
+
+def _release_by_read(
+    account: Account, cooled: Account, billing: LeaseBilling, outcome: ReadOutcome, now: datetime
+) -> Decision | None:
+    """The release this read brings about (settled, or the latest release time reached), if any."""
+    until = account.cooldown_until
+    assert until is not None
+    terms = account.settle_terms
     if isinstance(outcome, LeaseCost):
         if terms is not None and _settled(billing, terms, now):
             quiet = terms.quiet_hours
@@ -106,16 +126,12 @@ def _cooling_read(account: Account, billing: LeaseBilling, outcome: ReadOutcome,
             return release(
                 cooled, cause=Cause.COOLDOWN_ELAPSED, now=now, final=outcome, unknown_reason=None, note=_elapsed(terms)
             )
-        next_at = _next_read(terms, until, now)
-    else:
-        if now >= until:
-            reason = f"the final cost read failed: {outcome.reason}"
-            note = f"{_elapsed(terms)}; cost unknown: {reason}"
-            return release(cooled, cause=Cause.COOLDOWN_ELAPSED, now=now, final=None, unknown_reason=reason, note=note)
-        retry = _retry_at(outcome, now, terms.interval if terms is not None else FAILED_READ_RETRY)
-        next_at = min(max(retry, terms.first_useful_read()) if terms is not None else retry, until)
-    after = bump(account, billing=billing.model_copy(update={"next_read_at": next_at}))
-    return Decision(Verdict.RECORDED, account, after, (), _read_note(outcome, f"next read {next_at.isoformat()}"))
+        return None
+    if now >= until:
+        reason = f"the final cost read failed: {outcome.reason}"
+        note = f"{_elapsed(terms)}; cost unknown: {reason}"
+        return release(cooled, cause=Cause.COOLDOWN_ELAPSED, now=now, final=None, unknown_reason=reason, note=note)
+    return None
 
 
 def _elapsed(terms: SettleTerms | None) -> str:

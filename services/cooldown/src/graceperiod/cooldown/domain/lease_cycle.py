@@ -186,6 +186,8 @@ def _cleaned(account: Account, result: PendingCleanup, rules: _Rules) -> tuple[A
         return after, [transition], "cleanup succeeded, cooldown not enforced: Available"
     billing = base.billing
     if billing is not None:
+        if billing.released:  # settled in an earlier Cooldown of this lease, before a cleanup ran again
+            billing = billing.model_copy(update={"released": False, "final_cost": None, "unknown_reason": None})
         first_read = first_cooldown_read(billing, mode=cooling.mode, terms=cooling.terms, until=cooling.until, now=now)
         billing = billing.model_copy(update={"next_read_at": first_read})
     base = base.model_copy(
