@@ -98,7 +98,7 @@ def _cooling_read(account: Account, billing: LeaseBilling, outcome: ReadOutcome,
     assert until is not None
     terms = account.settle_terms
     cooled = account.model_copy(update={"billing": billing})
-    decision = _release_by_read(account, cooled, billing, outcome, now)
+    decision = _release_by_read(cooled, billing, outcome, now)
     if decision is not None:
         return replace(decision, before=account)  # the read and the release are one change of ``account``
     if isinstance(outcome, LeaseCost):
@@ -110,13 +110,12 @@ def _cooling_read(account: Account, billing: LeaseBilling, outcome: ReadOutcome,
     return Decision(Verdict.RECORDED, account, after, (), _read_note(outcome, f"next read {next_at.isoformat()}"))
 
 
-def _release_by_read(
-    account: Account, cooled: Account, billing: LeaseBilling, outcome: ReadOutcome, now: datetime
-) -> Decision | None:
-    """The release this read brings about (settled, or the latest release time reached), if any."""
-    until = account.cooldown_until
+def _release_by_read(cooled: Account, billing: LeaseBilling, outcome: ReadOutcome, now: datetime) -> Decision | None:
+    """The release the read stored in ``cooled`` brings about (settled, or the latest release
+    time reached), if any."""
+    until = cooled.cooldown_until
     assert until is not None
-    terms = account.settle_terms
+    terms = cooled.settle_terms
     if isinstance(outcome, LeaseCost):
         if terms is not None and _settled(billing, terms, now):
             quiet = terms.quiet_hours
