@@ -73,6 +73,7 @@ async def test_a_throttled_return_post_is_retried_and_returns_once(
         await poller.result()
     state = await control.order(order["id"])
     assert (state["return_posts"], state["returns_accepted"], state["state"]) == (2, 1, "Cancelled")
+    assert state["return_posts_faulted"] == 1  # the throttled one never reached the operation
 
 
 async def test_server_errors_and_injected_errors(
@@ -115,6 +116,7 @@ async def test_a_return_whose_answer_is_lost_still_happened(
     assert reservation.properties.display_provisioning_state == "Processing"
     state = await control.order(order["id"])
     assert (state["return_posts"], state["returns_accepted"]) == (posts, 1)
+    assert state["return_posts_faulted"] == 0  # the 500 came after the effect: it reached the operation
 
 
 async def test_a_principal_without_the_return_action_gets_403(

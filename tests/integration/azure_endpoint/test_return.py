@@ -129,6 +129,7 @@ async def test_a_return_that_never_finishes_blocks_a_second_one(
     assert again.value.error.code == "OperationCannotBePerformedInCurrentState"
     state = await control.order(order["id"])
     assert (state["return_posts"], state["returns_accepted"], state["state"]) == (2, 1, "Succeeded")
+    assert state["return_posts_faulted"] == 0  # the refused second POST counts as posted
 
 
 async def test_a_failed_return_leaves_the_order_and_the_pool_as_they_were(

@@ -24,7 +24,14 @@ from werkzeug.wrappers import Request, Response
 from graceperiod.devstack.azure_endpoint import identity
 from graceperiod.devstack.azure_endpoint.control_routes import ControlRoutes
 from graceperiod.devstack.azure_endpoint.operations import ROUTES, ArmCall
-from graceperiod.devstack.azure_endpoint.state import AFTER_EFFECT, API_VERSION, Emulator, Fault, IssuedToken
+from graceperiod.devstack.azure_endpoint.state import (
+    AFTER_EFFECT,
+    API_VERSION,
+    INSTEAD_OF_EFFECT,
+    Emulator,
+    Fault,
+    IssuedToken,
+)
 from graceperiod.devstack.azure_endpoint.wire import ArmError, Reply, error_body, new_request_id
 
 _TOKEN = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$")
@@ -100,7 +107,12 @@ class AzureEndpointApp:
                     em.return_posts[params["order_id"]] = em.return_posts.get(params["order_id"], 0) + 1
             with em.lock:
                 caller = identity.authenticate(em, request.headers.get("Authorization"))
-            reply = self._faulty(request, handler, caller, params, em.take_fault(caller.tenant_id, operation))
+            fault = em.take_fault(caller.tenant_id, operation)
+            if operation == "Return_Post" and fault is not None and fault.kind in INSTEAD_OF_EFFECT:
+                with em.lock:
+                    order_id = params["order_id"]
+                    em.return_posts_faulted[order_id] = em.return_posts_faulted.get(order_id, 0) + 1
+            reply = self._faulty(request, handler, caller, params, fault)
         except ArmError as exc:
             reply = exc.reply()
         for name, value in self._headers(request, request_id, caller).items():

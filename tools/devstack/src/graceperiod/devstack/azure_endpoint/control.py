@@ -115,7 +115,8 @@ class AzureControl(ControlClient):
         return await self._dict("POST", f"/tenants/{tenant_id}/reservation-orders", spec)
 
     async def order(self, order_id: str) -> dict[str, Any]:
-        """The order as the emulator holds it, with ``return_posts``, ``returns_accepted`` and ``operations``."""
+        """The order as the emulator holds it, with ``return_posts`` (every POST), ``return_posts_faulted`` (those an
+        injected fault answered instead of the operation), ``returns_accepted`` and ``operations``."""
         return await self._dict("GET", f"/reservation-orders/{order_id}")
 
     async def update_order(

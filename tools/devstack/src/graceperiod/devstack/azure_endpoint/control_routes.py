@@ -238,6 +238,7 @@ class ControlRoutes(ControlApi[Emulator]):
             "refundable": order.refundable,
             "reservations": [vars(r) | {"resource_id": r.resource_id} for r in order.reservations.values()],
             "return_posts": em.return_posts.get(order.id, 0),
+            "return_posts_faulted": em.return_posts_faulted.get(order.id, 0),
             "returns_accepted": len(operations),
             "operations": [vars(o) for o in operations],
             "arm": order_view(order),

@@ -221,7 +221,9 @@ class ReturnOperation:
 
 #: Fault kinds that let the operation take effect before spoiling the answer (late, or a 500).
 AFTER_EFFECT = frozenset({"slow-response", "error-after-effect"})
-FAULT_KINDS = frozenset({"throttle", "server-error", "error", "delay"}) | AFTER_EFFECT
+#: Fault kinds that answer instead of the operation: it never takes effect.
+INSTEAD_OF_EFFECT = frozenset({"throttle", "server-error", "error"})
+FAULT_KINDS = INSTEAD_OF_EFFECT | {"delay"} | AFTER_EFFECT
 
 
 @dataclass
@@ -291,6 +293,8 @@ class Emulator:
         self.tokens: dict[str, IssuedToken] = {}
         #: Order id -> POST .../return requests received (throttled, refused and accepted alike).
         self.return_posts: dict[str, int] = {}
+        #: Order id -> those of them an injected fault answered instead of the operation (429, 5xx, ...).
+        self.return_posts_faulted: dict[str, int] = {}
         self.faults: list[Fault] = []
         self.lro_plans: list[LroPlan] = []
         self.calls: list[dict[str, Any]] = []
@@ -412,6 +416,7 @@ class Emulator:
             self.operations.clear()
             self.tokens.clear()
             self.return_posts.clear()
+            self.return_posts_faulted.clear()
             self.faults.clear()
             self.lro_plans.clear()
             self.calls.clear()
