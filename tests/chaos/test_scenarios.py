@@ -73,12 +73,15 @@ async def test_cooldown_billing(chaos_stack: ChaosStack, chaos_size: Size) -> No
 
 
 async def test_azure_return(chaos_stack: ChaosStack, chaos_size: Size) -> None:
-    """Throttling and a kill -9 of revocation during Azure's long-running returns: each
-    reservation returned once (the endpoint's accepted return POSTs), each outcome email once."""
+    """Throttling, one key delivered twice at once and a kill -9 of revocation during Azure's
+    long-running returns: each reservation posted once past the throttles (refused POSTs count)
+    and returned once (the endpoint's accepted return POSTs), each outcome email once."""
     result = await _run(chaos_stack, "azure-return", chaos_size)
     assert result.duplicated == 0
     assert 0 < result.metrics["accepted_at_kill"] < result.metrics["azure_reservations"]  # killed mid-way
     assert result.metrics["throttled_return_posts"] > 0
+    posted = result.metrics["return_posts"] - result.metrics["throttled_return_posts"]
+    assert posted == result.metrics["azure_reservations"], result.metrics
 
 
 async def test_rabbitmq_restart(chaos_stack: ChaosStack, chaos_size: Size) -> None:

@@ -4,15 +4,16 @@ never posted twice (real RabbitMQ, FerretDB and the SDK against the local Azure 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
-from graceperiod.contracts.revocation import RegisterAzurePrincipal
+from graceperiod.contracts.revocation import RegisterAzurePrincipal, RevokePurchase
 from graceperiod.contracts.revocation_views import AllowedAction, Phase, UnavailableReason
 from graceperiod.contracts.rpc import CommandStatus, ErrorCode
 from graceperiod.devstack.azure_endpoint.control import role
 from tests.integration.azure_endpoint.conftest import new_principal
-from tests.integration.revocation.conftest import ALICE, key
+from tests.integration.revocation.conftest import ADMIN, ALICE, key
 from tests.integration.revocation_azure.conftest import AzureWorld
 
 
@@ -103,6 +104,26 @@ async def test_a_post_whose_answer_is_lost_is_not_posted_again(azure_world: Azur
     await world.harness.tick()
     await world.harness.wait_for(body["purchase_id"], lambda v: v.phase is Phase.REVOKED)
     assert (await world.control.order(order["id"]))["return_posts"] == 1
+
+
+async def test_one_key_delivered_twice_at_once_posts_the_return_once(azure_world: AzureWorld) -> None:
+    """A double click: one RevokePurchase delivered twice at once. The endpoint holds the first
+    run's POST past the service's reply deadline (5 s), so the first delivery is answered "in
+    progress" and the second is handled while that POST is in flight: it must wait for the
+    first run's answer, not post again (a second return, or a POST Azure refuses with 409)."""
+    world = azure_world
+    await world.register()
+    order = await world.order()
+    await world.control.return_plan(order_id=order["id"], polls=2)
+    await world.control.fault("Return_Post", tenant=world.admin.tenant_id, kind="delay", delay_seconds=7.0)
+    body = await world.purchase(order)
+    command = RevokePurchase(actor=ADMIN, idempotency_key=key(), purchase_id=body["purchase_id"])
+    replies = await asyncio.gather(*(world.harness.command(command, timeout=40) for _ in range(2)))
+    await world.harness.wait_for(body["purchase_id"], lambda v: v.phase is Phase.REVOKED, timeout=30)
+    state = await world.control.order(order["id"])
+    assert (state["return_posts"], state["returns_accepted"]) == (1, 1)
+    statuses = sorted(r.status for r in replies)
+    assert statuses == [CommandStatus.DONE, CommandStatus.IN_PROGRESS], replies  # the first was still posting
 
 
 async def test_throttling_then_a_failed_return_end_in_a_recorded_outcome(azure_world: AzureWorld) -> None:

@@ -12,10 +12,13 @@ from graceperiod.contracts.revocation_views import ActorRef
 from graceperiod.revocation.domain.aws_answers import Failure
 from graceperiod.revocation.domain.azure_answers import AzureCallError, ReturnEnded, ReturnStarted
 from graceperiod.revocation.domain.azure_returning import (
+    Claim,
+    Next,
     azure_problem_code,
     return_accepted,
     return_claimed,
     return_ended,
+    return_held,
     return_refused,
     return_timed_out,
     return_to_follow,
@@ -35,8 +38,9 @@ def _at(after: timedelta = timedelta(minutes=1)) -> At:
 
 
 def _claimed() -> PurchaseRecord:
-    record, ours = return_claimed(azure_record(azure_state()), azure_state(), "k1", ACTOR, _at())
-    assert ours is not None
+    record, claim = return_claimed(azure_record(azure_state()), azure_state(), "k1", ACTOR, _at(), holder="run-1")
+    assert claim.next is Next.POST
+    assert claim.ours is not None
     return record
 
 
@@ -51,25 +55,63 @@ def test_a_claim_is_stored_with_its_session_and_posted_at_before_the_post() -> N
     assert record.azure_return.posted_at == _at().now
     assert record.azure_return.session_id == "session-1"
     assert record.azure_return.continuation_token is None
+    assert record.azure_return.holder == "run-1"
     assert record.attempt is not None
     assert record.attempt.key == "k1"
 
 
+def test_no_other_run_claims_a_return_whose_post_may_be_in_flight() -> None:
+    """Two deliveries of one key (or two keys) at once: the second run waits, and posts nothing."""
+    claimed = _claimed()
+    for key in ("k1", "k2"):
+        later = _at(timedelta(minutes=1, seconds=5))
+        record, claim = return_claimed(claimed, azure_state(), key, ACTOR, later, holder="run-2")
+        assert claim == Claim(Next.WAIT)
+        assert record == claimed
+    assert return_held(claimed, "run-2", _at().now)
+    assert not return_held(claimed, "run-1", _at().now)  # its own next round posts again
+    again, claim = return_claimed(claimed, azure_state(), "k1", ACTOR, _at(timedelta(minutes=2)), holder="run-1")
+    assert claim.next is Next.POST
+    assert again.attempt is not None
+    assert again.attempt.lease_until == _at(timedelta(minutes=2)).now + POLICY.attempt_lease
+
+
+def test_once_the_holders_lease_passed_the_reread_decides() -> None:
+    """The run that held it stopped (a crash): the next one re-reads, and posts only if Azure did nothing."""
+    after = _at(timedelta(minutes=1) + POLICY.attempt_lease + timedelta(seconds=1))
+    assert not return_held(_claimed(), "run-2", after.now)
+    _, claim = return_claimed(_claimed(), azure_state(display="Processing"), "k1", ACTOR, after, holder="run-2")
+    assert claim == Claim(Next.FOLLOW)
+    record, claim = return_claimed(_claimed(), azure_state(), "k1", ACTOR, after, holder="run-2")
+    assert claim.next is Next.POST
+    assert record.azure_return is not None
+    assert record.azure_return.holder == "run-2"
+
+
+def test_a_return_azure_accepted_is_followed_even_after_a_read_from_before_the_post() -> None:
+    accepted = _accepted()
+    record, claim = return_claimed(accepted, azure_state(), "k1", ACTOR, _at(timedelta(minutes=2)), holder="run-2")
+    assert claim == Claim(Next.FOLLOW)
+    assert record == accepted
+    assert record.azure_return is not None
+    assert record.azure_return.continuation_token == "token-1"
+
+
 def test_no_claim_while_azure_shows_a_return_running_or_done() -> None:
     for shown in (azure_state(display="Processing"), azure_state(state="Cancelled")):
-        record, ours = return_claimed(_accepted(), shown, "k2", ACTOR, _at(timedelta(minutes=2)))
-        assert ours is None
+        record, claim = return_claimed(_accepted(), shown, "k2", ACTOR, _at(timedelta(minutes=2)), holder="run-2")
+        assert claim == Claim(Next.FOLLOW)
         assert record.azure_return is not None
         assert record.azure_return.continuation_token == "token-1"
 
 
 def test_no_claim_beyond_the_cap_or_for_a_product_microsoft_does_not_refund() -> None:
     capped = azure_state(consumed="49500")
-    _, ours = return_claimed(azure_record(capped), capped, "k1", ACTOR, _at())
-    assert ours is None
+    _, claim = return_claimed(azure_record(capped), capped, "k1", ACTOR, _at(), holder="run-1")
+    assert claim == Claim(Next.NONE)
     refused = azure_state(errors=(("SelfServiceRefundNotSupported", "not eligible"),))
-    _, ours = return_claimed(azure_record(refused), refused, "k1", ACTOR, _at())
-    assert ours is None
+    _, claim = return_claimed(azure_record(refused), refused, "k1", ACTOR, _at(), holder="run-1")
+    assert claim == Claim(Next.NONE)
 
 
 def test_accepted_is_pending_with_the_token_and_announced_once() -> None:

@@ -1,15 +1,17 @@
 """RevokePurchase for an Azure reservation: calculateRefund, then return, followed to its end.
 
-The reservation is re-read (with a fresh quote) before every POST; the return (with its session
-and ``posted_at``) is stored before the POST and the poller's continuation token right after
-Azure's 202, so a crash, a redelivered command or a tick resumes it without posting twice: a POST
-is made again only when the re-read shows Azure did nothing. The operation is followed for a
+The reservation is re-read (with a fresh quote) before every POST; the return (with its session,
+``posted_at`` and the handler run holding it) is stored before the POST and the poller's
+continuation token right after Azure's 202, so a crash, a redelivered command or a tick resumes it
+without posting twice: while another run holds it, a run waits (TransientError: retried later);
+a POST is made again only when the re-read shows Azure did nothing. The operation is followed for a
 while within the command, then on ticks from the stored token (rules: domain/azure_returning.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from functools import partial
 
@@ -21,12 +23,15 @@ from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.azure import progress
 from graceperiod.revocation.domain.azure_answers import AzureCallError, ReturnEnded, ReturnStarted
 from graceperiod.revocation.domain.azure_returning import (
+    Claim,
+    Next,
     azure_failure_message,
     azure_problem_code,
     not_returnable,
     return_accepted,
     return_claimed,
     return_ended,
+    return_held,
     return_refused,
     return_timed_out,
     return_to_follow,
@@ -55,15 +60,14 @@ class AzureRevoking:
         self, loaded: Loaded, principal: Principal, key: str, actor: ActorRef, acceptance: Acceptance | None = None
     ) -> Loaded:
         """Re-read, claim, POST once, store the token, follow. Rejected with the reason when
-        Azure allows no return or refuses it (the outcome is stored on the purchase)."""
+        Azure allows no return or refuses it (the outcome is stored on the purchase); a
+        TransientError (the message or tick retried later) while another run holds the return."""
+        holder = uuid.uuid4().hex  # this run: its claim stays its own across its rounds
         rounds = self.azure.backoff.rounds
         for round_ in range(rounds):
-            state = await self._reread(loaded, principal, actor)
-            loaded, ours = await self.changes.purchase(loaded, partial(_claim, state=state, key=key, actor=actor))
+            loaded, ours = await self._claim(loaded, principal, key, holder, actor)
             if ours is None:
-                if progress(state) is not Progress.NONE:
-                    return await self._accepted(loaded, principal, None, actor)
-                raise not_returnable(loaded.purchase, self.changes.at(loaded.account))
+                return await self._accepted(loaded, principal, None, actor)
             if acceptance is not None:
                 acceptance.accept()  # the return is stored: a tick resumes it after its lease
             try:
@@ -79,6 +83,24 @@ class AzureRevoking:
                 raise await self._refused(loaded, exc, actor) from exc
             return await self._accepted(loaded, principal, started, actor)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _claim(
+        self, loaded: Loaded, principal: Principal, key: str, holder: str, actor: ActorRef
+    ) -> tuple[Loaded, AzureReturn | None]:
+        """Re-read and claim (a conditional write: of two runs, one claims, the other decides
+        again on what it stored): the return to POST, or None when Azure accepted ours or shows
+        one (follow it)."""
+        if return_held(loaded.purchase, holder, self.changes.now()):
+            raise _held(loaded)  # its answer may be in flight: no re-read, no POST
+        state = await self._reread(loaded, principal, actor)
+        loaded, claim = await self.changes.purchase(
+            loaded, partial(_claimed, state=state, key=key, holder=holder, actor=actor)
+        )
+        if claim.next is Next.WAIT:
+            raise _held(loaded)
+        if claim.next is Next.NONE:
+            raise not_returnable(loaded.purchase, self.changes.at(loaded.account))
+        return loaded, claim.ours
 
     async def _post(self, loaded: Loaded, principal: Principal, ours: AzureReturn) -> ReturnStarted:
         product = loaded.purchase.purchase.azure_product()
@@ -138,7 +160,14 @@ class AzureRevoking:
         return loaded
 
 
-def _claim(
-    record: PurchaseRecord, at: At, *, state: AzureState, key: str, actor: ActorRef
-) -> tuple[PurchaseRecord, AzureReturn | None]:
-    return return_claimed(record, state, key, actor, at)
+def _claimed(
+    record: PurchaseRecord, at: At, *, state: AzureState, key: str, holder: str, actor: ActorRef
+) -> tuple[PurchaseRecord, Claim]:
+    return return_claimed(record, state, key, actor, at, holder=holder)
+
+
+def _held(loaded: Loaded) -> TransientError:
+    return TransientError(
+        f"purchase {loaded.purchase.purchase_id}: another handler holds its Azure return and may be posting it; "
+        "retried once that handler stored Azure's answer or its lease passed"
+    )

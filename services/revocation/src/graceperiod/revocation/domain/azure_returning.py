@@ -1,14 +1,20 @@
 """Returning an Azure reservation: the walk, as pure transitions.
 
 :func:`return_claimed` (with the reservation just re-read: the return Azure allows, written with
-``posted_at`` *before* the POST), the POST, then :func:`return_accepted` (the poller's
-continuation token stored: PENDING) or :func:`return_refused`; :func:`return_ended` when the
-long-running operation ends, :func:`return_timed_out` when it runs past the policy's limit.
-Return takes no idempotency token: a stored ``posted_at`` means the reservation is re-read before
-any second POST, and a POST is only made again when that read shows Azure did nothing.
+``posted_at`` and its holder, one handler run, *before* the POST), the POST, then
+:func:`return_accepted` (the poller's continuation token stored: PENDING) or
+:func:`return_refused`; :func:`return_ended` when the long-running operation ends,
+:func:`return_timed_out` when it runs past the policy's limit.
+Return takes no idempotency token: while one run holds the return (its POST may be in flight,
+:func:`return_held`) nobody else posts; after it, the reservation is re-read before any second
+POST, and a POST is only made again when that read shows Azure did nothing.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.revocation import PurchaseChangeKind
@@ -26,52 +32,101 @@ from graceperiod.revocation.domain.records import (
     AzureReturn,
     AzureState,
     PurchaseRecord,
+    RefundQuote,
     RevocationStatus,
 )
 from graceperiod.revocation.domain.revoking import Failing, audited_acceptance, failed, revoked
 from graceperiod.revocation.domain.standing import standing_of
 
 
+class Next(StrEnum):
+    """What a handler does once it tried to claim the return (:func:`return_claimed`)."""
+
+    POST = "post"
+    """The return is claimed by this handler run: POST it."""
+    WAIT = "wait"
+    """Another handler run claimed it and may be posting it now: try again later."""
+    FOLLOW = "follow"
+    """Azure accepted a return of ours (its token is stored) or shows one running or done: follow it."""
+    NONE = "none"
+    """Azure allows no return now."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    next: Next
+    ours: AzureReturn | None = None
+    """The return to POST (with :attr:`Next.POST`)."""
+
+
+def return_held(record: PurchaseRecord, holder: str, now: datetime) -> bool:
+    """Another handler run claimed the return and may be posting it: stored, no answer from Azure
+    stored yet, its attempt's lease live. Return takes no idempotency token, so nobody else re-reads
+    and posts until that run stored Azure's answer or its lease passed (it stopped)."""
+    ours, attempt = record.azure_return, record.attempt
+    if ours is None or ours.posted_at is None or ours.accepted_at is not None or ours.holder == holder:
+        return False
+    return attempt is not None and attempt.lease_until > now
+
+
 def return_claimed(
-    record: PurchaseRecord, state: AzureState, key: str, actor: ActorRef, at: At
-) -> tuple[PurchaseRecord, AzureReturn | None]:
-    """With the reservation just re-read: the return to post, claimed (None: Azure shows a return
-    already, or allows none now)."""
+    record: PurchaseRecord, state: AzureState, key: str, actor: ActorRef, at: At, *, holder: str
+) -> tuple[PurchaseRecord, Claim]:
+    """With the reservation just re-read: the return to post, claimed by ``holder`` (one handler
+    run), or why not. Never a claim over another run's return whose POST may be in flight, nor
+    over a return Azure accepted (that re-read may predate Azure's 202: it is not stored)."""
+    if return_held(record, holder, at.now):
+        return record, Claim(Next.WAIT)
+    if return_to_follow(record):
+        return record, Claim(Next.FOLLOW)
     record = with_state(record, state)
+    if progress(state) is not Progress.NONE:
+        return record, Claim(Next.FOLLOW)
+    ours = _return_allowed(record, state, holder, at)
+    if ours is None:
+        return record, Claim(Next.NONE)
+    record = _attempted(record.model_copy(update={"azure_return": ours}), ours.quote, key, actor, at)
+    return record, Claim(Next.POST, ours)
+
+
+def _return_allowed(record: PurchaseRecord, state: AzureState, holder: str, at: At) -> AzureReturn | None:
     standing = standing_of(record, at.now)
-    if progress(state) is not Progress.NONE or standing.closed is not None or standing.offer is None:
-        return record, None
+    if standing.closed is not None or standing.offer is None or at.now >= standing.offer.until:
+        return None
     quote = state.quote
-    if quote is None or quote.session_id is None or at.now >= standing.offer.until:
-        return record, None
-    ours = AzureReturn(
+    if quote is None or quote.session_id is None:
+        return None
+    return AzureReturn(
         quantity=quantity_to_return(record.purchase.azure_product(), state),
         session_id=quote.session_id,
         quote=quote,
         posted_at=at.now,
+        holder=holder,
     )
+
+
+def _attempted(record: PurchaseRecord, quote: RefundQuote, key: str, actor: ActorRef, at: At) -> PurchaseRecord:
+    """The attempt of ``key`` with its lease renewed (started, and the request noted, if new)."""
     attempt = record.attempt
     lease_until = at.now + at.policy.attempt_lease
-    if attempt is None or attempt.key != key:
-        attempt = Attempt(
-            key=key,
-            kind=AttemptKind.REVOKE,
-            action=RETURN,
-            client_token=f"gp-{record.purchase_id}"[:64],
-            started_at=at.now,
-            lease_until=lease_until,
-            actor=actor,
-        )
-        requested = TimelineEntry(
-            at=at.now,
-            kind=TimelineKind.REVOKE_REQUESTED,
-            summary=f"Return requested; {refund_words(quote)}",
-            actor=actor,
-        )
-        record = with_entry(record, requested)
-    else:
-        attempt = attempt.model_copy(update={"lease_until": lease_until})
-    return record.model_copy(update={"attempt": attempt, "azure_return": ours}), ours
+    if attempt is not None and attempt.key == key:
+        return record.model_copy(update={"attempt": attempt.model_copy(update={"lease_until": lease_until})})
+    attempt = Attempt(
+        key=key,
+        kind=AttemptKind.REVOKE,
+        action=RETURN,
+        client_token=f"gp-{record.purchase_id}"[:64],
+        started_at=at.now,
+        lease_until=lease_until,
+        actor=actor,
+    )
+    requested = TimelineEntry(
+        at=at.now,
+        kind=TimelineKind.REVOKE_REQUESTED,
+        summary=f"Return requested; {refund_words(quote)}",
+        actor=actor,
+    )
+    return with_entry(record.model_copy(update={"attempt": attempt}), requested)
 
 
 def not_returnable(record: PurchaseRecord, at: At) -> Rejected:

@@ -123,6 +123,9 @@ class AzureReturn(Record):
     session_id: str
     quote: RefundQuote
     posted_at: datetime | None = None
+    holder: str | None = None
+    """The handler run that claimed it and may be posting it (until Azure's answer is stored or
+    the attempt's lease passes, nobody else posts)."""
     continuation_token: str | None = None
     accepted_at: datetime | None = None
     status: str | None = None

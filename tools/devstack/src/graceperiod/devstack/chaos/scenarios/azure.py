@@ -16,8 +16,10 @@ revocation service is killed (``kill -9``) during the long-running returns.
 
 Effects (:class:`AzureReturnFlow`): ``recorded:<purchase>``, the executed email per recipient,
 ``revoked:<purchase>`` (stored status ``revoked``), ``returned:<order>`` (the endpoint's count of
-*accepted* return POSTs of the order: a second would be a second return) and the ``revoked``
-outcome email per recipient, each exactly once.
+*accepted* return POSTs of the order: a second would be a second return), ``posted:<order>`` (the
+return POSTs of the order that reached Azure's operation, accepted or refused alike: every POST
+but those an injected throttle answered; a second is a second POST, even one Azure refused with
+409) and the ``revoked`` outcome email per recipient, each exactly once.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class AzureReturnFlow:
         for purchase_id, payload in self.payloads.items():
             self._expected[f"revoked:{purchase_id}"] = 1
             self._expected[f"returned:{payload['azure']['reservation_order_id']}"] = 1
+            self._expected[f"posted:{payload['azure']['reservation_order_id']}"] = 1
             for recipient in expected_recipients(payload, GLOBAL_NOTIFICATION_EMAIL):
                 self._expected[f"email:{REVOKED}:{purchase_id}:{recipient}"] = 1
 
@@ -114,15 +117,13 @@ class AzureReturnFlow:
         return seen
 
     async def accepted_returns(self) -> Counter[str]:
-        """``returned:<order>`` → the return POSTs the endpoint accepted for it (any order it holds)."""
-        state = await self._control.state()
-        return Counter(
-            {
-                f"returned:{o['id']}": int(o["returns_accepted"])
-                for o in state["reservation_orders"]
-                if o["returns_accepted"]
-            }
-        )
+        """``returned:<order>`` → the return POSTs the endpoint accepted for it, ``posted:<order>`` →
+        those that reached the operation, refused ones included (any order it holds)."""
+        seen: Counter[str] = Counter()
+        for order in (await self._control.state())["reservation_orders"]:
+            seen[f"returned:{order['id']}"] = int(order["returns_accepted"])
+            seen[f"posted:{order['id']}"] = int(order["return_posts"]) - int(order["return_posts_faulted"])
+        return +seen  # only the positive counts
 
     async def _read_records(self) -> None:
         """Records and their status, at most every few seconds (FerretDB's CPU is shared)."""
@@ -214,12 +215,13 @@ async def azure_return(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             "tenants": len(tenants),
             "accepted_at_kill": accepted,
             "return_posts": sum(int(o["return_posts"]) for o in orders),
-            "throttled_return_posts": sum(1 for c in posts if c.get("status") == 429),
+            "throttled_return_posts": sum(int(o["return_posts_faulted"]) for o in orders),
             "return_post_answers": dict(Counter(f"{c.get('status')} {c.get('code') or ''}".strip() for c in posts)),
             "revoke_reply_statuses": dict(Counter(r if isinstance(r, str) else r.status.value for r in replies)),
         }
         result.notes.append(
-            "each reservation returned once (the endpoint's accepted return POSTs) through throttling and a "
+            "each reservation posted and returned once (the endpoint's return POSTs past its injected throttles, and "
+            "the accepted ones) through throttling and a "
             f"kill -9 of revocation at {accepted} of {len(flow.payloads)} returns accepted"
         )
         return result
@@ -245,7 +247,8 @@ async def _until_accepted(flow: AzureReturnFlow, wanted: int, *, timeout: float)
     deadline = time.monotonic() + timeout
     accepted = 0
     while time.monotonic() < deadline:
-        accepted = sum((await flow.accepted_returns()).values())
+        returns = await flow.accepted_returns()
+        accepted = sum(n for effect, n in returns.items() if effect.startswith("returned:"))
         if accepted >= wanted:
             break
         await asyncio.sleep(0.1)
