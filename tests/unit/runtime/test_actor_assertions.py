@@ -7,11 +7,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.topology import Queues
+from graceperiod.devstack.testkit.tokens import forge_hs256, forge_unsigned
 from graceperiod.runtime.actor_assertions import ASSERTION_HEADER, AssertionSigner, RequestVerifier
 from graceperiod.runtime.clock import FrozenClock
 from graceperiod.runtime.signing_keys import KeyRing, SigningKey
@@ -68,6 +71,16 @@ def test_an_assertion_signed_by_another_key_or_garbled_is_refused() -> None:
     token, at = signed(raw, keys=OTHER)
     assert refusal(raw, token, at) == "bad-assertion"
     assert refusal(raw, "not.a.jws", at) == "bad-assertion"
+
+
+def test_an_assertion_with_no_signature_or_an_hmac_under_a_gateway_kid_is_refused() -> None:
+    """``alg: none`` and HS256 keyed with the public key are refused before any key is used."""
+    raw = body()
+    token, at = signed(raw)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    public_pem = GATEWAY.signing.private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    assert refusal(raw, forge_unsigned(claims, kid="gw-1"), at) == "bad-assertion"
+    assert refusal(raw, forge_hs256(claims, secret=public_pem, kid="gw-1"), at) == "bad-assertion"
 
 
 @pytest.mark.parametrize(

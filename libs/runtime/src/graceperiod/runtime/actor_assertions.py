@@ -47,7 +47,7 @@ import jwt
 from graceperiod.contracts.identities import BrokerIdentity, system_sender
 from graceperiod.contracts.topology import Binding, ServiceName
 from graceperiod.runtime.clock import Clock, SystemClock
-from graceperiod.runtime.link_tokens import instant
+from graceperiod.runtime.jws import JwsError, JwsStep, instant, verified_claims
 from graceperiod.runtime.signing_keys import ALGORITHM, KeyRing, PublicKeys
 from graceperiod.runtime.trust import Provenance, RefusalReason, Refused
 
@@ -138,6 +138,21 @@ def _signer_of(directory: str) -> AssertionSigner:
     return AssertionSigner.from_directory(Path(directory))
 
 
+#: The refusals of the checks every token we sign passes (any other: bad-assertion, "not valid").
+_REFUSALS: Final = {
+    JwsStep.MISSING: (RefusalReason.UNSIGNED, "the request carries no actor assertion"),
+    JwsStep.TOO_LONG: (RefusalReason.BAD_ASSERTION, "the actor assertion is too long"),
+    JwsStep.MALFORMED: (RefusalReason.BAD_ASSERTION, "the actor assertion is malformed ({detail})"),
+    JwsStep.ALGORITHM: (
+        RefusalReason.BAD_ASSERTION,
+        "the actor assertion's algorithm {detail} is not accepted",
+    ),
+    JwsStep.UNKNOWN_KEY: (RefusalReason.BAD_ASSERTION, "the actor assertion's key {detail} is not a gateway key"),
+    JwsStep.AUDIENCE: (RefusalReason.MISMATCHED, "the actor assertion is for another service"),
+}
+_NOT_VALID: Final = (RefusalReason.BAD_ASSERTION, "the actor assertion is not valid ({detail})")
+
+
 def _refuse(reason: RefusalReason, detail: str) -> Refused:
     return Refused(reason, detail)
 
@@ -184,36 +199,20 @@ class RequestVerifier:
     def _claims(self, token: Any, service: ServiceName) -> dict[str, Any]:
         if isinstance(token, bytes):
             token = token.decode("utf-8", "replace")
-        if not isinstance(token, str) or not token:
-            raise _refuse(RefusalReason.UNSIGNED, "the request carries no actor assertion")
-        if len(token) > MAX_ASSERTION_LENGTH:
-            raise _refuse(RefusalReason.BAD_ASSERTION, "the actor assertion is too long")
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
-        except jwt.InvalidTokenError as exc:
-            raise _refuse(RefusalReason.BAD_ASSERTION, f"the actor assertion is malformed ({exc})") from exc
-        key = self.keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise _refuse(RefusalReason.BAD_ASSERTION, f"the actor assertion's key {kid!r} is not a gateway key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key,
-                algorithms=[ALGORITHM],
+            verified = verified_claims(
+                token if isinstance(token, str) else None,
+                self.keys,
+                algorithm=ALGORITHM,
                 issuer=ISSUER,
                 audience=audience(service),
-                options={
-                    "require": ["iss", "aud", "act", "knd", "tgt", "bdy", "iat", "exp", "jti"],
-                    "verify_exp": False,  # judged against the publish time
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
+                required=("iss", "aud", "act", "knd", "tgt", "bdy", "iat", "exp", "jti"),
+                max_length=MAX_ASSERTION_LENGTH,
             )
-        except jwt.InvalidAudienceError as exc:
-            raise _refuse(RefusalReason.MISMATCHED, "the actor assertion is for another service") from exc
-        except (jwt.InvalidTokenError, TypeError, ValueError) as exc:
-            raise _refuse(RefusalReason.BAD_ASSERTION, f"the actor assertion is not valid ({exc})") from exc
-        return claims
+        except JwsError as exc:
+            reason, message = _REFUSALS.get(exc.step, _NOT_VALID)
+            raise _refuse(reason, message.format(detail=exc.detail)) from exc
+        return verified.claims
 
     def _matching(self, claims: Mapping[str, Any], request: Mapping[str, Any], body: bytes) -> None:
         """The assertion must be about this very request, for this very actor."""

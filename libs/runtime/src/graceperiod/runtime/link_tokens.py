@@ -7,10 +7,9 @@ PublicKeys`: PEM files named ``<kid>.pem`` in a directory, or a JWKS file), so t
 links without being able to mint them, and keys rotate by adding the new key before the
 notifier signs with it.
 
-Checks, all failing closed, in this order: well-formed compact JWS (any parsing error of the
-header, such as a ``kid`` that is not a string or a ``crit`` header, is "malformed"); ``alg``
-exactly ``EdDSA`` (so ``none`` and HS256-with-the-public-key are refused before any key is
-touched); a known ``kid``; a valid signature; ``iss``; ``aud``; the claims present and
+Checks, all failing closed, in this order: those of every token we sign
+(:func:`graceperiod.runtime.jws.verified_claims`: well-formed compact JWS, ``alg`` exactly
+``EdDSA``, a known ``kid``, a valid signature, ``iss``, ``aud``, the claims present); the claims
 well-typed; ``pid`` equal to the purchase in the URL; not expired (against the injected
 clock, or the instant given). An expired token is reported only after its signature was verified.
 """
@@ -18,11 +17,9 @@ clock, or the instant given). An expired token is reported only after its signat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
-
-import jwt
+from typing import Any, Final
 
 from graceperiod.contracts.links import (
     LINK_ALGORITHM,
@@ -34,6 +31,7 @@ from graceperiod.contracts.links import (
     LinkClaims,
 )
 from graceperiod.runtime.clock import Clock
+from graceperiod.runtime.jws import JwsError, JwsStep, instant, verified_claims
 from graceperiod.runtime.signing_keys import PublicKeys
 
 
@@ -69,15 +67,18 @@ class LinkTokenError(Exception):
         """An expired token's signed ``prv`` claim (None when it has none): what its page may say."""
 
 
-def instant(value: Any) -> datetime | None:
-    """A JWT NumericDate as an aware datetime; None when it is not one (a string, a boolean,
-    a number out of range)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(value, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+#: What a link's page says for each check a token can fail.
+_REFUSALS: Final = {
+    JwsStep.MISSING: (LinkFailure.MISSING, "the link has no token"),
+    JwsStep.TOO_LONG: (LinkFailure.MALFORMED, "the token is too long"),
+    JwsStep.MALFORMED: (LinkFailure.MALFORMED, "the token is not well-formed"),
+    JwsStep.ALGORITHM: (LinkFailure.INVALID, "tokens signed with {detail} are not accepted"),
+    JwsStep.UNKNOWN_KEY: (LinkFailure.INVALID, "the token was signed with an unknown key"),
+    JwsStep.AUDIENCE: (LinkFailure.WRONG_AUDIENCE, "the token is not meant for this page"),
+    JwsStep.SIGNATURE: (LinkFailure.INVALID, "the token's signature is not valid"),
+    JwsStep.UNDECODABLE: (LinkFailure.MALFORMED, "the token is not well-formed"),
+    JwsStep.INVALID: (LinkFailure.INVALID, "the token is not valid ({detail})"),
+}
 
 
 class LinkTokenVerifier:
@@ -89,43 +90,20 @@ class LinkTokenVerifier:
     def verify(self, token: str | None, *, purchase_id: str, at: datetime | None = None) -> LinkClaims:
         """The token's claims once every check passed (expiry judged at ``at``, default now);
         else :class:`LinkTokenError`."""
-        if not token:
-            raise LinkTokenError(LinkFailure.MISSING, "the link has no token")
-        if len(token) > MAX_LINK_TOKEN_LENGTH:
-            raise LinkTokenError(LinkFailure.MALFORMED, "the token is too long")
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:  # DecodeError, and a bad kid or crit header
-            raise LinkTokenError(LinkFailure.MALFORMED, "the token is not well-formed") from exc
-        if header.get("alg") != LINK_ALGORITHM:
-            raise LinkTokenError(LinkFailure.INVALID, f"tokens signed with {header.get('alg')!r} are not accepted")
-        kid = header.get("kid")
-        key = self.keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise LinkTokenError(LinkFailure.INVALID, "the token was signed with an unknown key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
+            verified = verified_claims(
                 token,
-                key=key,
-                algorithms=[LINK_ALGORITHM],
-                audience=LINK_AUDIENCE,
+                self.keys,
+                algorithm=LINK_ALGORITHM,
                 issuer=LINK_ISSUER,
-                options={
-                    "require": ["iss", "aud", "sub", "jti", "exp", PURCHASE_CLAIM],
-                    "verify_exp": False,  # checked below against the injected clock
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
+                audience=LINK_AUDIENCE,
+                required=("iss", "aud", "sub", "jti", "exp", PURCHASE_CLAIM),
+                max_length=MAX_LINK_TOKEN_LENGTH,
             )
-        except jwt.InvalidAudienceError as exc:
-            raise LinkTokenError(LinkFailure.WRONG_AUDIENCE, "the token is not meant for this page") from exc
-        except jwt.InvalidSignatureError as exc:
-            raise LinkTokenError(LinkFailure.INVALID, "the token's signature is not valid") from exc
-        except jwt.DecodeError as exc:
-            raise LinkTokenError(LinkFailure.MALFORMED, "the token is not well-formed") from exc
-        except jwt.InvalidTokenError as exc:
-            raise LinkTokenError(LinkFailure.INVALID, f"the token is not valid ({exc})") from exc
-        return self._claims(claims, kid=str(kid), purchase_id=purchase_id, at=at or self._clock.now())
+        except JwsError as exc:
+            failure, reason = _REFUSALS[exc.step]
+            raise LinkTokenError(failure, reason.format(detail=exc.detail)) from exc
+        return self._claims(verified.claims, kid=verified.kid, purchase_id=purchase_id, at=at or self._clock.now())
 
     def _claims(self, claims: Mapping[str, Any], *, kid: str, purchase_id: str, at: datetime) -> LinkClaims:
         pid, sub, jti, exp, iat = (
