@@ -153,3 +153,27 @@ async def test_a_refused_use_is_given_back(db_prefix: str, mongo: AsyncMongoClie
         await store.consume(claims, action="revoke", now=now, keep_until=now + timedelta(days=3), request_id="r2")
         is None
     )
+
+
+async def test_a_use_stored_before_the_record_had_its_jti_field_is_still_found(
+    db_prefix: str, mongo: AsyncMongoClient[Document]
+) -> None:
+    """Documents written by the earlier gateway carry the jti only as their _id."""
+    store = MongoGatewayStore(mongo[f"{db_prefix}_gateway"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    earlier = {
+        "_id": "jti-earlier",
+        "purchase_id": "pur-4",
+        "recipient": "a@example.com",
+        "action": "revoke",
+        "consumed_at": now,
+        "request_id": "r0",
+        "kid": "k",
+        "outcome": {"status": "done", "message": "ok", "code": None, "phase": None, "at": now},
+        "expires_at": now + timedelta(days=3),
+    }
+    await mongo[f"{db_prefix}_gateway"]["consumed_links"].insert_one(earlier)
+    claims = LinkClaims("pur-4", "a@example.com", "jti-earlier", now + timedelta(days=2), None, "k")
+    again = await store.consume(claims, action="revoke", now=now, keep_until=now + timedelta(days=3), request_id="r1")
+    assert again is not None
+    assert (again.jti, again.request_id, again.outcome and again.outcome.status) == ("jti-earlier", "r0", "done")

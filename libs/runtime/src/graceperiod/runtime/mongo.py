@@ -66,6 +66,13 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class KeyedRecord(Record):
+    """A record whose key is its document's ``_id``, declared ``Field(alias="_id")`` (older
+    documents carry only the ``_id``); write it with ``to_document(record, key=...)``."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+
 def to_document(model: BaseModel, *, key: str | None = None) -> Document:
     """A record (or contract model) as a BSON-ready document, with ``key`` as its ``_id``:
     datetimes stay dates (queryable), money becomes its exact decimal string (FerretDB has

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from graceperiod.contracts.links import LinkClaims
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
-from graceperiod.runtime.mongo import Document, ensure_indexes
+from graceperiod.runtime.mongo import Document, KeyedRecord, ensure_indexes, insert_once, to_document
 
 log = get_logger("graceperiod.gateway.store")
 
@@ -41,15 +40,34 @@ class LinkOutcome(BaseModel):
     at: datetime
 
 
-@dataclass(frozen=True)
-class ConsumedLink:
-    jti: str
+class ConsumedLink(KeyedRecord):
+    """One use of an email-link token, kept until ``expires_at`` (a little past the token's own)."""
+
+    jti: str = Field(alias="_id")
     purchase_id: str
     recipient: str
     action: LinkAction
     consumed_at: datetime
-    request_id: str | None
-    outcome: LinkOutcome | None
+    expires_at: datetime
+    request_id: str | None = None
+    kid: str | None = None
+    outcome: LinkOutcome | None = None
+
+    @classmethod
+    def of(
+        cls, claims: LinkClaims, *, action: LinkAction, now: datetime, keep_until: datetime, request_id: str | None
+    ) -> ConsumedLink:
+        """The use of the token ``claims`` came from, made ``now``."""
+        return cls(
+            jti=claims.jti,
+            purchase_id=claims.purchase_id,
+            recipient=claims.recipient,
+            action=action,
+            consumed_at=now,
+            expires_at=keep_until,
+            request_id=request_id,
+            kid=claims.kid,
+        )
 
 
 @runtime_checkable
@@ -77,19 +95,6 @@ class LinkStore(Protocol):
     async def ping(self) -> bool: ...
 
 
-def _consumed(document: Document) -> ConsumedLink:
-    outcome = document.get("outcome")
-    return ConsumedLink(
-        jti=document["_id"],
-        purchase_id=document["purchase_id"],
-        recipient=document["recipient"],
-        action=document["action"],
-        consumed_at=document["consumed_at"],
-        request_id=document.get("request_id"),
-        outcome=LinkOutcome.model_validate(outcome) if outcome else None,
-    )
-
-
 class MongoGatewayStore:
     def __init__(self, database: AsyncDatabase[Document], *, audit_retention: timedelta = timedelta(days=180)) -> None:
         self._database = database
@@ -104,33 +109,19 @@ class MongoGatewayStore:
     async def consume(
         self, claims: LinkClaims, *, action: LinkAction, now: datetime, keep_until: datetime, request_id: str | None
     ) -> ConsumedLink | None:
-        try:
-            await self._links.insert_one(
-                {
-                    "_id": claims.jti,
-                    "purchase_id": claims.purchase_id,
-                    "recipient": claims.recipient,
-                    "action": action,
-                    "consumed_at": now,
-                    "request_id": request_id,
-                    "kid": claims.kid,
-                    "outcome": None,
-                    "expires_at": keep_until,
-                }
-            )
-        except DuplicateKeyError:
-            earlier = await self._links.find_one({"_id": claims.jti})
-            if earlier is None:  # purged in between: still used, outcome unknown
-                return ConsumedLink(claims.jti, claims.purchase_id, claims.recipient, action, now, None, None)
-            return _consumed(earlier)
-        return None
+        link = ConsumedLink.of(claims, action=action, now=now, keep_until=keep_until, request_id=request_id)
+        if await insert_once(self._links, to_document(link, key=link.jti)):
+            return None
+        earlier = await self._links.find_one({"_id": claims.jti})
+        # Purged in between: still used, outcome unknown.
+        return ConsumedLink.model_validate(earlier) if earlier else link.model_copy(update={"request_id": None})
 
     async def find(self, jti: str) -> ConsumedLink | None:
         document = await self._links.find_one({"_id": jti})
-        return _consumed(document) if document else None
+        return ConsumedLink.model_validate(document) if document else None
 
     async def record_outcome(self, jti: str, outcome: LinkOutcome) -> None:
-        await self._links.update_one({"_id": jti}, {"$set": {"outcome": outcome.model_dump(mode="python")}})
+        await self._links.update_one({"_id": jti}, {"$set": {"outcome": to_document(outcome)}})
 
     async def release(self, jti: str) -> None:
         await self._links.delete_one({"_id": jti, "outcome.status": "rejected"})

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from graceperiod.contracts.enums import AwsService, CommitmentKind, Provider
 from graceperiod.contracts.refunds import RefundEstimate
@@ -30,7 +30,7 @@ from graceperiod.contracts.revocation_views import (
     Windows,
 )
 from graceperiod.contracts.upstream import AzureBillingScope, PurchaseExecuted
-from graceperiod.runtime.mongo import Record
+from graceperiod.runtime.mongo import KeyedRecord, Record
 
 
 class RevocationStatus(StrEnum):
@@ -355,13 +355,7 @@ class AccountRecord(Record):
         )
 
 
-class _KeyedRecord(Record):
-    """A record whose key is its document's ``_id`` (older documents carry only that)."""
-
-    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
-
-
-class CommandRecord(_KeyedRecord):
+class CommandRecord(KeyedRecord):
     """A command's idempotency key (``<kind>:<key>``) and, once it is done, its reply."""
 
     key: str = Field(alias="_id")
@@ -373,7 +367,7 @@ class CommandRecord(_KeyedRecord):
     reply: CommandReply | None = None
 
 
-class CommitmentRecord(_KeyedRecord):
+class CommitmentRecord(KeyedRecord):
     """Which purchase a commitment is (key: account, service, commitment id): claimed by the
     first source that records it, discovery or an executor's announcement."""
 
@@ -382,7 +376,7 @@ class CommitmentRecord(_KeyedRecord):
     claimed_at: datetime
 
 
-class AliasRecord(_KeyedRecord):
+class AliasRecord(KeyedRecord):
     """A purchase id that names another purchase."""
 
     alias: str = Field(alias="_id")
@@ -390,7 +384,7 @@ class AliasRecord(_KeyedRecord):
     created_at: datetime
 
 
-class Claim(_KeyedRecord):
+class Claim(KeyedRecord):
     """Something only one replica (or one request) may do, claimed by a unique insert."""
 
     claim_id: str = Field(alias="_id")

@@ -3,7 +3,7 @@ tests, the screenshots and the gateway bench: no database behind the gateway."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,8 @@ class InMemoryLinkStore:
 
         if claims.jti in self.links:
             return self.links[claims.jti]
-        self.links[claims.jti] = ConsumedLink(
-            claims.jti, claims.purchase_id, claims.recipient, action, now, request_id, None
+        self.links[claims.jti] = ConsumedLink.of(
+            claims, action=action, now=now, keep_until=keep_until, request_id=request_id
         )
         return None
 
@@ -31,7 +31,7 @@ class InMemoryLinkStore:
         return self.links.get(jti)
 
     async def record_outcome(self, jti: str, outcome: Any) -> None:
-        self.links[jti] = replace(self.links[jti], outcome=outcome)
+        self.links[jti] = self.links[jti].model_copy(update={"outcome": outcome})
 
     async def release(self, jti: str) -> None:
         link = self.links.get(jti)
