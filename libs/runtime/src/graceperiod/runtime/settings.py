@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
+from graceperiod.runtime.signing_keys import PublicKeys
 from graceperiod.runtime.tracing import exporter_names
 
 if TYPE_CHECKING:  # the AWS SDK is an extra (graceperiod-runtime[aws]): the gateway's image has none
@@ -152,6 +153,28 @@ class AwsServiceSettings(ServiceSettings):
             session_seconds=session_seconds,
             refresh_margin=refresh_margin,
         )
+
+
+class LinkKeySettings(BaseSettings):
+    """The settings of a service that verifies email links itself (the gateway, the revocation
+    service): the notifier's public link keys, under the service's prefix
+    (``<PREFIX>_LINK_PUBLIC_KEYS_DIR``, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)  # as ServiceSettings
+
+    link_public_keys_dir: Path | None = Field(
+        default=None, description="Directory of the notifier's Ed25519 public link keys (<kid>.pem)."
+    )
+    link_jwks_file: Path | None = Field(
+        default=None,
+        description="A JWKS file of the notifier's public link keys (instead of, or beside, the directory).",
+    )
+    link_leeway_seconds: int = Field(
+        default=0, ge=0, le=300, description="How long past its expiry a link is still taken (clock skew)."
+    )
+
+    def link_public_keys(self) -> PublicKeys:
+        return PublicKeys.from_files(self.link_public_keys_dir, self.link_jwks_file)
 
 
 def with_credentials(url: str, user: str, password: str) -> str:

@@ -170,7 +170,7 @@ def lifespan(
     async def run(_: Litestar) -> AsyncIterator[None]:
         auth.load_keys()
         if link_verifier is not None:
-            link_verifier.keys = PublicKeys.from_files(settings.link_public_keys_dir, settings.link_jwks_file)
+            link_verifier.keys = settings.link_public_keys()
             if not len(link_verifier.keys):
                 log.warning("no email-link public keys configured: every link will be refused")
         await connections.open()

@@ -17,7 +17,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS
-from graceperiod.runtime.settings import ServiceSettings
+from graceperiod.runtime.settings import LinkKeySettings, ServiceSettings
 
 #: The issue's defaults: admins may revoke any purchase, release accounts early and change
 #: configuration; users may revoke the purchases they requested.
@@ -35,7 +35,7 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
 PerMinute = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, LinkKeySettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.GATEWAY
 
@@ -158,11 +158,7 @@ class GatewaySettings(ServiceSettings):
     oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Timeout of calls to the provider.")
     oidc_discovery_cache_seconds: int = Field(default=3600, ge=10)
 
-    # --- Email links ------------------------------------------------------------------------
-    link_public_keys_dir: Path | None = Field(
-        default=None, description="Directory of Ed25519 public keys as PEM files named <kid>.pem."
-    )
-    link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public keys.")
+    # --- Email links (the notifier's public keys: LinkKeySettings) ------------------------------
     assertion_keys_dir: Path | None = Field(
         default=None,
         description=(
@@ -171,7 +167,6 @@ class GatewaySettings(ServiceSettings):
             "(ASSERTION_PUBLIC_KEYS_DIR). Required to reach the services."
         ),
     )
-    link_leeway_seconds: int = Field(default=0, ge=0, le=300)
     link_record_margin_hours: int = Field(
         default=24, ge=1, description="Consumed-link records are kept this long past the token's expiry."
     )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.runtime.settings import AwsServiceSettings
+from graceperiod.runtime.settings import AwsServiceSettings, LinkKeySettings
 
 
-class RevocationSettings(AwsServiceSettings):
+class RevocationSettings(AwsServiceSettings, LinkKeySettings):
+    """Email links: the revocation service verifies the link a link request acts on itself
+    (:class:`LinkKeySettings`)."""
+
     model_config = SettingsConfigDict(env_prefix="REVOCATION_")
     broker_identity: ClassVar[BrokerIdentity | None] = BrokerIdentity.REVOCATION
 
@@ -62,12 +64,6 @@ class RevocationSettings(AwsServiceSettings):
     command_retention_days: float = Field(default=30, gt=0, description="How long idempotency keys are kept.")
     tick_batch: int = Field(default=200, ge=1, description="Purchases and accounts looked at per tick, at most.")
 
-    # --- Email links: the revocation service verifies the link a link request acts on itself
-    link_public_keys_dir: Path | None = Field(
-        default=None, description="Directory of the notifier's Ed25519 public link keys (<kid>.pem), as the gateway's."
-    )
-    link_jwks_file: Path | None = Field(default=None, description="A JWKS file of the notifier's public link keys.")
-    link_leeway_seconds: int = Field(default=0, ge=0, le=300)
     azure_arm_url: str = Field(
         default="https://management.azure.com", description="Azure Resource Manager's base URL (Reservations API)."
     )
