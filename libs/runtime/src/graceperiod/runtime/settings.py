@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the AWS SDK is an extra (graceperiod-runtime[aws]): the gat
     from graceperiod.runtime.aws import ClientOptions
 
 RetryMode = Literal["standard", "adaptive"]
+#: How long an assumed role's credentials last: what STS AssumeRole's DurationSeconds takes.
+RoleSessionSeconds = Annotated[int, Field(ge=900, le=43200)]
 
 
 class ServiceSettings(BaseSettings):

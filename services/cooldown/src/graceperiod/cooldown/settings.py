@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.cooldown.options import CooldownOptions
 from graceperiod.runtime.aws import ClientOptions, Role
-from graceperiod.runtime.settings import AwsServiceSettings, RetryMode
+from graceperiod.runtime.settings import AwsServiceSettings, RetryMode, RoleSessionSeconds
 
 
 class CooldownSettings(AwsServiceSettings):
@@ -79,8 +79,8 @@ class CooldownSettings(AwsServiceSettings):
     cost_external_id: str | None = Field(
         default=None, min_length=2, max_length=1224, description="The ExternalId the cost role's trust policy requires."
     )
-    cost_role_session_seconds: int = Field(
-        default=3600, ge=900, le=43200, description="Lifetime of the cost role's credentials (renewed before they end)."
+    cost_role_session_seconds: RoleSessionSeconds = Field(
+        default=3600, description="Lifetime of the cost role's credentials (renewed before they end)."
     )
     cost_read_batch_size: int = Field(default=200, ge=1, le=5000, description="Due cost reads a tick makes at most.")
     cost_read_concurrency: int = Field(default=4, ge=1, le=50, description="Cost Explorer requests in flight at once.")

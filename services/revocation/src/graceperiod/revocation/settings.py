@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.runtime.settings import AwsServiceSettings, LinkKeySettings
+from graceperiod.runtime.settings import AwsServiceSettings, LinkKeySettings, RoleSessionSeconds
 
 
 class RevocationSettings(AwsServiceSettings, LinkKeySettings):
@@ -33,7 +33,7 @@ class RevocationSettings(AwsServiceSettings, LinkKeySettings):
         description="Role assumed in a customer account when RegisterAccountRole names no role ARN.",
     )
     role_session_name: str = "graceperiod-revocation"
-    role_session_seconds: int = Field(default=3600, ge=900, le=43200)
+    role_session_seconds: RoleSessionSeconds = 3600
     credential_refresh_margin_seconds: float = Field(
         default=300, ge=0, description="Assume the role again this long before its credentials expire."
     )
