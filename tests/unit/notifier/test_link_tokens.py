@@ -74,7 +74,8 @@ def test_every_token_has_its_own_id(signer: LinkSigner) -> None:
 
 
 def test_the_link_is_the_pinned_path_on_the_public_base_url(signer: LinkSigner, ring: KeyRing) -> None:
-    url = signer.revoke_url(purchase_id="pur/1:x", recipient="a@b.co", expires_at=CLOSES, now=NOW)
+    token = signer.token(purchase_id="pur/1:x", recipient="a@b.co", expires_at=CLOSES, now=NOW)
+    url = signer.revoke_url("pur/1:x", token)
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, parts.path) == ("https", "gp.example.com", "/api/purchases/pur%2F1%3Ax/revoke")
     claims = verify(parse_qs(parts.query)["token"][0], ring.signing.public_key)

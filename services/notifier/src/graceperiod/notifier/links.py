@@ -64,18 +64,8 @@ class LinkSigner:
         }
         return jwt.encode(claims, key.private_key, algorithm=LINK_ALGORITHM, headers={"kid": key.kid})
 
-    def revoke_url(
-        self,
-        *,
-        purchase_id: str,
-        recipient: str,
-        expires_at: datetime,
-        now: datetime,
-        provider: Provider = Provider.AWS,
-    ) -> str:
-        token = self.token(
-            purchase_id=purchase_id, recipient=recipient, expires_at=expires_at, now=now, provider=provider
-        )
+    def revoke_url(self, purchase_id: str, token: str) -> str:
+        """The one-click revocation link of ``purchase_id``, carrying ``token`` (:meth:`token`)."""
         path = LINK_PATH.format(purchase_id=quote(purchase_id, safe=""))
         return f"{self._base}{path}?token={token}"
 

@@ -140,22 +140,17 @@ class NotifierService:
         """Each recipient's own revoke link (valid until the last window closes), or None when
         nothing is offered or the link would already have expired."""
         expires = windows.closes_at or purchase.executed_at + self._link_fallback_ttl
-        with_link = offered and expires > now
-        return [
-            (
-                recipient,
-                self._links.revoke_url(
-                    purchase_id=purchase.purchase_id,
-                    recipient=recipient,
-                    expires_at=expires,
-                    now=now,
-                    provider=purchase.provider,
-                )
-                if with_link
-                else None,
+        if not offered or expires <= now:
+            return [(recipient, None) for recipient in recipients]
+        pid = purchase.purchase_id
+
+        def link(recipient: str) -> str:
+            token = self._links.token(
+                purchase_id=pid, recipient=recipient, expires_at=expires, now=now, provider=purchase.provider
             )
-            for recipient in recipients
-        ]
+            return self._links.revoke_url(pid, token)
+
+        return [(recipient, link(recipient)) for recipient in recipients]
 
     async def on_purchase_changed(self, event: PurchaseChanged, *, message_id: str | None) -> None:
         """Email the outcome of a revocation to the people told about the purchase."""

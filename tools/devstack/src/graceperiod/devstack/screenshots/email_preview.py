@@ -108,9 +108,10 @@ def _executed(signer: LinkSigner, renderer: EmailRenderer) -> dict[str, Email]:
         notice = window_notice(windows, phase, NOW)
         url = None
         if notice.button and windows.closes_at and windows.closes_at > NOW:
-            url = signer.revoke_url(
+            token = signer.token(
                 purchase_id=purchase.purchase_id, recipient=RECIPIENT, expires_at=windows.closes_at, now=NOW
             )
+            url = signer.revoke_url(purchase.purchase_id, token)
         out[name] = renderer.executed(
             ExecutedEmail(
                 brand=BRAND,
