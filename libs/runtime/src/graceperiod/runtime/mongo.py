@@ -135,6 +135,22 @@ async def ensure_indexes(collection: AsyncCollection[Document], indexes: Sequenc
         await collection.create_indexes([index])
 
 
+async def ensure_expiry_index(*collections: AsyncCollection[Document]) -> None:
+    """Index ``expires_at``, the field of the records :func:`purge_expired` deletes."""
+    for collection in collections:
+        await ensure_indexes(collection, [IndexModel([("expires_at", ASCENDING)])])
+
+
+async def purge_expired(*collections: AsyncCollection[Document], now: datetime) -> int:
+    """Delete the documents whose ``expires_at`` has passed, run on a schedule or ticks (FerretDB
+    has no TTL indexes); how many were deleted."""
+    deleted = 0
+    for collection in collections:
+        result = await collection.delete_many({"expires_at": {"$lte": now}})
+        deleted += int(result.deleted_count)
+    return deleted
+
+
 async def until_stored(
     write: Callable[[], Awaitable[T]],
     *,
@@ -185,7 +201,7 @@ class Inbox:
         self._retention = retention
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self._collection, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_expiry_index(self._collection)
 
     async def seen(self, message_id: str) -> bool:
         return await self._collection.find_one({"_id": message_id}, projection={"_id": 1}) is not None
@@ -204,5 +220,4 @@ class Inbox:
 
     async def purge(self, *, now: datetime) -> int:
         """Forget ids past their retention (run on ticks: FerretDB has no TTL indexes)."""
-        result = await self._collection.delete_many({"expires_at": {"$lte": now}})
-        return int(result.deleted_count)
+        return await purge_expired(self._collection, now=now)

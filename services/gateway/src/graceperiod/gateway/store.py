@@ -17,14 +17,20 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from graceperiod.contracts.links import LinkClaims
 from graceperiod.runtime.clock import Clock
 from graceperiod.runtime.logs import get_logger
-from graceperiod.runtime.mongo import Document, KeyedRecord, ensure_indexes, insert_once, to_document
+from graceperiod.runtime.mongo import (
+    Document,
+    KeyedRecord,
+    ensure_expiry_index,
+    insert_once,
+    purge_expired,
+    to_document,
+)
 
 log = get_logger("graceperiod.gateway.store")
 
@@ -103,8 +109,7 @@ class MongoGatewayStore:
         self._audit_retention = audit_retention
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self._links, [IndexModel([("expires_at", ASCENDING)])])
-        await ensure_indexes(self._actions, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_expiry_index(self._links, self._actions)
 
     async def consume(
         self, claims: LinkClaims, *, action: LinkAction, now: datetime, keep_until: datetime, request_id: str | None
@@ -133,9 +138,7 @@ class MongoGatewayStore:
             log.warning("action audit not written", error=str(exc), action=entry.get("action"))
 
     async def purge(self, *, now: datetime) -> int:
-        links = await self._links.delete_many({"expires_at": {"$lte": now}})
-        actions = await self._actions.delete_many({"expires_at": {"$lte": now}})
-        return int(links.deleted_count) + int(actions.deleted_count)
+        return await purge_expired(self._links, self._actions, now=now)
 
     async def ping(self) -> bool:
         try:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.gateway.auth.session import SessionRecord, UsedSignInState
-from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
+from graceperiod.runtime.mongo import Document, ensure_expiry_index, insert_once, purge_expired, to_document
 
 
 def _document(record: SessionRecord | UsedSignInState) -> Document:
@@ -32,8 +31,7 @@ class MongoSessionStore:
         self._states = database["sign_in_states"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self._sessions, [IndexModel([("expires_at", ASCENDING)])])
-        await ensure_indexes(self._states, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_expiry_index(self._sessions, self._states)
 
     async def create(self, record: SessionRecord) -> None:
         await self._sessions.insert_one(_document(record))
@@ -51,6 +49,4 @@ class MongoSessionStore:
         return await insert_once(self._states, _document(used))
 
     async def purge(self, *, now: datetime) -> int:
-        sessions = await self._sessions.delete_many({"expires_at": {"$lte": now}})
-        states = await self._states.delete_many({"expires_at": {"$lte": now}})
-        return int(sessions.deleted_count) + int(states.deleted_count)
+        return await purge_expired(self._sessions, self._states, now=now)

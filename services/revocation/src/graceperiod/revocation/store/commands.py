@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.revocation import CommandReply
 from graceperiod.revocation.domain.records import Claim, CommandRecord
-from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
+from graceperiod.runtime.mongo import Document, ensure_expiry_index, insert_once, purge_expired, to_document
 
 
 class CommandStore:
@@ -20,8 +19,7 @@ class CommandStore:
         self._claims = database["claims"]
 
     async def ensure_indexes(self) -> None:
-        await ensure_indexes(self._commands, [IndexModel([("expires_at", ASCENDING)])])
-        await ensure_indexes(self._claims, [IndexModel([("expires_at", ASCENDING)])])
+        await ensure_expiry_index(self._commands, self._claims)
 
     # --- commands (idempotency keys) ---------------------------------------------------------
 
@@ -37,8 +35,7 @@ class CommandStore:
         await self._commands.update_one({"_id": key}, {"$set": {"state": "done", "reply": to_document(reply)}})
 
     async def purge(self, now: datetime) -> int:
-        result = await self._commands.delete_many({"expires_at": {"$lte": now}})
-        return int(result.deleted_count)
+        return await purge_expired(self._commands, now=now)
 
     # --- claims -----------------------------------------------------------------------------------
 
@@ -54,5 +51,4 @@ class CommandStore:
         await self._claims.delete_one({"_id": claim_id})
 
     async def purge_claims(self, now: datetime) -> int:
-        result = await self._claims.delete_many({"expires_at": {"$lte": now}})
-        return int(result.deleted_count)
+        return await purge_expired(self._claims, now=now)
