@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.runtime.signing_keys import PublicKeys
@@ -23,6 +23,16 @@ if TYPE_CHECKING:  # the AWS SDK is an extra (graceperiod-runtime[aws]): the gat
     from graceperiod.runtime.aws import ClientOptions
 
 RetryMode = Literal["standard", "adaptive"]
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+#: A list read from one variable as comma-separated words (``a, b``; empty parts dropped).
+CommaSeparated = Annotated[list[str], NoDecode, BeforeValidator(_split_commas)]
 #: How long an assumed role's credentials last: what STS AssumeRole's DurationSeconds takes.
 RoleSessionSeconds = Annotated[int, Field(ge=900, le=43200)]
 

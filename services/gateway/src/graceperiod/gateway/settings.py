@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Final, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from graceperiod.contracts.enums import Permission
 from graceperiod.contracts.identities import BrokerIdentity
 from graceperiod.contracts.revocation import EXPIRING_SOON_HOURS
-from graceperiod.runtime.settings import LinkKeySettings, ServiceSettings
+from graceperiod.runtime.settings import CommaSeparated, LinkKeySettings, ServiceSettings
 
 #: The issue's defaults: admins may revoke any purchase, release accounts early and change
 #: configuration; users may revoke the purchases they requested.
@@ -178,7 +178,7 @@ class GatewaySettings(ServiceSettings, LinkKeySettings):
         default=60, description="Email-link pages, per client address; 0 turns it off."
     )
     http_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+    trusted_proxies: CommaSeparated = Field(
         default_factory=list,
         description=(
             "Addresses or networks of the reverse proxies in front of the gateway, comma-separated "
@@ -191,13 +191,6 @@ class GatewaySettings(ServiceSettings, LinkKeySettings):
         default="docs/operations.md#reapply-the-onboarding-bundle",
         description="Where the 're-apply the onboarding bundle' instructions live.",
     )
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _proxy_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.runtime.settings import AwsServiceSettings, LinkKeySettings, RoleSessionSeconds
+from graceperiod.runtime.settings import AwsServiceSettings, CommaSeparated, LinkKeySettings, RoleSessionSeconds
 
 
 class RevocationSettings(AwsServiceSettings, LinkKeySettings):
@@ -116,7 +116,7 @@ class RevocationSettings(AwsServiceSettings, LinkKeySettings):
             "(20 connections per service and Region), so a revoke never queues behind scans."
         ),
     )
-    discovery_regions: Annotated[list[str], NoDecode] = Field(
+    discovery_regions: CommaSeparated = Field(
         default_factory=list,
         description=(
             "Regions scanned in every account, comma-separated; empty: each account's own (RegisterAccountRole), "
@@ -142,10 +142,3 @@ class RevocationSettings(AwsServiceSettings, LinkKeySettings):
     discovery_event_spacing_seconds: float = Field(
         default=10, ge=0, description="A purchase event does not scan an account scanned this recently again."
     )
-
-    @field_validator("discovery_regions", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [region.strip() for region in value.split(",") if region.strip()]
-        return value
