@@ -17,8 +17,9 @@ class Failure(StrEnum):
     REJECTED = "rejected"
 
 
-class AwsCallError(Exception):
-    """An AWS call failed; ``failure`` says how, ``action`` which IAM action it was."""
+class CallError(Exception):
+    """A cloud provider's call failed (:class:`AwsCallError`; Azure's in the revocation
+    service); ``failure`` says how, ``action`` which permission's action it was."""
 
     def __init__(
         self, failure: Failure, message: str, *, action: str, code: str = "", request_id: str | None = None
@@ -33,3 +34,7 @@ class AwsCallError(Exception):
     @property
     def retryable(self) -> bool:
         return self.failure in (Failure.THROTTLED, Failure.UNAVAILABLE)
+
+
+class AwsCallError(CallError):
+    """An AWS call failed; ``action`` is the IAM action."""

@@ -15,16 +15,13 @@ from graceperiod.revocation.adapters.aws.accounts import AwsAccounts
 from graceperiod.revocation.changes import Changes, Loaded
 from graceperiod.revocation.domain.accounts import learnt, used
 from graceperiod.revocation.domain.authorization import Asker, ensure_may_act
-from graceperiod.revocation.domain.aws_answers import AwsCallError
-from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.aws_answers import AwsCallError, CallError
 from graceperiod.revocation.domain.outcomes import Rejected
 from graceperiod.revocation.domain.records import AccountRecord, AwsState
 from graceperiod.runtime.aws import Role
 from graceperiod.runtime.logs import get_logger
 
 T = TypeVar("T")
-#: The failures our own back-off rounds know how to judge (retryable, action, message).
-CallError = AwsCallError | AzureCallError
 
 log = get_logger("graceperiod.revocation")
 

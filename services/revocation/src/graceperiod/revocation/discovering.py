@@ -23,9 +23,8 @@ from graceperiod.contracts.enums import Provider
 from graceperiod.revocation.changes import Changes
 from graceperiod.revocation.claims import Claims
 from graceperiod.revocation.domain.accounts import learnt
-from graceperiod.revocation.domain.aws_answers import Failure
+from graceperiod.revocation.domain.aws_answers import CallError, Failure
 from graceperiod.revocation.domain.discovery import (
-    CallError,
     Discoverable,
     DiscoveryPolicy,
     Listing,

@@ -10,7 +10,7 @@ from graceperiod.contracts.revocation import RegisterAccountRole
 from graceperiod.contracts.revocation_views import SupportPlan
 from graceperiod.contracts.rpc import ErrorCode
 from graceperiod.revocation.domain.authorization import may_configure
-from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure, Probe
+from graceperiod.revocation.domain.aws_answers import CallError, Failure, Probe
 from graceperiod.revocation.domain.azure_answers import AzureCallError
 from graceperiod.revocation.domain.discovery import DiscoveryPolicy, registered_for_discovery
 from graceperiod.revocation.domain.outcomes import Rejected
@@ -107,7 +107,7 @@ def first_probe_due(account: AccountRecord | None, now: datetime) -> AccountReco
     return account.model_copy(update={"probe_due_at": now})
 
 
-def learnt(account: AccountRecord, error: AwsCallError | AzureCallError) -> AccountRecord | None:
+def learnt(account: AccountRecord, error: CallError) -> AccountRecord | None:
     """What a failed call tells about the role and the plan (None: nothing)."""
     if error.failure is Failure.ACCESS_DENIED:
         if error.action in account.use_missing:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from graceperiod.contracts.revocation_views import SupportPlan
-from graceperiod.runtime.aws_errors import AwsCallError, Failure
+from graceperiod.runtime.aws_errors import AwsCallError, CallError, Failure
 
-__all__ = ["ActionResult", "AwsCallError", "CaseInfo", "Failure", "Probe", "partition_of_region"]
+__all__ = ["ActionResult", "AwsCallError", "CallError", "CaseInfo", "Failure", "Probe", "partition_of_region"]
 
 
 def partition_of_region(region: str) -> str:

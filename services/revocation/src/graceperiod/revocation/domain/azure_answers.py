@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from graceperiod.revocation.domain.aws_answers import Failure
+from graceperiod.runtime.aws_errors import CallError
 
 
-class AzureCallError(Exception):
-    """An Azure call failed; ``failure`` says how, ``action`` which Microsoft.Capacity action
-    it was (``code``: Azure's error code, ``status``: the HTTP status, 0 when none came back)."""
+class AzureCallError(CallError):
+    """An Azure call failed; ``action`` is the Microsoft.Capacity action (``code``: Azure's
+    error code, ``status``: the HTTP status, 0 when none came back)."""
 
     def __init__(
         self,
@@ -23,17 +24,8 @@ class AzureCallError(Exception):
         status: int = 0,
         request_id: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.failure = failure
-        self.message = message
-        self.action = action
-        self.code = code
+        super().__init__(failure, message, action=action, code=code, request_id=request_id)
         self.status = status
-        self.request_id = request_id
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure in (Failure.THROTTLED, Failure.UNAVAILABLE)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from typing import Protocol
 from graceperiod.contracts.enums import AwsService, CommitmentKind, ExecutionVia, Provider
 from graceperiod.contracts.revocation_views import ScanResult, TimelineEntry, TimelineKind
 from graceperiod.contracts.upstream import Account, AzurePurchase, Commitment, Cost, Execution, PurchaseExecuted
-from graceperiod.revocation.domain.aws_answers import AwsCallError, Failure
-from graceperiod.revocation.domain.azure_answers import AzureCallError
+from graceperiod.revocation.domain.aws_answers import CallError, Failure
 from graceperiod.revocation.domain.lifecycle import At, recorded, with_entry
 from graceperiod.revocation.domain.records import AccountRecord, AwsState, AzureState, PurchaseRecord, ScanRecord
 
@@ -128,9 +127,6 @@ class Discoverable(Protocol):
 
     def purchase(self, account: AccountRecord, now: datetime) -> PurchaseExecuted:
         """The commitment as a discovered purchase (no requester)."""
-
-
-CallError = AwsCallError | AzureCallError
 
 
 @dataclass
