@@ -7,6 +7,10 @@
   sink over as many aiosmtplib connections as the notifier's pool: what any email costs.
 * **FerretDB ``_id`` read**: ``find_one({"_id": ...})`` of a 2-KB document in a 10,000-document
   collection with the client the services use, one at a time: the cheapest read a handler does.
+* **FerretDB purchase write**: ``replace_one`` at its version of a purchase as the revocation
+  service stores it (~2 KB, ~110 fields, its indexes), 32 at once as the service's in-flight
+  handlers: what each write of a purchase costs on this database (a revoke writes it twice, a
+  recording once, beside smaller writes), so writes/s bounds purchases/s.
 
 A target below its floor cannot be met by changing Grace Period's code alone; the table of
 ``make bench`` shows each target's floor beside it.
@@ -25,6 +29,9 @@ import aio_pika
 
 from graceperiod.devstack.bench.core import Result, Servers, percentiles
 from graceperiod.devstack.bench.notifier import direct_blast, sample_message
+from graceperiod.devstack.bench.purchases import recorded_purchases
+from graceperiod.revocation.domain.records import PurchaseRecord
+from graceperiod.revocation.store.purchases import PurchaseStore, purchase_document
 from graceperiod.runtime.mongo import create_mongo_client
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
@@ -113,6 +120,47 @@ async def ferretdb_id_read(mongodb_url: str, *, documents: int = 10_000, reads: 
     )
 
 
+async def ferretdb_purchase_write(
+    mongodb_url: str, *, documents: int = 1000, writes: int = 2048, concurrency: int = 32
+) -> Result:
+    client = create_mongo_client(mongodb_url, appname="graceperiod-bench-floor")
+    database = client[f"bench_floor_{uuid.uuid4().hex[:8]}"]
+    records = recorded_purchases(documents)
+    samples: list[float] = []
+
+    async def writer(mine: list[PurchaseRecord], count: int) -> None:
+        """As PurchaseStore.save: the whole purchase, if still at the version read."""
+        for n in range(count):
+            record = mine[n % len(mine)]
+            saved = record.model_copy(update={"version": record.version + 1})
+            started = time.perf_counter()
+            result = await purchases.replace_one(
+                {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
+            )
+            samples.append((time.perf_counter() - started) * 1000)
+            assert result.modified_count == 1
+            mine[n % len(mine)] = saved
+
+    try:
+        await PurchaseStore(database).ensure_indexes()
+        purchases = database["purchases"]
+        await purchases.insert_many([purchase_document(r) for r in records])
+        began = time.perf_counter()
+        await asyncio.gather(*(writer(records[i::concurrency], writes // concurrency) for i in range(concurrency)))
+        seconds = time.perf_counter() - began
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+    return Result(
+        name="floor_ferretdb_purchase_write",
+        description=(
+            f"floor: replace_one at its version of a stored purchase (~2 KB, its indexes), {concurrency} at once "
+            "(PyMongo async)"
+        ),
+        metrics={"writes": len(samples), "writes_per_s": round(len(samples) / seconds, 1), **percentiles(samples)},
+    )
+
+
 def _message(maildir: Path) -> bytes:
     """A notifier email the run already sent, or one of the same shape and size."""
     if maildir.exists() and any(maildir.glob("*.eml")):
@@ -146,4 +194,5 @@ async def run(servers: Servers, amqp_url: str, *, quick: bool) -> list[Result]:
         await smtp_blast(servers, emails=6000 // scale),
         await amqp_round_trip(amqp_url, count=2000 // scale),
         await ferretdb_id_read(servers.mongodb_url, reads=2000 // scale),
+        await ferretdb_purchase_write(servers.mongodb_url, writes=2048 // scale),
     ]

@@ -50,6 +50,10 @@ def local_binary(name: str, variable: str) -> Path:
     return Path(found) if found else local
 
 
+#: FerretDB's garbage collection target (Go's ``GOGC``; a ``GOGC`` in the environment wins).
+GOGC = "400"
+
+
 def ferretdb_binary() -> Path:
     return local_binary("ferretdb", "FERRETDB_BIN")
 
@@ -292,6 +296,12 @@ class FerretServer(ChildServer):
             "--telemetry=disable",
             "--log-level=warn",
         ]
+
+    def environment(self) -> dict[str, str]:
+        # Go's garbage collector took ~12% of FerretDB's CPU per command (pprof); collecting
+        # at 5x the live heap instead of 2x (tens of MB more) cut its CPU per read or write
+        # of a purchase by about a quarter (README, "MongoDB, FerretDB and the subset both support").
+        return {"GOGC": GOGC, **super().environment()}
 
 
 @dataclass(kw_only=True)
