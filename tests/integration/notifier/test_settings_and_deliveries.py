@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
+from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.identities import BrokerIdentity
@@ -21,12 +22,16 @@ from graceperiod.contracts.notifier import (
     NotificationSettingsReply,
     SetNotificationSettings,
 )
+from graceperiod.contracts.revocation import PurchaseRecorded
+from graceperiod.contracts.revocation_views import Phase, Windows
 from graceperiod.contracts.rpc import Actor, ErrorCode
 from graceperiod.contracts.topology import Queues, RoutingKey
 from graceperiod.devstack.servers.processes import SmtpSinkServer
 from graceperiod.devstack.testkit.fixtures import Mailbox, running
+from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey
-from graceperiod.notifier.store import DeliveryStore
+from graceperiod.notifier.domain.reminders import ReminderRecord, reminder_for
+from graceperiod.notifier.store import DeliveryStore, ReminderStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
 from graceperiod.runtime.signing_keys import KeyConfigurationError
@@ -177,6 +182,74 @@ async def test_one_claim_wins_a_live_claim_is_busy_an_expired_one_is_retaken_a_f
     other = DeliveryKey(EmailKind.REVOCATION_OUTCOME, "pur-1", "a@example.com", "evt-2")
     assert (await store.claim(other, now=now))[0] is Claim.CLAIMED
     assert await store.purge(finished_before=now + timedelta(days=1)) == 1
+
+
+class _Inserts(CommandListener):
+    """Counts the ``insert`` commands a client sends."""
+
+    def __init__(self) -> None:
+        self.commands = 0
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.commands += event.command_name == "insert"
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+async def test_concurrent_events_share_insert_commands_and_each_learns_only_its_own_duplicates(
+    mongodb_url: str, mongo: AsyncMongoClient[Document], db_prefix: str
+) -> None:
+    inserts = _Inserts()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[inserts])
+    try:
+        store = DeliveryStore(client[f"{db_prefix}_notifier"], lease=timedelta(seconds=60))
+        now = datetime.now(UTC).replace(microsecond=0)
+        kind = EmailKind.PURCHASE_EXECUTED
+        events = [[DeliveryKey(kind, f"pur-{i}", f"{r}@example.com") for r in "abc"] for i in range(20)]
+        await store.claim_many(events[3][1:], now=now)  # pur-3's b and c: claimed before, still live
+        await store.claim_many(events[5], now=now)  # pur-5: sent before
+        await store.finish_many(events[5], status=DeliveryStatus.SENT, now=now)
+        before = inserts.commands
+
+        claims = await asyncio.gather(*(store.claim_many(keys, now=now) for keys in events))
+        sent = await asyncio.gather(*(store.finish_many(keys, status=DeliveryStatus.SENT, now=now) for keys in events))
+
+        assert inserts.commands - before <= 4, "20 events' claims and deliveries: a few shared inserts, not 40"
+        for index, outcome in enumerate(claims):
+            expected = {3: [Claim.CLAIMED, Claim.BUSY, Claim.BUSY], 5: [Claim.DONE] * 3}.get(index, [Claim.CLAIMED] * 3)
+            assert [claim for claim, _ in outcome] == expected, index
+        assert all(len(records) == 3 for records in sent)
+        assert await mongo[f"{db_prefix}_notifier"]["deliveries"].count_documents({}) == 60
+        assert await mongo[f"{db_prefix}_notifier"]["claims"].count_documents({}) == 60
+    finally:
+        await client.close()
+
+
+async def test_a_reminder_is_stored_once_however_often_its_event_comes(
+    mongo: AsyncMongoClient[Document], db_prefix: str
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    purchase = sample_purchase(purchase_id="pur-1", executed_at=now)
+
+    def reminder(hours_left: int) -> ReminderRecord:
+        windows = Windows(self_service_until=now + timedelta(hours=hours_left), closes_at=now + timedelta(days=7))
+        event = PurchaseRecorded(occurred_at=now, purchase=purchase, windows=windows, phase=Phase.SELF_SERVICE)
+        found = reminder_for(event, hours_before=24, now=now)
+        assert found is not None
+        return found
+
+    store = ReminderStore(mongo[f"{db_prefix}_notifier"])
+    first, other = reminder(48), reminder(72)
+    await asyncio.gather(store.schedule(first), store.schedule(other), store.schedule(first))
+    stored = await store.get("pur-1")
+    assert stored in (first, other)
+    await store.schedule(other if stored == first else first)  # a later redelivery changes nothing
+    assert await store.get("pur-1") == stored
+    assert await mongo[f"{db_prefix}_notifier"]["reminders"].count_documents({}) == 1
 
 
 async def test_without_a_link_signing_key_the_notifier_refuses_to_start(make_notifier: NotifierFactory) -> None:
