@@ -35,6 +35,8 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # The templates ship inside the package: no need to stat their files on every render.
+        auto_reload=False,
     )
     env.filters.update(formatting.JINJA_FILTERS)
     env.filters.update(vocabulary.JINJA_FILTERS)
