@@ -31,7 +31,7 @@ from graceperiod.devstack.testkit.fixtures import Mailbox, running
 from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey
 from graceperiod.notifier.domain.reminders import ReminderRecord, reminder_for
-from graceperiod.notifier.store import DeliveryStore, ReminderStore
+from graceperiod.notifier.store import CoalescedInserts, DeliveryStore, ReminderStore
 from graceperiod.runtime.mongo import Document
 from graceperiod.runtime.rpc import call
 from graceperiod.runtime.signing_keys import KeyConfigurationError
@@ -227,6 +227,20 @@ async def test_concurrent_events_share_insert_commands_and_each_learns_only_its_
         assert await mongo[f"{db_prefix}_notifier"]["claims"].count_documents({}) == 60
     finally:
         await client.close()
+
+
+async def test_a_caller_cancelled_before_its_insert_is_sent_gets_nothing_written(
+    mongo: AsyncMongoClient[Document], db_prefix: str
+) -> None:
+    inserts = CoalescedInserts(mongo[f"{db_prefix}_notifier"], "claims")
+    kept = asyncio.create_task(inserts.insert([{"_id": "kept"}]))
+    dropped = asyncio.create_task(inserts.insert([{"_id": "dropped"}]))
+    await asyncio.sleep(0)  # both queued, their shared command not sent yet
+    dropped.cancel()
+    assert await kept == set()
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    assert [doc["_id"] async for doc in mongo[f"{db_prefix}_notifier"]["claims"].find()] == ["kept"]
 
 
 async def test_a_reminder_is_stored_once_however_often_its_event_comes(

@@ -81,7 +81,10 @@ class CoalescedInserts:
 
     async def _write_waiting(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            # A caller cancelled before its turn (a handler stopped) gets nothing written.
+            batch, self._waiting = [(d, f) for d, f in self._waiting if not f.done()], []
+            if not batch:
+                continue
             try:
                 seen = await self._command([document for documents, _ in batch for document in documents])
             except BaseException as exc:
