@@ -11,6 +11,8 @@
   service stores it (~2 KB, ~110 fields, its indexes), 32 at once as the service's in-flight
   handlers: what each write of a purchase costs on this database (a revoke writes it twice, a
   recording once, beside smaller writes), so writes/s bounds purchases/s.
+* **FerretDB bulk update**: ``bulk_write`` of 500 ``UpdateOne`` by ``_id`` (a ``$set`` of one
+  field of a small document), one batch at a time: the cooldown release's write, per document.
 
 A target below its floor cannot be met by changing Grace Period's code alone; the table of
 ``make bench`` shows each target's floor beside it.
@@ -26,6 +28,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aio_pika
+from pymongo import UpdateOne
 
 from graceperiod.devstack.bench.core import Result, Servers, percentiles
 from graceperiod.devstack.bench.notifier import direct_blast, sample_message
@@ -161,6 +164,36 @@ async def ferretdb_purchase_write(
     )
 
 
+async def ferretdb_bulk_update(mongodb_url: str, *, documents: int = 10_000, batch: int = 500) -> Result:
+    client = create_mongo_client(mongodb_url, appname="graceperiod-bench-floor")
+    database = client[f"bench_floor_{uuid.uuid4().hex[:8]}"]
+    try:
+        accounts = database["accounts"]
+        ids = [f"{n:012d}" for n in range(documents)]
+        for start in range(0, documents, 1000):
+            await accounts.insert_many([{"_id": key, "state": "cooling", "n": 0} for key in ids[start : start + 1000]])
+        began = time.perf_counter()
+        for start in range(0, documents, batch):
+            result = await accounts.bulk_write(
+                [UpdateOne({"_id": key}, {"$set": {"n": 1}}) for key in ids[start : start + batch]], ordered=False
+            )
+            assert result.modified_count == len(ids[start : start + batch])
+        seconds = time.perf_counter() - began
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+    return Result(
+        name="floor_ferretdb_bulk_update",
+        description=f"floor: bulk_write of {batch} UpdateOne by _id ($set of one field, small documents), one by one",
+        metrics={
+            "updates": documents,
+            "seconds": round(seconds, 3),
+            "ms_per_update": round(seconds * 1000 / documents, 3),
+            "updates_per_s": round(documents / seconds, 1),
+        },
+    )
+
+
 def _message(maildir: Path) -> bytes:
     """A notifier email the run already sent, or one of the same shape and size."""
     if maildir.exists() and any(maildir.glob("*.eml")):
@@ -195,4 +228,5 @@ async def run(servers: Servers, amqp_url: str, *, quick: bool) -> list[Result]:
         await amqp_round_trip(amqp_url, count=2000 // scale),
         await ferretdb_id_read(servers.mongodb_url, reads=2000 // scale),
         await ferretdb_purchase_write(servers.mongodb_url, writes=2048 // scale),
+        await ferretdb_bulk_update(servers.mongodb_url, documents=10_000 // scale),
     ]
