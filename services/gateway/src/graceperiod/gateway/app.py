@@ -95,7 +95,9 @@ def create_app(
             purchases,
             PoolService(connections.clients, audit, clock),
             SettingsService(connections.clients, audit, reapply_bundle_docs=settings.reapply_bundle_docs),
-            LinkService(purchases, connections.store, clock, record_margin=margin),
+            LinkService(
+                purchases, connections.store, clock, record_margin=margin, view_seconds=settings.link_view_seconds
+            ),
             Readiness(connections.clients, connections.store),
         ),
         middleware=[

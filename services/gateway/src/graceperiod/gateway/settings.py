@@ -170,6 +170,16 @@ class GatewaySettings(ServiceSettings, LinkKeySettings):
     link_record_margin_hours: int = Field(
         default=24, ge=1, description="Consumed-link records are kept this long past the token's expiry."
     )
+    link_view_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description=(
+            "An email-link page shows its recipient's view of the purchase again for this long after reading it "
+            "(never past a window instant; an action through this gateway forgets it at once), so a crowd of views "
+            "of one link makes one RPC a second: other replicas' changes show within this. 0 reads on every view."
+        ),
+    )
     purge_interval_seconds: float = Field(default=600, gt=0)
 
     # --- Protection ---------------------------------------------------------------------------

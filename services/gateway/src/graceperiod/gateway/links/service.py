@@ -13,8 +13,10 @@ from typing import Literal
 from graceperiod.contracts.revocation import CommandReply, RevokePurchase, SubmitSupportCase
 from graceperiod.contracts.revocation_views import PurchaseView, SupportCaseDraft
 from graceperiod.contracts.rpc import CommandStatus
+from graceperiod.gateway.auth.identity import link_recipient_actor
 from graceperiod.gateway.links.access import VerifiedLink
 from graceperiod.gateway.links.forms import LinkForm
+from graceperiod.gateway.links.recent_views import RecentViews, ViewKey
 from graceperiod.gateway.purchases.service import PurchaseService
 from graceperiod.gateway.store import ConsumedLink, LinkOutcome, LinkStore
 from graceperiod.gateway.web.problems import ProblemException
@@ -39,17 +41,37 @@ class LinkResult:
 
 
 class LinkService:
-    def __init__(self, purchases: PurchaseService, store: LinkStore, clock: Clock, *, record_margin: timedelta) -> None:
+    def __init__(
+        self,
+        purchases: PurchaseService,
+        store: LinkStore,
+        clock: Clock,
+        *,
+        record_margin: timedelta,
+        view_seconds: float = 1.0,
+    ) -> None:
         self._purchases = purchases
         self._store = store
         self.clock = clock
         self._record_margin = record_margin
+        self._views = RecentViews(self._recipients_view, clock, keep=timedelta(seconds=view_seconds))
 
     async def used(self, link: VerifiedLink) -> ConsumedLink | None:
         return await self._store.find(link.claims.jti)
 
     async def purchase(self, link: VerifiedLink) -> PurchaseView:
-        return await self._purchases.get(link.actor, link.claims.purchase_id, link_token=link.link_token)
+        """The purchase as the link shows it. Its recipient's view (the same whoever holds
+        the link, signed in or not) is kept a moment (:mod:`~graceperiod.gateway.links.recent_views`);
+        someone else acting on their own permission reads it afresh."""
+        if link.link_token is None:
+            return await self._purchases.get(link.actor, link.claims.purchase_id)
+        return await self._views.get((link.claims.purchase_id, link.claims.recipient, link.link_token))
+
+    async def _recipients_view(self, key: ViewKey) -> PurchaseView:
+        """What the revocation service shows the link's recipient (whom the token lets act,
+        signed in or not), asked with the token it verifies again."""
+        purchase_id, recipient, token = key
+        return await self._purchases.get(link_recipient_actor(recipient), purchase_id, link_token=token)
 
     async def draft(self, link: VerifiedLink) -> SupportCaseDraft | None:
         """The drafted case, or None when it cannot be loaded now (the page says so)."""
@@ -114,5 +136,6 @@ class LinkService:
         )
 
     async def _keep(self, link: VerifiedLink, reply: CommandReply | None, outcome: LinkOutcome) -> LinkResult:
+        self._views.forget(link.claims.purchase_id)  # whatever came of it, the next view reads again
         await self._store.record_outcome(link.claims.jti, outcome)
         return LinkResult(reply, outcome)
