@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from litestar import Litestar
+from litestar.serialization import encode_json, get_serializer
 from litestar.testing import AsyncTestClient
 
 from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, PurchaseSort
@@ -19,6 +20,7 @@ from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.gateway_samples import ALICE, BOB, purchase_view
 from graceperiod.gateway.purchases.export import HEADER, cell
+from graceperiod.gateway.purchases.schemas import PurchasePage
 from tests.unit.gateway.conftest import NOW, sign_in
 
 Headers = Callable[[str], dict[str, str]]
@@ -292,3 +294,21 @@ async def test_each_caller_gets_its_allowed_actions_as_the_dashboard_shows_them(
     assert actions["pur-alice-ri"] == ["request-support-case"]
     alice = (await client.get("/api/purchases", headers=bearer("alice"))).json()["items"]
     assert {i["purchase"]["purchase_id"]: i["allowed_actions"] for i in alice}["pur-bob-sp"] == []
+
+
+async def test_a_list_page_is_the_json_the_route_would_encode(
+    client: AsyncTestClient[Litestar], clients: FakeServiceClients, bearer: Headers
+) -> None:
+    """The list's body is written by pydantic, not the route's encoder: byte for byte what
+    the encoder makes of the same PurchasePage (Decimals, instants and all)."""
+    many(clients, 60)
+    response = await client.get("/api/purchases?limit=50", headers=bearer("alice"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    query = next(q for q in reversed(clients.queries) if isinstance(q, ListPurchases))
+    reply = await clients.list_purchases(query)
+    page = PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
+    encoder = get_serializer(client.app.route_handler_method_map["/api/purchases"]["GET"].resolve_type_encoders())
+    assert response.content == encode_json(page, encoder)
+    assert page.next_cursor is not None
+    assert len(page.items) == 50

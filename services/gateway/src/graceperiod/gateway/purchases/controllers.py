@@ -4,9 +4,9 @@ revoke, draft/edit/submit the support case, mark it resolved, and the emails sen
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Response, post
+from litestar import MediaType, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
@@ -149,9 +149,12 @@ class PurchasesController(ApiController):
     )
     async def list_purchases(
         self, *, purchases: Purchases, identity: SignedIn, history: History, limit: Limit = 50, cursor: Cursor = None
-    ) -> PurchasePage:
+    ) -> Response[PurchasePage]:
         reply = await purchases.find(identity.actor(ActionPath.API), history, limit=limit, cursor=cursor)
-        return PurchasePage(items=reply.items, next_cursor=reply.next_cursor)
+        # pydantic writes the page's JSON itself: the same bytes the route's encoder makes of a
+        # returned PurchasePage (model_dump to dicts, then msgspec), in about half the time.
+        body: Any = PurchasePage(items=reply.items, next_cursor=reply.next_cursor).model_dump_json().encode()
+        return Response(body, media_type=MediaType.JSON)
 
     @api_get(
         "/export.csv",
