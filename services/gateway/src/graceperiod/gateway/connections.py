@@ -42,7 +42,10 @@ class Connections:
                 tracing=tracing,
             )
             clients = RpcServiceClients(
-                rpc, query_timeout=settings.query_timeout_seconds, command_timeout=settings.command_timeout_seconds
+                rpc,
+                query_timeout=settings.query_timeout_seconds,
+                command_timeout=settings.command_timeout_seconds,
+                export_timeout=settings.export_page_timeout_seconds,
             )
         if (store is None) != (sessions is None):
             msg = "create_app: pass both store= and sessions=, or neither"

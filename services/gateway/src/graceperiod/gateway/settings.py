@@ -61,6 +61,16 @@ class GatewaySettings(ServiceSettings, LinkKeySettings):
         ),
     )
 
+    export_page_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=300,
+        description=(
+            "How long each page of a CSV export waits for the revocation service. The download is already "
+            "streaming when a later page is read, so a page that timed out would cut the file short."
+        ),
+    )
+
     expiring_soon_hours: int = Field(
         default=EXPIRING_SOON_HOURS,
         ge=1,
