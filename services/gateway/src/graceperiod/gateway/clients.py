@@ -101,13 +101,11 @@ class ServiceClients(Protocol):
 class RpcServiceClients:
     """:class:`ServiceClients` over RabbitMQ RPC, with short per-kind timeouts."""
 
-    def __init__(
-        self, rpc: RpcClient, *, query_timeout: float, command_timeout: float, export_timeout: float | None = None
-    ) -> None:
+    def __init__(self, rpc: RpcClient, *, query_timeout: float, command_timeout: float, export_timeout: float) -> None:
         self._rpc = rpc
         self._q = query_timeout
         self._c = command_timeout
-        self._export = export_timeout or query_timeout
+        self._export = export_timeout
 
     async def list_purchases(self, query: ListPurchases) -> PurchaseListReply:
         return await self._rpc.call(Queues.REVOCATION_QUERIES, query, PurchaseListReply, timeout=self._q)
