@@ -117,12 +117,16 @@ def server_config(
     """How every Grace Period HTTP server runs under uvicorn. Forwarded headers
     (``X-Forwarded-For``/``-Proto``) are believed only from ``trusted_proxies`` (addresses or
     networks); with none, uvicorn's own default (trust 127.0.0.1, so anything on the host could
-    choose its client address, and escape rate limits keyed on it) is turned off."""
+    choose its client address, and escape rate limits keyed on it) is turned off. The event loop
+    is uvloop and HTTP is parsed by httptools, named rather than left to uvicorn's "auto", which
+    silently falls back to the pure-Python asyncio loop and h11 when they are missing."""
     trusted = list(trusted_proxies)
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
         lifespan="on",

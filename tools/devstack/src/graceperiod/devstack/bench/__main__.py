@@ -13,7 +13,6 @@ graceperiod.devstack.bench.traces``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console.width = max(console.width, 160)  # make bench's log: the targets table on one line a row
     started = time.time()
-    results = asyncio.run(_run(selected, args.quick))
+    # uvloop, as the services run (graceperiod.runtime.worker): the revocation service and the
+    # load generators run in this process.
+    results = uvloop.run(_run(selected, args.quick))
     _print(results, console)
     report = report_of(results, seconds=time.time() - started, quick=args.quick, chaos_dir=args.out.parent / "chaos")
     _print_targets(report["targets"], console)
