@@ -46,7 +46,7 @@ MEASURED: dict[str, dict[str, Any]] = {
         "history_health_p50_ms": 0.9,
         "export_seconds": 1.4,
     },
-    "cooldown_release_tick": {"release_seconds": 4.0, "noop_pass_ms_median": 50.0},
+    "cooldown_release_tick": {"release_seconds": 4.0, "noop_pass_ms_median": 50.0, "events_amqp_floor_seconds": 3.2},
     "revocation_revoke_50_per_s": {"own_p99_ms": 47.0},
     "discovery_scale": {"scan_end_after_slot_max_s": 2.1, "throttled_calls": 0, "purchase_to_email_p99_s": 70.5},
     "floor_amqp_round_trip": {"p99_ms": 3.5},
@@ -82,6 +82,7 @@ def test_met_follows_each_rows_bound_and_floors_come_from_the_same_run() -> None
     assert rows["pipeline_saturated_vs_blast"]["value"] == 0.467  # 700 / 1,500, below 0.5
     assert rows["gateway_purchases_p99"]["floor"] == {"what": "AMQP round trip p99", "value": 3.5, "unit": "ms"}
     assert rows["cooldown_noop_pass"]["floor"]["value"] == 1.2
+    assert rows["cooldown_release_10k_of_100k"]["floor"]["value"] == 3.2  # its events, raw aio-pika
 
 
 def test_every_row_names_a_scenario_that_measures_it() -> None:

@@ -47,6 +47,9 @@ AMQP_P99 = Floor("floor_amqp_round_trip", "p99_ms", "AMQP round trip p99", "ms")
 ID_READ_P99 = Floor("floor_ferretdb_id_read", "p99_ms", "FerretDB _id read p99", "ms")
 BLAST = Floor("floor_smtp_blast", "emails_per_s", "direct SMTP blast", "emails/s")
 HEALTH_P50 = Floor("gateway_http", "history_health_p50_ms", "gateway GET /health p50, one client", "ms")
+RELEASE_EVENTS = Floor(
+    "cooldown_release_tick", "events_amqp_floor_seconds", "raw aio-pika publish of its events (2 per release)", "s"
+)
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ TARGETS: tuple[Target, ...] = (
         5.0,
         "s",
         ("cooldown_release_tick", "release_seconds"),
+        RELEASE_EVENTS,
     ),
     Target(
         "cooldown_noop_pass",
