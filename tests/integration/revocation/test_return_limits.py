@@ -73,7 +73,7 @@ async def test_returns_are_counted_per_management_account_with_the_month_cut_off
     assert reply.status in (CommandStatus.DONE, CommandStatus.IN_PROGRESS), reply
     await harness.wait_for(returned, lambda v: v.phase in (Phase.REVOCATION_PENDING, Phase.REVOKED))
 
-    # the count a view shows is kept a few seconds (return_counts.FRESH_SECONDS): it catches up
+    # counted in the tally when the return is written (the revoke may answer before that)
     after = await harness.wait_for(kept, lambda v: v.returns is not None and v.returns.counted == 1)
     assert after.returns is not None  # counted: the return made in the other member account
     executed = after.purchase.executed_at.astimezone(UTC)

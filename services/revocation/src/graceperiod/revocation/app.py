@@ -203,10 +203,11 @@ def build_service(
         queries=Queries(changes, purchases.listing, found.organizations),
     )
     indexes = [purchases.ensure_indexes, accounts.ensure_indexes, command_store.ensure_indexes, inbox.ensure_indexes]
+    background = (purchases, purchases.returns)  # start-up passes: the listing, the return tallies
     return Service(
         router,
-        on_startup=[*indexes, *load_links, purchases.start, aws.start, *found.on_startup],
-        on_shutdown=[*found.on_shutdown, commands.drain, purchases.stop, aws.close, clients.close],
+        on_startup=[*indexes, *load_links, *(b.start for b in background), aws.start, *found.on_startup],
+        on_shutdown=[*found.on_shutdown, commands.drain, *(b.stop for b in background), aws.close, clients.close],
     )
 
 

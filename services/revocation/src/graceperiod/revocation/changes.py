@@ -72,6 +72,12 @@ class Changes:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
         return Loaded(record, await self.accounts.get(record.account_id))
 
+    async def insert(self, record: PurchaseRecord, account: AccountRecord | None) -> PurchaseRecord:
+        """Store a new purchase once (:meth:`PurchaseStore.insert`); the purchase as stored."""
+        stored = await self.purchases.insert(record)
+        await self.purchases.returns.follow(None, stored, account)
+        return stored
+
     async def purchase(self, loaded: Loaded, decide: Decision[T], *, more: bool = False) -> tuple[Loaded, T]:
         """Apply ``decide`` to the purchase ``loaded`` holds and store the result; on a
         concurrent change, read both again and decide again. Returns the purchase as stored.
@@ -84,6 +90,7 @@ class Changes:
             changed, result = decide(loaded.purchase, at)
             saved = await self.purchases.save(refreshed(changed, at))
             if saved is not None:
+                await self.purchases.returns.follow(loaded.purchase, saved, loaded.account)
                 if more and not saved.outbox:
                     return Loaded(saved, loaded.account), result
                 return Loaded(await self.publish(saved), loaded.account), result
@@ -134,6 +141,8 @@ class Changes:
                 return current
             saved = await self.accounts.save(changed, new=current is None)
             if saved is not None:
+                if saved.management_account_id != (current.management_account_id if current else None):
+                    await self.purchases.returns.regroup(saved)
                 return saved
             current = await self.accounts.get(account_id)
         raise TransientError(f"account {account_id} kept changing under us")

@@ -141,7 +141,7 @@ class Scans:
             return False
         record = await self.changes.purchases.get(purchase_id)
         if record is None:  # new, or claimed by a scan that stopped before storing it
-            record = await self.changes.purchases.insert(found_record(found, account, self.changes.at(account)))
+            record = await self.changes.insert(found_record(found, account, self.changes.at(account)), account)
         FOUND.labels(found.product_key, "no" if record.quiet else "yes").inc()
         if not record.quiet:
             event, message_id = recorded_event(record, now)

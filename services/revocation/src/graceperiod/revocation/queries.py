@@ -39,10 +39,9 @@ from graceperiod.revocation.domain.drafts import NO_SUPPORT_CASES, category_for,
 from graceperiod.revocation.domain.lifecycle import assessment
 from graceperiod.revocation.domain.listing import Position, sort_keys
 from graceperiod.revocation.domain.records import AccountRecord, PurchaseRecord
-from graceperiod.revocation.domain.returns import allowance, family_of, is_savings_plan, year_of
+from graceperiod.revocation.domain.returns import allowance, is_savings_plan, tally_key
 from graceperiod.revocation.domain.views import view_of
 from graceperiod.revocation.organizations import OrganizationReads
-from graceperiod.revocation.return_counts import ReturnCounts
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.runtime.shared_reads import SharedReads
 
@@ -112,7 +111,6 @@ class Queries:
         self.listing = listing
         self.organizations = organizations
         self._pages: SharedReads[_PageKey, _Page] = SharedReads(self._page)
-        self._returns = ReturnCounts(lambda accounts, year: changes.purchases.count_returns(accounts, between=year))
 
     async def answer(self, query: Query, link: LinkClaims | None = None) -> Reply:  # noqa: PLR0911 - one answer per query
         """Answer ``query`` (its actor verified, ``link`` the verified email link it acts on)."""
@@ -188,13 +186,10 @@ class Queries:
 
     async def _returns_counted(self, record: PurchaseRecord, account: AccountRecord | None) -> int:
         """The Savings Plan returns made or found this year against the purchase's management
-        account (only its own account's while that is unknown), as counted in the last seconds
-        (:mod:`graceperiod.revocation.return_counts`)."""
+        account (only its own account's while that is unknown): one read of its tally."""
         if not is_savings_plan(record):
             return 0
-        family = family_of(record, account)
-        accounts = await self.changes.accounts.in_family(family) if family else [record.account_id]
-        return await self._returns(accounts, year_of(record))
+        return await self.changes.purchases.returns.counted(tally_key(record, account))
 
     async def draft(self, query: GetSupportCaseDraft) -> SupportCaseDraftReply:
         record = await self.changes.find(query.purchase_id)

@@ -70,7 +70,7 @@ class Recording:
         else:
             state, account = await self._read(account, purchase)
         at = self.changes.at(account)
-        record = await self.changes.purchases.insert(recorded(purchase, state, at))
+        record = await self.changes.insert(recorded(purchase, state, at), account)
         await self.changes.account(
             purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
         )

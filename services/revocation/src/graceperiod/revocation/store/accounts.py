@@ -46,11 +46,6 @@ class AccountStore:
         cursor = self._accounts.find({"_id": {"$in": sorted(account_ids)}})
         return {doc["_id"]: AccountRecord.model_validate(doc) async for doc in cursor}
 
-    async def in_family(self, management_account_id: str) -> list[str]:
-        """The accounts known to be in this management account's organization (itself included)."""
-        cursor = self._accounts.find({"management_account_id": management_account_id}, projection={"_id": 1})
-        return sorted({management_account_id, *[doc["_id"] async for doc in cursor]})
-
     async def all(self) -> list[AccountRecord]:
         return [AccountRecord.model_validate(doc) async for doc in self._accounts.find({}).sort("_id", ASCENDING)]
 

@@ -11,11 +11,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graceperiod.contracts.enums import CommitmentKind
 from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.revocation.domain.records import PurchaseRecord
-from graceperiod.revocation.domain.returns import RETURNED_STATES
 from graceperiod.revocation.store.listing import PurchaseListing
+from graceperiod.revocation.store.return_tallies import ReturnTallies
 from graceperiod.runtime.logs import get_logger
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
 from graceperiod.runtime.tasks import cancel_and_wait
@@ -48,6 +47,7 @@ class PurchaseStore:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._purchases = database["purchases"]
         self.listing = PurchaseListing(database)
+        self.returns = ReturnTallies(database)
         self._relisting: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
@@ -167,16 +167,3 @@ class PurchaseStore:
         query: dict[str, Any] = {"_id": {"$gt": after}} if after else {}
         cursor = self._purchases.find(query, projection={"purchase": 1}).sort("_id", ASCENDING).limit(limit)
         return [(doc["_id"], PurchaseExecuted.model_validate(doc["purchase"])) async for doc in cursor]
-
-    async def count_returns(self, account_ids: list[str], *, between: tuple[datetime, datetime]) -> int:
-        """Savings Plans of these accounts, bought in ``[start, end)``, that AWS shows as returned
-        (or returning): what counts against the yearly return limit."""
-        start, end = between
-        return await self._purchases.count_documents(
-            {
-                "account_id": {"$in": sorted(account_ids)},
-                "executed_at": {"$gte": start, "$lt": end},
-                "purchase.commitment.kind": CommitmentKind.SAVINGS_PLAN.value,
-                "aws.state": {"$in": sorted(RETURNED_STATES)},
-            }
-        )
