@@ -266,6 +266,32 @@ async def test_a_reminder_is_stored_once_however_often_its_event_comes(
     assert await mongo[f"{db_prefix}_notifier"]["reminders"].count_documents({}) == 1
 
 
+async def test_reminders_of_events_arriving_within_the_linger_share_one_insert(
+    mongodb_url: str, mongo: AsyncMongoClient[Document], db_prefix: str
+) -> None:
+    inserts = _Inserts()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(mongodb_url, tz_aware=True, event_listeners=[inserts])
+    try:
+        store = ReminderStore(client[f"{db_prefix}_notifier"], linger=0.2)
+        now = datetime.now(UTC).replace(microsecond=0)
+        windows = Windows(self_service_until=now + timedelta(hours=48), closes_at=now + timedelta(days=7))
+
+        async def schedule(index: int) -> None:
+            await asyncio.sleep(index * 0.02)  # events arriving one after the other, not at once
+            purchase = sample_purchase(purchase_id=f"pur-{index}", executed_at=now)
+            event = PurchaseRecorded(occurred_at=now, purchase=purchase, windows=windows, phase=Phase.SELF_SERVICE)
+            found = reminder_for(event, hours_before=24, now=now)
+            assert found is not None
+            await store.schedule(found)
+
+        await asyncio.gather(*(schedule(i) for i in range(5)))
+
+        assert inserts.commands == 1, "5 reminders 20 ms apart, within a 200-ms linger: one insert"
+        assert await mongo[f"{db_prefix}_notifier"]["reminders"].count_documents({}) == 5
+    finally:
+        await client.close()
+
+
 async def test_without_a_link_signing_key_the_notifier_refuses_to_start(make_notifier: NotifierFactory) -> None:
     with pytest.raises(KeyConfigurationError, match="no signing key configured: give NOTIFIER_LINK_KEYS_DIR"):
         async with running(make_notifier(link_keys_dir=None)):

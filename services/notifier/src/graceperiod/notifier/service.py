@@ -13,6 +13,7 @@ redelivered event finds it and sends nothing twice. Per event:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -108,8 +109,19 @@ class NotifierService:
     # --- Events -------------------------------------------------------------------------
 
     async def on_purchase_recorded(self, event: PurchaseRecorded) -> None:
+        # The reminder is stored while the emails go out (its insert shared with other events'
+        # reminders); the event is acked only once both are done, and a retry redoes either.
+        reminder = asyncio.ensure_future(self._schedule_reminder(event))
+        try:
+            await self._email_executed(event)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await reminder  # the error reported is the emails'
+            raise
+        await reminder
+
+    async def _email_executed(self, event: PurchaseRecorded) -> None:
         purchase = event.purchase
-        await self._schedule_reminder(event)
         recipients = await self._recipients(purchase)
         facts = PurchaseFacts.of(purchase, event.refund)
         subject = executed_subject(purchase, self._brand)

@@ -19,7 +19,8 @@ take over, a transient failure to release) update a single claim by ``_id``. Rec
 
 Inserts go through :class:`CoalescedInserts`: the events handled at the same time share one
 ``insert`` command per collection (group commit), so a busy notifier makes a few database
-round trips per batch of events instead of three per event.
+round trips per batch of events instead of three per event. A reminder's insert, made while
+its event's emails go out, also waits a moment for the reminders of events arriving just after.
 
 * ``settings`` (:class:`SettingsRecord`): the run-time notification settings (the global
   notification address).
@@ -53,6 +54,10 @@ from graceperiod.notifier.domain.reminders import ReminderRecord, ReminderState
 from graceperiod.runtime.mongo import Document, ensure_indexes, to_document
 
 _DUPLICATE_KEY = 11000
+#: Reminders are stored while the event's emails go out (the event is acked once both are
+#: done), so their insert can wait this long for other events' reminders at no cost to an
+#: email's latency: one command per several events instead of one each.
+REMINDER_LINGER_SECONDS = 0.05
 
 
 class CoalescedInserts:
@@ -63,11 +68,15 @@ class CoalescedInserts:
     load. Each caller learns which of its own documents already existed (duplicate ``_id``),
     exactly as if it had sent its command alone; a failed command fails each of its callers.
     (The raw command costs about half the client CPU of ``insert_many``'s bulk machinery, and
-    reports duplicates without an exception.)"""
+    reports duplicates without an exception.)
 
-    def __init__(self, database: AsyncDatabase[Document], collection: str) -> None:
+    ``linger``: how long the first caller's documents wait for others before a command is sent
+    when none is in flight; for writes nobody waits on at once (0: send at once)."""
+
+    def __init__(self, database: AsyncDatabase[Document], collection: str, *, linger: float = 0.0) -> None:
         self._database = database
         self._collection = collection
+        self._linger = linger
         self._waiting: list[tuple[list[Document], asyncio.Future[set[int]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -76,8 +85,12 @@ class CoalescedInserts:
         future: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
         self._waiting.append((documents, future))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting())
+            self._writer = asyncio.create_task(self._write_after_linger() if self._linger else self._write_waiting())
         return await future
+
+    async def _write_after_linger(self) -> None:
+        await asyncio.sleep(self._linger)
+        await self._write_waiting()
 
     async def _write_waiting(self) -> None:
         while self._waiting:
@@ -287,9 +300,9 @@ class ReminderStore:
     on (state, due_at) so a tick reads only the reminders due. Every write is by ``_id``; a
     state change is conditional on the state it was read in."""
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], *, linger: float = REMINDER_LINGER_SECONDS) -> None:
         self._reminders = database["reminders"]
-        self._inserts = CoalescedInserts(database, "reminders")
+        self._inserts = CoalescedInserts(database, "reminders", linger=linger)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self._reminders, [IndexModel([("state", ASCENDING), ("due_at", ASCENDING)])])

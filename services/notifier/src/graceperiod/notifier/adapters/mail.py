@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from base64 import encodebytes
 from binascii import b2a_qp
@@ -37,8 +38,10 @@ def envelope_address(sender: str) -> str:
     return parseaddr(sender)[1] or sender
 
 
+@functools.lru_cache(maxsize=64)
 def address_header(value: str) -> str:
-    """An address header value, its display name RFC 2047-encoded when it is not ASCII."""
+    """An address header value, its display name RFC 2047-encoded when it is not ASCII.
+    (Cached: the sender and reply-to addresses are the same on every email.)"""
     name, address = parseaddr(value)
     return formataddr((name, address), charset="utf-8") if address else value
 
@@ -70,7 +73,7 @@ def _part(content_type: str, body: str) -> bytes:
         ascii_body = "\r\n".join(lines).encode("ascii")
     else:
         ascii_body = b""
-    if ascii_body and max(len(line) for line in lines) <= _MAX_LINE:
+    if ascii_body and max(map(len, lines)) <= _MAX_LINE:
         encoding, payload = "7bit", ascii_body
     elif html:
         encoding, payload = "base64", b2a_base64_lines(body.encode("utf-8"))

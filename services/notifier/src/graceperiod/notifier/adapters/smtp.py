@@ -4,8 +4,9 @@ Each connection is opened once (TLS or STARTTLS and login included) and reused f
 emails; a connection the server closed, or that failed mid-command, is dropped and a new one
 opened for the next email. The pool's size bounds how many emails are in flight at once.
 
-With tracing on, each email is a span ``smtp send``, with ``smtp wait for a connection`` (the
-pool) and, when one is opened, ``smtp connect`` inside: nothing maintained instruments aiosmtplib.
+With tracing on, each email is a span ``smtp send``, with ``smtp wait for a connection`` inside
+when the pool had none free, and ``smtp connect`` when one is opened: nothing maintained
+instruments aiosmtplib.
 """
 
 from __future__ import annotations
@@ -145,8 +146,12 @@ class SmtpTransport:
         with self._tracer.start_as_current_span("smtp send", kind=SpanKind.CLIENT, attributes=attributes):
             await self._send(email)
 
-    async def _send(self, email: Email) -> None:
-        message = to_bytes(email, self._sender, reply_to=self._reply_to)
+    async def _acquire(self) -> None:
+        """Take a place in the pool: at once when one is free (no timer to arm and cancel),
+        else waiting at most ``acquire_timeout``."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns without suspending
+            return
         try:
             with self._tracer.start_as_current_span("smtp wait for a connection"):
                 async with asyncio.timeout(self._acquire_timeout):
@@ -154,6 +159,10 @@ class SmtpTransport:
         except TimeoutError as exc:
             msg = f"no SMTP connection free within {self._acquire_timeout:g} s"
             raise TransientDeliveryError(msg) from exc
+
+    async def _send(self, email: Email) -> None:
+        message = to_bytes(email, self._sender, reply_to=self._reply_to)
+        await self._acquire()
         client: aiosmtplib.SMTP | None = None
         reusable = True
         try:
