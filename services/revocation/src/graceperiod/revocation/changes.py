@@ -83,15 +83,18 @@ class Changes:
         concurrent change, read both again and decide again. Returns the purchase as stored.
 
         ``more``: the handler writes the purchase again right after (a claimed attempt, then
-        its outcome), so a write with nothing to publish leaves its ``listing_due`` mark for
-        that write to clear (one database write fewer; a crash in between leaves it to relist)."""
+        its outcome), so a write with nothing to publish is neither listed nor settled: it
+        leaves its ``listing_due`` mark for that write, which lists the purchase and clears it
+        (two database writes fewer; a crash in between leaves it to relist)."""
         for _ in range(_ROUNDS):
             at = self.at(loaded.account)
             changed, result = decide(loaded.purchase, at)
-            saved = await self.purchases.save(refreshed(changed, at))
+            changed = refreshed(changed, at)
+            later = more and not changed.outbox
+            saved = await self.purchases.save(changed, listed=not later)
             if saved is not None:
                 await self.purchases.returns.follow(loaded.purchase, saved, loaded.account)
-                if more and not saved.outbox:
+                if later:
                     return Loaded(saved, loaded.account), result
                 return Loaded(await self.publish(saved), loaded.account), result
             loaded = await self.load(loaded.purchase.purchase_id)

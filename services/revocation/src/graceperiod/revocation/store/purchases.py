@@ -77,18 +77,20 @@ class PurchaseStore:
         doc = await self._purchases.find_one({"_id": purchase_id})
         return PurchaseRecord.model_validate(doc) if doc else None
 
-    async def save(self, record: PurchaseRecord) -> PurchaseRecord | None:
+    async def save(self, record: PurchaseRecord, *, listed: bool = True) -> PurchaseRecord | None:
         """Replace the stored purchase if it is still at ``record.version`` and list it; the
         record as stored (next version), or None when someone changed it meanwhile. It stays
         marked ``listing_due`` until :meth:`settle` (a write that another one follows in the
-        same handler is left marked: that one's settle clears it, a crash leaves it to relist)."""
+        same handler is left marked: that one's settle clears it, a crash leaves it to relist).
+        ``listed=False``: not listed now (the write that follows in the same handler lists it)."""
         saved = record.model_copy(update={"version": record.version + 1})
         result = await self._purchases.replace_one(
             {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
         )
         if result.modified_count != 1:
             return None
-        await self.listing.put(saved)
+        if listed:
+            await self.listing.put(saved)
         return saved
 
     async def settle(self, record: PurchaseRecord) -> bool:
