@@ -67,8 +67,8 @@ class FakeCommandStore:
     async def get(self, key: str) -> CommandRecord | None:
         return self.records.get(key)
 
-    async def finish(self, key: str, reply: CommandReply) -> None:
-        self.records[key] = self.records[key].model_copy(update={"state": "done", "reply": reply})
+    async def finish(self, command: CommandRecord, reply: CommandReply) -> None:
+        self.records[command.key] = self.records[command.key].model_copy(update={"state": "done", "reply": reply})
 
 
 @dataclass

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -27,6 +29,7 @@ from graceperiod.runtime.tracing import Tracing
 
 Document = dict[str, Any]
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 log = get_logger("graceperiod.mongo")
 
@@ -73,14 +76,30 @@ class KeyedRecord(Record):
     model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
 
 
-def to_document(model: BaseModel, *, key: str | None = None) -> Document:
+#: The field holding a document's text part (:func:`to_document`'s ``as_text``).
+TEXT_PART = "as_text"
+
+
+def to_document(model: BaseModel, *, key: str | None = None, as_text: AbstractSet[str] = frozenset()) -> Document:
     """A record (or contract model) as a BSON-ready document, with ``key`` as its ``_id``:
     datetimes stay dates (queryable), money becomes its exact decimal string (FerretDB has
-    no Decimal128), calendar days their ISO string (BSON has no day type), enums their values."""
-    doc: Document = _bson_safe(model.model_dump(mode="python"))
+    no Decimal128), calendar days their ISO string (BSON has no day type), enums their values.
+
+    ``as_text``: fields no query reads, kept together as one JSON text field (:data:`TEXT_PART`;
+    read back with :func:`from_document`). The local FerretDB decodes and encodes every field of
+    a document it reads or writes, so a document costs by its number of fields, not its bytes."""
+    doc: Document = _bson_safe(model.model_dump(mode="python", exclude=set(as_text) or None))
+    if as_text:
+        doc[TEXT_PART] = model.model_dump_json(include=set(as_text))
     if key is not None:
         doc["_id"] = key
     return doc
+
+
+def from_document(model: type[M], doc: Document) -> M:
+    """The record :func:`to_document` wrote (a text part or not: documents written before it had one)."""
+    text = doc.get(TEXT_PART)
+    return model.model_validate({**doc, **json.loads(text)} if isinstance(text, str) else doc)
 
 
 def _bson_safe(value: Any) -> Any:

@@ -88,7 +88,7 @@ class Commands:
                 return earlier.reply  # the outcome of this key, given before
         started = asyncio.get_running_loop().time()
         acceptance = Acceptance()
-        work = asyncio.create_task(self._execute(command, key, acceptance, Asker(command.actor, link)))
+        work = asyncio.create_task(self._execute(command, seen, acceptance, Asker(command.actor, link)))
         self._running.add(work)
         work.add_done_callback(partial(self._finished, acceptance))
         return await self._answer(work, acceptance, deadline=started + self.reply_within)
@@ -111,13 +111,15 @@ class Commands:
         except Exception:  # accepted, then failed: a tick resumes it once its lease passed
             return in_progress()
 
-    async def _execute(self, command: Command, key: str, acceptance: Acceptance, asker: Asker) -> CommandReply:
+    async def _execute(
+        self, command: Command, seen: CommandRecord, acceptance: Acceptance, asker: Asker
+    ) -> CommandReply:
         async with self._slots:
             try:
-                reply = await self._run(command, key, acceptance, asker)
+                reply = await self._run(command, seen.key, acceptance, asker)
             except Rejected as rejected:
                 reply = self.replies.rejected(rejected, asker)
-        await self.store.finish(key, reply)
+        await self.store.finish(seen, reply)
         log.info("command done", kind=command.kind, status=reply.status, message=reply.message)
         return reply
 

@@ -10,7 +10,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.revocation import CommandReply
 from graceperiod.revocation.domain.records import Claim, CommandRecord
-from graceperiod.runtime.mongo import Document, ensure_expiry_index, insert_once, purge_expired, to_document
+from graceperiod.runtime.mongo import (
+    TEXT_PART,
+    Document,
+    ensure_expiry_index,
+    from_document,
+    insert_once,
+    purge_expired,
+    to_document,
+)
+
+#: A command's reply carries the purchase as its asker saw it (about a hundred fields): kept as text.
+_REPLY = frozenset({"reply"})
 
 
 class CommandStore:
@@ -25,14 +36,15 @@ class CommandStore:
 
     async def begin(self, command: CommandRecord) -> bool:
         """True for the first delivery of this key, False if it was seen before."""
-        return await insert_once(self._commands, to_document(command, key=command.key))
+        return await insert_once(self._commands, to_document(command, key=command.key, as_text=_REPLY))
 
     async def get(self, key: str) -> CommandRecord | None:
         doc = await self._commands.find_one({"_id": key})
-        return CommandRecord.model_validate(doc) if doc else None
+        return from_document(CommandRecord, doc) if doc else None
 
-    async def finish(self, key: str, reply: CommandReply) -> None:
-        await self._commands.update_one({"_id": key}, {"$set": {"state": "done", "reply": to_document(reply)}})
+    async def finish(self, command: CommandRecord, reply: CommandReply) -> None:
+        done = to_document(command.model_copy(update={"state": "done", "reply": reply}), as_text=_REPLY)
+        await self._commands.update_one({"_id": command.key}, {"$set": {"state": "done", TEXT_PART: done[TEXT_PART]}})
 
     async def purge(self, now: datetime) -> int:
         return await purge_expired(self._commands, now=now)

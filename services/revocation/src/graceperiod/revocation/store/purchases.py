@@ -1,6 +1,7 @@
-"""The ``purchases`` collection: one document per purchase, ``_id`` = purchase id. Each write
-of a purchase is followed by its listing's (``store/listing.py``), then by one small update
-that clears its ``listing_due`` mark and empties its published outbox together."""
+"""The ``purchases`` collection: one document per purchase, ``_id`` = purchase id, its timeline
+and audit kept as one JSON text field (:data:`AS_TEXT`). Each write of a purchase is followed
+by its listing's (``store/listing.py``), then by one small update that clears its
+``listing_due`` mark and empties its published outbox together."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.revocation.store.listing import PurchaseListing
 from graceperiod.revocation.store.return_tallies import ReturnTallies
 from graceperiod.runtime.logs import get_logger
-from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once, to_document
+from graceperiod.runtime.mongo import Document, ensure_indexes, from_document, insert_once, to_document
 from graceperiod.runtime.tasks import cancel_and_wait
 
 log = get_logger("graceperiod.revocation.listing")
@@ -27,9 +28,14 @@ log = get_logger("graceperiod.revocation.listing")
 MAY_LAG = {"listing_due": {"$in": [True, None]}}
 
 
+#: What no query reads and grows with each change (a timeline entry per change, per email
+#: delivered): stored as text, more than half a purchase's fields otherwise.
+AS_TEXT = frozenset({"timeline", "audit"})
+
+
 def purchase_document(record: PurchaseRecord, *, listed: bool = False) -> Document:
     """``listed``: its listing is written already (a bulk load writes both)."""
-    doc = to_document(record, key=record.purchase_id)
+    doc = to_document(record, key=record.purchase_id, as_text=AS_TEXT)
     # Fields of the purchase the queries filter and sort on, kept at the top level.
     doc.update(
         {
@@ -75,7 +81,7 @@ class PurchaseStore:
 
     async def get(self, purchase_id: str) -> PurchaseRecord | None:
         doc = await self._purchases.find_one({"_id": purchase_id})
-        return PurchaseRecord.model_validate(doc) if doc else None
+        return from_document(PurchaseRecord, doc) if doc else None
 
     async def save(self, record: PurchaseRecord, *, listed: bool = True) -> PurchaseRecord | None:
         """Replace the stored purchase if it is still at ``record.version`` and list it; the
@@ -133,7 +139,7 @@ class PurchaseStore:
         while rounds is None or rounds > 0:
             docs = [doc async for doc in self._purchases.find(MAY_LAG).limit(batch)]
             for doc in docs:
-                await self._list(PurchaseRecord.model_validate(doc))
+                await self._list(from_document(PurchaseRecord, doc))
             listed += len(docs)
             if len(docs) < batch:
                 break
@@ -162,7 +168,7 @@ class PurchaseStore:
     async def one_of_account(self, account_id: str) -> PurchaseRecord | None:
         """Any one purchase of the account (its region tells where to probe the account)."""
         doc = await self._purchases.find_one({"account_id": account_id})
-        return PurchaseRecord.model_validate(doc) if doc else None
+        return from_document(PurchaseRecord, doc) if doc else None
 
     async def commitments(self, *, after: str | None = None, limit: int = 500) -> list[tuple[str, PurchaseExecuted]]:
         """(purchase id, what was announced) of stored purchases, AWS and Azure, by purchase id."""
