@@ -214,8 +214,8 @@ async def test_one_email_link_revoke_reads_the_purchase_and_its_account_once(
     # one update clearing its listing_due mark and emptying its published outbox together (the
     # revoke's claim leaves both to the outcome's write); a tick also asks for lagging listings.
     # The revoke: its key, the purchase and account read, the claim, the outcome, its listing,
-    # the settle, the reply stored.
-    assert revoke["commands"] <= 8
+    # the settle, the return counted in its management account's tally, the reply stored.
+    assert revoke["commands"] <= 9
     assert follow_up["commands"] <= 12 + 2
 
 
