@@ -55,10 +55,13 @@ class ReturnTallies:
 
     async def follow(self, before: PurchaseRecord | None, after: PurchaseRecord, account: AccountRecord | None) -> None:
         """``after`` was just stored (``before``: as it was read, None when new): count it if it
-        uses a return now, take it off if it stopped. No write for any other purchase."""
-        if uses_a_return(after):
+        started using a return, take it off if it stopped. No write for any other change (a
+        return's follow-ups store the purchase several times; the start-up backfill counts what
+        a crash between a save and this write left out)."""
+        was_counted = before is not None and uses_a_return(before)
+        if uses_a_return(after) and not was_counted:
             await self._add({tally_key(after, account): {after.purchase_id}})
-        elif before is not None and uses_a_return(before):
+        elif was_counted and not uses_a_return(after):
             await self._tallies.update_one(
                 {"_id": tally_key(after, account)}, {"$pull": {"purchase_ids": after.purchase_id}}
             )
