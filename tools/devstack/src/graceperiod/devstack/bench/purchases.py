@@ -34,6 +34,7 @@ def recorded_purchases(count: int, *, accounts: int = 50) -> list[PurchaseRecord
             executed_at=now - timedelta(days=30) + timedelta(seconds=n * 250),
             requester_email=f"user{n % 20}@example.com",
         )
+        body["requested_by"]["user_id"] = f"u-user{n % 20}"  # each caller's own purchases differ
         purchase = PurchaseExecuted.model_validate_json(json.dumps(body))
         state = AwsState(known=False, error="seeded by the benchmark", read_at=now)
         records.append(recorded(purchase, state, at))

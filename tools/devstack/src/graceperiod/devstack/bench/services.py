@@ -108,6 +108,7 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
             bearer_token=token,
             link_path=f"/api/purchases/{purchase_id}/revoke?token={link_token}",
             distinct_link_paths=await _distinct_links(servers, f"{db_prefix}_revocation", signer, LINKS_VIEWED),
+            list_mix=await _list_mix(base_url, idp, now),
             duration=4.0 if quick else 10.0,
         )
         history = await bench_gateway.history(base_url, bearer_token=token, duration=4.0 if quick else 10.0)
@@ -120,6 +121,47 @@ async def gateway(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         ),
         metrics={"purchases_stored": stored + len(bodies), **_gateway_metrics(numbers), **history},
     )
+
+
+#: The list row's callers (user id, roles) and what each asks first: the default page, other
+#: sorts, filters, one's own purchases (seeded purchases are requested by u-user0 … u-user19).
+LIST_CALLERS: dict[str, tuple[str, ...]] = {"u-admin": ("admin",), "u-user3": ("user",), "u-user7": ("user",)}
+LIST_FIRST_PAGES: tuple[tuple[str, str], ...] = (
+    ("u-admin", ""),
+    ("u-admin", "&sort=deadline"),
+    ("u-admin", "&phase=self-service"),
+    ("u-admin", "&account_id=300000000007"),
+    ("u-admin", "&sort=upfront"),
+    ("u-user3", "&mine=true"),
+    ("u-user3", "&sort=state"),
+    ("u-user7", "&sort=account&order=desc"),
+    ("u-user7", "&expiring_within_hours=48"),
+)
+#: How many pages after the first the mix also asks for, following each list's cursors.
+LIST_NEXT_PAGES = 2
+
+
+async def _list_mix(base_url: str, idp: ApiTokenIssuer, now: datetime) -> list[bench_gateway.Request]:
+    """Several callers' first pages (filters and sorts), and the next pages their cursors give."""
+    tokens = {
+        user: idp.token(user_id=user, email=f"{user}@example.com", roles=list(roles), now=now)
+        for user, roles in LIST_CALLERS.items()
+    }
+    auth = {user: {"Authorization": f"Bearer {token}"} for user, token in tokens.items()}
+    mix = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+        for user, query in LIST_FIRST_PAGES:
+            path = f"/api/purchases?limit=50{query}"
+            mix.append(bench_gateway.Request(path, auth[user]))
+            for _ in range(LIST_NEXT_PAGES):
+                answer = await client.get(path, headers=auth[user])
+                answer.raise_for_status()
+                cursor = answer.json().get("next_cursor")
+                if cursor is None:
+                    break
+                path = f"/api/purchases?limit=50{query}&cursor={cursor}"
+                mix.append(bench_gateway.Request(path, auth[user]))
+    return mix
 
 
 #: The email-link row views this many stored purchases' links, each once (200 req/s for 10 s).
@@ -163,6 +205,10 @@ def _gateway_metrics(numbers: dict[str, Any]) -> dict[str, Any]:
         "purchases_p50_ms": numbers["purchases_list"]["p50_ms"],
         "purchases_p99_ms": numbers["purchases_list"]["p99_ms"],
         "purchases_vs_baseline": numbers["purchases_vs_baseline"],
+        "purchases_requests_in_mix": numbers["purchases_requests_in_mix"],
+        # everyone asking the same first page (shared identical reads), beside the target row
+        "purchases_same_request_req_per_s": numbers["purchases_same_request"]["req_per_s"],
+        "purchases_same_request_p99_ms": numbers["purchases_same_request"]["p99_ms"],
         "email_link_req_per_s": numbers["email_link"]["req_per_s"],
         "email_link_p50_ms": numbers["email_link"]["p50_ms"],
         "email_link_p99_ms": numbers["email_link"]["p99_ms"],

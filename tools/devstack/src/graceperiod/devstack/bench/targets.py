@@ -104,7 +104,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "gateway_purchases_vs_health",
-        "gateway GET /api/purchases (10,000 stored) ÷ GET /health, req/s",
+        "gateway GET /api/purchases (10,000 stored; callers, sorts, filters, cursors) ÷ GET /health, req/s",
         "gateway",
         "min",
         0.3,
@@ -113,7 +113,7 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "gateway_purchases_p99",
-        "gateway GET /api/purchases (10,000 stored), p99",
+        "gateway GET /api/purchases (10,000 stored; callers, sorts, filters, cursors), p99",
         "gateway",
         "max",
         100.0,
