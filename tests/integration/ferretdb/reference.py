@@ -6,7 +6,7 @@ greatest descending; an empty array below null)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,9 +80,19 @@ def _matches(value: Any, op: str, arg: Any) -> bool:
     return _scalar_matches(value, op, arg)
 
 
+_JOINS: dict[str, Callable[[Iterable[bool]], bool]] = {"$and": all, "$or": any}
+
+
 def matches(doc: Document, query: Document) -> bool:
-    """Whether a document matches a filter of top-level fields with $eq/$ne/$in/$lt/$lte/$gt/$gte."""
+    """Whether a document matches a filter of top-level fields with $eq/$ne/$in/$lt/$lte/$gt/$gte,
+    joined by $and and $or."""
     for field, condition in query.items():
+        if field in _JOINS:
+            if not _JOINS[field](matches(doc, part) for part in condition):
+                return False
+            continue
+        if field == "$comment":
+            continue
         ops = condition if isinstance(condition, dict) and str(next(iter(condition), "")).startswith("$") else None
         value = doc.get(field, MISSING)
         if not all(_matches(value, op, arg) for op, arg in (ops or {"$eq": condition}).items()):

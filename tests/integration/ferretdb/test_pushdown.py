@@ -155,3 +155,38 @@ async def test_the_local_build_pushes_filters_and_sorts_down_where_no_array_is_i
     # arrays in the sorted field: SQLite's order is not MongoDB's, so the handler sorts
     explain = await database.command("explain", {"find": "with_arrays", "filter": {}, "sort": {"d": 1}})
     assert explain["sortPushdown"] is False
+
+
+PROJECTIONS: list[Document] = [{"k": 1}, {"s": 1, "_id": 0}, {"d": True, "k": 1.0}, {"s": 0}, {"k": 0, "_id": 0}]
+PROJECTED_FILTERS: list[Document] = [
+    *SORT_FILTERS,
+    {"$or": [{"s": "a"}, {"k": {"$gte": "a"}}]},
+    {"$and": [{"d": {"$lte": T0}}, {"s": {"$ne": "a"}}]},
+    {"s": {"$in": ["a", "b"]}, "$comment": "projected"},
+]
+
+
+def projected(doc: Document, projection: Document) -> Document:
+    """What MongoDB returns of ``doc`` under a plain inclusion or exclusion projection."""
+    including = any(value for field, value in projection.items() if field != "_id")
+    if including:
+        keep = {field for field, value in projection.items() if value} | {"_id"}
+        return {f: v for f, v in doc.items() if f in keep and not (f == "_id" and projection.get("_id") == 0)}
+    return {f: v for f, v in doc.items() if f not in projection}
+
+
+async def test_projected_sorted_pages_match_a_reference_evaluation(
+    collections: dict[str, tuple[AsyncCollection[Document], list[Document]]],
+) -> None:
+    """The local build decodes only the fields a projected find's filter, sort and projection
+    name (patch 05): what it returns is still what MongoDB returns."""
+    for collection, docs in collections.values():
+        for query in PROJECTED_FILTERS:
+            selected = [doc for doc in docs if reference.matches(doc, query)]
+            for spec in SORTS:
+                ordered = reference.sort(selected, spec)
+                for projection in PROJECTIONS:
+                    expected = [projected(doc, projection) for doc in ordered][:7]
+                    cursor = collection.find(query, projection=projection).sort(spec).limit(7)
+                    found = [doc async for doc in cursor]
+                    assert found == expected, (collection.name, query, spec, projection)
