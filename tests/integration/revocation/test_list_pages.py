@@ -82,9 +82,12 @@ class Commands(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.projections: list[object] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+        if event.command_name == "find":
+            self.projections.append(event.command.get("projection"))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -93,10 +96,11 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-async def test_a_page_of_any_size_is_one_read_and_its_accounts(mongodb_url: str, db_prefix: str) -> None:
-    """The History's page is one read of the listing (one batch, no getMore, whatever the page's
-    size) and one of the page's accounts; an export's page the read of the listing only; the
-    money at a glance two reads of the listing (and the soonest deadline's account)."""
+async def test_a_page_of_any_size_is_two_reads_and_its_accounts(mongodb_url: str, db_prefix: str) -> None:
+    """The History's page is a read of the listing's versions (one batch, no getMore, whatever
+    the page's size), one of the records not read before, and one of the page's accounts; an
+    export's page the read of the listing only; the money at a glance two reads of the listing
+    (and the soonest deadline's account)."""
     database_name = f"{db_prefix}_revocation"
     await seed_purchases(mongodb_url, database_name, 260, accounts=7)
     commands = Commands()
@@ -109,11 +113,20 @@ async def test_a_page_of_any_size_is_one_read_and_its_accounts(mongodb_url: str,
         queries = Queries(changes, purchases.listing)
         page = await queries.list_purchases(ListPurchases(actor=ADMIN, limit=200))
         assert len(page.items) == 200
-        assert commands.sent == [("find", LISTING), ("find", "accounts")]
+        assert commands.sent == [("find", LISTING), ("find", LISTING), ("find", "accounts")]  # versions, records
+        assert commands.projections[:2] == [{"version": 1}, {"record": 1}]
+        commands.sent.clear()
+        again = await queries.list_purchases(ListPurchases(actor=ADMIN, limit=200))
+        assert again == page
+        assert commands.sent == [("find", LISTING), ("find", "accounts")]  # the records are kept
         commands.sent.clear()
         rows = await queries.export(ExportPurchases(actor=ADMIN, limit=1000))
         assert len(rows.items) == 260
         assert commands.sent == [("find", LISTING)]
+        commands.sent.clear()
+        lines = await queries.export(ExportPurchases(actor=ADMIN, limit=1000, csv_lines=True))
+        assert len(lines.lines) == 260
+        assert commands.sent == [("find", LISTING)]  # every line listed: none written again
         commands.sent.clear()
         await queries.summary()
         assert commands.sent == [("find", LISTING), ("find", LISTING)]  # no open window: no account

@@ -6,6 +6,7 @@ between the two writes)."""
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from graceperiod.contracts import purchase_csv
 from graceperiod.contracts.revocation import (
     ExportPurchases,
     ListPurchases,
@@ -33,7 +35,7 @@ from graceperiod.devstack.testkit.samples import sample_purchase
 from graceperiod.revocation.domain.lifecycle import At, LifecyclePolicy, recorded, refreshed
 from graceperiod.revocation.domain.listing import matches, sort_keys
 from graceperiod.revocation.domain.records import AwsState, PurchaseRecord, RevocationStatus
-from graceperiod.revocation.store.listing import PurchaseListing
+from graceperiod.revocation.store.listing import CSV_LINE, LISTING, PurchaseListing
 from graceperiod.revocation.store.purchases import PurchaseStore, purchase_document
 from graceperiod.runtime.mongo import Document, create_mongo_client, to_document
 from tests.integration.revocation.conftest import ADMIN, ALICE, Harness
@@ -264,6 +266,29 @@ async def test_export_rows_come_in_the_same_order_without_timelines(harness: Har
         if cursor is None:
             break
     assert rows == expected(seeded, filters)
+
+
+async def test_export_csv_lines_are_the_rows_lines_in_the_same_order(harness: Harness, seeded: Seeded) -> None:
+    """Asked for CSV lines, the export answers each purchase's line as listed, page by page;
+    one listed under an older line format (no line of this one) is written from its row."""
+    older = next(iter(seeded.records))
+    await seeded.collection.database[LISTING].update_one({"_id": older}, {"$unset": {CSV_LINE: ""}})
+    filters = PurchaseFilters(sort=PurchaseSort.ACCOUNT, descending=True)
+    by_rows: list[str] = []
+    lines: list[str] = []
+    for csv_lines, into in ((False, by_rows), (True, lines)):
+        cursor: str | None = None
+        while True:
+            query = ExportPurchases(actor=ADMIN, limit=7, cursor=cursor, csv_lines=csv_lines, **filters.model_dump())
+            reply = await harness.query(query, PurchaseRowsReply)
+            assert reply.problem is None
+            assert not (reply.items and reply.lines)
+            into.extend(reply.lines or [purchase_csv.line(row) for row in reply.items])
+            if (cursor := reply.next_cursor) is None:
+                break
+    assert lines == by_rows
+    assert [next(csv.reader([line]))[0] for line in lines] == expected(seeded, filters)
+    assert older in {next(csv.reader([line]))[0] for line in lines}
 
 
 async def test_purchases_stored_before_the_listing_existed_are_listed(harness: Harness, seeded: Seeded) -> None:

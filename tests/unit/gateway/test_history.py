@@ -15,11 +15,12 @@ from litestar import Litestar
 from litestar.serialization import encode_json, get_serializer
 from litestar.testing import AsyncTestClient
 
-from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, PurchaseSort
+from graceperiod.contracts.purchase_csv import HEADER, cell
+from graceperiod.contracts.revocation import ExportPurchases, ListPurchases, PurchaseRowsReply, PurchaseSort
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.devstack.testkit.gateway_fakes import FakeServiceClients
 from graceperiod.devstack.testkit.gateway_samples import ALICE, BOB, purchase_view
-from graceperiod.gateway.purchases.export import HEADER, cell
+from graceperiod.gateway.purchases.export import page_text
 from graceperiod.gateway.purchases.schemas import PurchasePage
 from tests.unit.gateway.conftest import NOW, sign_in
 
@@ -312,3 +313,9 @@ async def test_a_list_page_is_the_json_the_route_would_encode(
     assert response.content == encode_json(page, encoder)
     assert page.next_cursor is not None
     assert len(page.items) == 50
+
+
+def test_an_export_page_of_csv_lines_is_written_as_the_service_wrote_them() -> None:
+    lines = ["pur-1,x,  spaced  \r\n", "pur-2,'=SUM(A1)\r\n"]
+    page = PurchaseRowsReply.model_validate_json(PurchaseRowsReply(lines=lines).model_dump_json())
+    assert page_text(page) == "".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, PlainSerializer, SecretStr
+from pydantic import ConfigDict, Field, PlainSerializer, SecretStr, StringConstraints
 
 from graceperiod.contracts.base import (
     AccountId,
@@ -228,6 +228,8 @@ class ExportPurchases(Query, PurchaseFilters):
     kind: Literal["export-purchases"] = "export-purchases"
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
     cursor: str | None = None
+    csv_lines: bool = False
+    """Answer with each row's CSV line (``PurchaseRowsReply.lines``) instead of the rows."""
 
 
 class SummarizePurchases(Query):
@@ -291,6 +293,10 @@ class PurchaseRow(Model):
 
 class PurchaseRowsReply(Reply):
     items: list[PurchaseRow] = Field(default_factory=list)
+    lines: list[Annotated[str, StringConstraints(strip_whitespace=False)]] = Field(default_factory=list)
+    """Asked for with ``csv_lines``: each row as one CSV line, CRLF included, cells escaped
+    (``graceperiod.contracts.purchase_csv``); then ``items`` is empty. Kept exactly as
+    written (the contracts' models strip other strings)."""
     next_cursor: str | None = None
 
 

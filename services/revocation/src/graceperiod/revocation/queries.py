@@ -157,11 +157,17 @@ class Queries:
 
     async def export(self, query: ExportPurchases) -> PurchaseRowsReply:
         """Rows of the same selection, without timelines and audits, for a CSV export: as
-        stored (``store.listing.stored_row``), one read a page."""
+        stored (``store.listing.stored_row``), one read a page; asked for ``csv_lines``, each
+        row's CSV line as listed instead."""
         try:
             after = Position.decode(query.cursor, query) if query.cursor else None
         except ValueError as exc:
             return PurchaseRowsReply(problem=_invalid(exc))
+        if query.csv_lines:
+            lines = await self.listing.lines(query, after=after, limit=query.limit + 1, now=self.changes.now())
+            more = len(lines) > query.limit
+            cursor = Position(query.sort, query.descending, lines[query.limit - 1][1]).encode() if more else None
+            return PurchaseRowsReply(lines=[line for line, _ in lines[: query.limit]], next_cursor=cursor)
         rows = await self.listing.rows(query, after=after, limit=query.limit + 1, now=self.changes.now())
         return PurchaseRowsReply(items=rows[: query.limit], next_cursor=_next(rows, query))
 

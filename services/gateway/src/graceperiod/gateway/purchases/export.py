@@ -1,97 +1,26 @@
 """The History as CSV: what the filters select, streamed a page at a time (never every row in
-memory), each cell escaped against spreadsheet formula injection.
-
-A cell a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab
-or a carriage return; OWASP's "CSV injection") is prefixed with a single quote, so
-``=HYPERLINK(...)`` in an account name arrives as text. Every upstream string can carry one:
-account names, SKUs, payment options, names of people.
-"""
+memory), each cell escaped against spreadsheet formula injection
+(:mod:`graceperiod.contracts.purchase_csv`). The revocation service sends each page's lines
+written already; from one that sends rows only, the lines are written here by the same rule."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Final
+from collections.abc import AsyncIterator
 
-from graceperiod.contracts import vocabulary
-from graceperiod.contracts.formatting import iso8601
-from graceperiod.contracts.revocation import PurchaseRow
-
-#: Leading characters that make a spreadsheet evaluate a cell.
-FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-
-HEADER: Final = (
-    "purchase_id",
-    "commitment_id",
-    "commitment_kind",
-    "region",
-    "account_id",
-    "account_name",
-    "provider",
-    "service",
-    "sku",
-    "term_months",
-    "payment_option",
-    "currency",
-    "upfront",
-    "monthly",
-    "total",
-    "executed_at",
-    "source",
-    "requested_by",
-    "requested_by_email",
-    "state",
-    "deadline",
-    "aws_state",
-)
+from graceperiod.contracts.purchase_csv import HEADER, cells, chunk
+from graceperiod.contracts.revocation import PurchaseRowsReply
 
 
-def cell(value: object) -> str:
-    """The text of one cell, neutralised if a spreadsheet would run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+def page_text(page: PurchaseRowsReply) -> str:
+    """A page's CSV lines."""
+    if page.lines:
+        return "".join(page.lines)
+    return chunk(cells(row) for row in page.items)
 
 
-def line(row: PurchaseRow) -> tuple[str, ...]:
-    p, deadline = row.purchase, row.windows.deadline(row.phase)
-    values: Sequence[object] = (
-        p.purchase_id,
-        p.commitment_id,
-        vocabulary.kind(p),
-        p.location or "",
-        p.account.id,
-        p.account.name,
-        vocabulary.label(p.provider),
-        vocabulary.service_label(p),
-        p.sku,
-        p.term_months,
-        p.payment_option,
-        p.cost.currency,
-        p.cost.upfront,
-        p.cost.monthly,
-        p.cost.total,
-        iso8601(p.executed_at),
-        vocabulary.label(p.execution.via),
-        p.requester_label,
-        p.requested_by.email if p.requested_by else "",
-        vocabulary.label(row.phase),
-        iso8601(deadline) if deadline else "",
-        row.aws_state or "",
-    )
-    return tuple(cell(v) for v in values)
-
-
-def chunk(rows: Iterable[tuple[str, ...]]) -> str:
-    """CSV text (RFC 4180: CRLF line ends, quotes where needed) of some lines."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
-    return out.getvalue()
-
-
-async def csv_stream(pages: AsyncIterator[list[PurchaseRow]]) -> AsyncIterator[str]:
-    """The header, then one chunk per page of rows, as the pages arrive."""
+async def csv_stream(pages: AsyncIterator[PurchaseRowsReply]) -> AsyncIterator[str]:
+    """The header, then one chunk per page, as the pages arrive."""
     yield chunk([HEADER])
-    async for rows in pages:
-        if rows:
-            yield chunk(line(row) for row in rows)
+    async for page in pages:
+        if text := page_text(page):
+            yield text

@@ -18,7 +18,6 @@ from graceperiod.contracts.revocation import (
     ListPurchases,
     MarkCaseResolved,
     PurchaseListReply,
-    PurchaseRow,
     PurchaseRowsReply,
     PurchaseSummaryReply,
     RevokePurchase,
@@ -67,14 +66,14 @@ class PurchaseService:
     async def export_page(
         self, actor: Actor, history: HistoryQuery, *, cursor: str | None, limit: int = 1000
     ) -> PurchaseRowsReply:
-        query = ExportPurchases(actor=actor, limit=limit, cursor=cursor, **history.filters(actor))
+        query = ExportPurchases(actor=actor, limit=limit, cursor=cursor, csv_lines=True, **history.filters(actor))
         return ensure_ok(await self._clients.export_purchases(query), REVOCATION)
 
     async def export(
         self, actor: Actor, history: HistoryQuery, first: PurchaseRowsReply
-    ) -> AsyncIterator[list[PurchaseRow]]:
-        """Every row ``history`` selects, a page at a time, from ``first`` on; the next page is
-        asked for while the current one is being written out."""
+    ) -> AsyncIterator[PurchaseRowsReply]:
+        """Every page ``history`` selects, from ``first`` on; the next page is asked for while
+        the current one is being written out."""
         page = first
         while True:
             following = (
@@ -84,7 +83,7 @@ class PurchaseService:
             )
             await asyncio.sleep(0)  # the next page's request leaves before this page is written out
             try:
-                yield page.items
+                yield page
             except BaseException:
                 if following is not None:
                     following.cancel()

@@ -6,15 +6,18 @@ queries that indexes answer, on a collection of their own.
 written after every write of the purchase (``store/purchases.py``): the fields the queries
 filter and sort on, each with an index (``source``, ``phase``, ``deadline_at`` (when the window
 one can act in closes, as of the last write), one sort key per column (``purchase_id``,
-``sort_*``)), and the purchase record itself as JSON text. Why a copy: the local FerretDB
-decodes every nested field of a document it reads, projected or not, and a purchase document
-has about 150 (its timeline, audit, the AWS and Azure states); reading 1,000 of them took
-~1.8 s here, 1,000 flat documents with the record as text ~0.15 s. So that:
+``sort_*``)), the purchase record itself as JSON text, its export row as JSON text and that
+row's CSV line. Why a copy: the local FerretDB decodes every nested field of a document it
+reads (the fields its filter, sort and projection name, with patch 06), and a purchase
+document has about 150 (its timeline, audit, the AWS and Azure states); reading 1,000 of them
+took ~1.8 s here, 1,000 flat documents with the record as text ~0.15 s. So that:
 
 * a filter is an equality or a range on one indexed field (the local FerretDB pushes those
   down to SQLite; ``$or`` it does not, so a search first finds which field matches);
 * a sort reads its key's index in order and stops at the page's end, and the next page is a
-  range on that key (``$gt``/``$lt`` the cursor's), never a skip.
+  range on that key (``$gt``/``$lt`` the cursor's), never a skip;
+* a page reads versions, then only the records not kept from an earlier read (by purchase and
+  version: what is kept is never stale), and an export page only lines and sort keys.
 
 A listed document carries the purchase's ``version`` and is only ever replaced by a later
 one. A purchase whose listing may lag (a crash between the two writes, or stored before the
@@ -24,6 +27,7 @@ listed again at start-up and on every tick (:meth:`~graceperiod.revocation.store
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -33,6 +37,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from graceperiod.contracts import purchase_csv
 from graceperiod.contracts.revocation import PurchaseFilters, PurchaseRow, PurchaseSort, RefundableTotal
 from graceperiod.contracts.revocation_views import Phase
 from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, refundable, sort_keys
@@ -45,6 +50,14 @@ UNLISTED = frozenset({"outbox", "next_check_at"})
 #: What the queries read back: the record (a page of the History), or the row (an export's).
 RECORD_ONLY = {"record": 1}
 ROW_ONLY = {"row": 1}
+VERSION_ONLY = {"version": 1}
+#: How many listed records a replica keeps read (by purchase and version: a version's listed
+#: record never changes), so a page asked for again reads versions, not records (about 14 KB of
+#: memory apiece, 28 MB in all, for the bench's purchases).
+RECORDS_KEPT = 2000
+#: The row's CSV line (``contracts.purchase_csv``), named by its format: a document listed
+#: under another format has none, and its line is written from its row when exported.
+CSV_LINE = f"csv_line_{purchase_csv.FORMAT}"
 #: Just after :data:`SEP`: ``name + SEP`` … ``name + AFTER_SEP`` holds every key starting with ``name``.
 AFTER_SEP = chr(ord(SEP) + 1)
 
@@ -70,6 +83,7 @@ def listed_document(record: PurchaseRecord) -> Document:
     keys = sort_keys(record.purchase, record.phase, record.windows)
     purchase = record.purchase
     refund_currency, refund = refundable(purchase, record.refund)
+    row = stored_row(record)
     return {
         "_id": record.purchase_id,
         "version": record.version,
@@ -85,7 +99,8 @@ def listed_document(record: PurchaseRecord) -> Document:
         "refund": str(refund),
         **{SORT_FIELDS[sort]: key for sort, key in keys.items()},
         "record": record.model_dump_json(exclude=set(UNLISTED)),
-        "row": stored_row(record).model_dump_json(),
+        "row": row.model_dump_json(),
+        CSV_LINE: purchase_csv.line(row),
     }
 
 
@@ -123,8 +138,10 @@ def narrow(query: dict[str, Any], field: str, condition: dict[str, Any]) -> None
 
 
 class PurchaseListing:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], *, records_kept: int = RECORDS_KEPT) -> None:
         self._listed = database[LISTING]
+        self._kept: OrderedDict[tuple[str, int], PurchaseRecord] = OrderedDict()
+        self._records_kept = records_kept
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self._listed, LISTING_INDEXES)
@@ -141,9 +158,30 @@ class PurchaseListing:
     async def page(
         self, filters: PurchaseFilters, *, after: Position | None, limit: int, now: datetime
     ) -> list[PurchaseRecord]:
-        """Up to ``limit`` purchases ``filters`` select, in their order, after ``after``."""
-        docs = await self._find(filters, after=after, limit=limit, now=now, projection=RECORD_ONLY)
-        return [_record(doc) for doc in docs]
+        """Up to ``limit`` purchases ``filters`` select, in their order, after ``after``: which
+        ones (and their versions) read first, then the records of those not kept already."""
+        docs = await self._find(filters, after=after, limit=limit, now=now, projection=VERSION_ONLY)
+        return await self._records([(doc["_id"], doc["version"]) for doc in docs])
+
+    async def _records(self, listed: list[tuple[str, int]]) -> list[PurchaseRecord]:
+        """The listed records of these (purchase id, version)s, in their order. One listed again
+        since (a later version) is returned as it is now."""
+        kept = {pid: self._kept.get((pid, version)) for pid, version in listed}
+        if missing := [pid for pid, record in kept.items() if record is None]:
+            # One batch, and the cursor closed with it (limit): no getMore.
+            count = len(missing)
+            async for doc in self._listed.find({"_id": {"$in": missing}}, RECORD_ONLY).limit(count).batch_size(count):
+                kept[doc["_id"]] = self._keep(_record(doc))
+        for pid, version in listed:
+            if (pid, version) in self._kept:
+                self._kept.move_to_end((pid, version))
+        return [record for record in kept.values() if record is not None]
+
+    def _keep(self, record: PurchaseRecord) -> PurchaseRecord:
+        self._kept[(record.purchase_id, record.version)] = record
+        while len(self._kept) > self._records_kept:
+            self._kept.popitem(last=False)
+        return record
 
     async def rows(
         self, filters: PurchaseFilters, *, after: Position | None, limit: int, now: datetime
@@ -151,6 +189,20 @@ class PurchaseListing:
         """The same selection as :meth:`page`, as :func:`stored_row` rows."""
         docs = await self._find(filters, after=after, limit=limit, now=now, projection=ROW_ONLY)
         return [PurchaseRow.model_validate_json(doc["row"]) for doc in docs]
+
+    async def lines(
+        self, filters: PurchaseFilters, *, after: Position | None, limit: int, now: datetime
+    ) -> list[tuple[str, str]]:
+        """The same selection as :meth:`rows`, as (CSV line, sort key) pairs: read without the
+        record or the row (FerretDB then decodes only these fields), a line listed under another
+        format written again from its row."""
+        key = SORT_FIELDS[filters.sort]
+        docs = await self._find(filters, after=after, limit=limit, now=now, projection={CSV_LINE: 1, key: 1})
+        if stale := [doc["_id"] for doc in docs if CSV_LINE not in doc]:
+            rows = self._listed.find({"_id": {"$in": stale}}, projection=ROW_ONLY)
+            written = {doc["_id"]: purchase_csv.line(PurchaseRow.model_validate_json(doc["row"])) async for doc in rows}
+            docs = [doc if CSV_LINE in doc else {**doc, CSV_LINE: written[doc["_id"]]} for doc in docs]
+        return [(doc[CSV_LINE], doc[key]) for doc in docs]
 
     async def refundable(self, now: datetime) -> list[RefundableTotal]:
         """What undoing the purchases in their self-service window gives back, per currency
