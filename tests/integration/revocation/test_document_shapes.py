@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from graceperiod.contracts.revocation import CommandReply
 from graceperiod.contracts.revocation_views import RevokedVia, TimelineEntry, TimelineKind, Windows
@@ -38,28 +40,34 @@ def _record(purchase_id: str) -> PurchaseRecord:
     return record.model_copy(update={"audit": audit})
 
 
-async def test_a_purchase_keeps_its_timeline_and_audit_as_one_text_field(
-    mongo: AsyncMongoClient[Document], db_prefix: str
-) -> None:
-    database = mongo[f"{db_prefix}_revocation"]
+@pytest.fixture
+def database(mongo: AsyncMongoClient[Document], db_prefix: str) -> AsyncDatabase[Document]:
+    return mongo[f"{db_prefix}_revocation"]
+
+
+async def _new_shape(database: AsyncDatabase[Document], collection: str, key: str, *nested: str) -> Document:
+    """The stored document, in the new shape: ``nested`` only in its text part."""
+    doc = await database[collection].find_one({"_id": key})
+    assert doc is not None
+    assert isinstance(doc[TEXT_PART], str)
+    assert not set(nested) & doc.keys()
+    return doc
+
+
+async def test_a_purchase_keeps_its_timeline_and_audit_as_one_text_field(database: AsyncDatabase[Document]) -> None:
     store = PurchaseStore(database)
     record = _record("pur-doc-new")
 
     await store.insert(record)
 
-    doc = await database["purchases"].find_one({"_id": record.purchase_id})
-    assert doc is not None
-    assert isinstance(doc[TEXT_PART], str)
-    assert "timeline" not in doc
-    assert "audit" not in doc
+    doc = await _new_shape(database, "purchases", record.purchase_id, "timeline", "audit")
     assert doc["purchase"]["purchase_id"] == record.purchase_id  # what queries read stays a document
     assert await store.get(record.purchase_id) == record
 
 
 async def test_a_purchase_stored_before_still_reads_and_its_next_write_is_the_new_shape(
-    mongo: AsyncMongoClient[Document], db_prefix: str
+    database: AsyncDatabase[Document],
 ) -> None:
-    database = mongo[f"{db_prefix}_revocation"]
     store = PurchaseStore(database)
     record = _record("pur-doc-old")
     old = to_document(record, key=record.purchase_id)  # as purchases were stored before
@@ -70,10 +78,7 @@ async def test_a_purchase_stored_before_still_reads_and_its_next_write_is_the_ne
 
     saved = await store.save(stored.model_copy(update={"timeline": [*stored.timeline[:1]]}))
     assert saved is not None
-    doc = await database["purchases"].find_one({"_id": record.purchase_id})
-    assert doc is not None
-    assert isinstance(doc[TEXT_PART], str)
-    assert "timeline" not in doc
+    await _new_shape(database, "purchases", record.purchase_id, "timeline", "audit")
     assert await store.get(record.purchase_id) == saved
 
 
@@ -82,9 +87,8 @@ def _command(key: str) -> CommandRecord:
 
 
 async def test_a_commands_reply_is_kept_as_text_and_one_stored_before_still_reads(
-    mongo: AsyncMongoClient[Document], db_prefix: str
+    database: AsyncDatabase[Document],
 ) -> None:
-    database = mongo[f"{db_prefix}_revocation"]
     store = CommandStore(database)
     record = _record("pur-doc-reply")
     reply = CommandReply(status=CommandStatus.DONE, message="Revoked.", purchase=view_of(record, None, None, EXECUTED))
@@ -92,10 +96,7 @@ async def test_a_commands_reply_is_kept_as_text_and_one_stored_before_still_read
 
     assert await store.begin(new)
     await store.finish(new, reply)
-    doc = await database["commands"].find_one({"_id": new.key})
-    assert doc is not None
-    assert isinstance(doc[TEXT_PART], str)
-    assert "reply" not in doc
+    await _new_shape(database, "commands", new.key, "reply")
     stored = await store.get(new.key)
     assert stored is not None
     assert (stored.state, stored.reply) == ("done", reply)
