@@ -6,11 +6,12 @@ scan on FerretDB, which the email-link page paid on every view).
 A tally is a set of purchase ids, changed with ``$addToSet``/``$pull``: one atomic single-document
 update on MongoDB, and on FerretDB through patch 02. Counting a purchase again (a redelivered
 change, a replica racing another, the backfill) changes nothing. Every write of a purchase
-follows with :meth:`ReturnTallies.follow`; an account whose management account becomes known
-brings its returns along (:meth:`ReturnTallies.regroup`). A crash between a purchase's write and
-its tally's leaves it uncounted until the next write of that purchase or the next start-up's
-:meth:`ReturnTallies.backfill`, which counts every returned plan stored (idempotent, in the
-background; it also counts what was stored before tallies existed).
+follows with :meth:`ReturnTallies.follow`, which writes only when a return starts or ends; an
+account whose management account becomes known brings its returns along
+(:meth:`ReturnTallies.regroup`). A crash between a purchase's write and its tally's leaves it
+uncounted until the next start-up's :meth:`ReturnTallies.backfill`, which counts every
+returned plan stored (idempotent, in the background; it also counts what was stored before
+tallies existed).
 """
 
 from __future__ import annotations
