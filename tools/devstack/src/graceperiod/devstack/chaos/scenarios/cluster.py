@@ -130,6 +130,7 @@ async def _cluster_run(
     inject: Callable[[Run], Awaitable[None]],
     replicas: dict[str, int] | None = None,
     cooldown: bool = False,
+    before_load: Callable[[Run], Awaitable[None]] | None = None,
 ) -> Result:
     cluster = stack.cluster
     watch: contextlib.AsyncExitStack = contextlib.AsyncExitStack()
@@ -143,6 +144,8 @@ async def _cluster_run(
         if set(before) != {str(cluster.size)}:
             run.problems.append(f"not every queue is replicated on {cluster.size} nodes before the fault: {before}")
         run.metrics["leaders_before"] = dict(cluster.leaders(run.deployment.vhost))
+        if before_load is not None:
+            await before_load(run)
         await watch.enter_async_context(_gateway_watch(run.deployment, run))
 
     async def check(run: Run, result: Result) -> None:
@@ -189,16 +192,22 @@ async def _restart(run: Run, cluster: RabbitCluster, node: RabbitServer) -> None
 @scenario("cluster-node-kill", TITLES["cluster-node-kill"], topology="cluster")
 async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
     cluster = stack.cluster
+    target: list[RabbitServer] = []
 
-    async def inject(run: Run) -> None:
+    async def locate(run: Run) -> None:
         # The node the load publisher is on, so it must fail over (its retries are counted). The
-        # management API lists a new connection only with its next stats (every 5 s).
+        # management API lists a new connection only with its next stats (every 5 s), so it is
+        # found before the load starts: found after, the load could be over before the kill.
         name = run.publisher.connection_name
         found = await _until(lambda: cluster.node_of_connection(name) is not None, 15)
         node = cluster.node_of_connection(name) if found is not None else None
         if node is None:
             run.problems.append(f"the load publisher's connection ({name}) is not listed by the broker")
             node = cluster.nodes[-1]
+        target.append(node)
+
+    async def inject(run: Run) -> None:
+        node = target[0]
         run.fault(f"kill -9 {node.name} ({node.node_name}, the load publisher's) for {size.outage_seconds:g}s")
         await asyncio.to_thread(node.kill)
         await asyncio.sleep(size.outage_seconds)
@@ -206,7 +215,13 @@ async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         run.metrics["killed"] = node.node_name
 
     return await _cluster_run(
-        stack, size, ui, name="cluster-node-kill", title=TITLES["cluster-node-kill"], inject=inject
+        stack,
+        size,
+        ui,
+        name="cluster-node-kill",
+        title=TITLES["cluster-node-kill"],
+        inject=inject,
+        before_load=locate,
     )
 
 
