@@ -120,6 +120,15 @@ async def _gateway_watch(deployment: Deployment, run: Run) -> AsyncIterator[None
         run.metrics["gateway_not_ready_s"] = round(not_ready, 1)
 
 
+def _judge_gateway(run: Run, result: Result) -> None:
+    not_ready = run.metrics.get("gateway_not_ready_s")
+    result.metrics["gateway_not_ready_s"] = not_ready
+    if not_ready is not None and not_ready > GATEWAY_NOT_READY_BOUND:
+        result.problems.append(
+            f"the gateway's /ready failed for {not_ready} s in all (at most {GATEWAY_NOT_READY_BOUND:.0f} s)"
+        )
+
+
 async def _cluster_run(
     stack: ChaosStack,
     size: Size,
@@ -158,12 +167,7 @@ async def _cluster_run(
         result.metrics["handler_retries"] = {
             service: run.deployment.metric(service, "graceperiod_messages_retried_total") for service in WORKERS
         }
-        not_ready = run.metrics.get("gateway_not_ready_s")
-        result.metrics["gateway_not_ready_s"] = not_ready
-        if not_ready is not None and not_ready > GATEWAY_NOT_READY_BOUND:
-            result.problems.append(
-                f"the gateway's /ready failed for {not_ready} s in all (at most {GATEWAY_NOT_READY_BOUND:.0f} s)"
-            )
+        _judge_gateway(run, result)
         result.metrics["publish_failure_kinds"] = dict(run.publisher.stats.failures)
 
     try:
