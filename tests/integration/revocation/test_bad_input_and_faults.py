@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from graceperiod.contracts.enums import ActionPath
 from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
+from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind, EmailOutcome
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
@@ -352,6 +352,54 @@ async def test_email_deliveries_join_the_timeline_once(harness: Harness) -> None
     emailed = [e for e in view.timeline if e.kind is TimelineKind.EMAILED]
     assert len(emailed) == 1
     assert "owner@example.com" in emailed[0].summary
+
+
+async def test_each_email_a_grouped_report_names_joins_the_timeline_once(harness: Harness) -> None:
+    """One event reports several emails (``deliveries``); a repeat, a later report of more of
+    them and an older notifier's one-email event (its message id the email's delivery id)
+    add each email once."""
+    _, pid = await _returnable(harness)
+    now = harness.clock.now()
+    emails = [
+        EmailOutcome(recipient=f"r{i}@example.com", status=DeliveryStatus.SENT, at=now, delivery_id=f"d-{pid}-{i}")
+        for i in range(4)
+    ]
+
+    def report(reported: list[EmailOutcome]) -> dict[str, Any]:
+        first = reported[0]
+        event = EmailDelivered(
+            occurred_at=now,
+            purchase_id=pid,
+            kind=EmailKind.PURCHASE_EXECUTED,
+            recipient=first.recipient,
+            status=first.status,
+            deliveries=reported,
+        )
+        return event.model_dump(mode="json")
+
+    older = EmailDelivered(
+        occurred_at=now,
+        purchase_id=pid,
+        kind=EmailKind.PURCHASE_EXECUTED,
+        recipient=emails[1].recipient,
+        status=DeliveryStatus.SENT,
+    )
+    for body, message_id in [
+        (report(emails[:3]), f"first-{pid}"),
+        (report(emails[:3]), f"first-{pid}"),
+        (older.model_dump(mode="json"), emails[1].delivery_id),
+        (report(emails), f"second-{pid}"),
+    ]:
+        await publish_upstream(
+            harness.upstream, "notifier.email.delivered", body, message_id=message_id, user_id=BrokerIdentity.NOTIFIER
+        )
+
+    def emailed(view: PurchaseView) -> list[str]:
+        return sorted(e.detail["recipient"] for e in view.timeline if e.kind is TimelineKind.EMAILED and e.detail)
+
+    await harness.wait_for(pid, lambda v: len(emailed(v)) >= len(emails))
+    await asyncio.sleep(0.5)
+    assert emailed(await harness.view(pid)) == [email.recipient for email in emails]
 
 
 async def test_a_burst_of_deliveries_for_one_purchase_each_join_the_timeline_once(harness: Harness) -> None:

@@ -16,6 +16,7 @@ from graceperiod.notifier.domain.deliveries import (
     ClaimRecord,
     DeliveryKey,
     DeliveryRecord,
+    announcement_id,
     delivery_view,
 )
 from graceperiod.notifier.domain.notification_settings import SettingsRecord
@@ -69,3 +70,11 @@ def test_the_settings_record_shows_as_the_contract_settings() -> None:
         "updated_by": "admin@example.com",
         "updated_at": T0,
     }
+
+
+def test_a_report_of_the_same_emails_has_the_same_message_id_and_one_of_more_another() -> None:
+    others = [DeliveryKey(EmailKind.REVOCATION_OUTCOME, "pur-1", f"{name}@example.com", "evt-1") for name in "bc"]
+    assert announcement_id([KEY]) == KEY.event_id  # alone: as when every email had its own event
+    assert announcement_id([KEY, *others]) == announcement_id([*reversed(others), KEY])
+    assert announcement_id([KEY, *others]) != announcement_id([KEY, others[0]])
+    assert len(announcement_id([KEY, *others])) <= 255

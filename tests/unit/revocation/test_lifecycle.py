@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from graceperiod.contracts.enums import ActionPath, Permission
-from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
+from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind, EmailOutcome
 from graceperiod.contracts.revocation import PurchaseChangeKind
 from graceperiod.contracts.revocation_views import (
     ActorRef,
@@ -119,17 +119,31 @@ def test_a_purchase_aws_could_not_describe_is_recorded_unknown_and_read_again_so
 
 
 def test_an_email_delivery_joins_the_timeline_once() -> None:
+    delivered = EmailOutcome(recipient="owner@example.com", status=DeliveryStatus.SENT, at=NOW, delivery_id="m-1")
+    once = with_delivery(_sp(), EmailKind.PURCHASE_EXECUTED, delivered)
+    twice = with_delivery(once, EmailKind.PURCHASE_EXECUTED, delivered)
+    assert [e.kind for e in twice.timeline].count(TimelineKind.EMAILED) == 1
+    assert twice is once
+
+
+def test_an_older_notifiers_event_reports_its_one_email_by_its_message_id() -> None:
     delivered = EmailDelivered(
         occurred_at=NOW,
         purchase_id="p",
         kind=EmailKind.PURCHASE_EXECUTED,
         recipient="owner@example.com",
-        status=DeliveryStatus.SENT,
+        status=DeliveryStatus.REJECTED,
+        detail="550 no such user",
     )
-    once = with_delivery(_sp(), delivered, "m-1")
-    twice = with_delivery(once, delivered, "m-1")
-    assert [e.kind for e in twice.timeline].count(TimelineKind.EMAILED) == 1
-    assert twice is once
+    assert delivered.outcomes("m-1") == [
+        EmailOutcome(
+            recipient="owner@example.com",
+            status=DeliveryStatus.REJECTED,
+            at=NOW,
+            detail="550 no such user",
+            delivery_id="m-1",
+        )
+    ]
 
 
 def test_an_event_is_announced_once_per_message_id() -> None:

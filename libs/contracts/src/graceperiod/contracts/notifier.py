@@ -91,9 +91,28 @@ class DeliveriesReply(Model):
 # --- Events ------------------------------------------------------------------------------
 
 
+class EmailOutcome(Model):
+    """One email an :class:`EmailDelivered` event reports."""
+
+    recipient: EmailAddress
+    status: DeliveryStatus
+    at: Instant
+    """When the mail server answered."""
+    detail: str = ""
+    """The mail server's answer when it rejected the email."""
+    delivery_id: str = Field(min_length=1, max_length=255)
+    """Names this email among all the notifier ever sent: the key a consumer dedupes it by."""
+
+
 class EmailDelivered(Message):
-    """An email was accepted by the mail server (or permanently rejected); the revocation
-    service adds it to the purchase's timeline."""
+    """An event's emails were accepted by the mail server (or permanently rejected); the
+    revocation service adds each to the purchase's timeline.
+
+    One event reports every email of one purchase event that is finished (all of one kind,
+    and of one change for outcome emails) in ``deliveries``. The single-email fields
+    (``recipient``, ``status``, ``detail``) repeat its first, for consumers from before
+    ``deliveries``; a notifier from before it sent one event per email, with ``deliveries``
+    empty and the email's delivery id as the message id. Read it with :meth:`outcomes`."""
 
     routing_key: ClassVar[str | None] = RoutingKey.EMAIL_DELIVERED
 
@@ -105,3 +124,19 @@ class EmailDelivered(Message):
     """For revocation-outcome emails: which change they announced."""
     detail: str = ""
     """The mail server's answer when it rejected the email."""
+    deliveries: list[EmailOutcome] = Field(default_factory=list)
+    """Every email the event reports, the one above first (empty from older notifiers)."""
+
+    def outcomes(self, message_id: str) -> list[EmailOutcome]:
+        """Every email the event reports; from an older notifier, the one email above, whose
+        delivery id is the event's ``message_id``."""
+        if self.deliveries:
+            return list(self.deliveries)
+        only = EmailOutcome(
+            recipient=self.recipient,
+            status=self.status,
+            at=self.occurred_at,
+            detail=self.detail,
+            delivery_id=message_id,
+        )
+        return [only]

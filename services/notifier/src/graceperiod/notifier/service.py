@@ -24,6 +24,7 @@ from graceperiod.contracts.notifier import (
     DeliveryStatus,
     EmailDelivered,
     EmailKind,
+    EmailOutcome,
     GetNotificationSettings,
     ListDeliveries,
     NotificationSettingsReply,
@@ -36,7 +37,7 @@ from graceperiod.contracts.upstream import PurchaseExecuted
 from graceperiod.contracts.vocabulary import expected_refund
 from graceperiod.contracts.wait_list import PoolRunningLow
 from graceperiod.notifier.adapters.mail import MailTransport, PermanentDeliveryError, TransientDeliveryError
-from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey, DeliveryRecord
+from graceperiod.notifier.domain.deliveries import Claim, DeliveryKey, DeliveryRecord, announcement_id
 from graceperiod.notifier.domain.emails import (
     OUTCOME_HEADLINES,
     Email,
@@ -372,8 +373,8 @@ class NotifierService:
                     finished.extend(await self._finish([key], DeliveryStatus.REJECTED, str(outcome)))
                 elif outcome is not None:
                     failures.append(outcome)
-        if announce:
-            await asyncio.gather(*(self._announce(key, delivery) for key, delivery in finished))
+        if announce and finished:
+            await self._announce(finished)
         self._verdict(keys, finished, failures)
 
     @staticmethod
@@ -422,17 +423,32 @@ class NotifierService:
         )
         return list(zip(keys, deliveries, strict=True))
 
-    async def _announce(self, key: DeliveryKey, delivery: DeliveryRecord) -> None:
+    async def _announce(self, finished: Sequence[tuple[DeliveryKey, DeliveryRecord]]) -> None:
+        """One event for the emails of one event that are finished (one message per event,
+        not per recipient), those sent before included: their first announcement may have
+        been lost."""
+        emails = [
+            EmailOutcome(
+                recipient=key.recipient,
+                status=delivery.status,
+                at=delivery.finished_at,
+                detail=delivery.detail,
+                delivery_id=key.event_id,
+            )
+            for key, delivery in finished
+        ]
+        key, first = finished[0][0], emails[0]
         event = EmailDelivered(
-            occurred_at=delivery.finished_at,
+            occurred_at=first.at,
             purchase_id=key.purchase_id,
             kind=key.kind,
-            recipient=key.recipient,
-            status=delivery.status,
+            recipient=first.recipient,
+            status=first.status,
             change=key.change,
-            detail=delivery.detail,
+            detail=first.detail,
+            deliveries=emails,
         )
-        await self._events.publish(event, message_id=key.event_id)
+        await self._events.publish(event, message_id=announcement_id([key for key, _ in finished]))
 
 
 def _sorted_claims(

@@ -1,5 +1,5 @@
-"""notifier.email.delivered: each delivery joins its purchase's timeline once; those of one
-purchase that arrive together are stored in one write."""
+"""notifier.email.delivered: each email an event reports joins its purchase's timeline once
+(keyed by its delivery id); those of one purchase that arrive together are stored in one write."""
 
 from __future__ import annotations
 
@@ -75,14 +75,19 @@ class Deliveries:
         if record is None:
             log.warning("email delivered for an unknown purchase", purchase_id=purchase_id)
             return
-        new = [(event, message_id) for event, message_id in deliveries if not has_delivery(record, message_id)]
+        new = [
+            (event.kind, email)
+            for event, message_id in deliveries
+            for email in event.outcomes(message_id)
+            if not has_delivery(record, email.delivery_id)
+        ]
         if not new:
             return
         loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
 
         def decide(rec: PurchaseRecord, _: At) -> tuple[PurchaseRecord, None]:
-            for event, message_id in new:
-                rec = with_delivery(rec, event, message_id)
+            for kind, email in new:
+                rec = with_delivery(rec, kind, email)
             return rec, None
 
         await self.changes.purchase(loaded, decide)

@@ -4,6 +4,7 @@ the record written once the mail server answered (the stored records of ``store.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -48,8 +49,20 @@ class DeliveryKey:
 
     @property
     def event_id(self) -> str:
-        """Deterministic AMQP message id of this delivery's EmailDelivered event (<= 255 bytes)."""
+        """Deterministic id of this email in EmailDelivered events (its ``delivery_id``; also
+        the message id of an event reporting it alone)."""
         return f"email-delivered:{hashlib.sha256(self.id.encode()).hexdigest()[:40]}"
+
+
+def announcement_id(keys: Sequence[DeliveryKey]) -> str:
+    """Deterministic AMQP message id of the EmailDelivered event reporting these emails: an
+    email's own when it is alone (as every announcement had before they were grouped),
+    else one made of them all, so a repeat of the same report is recognised and a report of
+    more emails is not taken for it."""
+    if len(keys) == 1:
+        return keys[0].event_id
+    joined = "\n".join(sorted(key.event_id for key in keys))
+    return f"emails-delivered:{hashlib.sha256(joined.encode()).hexdigest()[:40]}"
 
 
 class _Email(Record):

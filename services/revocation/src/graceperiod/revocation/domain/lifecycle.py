@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from graceperiod.contracts.enums import Provider
-from graceperiod.contracts.notifier import EmailDelivered
+from graceperiod.contracts.notifier import EmailKind, EmailOutcome
 from graceperiod.contracts.revocation import PurchaseChanged, PurchaseChangeKind, PurchaseRecorded
 from graceperiod.contracts.revocation_views import ActorRef, TimelineEntry, TimelineKind, Windows
 from graceperiod.contracts.rpc import Actor
@@ -214,17 +214,17 @@ def has_delivery(record: PurchaseRecord, message_id: str) -> bool:
     return any(e.detail and e.detail.get("message_id") == message_id for e in record.timeline)
 
 
-def with_delivery(record: PurchaseRecord, event: EmailDelivered, message_id: str) -> PurchaseRecord:
-    """An email delivery joins the timeline once: the entry, keyed by the message id, is the
+def with_delivery(record: PurchaseRecord, kind: EmailKind, email: EmailOutcome) -> PurchaseRecord:
+    """An email delivery joins the timeline once: the entry, keyed by the delivery id, is the
     dedupe record."""
-    if has_delivery(record, message_id):
+    if has_delivery(record, email.delivery_id):
         return record
     return with_entry(
         record,
         TimelineEntry(
-            at=event.occurred_at,
+            at=email.at,
             kind=TimelineKind.EMAILED,
-            summary=f"Email ({event.kind}) to {event.recipient}: {event.status}",
-            detail={"message_id": message_id, "recipient": event.recipient, "status": event.status},
+            summary=f"Email ({kind}) to {email.recipient}: {email.status}",
+            detail={"message_id": email.delivery_id, "recipient": email.recipient, "status": email.status},
         ),
     )
