@@ -72,9 +72,11 @@ class Changes:
             raise Rejected(ErrorCode.NOT_FOUND, f"no purchase {purchase_id}")
         return Loaded(record, await self.accounts.get(record.account_id))
 
-    async def insert(self, record: PurchaseRecord, account: AccountRecord | None) -> PurchaseRecord:
+    async def insert(
+        self, record: PurchaseRecord, account: AccountRecord | None, *, listed_by_repeat: bool = False
+    ) -> PurchaseRecord:
         """Store a new purchase once (:meth:`PurchaseStore.insert`); the purchase as stored."""
-        stored = await self.purchases.insert(record)
+        stored = await self.purchases.insert(record, listed_by_repeat=listed_by_repeat)
         await self.purchases.returns.follow(None, stored, account)
         return stored
 

@@ -10,6 +10,8 @@ discovered purchase's id, so the notifier (one email per purchase and recipient)
 who was not emailed yet: the requester.
 
 Safe to repeat: the stored record wins, and the announcements have deterministic message ids.
+The message is acknowledged only once handled, so its repeat also lists the purchase it finds
+stored: a new purchase is stored without the ``listing_due`` mark (one write fewer).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Recording:
         record = None if first else await self.changes.purchases.get(purchase.purchase_id)
         if record is None:
             record = await self._store(purchase)
+        else:  # a repeat: what it repeats may have stopped between storing and listing the purchase
+            await self.changes.purchases.listing.put(record)
         event, message_id = recorded_event(record, self.changes.now())
         await self.events.publish(event, message_id=message_id)
         log.info("purchase recorded", purchase_id=purchase.purchase_id, phase=record.phase, state=record.state_word)
@@ -70,7 +74,7 @@ class Recording:
         else:
             state, account = await self._read(account, purchase)
         at = self.changes.at(account)
-        record = await self.changes.insert(recorded(purchase, state, at), account)
+        record = await self.changes.insert(recorded(purchase, state, at), account, listed_by_repeat=True)
         await self.changes.account(
             purchase.account.id, lambda current: first_probe_due(current, at.now), loaded=account
         )

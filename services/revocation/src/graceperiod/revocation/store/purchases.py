@@ -1,7 +1,8 @@
 """The ``purchases`` collection: one document per purchase, ``_id`` = purchase id, its timeline
 and audit kept as one JSON text field (:data:`AS_TEXT`). Each write of a purchase is followed
 by its listing's (``store/listing.py``), then by one small update that clears its
-``listing_due`` mark and empties its published outbox together."""
+``listing_due`` mark and empties its published outbox together. A purchase recorded from a
+message is stored unmarked and listed right after (:meth:`PurchaseStore.insert`)."""
 
 from __future__ import annotations
 
@@ -69,11 +70,20 @@ class PurchaseStore:
         )
         await self.listing.ensure_indexes()
 
-    async def insert(self, record: PurchaseRecord) -> PurchaseRecord:
+    async def insert(self, record: PurchaseRecord, *, listed_by_repeat: bool = False) -> PurchaseRecord:
         """Store a purchase once; when it is stored already (a repeat, or a replica that raced
-        this one), the stored one is returned unchanged."""
-        if await insert_once(self._purchases, purchase_document(record)):
-            await self._list(record)
+        this one), the stored one is returned unchanged.
+
+        ``listed_by_repeat``: the caller's message comes again until it is handled, and that
+        repeat lists the purchase it finds stored (recording): the purchase is stored without
+        the ``listing_due`` mark and listed right after, one write fewer than marking it and
+        clearing the mark (on the local FerretDB an update rewrites the whole document). A crash
+        in between leaves it unlisted until the repeat."""
+        if await insert_once(self._purchases, purchase_document(record, listed=listed_by_repeat)):
+            if listed_by_repeat:
+                await self.listing.put(record)
+            else:
+                await self._list(record)
             return record
         stored = await self.get(record.purchase_id)
         assert stored is not None  # inserted by whoever raced us; never deleted
