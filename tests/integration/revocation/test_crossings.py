@@ -261,3 +261,9 @@ async def test_deliveries_of_one_purchase_arriving_together_are_stored_in_fewer_
     saves = sum(n for (name, collection, _), n in commands.seen.items() if (name, collection) == ("update", LISTING))
     print(f"\n6 deliveries stored in {saves} writes: {dict(commands.seen)}")
     assert 1 <= saves < len(recipients)  # one listing write per write of the purchase
+    # Each write stores the purchase unmarked (a repeat lists it after a crash): no update
+    # clearing a listing_due mark follows.
+    purchase_updates = sum(
+        n for (name, collection, _), n in commands.seen.items() if (name, collection) == ("update", "purchases")
+    )
+    assert purchase_updates == saves

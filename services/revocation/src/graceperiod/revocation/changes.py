@@ -80,23 +80,30 @@ class Changes:
         await self.purchases.returns.follow(None, stored, account)
         return stored
 
-    async def purchase(self, loaded: Loaded, decide: Decision[T], *, more: bool = False) -> tuple[Loaded, T]:
+    async def purchase(
+        self, loaded: Loaded, decide: Decision[T], *, more: bool = False, listed_by_repeat: bool = False
+    ) -> tuple[Loaded, T]:
         """Apply ``decide`` to the purchase ``loaded`` holds and store the result; on a
         concurrent change, read both again and decide again. Returns the purchase as stored.
 
         ``more``: the handler writes the purchase again right after (a claimed attempt, then
         its outcome), so a write with nothing to publish is neither listed nor settled: it
         leaves its ``listing_due`` mark for that write, which lists the purchase and clears it
-        (two database writes fewer; a crash in between leaves it to relist)."""
+        (two database writes fewer; a crash in between leaves it to relist).
+
+        ``listed_by_repeat``: the handler's message comes again until it is handled, and that
+        repeat lists the purchase it finds (deliveries): a write with nothing to publish is
+        stored without the mark and listed, nothing to settle (one write fewer)."""
         for _ in range(_ROUNDS):
             at = self.at(loaded.account)
             changed, result = decide(loaded.purchase, at)
             changed = refreshed(changed, at)
             later = more and not changed.outbox
-            saved = await self.purchases.save(changed, listed=not later)
+            unmarked = listed_by_repeat and not changed.outbox
+            saved = await self.purchases.save(changed, listed=not later, marked=not unmarked)
             if saved is not None:
                 await self.purchases.returns.follow(loaded.purchase, saved, loaded.account)
-                if later:
+                if later or unmarked:
                     return Loaded(saved, loaded.account), result
                 return Loaded(await self.publish(saved), loaded.account), result
             loaded = await self.load(loaded.purchase.purchase_id)

@@ -1,5 +1,7 @@
 """notifier.email.delivered: each email an event reports joins its purchase's timeline once
-(keyed by its delivery id); those of one purchase that arrive together are stored in one write."""
+(keyed by its delivery id); those of one purchase that arrive together are stored in one write
+(without the ``listing_due`` mark: a message is acknowledged only once its deliveries are stored,
+and a repeat lists the purchase)."""
 
 from __future__ import annotations
 
@@ -81,7 +83,8 @@ class Deliveries:
             for email in event.outcomes(message_id)
             if not has_delivery(record, email.delivery_id)
         ]
-        if not new:
+        if not new:  # repeats: what they repeat may have stopped between storing and listing
+            await self.changes.purchases.listing.put(record)
             return
         loaded = Loaded(record, await self.changes.accounts.get(record.account_id))
 
@@ -90,4 +93,4 @@ class Deliveries:
                 rec = with_delivery(rec, kind, email)
             return rec, None
 
-        await self.changes.purchase(loaded, decide)
+        await self.changes.purchase(loaded, decide, listed_by_repeat=True)

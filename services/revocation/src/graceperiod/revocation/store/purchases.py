@@ -1,8 +1,9 @@
 """The ``purchases`` collection: one document per purchase, ``_id`` = purchase id, its timeline
 and audit kept as one JSON text field (:data:`AS_TEXT`). Each write of a purchase is followed
 by its listing's (``store/listing.py``), then by one small update that clears its
-``listing_due`` mark and empties its published outbox together. A purchase recorded from a
-message is stored unmarked and listed right after (:meth:`PurchaseStore.insert`)."""
+``listing_due`` mark and empties its published outbox together. A write by a handler whose
+message's repeat lists the purchase (recording, deliveries) stores it unmarked and lists it
+right after (:meth:`PurchaseStore.insert`)."""
 
 from __future__ import annotations
 
@@ -93,15 +94,16 @@ class PurchaseStore:
         doc = await self._purchases.find_one({"_id": purchase_id})
         return from_document(PurchaseRecord, doc) if doc else None
 
-    async def save(self, record: PurchaseRecord, *, listed: bool = True) -> PurchaseRecord | None:
+    async def save(self, record: PurchaseRecord, *, listed: bool = True, marked: bool = True) -> PurchaseRecord | None:
         """Replace the stored purchase if it is still at ``record.version`` and list it; the
         record as stored (next version), or None when someone changed it meanwhile. It stays
         marked ``listing_due`` until :meth:`settle` (a write that another one follows in the
         same handler is left marked: that one's settle clears it, a crash leaves it to relist).
-        ``listed=False``: not listed now (the write that follows in the same handler lists it)."""
+        ``listed=False``: not listed now (the write that follows in the same handler lists it).
+        ``marked=False``: stored without the mark, as :meth:`insert`'s ``listed_by_repeat``."""
         saved = record.model_copy(update={"version": record.version + 1})
         result = await self._purchases.replace_one(
-            {"_id": record.purchase_id, "version": record.version}, purchase_document(saved)
+            {"_id": record.purchase_id, "version": record.version}, purchase_document(saved, listed=not marked)
         )
         if result.modified_count != 1:
             return None
