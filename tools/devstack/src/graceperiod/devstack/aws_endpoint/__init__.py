@@ -23,11 +23,10 @@ Services find it only through the standard ``AWS_ENDPOINT_URL`` /
 from __future__ import annotations
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
 
 from graceperiod.devstack.aws_endpoint.app import AwsEndpointApp
 from graceperiod.devstack.aws_endpoint.state import DEFAULT_VENDOR_ACCOUNT, Emulator
-from graceperiod.devstack.servers.emulators import QuietHandler, ThreadedEndpoint
+from graceperiod.devstack.servers.emulators import KeepAliveServer, ThreadedEndpoint
 
 __all__ = ["AwsEndpoint", "AwsEndpointApp", "Emulator"]
 
@@ -52,7 +51,7 @@ class AwsEndpoint(ThreadedEndpoint):
             rate_limits=rate_limits,
         )
         app = AwsEndpointApp(self.emulator, DomainDispatcherApplication(create_backend_app))
-        super().__init__(make_server(host, port, app, threaded=True, request_handler=QuietHandler), "aws-endpoint")
+        super().__init__(KeepAliveServer(host, port, app), "aws-endpoint")
 
     @property
     def url(self) -> str:

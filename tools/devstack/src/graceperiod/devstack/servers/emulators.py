@@ -1,5 +1,6 @@
 """What the two cloud emulators (``aws_endpoint``, ``azure_endpoint``) share: the WSGI server on a
-background thread or in the foreground until SIGTERM/SIGINT, the plumbing of their control
+background thread or in the foreground until SIGTERM/SIGINT (one that keeps connections open, as
+the clouds' endpoints do: :class:`KeepAliveServer`), the plumbing of their control
 APIs under ``/_emulator`` (routing, JSON answers, bad input answered 400 with what was wrong),
 and the base of their control API clients."""
 
@@ -16,9 +17,10 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import httpx
+from cheroot.wsgi import Server as CherootServer
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from graceperiod.runtime.clock import AdjustableClock
@@ -29,10 +31,49 @@ class QuietHandler(WSGIRequestHandler):
         """One line per request drowns the log; the control API has the call log instead."""
 
 
+class WsgiServer(Protocol):
+    """What an emulator needs of its server (werkzeug's ``BaseWSGIServer`` has it)."""
+
+    host: str
+    port: int
+
+    def serve_forever(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def server_close(self) -> None: ...
+
+
+class KeepAliveServer:
+    """A threaded WSGI server that keeps each connection open between requests (cheroot, HTTP/1.1),
+    as AWS's endpoints do for botocore. werkzeug's development server closes every connection, so
+    each call of a client paid a new TCP connection on both sides (and a new thread here), which
+    production does not. Responses without a ``Content-Length`` are sent chunked."""
+
+    def __init__(self, host: str, port: int, app: Callable[..., Any], *, threads: int = 32) -> None:
+        # Enough threads for the tests' slow-response faults (a sleeping call holds one); idle
+        # kept-alive connections hold none (up to 256 of them, each client's pool; cheroot keeps
+        # 10), and stay open a minute (longer than clients keep them). A listen backlog as
+        # werkzeug's (cheroot's is 5: a burst of new connections would wait for SYN retries).
+        self._server = CherootServer((host, port), app, numthreads=threads, timeout=60, request_queue_size=128)
+        self._server.keep_alive_conn_limit = 256
+        self._server.prepare()  # bound and listening: the port is known
+        self.host, self.port = self._server.bind_addr[:2]
+
+    def serve_forever(self) -> None:
+        self._server.serve()
+
+    def shutdown(self) -> None:
+        self._server.stop()
+
+    def server_close(self) -> None:
+        """Closed by :meth:`shutdown` already."""
+
+
 class ThreadedEndpoint:
     """An emulator's server in a background thread (``python -m`` runs it in the foreground)."""
 
-    def __init__(self, server: BaseWSGIServer, thread_name: str) -> None:
+    def __init__(self, server: WsgiServer, thread_name: str) -> None:
         self._server = server
         self._thread_name = thread_name
         self._thread: threading.Thread | None = None
