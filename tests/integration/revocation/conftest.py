@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from graceperiod.contracts.enums import ActionPath, Permission
 from graceperiod.contracts.identities import BrokerIdentity
+from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import (
     AccountAccessReply,
     CommandReply,
@@ -110,6 +111,24 @@ class Harness:
     clock: FrozenClock
     database: str
     events: list[dict[str, Any]] = field(default_factory=list)
+
+    def email_sent(self, purchase_id: str, recipient: str = "owner@example.com") -> EmailDelivered:
+        """The notifier's report of one purchase-executed email sent (in an older notifier's
+        shape: one email, no ``deliveries``)."""
+        return EmailDelivered(
+            occurred_at=self.clock.now(),
+            purchase_id=purchase_id,
+            kind=EmailKind.PURCHASE_EXECUTED,
+            recipient=recipient,
+            status=DeliveryStatus.SENT,
+        )
+
+    async def report_email(self, event: EmailDelivered | dict[str, Any], message_id: str) -> None:
+        """Publish an email report as the notifier does (its broker identity)."""
+        body = event.model_dump(mode="json") if isinstance(event, EmailDelivered) else event
+        await publish_upstream(
+            self.upstream, "notifier.email.delivered", body, message_id=message_id, user_id=BrokerIdentity.NOTIFIER
+        )
 
     async def command(self, command: BaseModel, *, timeout: float = 20.0) -> CommandReply:
         return await call(

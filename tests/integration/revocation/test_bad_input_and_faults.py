@@ -30,7 +30,6 @@ from graceperiod.contracts.revocation_views import AllowedAction, Phase, Purchas
 from graceperiod.contracts.rpc import Actor, CommandStatus, ErrorCode
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.testkit.tokens import LinkSigner
-from graceperiod.devstack.testkit.upstream import publish_upstream
 from graceperiod.revocation.settings import RevocationSettings
 from graceperiod.runtime.rpc import call
 from tests.integration.revocation import conftest as revocation_conftest
@@ -331,21 +330,9 @@ async def test_slow_aws_answers_in_progress_then_the_outcome_follows(harness: Ha
 
 async def test_email_deliveries_join_the_timeline_once(harness: Harness) -> None:
     _, pid = await _returnable(harness)
-    delivered = EmailDelivered(
-        occurred_at=harness.clock.now(),
-        purchase_id=pid,
-        kind=EmailKind.PURCHASE_EXECUTED,
-        recipient="owner@example.com",
-        status=DeliveryStatus.SENT,
-    )
+    delivered = harness.email_sent(pid)
     for _ in range(2):
-        await publish_upstream(
-            harness.upstream,
-            "notifier.email.delivered",
-            delivered.model_dump(mode="json"),
-            message_id=f"delivered-{pid}",
-            user_id=BrokerIdentity.NOTIFIER,
-        )
+        await harness.report_email(delivered, f"delivered-{pid}")
     view = await harness.wait_for(pid, lambda v: any(e.kind is TimelineKind.EMAILED for e in v.timeline))
     await asyncio.sleep(0.5)
     view = await harness.view(pid)
@@ -390,9 +377,7 @@ async def test_each_email_a_grouped_report_names_joins_the_timeline_once(harness
         (older.model_dump(mode="json"), emails[1].delivery_id),
         (report(emails), f"second-{pid}"),
     ]:
-        await publish_upstream(
-            harness.upstream, "notifier.email.delivered", body, message_id=message_id, user_id=BrokerIdentity.NOTIFIER
-        )
+        await harness.report_email(body, message_id)
 
     def emailed(view: PurchaseView) -> list[str]:
         return sorted(e.detail["recipient"] for e in view.timeline if e.kind is TimelineKind.EMAILED and e.detail)
@@ -409,24 +394,9 @@ async def test_a_burst_of_deliveries_for_one_purchase_each_join_the_timeline_onc
     recipients = [f"r{i}@example.com" for i in range(12)]
     publishes = []
     for recipient in recipients:
-        delivered = EmailDelivered(
-            occurred_at=harness.clock.now(),
-            purchase_id=pid,
-            kind=EmailKind.PURCHASE_EXECUTED,
-            recipient=recipient,
-            status=DeliveryStatus.SENT,
-        )
+        delivered = harness.email_sent(pid, recipient)
         body, message_id = delivered.model_dump(mode="json"), f"delivered-{pid}-{recipient}"
-        publishes += [
-            publish_upstream(
-                harness.upstream,
-                "notifier.email.delivered",
-                body,
-                message_id=message_id,
-                user_id=BrokerIdentity.NOTIFIER,
-            )
-            for _ in range(2)
-        ]
+        publishes += [harness.report_email(body, message_id) for _ in range(2)]
     await asyncio.gather(*publishes)
 
     def emailed(view: PurchaseView) -> list[str]:

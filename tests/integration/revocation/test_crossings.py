@@ -30,8 +30,6 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from graceperiod.contracts.enums import ActionPath
-from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation import RevokePurchase
 from graceperiod.contracts.revocation_views import Phase, TimelineKind
 from graceperiod.contracts.rpc import Actor, CommandStatus
@@ -237,19 +235,7 @@ async def test_deliveries_of_one_purchase_arriving_together_are_stored_in_fewer_
     commands.seen.clear()
     await asyncio.gather(
         *(
-            publish_upstream(
-                harness.upstream,
-                "notifier.email.delivered",
-                EmailDelivered(
-                    occurred_at=harness.clock.now(),
-                    purchase_id=pid,
-                    kind=EmailKind.PURCHASE_EXECUTED,
-                    recipient=recipient,
-                    status=DeliveryStatus.SENT,
-                ).model_dump(mode="json"),
-                message_id=f"delivered-{pid}-{recipient}",
-                user_id=BrokerIdentity.NOTIFIER,
-            )
+            harness.report_email(harness.email_sent(pid, recipient), f"delivered-{pid}-{recipient}")
             for recipient in recipients
         )
     )

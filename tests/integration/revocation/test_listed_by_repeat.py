@@ -12,8 +12,6 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graceperiod.contracts.identities import BrokerIdentity
-from graceperiod.contracts.notifier import DeliveryStatus, EmailDelivered, EmailKind
 from graceperiod.contracts.revocation_views import TimelineKind
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import publish_upstream
@@ -75,22 +73,10 @@ async def test_a_repeated_delivery_lists_a_purchase_whose_write_stopped_before_i
     pid = (await harness.purchase(account))["purchase_id"]
     listed_before = await database[LISTING].find_one({"_id": pid})
     assert listed_before is not None
-    delivered = EmailDelivered(
-        occurred_at=harness.clock.now(),
-        purchase_id=pid,
-        kind=EmailKind.PURCHASE_EXECUTED,
-        recipient="owner@example.com",
-        status=DeliveryStatus.SENT,
-    )
+    delivered = harness.email_sent(pid)
 
     async def deliver() -> None:
-        await publish_upstream(
-            harness.upstream,
-            "notifier.email.delivered",
-            delivered.model_dump(mode="json"),
-            message_id=f"delivered-{pid}",
-            user_id=BrokerIdentity.NOTIFIER,
-        )
+        await harness.report_email(delivered, f"delivered-{pid}")
 
     await deliver()
     await harness.wait_for(pid, lambda v: any(e.kind is TimelineKind.EMAILED for e in v.timeline))
