@@ -36,7 +36,9 @@ AS_TEXT = frozenset({"timeline", "audit"})
 
 
 def purchase_document(record: PurchaseRecord, *, listed: bool = False) -> Document:
-    """``listed``: its listing is written already (a bulk load writes both)."""
+    """``listed``: stored without the ``listing_due`` mark, because its listing is written
+    already (a bulk load writes both) or right after by a caller whose message comes again
+    until handled (:meth:`PurchaseStore.insert`'s ``listed_by_repeat``)."""
     doc = to_document(record, key=record.purchase_id, as_text=AS_TEXT)
     # Fields of the purchase the queries filter and sort on, kept at the top level.
     doc.update(

@@ -196,9 +196,10 @@ async def _restart(run: Run, cluster: RabbitCluster, node: RabbitServer) -> None
 @scenario("cluster-node-kill", TITLES["cluster-node-kill"], topology="cluster")
 async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
     cluster = stack.cluster
-    target: list[RabbitServer] = []
+    target: RabbitServer | None = None
 
     async def locate(run: Run) -> None:
+        nonlocal target
         # The node the load publisher is on, so it must fail over (its retries are counted). The
         # management API lists a new connection only with its next stats (every 5 s), so it is
         # found before the load starts: found after, the load could be over before the kill.
@@ -208,10 +209,11 @@ async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         if node is None:
             run.problems.append(f"the load publisher's connection ({name}) is not listed by the broker")
             node = cluster.nodes[-1]
-        target.append(node)
+        target = node
 
     async def inject(run: Run) -> None:
-        node = target[0]
+        node = target
+        assert node is not None, "located before the load starts"
         run.fault(f"kill -9 {node.name} ({node.node_name}, the load publisher's) for {size.outage_seconds:g}s")
         await asyncio.to_thread(node.kill)
         await asyncio.sleep(size.outage_seconds)
