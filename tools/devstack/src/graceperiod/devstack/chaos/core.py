@@ -393,6 +393,7 @@ class Run:
         self.metrics |= {
             "publish_attempts": stats.attempts,
             "publish_retries": stats.retries,
+            "publisher_reconnects": stats.reconnects,
             "publish_failures": stats.failures,
             "longest_unconfirmed_s": round(stats.longest_unconfirmed_seconds, 2),
             "dead_letters": letters,

@@ -43,6 +43,9 @@ class PublishStats:
     failures: dict[str, int] = field(default_factory=dict)
     first_published_at: dict[str, float] = field(default_factory=dict)
     longest_unconfirmed_seconds: float = 0.0
+    reconnects: int = 0
+    """How often the connection was lost and opened again. A publish waits for the reconnection
+    inside its attempt, so a quick failover can cost no retry at all."""
 
     @property
     def retries(self) -> int:
@@ -73,8 +76,12 @@ class ReliablePublisher:
             fail_fast=True,
             client_properties={"connection_name": self.connection_name},
         )
+        self._connection.reconnect_callbacks.add(self._reconnected)
         self._channel = await self._connection.channel(publisher_confirms=True)
         return self
+
+    def _reconnected(self, *_: object) -> None:
+        self.stats.reconnects += 1
 
     async def __aexit__(self, *_: object) -> None:
         if self._connection is not None:

@@ -42,6 +42,7 @@ CLUSTER_KEYS = (
     "notifier_unacked_at_cut",
     "restart_s",
     "longest_unconfirmed_s",
+    "publisher_reconnects",
     "publish_failure_kinds",
     "gateway_not_ready_s",
     "handler_retries",
