@@ -137,8 +137,9 @@ async def walk(harness: Harness, filters: PurchaseFilters, *, limit: int = 9) ->
         cursor = reply.next_cursor
 
 
-def expected(seeded: Seeded, filters: PurchaseFilters) -> list[str]:
-    chosen = [r for r in seeded.records.values() if matches(r.purchase, r.phase, r.windows, filters, seeded.now)]
+def expected(seeded: Seeded, filters: PurchaseFilters, now: datetime | None = None) -> list[str]:
+    at = seeded.now if now is None else now
+    chosen = [r for r in seeded.records.values() if matches(r.purchase, r.phase, r.windows, filters, at)]
     chosen.sort(key=lambda r: sort_keys(r.purchase, r.phase, r.windows)[filters.sort], reverse=filters.descending)
     return [r.purchase_id for r in chosen]
 
@@ -190,6 +191,36 @@ async def test_a_search_by_purchase_id_finds_that_one(harness: Harness, seeded: 
     between = PurchaseFilters(executed_from=day - timedelta(hours=36), executed_before=day + timedelta(hours=36))
     assert await walk(harness, between) == expected(seeded, between)
     assert some in await walk(harness, between)
+
+
+async def test_time_filters_end_where_the_rules_say_to_the_millisecond(seeded: Seeded) -> None:
+    """The store selects by time with ranges of sort keys: a purchase executed at either end of
+    a range, or whose deadline is at either end of "expiring within", is in or out as
+    ``domain.listing.matches`` says; a window closing at ``now`` is no longer open."""
+    record = seeded.records[sorted(seeded.records)[17]]
+    executed = record.purchase.executed_at
+    open_now = [r for r in seeded.records.values() if (d := r.windows.deadline(r.phase)) and d > seeded.now]
+    closing = min(open_now, key=lambda r: r.windows.deadline(r.phase) or seeded.now)
+    deadline = closing.windows.deadline(closing.phase)
+    assert deadline is not None
+    one_ms = timedelta(milliseconds=1)
+    cases = [
+        (PurchaseFilters(executed_from=executed), seeded.now),
+        (PurchaseFilters(executed_before=executed), seeded.now),
+        (PurchaseFilters(executed_from=executed, executed_before=executed + one_ms), seeded.now),
+        (PurchaseFilters(expiring_within_hours=1, sort=PurchaseSort.DEADLINE), deadline - timedelta(hours=1)),
+        (PurchaseFilters(expiring_within_hours=1, sort=PurchaseSort.DEADLINE), deadline),
+    ]
+    for filters, now in cases:
+        listed = await seeded.listing.page(filters, after=None, limit=200, now=now)
+        assert [r.purchase_id for r in listed] == expected(seeded, filters, now), filters
+    assert record.purchase_id in expected(seeded, cases[2][0])
+    assert closing.purchase_id in expected(seeded, cases[3][0], cases[3][1])
+    assert closing.purchase_id not in expected(seeded, cases[4][0], cases[4][1])
+    later = await seeded.listing.next_deadline(deadline)
+    assert later is not None
+    assert later.purchase_id != closing.purchase_id
+    assert (later.windows.deadline(later.phase) or deadline) > deadline
 
 
 async def test_a_cursor_of_another_sort_is_refused(harness: Harness, seeded: Seeded) -> None:

@@ -113,6 +113,9 @@ def test_every_sort_key_is_unique() -> None:
 def test_key_parts() -> None:
     assert instant_key(None) == NEVER > instant_key(datetime(9999, 1, 1, tzinfo=UTC))
     assert instant_key(datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)) == "2026-05-01T12:00:00.123Z"
+    # Fixed width for any year: a filter's bound (store/listing.py) compares with stored keys.
+    early = instant_key(datetime(999, 1, 1, tzinfo=UTC))
+    assert early == "0999-01-01T00:00:00.000Z" < instant_key(datetime(2026, 1, 1, tzinfo=UTC))
     amounts = [Decimal("0"), Decimal("0.005"), Decimal("9.5"), Decimal("10"), Decimal("13140"), Decimal("1e12")]
     assert sorted(amounts, key=amount_key) == amounts
     assert len({len(amount_key(a)) for a in amounts}) == 1

@@ -60,7 +60,8 @@ def instant_key(at: datetime | None) -> str:
     """``2026-05-01T12:00:00.000Z`` (fixed width, so string order is time order), or :data:`NEVER`."""
     if at is None:
         return NEVER
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    utc = at.astimezone(UTC)  # the year padded too: strftime leaves years before 1000 short
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def amount_key(amount: Decimal) -> str:

@@ -4,13 +4,14 @@ queries that indexes answer, on a collection of their own.
 
 ``purchase_listing`` holds one small, flat document per purchase (:func:`listed_document`),
 written after every write of the purchase (``store/purchases.py``): the fields the queries
-filter and sort on, each with an index (``source``, ``phase``, ``deadline_at`` (when the window
-one can act in closes, as of the last write), one sort key per column (``purchase_id``,
-``sort_*``)), the purchase record itself as JSON text, its export row as JSON text and that
-row's CSV line. Why a copy: the local FerretDB decodes every nested field of a document it
-reads (the fields its filter, sort and projection name, with patch 06), and a purchase
-document has about 150 (its timeline, audit, the AWS and Azure states); reading 1,000 of them
-took ~1.8 s here, 1,000 flat documents with the record as text ~0.15 s. So that:
+filter and sort on (``account_id``, ``requested_by_user_id``, ``source``, ``phase``, one sort key
+per column (``purchase_id``, ``sort_*``), whose ranges also select by when a purchase was executed
+and when the window one can act in closes, as of the last write), the purchase record itself as
+JSON text, its export row as JSON text and that row's CSV line. Why a copy: the local
+FerretDB decodes every nested field of a document it reads (the fields its filter, sort and
+projection name, with patch 06), and a purchase document has about 150 (its timeline, audit,
+the AWS and Azure states); reading 1,000 of them took ~1.8 s here, 1,000 flat documents with
+the record as text ~0.15 s. So that:
 
 * a filter is an equality or a range on one indexed field (the local FerretDB pushes those
   down to SQLite; ``$or`` it does not, so a search first finds which field matches);
@@ -40,7 +41,16 @@ from pymongo.errors import DuplicateKeyError
 from graceperiod.contracts import purchase_csv
 from graceperiod.contracts.revocation import PurchaseFilters, PurchaseRow, PurchaseSort, RefundableTotal
 from graceperiod.contracts.revocation_views import Phase
-from graceperiod.revocation.domain.listing import SEP, SORT_FIELDS, Position, expiring_range, refundable, sort_keys
+from graceperiod.revocation.domain.listing import (
+    NEVER,
+    SEP,
+    SORT_FIELDS,
+    Position,
+    expiring_range,
+    instant_key,
+    refundable,
+    sort_keys,
+)
 from graceperiod.revocation.domain.records import PurchaseRecord
 from graceperiod.runtime.mongo import Document, ensure_indexes, insert_once
 
@@ -61,20 +71,38 @@ CSV_LINE = f"csv_line_{purchase_csv.FORMAT}"
 #: Just after :data:`SEP`: ``name + SEP`` … ``name + AFTER_SEP`` holds every key starting with ``name``.
 AFTER_SEP = chr(ord(SEP) + 1)
 
+EXECUTED_KEY = SORT_FIELDS[PurchaseSort.EXECUTED]
+DEADLINE_KEY = SORT_FIELDS[PurchaseSort.DEADLINE]
+
+#: Every index is written on every listing write (the 19 of an earlier build were ~65 % of the
+#: local FerretDB's CPU per write, the 14 here cut it by 11-15 %), so none a query can do without:
+#: one per sort key, whose ranges also answer the time filters (a key starts with its instant:
+#: ``executed_at`` and ``deadline_at`` need none of their own), and the first views', whose
+#: first fields answer the equality filters.
 LISTING_INDEXES: list[IndexModel] = [
-    IndexModel([("phase", ASCENDING), ("deadline_at", ASCENDING)]),
-    IndexModel([("deadline_at", ASCENDING)]),
-    IndexModel([("executed_at", ASCENDING)]),
-    IndexModel([("requested_by_user_id", ASCENDING)]),
-    IndexModel([("source", ASCENDING)]),
     *(IndexModel([(field, ASCENDING)]) for field in SORT_FIELDS.values()),
     # The History's first view (newest first) of one account, one state, one's own, one source:
     # read in index order too, not every match sorted.
     *(
-        IndexModel([(field, ASCENDING), (SORT_FIELDS[PurchaseSort.EXECUTED], ASCENDING)])
+        IndexModel([(field, ASCENDING), (EXECUTED_KEY, ASCENDING)])
         for field in ("account_id", "phase", "requested_by_user_id", "source")
     ),
 ]
+
+
+def keys_from(at: datetime) -> str:
+    """The least sort key of an instant at or after ``at`` (to the millisecond, as the database
+    keeps instants): a key is its instant's :func:`instant_key`, :data:`SEP`, then the rest."""
+    return instant_key(at)
+
+
+def keys_after(at: datetime) -> str:
+    """Above every sort key of an instant up to ``at``, below those of every later one."""
+    return instant_key(at) + AFTER_SEP
+
+
+#: The deadline keys of purchases with a deadline: :data:`NEVER` (no deadline) sorts after them.
+WITH_DEADLINE = {"$lt": NEVER}
 
 
 def listed_document(record: PurchaseRecord) -> Document:
@@ -88,11 +116,13 @@ def listed_document(record: PurchaseRecord) -> Document:
         "_id": record.purchase_id,
         "version": record.version,
         "account_id": record.account_id,
+        # Not read here any more (the sort keys' ranges select by time); kept for a replica of
+        # the build that filtered on them, during a rolling upgrade.
         "executed_at": purchase.executed_at,
+        "deadline_at": record.windows.deadline(record.phase),
         "requested_by_user_id": purchase.requested_by.user_id if purchase.requested_by else None,
         "phase": record.phase.value,
         "source": record.source.value,  # who told first: a merged executor announcement stays discovered
-        "deadline_at": record.windows.deadline(record.phase),
         "currency": purchase.cost.currency,
         "upfront": str(purchase.cost.upfront),
         "refund_currency": refund_currency,
@@ -212,7 +242,7 @@ class PurchaseListing:
     async def refundable(self, now: datetime) -> list[RefundableTotal]:
         """What undoing the purchases in their self-service window gives back, per currency
         (``domain.listing.refundable``; a document listed before it knew that: its upfront)."""
-        query = {"phase": {"$eq": Phase.SELF_SERVICE.value}, "deadline_at": {"$gt": now}}
+        query = {"phase": {"$eq": Phase.SELF_SERVICE.value}, DEADLINE_KEY: {"$gt": keys_after(now), **WITH_DEADLINE}}
         totals: dict[str, tuple[Decimal, int]] = {}
         fields = {"currency": 1, "upfront": 1, "refund_currency": 1, "refund": 1}
         async for doc in self._listed.find(query, projection=fields):
@@ -225,8 +255,8 @@ class PurchaseListing:
     async def next_deadline(self, now: datetime) -> PurchaseRecord | None:
         """The purchase whose open window closes soonest."""
         cursor = (
-            self._listed.find({"deadline_at": {"$gt": now}}, projection=RECORD_ONLY)
-            .sort("deadline_at", ASCENDING)
+            self._listed.find({DEADLINE_KEY: {"$gt": keys_after(now), **WITH_DEADLINE}}, projection=RECORD_ONLY)
+            .sort(DEADLINE_KEY, ASCENDING)
             .limit(1)
         )
         docs = [doc async for doc in cursor]
@@ -263,11 +293,11 @@ class PurchaseListing:
             if value is not None:
                 narrow(query, field, {"$eq": value})
         if filters.executed_from is not None:
-            narrow(query, "executed_at", {"$gte": filters.executed_from})
+            narrow(query, EXECUTED_KEY, {"$gte": keys_from(filters.executed_from)})
         if filters.executed_before is not None:
-            narrow(query, "executed_at", {"$lt": filters.executed_before})
+            narrow(query, EXECUTED_KEY, {"$lt": keys_from(filters.executed_before)})
         if (expiring := expiring_range(filters, now)) is not None:
-            narrow(query, "deadline_at", {"$gt": expiring[0], "$lte": expiring[1]})
+            narrow(query, DEADLINE_KEY, {"$gt": keys_after(expiring[0]), "$lt": keys_after(expiring[1])})
         if after is not None:
             narrow(query, SORT_FIELDS[after.sort], {"$lt" if after.descending else "$gt": after.key})
         if filters.search is not None:
