@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,8 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 #: Unconfirmed publishes in flight at once (as in the benchmarks).
 CONFIRM_WINDOW = 200
-#: How the broker's management API names the load publisher's connection (which node it is on).
+#: How the broker's management API names a load publisher's connection (which node it is on), with a
+#: suffix of its own: a listing of an earlier run's closed publisher can never be taken for it.
 CONNECTION_NAME = "graceperiod-chaos-publisher"
 
 
@@ -59,10 +61,10 @@ class ReliablePublisher:
         *,
         attempt_timeout: float = 5.0,
         window: int = CONFIRM_WINDOW,
-        connection_name: str = CONNECTION_NAME,
+        connection_name: str | None = None,
     ) -> None:
         self._url = amqp_url
-        self.connection_name = connection_name
+        self.connection_name = connection_name or f"{CONNECTION_NAME}-{uuid.uuid4().hex[:8]}"
         self._attempt_timeout = attempt_timeout
         self._window = window
         self._connection: AbstractRobustConnection | None = None

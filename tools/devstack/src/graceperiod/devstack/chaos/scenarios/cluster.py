@@ -46,6 +46,8 @@ SETTLE_TIMEOUT = 180.0
 GATEWAY_NOT_READY_BOUND = 15.0
 #: How long a partitioned node may take to notice it is in the minority and pause.
 PAUSE_TIMEOUT = 60.0
+#: How long the management API may take to list the load publisher's new connection.
+LOCATE_TIMEOUT = 60.0
 TITLES = {
     "cluster-node-kill": "kill -9 of one of three RabbitMQ nodes mid-load, restarted",
     "cluster-leader-kill": "kill -9 of the node leading most quorum queues, restarted",
@@ -200,14 +202,18 @@ async def cluster_node_kill(stack: ChaosStack, size: Size, ui: Ui) -> Result:
 
     async def locate(run: Run) -> None:
         nonlocal target
-        # The node the load publisher is on, so it must fail over (its retries are counted). The
-        # management API lists a new connection only with its next stats (every 5 s), so it is
-        # found before the load starts: found after, the load could be over before the kill.
+        # The node the load publisher is on, so it must fail over (its reconnection is counted).
+        # The management API lists a new connection only with its next stats (every 5 s, later on a
+        # loaded machine), so it is found before the load starts: found after, the load could be
+        # over before the kill. Waiting longer here delays nothing that is timed.
         name = run.publisher.connection_name
-        found = await _until(lambda: cluster.node_of_connection(name) is not None, 15)
+        found = await _until(lambda: cluster.node_of_connection(name) is not None, LOCATE_TIMEOUT)
         node = cluster.node_of_connection(name) if found is not None else None
+        run.metrics["publisher_listed_after_s"] = found
         if node is None:
-            run.problems.append(f"the load publisher's connection ({name}) is not listed by the broker")
+            run.problems.append(
+                f"the load publisher's connection ({name}) is not listed by the broker after {LOCATE_TIMEOUT:.0f} s"
+            )
             node = cluster.nodes[-1]
         target = node
 
