@@ -61,6 +61,10 @@ QUIET_HOURS: Final = 0.002  # 7.2 s
 READ_INTERVAL_HOURS: Final = 0.0005  # 1.8 s
 MAX_HOURS: Final = 0.05  # 3 min
 ARRIVAL_SECONDS: Final = 12.0
+#: The earliest an account can be released after its costs are seeded: its last charge arrives,
+#: then its cost must stay unchanged for ``QUIET_HOURS``. Leases that ask to wait before then find
+#: every account cooling, so each joins the wait-list (what the scenario is about).
+EARLIEST_RELEASE_SECONDS: Final = ARRIVAL_SECONDS + QUIET_HOURS * 3600
 PARTS: Final = 4
 PART_COST: Final = Decimal("2.5")
 LEASE_MANAGER = Actor(
@@ -107,6 +111,9 @@ class BillingFlow:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractChannel | None = None
         self.wait_replies: Counter[str] = Counter()
+        self._costs_seeded_at: float | None = None
+        self.waits_placed_s: float | None = None
+        """Seconds from the costs seeded to the last lease's first wait reply."""
 
     async def prepare(self) -> None:
         """The cost role in the AWS endpoint, and the observation queues (durable)."""
@@ -162,6 +169,7 @@ class BillingFlow:
     async def seed_costs(self) -> None:
         """Each account's lease cost: ``PARTS`` charges arriving over ``ARRIVAL_SECONDS`` from now."""
         now = datetime.now(UTC)
+        self._costs_seeded_at = time.monotonic()
         async with CostControl(self._aws_url) as costs:
             for account in self.accounts:
                 lines = [
@@ -218,13 +226,28 @@ class BillingFlow:
                 command = AcquireAccount(
                     actor=LEASE_MANAGER, idempotency_key=f"wait-{lease}", lease_id=lease, wait=True
                 )
-                for _ in range(2):
+                for copy in range(2):
                     reply = await call(client, Queues.COOLDOWN_COMMANDS, command, AccountCommandReply, timeout=30)
                     self.wait_replies[reply.status.value] += 1
                     if reply.status is CommandStatus.REJECTED:
                         msg = f"wait request of {lease} refused: {reply.message}"
                         raise RuntimeError(msg)
+                    if copy == 0:
+                        self._first_wait_reply(lease, reply)
                 self._expected[f"granted:{lease}"] = 1
+
+    def _first_wait_reply(self, lease: str, reply: AccountCommandReply) -> None:
+        """The scenario's precondition: a lease asking to wait finds no account Available, so it
+        joins the line (else its repeat is refused as holding an account, and no grant follows)."""
+        if self._costs_seeded_at is not None:
+            self.waits_placed_s = round(time.monotonic() - self._costs_seeded_at, 1)
+        if reply.status is CommandStatus.DONE:
+            msg = (
+                f"lease {lease} got an account at once instead of waiting: asked {self.waits_placed_s} s after the "
+                f"costs were seeded, and an account may be released {EARLIEST_RELEASE_SECONDS:.1f} s after "
+                "(the wait-list was not exercised: the machine was too slow for the scenario)"
+            )
+            raise RuntimeError(msg)
 
     def expected(self) -> Mapping[str, int]:
         return self._expected

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from graceperiod.devstack.chaos.billing_flow import BillingFlow, billing_env, twice
+from graceperiod.devstack.chaos.billing_flow import EARLIEST_RELEASE_SECONDS, BillingFlow, billing_env, twice
 from graceperiod.devstack.chaos.core import Run, scenario
 from graceperiod.devstack.chaos.results import Result, Ui
 from graceperiod.devstack.chaos.sizes import Size
@@ -61,6 +61,8 @@ async def cooldown_billing(stack: ChaosStack, size: Size, ui: Ui) -> Result:
             "accounts": accounts,
             "waiting_leases": len(flow.leases),
             "wait_replies": dict(flow.wait_replies),
+            "waits_placed_s": flow.waits_placed_s,
+            "earliest_release_s": EARLIEST_RELEASE_SECONDS,
             "cost_reads": recorded,
             "cost_requests": made,
             "copies_per_lifecycle_event": 2,
