@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -254,6 +255,26 @@ class ChaosStack:
             self.ensure_running()
 
 
+#: Reads of a running replica's /metrics before giving up (a busy machine may answer one late).
+SCRAPE_ATTEMPTS = 3
+
+
+def _scrape(process: ServiceProcess) -> str:
+    """A running replica's /metrics. One that cannot be read is an error, not zero: a count of 0
+    would fail a check (or pass one) for a reason that is not the service's."""
+    problem: Exception | None = None
+    for attempt in range(SCRAPE_ATTEMPTS):
+        if attempt:
+            time.sleep(1.0)
+        try:
+            with urllib.request.urlopen(f"http://{process.host}:{process.port}/metrics", timeout=10) as response:
+                return str(response.read().decode())
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            problem = exc
+    msg = f"{process.name}'s /metrics did not answer {SCRAPE_ATTEMPTS} times: {problem}"
+    raise RuntimeError(msg)
+
+
 @dataclass
 class Deployment:
     """Grace Period's workers for one scenario: start, kill, restart, add replicas, inspect."""
@@ -371,12 +392,7 @@ class Deployment:
         for process in replicas if replica is None else replicas[replica : replica + 1]:
             if not process.running:
                 continue
-            try:
-                with urllib.request.urlopen(f"http://{process.host}:{process.port}/metrics", timeout=5) as response:
-                    text = response.read().decode()
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                continue
-            for family in text_string_to_metric_families(text):
+            for family in text_string_to_metric_families(_scrape(process)):
                 for sample in family.samples:
                     if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                         total += sample.value
