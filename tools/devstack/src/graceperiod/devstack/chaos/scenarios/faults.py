@@ -108,9 +108,7 @@ async def rabbitmq_restart(stack: ChaosStack, size: Size, ui: Ui) -> Result:
         run.recovered("RabbitMQ started again")
 
     async def check(run: Run, result: Result) -> None:
-        if run.publisher.stats.reconnects == 0:
-            result.problems.append("the load publisher never reconnected: the restart did not cross the load")
-        elif run.publisher.stats.retries == 0:
+        if run.publisher.stats.retries == 0:
             result.notes.append("the publisher needed no retry (its publishes waited for the reconnection)")
 
     return await under_load(
