@@ -1,15 +1,17 @@
 """``make bench``'s targets table: every row of issue 15's table is reported (measured or not),
-met follows each row's bound, the soak row reads the newest chaos soak, and the plots are
-drawn from the runs kept in ``var/bench/``."""
+met follows each row's bound, rows measured under a load say how busy the machine was, the
+soak row reads the newest chaos soak, and the plots are drawn from the runs kept in
+``var/bench/``."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from graceperiod.devstack.bench.__main__ import SCENARIOS, report_of
-from graceperiod.devstack.bench.core import Result
+from graceperiod.devstack.bench.core import MachineCpu, Result
 from graceperiod.devstack.bench.plots import write_plots
 from graceperiod.devstack.bench.targets import TARGETS, evaluate, soak_figures, table_lines
 
@@ -47,7 +49,7 @@ MEASURED: dict[str, dict[str, Any]] = {
         "export_seconds": 1.4,
     },
     "cooldown_release_tick": {"release_seconds": 4.0, "noop_pass_ms_median": 50.0, "events_amqp_floor_seconds": 3.2},
-    "revocation_revoke_50_per_s": {"own_p99_ms": 47.0},
+    "revocation_revoke_50_per_s": {"own_p99_ms": 47.0, "machine_busy_cores": 1.76},
     "discovery_scale": {"scan_end_after_slot_max_s": 2.1, "throttled_calls": 0, "purchase_to_email_p99_s": 70.5},
     "floor_amqp_round_trip": {"p99_ms": 3.5},
     "floor_ferretdb_id_read": {"p99_ms": 1.2},
@@ -83,6 +85,31 @@ def test_met_follows_each_rows_bound_and_floors_come_from_the_same_run() -> None
     assert rows["gateway_purchases_p99"]["floor"] == {"what": "AMQP round trip p99", "value": 3.5, "unit": "ms"}
     assert rows["cooldown_noop_pass"]["floor"]["value"] == 1.2
     assert rows["cooldown_release_10k_of_100k"]["floor"]["value"] == 3.2  # its events, raw aio-pika
+
+
+def test_rows_measured_under_a_load_say_how_busy_the_machine_was() -> None:
+    rows = {row["key"]: row for row in evaluate(MEASURED)}
+    lines = {row["key"]: line for row, line in zip(evaluate(MEASURED), table_lines(list(rows.values())), strict=True)}
+
+    assert rows["revoke_own_p99"]["machine_busy_cores"] == 1.76
+    assert lines["revoke_own_p99"][5] == "1.76 cores"
+    assert rows["email_link_p99"]["machine_busy_cores"] is None  # a load row this run did not measure
+    assert lines["email_link_p99"][5] == "not measured"
+    assert "machine_busy_cores" not in rows["history_first_screen_p50"]  # one user: no load
+    assert lines["history_first_screen_p50"][5] == ""
+
+
+def test_the_machine_cpu_counts_busy_time_of_every_process() -> None:
+    with MachineCpu() as spinning:
+        until = time.process_time() + 0.3
+        while time.process_time() < until:
+            pass
+
+    assert spinning.busy_seconds >= 0.25  # this process's own 0.3 s, at the clock's 10-ms ticks
+    figures = spinning.figures(3, "spin")
+    assert figures["machine_busy_cores"] >= 0.8
+    assert figures["machine_cpu_ms_per_spin"] == round(spinning.busy_seconds / 3 * 1000, 1)
+    assert MachineCpu().figures(3, "spin") == {}  # never entered: nothing to say
 
 
 def test_every_row_names_a_scenario_that_measures_it() -> None:

@@ -107,10 +107,10 @@ def _print(results: list[Result], console: Console) -> None:
 
 def _print_targets(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(title="issue 15's targets", title_justify="left")
-    for column in ("path", "value", "target", "met", "floor (same run)"):
+    for column in ("path", "value", "target", "met", "floor (same run)", "machine busy meanwhile"):
         table.add_column(column)
-    for path, value, target, met, floor in table_lines(rows):
-        table.add_row(path, value, target, f"[green]{met}" if met == "met" else f"[red]{met}", floor)
+    for path, value, target, met, floor, busy in table_lines(rows):
+        table.add_row(path, value, target, f"[green]{met}" if met == "met" else f"[red]{met}", floor, busy)
     console.print(table)
 
 

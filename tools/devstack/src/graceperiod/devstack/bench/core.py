@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import statistics
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,3 +146,42 @@ class Result:
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (every process, the kernel's
+    interrupts included; idle, I/O wait and time stolen by the hypervisor not)."""
+    with Path("/proc/stat").open() as stat:
+        fields = [int(x) for x in stat.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class MachineCpu:
+    """The machine's busy CPU over a timed phase: every process counted (services, servers,
+    emulators and the bench itself), so the figure says how many of the machine's cores a rate
+    takes, whatever else changes. Without ``/proc/stat`` (not Linux) it reports nothing."""
+
+    busy_seconds: float = 0.0
+    seconds: float = 0.0
+    _started: tuple[float, float] | None = None
+
+    def __enter__(self) -> MachineCpu:
+        with contextlib.suppress(OSError):
+            self._started = (_busy_seconds(), time.perf_counter())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._started is not None:
+            busy, at = self._started
+            self.busy_seconds, self.seconds = _busy_seconds() - busy, time.perf_counter() - at
+
+    def figures(self, operations: int, unit: str) -> dict[str, float]:
+        """Cores busy on average, and CPU milliseconds per ``unit`` (``operations`` of them)."""
+        if not self.seconds or not operations:
+            return {}
+        return {
+            "machine_busy_cores": round(self.busy_seconds / self.seconds, 2),
+            f"machine_cpu_ms_per_{unit}": round(self.busy_seconds / operations * 1000, 1),
+        }

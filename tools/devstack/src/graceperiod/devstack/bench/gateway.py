@@ -44,6 +44,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from graceperiod.devstack.bench.core import MachineCpu
+
 
 @dataclass(frozen=True)
 class Request:
@@ -64,6 +66,8 @@ class Result:
     p99_ms: float
     offered_rate: float | None = None
     statuses: dict[int, int] = field(default_factory=dict)
+    machine: dict[str, float] = field(default_factory=dict)
+    """The machine's busy cores and CPU per request, warm-up included."""
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -116,7 +120,15 @@ class _Connection:
         self._reader = self._writer = None
 
 
-def _result(name: str, latencies: list[float], statuses: dict[int, int], seconds: float, rate: float | None) -> Result:
+def _result(
+    name: str,
+    latencies: list[float],
+    statuses: dict[int, int],
+    seconds: float,
+    *,
+    rate: float | None,
+    machine: dict[str, float],
+) -> Result:
     ordered = sorted(latencies)
     ok = sum(count for status, count in statuses.items() if 200 <= status < 300)
     total = sum(statuses.values())
@@ -130,6 +142,7 @@ def _result(name: str, latencies: list[float], statuses: dict[int, int], seconds
         p99_ms=round(_percentile(ordered, 0.99) * 1000, 2),
         offered_rate=rate,
         statuses=statuses,
+        machine=machine,
     )
 
 
@@ -151,25 +164,30 @@ async def saturate(
     host, port = url.hostname or "127.0.0.1", url.port or 80
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    answered = 0  # warm-up included, as the machine's CPU is
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + duration
 
     async def worker(k: int) -> None:
+        nonlocal answered
         connection = _Connection(host, port, headers or {})
         try:
             while (now := time.perf_counter()) < stop_at:
                 request = mix[k % len(mix)]
                 k += 1
                 status = await connection.get(request.path, request.headers)
+                answered += 1
                 if now >= measure_from:
                     latencies.append(time.perf_counter() - now)
                     statuses[status] = statuses.get(status, 0) + 1
         finally:
             await connection.close()
 
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return _result(name, latencies, statuses, time.perf_counter() - measure_from, None)
+    with MachineCpu() as machine:
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    seconds = time.perf_counter() - measure_from
+    return _result(name, latencies, statuses, seconds, rate=None, machine=machine.figures(answered, "request"))
 
 
 async def fixed_rate(
@@ -212,11 +230,12 @@ async def fixed_rate(
         statuses[status] = statuses.get(status, 0) + 1
         idle.put_nowait(connection)
 
-    await asyncio.gather(*(one(i) for i in range(total)))
+    with MachineCpu() as machine:
+        await asyncio.gather(*(one(i) for i in range(total)))
     seconds = time.perf_counter() - start
     while not idle.empty():
         await idle.get_nowait().close()
-    return _result(name, latencies, statuses, seconds, rate)
+    return _result(name, latencies, statuses, seconds, rate=rate, machine=machine.figures(total, "request"))
 
 
 async def run(

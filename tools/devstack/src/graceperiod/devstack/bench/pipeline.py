@@ -14,7 +14,7 @@ import aio_pika
 from rich.progress import Progress, TaskID
 
 from graceperiod.devstack.bench.baseline import publish_pipelined
-from graceperiod.devstack.bench.core import Result, Servers, percentiles, service_processes
+from graceperiod.devstack.bench.core import MachineCpu, Result, Servers, percentiles, service_processes
 from graceperiod.devstack.testkit.fixtures import unique
 from graceperiod.devstack.testkit.samples import GLOBAL_NOTIFICATION_EMAIL, purchase_payload
 from graceperiod.devstack.testkit.upstream import seed_returnable_plans
@@ -82,6 +82,8 @@ class _Run:
     seen: dict[Path, tuple[str, float]] = field(default_factory=dict)
     """Email file → (purchase id, when the sink accepted it)."""
     seconds: float = 0.0
+    machine: MachineCpu = field(default_factory=MachineCpu)
+    """The machine's CPU from the first publish to the last email."""
 
 
 async def _publish_and_collect(
@@ -103,25 +105,26 @@ async def _publish_and_collect(
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange("graceperiod.events")
         started = time.perf_counter()
-        publishing = asyncio.create_task(
-            publish_pipelined(
-                channel,
-                exchange,
-                bodies,
-                "purchase.executed",
-                rate=rate,
-                on_published=run.published_at,
-                progress=progress,
-                task=publish_task,
+        with run.machine:
+            publishing = asyncio.create_task(
+                publish_pipelined(
+                    channel,
+                    exchange,
+                    bodies,
+                    "purchase.executed",
+                    rate=rate,
+                    on_published=run.published_at,
+                    progress=progress,
+                    task=publish_task,
+                )
             )
-        )
-        deadline = time.monotonic() + max(120.0, count / 5)
-        while len(run.seen) < count * RECIPIENTS and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            before = len(run.seen)
-            _accepted(servers.smtp.maildir, since_ns, run.seen)
-            progress.advance(email_task, len(run.seen) - before)
-        await publishing
+            deadline = time.monotonic() + max(120.0, count / 5)
+            while len(run.seen) < count * RECIPIENTS and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                before = len(run.seen)
+                _accepted(servers.smtp.maildir, since_ns, run.seen)
+                progress.advance(email_task, len(run.seen) - before)
+            await publishing
         run.seconds = time.perf_counter() - started
     finally:
         await connection.close()
@@ -146,6 +149,7 @@ def _result(run: _Run, count: int, rate: float | None, label: str) -> Result:
             "emails_per_s": round(emails / run.seconds, 1),
             "seconds": round(run.seconds, 2),
             **{f"publish_to_last_email_{k}": v for k, v in percentiles(latencies).items()},
+            **run.machine.figures(len(last_email), "purchase"),
         },
     )
     if emails != count * RECIPIENTS:

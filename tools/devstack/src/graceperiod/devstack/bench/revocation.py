@@ -20,7 +20,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from graceperiod.contracts.revocation import CommandReply, RegisterAccountRole, 
 from graceperiod.contracts.rpc import Actor, CommandStatus
 from graceperiod.contracts.topology import Queues
 from graceperiod.devstack.aws_endpoint.control import EmulatorControl
-from graceperiod.devstack.bench.core import until_done
+from graceperiod.devstack.bench.core import MachineCpu, until_done
 from graceperiod.devstack.testkit.fixtures import running
 from graceperiod.devstack.testkit.samples import purchase_payload
 from graceperiod.devstack.testkit.upstream import connect, publish_upstream
@@ -61,9 +61,13 @@ class RevokeBenchResult:
     own_p50_ms: float
     own_p99_ms: float
     emulator_p50_ms: float
+    machine: dict[str, float] = field(default_factory=dict)
+    """The machine's busy cores and CPU per revoke while the commands were offered."""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        figures = asdict(self)
+        machine = figures.pop("machine")
+        return {**figures, **machine}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -208,7 +212,8 @@ async def bench_revoke(
             await _register(client, account_id)
             plans = await _seed_purchases(control, upstream, account_id, count)
             await _wait_recorded(control, account_id, count)
-            latencies, outcomes, elapsed = await _offer(client, plans, rate=rate, reply_timeout=reply_timeout)
+            with MachineCpu() as machine:
+                latencies, outcomes, elapsed = await _offer(client, plans, rate=rate, reply_timeout=reply_timeout)
         finally:
             await connection.close()
             await upstream.stop()
@@ -227,6 +232,7 @@ async def bench_revoke(
         own_p50_ms=_percentile(own, 50),
         own_p99_ms=_percentile(own, 99),
         emulator_p50_ms=_percentile(list(emulator_ms.values()), 50),
+        machine=machine.figures(count, "revoke"),
     )
 
 

@@ -61,6 +61,7 @@ async def notifier(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
     numbers = await bench_notifier.run(
         servers, amqp_url, rate=50.0, duration=6.0 if quick else 20.0, burst=200 if quick else 1000
     )
+    per_email: dict[str, float] = numbers["saturation"].get("cpu_ms_per_email") or {}
     flat = {
         "fixed_rate_purchases_per_s": numbers["fixed_rate"].get("purchases_per_s"),
         "fixed_rate_p50_ms": numbers["fixed_rate"].get("p50_ms"),
@@ -68,6 +69,10 @@ async def notifier(servers: Servers, amqp_url: str, *, quick: bool) -> Result:
         "saturated_emails_per_s": numbers["saturation"].get("emails_per_s"),
         "direct_blast_emails_per_s": numbers["direct_blast"].get("emails_per_s"),
         "saturated_vs_direct": numbers["saturated_vs_direct"],
+        # CPU per email of each server process (and the bench) while saturated, and their sum
+        "saturated_cpu_ms_per_email": per_email,
+        "saturated_cpu_ms_per_email_all": round(sum(per_email.values()), 2),
+        "direct_blast_cpu_ms_per_email": numbers["direct_blast"].get("cpu_ms_per_email"),
         **{f"target_{k}": v for k, v in numbers["targets"].items()},
     }
     return Result(
@@ -219,9 +224,17 @@ def _gateway_metrics(numbers: dict[str, Any]) -> dict[str, Any]:
         "email_link_one_link_req_per_s": numbers["email_link_one_link"]["req_per_s"],
         "email_link_one_link_p50_ms": numbers["email_link_one_link"]["p50_ms"],
         "email_link_one_link_p99_ms": numbers["email_link_one_link"]["p99_ms"],
+        # every process's CPU while each was measured: what one request takes of the machine
+        **_machine("baseline", numbers["baseline"]),
+        **_machine("purchases", numbers["purchases_list"]),
+        **_machine("email_link", numbers["email_link"]),
         "target_purchases_met": numbers["purchases_meets_target"],
         "target_email_link_met": numbers["email_link_meets_target"],
     }
+
+
+def _machine(prefix: str, figures: dict[str, Any]) -> dict[str, float]:
+    return {f"{prefix}_{key}": value for key, value in figures.get("machine", {}).items()}
 
 
 async def _wait_listed(base_url: str, token: str, count: int, timeout: float = 60.0) -> None:

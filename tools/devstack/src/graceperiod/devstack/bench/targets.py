@@ -5,7 +5,9 @@ Every row of the issue's table is here, once; :func:`evaluate` returns all of th
 run measured (a row whose figure is missing reads "not measured" and is not met), so none can
 go missing from the printed table or from ``var/bench/latest.json``. Each row names the floor
 measured in the same run that bounds it (the least the servers themselves cost): a target
-below its floor cannot be met by Grace Period's code alone.
+below its floor cannot be met by Grace Period's code alone. A row measured under a load also
+names how busy the whole machine was meanwhile (every process's CPU, in cores): a latency
+target cannot be met on a machine that the load itself keeps busy.
 
 The soak is not part of ``make bench`` (it runs for ten minutes): its row reads the newest
 ``make chaos CHAOS_ARGS=--soak`` result kept in ``var/chaos/``.
@@ -65,6 +67,8 @@ class Target:
     """The result and figure the row reads (or, with ``compute``, divides)."""
     floor: Floor | None = None
     compute: Callable[[Figures], float | None] | None = None
+    busy: tuple[str, str] | None = None
+    """The result and figure holding the machine's busy cores while the row was measured."""
 
     def value(self, results: Figures) -> float | None:
         return self.compute(results) if self.compute is not None else figure(results, *self.reads)
@@ -80,6 +84,7 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("pipeline_50_per_s", "publish_to_last_email_p99_ms"),
         AMQP_P99,
+        busy=("pipeline_50_per_s", "machine_busy_cores"),
     ),
     Target(
         "pipeline_saturated_vs_blast",
@@ -91,6 +96,7 @@ TARGETS: tuple[Target, ...] = (
         ("pipeline_saturation", "emails_per_s"),
         BLAST,
         lambda r: ratio(r, ("pipeline_saturation", "emails_per_s"), (BLAST.result, BLAST.metric)),
+        busy=("pipeline_saturation", "machine_busy_cores"),
     ),
     Target(
         "notifier_saturated_vs_blast",
@@ -110,6 +116,7 @@ TARGETS: tuple[Target, ...] = (
         0.3,
         "x",
         ("gateway_http", "purchases_vs_baseline"),
+        busy=("gateway_http", "purchases_machine_busy_cores"),
     ),
     Target(
         "gateway_purchases_p99",
@@ -120,6 +127,7 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("gateway_http", "purchases_p99_ms"),
         AMQP_P99,
+        busy=("gateway_http", "purchases_machine_busy_cores"),
     ),
     Target(
         "email_link_p99",
@@ -130,6 +138,7 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("gateway_http", "email_link_p99_ms"),
         AMQP_P99,
+        busy=("gateway_http", "email_link_machine_busy_cores"),
     ),
     Target(
         "history_first_screen_p50",
@@ -179,6 +188,7 @@ TARGETS: tuple[Target, ...] = (
         "ms",
         ("revocation_revoke_50_per_s", "own_p99_ms"),
         AMQP_P99,
+        busy=("revocation_revoke_50_per_s", "machine_busy_cores"),
     ),
     Target(
         "discovery_round_fits",
@@ -238,6 +248,8 @@ def evaluate(results: Figures) -> list[dict[str, Any]]:
         if target.floor is not None:
             floor = figure(results, target.floor.result, target.floor.metric)
             row["floor"] = {"what": target.floor.what, "value": floor, "unit": target.floor.unit}
+        if target.busy is not None:
+            row["machine_busy_cores"] = figure(results, *target.busy)
         rows.append(row)
     return rows
 
@@ -263,14 +275,20 @@ def _floor_text(floor: Mapping[str, Any] | None) -> str:
     return f"{floor['what']}: {value}"
 
 
-def table_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
-    """(path, value, target, met, floor) as text, for the terminal."""
+def _busy_text(row: Mapping[str, Any]) -> str:
+    if "machine_busy_cores" not in row:
+        return ""
+    busy = row["machine_busy_cores"]
+    return "not measured" if busy is None else f"{busy:g} cores"
+
+
+def table_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str, str]]:
+    """(path, value, target, met, floor, machine busy) as text, for the terminal."""
     lines = []
     for row in rows:
         unit = row["unit"]
         value = "not measured" if row["value"] is None else f"{row['value']:g} {unit}"
         met = "met" if row["met"] else "NOT MET"
-        lines.append(
-            (row["path"], value, f"{row['bound']} {row['target']:g} {unit}", met, _floor_text(row.get("floor")))
-        )
+        target = f"{row['bound']} {row['target']:g} {unit}"
+        lines.append((row["path"], value, target, met, _floor_text(row.get("floor")), _busy_text(row)))
     return lines
